@@ -1,0 +1,129 @@
+/** FileBlobWriter: appends to one exclusive temporary file and commits it durably under its final name. */
+import type { FileHandle } from "node:fs/promises";
+import { link, rename, stat, unlink } from "node:fs/promises";
+import type { BlobWriter } from "../server/ports.ts";
+import { fsyncDir } from "./fsync-dir.ts";
+
+/** Small writes are coalesced up to this size, so memory per upload stays bounded. */
+export const WRITE_BUFFER_SIZE = 1024 * 1024;
+
+type State = "open" | "committed" | "aborted" | "failed";
+
+export class FileBlobWriter implements BlobWriter {
+  #handle: FileHandle | null;
+  #state: State = "open";
+  #busy = false;
+  #buffer = new Uint8Array(WRITE_BUFFER_SIZE);
+  #buffered = 0;
+  #written = 0;
+
+  constructor(
+    handle: FileHandle,
+    private readonly tmpPath: string,
+    private readonly finalPath: string,
+    private readonly dir: string,
+  ) {
+    this.#handle = handle;
+  }
+
+  /** Bytes accepted by write() so far. */
+  get bytesWritten(): number {
+    return this.#written;
+  }
+
+  /** Calls must not overlap: await each write before the next. The chunk is not retained after it resolves. */
+  async write(chunk: Uint8Array): Promise<void> {
+    const handle = this.#enter("write");
+    try {
+      if (this.#buffered + chunk.byteLength > WRITE_BUFFER_SIZE) await this.#flush(handle);
+      if (chunk.byteLength >= WRITE_BUFFER_SIZE) {
+        await writeAll(handle, chunk);
+      } else {
+        this.#buffer.set(chunk, this.#buffered);
+        this.#buffered += chunk.byteLength;
+      }
+      this.#written += chunk.byteLength;
+    } catch (err) {
+      this.#state = "failed";
+      throw err;
+    } finally {
+      this.#busy = false;
+    }
+  }
+
+  async commit(): Promise<void> {
+    const handle = this.#enter("commit");
+    try {
+      await this.#flush(handle);
+      // The data must be on disk before the name points at it.
+      await handle.sync();
+      this.#handle = null;
+      await handle.close();
+      await placeWithoutOverwrite(this.tmpPath, this.finalPath);
+      // The new directory entry must be on disk before the caller acknowledges.
+      await fsyncDir(this.dir);
+      this.#state = "committed";
+    } catch (err) {
+      this.#state = "failed";
+      throw err;
+    } finally {
+      this.#busy = false;
+    }
+  }
+
+  async abort(): Promise<void> {
+    if (this.#state === "committed" || this.#state === "aborted") return;
+    this.#state = "aborted";
+    const handle = this.#handle;
+    this.#handle = null;
+    this.#buffer = new Uint8Array(0);
+    if (handle) await handle.close().catch(() => {});
+    try {
+      await unlink(this.tmpPath);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
+    }
+  }
+
+  #enter(what: string): FileHandle {
+    if (this.#busy) throw new Error(`blob ${what} while another write or commit is in progress`);
+    if (this.#state !== "open" || !this.#handle) throw new Error(`blob ${what} after the writer was ${this.#state}`);
+    this.#busy = true;
+    return this.#handle;
+  }
+
+  async #flush(handle: FileHandle): Promise<void> {
+    if (this.#buffered === 0) return;
+    await writeAll(handle, this.#buffer.subarray(0, this.#buffered));
+    this.#buffered = 0;
+  }
+}
+
+async function writeAll(handle: FileHandle, data: Uint8Array): Promise<void> {
+  let offset = 0;
+  while (offset < data.byteLength) {
+    const { bytesWritten } = await handle.write(data, offset, data.byteLength - offset, null);
+    offset += bytesWritten;
+  }
+}
+
+/**
+ * rename() would silently replace an existing blob; link() fails with EEXIST
+ * instead, atomically, so a committed blob is never overwritten. Where hard
+ * links are unsupported, fall back to check-then-rename (ids are random, so
+ * the window only matters for a caller bug).
+ */
+async function placeWithoutOverwrite(from: string, to: string): Promise<void> {
+  try {
+    await link(from, to);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === "EEXIST") throw new Error("blob already exists; refusing to overwrite it", { cause: err });
+    if (code !== "EPERM" && code !== "ENOTSUP" && code !== "EOPNOTSUPP" && code !== "EXDEV") throw err;
+    const exists = await stat(to).then(() => true, () => false);
+    if (exists) throw new Error("blob already exists; refusing to overwrite it");
+    await rename(from, to);
+    return;
+  }
+  await unlink(from);
+}

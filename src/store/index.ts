@@ -1,0 +1,7 @@
+/** Storage implementations of the interfaces declared in src/server/ports.ts. */
+export { SqliteStore, BUSY_TIMEOUT_MS } from "./sqlite-store.ts";
+export { MIGRATIONS, SCHEMA_VERSION, SchemaTooNewError, migrate } from "./migrations.ts";
+export { normaliseSerial } from "./serial.ts";
+export { FileBlobStore, assertBlobId, DEFAULT_READ_CHUNK, MAX_READ_CHUNK } from "./file-blob-store.ts";
+export { WRITE_BUFFER_SIZE } from "./file-blob-writer.ts";
+export { MemoryNotifier, type ListenerErrorHandler } from "./memory-notifier.ts";

@@ -1,0 +1,104 @@
+/** Versioned SQLite schema: an ordered list of steps, recorded in PRAGMA user_version. */
+import type { Database } from "bun:sqlite";
+
+/**
+ * Step i upgrades the schema from version i to version i + 1. Steps are only
+ * ever appended: an applied step is never edited, or an existing database
+ * would silently differ from a new one.
+ */
+export const MIGRATIONS: readonly string[] = [
+  // 1: users, certificates, images, meta.
+  `
+  CREATE TABLE users (
+    id            INTEGER PRIMARY KEY,
+    username      TEXT    NOT NULL UNIQUE,
+    password_hash TEXT    NOT NULL,
+    created_at    INTEGER NOT NULL,
+    -- Soft delete: the row stays as a tombstone so the name cannot be
+    -- re-registered by someone else and the user's certificates stay listed
+    -- (revoked) in the CRL.
+    deleted_at    INTEGER
+  ) STRICT;
+
+  CREATE TABLE certificates (
+    serial     TEXT    PRIMARY KEY,
+    user_id    INTEGER NOT NULL REFERENCES users(id),
+    der        BLOB    NOT NULL,
+    not_before INTEGER NOT NULL,
+    not_after  INTEGER NOT NULL,
+    revoked_at INTEGER,
+    created_at INTEGER NOT NULL
+  ) STRICT;
+  CREATE INDEX certificates_user ON certificates(user_id);
+  CREATE INDEX certificates_revoked ON certificates(revoked_at) WHERE revoked_at IS NOT NULL;
+
+  -- AUTOINCREMENT: seq is never reused, even after the newest row is deleted,
+  -- so a client's catch-up cursor can never skip or repeat an image.
+  CREATE TABLE images (
+    seq           INTEGER PRIMARY KEY AUTOINCREMENT,
+    id            TEXT    NOT NULL UNIQUE,
+    owner_id      INTEGER NOT NULL REFERENCES users(id),
+    name          TEXT    NOT NULL,
+    content_type  TEXT    NOT NULL,
+    size          INTEGER NOT NULL,
+    cipher_size   INTEGER NOT NULL,
+    header        BLOB    NOT NULL,
+    signature     BLOB    NOT NULL,
+    wrapped_key   BLOB    NOT NULL,
+    signer_serial TEXT    NOT NULL,
+    created_at    INTEGER NOT NULL,
+    UNIQUE (owner_id, name)
+  ) STRICT;
+
+  CREATE TABLE meta (
+    key   TEXT    PRIMARY KEY,
+    value INTEGER NOT NULL
+  ) STRICT;
+  INSERT INTO meta (key, value) VALUES ('revocation_version', 0);
+  `,
+];
+
+/** The schema version this build writes. */
+export const SCHEMA_VERSION = MIGRATIONS.length;
+
+export class SchemaTooNewError extends Error {
+  override readonly name = "SchemaTooNewError";
+}
+
+function userVersion(db: Database): number {
+  const row = db.query<{ user_version: number }, []>("PRAGMA user_version").get();
+  return row?.user_version ?? 0;
+}
+
+/**
+ * Brings `db` up to SCHEMA_VERSION. Each step runs in its own IMMEDIATE
+ * transaction together with the user_version bump (user_version lives in the
+ * database header and is transactional), so a crash leaves the database at
+ * exactly one version. The version is re-read inside the transaction, so two
+ * processes opening the same old database apply each step once.
+ * A database from a newer build is refused rather than guessed at.
+ */
+export function migrate(db: Database, steps: readonly string[] = MIGRATIONS): number {
+  for (;;) {
+    const before = userVersion(db);
+    if (before > steps.length) {
+      throw new SchemaTooNewError(
+        `database schema version ${before} is newer than this sis supports (${steps.length}); upgrade sis`,
+      );
+    }
+    if (before === steps.length) return before;
+    db.exec("BEGIN IMMEDIATE");
+    try {
+      const current = userVersion(db);
+      if (current === before) {
+        db.exec(steps[current]!);
+        // Integer from our own array length, not user input.
+        db.exec(`PRAGMA user_version = ${current + 1}`);
+      }
+      db.exec("COMMIT");
+    } catch (err) {
+      if (db.inTransaction) db.exec("ROLLBACK");
+      throw err;
+    }
+  }
+}

@@ -1,0 +1,81 @@
+/** Row shapes as SQLite returns them, and their mapping to the record types in ports.ts. */
+import type { CertRecord, ImageRecord, UserRecord } from "../server/ports.ts";
+
+export interface UserRow {
+  id: number;
+  username: string;
+  password_hash: string;
+  created_at: number;
+}
+
+export interface CertRow {
+  serial: string;
+  user_id: number;
+  username: string;
+  der: Uint8Array;
+  not_before: number;
+  not_after: number;
+  revoked_at: number | null;
+  created_at: number;
+}
+
+export interface ImageRow {
+  seq: number;
+  id: string;
+  owner: string;
+  name: string;
+  content_type: string;
+  size: number;
+  cipher_size: number;
+  header: Uint8Array;
+  signature: Uint8Array;
+  wrapped_key: Uint8Array;
+  signer_serial: string;
+  created_at: number;
+}
+
+/** Column lists shared by every query that returns a record, so the mappers always get what they read. */
+export const CERT_COLUMNS =
+  "c.serial, c.user_id, u.username, c.der, c.not_before, c.not_after, c.revoked_at, c.created_at";
+export const IMAGE_COLUMNS =
+  "i.seq, i.id, u.username AS owner, i.name, i.content_type, i.size, i.cipher_size, " +
+  "i.header, i.signature, i.wrapped_key, i.signer_serial, i.created_at";
+
+/** bun:sqlite hands BLOBs back as Uint8Array; copy into a plain one so callers own their bytes. */
+function bytes(value: Uint8Array): Uint8Array {
+  return new Uint8Array(value);
+}
+
+export function toUser(row: UserRow): UserRecord {
+  return { id: row.id, username: row.username, passwordHash: row.password_hash, createdAt: row.created_at };
+}
+
+export function toCert(row: CertRow): CertRecord {
+  return {
+    serial: row.serial,
+    userId: row.user_id,
+    username: row.username,
+    der: bytes(row.der),
+    notBefore: row.not_before,
+    notAfter: row.not_after,
+    revokedAt: row.revoked_at,
+    createdAt: row.created_at,
+  };
+}
+
+export function toImage(row: ImageRow): ImageRecord {
+  return {
+    seq: row.seq,
+    id: row.id,
+    owner: row.owner,
+    name: row.name,
+    contentType: row.content_type,
+    size: row.size,
+    cipherSize: row.cipher_size,
+    header: bytes(row.header),
+    signature: bytes(row.signature),
+    wrappedKey: bytes(row.wrapped_key),
+    signerSerial: row.signer_serial,
+    createdAt: row.created_at,
+  };
+}

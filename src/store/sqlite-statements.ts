@@ -1,0 +1,80 @@
+/** Every SQL statement SqliteStore runs, prepared once per connection; values are always bound, never spliced. */
+import type { Database } from "bun:sqlite";
+import { CERT_COLUMNS, type CertRow, IMAGE_COLUMNS, type ImageRow, type UserRow } from "./rows.ts";
+
+const CERTS = `SELECT ${CERT_COLUMNS} FROM certificates c JOIN users u ON u.id = c.user_id`;
+const IMAGES = `SELECT ${IMAGE_COLUMNS} FROM images i JOIN users u ON u.id = i.owner_id`;
+const USERS = "SELECT id, username, password_hash, created_at FROM users";
+
+type Str = string;
+type Num = number;
+
+export function prepareStatements(db: Database) {
+  return {
+    findUser: db.prepare<UserRow, { username: Str }>(`${USERS} WHERE username = $username AND deleted_at IS NULL`),
+    findUserById: db.prepare<UserRow, { id: Num }>(`${USERS} WHERE id = $id AND deleted_at IS NULL`),
+    createUser: db.prepare<UserRow, { username: Str; hash: Str; now: Num }>(
+      "INSERT INTO users (username, password_hash, created_at) VALUES ($username, $hash, $now) " +
+        "RETURNING id, username, password_hash, created_at",
+    ),
+    tombstoneUser: db.prepare<never, { id: Num; now: Num }>("UPDATE users SET deleted_at = $now WHERE id = $id"),
+    deleteImagesOf: db.prepare<never, { id: Num }>("DELETE FROM images WHERE owner_id = $id"),
+
+    addCert: db.prepare<never, { serial: Str; userId: Num; der: Uint8Array; nb: Num; na: Num; now: Num }>(
+      "INSERT INTO certificates (serial, user_id, der, not_before, not_after, created_at) " +
+        "SELECT $serial, id, $der, $nb, $na, $now FROM users WHERE id = $userId AND deleted_at IS NULL",
+    ),
+    findCert: db.prepare<CertRow, { serial: Str }>(`${CERTS} WHERE c.serial = $serial`),
+    listCerts: db.prepare<CertRow, []>(`${CERTS} ORDER BY c.created_at, c.serial`),
+    listCertsOf: db.prepare<CertRow, { username: Str }>(
+      `${CERTS} WHERE u.username = $username ORDER BY c.created_at, c.serial`,
+    ),
+    revokeSerial: db.prepare<never, { serial: Str; at: Num }>(
+      "UPDATE certificates SET revoked_at = $at WHERE serial = $serial AND revoked_at IS NULL",
+    ),
+    revokeUserCerts: db.prepare<never, { id: Num; at: Num }>(
+      "UPDATE certificates SET revoked_at = $at WHERE user_id = $id AND revoked_at IS NULL",
+    ),
+    revokeUsernameCerts: db.prepare<never, { username: Str; at: Num }>(
+      "UPDATE certificates SET revoked_at = $at WHERE revoked_at IS NULL " +
+        "AND user_id IN (SELECT id FROM users WHERE username = $username)",
+    ),
+    listRevoked: db.prepare<{ serial: Str; revoked_at: Num }, []>(
+      "SELECT serial, revoked_at FROM certificates WHERE revoked_at IS NOT NULL ORDER BY revoked_at, serial",
+    ),
+    revocationVersion: db.prepare<{ value: Num }, []>("SELECT value FROM meta WHERE key = 'revocation_version'"),
+    bumpRevocationVersion: db.prepare<never, []>(
+      "UPDATE meta SET value = value + 1 WHERE key = 'revocation_version'",
+    ),
+
+    imageNameTaken: db.prepare<{ one: Num }, { ownerId: Num; name: Str }>(
+      "SELECT 1 AS one FROM images WHERE owner_id = $ownerId AND name = $name",
+    ),
+    insertImage: db.prepare<
+      { seq: Num },
+      {
+        id: Str; ownerId: Num; name: Str; contentType: Str; size: Num; cipherSize: Num;
+        header: Uint8Array; signature: Uint8Array; wrappedKey: Uint8Array; signerSerial: Str; createdAt: Num;
+      }
+    >(
+      "INSERT INTO images (id, owner_id, name, content_type, size, cipher_size, header, signature, " +
+        "wrapped_key, signer_serial, created_at) VALUES ($id, $ownerId, $name, $contentType, $size, " +
+        "$cipherSize, $header, $signature, $wrappedKey, $signerSerial, $createdAt) RETURNING seq",
+    ),
+    findImage: db.prepare<ImageRow, { id: Str }>(`${IMAGES} WHERE i.id = $id`),
+    findImageByName: db.prepare<ImageRow, { owner: Str; name: Str }>(
+      `${IMAGES} WHERE u.username = $owner AND i.name = $name`,
+    ),
+    // One statement per direction; an absent bound is passed as an open one.
+    listAscending: db.prepare<ImageRow, { after: Num; before: Num; limit: Num }>(
+      `${IMAGES} WHERE i.seq > $after AND i.seq < $before ORDER BY i.seq ASC LIMIT $limit`,
+    ),
+    listDescending: db.prepare<ImageRow, { after: Num; before: Num; limit: Num }>(
+      `${IMAGES} WHERE i.seq > $after AND i.seq < $before ORDER BY i.seq DESC LIMIT $limit`,
+    ),
+    allImageIds: db.prepare<{ id: Str }, []>("SELECT id FROM images"),
+    deleteImage: db.prepare<never, { id: Str }>("DELETE FROM images WHERE id = $id"),
+  };
+}
+
+export type Statements = ReturnType<typeof prepareStatements>;

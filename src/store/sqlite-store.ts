@@ -1,0 +1,243 @@
+/** SqliteStore: users, certificates and image metadata in one SQLite file (bun:sqlite, WAL, synchronous=FULL). */
+import { Database, SQLiteError } from "bun:sqlite";
+import { closeSync, existsSync, openSync } from "node:fs";
+import {
+  type CertRecord, type ImageQuery, type ImageRecord, type Millis, type NewCert, type NewImage,
+  type Store, StoreConflictError, type UserRecord,
+} from "../server/ports.ts";
+import { migrate } from "./migrations.ts";
+import { toCert, toImage, toUser } from "./rows.ts";
+import { normaliseSerial } from "./serial.ts";
+import { prepareStatements, type Statements } from "./sqlite-statements.ts";
+
+/** How long a writer waits for another process (e.g. `sis admin revoke`) holding the write lock. */
+export const BUSY_TIMEOUT_MS = 5000;
+
+const IMAGE_ID = /^[0-9a-f]{32}$/;
+
+function conflictOr(err: unknown, message: string): unknown {
+  if (err instanceof SQLiteError && err.code?.startsWith("SQLITE_CONSTRAINT_UNIQUE")) {
+    return new StoreConflictError(message);
+  }
+  if (err instanceof SQLiteError && err.code === "SQLITE_CONSTRAINT_PRIMARYKEY") {
+    return new StoreConflictError(message);
+  }
+  return err;
+}
+
+export class SqliteStore implements Store {
+  readonly #db: Database;
+  readonly #sql: Statements;
+
+  private constructor(db: Database) {
+    this.#db = db;
+    this.#sql = prepareStatements(db);
+  }
+
+  /** Opens (creating if absent, upgrading if older) the database at `path`. Refuses a newer schema. */
+  static open(path: string): SqliteStore {
+    // The database holds password hashes: create it 0600 before SQLite does
+    // (SQLite gives the -wal and -shm files the main file's permissions).
+    // An empty file is a valid empty database.
+    if (path !== ":memory:" && !existsSync(path)) {
+      try {
+        closeSync(openSync(path, "wx", 0o600));
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+      }
+    }
+    const db = new Database(path, { create: true, readwrite: true, strict: true });
+    try {
+      // busy_timeout first: the other pragmas and the migration may wait for another process.
+      db.exec(`PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}`);
+      const mode = db.query<{ journal_mode: string }, []>("PRAGMA journal_mode = WAL").get()?.journal_mode;
+      if (path !== ":memory:" && mode !== "wal") throw new Error(`sqlite refused WAL mode (got ${mode})`);
+      // FULL: in WAL mode every commit fsyncs the WAL, so a committed row survives power loss.
+      db.exec("PRAGMA synchronous = FULL");
+      db.exec("PRAGMA foreign_keys = ON");
+      migrate(db);
+      return new SqliteStore(db);
+    } catch (err) {
+      db.close();
+      throw err;
+    }
+  }
+
+  // --- users ---------------------------------------------------------------
+
+  findUser(username: string): UserRecord | null {
+    const row = this.#sql.findUser.get({ username });
+    return row ? toUser(row) : null;
+  }
+
+  createUser(username: string, passwordHash: string): UserRecord {
+    try {
+      const row = this.#sql.createUser.get({ username, hash: passwordHash, now: Date.now() });
+      return toUser(row!);
+    } catch (err) {
+      // Also taken: names of deleted users (tombstones), so nobody inherits their identity.
+      throw conflictOr(err, `username ${JSON.stringify(username)} is taken`);
+    }
+  }
+
+  /**
+   * Soft-deletes a user: the name stays reserved, every certificate of theirs
+   * is revoked (so it stops authenticating and appears in the CRL), and their
+   * image rows are deleted. Their blob files become orphans that
+   * FileBlobStore.sweep() removes at the next start-up.
+   */
+  deleteUser(username: string): boolean {
+    return this.#db.transaction(() => {
+      const user = this.#sql.findUser.get({ username });
+      if (!user) return false;
+      const now = Date.now();
+      this.#sql.tombstoneUser.run({ id: user.id, now });
+      if (this.#sql.revokeUserCerts.run({ id: user.id, at: now }).changes > 0) {
+        this.#sql.bumpRevocationVersion.run();
+      }
+      this.#sql.deleteImagesOf.run({ id: user.id });
+      return true;
+    }).immediate();
+  }
+
+  // --- certificates --------------------------------------------------------
+
+  addCert(cert: NewCert): CertRecord {
+    const serial = normaliseSerial(cert.serial);
+    if (serial === null) throw new TypeError(`invalid certificate serial ${JSON.stringify(cert.serial)}`);
+    let changes: number;
+    try {
+      changes = this.#sql.addCert.run({
+        serial, userId: cert.userId, der: cert.der, nb: cert.notBefore, na: cert.notAfter, now: Date.now(),
+      }).changes;
+    } catch (err) {
+      throw conflictOr(err, `certificate serial ${serial} already exists`);
+    }
+    if (changes === 0) throw new Error(`cannot add a certificate for unknown or deleted user id ${cert.userId}`);
+    return this.findCert(serial)!;
+  }
+
+  findCert(serial: string): CertRecord | null {
+    const normal = normaliseSerial(serial);
+    if (normal === null) return null;
+    const row = this.#sql.findCert.get({ serial: normal });
+    return row ? toCert(row) : null;
+  }
+
+  listCerts(username?: string): CertRecord[] {
+    const rows = username === undefined ? this.#sql.listCerts.all() : this.#sql.listCertsOf.all({ username });
+    return rows.map(toCert);
+  }
+
+  // A revocation and its version bump commit together, so any process that
+  // sees the new version also sees the revocation.
+  revokeSerial(serial: string, at: Millis): boolean {
+    const normal = normaliseSerial(serial);
+    if (normal === null) return false;
+    return this.#db.transaction(() => {
+      if (this.#sql.revokeSerial.run({ serial: normal, at }).changes === 0) return false;
+      this.#sql.bumpRevocationVersion.run();
+      return true;
+    }).immediate();
+  }
+
+  revokeUser(username: string, at: Millis): number {
+    return this.#db.transaction(() => {
+      const n = this.#sql.revokeUsernameCerts.run({ username, at }).changes;
+      if (n > 0) this.#sql.bumpRevocationVersion.run();
+      return n;
+    }).immediate();
+  }
+
+  listRevoked(): { serial: string; revokedAt: Millis }[] {
+    return this.#sql.listRevoked.all().map((r) => ({ serial: r.serial, revokedAt: r.revoked_at }));
+  }
+
+  /** Read from the database on every call, so revocations by other processes are seen at once. */
+  revocationVersion(): number {
+    return this.#sql.revocationVersion.get()?.value ?? 0;
+  }
+
+  // --- images --------------------------------------------------------------
+
+  imageNameTaken(ownerId: number, name: string): boolean {
+    return this.#sql.imageNameTaken.get({ ownerId, name }) !== null;
+  }
+
+  /** Durable on return: the commit fsyncs the WAL (synchronous=FULL). */
+  insertImage(image: NewImage): ImageRecord {
+    // The id names a blob file: refuse anything but a server-made id, here too.
+    if (!IMAGE_ID.test(image.id)) throw new TypeError("image id must be 32 lower-case hex characters");
+    const seq = this.#db.transaction(() => {
+      const owner = this.#sql.findUserById.get({ id: image.ownerId });
+      if (!owner) throw new Error(`cannot store an image for unknown or deleted user id ${image.ownerId}`);
+      if (owner.username !== image.owner) {
+        throw new Error(`image owner ${JSON.stringify(image.owner)} does not match user id ${image.ownerId}`);
+      }
+      try {
+        return this.#sql.insertImage.get({
+          id: image.id, ownerId: image.ownerId, name: image.name, contentType: image.contentType,
+          size: image.size, cipherSize: image.cipherSize, header: image.header, signature: image.signature,
+          wrappedKey: image.wrappedKey, signerSerial: image.signerSerial, createdAt: image.createdAt ?? Date.now(),
+        })!.seq;
+      } catch (err) {
+        throw conflictOr(err, `image ${JSON.stringify(image.name)} of ${image.owner} already exists`);
+      }
+    }).immediate();
+    return toImage(this.#sql.findImage.get({ id: image.id }) ?? this.#missing(seq));
+  }
+
+  #missing(seq: number): never {
+    throw new Error(`image seq ${seq} vanished right after insert`);
+  }
+
+  findImage(id: string): ImageRecord | null {
+    const row = this.#sql.findImage.get({ id });
+    return row ? toImage(row) : null;
+  }
+
+  findImageByName(owner: string, name: string): ImageRecord | null {
+    const row = this.#sql.findImageByName.get({ owner, name });
+    return row ? toImage(row) : null;
+  }
+
+  /** `after` given: oldest first (catch-up); otherwise newest first. Both bounds may be combined. */
+  listImages(query: ImageQuery): ImageRecord[] {
+    const limit = Math.floor(query.limit);
+    if (!(limit > 0)) return [];
+    const params = { after: query.after ?? -1, before: query.before ?? Number.MAX_SAFE_INTEGER, limit };
+    const stmt = query.after !== undefined ? this.#sql.listAscending : this.#sql.listDescending;
+    return stmt.all(params).map(toImage);
+  }
+
+  allImageIds(): Set<string> {
+    return new Set(this.#sql.allImageIds.all().map((r) => r.id));
+  }
+
+  /** Beyond ports.ts: removes one image row (its seq is never reused). The blob is the caller's. */
+  deleteImage(id: string): boolean {
+    return this.#sql.deleteImage.run({ id }).changes > 0;
+  }
+
+  // --- maintenance ---------------------------------------------------------
+
+  /** `PRAGMA integrity_check`: "ok", or the problems found, one per line. */
+  integrityCheck(): string {
+    const rows = this.#db.query<{ integrity_check: string }, []>("PRAGMA integrity_check").all();
+    return rows.map((r) => r.integrity_check).join("\n");
+  }
+
+  /** Runs a read-only PRAGMA and returns its first value (for tests and diagnostics). */
+  pragma(name: "journal_mode" | "synchronous" | "foreign_keys" | "busy_timeout" | "user_version"): unknown {
+    const row = this.#db.query<Record<string, unknown>, []>(`PRAGMA ${name}`).get();
+    return row ? Object.values(row)[0] : undefined;
+  }
+
+  close(): void {
+    this.#db.close();
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
+}
