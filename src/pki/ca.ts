@@ -1,0 +1,129 @@
+/** The sis certificate authority: creates its root, then issues server, storage and user certificates and CRLs. */
+import { checkCsr } from "./csr.ts";
+import { buildCrl, type CrlRequest } from "./crl.ts";
+import { PkiError } from "./errors.ts";
+import { fingerprint } from "./fingerprint.ts";
+import { signCertificate, type Issuer } from "./issue.ts";
+import { assertKeyMatches, exportPkcs8, generateRsaKeyPair, importSigningKey } from "./keys.ts";
+import { parseCert, rawBytes } from "./parse.ts";
+import { fromPem, toPem } from "./pem.ts";
+import { PROFILES, type CertProfile } from "./profiles.ts";
+import { normalizeSerial } from "./serial.ts";
+import { x509 } from "./setup.ts";
+
+/** A certificate and its private key, both PEM; keyPem is PKCS#8. The caller writes keyPem with mode 0600. */
+export interface CaFiles {
+  certPem: string;
+  keyPem: string;
+}
+
+export interface IssuedCert {
+  der: Uint8Array;
+  pem: string;
+  /** Normalised lower-case hex (see normalizeSerial). */
+  serial: string;
+  /** Milliseconds since the epoch, as encoded in the certificate (whole seconds). */
+  notBefore: number;
+  notAfter: number;
+}
+
+/** Usernames become the subject CN: printable, no control characters, within X.520's 64-character bound. */
+const USERNAME = /^[^\p{Cc}\p{Cf}]{1,64}$/u;
+
+export async function createCa(opts: { commonName?: string; lifetimeDays?: number } = {}): Promise<CaFiles> {
+  const profile = PROFILES.root;
+  const keys = await generateRsaKeyPair(profile.keyBits);
+  const publicKey = await x509.PublicKey.create(keys.publicKey);
+  const suffix = Buffer.from(crypto.getRandomValues(new Uint8Array(4))).toString("hex");
+  const cert = await signCertificate({
+    profile,
+    commonName: opts.commonName ?? `sis CA ${suffix}`,
+    publicKey,
+    signingKey: keys.privateKey,
+    ...(opts.lifetimeDays !== undefined && { lifetimeDays: opts.lifetimeDays }),
+  });
+  return { certPem: toPem(rawBytes(cert), "CERTIFICATE"), keyPem: toPem(await exportPkcs8(keys.privateKey), "PRIVATE KEY") };
+}
+
+export class CertificateAuthority {
+  readonly certDer: Uint8Array;
+  readonly certPem: string;
+  readonly fingerprint: string;
+
+  private constructor(
+    private readonly cert: x509.X509Certificate,
+    private readonly issuer: Issuer,
+  ) {
+    this.certDer = rawBytes(cert);
+    this.certPem = toPem(this.certDer, "CERTIFICATE");
+    this.fingerprint = fingerprint(this.certDer);
+  }
+
+  /** Loads the CA from its PEM files and refuses a key that does not belong to the certificate. */
+  static async load(files: CaFiles): Promise<CertificateAuthority> {
+    const cert = parseCert(fromPem(files.certPem, "CERTIFICATE"));
+    const basic = cert.getExtension(x509.BasicConstraintsExtension);
+    if (!basic?.ca) throw new PkiError("BAD_CERT", "CA certificate is not marked as a CA");
+    const signingKey = await importSigningKey(fromPem(files.keyPem, "PRIVATE KEY"));
+    await assertKeyMatches(signingKey, await cert.publicKey.export());
+    return new CertificateAuthority(cert, { name: cert.subjectName, publicKey: cert.publicKey, signingKey });
+  }
+
+  /** TLS certificate for the server; the key is generated here. localhost and 127.0.0.1 are always included. */
+  issueServerCert(opts: { hosts: string[]; lifetimeDays?: number }): Promise<CaFiles> {
+    return this.issueWithNewKey(PROFILES.serverTls, "sis server", opts.hosts, opts.lifetimeDays);
+  }
+
+  /** Key-transport certificate: clients wrap image keys for it with RSA-OAEP-SHA256. */
+  issueStorageCert(opts: { lifetimeDays?: number } = {}): Promise<CaFiles> {
+    return this.issueWithNewKey(PROFILES.storage, "sis storage key", [], opts.lifetimeDays);
+  }
+
+  /**
+   * Issuance pipeline for a user: read and check the CSR (proof of possession,
+   * key size), apply the user profile with the server-chosen username as the
+   * subject, sign. Authorizing the username and recording the result are the
+   * caller's job. Only the CSR's public key is used; its subject and requested
+   * extensions are ignored on purpose, so a request cannot ask for more.
+   */
+  async issueUserCert(opts: { csrDer: Uint8Array; username: string; lifetimeDays?: number; now?: Date }): Promise<IssuedCert> {
+    const { publicKeyDer } = await checkCsr(opts.csrDer);
+    if (!USERNAME.test(opts.username)) throw new PkiError("BAD_CSR", "username cannot be used as a certificate name");
+    const cert = await signCertificate({
+      profile: PROFILES.user,
+      commonName: opts.username,
+      publicKey: new x509.PublicKey(new Uint8Array(publicKeyDer)),
+      issuer: this.issuer,
+      signingKey: this.issuer.signingKey,
+      ...(opts.lifetimeDays !== undefined && { lifetimeDays: opts.lifetimeDays }),
+      ...(opts.now !== undefined && { now: opts.now }),
+    });
+    const der = rawBytes(cert);
+    return {
+      der,
+      pem: toPem(der, "CERTIFICATE"),
+      serial: normalizeSerial(cert.serialNumber),
+      notBefore: cert.notBefore.getTime(),
+      notAfter: cert.notAfter.getTime(),
+    };
+  }
+
+  /** DER of a freshly signed CRL; PEM-encode with toPem(der, "X509 CRL"). */
+  createCrl(opts: CrlRequest): Promise<Uint8Array> {
+    return buildCrl(this.issuer, opts);
+  }
+
+  private async issueWithNewKey(profile: CertProfile, commonName: string, hosts: string[], lifetimeDays?: number): Promise<CaFiles> {
+    const keys = await generateRsaKeyPair(profile.keyBits);
+    const cert = await signCertificate({
+      profile,
+      commonName,
+      publicKey: await x509.PublicKey.create(keys.publicKey),
+      issuer: this.issuer,
+      signingKey: this.issuer.signingKey,
+      hosts,
+      ...(lifetimeDays !== undefined && { lifetimeDays }),
+    });
+    return { certPem: toPem(rawBytes(cert), "CERTIFICATE"), keyPem: toPem(await exportPkcs8(keys.privateKey), "PRIVATE KEY") };
+  }
+}

@@ -1,0 +1,71 @@
+/** Certificate profiles as data: what each kind of certificate sis issues carries, and for how long. */
+import { x509 } from "./setup.ts";
+
+const KU = x509.KeyUsageFlags;
+const EKU = x509.ExtendedKeyUsage;
+
+export interface CertProfile {
+  /** Size of the key the CA generates itself (server-side profiles); user keys come from the CSR. */
+  readonly keyBits: number;
+  readonly lifetimeDays: number;
+  readonly ca: boolean;
+  /** Only for CAs: 0 means the root may sign leaves but no intermediate CAs. */
+  readonly pathLength?: number;
+  readonly keyUsage: number;
+  readonly extendedKeyUsage: readonly string[];
+  /** Root certificates carry no AKI: they are their own authority. */
+  readonly authorityKeyId: boolean;
+  /** Whether the certificate gets a subjectAltName built from host names/IPs. */
+  readonly hostNames: boolean;
+}
+
+/**
+ * Every certificate backdates notBefore by this much, so a peer whose clock
+ * runs a little behind the server's does not see a brand-new certificate as
+ * "not yet valid".
+ */
+export const BACKDATE_MS = 5 * 60 * 1000;
+
+export const PROFILES = {
+  root: {
+    keyBits: 3072,
+    lifetimeDays: 3650,
+    ca: true,
+    pathLength: 0,
+    keyUsage: KU.keyCertSign | KU.cRLSign,
+    extendedKeyUsage: [],
+    authorityKeyId: false,
+    hostNames: false,
+  },
+  serverTls: {
+    keyBits: 3072,
+    lifetimeDays: 397,
+    ca: false,
+    keyUsage: KU.digitalSignature | KU.keyEncipherment,
+    extendedKeyUsage: [EKU.serverAuth],
+    authorityKeyId: true,
+    hostNames: true,
+  },
+  // The storage key only ever unwraps image keys (RSA-OAEP): it must not sign anything.
+  storage: {
+    keyBits: 3072,
+    lifetimeDays: 3650,
+    ca: false,
+    keyUsage: KU.keyEncipherment,
+    extendedKeyUsage: [],
+    authorityKeyId: true,
+    hostNames: false,
+  },
+  // emailProtection is required by `openssl cms -verify`; clientAuth by mutual TLS.
+  user: {
+    keyBits: 3072,
+    lifetimeDays: 365,
+    ca: false,
+    keyUsage: KU.digitalSignature | KU.keyEncipherment,
+    extendedKeyUsage: [EKU.clientAuth, EKU.emailProtection],
+    authorityKeyId: true,
+    hostNames: false,
+  },
+} as const satisfies Record<string, CertProfile>;
+
+export type ProfileName = keyof typeof PROFILES;
