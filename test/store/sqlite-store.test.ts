@@ -1,0 +1,134 @@
+/** SqliteStore: the shared Store contract, then what only SQLite has (PRAGMAs, migrations, files). */
+import { Database } from "bun:sqlite";
+import { afterEach, beforeEach, describe, expect, test } from "bun:test";
+import { statSync } from "node:fs";
+import { join } from "node:path";
+import { MIGRATIONS, SCHEMA_VERSION, SchemaTooNewError, SqliteStore, migrate } from "../../src/store/index.ts";
+import { newCert, newImage, tempDir } from "./fixtures.ts";
+import { runStoreContract } from "./store-contract.ts";
+
+runStoreContract("SqliteStore", () => {
+  const dir = tempDir();
+  const path = join(dir.path, "sis.db");
+  const store = SqliteStore.open(path);
+  const twins: SqliteStore[] = [];
+  return {
+    store,
+    twin: () => {
+      const t = SqliteStore.open(path);
+      twins.push(t);
+      return t;
+    },
+    cleanup: () => {
+      for (const t of twins) t.close();
+      store.close();
+      dir[Symbol.dispose]();
+    },
+  };
+});
+
+describe("SqliteStore on disk", () => {
+  let dir: ReturnType<typeof tempDir>;
+  let path: string;
+  beforeEach(() => {
+    dir = tempDir();
+    path = join(dir.path, "sis.db");
+  });
+  afterEach(() => dir[Symbol.dispose]());
+
+  test("open() puts WAL, synchronous=FULL, foreign keys and a busy timeout in force", () => {
+    using store = SqliteStore.open(path);
+    expect(store.pragma("journal_mode")).toBe("wal");
+    expect(store.pragma("synchronous")).toBe(2);
+    expect(store.pragma("foreign_keys")).toBe(1);
+    expect(store.pragma("busy_timeout")).toBe(5000);
+  });
+
+  test("the pragmas hold on a second connection too", () => {
+    using first = SqliteStore.open(path);
+    using second = SqliteStore.open(path);
+    expect(first.pragma("journal_mode")).toBe("wal");
+    expect(second.pragma("synchronous")).toBe(2);
+  });
+
+  test("open() creates the database file readable by its owner only", () => {
+    using _store = SqliteStore.open(path);
+    expect(statSync(path).mode & 0o777).toBe(0o600);
+  });
+
+  test("open() stamps the current schema version", () => {
+    using store = SqliteStore.open(path);
+    expect(store.pragma("user_version")).toBe(SCHEMA_VERSION);
+    expect(SCHEMA_VERSION).toBe(MIGRATIONS.length);
+  });
+
+  test("reopening a database keeps its users, certificates and images", () => {
+    let imageId: string;
+    {
+      using store = SqliteStore.open(path);
+      const alice = store.createUser("alice", "h");
+      store.addCert(newCert(alice.id, "a1"));
+      store.revokeSerial("a1", 7);
+      imageId = store.insertImage(newImage(alice, "cat.png")).id;
+    }
+    using store = SqliteStore.open(path);
+    expect(store.findUser("alice")?.passwordHash).toBe("h");
+    expect(store.findCert("a1")?.revokedAt).toBe(7);
+    expect(store.revocationVersion()).toBe(1);
+    expect(store.findImage(imageId)?.name).toBe("cat.png");
+    expect(store.pragma("user_version")).toBe(SCHEMA_VERSION);
+  });
+
+  test("open() refuses a database from a newer schema version with a clear error", () => {
+    {
+      using _store = SqliteStore.open(path);
+    }
+    const raw = new Database(path);
+    raw.exec(`PRAGMA user_version = ${SCHEMA_VERSION + 1}`);
+    raw.close();
+    expect(() => SqliteStore.open(path)).toThrow(SchemaTooNewError);
+    expect(() => SqliteStore.open(path)).toThrow(/newer than this sis supports.*upgrade sis/);
+  });
+
+  test("migrate() upgrades an older database step by step and keeps its data", () => {
+    const steps = ["CREATE TABLE t (x INTEGER) STRICT", "ALTER TABLE t ADD COLUMN y TEXT"];
+    const db = new Database(path);
+    try {
+      expect(migrate(db, steps.slice(0, 1))).toBe(1);
+      db.exec("INSERT INTO t (x) VALUES (1)");
+      expect(migrate(db, steps)).toBe(2);
+      expect(db.query("SELECT x, y FROM t").all()).toEqual([{ x: 1, y: null }]);
+      expect(migrate(db, steps)).toBe(2);
+    } finally {
+      db.close();
+    }
+  });
+
+  test("a failing migration step leaves the database at the previous version", () => {
+    const db = new Database(path);
+    try {
+      migrate(db, ["CREATE TABLE t (x INTEGER)"]);
+      expect(() => migrate(db, ["CREATE TABLE t (x INTEGER)", "CREATE TABLE u (x); SELECT * FROM nowhere"]))
+        .toThrow();
+      expect(db.query("PRAGMA user_version").get()).toEqual({ user_version: 1 });
+      expect(db.query("SELECT name FROM sqlite_master WHERE name = 'u'").all()).toEqual([]);
+    } finally {
+      db.close();
+    }
+  });
+
+  test("seq is not reused after the newest image is deleted directly", () => {
+    using store = SqliteStore.open(path);
+    const alice = store.createUser("alice", "h");
+    const newest = store.insertImage(newImage(alice, "a"));
+    expect(store.deleteImage(newest.id)).toBe(true);
+    expect(store.deleteImage(newest.id)).toBe(false);
+    expect(store.insertImage(newImage(alice, "b")).seq).toBeGreaterThan(newest.seq);
+  });
+
+  test("integrityCheck() reports ok on a healthy database", () => {
+    using store = SqliteStore.open(path);
+    store.createUser("alice", "h");
+    expect(store.integrityCheck()).toBe("ok");
+  });
+});
