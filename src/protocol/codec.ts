@@ -1,0 +1,85 @@
+/** Control message codec: bounded JSON in, strict schema check, typed message out. */
+import { z } from "zod";
+import { ProtocolError } from "./errors.ts";
+import { CONTROL, DATA, encodeFrame } from "./frame.ts";
+import { MAX_JSON_DEPTH } from "./limits.ts";
+import { CLIENT_SCHEMAS, SERVER_SCHEMAS, type ClientMessage, type ServerMessage } from "./messages.ts";
+
+const utf8 = new TextDecoder("utf-8", { fatal: true });
+const encoder = new TextEncoder();
+
+/** Nesting depth of a JSON text, counted without parsing it (P7). */
+export function jsonDepth(text: string): number {
+  let depth = 0;
+  let max = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c) i++; // backslash: skip the escaped character
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x7b || c === 0x5b) max = Math.max(max, ++depth);
+    else if (c === 0x7d || c === 0x5d) depth--;
+  }
+  return max;
+}
+
+function parseObject(payload: Uint8Array): Record<string, unknown> {
+  let text: string;
+  try {
+    text = utf8.decode(payload);
+  } catch {
+    throw new ProtocolError("BAD_MESSAGE", "control frame is not valid UTF-8");
+  }
+  if (jsonDepth(text) > MAX_JSON_DEPTH) throw new ProtocolError("BAD_MESSAGE", `JSON nested deeper than ${MAX_JSON_DEPTH}`);
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    throw new ProtocolError("BAD_MESSAGE", "control frame is not valid JSON");
+  }
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    throw new ProtocolError("BAD_MESSAGE", "control frame is not a JSON object");
+  }
+  return value as Record<string, unknown>;
+}
+
+function decodeWith<T>(payload: Uint8Array, schemas: Record<string, z.ZodType>): T {
+  const value = parseObject(payload);
+  const type = value.type;
+  if (typeof type !== "string") throw new ProtocolError("BAD_MESSAGE", "message has no string 'type'");
+  if (!Object.hasOwn(schemas, type)) throw new ProtocolError("UNKNOWN_MESSAGE", `unknown message type ${JSON.stringify(type.slice(0, 32))}`);
+  const result = schemas[type]!.safeParse(value);
+  if (!result.success) {
+    const issue = result.error.issues[0];
+    const where = issue?.path.length ? issue.path.join(".") : "message";
+    throw new ProtocolError("BAD_MESSAGE", `invalid ${type}: ${where}: ${issue?.message ?? "schema violation"}`);
+  }
+  return result.data as T;
+}
+
+export function decodeClientMessage(payload: Uint8Array): ClientMessage {
+  return decodeWith<ClientMessage>(payload, CLIENT_SCHEMAS);
+}
+
+export function decodeServerMessage(payload: Uint8Array): ServerMessage {
+  return decodeWith<ServerMessage>(payload, SERVER_SCHEMAS);
+}
+
+/** Encodes a control message as a frame. */
+export function encodeMessage(message: ClientMessage | ServerMessage): Uint8Array {
+  return encodeFrame(CONTROL, encoder.encode(JSON.stringify(message)));
+}
+
+export function encodeData(bytes: Uint8Array): Uint8Array {
+  return encodeFrame(DATA, bytes);
+}
+
+export function toBase64(bytes: Uint8Array): string {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("base64");
+}
+
+export function fromBase64(text: string): Uint8Array {
+  return new Uint8Array(Buffer.from(text, "base64"));
+}

@@ -1,0 +1,55 @@
+/** Stable wire error codes (PROTOCOL.md section 5) and the typed protocol error. */
+
+export const ERROR_CODES = {
+  BAD_FRAME: true,
+  FRAME_TOO_LARGE: true,
+  BAD_MESSAGE: true,
+  UNKNOWN_MESSAGE: true,
+  HELLO_REQUIRED: true,
+  UNSUPPORTED_VERSION: true,
+  TIMEOUT: true,
+  TOO_MANY_CONNECTIONS: true,
+  CERT_UNKNOWN: true,
+  CERT_REVOKED: true,
+  CERT_EXPIRED: true,
+  AUTH_REQUIRED: false,
+  AUTH_FAILED: true,
+  THROTTLED: true,
+  BAD_USERNAME: false,
+  WEAK_PASSWORD: false,
+  BAD_CSR: false,
+  WEAK_KEY: false,
+  BAD_NAME: false,
+  BAD_IMAGE: false,
+  TOO_LARGE: false,
+  NAME_TAKEN: false,
+  BUSY: false,
+  BAD_UPLOAD: true,
+  NOT_FOUND: false,
+  STORAGE_FAILED: false,
+  INTERNAL: true,
+} as const satisfies Record<string, boolean>;
+
+/** A code from the table; the value above says whether it closes the connection. */
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+export const ERROR_CODE_LIST = Object.keys(ERROR_CODES) as ErrorCode[];
+
+export function isFatal(code: ErrorCode): boolean {
+  return ERROR_CODES[code];
+}
+
+/**
+ * An error the peer may see: a stable code and a message safe to show a user.
+ * The internal cause, if any, stays on the server side (log only).
+ */
+export class ProtocolError extends Error {
+  override readonly name = "ProtocolError";
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    readonly retryAfter?: number,
+  ) {
+    super(message);
+  }
+}

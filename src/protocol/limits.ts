@@ -1,0 +1,27 @@
+/** Protocol limits (PROTOCOL.md section 7): every one a named constant. */
+
+export const PROTOCOL_NAME = "sis";
+export const PROTOCOL_VERSION = 1;
+export const SUPPORTED_VERSIONS: readonly number[] = [1];
+
+export const FRAME_HEADER_SIZE = 5;
+export const MAX_CONTROL_FRAME = 65_536;
+export const MAX_DATA_FRAME = 262_144;
+export const MAX_JSON_DEPTH = 8;
+
+export const DEFAULT_MAX_IMAGE_SIZE = 100 * 1024 * 1024;
+export const HANDSHAKE_TIMEOUT_MS = 10_000;
+export const IDLE_TIMEOUT_MS = 120_000;
+export const PING_INTERVAL_MS = 30_000;
+export const UPLOAD_STALL_TIMEOUT_MS = 30_000;
+export const DEFAULT_MAX_CONNECTIONS_PER_ADDRESS = 256;
+export const MAX_UPLOADS_PER_USER = 4;
+export const LIST_PAGE_MAX = 100;
+export const LIST_PAGE_DEFAULT = 50;
+
+export const USERNAME_PATTERN = /^[a-z][a-z0-9_-]{1,31}$/;
+export const PASSWORD_MIN = 8;
+export const PASSWORD_MAX = 1024;
+export const IMAGE_NAME_MAX_BYTES = 255;
+export const CONTENT_TYPES = ["image/png", "image/jpeg", "image/gif", "image/webp"] as const;
+export type ContentType = (typeof CONTENT_TYPES)[number];

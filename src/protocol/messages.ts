@@ -1,0 +1,132 @@
+/** Message schemas (PROTOCOL.md section 4): one strict zod schema per message. */
+import { z } from "zod";
+import { CONTENT_TYPES, LIST_PAGE_MAX, PASSWORD_MAX, PROTOCOL_NAME } from "./limits.ts";
+
+/** Standard base64 with padding, bounded in length before it is decoded. */
+const b64 = (maxChars: number) =>
+  z.string().max(maxChars).regex(/^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/, "not base64");
+
+const seq = z.int().min(1).max(Number.MAX_SAFE_INTEGER);
+const size = z.int().min(0).max(Number.MAX_SAFE_INTEGER);
+const imageId = z.string().regex(/^[0-9a-f]{32}$/);
+/** Names are checked fully by the server's name rules (P20); here only bounded. */
+const shortText = (max: number) => z.string().max(max);
+
+export const ImageMetaSchema = z.strictObject({
+  seq,
+  id: imageId,
+  owner: shortText(64),
+  name: shortText(1024),
+  size,
+  contentType: z.enum(CONTENT_TYPES),
+  createdAt: size,
+});
+export type ImageMeta = z.infer<typeof ImageMetaSchema>;
+
+// Client to server.
+export const ClientHello = z.strictObject({
+  type: z.literal("HELLO"),
+  protocol: z.literal(PROTOCOL_NAME),
+  version: z.int().min(0).max(65535),
+  client: shortText(64),
+});
+export const Register = z.strictObject({
+  type: z.literal("REGISTER"),
+  username: shortText(64),
+  password: z.string().max(PASSWORD_MAX),
+  csr: b64(22_000),
+});
+export const PostImage = z.strictObject({
+  type: z.literal("POST_IMAGE"),
+  name: shortText(1024),
+  contentType: shortText(64),
+  size,
+  dataSize: size,
+  header: b64(2_048),
+  signature: b64(44_000),
+  wrappedKey: b64(1_400),
+});
+export const Download = z.union([
+  z.strictObject({ type: z.literal("DOWNLOAD"), id: imageId }),
+  z.strictObject({ type: z.literal("DOWNLOAD"), owner: shortText(64), name: shortText(1024) }),
+]);
+export const List = z.strictObject({
+  type: z.literal("LIST"),
+  before: seq.optional(),
+  after: z.int().min(0).max(Number.MAX_SAFE_INTEGER).optional(),
+  limit: z.int().min(1).max(LIST_PAGE_MAX).optional(),
+});
+export const GetCrl = z.strictObject({ type: z.literal("GET_CRL") });
+export const Ping = z.strictObject({ type: z.literal("PING") });
+
+// Server to client.
+export const ServerHello = z.strictObject({
+  type: z.literal("HELLO"),
+  protocol: z.literal(PROTOCOL_NAME),
+  version: z.int(),
+  server: shortText(64),
+  user: shortText(64).nullable(),
+  serial: shortText(64).nullable(),
+  caCertificate: b64(22_000),
+  storageCertificate: b64(22_000),
+  limits: z.strictObject({ maxControlFrame: size, maxDataFrame: size, maxImageSize: size }),
+});
+export const Registered = z.strictObject({
+  type: z.literal("REGISTERED"),
+  username: shortText(64),
+  certificate: b64(22_000),
+  caCertificate: b64(22_000),
+  serial: shortText(64),
+  notAfter: size,
+  newUser: z.boolean(),
+});
+export const UploadReady = z.strictObject({ type: z.literal("UPLOAD_READY") });
+export const Posted = z.strictObject({ type: z.literal("POSTED"), image: ImageMetaSchema });
+export const Image = z.strictObject({
+  type: z.literal("IMAGE"),
+  image: ImageMetaSchema,
+  header: b64(2_048),
+  ownerCertificate: b64(22_000),
+  signature: b64(44_000),
+  wrappedKey: b64(1_400),
+  dataSize: size,
+});
+export const Images = z.strictObject({ type: z.literal("IMAGES"), images: z.array(ImageMetaSchema).max(LIST_PAGE_MAX), next: seq.nullable() });
+export const Crl = z.strictObject({ type: z.literal("CRL"), dataSize: size });
+export const NewImage = z.strictObject({ type: z.literal("NEW_IMAGE"), image: ImageMetaSchema });
+export const Pong = z.strictObject({ type: z.literal("PONG") });
+export const ErrorMessage = z.strictObject({
+  type: z.literal("ERROR"),
+  code: shortText(32),
+  message: shortText(1024),
+  retryAfter: z.number().min(0).max(86_400).optional(),
+});
+
+export const CLIENT_SCHEMAS = {
+  HELLO: ClientHello,
+  REGISTER: Register,
+  POST_IMAGE: PostImage,
+  DOWNLOAD: Download,
+  LIST: List,
+  GET_CRL: GetCrl,
+  PING: Ping,
+} as const;
+
+export const SERVER_SCHEMAS = {
+  HELLO: ServerHello,
+  REGISTERED: Registered,
+  UPLOAD_READY: UploadReady,
+  POSTED: Posted,
+  IMAGE: Image,
+  IMAGES: Images,
+  CRL: Crl,
+  NEW_IMAGE: NewImage,
+  PONG: Pong,
+  ERROR: ErrorMessage,
+} as const;
+
+type Infer<T extends Record<string, z.ZodType>> = { [K in keyof T]: z.infer<T[K]> }[keyof T];
+export type ClientMessage = Infer<typeof CLIENT_SCHEMAS>;
+export type ServerMessage = Infer<typeof SERVER_SCHEMAS>;
+export type ClientMessageOf<T extends ClientMessage["type"]> = Extract<ClientMessage, { type: T }>;
+export type ServerMessageOf<T extends ServerMessage["type"]> = Extract<ServerMessage, { type: T }>;
