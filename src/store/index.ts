@@ -1,5 +1,6 @@
 /** Storage implementations of the interfaces declared in src/server/ports.ts. */
-export { SqliteStore, BUSY_TIMEOUT_MS } from "./sqlite-store.ts";
+export { SqliteStore } from "./sqlite-store.ts";
+export { BUSY_TIMEOUT_MS, openDatabase } from "./open-database.ts";
 export { MIGRATIONS, SCHEMA_VERSION, SchemaTooNewError, migrate } from "./migrations.ts";
 export { normaliseSerial } from "./serial.ts";
 export { FileBlobStore, assertBlobId, DEFAULT_READ_CHUNK, MAX_READ_CHUNK } from "./file-blob-store.ts";

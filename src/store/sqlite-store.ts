@@ -1,28 +1,23 @@
 /** SqliteStore: users, certificates and image metadata in one SQLite file (bun:sqlite, WAL, synchronous=FULL). */
-import { Database, SQLiteError } from "bun:sqlite";
-import { closeSync, existsSync, openSync } from "node:fs";
+import { type Database, SQLiteError } from "bun:sqlite";
 import {
   type CertRecord, type ImageQuery, type ImageRecord, type Millis, type NewCert, type NewImage,
   type Store, StoreConflictError, type UserRecord,
 } from "../server/ports.ts";
-import { migrate } from "./migrations.ts";
+import { openDatabase } from "./open-database.ts";
 import { toCert, toImage, toUser } from "./rows.ts";
 import { normaliseSerial } from "./serial.ts";
 import { prepareStatements, type Statements } from "./sqlite-statements.ts";
 
-/** How long a writer waits for another process (e.g. `sis admin revoke`) holding the write lock. */
-export const BUSY_TIMEOUT_MS = 5000;
-
 const IMAGE_ID = /^[0-9a-f]{32}$/;
 
+const READABLE_PRAGMAS = ["journal_mode", "synchronous", "foreign_keys", "busy_timeout", "user_version"] as const;
+
+/** A UNIQUE or PRIMARY KEY violation becomes StoreConflictError; anything else passes through. */
 function conflictOr(err: unknown, message: string): unknown {
-  if (err instanceof SQLiteError && err.code?.startsWith("SQLITE_CONSTRAINT_UNIQUE")) {
-    return new StoreConflictError(message);
-  }
-  if (err instanceof SQLiteError && err.code === "SQLITE_CONSTRAINT_PRIMARYKEY") {
-    return new StoreConflictError(message);
-  }
-  return err;
+  const code = err instanceof SQLiteError ? err.code : undefined;
+  const conflict = code === "SQLITE_CONSTRAINT_UNIQUE" || code === "SQLITE_CONSTRAINT_PRIMARYKEY";
+  return conflict ? new StoreConflictError(message) : err;
 }
 
 export class SqliteStore implements Store {
@@ -36,31 +31,7 @@ export class SqliteStore implements Store {
 
   /** Opens (creating if absent, upgrading if older) the database at `path`. Refuses a newer schema. */
   static open(path: string): SqliteStore {
-    // The database holds password hashes: create it 0600 before SQLite does
-    // (SQLite gives the -wal and -shm files the main file's permissions).
-    // An empty file is a valid empty database.
-    if (path !== ":memory:" && !existsSync(path)) {
-      try {
-        closeSync(openSync(path, "wx", 0o600));
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
-      }
-    }
-    const db = new Database(path, { create: true, readwrite: true, strict: true });
-    try {
-      // busy_timeout first: the other pragmas and the migration may wait for another process.
-      db.exec(`PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}`);
-      const mode = db.query<{ journal_mode: string }, []>("PRAGMA journal_mode = WAL").get()?.journal_mode;
-      if (path !== ":memory:" && mode !== "wal") throw new Error(`sqlite refused WAL mode (got ${mode})`);
-      // FULL: in WAL mode every commit fsyncs the WAL, so a committed row survives power loss.
-      db.exec("PRAGMA synchronous = FULL");
-      db.exec("PRAGMA foreign_keys = ON");
-      migrate(db);
-      return new SqliteStore(db);
-    } catch (err) {
-      db.close();
-      throw err;
-    }
+    return new SqliteStore(openDatabase(path));
   }
 
   // --- users ---------------------------------------------------------------
@@ -184,11 +155,9 @@ export class SqliteStore implements Store {
         throw conflictOr(err, `image ${JSON.stringify(image.name)} of ${image.owner} already exists`);
       }
     }).immediate();
-    return toImage(this.#sql.findImage.get({ id: image.id }) ?? this.#missing(seq));
-  }
-
-  #missing(seq: number): never {
-    throw new Error(`image seq ${seq} vanished right after insert`);
+    const row = this.#sql.findImage.get({ id: image.id });
+    if (!row) throw new Error(`image seq ${seq} vanished right after insert`);
+    return toImage(row);
   }
 
   findImage(id: string): ImageRecord | null {
@@ -228,7 +197,9 @@ export class SqliteStore implements Store {
   }
 
   /** Runs a read-only PRAGMA and returns its first value (for tests and diagnostics). */
-  pragma(name: "journal_mode" | "synchronous" | "foreign_keys" | "busy_timeout" | "user_version"): unknown {
+  pragma(name: (typeof READABLE_PRAGMAS)[number]): unknown {
+    // The name is spliced into SQL: only the fixed list is accepted, whatever a JS caller passes.
+    if (!READABLE_PRAGMAS.includes(name)) throw new TypeError(`unsupported pragma ${JSON.stringify(name)}`);
     const row = this.#db.query<Record<string, unknown>, []>(`PRAGMA ${name}`).get();
     return row ? Object.values(row)[0] : undefined;
   }
