@@ -1,10 +1,11 @@
 /** FileBlobStore: one file per image ciphertext, written to tmp/, fsynced, then linked into place. */
 import { randomBytes } from "node:crypto";
-import { chmod, mkdir, open, readdir, unlink } from "node:fs/promises";
+import { chmod, mkdir, readdir, unlink } from "node:fs/promises";
 import { join } from "node:path";
 import type { BlobStore, BlobWriter } from "../server/ports.ts";
 import { FileBlobWriter } from "./file-blob-writer.ts";
 import { fsyncDir } from "./fsync-dir.ts";
+import { RawFile } from "./raw-file.ts";
 
 /** Blob ids are server-made random hex: the only thing a blob path is ever built from. */
 const BLOB_ID = /^[0-9a-f]{32}$/;
@@ -37,7 +38,7 @@ export class FileBlobStore implements BlobStore {
     assertBlobId(id);
     // A random suffix keeps two writers of one id apart; "wx" (O_EXCL) never opens an existing file.
     const tmpPath = join(this.dir, TMP, `${id}.${randomBytes(8).toString("hex")}`);
-    const handle = await open(tmpPath, "wx", 0o600);
+    const handle = await RawFile.open(tmpPath, "wx", 0o600);
     return new FileBlobWriter(handle, tmpPath, join(this.dir, id), this.dir);
   }
 
@@ -51,11 +52,11 @@ export class FileBlobStore implements BlobStore {
     if (!Number.isInteger(chunkSize) || chunkSize < 1 || chunkSize > MAX_READ_CHUNK) {
       throw new RangeError(`chunkSize must be an integer from 1 to ${MAX_READ_CHUNK}`);
     }
-    const handle = await open(join(this.dir, id), "r");
+    const handle = await RawFile.open(join(this.dir, id), "r");
     try {
       for (;;) {
         const buffer = new Uint8Array(chunkSize);
-        const { bytesRead } = await handle.read(buffer, 0, chunkSize, null);
+        const bytesRead = await handle.read(buffer);
         if (bytesRead === 0) return;
         // A short read is copied out so a small tail does not pin a full-size buffer.
         yield bytesRead === chunkSize ? buffer : buffer.slice(0, bytesRead);

@@ -1,8 +1,8 @@
 /** FileBlobWriter: appends to one exclusive temporary file and commits it durably under its final name. */
-import type { FileHandle } from "node:fs/promises";
 import { link, rename, stat, unlink } from "node:fs/promises";
 import type { BlobWriter } from "../server/ports.ts";
 import { fsyncDir } from "./fsync-dir.ts";
+import type { RawFile } from "./raw-file.ts";
 
 /** Small writes are coalesced up to this size, so memory per upload stays bounded. */
 export const WRITE_BUFFER_SIZE = 1024 * 1024;
@@ -10,7 +10,7 @@ export const WRITE_BUFFER_SIZE = 1024 * 1024;
 type State = "open" | "committed" | "aborted" | "failed";
 
 export class FileBlobWriter implements BlobWriter {
-  #handle: FileHandle | null;
+  #handle: RawFile | null;
   #state: State = "open";
   #busy = false;
   #buffer = new Uint8Array(WRITE_BUFFER_SIZE);
@@ -18,7 +18,7 @@ export class FileBlobWriter implements BlobWriter {
   #written = 0;
 
   constructor(
-    handle: FileHandle,
+    handle: RawFile,
     private readonly tmpPath: string,
     private readonly finalPath: string,
     private readonly dir: string,
@@ -37,7 +37,7 @@ export class FileBlobWriter implements BlobWriter {
     try {
       if (this.#buffered + chunk.byteLength > WRITE_BUFFER_SIZE) await this.#flush(handle);
       if (chunk.byteLength >= WRITE_BUFFER_SIZE) {
-        await writeAll(handle, chunk);
+        await handle.writeAll(chunk);
       } else {
         this.#buffer.set(chunk, this.#buffered);
         this.#buffered += chunk.byteLength;
@@ -85,25 +85,17 @@ export class FileBlobWriter implements BlobWriter {
     }
   }
 
-  #enter(what: string): FileHandle {
+  #enter(what: string): RawFile {
     if (this.#busy) throw new Error(`blob ${what} while another write or commit is in progress`);
     if (this.#state !== "open" || !this.#handle) throw new Error(`blob ${what} after the writer was ${this.#state}`);
     this.#busy = true;
     return this.#handle;
   }
 
-  async #flush(handle: FileHandle): Promise<void> {
+  async #flush(handle: RawFile): Promise<void> {
     if (this.#buffered === 0) return;
-    await writeAll(handle, this.#buffer.subarray(0, this.#buffered));
+    await handle.writeAll(this.#buffer.subarray(0, this.#buffered));
     this.#buffered = 0;
-  }
-}
-
-async function writeAll(handle: FileHandle, data: Uint8Array): Promise<void> {
-  let offset = 0;
-  while (offset < data.byteLength) {
-    const { bytesWritten } = await handle.write(data, offset, data.byteLength - offset, null);
-    offset += bytesWritten;
   }
 }
 

@@ -81,3 +81,33 @@ describe("FileBlobStore on disk", () => {
     await w.abort();
   });
 });
+
+test("an abandoned writer or half-read blob neither crashes the process nor leaks its descriptor", async () => {
+  using dir = tempDir();
+  const script = `
+    import { readdirSync } from "node:fs";
+    import { FileBlobStore } from ${JSON.stringify(join(import.meta.dir, "../../src/store/index.ts"))};
+    const fds = () => readdirSync("/proc/self/fd").length;
+    const blobs = await FileBlobStore.open(${JSON.stringify(dir.path)});
+    const id = "${"b".repeat(32)}";
+    const w = await blobs.create(id);
+    await w.write(new Uint8Array(10));
+    await w.commit();
+    const base = fds();
+    async function abandon() {
+      const writer = await blobs.create("${"c".repeat(32)}");
+      await writer.write(new Uint8Array(10));
+      const reader = blobs.read(id, 1)[Symbol.asyncIterator]();
+      await reader.next();
+    }
+    await abandon();
+    const opened = fds() - base;
+    for (let i = 0; i < 50 && fds() > base; i++) { Bun.gc(true); await Bun.sleep(10); }
+    console.log(JSON.stringify({ opened, leaked: fds() - base }));
+  `;
+  const child = Bun.spawn([process.execPath, "-e", script], { stdout: "pipe", stderr: "pipe" });
+  const [out, err, code] = await Promise.all([
+    new Response(child.stdout).text(), new Response(child.stderr).text(), child.exited,
+  ]);
+  expect({ out: JSON.parse(out), err, code }).toEqual({ out: { opened: 2, leaked: 0 }, err: "", code: 0 });
+});

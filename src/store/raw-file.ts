@@ -1,0 +1,69 @@
+/** RawFile: a numeric file descriptor with promise methods, closed by the GC if its owner forgets. */
+import { close, closeSync, fsync, open, read, write } from "node:fs";
+import { promisify } from "node:util";
+
+const openAsync = promisify(open);
+const readAsync = promisify(read);
+const writeAsync = promisify(write);
+const fsyncAsync = promisify(fsync);
+const closeAsync = promisify(close);
+
+/**
+ * Why not node:fs/promises FileHandle: under Bun a FileHandle that is garbage
+ * collected unclosed throws an uncaught error and kills the process. A writer
+ * or read stream abandoned by a dropped connection must not take the server
+ * down, so a leaked descriptor is closed quietly here instead.
+ */
+const leaks = new FinalizationRegistry<number>((fd) => {
+  try {
+    closeSync(fd);
+  } catch {
+    // Already gone; nothing else to do from a finalizer.
+  }
+});
+
+export class RawFile {
+  #fd: number | null;
+
+  private constructor(fd: number) {
+    this.#fd = fd;
+    leaks.register(this, fd, this);
+  }
+
+  static async open(path: string, flags: string, mode?: number): Promise<RawFile> {
+    return new RawFile(await openAsync(path, flags, mode));
+  }
+
+  #live(): number {
+    if (this.#fd === null) throw new Error("file is closed");
+    return this.#fd;
+  }
+
+  /** Reads at the current position into `buffer`; 0 at end of file. */
+  async read(buffer: Uint8Array): Promise<number> {
+    const { bytesRead } = await readAsync(this.#live(), buffer, 0, buffer.byteLength, null);
+    return bytesRead;
+  }
+
+  /** Appends all of `data`, looping over short writes. */
+  async writeAll(data: Uint8Array): Promise<void> {
+    let offset = 0;
+    while (offset < data.byteLength) {
+      const { bytesWritten } = await writeAsync(this.#live(), data, offset, data.byteLength - offset, null);
+      offset += bytesWritten;
+    }
+  }
+
+  async sync(): Promise<void> {
+    await fsyncAsync(this.#live());
+  }
+
+  /** Closes once; later calls do nothing. */
+  async close(): Promise<void> {
+    const fd = this.#fd;
+    if (fd === null) return;
+    this.#fd = null;
+    leaks.unregister(this);
+    await closeAsync(fd);
+  }
+}
