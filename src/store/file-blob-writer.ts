@@ -44,7 +44,7 @@ export class FileBlobWriter implements BlobWriter {
       }
       this.#written += chunk.byteLength;
     } catch (err) {
-      this.#state = "failed";
+      if (this.#state === "open") this.#state = "failed"; // an abort() meanwhile stays an abort
       throw err;
     } finally {
       this.#busy = false;
@@ -64,7 +64,7 @@ export class FileBlobWriter implements BlobWriter {
       await fsyncDir(this.dir);
       this.#state = "committed";
     } catch (err) {
-      this.#state = "failed";
+      if (this.#state === "open") this.#state = "failed"; // an abort() meanwhile stays an abort
       throw err;
     } finally {
       this.#busy = false;
