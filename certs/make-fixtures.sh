@@ -44,7 +44,8 @@ openssl x509 -req -in foreign-alice.csr -CA foreign-ca.pem -CAkey foreign-ca.key
 # 2. An expired alice leaf, issued by a throwaway CA that is itself still valid,
 #    so a verifier given expired-ca.pem as its anchor must answer "expired".
 #    OpenSSL 3.0's `x509 -req` cannot set a past notBefore, so use `openssl ca`.
-make_ca expired-ca "sis expired-fixture CA"
+#    The throwaway CA is self-signed through `openssl ca -selfsign` too, with a
+#    notBefore in 2019, so it was already valid when the leaf was.
 mkdir -p ca-db && : > ca-db/index.txt && openssl rand -hex 15 > ca-db/serial
 cat > ca.cnf <<'X'
 [ ca ]
@@ -66,7 +67,16 @@ keyUsage = critical, digitalSignature, keyEncipherment
 extendedKeyUsage = clientAuth, emailProtection
 subjectKeyIdentifier = hash
 authorityKeyIdentifier = keyid
+[ root ]
+basicConstraints = critical, CA:true, pathlen:0
+keyUsage = critical, keyCertSign, cRLSign
+subjectKeyIdentifier = hash
 X
+openssl req -new -newkey rsa:2048 -nodes -keyout expired-ca.key -out expired-ca.csr \
+  -subj "/CN=sis expired-fixture CA" 2>/dev/null
+openssl ca -batch -config ca.cnf -selfsign -keyfile expired-ca.key -extensions root \
+  -startdate 20190101000000Z -enddate 20491231235959Z -notext \
+  -in expired-ca.csr -out expired-ca.pem 2>/dev/null
 openssl req -new -newkey rsa:2048 -nodes -keyout expired.key -out expired.csr \
   -subj "/CN=alice" 2>/dev/null
 openssl ca -batch -config ca.cnf -cert expired-ca.pem -keyfile expired-ca.key \
