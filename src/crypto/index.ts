@@ -1,0 +1,37 @@
+/** The public API of src/crypto: envelope, key wrap, image signatures. Pure: no file or network I/O. */
+export {
+  CHUNK_SIZE,
+  ENVELOPE_MAGIC,
+  ENVELOPE_VERSION,
+  MAX_HEADER_SIZE,
+  MAX_PLAINTEXT_SIZE,
+  NONCE_PREFIX_SIZE,
+  TAG_SIZE,
+  cipherSize,
+  decodeHeader,
+  encodeHeader,
+  newHeader,
+  type EnvelopeHeader,
+} from "./envelope-header.ts";
+export {
+  CONTENT_KEY_SIZE,
+  EnvelopeError,
+  generateContentKey,
+  openStream,
+  sealStream,
+  type EnvelopeErrorCode,
+} from "./envelope-stream.ts";
+export { wrapKey, unwrapKey } from "./key-wrap.ts";
+export {
+  IMAGE_DIGEST_SIZE,
+  MAX_SIGNATURE_SIZE,
+  SignatureError,
+  createImageDigest,
+  signImage,
+  verifyImageSignature,
+  type ImageDigest,
+  type SignImageParams,
+  type SignatureErrorCode,
+  type VerifiedImageSignature,
+  type VerifyImageSignatureParams,
+} from "./image-signature.ts";

@@ -1,0 +1,47 @@
+/** Wraps and unwraps a content key with RSA-OAEP, SHA-256, MGF1-SHA-256 (ENVELOPE.md section 6). */
+import { buf } from "./bytes.ts";
+import { readCertificate } from "./certificate-info.ts";
+import { EnvelopeError } from "./envelope-error.ts";
+import { CONTENT_KEY_SIZE } from "./envelope-stream.ts";
+
+const OAEP = { name: "RSA-OAEP", hash: "SHA-256" } as const;
+export const MIN_RSA_BITS = 2048;
+
+function badKey(message: string): never {
+  throw new EnvelopeError("BAD_KEY", message);
+}
+
+/** Wraps `contentKey` for the RSA key of the recipient's certificate (W1..W3). */
+export async function wrapKey(contentKey: Uint8Array, recipientCertDer: Uint8Array): Promise<Uint8Array> {
+  if (contentKey.length !== CONTENT_KEY_SIZE) badKey("content key is not 32 bytes");
+  let publicKey: CryptoKey;
+  try {
+    const cert = readCertificate(recipientCertDer);
+    if (!cert.rsa) badKey("recipient key is not RSA");
+    publicKey = await crypto.subtle.importKey("spki", buf(cert.spki), OAEP, false, ["encrypt"]);
+  } catch (e) {
+    if (e instanceof EnvelopeError) throw e;
+    badKey("recipient certificate or key is unusable");
+  }
+  // A short modulus would make the wrap the weakest link; 2048 is the system's floor (DESIGN.md).
+  const bits = (publicKey.algorithm as RsaHashedKeyAlgorithm).modulusLength;
+  if (bits < MIN_RSA_BITS) badKey(`recipient RSA key has ${bits} bits, fewer than ${MIN_RSA_BITS}`);
+  return new Uint8Array(await crypto.subtle.encrypt(OAEP, publicKey, buf(contentKey)));
+}
+
+/**
+ * Unwraps a content key with a PKCS#8 RSA private key (W4). Every failure is the same
+ * BAD_KEY with the same message, so a caller that reports it leaks nothing about why.
+ */
+export async function unwrapKey(wrapped: Uint8Array, privateKeyPkcs8: Uint8Array): Promise<Uint8Array> {
+  let key: Uint8Array;
+  try {
+    // A WebCrypto key is bound to one algorithm: import per use, for OAEP-SHA-256 only.
+    const privateKey = await crypto.subtle.importKey("pkcs8", buf(privateKeyPkcs8), OAEP, false, ["decrypt"]);
+    key = new Uint8Array(await crypto.subtle.decrypt(OAEP, privateKey, buf(wrapped)));
+  } catch {
+    badKey("wrapped key does not unwrap");
+  }
+  if (key.length !== CONTENT_KEY_SIZE) badKey("wrapped key does not unwrap");
+  return key;
+}
