@@ -1,5 +1,5 @@
 /** Display facts about a certificate (whoami, admin listings): no trust decision is made here. */
-import { PkiError } from "./errors.ts";
+import { PkiError, wrapSync } from "./errors.ts";
 import { parseCert } from "./parse.ts";
 import { normalizeSerial } from "./serial.ts";
 import type { x509 } from "./setup.ts";
@@ -15,14 +15,14 @@ export interface CertInfo {
 
 export function certInfo(der: Uint8Array): CertInfo {
   const cert = parseCert(der);
-  return {
+  return wrapSync("BAD_CERT", "certificate could not be read", () => ({
     subjectCn: cert.subjectName.getField("CN")[0] ?? "",
     serial: normalizeSerial(cert.serialNumber),
     notBefore: cert.notBefore.getTime(),
     notAfter: cert.notAfter.getTime(),
     issuer: cert.issuer,
     subject: cert.subject,
-  };
+  }));
 }
 
 /** The single subject CN; a certificate with none or several names no user. */

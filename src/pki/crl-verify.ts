@@ -17,6 +17,11 @@ export interface VerifiedCrl {
 }
 
 export async function verifyCrl(crlDer: Uint8Array, caCertDer: Uint8Array, now: Date = new Date()): Promise<VerifiedCrl> {
+  // Safety net: anything a library throws on hostile input becomes BAD_CRL, never a raw error.
+  return wrapAsync("BAD_CRL", "CRL could not be read", () => verifyUnwrapped(crlDer, caCertDer, now));
+}
+
+async function verifyUnwrapped(crlDer: Uint8Array, caCertDer: Uint8Array, now: Date): Promise<VerifiedCrl> {
   const ca = parseCert(caCertDer);
   const crl = parseCrl(crlDer);
 

@@ -19,6 +19,11 @@ export async function checkCsr(
   csrDer: Uint8Array,
   opts: { minBits?: number; maxBits?: number } = {},
 ): Promise<CheckedCsr> {
+  // Safety net: anything a library throws on hostile input becomes BAD_CSR, never a raw error.
+  return wrapAsync("BAD_CSR", "CSR could not be read", () => checkUnwrapped(csrDer, opts));
+}
+
+async function checkUnwrapped(csrDer: Uint8Array, opts: { minBits?: number; maxBits?: number }): Promise<CheckedCsr> {
   const minBits = Math.max(opts.minBits ?? MIN_RSA_BITS, MIN_RSA_BITS);
   const maxBits = opts.maxBits ?? MAX_RSA_BITS;
   const csr = parseCsr(csrDer);

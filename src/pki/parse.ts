@@ -1,4 +1,5 @@
 /** Bounded parsing of untrusted DER: size checked before the parser runs, every parser error becomes a PkiError. */
+import { hasStrictSignedWrapper, isStrictDer } from "./der.ts";
 import { PkiError, wrapSync } from "./errors.ts";
 import { x509 } from "./setup.ts";
 
@@ -11,6 +12,7 @@ const CRL_BER_LIMITS = { maxNodes: 500_000, maxContentLength: MAX_CRL_BYTES };
 
 export function parseCsr(der: Uint8Array): x509.Pkcs10CertificateRequest {
   if (der.byteLength > MAX_CSR_BYTES) throw new PkiError("BAD_CSR", `CSR is larger than ${MAX_CSR_BYTES} bytes`);
+  if (!isStrictDer(der) || !hasStrictSignedWrapper(der, false)) throw new PkiError("BAD_CSR", "CSR is not well-formed DER");
   return wrapSync("BAD_CSR", "CSR is not a valid PKCS#10 request", () => {
     const csr = new x509.Pkcs10CertificateRequest(copy(der));
     void csr.publicKey; // force the lazily parsed parts now, inside the wrapper
@@ -21,6 +23,7 @@ export function parseCsr(der: Uint8Array): x509.Pkcs10CertificateRequest {
 
 export function parseCert(der: Uint8Array): x509.X509Certificate {
   if (der.byteLength > MAX_CERT_BYTES) throw new PkiError("BAD_CERT", `certificate is larger than ${MAX_CERT_BYTES} bytes`);
+  if (!isStrictDer(der) || !hasStrictSignedWrapper(der, true)) throw new PkiError("BAD_CERT", "certificate is not well-formed DER");
   return wrapSync("BAD_CERT", "not a valid X.509 certificate", () => {
     const cert = new x509.X509Certificate(copy(der));
     void cert.publicKey;
@@ -33,6 +36,9 @@ export function parseCert(der: Uint8Array): x509.X509Certificate {
 
 export function parseCrl(der: Uint8Array): x509.X509Crl {
   if (der.byteLength > MAX_CRL_BYTES) throw new PkiError("BAD_CRL", `CRL is larger than ${MAX_CRL_BYTES} bytes`);
+  if (!isStrictDer(der, CRL_BER_LIMITS.maxNodes) || !hasStrictSignedWrapper(der, true)) {
+    throw new PkiError("BAD_CRL", "CRL is not well-formed DER");
+  }
   return wrapSync("BAD_CRL", "not a valid X.509 CRL", () => {
     const crl = new x509.X509Crl(copy(der), { berOptions: CRL_BER_LIMITS });
     void crl.entries;

@@ -1,5 +1,5 @@
 /** Loads reflect-metadata before @peculiar/x509 and points x509 at WebCrypto. Import first. */
-import "reflect-metadata";
+import "./reflect-polyfill.ts";
 import * as x509 from "@peculiar/x509";
 
 x509.cryptoProvider.set(globalThis.crypto);

@@ -30,6 +30,18 @@ export async function verifyUserCert(opts: {
   expectedUser?: string;
   now?: Date;
 }): Promise<VerifiedUser> {
+  // Safety net: every expected failure is already a PkiError; anything else a library throws
+  // on hostile input (lazily parsed extensions, names) is reported as BAD_CERT, never raw.
+  return wrapAsync("BAD_CERT", "certificate could not be read", () => verifyUnwrapped(opts));
+}
+
+async function verifyUnwrapped(opts: {
+  certDer: Uint8Array;
+  caCertDer: Uint8Array;
+  crlDer?: Uint8Array;
+  expectedUser?: string;
+  now?: Date;
+}): Promise<VerifiedUser> {
   const now = opts.now ?? new Date();
   const cert = parseCert(opts.certDer);
   const ca = parseCert(opts.caCertDer);

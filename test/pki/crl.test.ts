@@ -3,7 +3,7 @@ import { describe, expect, test } from "bun:test";
 import { CertificateAuthority, createCa } from "../../src/pki/ca.ts";
 import { toPem } from "../../src/pki/pem.ts";
 import { verifyCrl } from "../../src/pki/verify.ts";
-import { failsWithCode, openssl, opensslCsr, sharedCa, tempDir } from "./helpers.ts";
+import { failsWithCode, openssl, opensslCsr, opensslDer, sharedCa, tempDir } from "./helpers.ts";
 
 async function revokedAndGood() {
   const { ca, files } = await sharedCa();
@@ -99,7 +99,7 @@ describe("verifyCrl()", () => {
     dir.write("ca.cnf", "[ca]\ndefault_ca=x\n[x]\ndatabase=index.txt\ncrlnumber=crlnumber\ndefault_md=sha256\ndefault_crl_days=1\n");
     const r = openssl(["ca", "-config", "ca.cnf", "-gencrl", "-cert", dir.write("ca.pem", files.certPem), "-keyfile", dir.write("ca.key", files.keyPem), "-out", "crl.pem"], { cwd: dir.path });
     expect(r.code).toBe(0);
-    const der = new Uint8Array(Bun.spawnSync(["openssl", "crl", "-in", `${dir.path}/crl.pem`, "-outform", "DER"]).stdout);
+    const der = opensslDer(["crl", "-in", `${dir.path}/crl.pem`, "-outform", "DER"]);
     const v = await verifyCrl(der, ca.certDer);
     expect(v.revokedSerials.has("0123456789abcdef")).toBe(true);
   });

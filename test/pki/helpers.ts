@@ -16,25 +16,22 @@ export interface OpensslResult {
   stderr: string;
 }
 
+type Stdin = Uint8Array | string;
+
+function spawnOpenssl(args: string[], opts: { cwd?: string; stdin?: Stdin }) {
+  const stdin = opts.stdin === undefined ? "ignore" : new Blob([typeof opts.stdin === "string" ? opts.stdin : new Uint8Array(opts.stdin)]);
+  return Bun.spawnSync(["openssl", ...args], { cwd: opts.cwd, stdin, stdout: "pipe", stderr: "pipe" });
+}
+
 /** Runs `openssl …args` in `cwd`; stdin may be given. Never throws on a non-zero exit: tests judge it. */
-export function openssl(args: string[], opts: { cwd?: string; stdin?: Uint8Array | string } = {}): OpensslResult {
-  const proc = Bun.spawnSync(["openssl", ...args], {
-    cwd: opts.cwd,
-    stdin: opts.stdin === undefined ? "ignore" : new Blob([opts.stdin]),
-    stdout: "pipe",
-    stderr: "pipe",
-  });
+export function openssl(args: string[], opts: { cwd?: string; stdin?: Stdin } = {}): OpensslResult {
+  const proc = spawnOpenssl(args, opts);
   return { code: proc.exitCode ?? -1, stdout: proc.stdout.toString(), stderr: proc.stderr.toString() };
 }
 
-/** DER bytes of an openssl command's stdout (e.g. `req -outform DER`). */
-export function opensslDer(args: string[], opts: { cwd?: string; stdin?: Uint8Array | string } = {}): Uint8Array {
-  const proc = Bun.spawnSync(["openssl", ...args], {
-    cwd: opts.cwd,
-    stdin: opts.stdin === undefined ? "ignore" : new Blob([opts.stdin]),
-    stdout: "pipe",
-    stderr: "pipe",
-  });
+/** DER bytes of an openssl command's stdout (e.g. `req -outform DER`); throws if openssl fails. */
+export function opensslDer(args: string[], opts: { cwd?: string; stdin?: Stdin } = {}): Uint8Array {
+  const proc = spawnOpenssl(args, opts);
   if (proc.exitCode !== 0) throw new Error(`openssl ${args.join(" ")} failed: ${proc.stderr.toString()}`);
   return new Uint8Array(proc.stdout);
 }
