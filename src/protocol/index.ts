@@ -5,3 +5,4 @@ export * from "./frame.ts";
 export * from "./limits.ts";
 export * from "./messages.ts";
 export * from "./names.ts";
+export * from "./outbox.ts";

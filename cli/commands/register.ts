@@ -1,0 +1,41 @@
+/** sis register: key, CSR, certificate; the CA pinned on first contact. */
+import { Home, resolveHome } from "../../src/client/home.ts";
+import { register } from "../../src/client/register.ts";
+import { intOption, parse, UsageError } from "../args.ts";
+import { askYesNo, readPassword } from "../password.ts";
+
+export async function registerCommand(args: string[]): Promise<number> {
+  const { values } = parse(args, {
+    server: { type: "string" },
+    user: { type: "string" },
+    home: { type: "string" },
+    "password-stdin": { type: "boolean", default: false },
+    "ca-fingerprint": { type: "string" },
+    "key-bits": { type: "string" },
+  });
+  if (!values.server) throw new UsageError("--server HOST:PORT is required");
+  if (!values.user) throw new UsageError("--user NAME is required");
+  const keyBits = intOption(values["key-bits"], "key-bits", 3072, 2048, 8192);
+  const home = new Home(resolveHome(values.home));
+  const password = await readPassword({ stdin: values["password-stdin"], confirm: false });
+  const interactive = Boolean(process.stdin.isTTY) && !values["password-stdin"];
+  const result = await register({
+    home,
+    server: values.server,
+    username: values.user,
+    password,
+    keyBits,
+    ...(values["ca-fingerprint"] ? { caFingerprint: values["ca-fingerprint"] } : {}),
+    ...(interactive
+      ? { confirmFingerprint: (fp: string) => askYesNo(`The server's CA fingerprint (SHA-256) is\n  ${fp}\nCompare it with the one the operator gave you. Trust it? [y/N] `) }
+      : {}),
+  });
+  const p = result.profile;
+  process.stdout.write(
+    `${result.newUser ? "registered" : "enrolled a new key for"} ${p.username} at ${p.server}\n` +
+      `certificate serial ${p.serial}, valid until ${new Date(p.notAfter).toISOString()}\n` +
+      `pinned CA ${result.caFingerprint}\n` +
+      `home ${home.dir}\n`,
+  );
+  return 0;
+}

@@ -1,0 +1,47 @@
+/** sis serve: start the server with its CA; print the CA fingerprint and where it listens. */
+import { resolve } from "node:path";
+import { DEFAULT_MAX_CONNECTIONS_PER_ADDRESS, DEFAULT_MAX_IMAGE_SIZE } from "../../src/protocol/index.ts";
+import { startServer } from "../../src/server/serve.ts";
+import { intOption, parse, sizeOption } from "../args.ts";
+import { VERSION } from "../version.ts";
+
+export async function serve(args: string[]): Promise<number> {
+  const { values } = parse(args, {
+    host: { type: "string", default: "127.0.0.1" },
+    port: { type: "string" },
+    "http-port": { type: "string" },
+    "http-host": { type: "string", default: "127.0.0.1" },
+    data: { type: "string", default: "./sis-data" },
+    "max-image-size": { type: "string" },
+    "cert-days": { type: "string" },
+    "max-connections-per-address": { type: "string" },
+  });
+  const dataDir = resolve(values.data);
+  const server = await startServer({
+    dataDir,
+    host: values.host,
+    port: intOption(values.port, "port", 1233, 0, 65535),
+    httpHost: values["http-host"],
+    httpPort: intOption(values["http-port"], "http-port", 8233, 0, 65535),
+    limits: {
+      maxImageSize: sizeOption(values["max-image-size"], "max-image-size", DEFAULT_MAX_IMAGE_SIZE),
+      certLifetimeDays: intOption(values["cert-days"], "cert-days", 365, 1, 3650),
+      maxConnectionsPerAddress: intOption(values["max-connections-per-address"], "max-connections-per-address", DEFAULT_MAX_CONNECTIONS_PER_ADDRESS, 1, 1_000_000),
+    },
+    version: VERSION,
+  });
+  const out = process.stdout;
+  out.write(`sis ${VERSION} serving from ${dataDir}${server.created ? " (new CA created)" : ""}\n`);
+  out.write(`CA fingerprint (SHA-256): ${server.caFingerprint}\n`);
+  out.write(`protocol: tls://${values.host}:${server.port}\n`);
+  if (server.httpPort !== null) out.write(`http: http://${values["http-host"]}:${server.httpPort} (/ca.pem /crl.pem /healthz /metrics)\n`);
+  out.write(`users register with: sis register --server ${values.host}:${server.port} --user NAME --ca-fingerprint ${server.caFingerprint}\n`);
+
+  await new Promise<void>((done) => {
+    const stop = () => done();
+    process.once("SIGINT", stop);
+    process.once("SIGTERM", stop);
+  });
+  await server.stop();
+  return 0;
+}

@@ -1,0 +1,80 @@
+/** Help texts: plain data, loaded without any of the heavy modules. */
+
+export const USAGE = `sis — secure image sharing
+
+usage: sis <command> [options]
+
+server
+  serve            run the server and its certificate authority (port 1233)
+  admin revoke     revoke a user's certificates, or one by --serial
+  admin certs      list issued certificates
+
+client
+  register         create your key, register or enrol it, pin the server's CA
+  whoami           show who you are registered as
+  post FILE...     encrypt, sign and upload images
+  list             list the images on the server
+  get ID|OWNER/NAME  download, verify and save one image
+  watch            receive, verify and save every new image as it arrives
+
+  demo             run a server, two users and a post in a temporary directory
+
+Run 'sis <command> --help' for a command's options and examples.
+Exit codes: 0 success, 1 error, 2 usage, 3 trust or verification refused.`;
+
+export const COMMAND_HELP: Record<string, string> = {
+  serve: `usage: sis serve [--host 127.0.0.1] [--port 1233] [--http-port 8233] [--data ./sis-data]
+                 [--max-image-size BYTES] [--cert-days 365] [--max-connections-per-address 256]
+
+Runs the server. The first start creates the CA, the server's keys and the
+database in --data and prints the CA fingerprint to give to users.
+
+  sis serve --data /var/lib/sis`,
+  register: `usage: sis register --server HOST:PORT --user NAME [--ca-fingerprint HEX]
+                    [--password-stdin] [--home DIR] [--key-bits 3072]
+
+Creates your RSA key (it never leaves this machine), sends a certificate
+request with your username and password, and stores the certificate. An
+existing username with its password enrols a new key (another device).
+The password comes from a prompt, the first line of stdin (--password-stdin)
+or SIS_PASSWORD; never from the command line.
+
+  sis register --server 127.0.0.1:1233 --user alice --ca-fingerprint AB:CD:...
+  echo "$PW" | sis register --server 127.0.0.1:1233 --user alice --password-stdin --ca-fingerprint AB:CD:...`,
+  whoami: `usage: sis whoami [--home DIR]
+
+Prints your user, certificate serial and expiry, the pinned CA fingerprint
+and the server.`,
+  post: `usage: sis post FILE... [--name NAME] [--home DIR] [--quiet] [--keep-metadata]
+
+Encrypts each image with a fresh key, signs it with your key and uploads it.
+Only PNG, JPEG, GIF and WebP are accepted, judged by content. Location and
+camera metadata are removed unless --keep-metadata is given.
+
+  sis post cat.png
+  sis post photo.jpg --name holiday.jpg`,
+  list: `usage: sis list [--json] [--limit N] [--home DIR]
+
+Lists the images on the server, newest first.`,
+  get: `usage: sis get ID|OWNER/NAME [-o DIR] [--home DIR] [--quiet]
+
+Downloads one image, verifies the owner's certificate and signature, and
+saves it as DIR/OWNER/NAME with the signature beside it (NAME.p7s).
+DIR defaults to <home>/images. Exits 3 if any check fails; nothing is saved then.
+
+  sis get alice/cat.png -o ~/Pictures/sis`,
+  watch: `usage: sis watch [-o DIR] [--home DIR]
+
+Stays connected and saves every new image that verifies, one line per image.
+On start it catches up on what was posted while it was away.`,
+  admin: `usage: sis admin revoke USER [--data DIR]
+       sis admin revoke --serial HEX [--data DIR]
+       sis admin certs [--json] [--data DIR]
+
+Works on the server's data directory, also while the server runs. A revoked
+certificate is refused at its next connection and listed in /crl.pem.`,
+  demo: `usage: sis demo [--keep]
+
+Starts a server in a temporary directory, registers alice and bob, starts
+bob's watch, has alice post a sample image, and narrates every step.`,
+};

@@ -1,0 +1,49 @@
+/** Passwords: SIS_PASSWORD, the first line of stdin (--password-stdin), or a prompt with echo off. */
+import { spawnSync } from "node:child_process";
+import { UsageError } from "./args.ts";
+
+async function firstLineOfStdin(): Promise<string> {
+  const decoder = new TextDecoder();
+  let text = "";
+  for await (const chunk of Bun.stdin.stream()) {
+    text += decoder.decode(chunk, { stream: true });
+    const nl = text.indexOf("\n");
+    if (nl >= 0) return text.slice(0, nl).replace(/\r$/, "");
+    if (text.length > 4096) break;
+  }
+  return text.replace(/\r?\n?$/, "");
+}
+
+function stty(arg: string): void {
+  spawnSync("stty", [arg], { stdio: ["inherit", "ignore", "ignore"] });
+}
+
+export async function promptHidden(question: string): Promise<string> {
+  process.stderr.write(question);
+  stty("-echo");
+  try {
+    return await firstLineOfStdin();
+  } finally {
+    stty("echo");
+    process.stderr.write("\n");
+  }
+}
+
+export async function readPassword(opts: { stdin: boolean; confirm: boolean }): Promise<string> {
+  if (opts.stdin) return firstLineOfStdin();
+  const fromEnv = process.env.SIS_PASSWORD;
+  if (fromEnv !== undefined && fromEnv !== "") return fromEnv;
+  if (!process.stdin.isTTY) throw new UsageError("no password: use --password-stdin or SIS_PASSWORD when not on a terminal");
+  const first = await promptHidden("password: ");
+  if (opts.confirm) {
+    const again = await promptHidden("password again (for a new user): ");
+    if (again !== first) throw new UsageError("the two passwords differ");
+  }
+  return first;
+}
+
+export async function askYesNo(question: string): Promise<boolean> {
+  process.stderr.write(question);
+  const answer = await firstLineOfStdin();
+  return /^y(es)?$/i.test(answer.trim());
+}

@@ -1,0 +1,43 @@
+/** Runs one command and turns any error into `sis: cannot …` on stderr and an exit code. */
+import { ClientError } from "../src/client/errors.ts";
+import { UsageError } from "./args.ts";
+
+type Runner = (args: string[]) => Promise<number>;
+
+const LOADERS: Record<string, () => Promise<Runner>> = {
+  serve: async () => (await import("./commands/serve.ts")).serve,
+  register: async () => (await import("./commands/register.ts")).registerCommand,
+  whoami: async () => (await import("./commands/whoami.ts")).whoami,
+  post: async () => (await import("./commands/post.ts")).post,
+  list: async () => (await import("./commands/list.ts")).list,
+  get: async () => (await import("./commands/get.ts")).get,
+  watch: async () => (await import("./commands/watch.ts")).watchCommand,
+  admin: async () => (await import("./commands/admin.ts")).admin,
+  demo: async () => (await import("./commands/demo.ts")).demo,
+};
+
+export async function run(command: string, args: string[]): Promise<number> {
+  try {
+    const runner = await LOADERS[command]!();
+    return await runner(args);
+  } catch (error) {
+    return report(command, error);
+  }
+}
+
+export function report(command: string, error: unknown): number {
+  if (error instanceof UsageError) {
+    process.stderr.write(`sis: cannot run ${command}: ${error.message}; see 'sis ${command} --help'\n`);
+    return 2;
+  }
+  if (error instanceof ClientError) {
+    const code = "code" in error ? ` (${String((error as { code: unknown }).code)})` : "";
+    const text = error.message.startsWith("cannot ") ? error.message : `cannot ${command}: ${error.message}`;
+    process.stderr.write(`sis: ${text}${code}\n`);
+    return error.exitCode;
+  }
+  const message = error instanceof Error ? error.message : String(error);
+  process.stderr.write(`sis: cannot ${command}: ${message}\n`);
+  if (process.env.SIS_DEBUG) process.stderr.write(`${(error as Error)?.stack ?? ""}\n`);
+  return 1;
+}

@@ -1,0 +1,264 @@
+/** A client connection: TLS to the pinned CA, the HELLO exchange, one request at a time, pushes aside. */
+import {
+  CONTROL, DATA, decodeServerMessage, encodeData, encodeMessage, FrameDecoder, MAX_DATA_FRAME, Outbox,
+  PROTOCOL_NAME, PROTOCOL_VERSION, ProtocolError, type ClientMessage, type Frame, type ImageMeta,
+  type ServerMessage, type ServerMessageOf,
+} from "../protocol/index.ts";
+import { ClientError, RemoteError, TrustError } from "./errors.ts";
+
+export interface ConnectOptions {
+  host: string;
+  port: number;
+  /** The pinned CA (PEM). null only for first contact, to learn the CA's fingerprint. */
+  caPem: string | null;
+  certPem?: string;
+  keyPem?: string;
+  clientName?: string;
+  timeoutMs?: number;
+}
+
+const INBOUND_HIGH = 4 * 1024 * 1024;
+const INBOUND_LOW = 1024 * 1024;
+const SEND_BACKLOG = 1024 * 1024;
+
+type Sock = Awaited<ReturnType<typeof Bun.connect>>;
+
+export class Connection {
+  hello!: ServerMessageOf<"HELLO">;
+  private readonly decoder = new FrameDecoder();
+  private readonly frames: Frame[] = [];
+  private queued = 0;
+  private paused = false;
+  private wake: (() => void) | null = null;
+  private ended: Error | null = null;
+  private readonly pushListeners = new Set<(image: ImageMeta) => void>();
+  private readonly closeListeners = new Set<(error: Error) => void>();
+  private outbox!: Outbox;
+  private socket!: Sock;
+
+  private constructor() {}
+
+  static async open(opts: ConnectOptions): Promise<Connection> {
+    const conn = new Connection();
+    await conn.connect(opts);
+    const reply = await conn.request({ type: "HELLO", protocol: PROTOCOL_NAME, version: PROTOCOL_VERSION, client: opts.clientName ?? "sis" }, opts.timeoutMs ?? 15_000);
+    if (reply.type !== "HELLO") throw new ClientError(`cannot talk to the server: it answered ${reply.type} to HELLO`);
+    conn.hello = reply;
+    return conn;
+  }
+
+  private connect(opts: ConnectOptions): Promise<void> {
+    const verify = opts.caPem !== null;
+    return new Promise<void>((resolve, reject) => {
+      let settled = false;
+      const settle = (error?: Error) => {
+        if (settled) return;
+        settled = true;
+        if (error) reject(error);
+        else resolve();
+      };
+      const timer = setTimeout(() => settle(new ClientError(`cannot connect to ${opts.host}:${opts.port}: timed out`)), opts.timeoutMs ?? 15_000);
+      Bun.connect({
+        hostname: opts.host,
+        port: opts.port,
+        tls: {
+          // Only the pinned CA is trusted; never the system store (P2).
+          ...(verify ? { ca: opts.caPem!, rejectUnauthorized: true } : { rejectUnauthorized: false }),
+          ...(opts.certPem && opts.keyPem ? { cert: opts.certPem, key: opts.keyPem } : {}),
+          serverName: "localhost",
+        },
+        socket: {
+          handshake: (socket, success, error) => {
+            clearTimeout(timer);
+            // success can be true while an authorization error is set: check both (DESIGN.md).
+            if (verify && (!success || error || !socket.authorized)) {
+              socket.terminate();
+              settle(new TrustError("server", `cannot trust ${opts.host}:${opts.port}: its certificate is not issued by the pinned CA (${error?.message ?? "verification failed"})`));
+              return;
+            }
+            this.socket = socket;
+            this.outbox = new Outbox(socket);
+            settle();
+          },
+          data: (_socket, bytes) => this.onData(bytes),
+          drain: () => this.outbox?.flush(),
+          close: () => {
+            clearTimeout(timer);
+            this.finish(new ClientError("the server closed the connection"));
+            settle(new ClientError(`cannot connect to ${opts.host}:${opts.port}: the connection closed during the handshake`));
+          },
+          error: (_socket, error) => {
+            this.finish(new ClientError(`connection error: ${error.message}`));
+            settle(new ClientError(`cannot connect to ${opts.host}:${opts.port}: ${error.message}`));
+          },
+          connectError: (_socket, error) => {
+            clearTimeout(timer);
+            settle(new ClientError(`cannot connect to ${opts.host}:${opts.port}: ${error.message}; is 'sis serve' running there?`));
+          },
+        },
+      }).catch((error: Error) => {
+        clearTimeout(timer);
+        settle(new ClientError(`cannot connect to ${opts.host}:${opts.port}: ${error.message}; is 'sis serve' running there?`));
+      });
+    });
+  }
+
+  /** The server's TLS certificate as presented (DER). */
+  peerCertificate(): Uint8Array | null {
+    const raw = (this.socket.getPeerCertificate() as { raw?: Uint8Array } | undefined)?.raw;
+    return raw ? new Uint8Array(raw) : null;
+  }
+
+  onPush(listener: (image: ImageMeta) => void): () => void {
+    this.pushListeners.add(listener);
+    return () => this.pushListeners.delete(listener);
+  }
+
+  onClose(listener: (error: Error) => void): void {
+    this.closeListeners.add(listener);
+  }
+
+  get closed(): boolean {
+    return this.ended !== null;
+  }
+
+  private onData(bytes: Uint8Array): void {
+    let frames: Frame[];
+    try {
+      frames = this.decoder.push(bytes);
+    } catch (error) {
+      this.finish(new ClientError(`the server sent an invalid frame: ${(error as Error).message}`));
+      this.socket.terminate();
+      return;
+    }
+    for (const frame of frames) {
+      if (frame.kind === CONTROL && this.dispatchPush(frame)) continue;
+      this.frames.push(frame);
+      this.queued += frame.payload.length;
+    }
+    if (this.queued > INBOUND_HIGH && !this.paused) {
+      this.paused = true;
+      (this.socket as unknown as { pause(): void }).pause();
+    }
+    this.wake?.();
+  }
+
+  /** NEW_IMAGE may arrive between any two frames (PROTOCOL.md section 4). */
+  private dispatchPush(frame: Frame): boolean {
+    // Cheap pre-check before JSON parsing: pushes are the only messages with this type.
+    const p = frame.payload;
+    if (p.length > 4096 || !Buffer.from(p.buffer, p.byteOffset, Math.min(40, p.length)).toString("latin1").includes("NEW_IMAGE")) return false;
+    let message: ServerMessage;
+    try {
+      message = decodeServerMessage(frame.payload);
+    } catch {
+      return false;
+    }
+    if (message.type !== "NEW_IMAGE") return false;
+    for (const listener of this.pushListeners) listener(message.image);
+    return true;
+  }
+
+  private finish(error: Error): void {
+    if (this.ended) return;
+    this.ended = error;
+    this.wake?.();
+    for (const listener of this.closeListeners) listener(error);
+  }
+
+  private async nextFrame(timeoutMs?: number): Promise<Frame> {
+    while (this.frames.length === 0) {
+      if (this.ended) throw this.ended;
+      await new Promise<void>((resolve) => {
+        const timer = timeoutMs ? setTimeout(() => this.finish(new ClientError("the server did not answer in time")), timeoutMs) : null;
+        this.wake = () => {
+          if (timer) clearTimeout(timer);
+          this.wake = null;
+          resolve();
+        };
+      });
+    }
+    const frame = this.frames.shift()!;
+    this.queued -= frame.payload.length;
+    if (this.paused && this.queued < INBOUND_LOW) {
+      this.paused = false;
+      (this.socket as unknown as { resume(): void }).resume();
+    }
+    return frame;
+  }
+
+  /** The next control message; ERROR becomes a RemoteError. */
+  async receive(timeoutMs?: number): Promise<ServerMessage> {
+    const frame = await this.nextFrame(timeoutMs);
+    if (frame.kind !== CONTROL) throw new ClientError("the server sent data where a message was expected");
+    let message: ServerMessage;
+    try {
+      message = decodeServerMessage(frame.payload);
+    } catch (error) {
+      throw new ClientError(`the server sent an invalid message: ${(error as ProtocolError).message}`);
+    }
+    if (message.type === "ERROR") throw new RemoteError(message.code, message.message, message.retryAfter);
+    return message;
+  }
+
+  send(message: ClientMessage): void {
+    if (this.ended) throw this.ended;
+    this.outbox.send(encodeMessage(message));
+  }
+
+  async request(message: ClientMessage, timeoutMs?: number): Promise<ServerMessage> {
+    this.send(message);
+    return this.receive(timeoutMs);
+  }
+
+  async expect<T extends ServerMessage["type"]>(message: ClientMessage, type: T): Promise<ServerMessageOf<T>> {
+    const reply = await this.request(message);
+    if (reply.type !== type) throw new ClientError(`the server answered ${reply.type} where ${type} was expected`);
+    return reply as ServerMessageOf<T>;
+  }
+
+  /** Sends bytes as data frames, waiting for the socket when it is behind. */
+  async sendData(bytes: Uint8Array): Promise<void> {
+    for (let offset = 0; offset < bytes.length; offset += MAX_DATA_FRAME) {
+      if (this.ended) throw this.ended;
+      this.outbox.send(encodeData(bytes.subarray(offset, offset + MAX_DATA_FRAME)));
+    }
+    await this.outbox.below(SEND_BACKLOG);
+  }
+
+  /**
+   * The `size` bytes of data frames that follow a reply. If the consumer stops
+   * early the rest is drained, so the connection stays usable.
+   */
+  async *receiveData(size: number): AsyncGenerator<Uint8Array> {
+    let left = size;
+    try {
+      while (left > 0) {
+        const frame = await this.nextFrame();
+        if (frame.kind === CONTROL) {
+          const message = decodeServerMessage(frame.payload);
+          if (message.type === "ERROR") throw new RemoteError(message.code, message.message);
+          throw new ClientError(`the server sent ${message.type} inside a data stream`);
+        }
+        if (frame.kind !== DATA || frame.payload.length > left) throw new ClientError("the server sent more data than it announced");
+        left -= frame.payload.length;
+        yield frame.payload;
+      }
+    } finally {
+      while (left > 0 && !this.ended) {
+        const frame = await this.nextFrame();
+        if (frame.kind !== DATA) break;
+        left -= frame.payload.length;
+      }
+    }
+  }
+
+  close(): void {
+    this.finish(new ClientError("connection closed"));
+    try {
+      this.socket?.end();
+    } catch {
+      // already gone
+    }
+  }
+}

@@ -1,0 +1,117 @@
+/** The client's home: key (0600), certificate, pinned CA, server address, watch state. */
+import { chmod, mkdir, readFile, rename, stat, writeFile } from "node:fs/promises";
+import { homedir } from "node:os";
+import { join } from "node:path";
+import { fromPem } from "../pki/index.ts";
+import { ClientError } from "./errors.ts";
+
+export const HOME_FILES = {
+  profile: "profile.json",
+  key: "key.pem",
+  cert: "cert.pem",
+  ca: "ca.pem",
+  watchState: "watch-state.json",
+  images: "images",
+} as const;
+
+export interface Profile {
+  server: string;
+  username: string;
+  serial: string;
+  notAfter: number;
+  caFingerprint: string;
+}
+
+/** --home, else $SIS_HOME, else ~/.sis. */
+export function resolveHome(flag: string | undefined, env = process.env): string {
+  return flag ?? env.SIS_HOME ?? join(homedir(), ".sis");
+}
+
+export function parseServer(address: string): { host: string; port: number } {
+  const m = /^(\[[^\]]+\]|[^:]+)(?::(\d{1,5}))?$/.exec(address);
+  const port = m?.[2] ? Number(m[2]) : 1233;
+  if (!m || port < 1 || port > 65535) throw new ClientError(`cannot use server address ${JSON.stringify(address)}: write it as HOST:PORT, e.g. 127.0.0.1:1233`, 2);
+  return { host: m[1]!.replace(/^\[|\]$/g, ""), port };
+}
+
+/** Writes through a temporary file and a rename, so a crash never leaves half a file. */
+export async function writeFileAtomic(path: string, data: string | Uint8Array, mode = 0o644): Promise<void> {
+  const tmp = `${path}.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`;
+  await writeFile(tmp, data, { mode });
+  await chmod(tmp, mode);
+  await rename(tmp, path);
+}
+
+export class Home {
+  constructor(readonly dir: string) {}
+
+  path(file: keyof typeof HOME_FILES): string {
+    return join(this.dir, HOME_FILES[file]);
+  }
+
+  async ensure(): Promise<void> {
+    await mkdir(this.dir, { recursive: true, mode: 0o700 });
+  }
+
+  async readCaPem(): Promise<string | null> {
+    return readFile(this.path("ca"), "utf8").catch(() => null);
+  }
+
+  async readProfile(): Promise<Profile> {
+    const text = await readFile(this.path("profile"), "utf8").catch(() => null);
+    if (text === null) throw new ClientError(`cannot find a registration in ${this.dir}: run 'sis register --server HOST:PORT --user NAME' first (or pass --home)`);
+    try {
+      return JSON.parse(text) as Profile;
+    } catch {
+      throw new ClientError(`cannot read ${this.path("profile")}: it is damaged; register again`);
+    }
+  }
+
+  /** Everything a signed-in command needs: profile, key, certificate, pinned CA. */
+  async credentials(): Promise<Credentials> {
+    const profile = await this.readProfile();
+    const keyPath = this.path("key");
+    const mode = await stat(keyPath).then((s) => s.mode & 0o077, () => null);
+    if (mode === null) throw new ClientError(`cannot find your private key at ${keyPath}: register again`);
+    if (mode !== 0) throw new ClientError(`your private key ${keyPath} is readable by others: run 'chmod 600 ${keyPath}'`);
+    const [keyPem, certPem, caPem] = await Promise.all([
+      readFile(keyPath, "utf8"),
+      readFile(this.path("cert"), "utf8"),
+      readFile(this.path("ca"), "utf8"),
+    ]);
+    return {
+      profile,
+      keyPem,
+      certPem,
+      caPem,
+      keyPkcs8: fromPem(keyPem, "PRIVATE KEY"),
+      certDer: fromPem(certPem, "CERTIFICATE"),
+      caDer: fromPem(caPem, "CERTIFICATE"),
+      ...parseServer(profile.server),
+    };
+  }
+
+  async pinCa(caPem: string): Promise<void> {
+    await this.ensure();
+    await writeFileAtomic(this.path("ca"), caPem);
+  }
+
+  async saveRegistration(p: { profile: Profile; keyPem: string; certPem: string }): Promise<void> {
+    await this.ensure();
+    await writeFileAtomic(this.path("key"), p.keyPem, 0o600);
+    await writeFileAtomic(this.path("cert"), p.certPem);
+    await writeFileAtomic(this.path("profile"), JSON.stringify(p.profile, null, 2) + "\n");
+  }
+}
+
+export interface Credentials {
+  profile: Profile;
+  keyPem: string;
+  certPem: string;
+  caPem: string;
+  keyPkcs8: Uint8Array;
+  certDer: Uint8Array;
+  caDer: Uint8Array;
+  host: string;
+  port: number;
+}

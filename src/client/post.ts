@@ -1,0 +1,81 @@
+/** Posting: check the file is an image, sign it, seal it, wrap its key for the server, stream it up. */
+import { stat } from "node:fs/promises";
+import { basename } from "node:path";
+import { cipherSize, createImageDigest, encodeHeader, generateContentKey, newHeader, sealStream, signImage, wrapKey } from "../crypto/index.ts";
+import { fromBase64, imageNameProblem, toBase64, type ImageMeta } from "../protocol/index.ts";
+import type { Connection } from "./connection.ts";
+import { ClientError } from "./errors.ts";
+import { readChunks, readHead } from "./file-source.ts";
+import type { Credentials } from "./home.ts";
+import { SNIFF_BYTES, sniffImageType } from "./image-type.ts";
+import { verifyStorageCert } from "./storage-cert.ts";
+
+export interface PostOptions {
+  name?: string;
+  /** Keep EXIF/XMP and other metadata (location, camera) instead of removing it. */
+  keepMetadata?: boolean;
+  /** Called with bytes sent so far and the total, for progress display. */
+  onProgress?: (sent: number, total: number) => void;
+}
+
+export async function postImage(conn: Connection, creds: Credentials, path: string, opts: PostOptions = {}): Promise<ImageMeta> {
+  const name = opts.name ?? basename(path);
+  const problem = imageNameProblem(name);
+  if (problem) throw new ClientError(`cannot post ${path}: ${problem}; pass --name`, 2);
+  const info = await stat(path).catch(() => null);
+  if (!info?.isFile()) throw new ClientError(`cannot post ${path}: no such file`);
+  const size = info.size;
+  const max = conn.hello.limits.maxImageSize;
+  if (size > max) throw new ClientError(`cannot post ${path}: it is ${size} bytes and the server takes at most ${max}`);
+  const contentType = sniffImageType(await readHead(path, SNIFF_BYTES));
+  if (!contentType) throw new ClientError(`cannot post ${path}: it is not a PNG, JPEG, GIF or WebP image (judged by its content)`);
+
+  // Pass 1: digest for the signature.
+  const owner = creds.profile.username;
+  const digest = createImageDigest();
+  for await (const chunk of readChunks(path)) digest.update(chunk);
+  const signed = digest.digest();
+  const signature = await signImage({ digest: signed, owner, name, contentType, certDer: creds.certDer, privateKeyPkcs8: creds.keyPkcs8 });
+
+  const storageCertDer = fromBase64(conn.hello.storageCertificate);
+  await verifyStorageCert(storageCertDer, creds.caDer);
+  const key = generateContentKey();
+  const header = newHeader({ owner, name, contentType, size });
+  const wrappedKey = await wrapKey(key, storageCertDer);
+  const dataSize = cipherSize(size);
+  await conn.expect(
+    { type: "POST_IMAGE", name, contentType, size, dataSize, header: toBase64(encodeHeader(header)), signature: toBase64(signature), wrappedKey: toBase64(wrappedKey) },
+    "UPLOAD_READY",
+  );
+
+  // Pass 2: seal and send. The final chunk is held back until the bytes read
+  // now are proven identical to the ones signed, so a file changed between
+  // the passes is never completed on the server.
+  const again = createImageDigest();
+  async function* hashed() {
+    for await (const chunk of readChunks(path)) {
+      again.update(chunk);
+      yield chunk;
+    }
+  }
+  let held: Uint8Array | null = null;
+  let sent = 0;
+  for await (const chunk of sealStream(key, header, hashed())) {
+    if (held) {
+      await conn.sendData(held);
+      sent += held.length;
+      opts.onProgress?.(sent, dataSize);
+    }
+    held = chunk;
+  }
+  key.fill(0);
+  if (!held || Buffer.compare(again.digest(), signed) !== 0) {
+    conn.close();
+    throw new ClientError(`cannot post ${path}: the file changed while it was being posted; try again`);
+  }
+  await conn.sendData(held);
+  opts.onProgress?.(dataSize, dataSize);
+  const reply = await conn.receive();
+  if (reply.type !== "POSTED") throw new ClientError(`the server answered ${reply.type} where POSTED was expected`);
+  return reply.image;
+}

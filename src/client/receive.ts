@@ -1,0 +1,102 @@
+/**
+ * Download, decrypt, verify, save (ENVELOPE.md section 5). Nothing reaches the
+ * output directory unless every check passed: the plaintext goes to a
+ * temporary file that is renamed into place only at the end.
+ */
+import { cipherSize, createImageDigest, decodeHeader, openStream, unwrapKey, verifyImageSignature } from "../crypto/index.ts";
+import { certInfo, verifyUserCert } from "../pki/index.ts";
+import { fromBase64, imageNameProblem, isValidUsername, type ClientMessageOf, type ImageMeta } from "../protocol/index.ts";
+import type { Connection } from "./connection.ts";
+import type { CrlSource } from "./crl.ts";
+import { TrustError } from "./errors.ts";
+import type { Credentials } from "./home.ts";
+import { SNIFF_BYTES, sniffImageType } from "./image-type.ts";
+import { OutputFile } from "./output-file.ts";
+
+export interface Received {
+  image: ImageMeta;
+  path: string;
+  signer: string;
+  signerSerial: string;
+  /** False when an identical file was already there (a repeated delivery). */
+  written: boolean;
+}
+
+type Target = { id: string } | { owner: string; name: string };
+
+function refuse(check: string, message: string): never {
+  throw new TrustError(check, message);
+}
+
+export async function receiveImage(conn: Connection, creds: Credentials, crl: CrlSource, target: Target, outDir: string, onProgress?: (got: number, total: number) => void): Promise<Received> {
+  const request: ClientMessageOf<"DOWNLOAD"> = "id" in target ? { type: "DOWNLOAD", id: target.id } : { type: "DOWNLOAD", owner: target.owner, name: target.name };
+  const reply = await conn.expect(request, "IMAGE");
+  const { image } = reply;
+  const data = conn.receiveData(reply.dataSize);
+  let output: OutputFile | null = null;
+  try {
+    // The names become a path under OUT: they must be one plain segment each.
+    if (!isValidUsername(image.owner) || imageNameProblem(image.name)) refuse("name", `the image's owner or name is not a safe file name (${JSON.stringify(image.owner)}/${JSON.stringify(image.name)})`);
+    const headerBytes = fromBase64(reply.header);
+    let header;
+    try {
+      header = decodeHeader(headerBytes);
+    } catch (error) {
+      refuse("envelope", `the envelope header is invalid: ${(error as Error).message}`);
+    }
+    if (header.owner !== image.owner || header.name !== image.name || header.size !== image.size || header.contentType !== image.contentType) {
+      refuse("envelope", "the envelope header does not match the image the server announced");
+    }
+    if (reply.dataSize !== cipherSize(header.size)) refuse("envelope", "the ciphertext size does not match the envelope header");
+
+    let key: Uint8Array;
+    try {
+      key = await unwrapKey(fromBase64(reply.wrappedKey), creds.keyPkcs8);
+    } catch {
+      refuse("key", "the image key is not wrapped for your certificate");
+    }
+    output = await OutputFile.create(outDir, image.owner, image.name);
+    const digest = createImageDigest();
+    let head: Uint8Array | null = null;
+    let got = 0;
+    try {
+      for await (const plain of openStream(key, headerBytes, data)) {
+        digest.update(plain);
+        if (!head) head = plain.subarray(0, SNIFF_BYTES);
+        await output.write(plain);
+        got += plain.length;
+        onProgress?.(got, header.size);
+      }
+    } catch (error) {
+      if (error instanceof TrustError) throw error;
+      refuse("decrypt", `the image does not decrypt intact: ${(error as Error).message}`);
+    } finally {
+      key.fill(0);
+    }
+
+    const plainDigest = digest.digest();
+    let signer;
+    try {
+      signer = await verifyImageSignature({ cms: fromBase64(reply.signature), digest: plainDigest, owner: image.owner, name: image.name, contentType: image.contentType });
+    } catch (error) {
+      refuse("signature", `the signature does not verify: ${(error as Error).message}`);
+    }
+    try {
+      await verifyUserCert({ certDer: signer.signerCertDer, caCertDer: creds.caDer, crlDer: await crl.get(conn), expectedUser: image.owner });
+    } catch (error) {
+      if (error instanceof TrustError) throw error;
+      refuse("certificate", `the signer's certificate is not acceptable: ${(error as Error).message}`);
+    }
+    const detected = head ? sniffImageType(head) : null;
+    if (detected !== image.contentType) refuse("content", `the content is not the declared ${image.contentType}`);
+
+    const { path, written } = await output.commit(fromBase64(reply.signature), plainDigest);
+    output = null;
+    const serial = certInfo(signer.signerCertDer).serial;
+    return { image, path, signer: image.owner, signerSerial: serial, written };
+  } finally {
+    await output?.discard();
+    // Leave the connection usable: drain whatever the failed check left unread.
+    await data.return(undefined);
+  }
+}

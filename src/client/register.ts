@@ -1,0 +1,84 @@
+/** Registration: pin the CA on first contact (P27), make a key and CSR, get a certificate. */
+import { createKeyAndCsr, fingerprint, fromPem, normalizeFingerprint, toPem, verifyUserCert } from "../pki/index.ts";
+import { fromBase64, toBase64 } from "../protocol/index.ts";
+import { Connection } from "./connection.ts";
+import { ClientError, TrustError } from "./errors.ts";
+import { Home, parseServer, type Profile } from "./home.ts";
+
+export interface RegisterOptions {
+  home: Home;
+  server: string;
+  username: string;
+  password: string;
+  caFingerprint?: string;
+  keyBits?: number;
+  /** Asked on a terminal when no fingerprint was given; returns true to trust. */
+  confirmFingerprint?: (fingerprint: string) => Promise<boolean>;
+  log?: (line: string) => void;
+}
+
+export interface Registration {
+  profile: Profile;
+  newUser: boolean;
+  caFingerprint: string;
+}
+
+/** Learns the CA over an unverified connection and decides whether to pin it. */
+export async function pinCa(opts: Pick<RegisterOptions, "home" | "server" | "caFingerprint" | "confirmFingerprint">): Promise<{ caPem: string; fingerprint: string }> {
+  const { host, port } = parseServer(opts.server);
+  const wanted = opts.caFingerprint ? normalizeFingerprint(opts.caFingerprint) : null;
+  const pinned = await opts.home.readCaPem();
+  if (pinned) {
+    const fp = fingerprint(fromPem(pinned, "CERTIFICATE"));
+    if (wanted && normalizeFingerprint(fp) !== wanted) {
+      throw new TrustError("ca", `cannot register: ${opts.home.dir} already trusts a CA with fingerprint ${fp}, not the one given; use another --home`);
+    }
+    return { caPem: pinned, fingerprint: fp };
+  }
+  // First contact: the server is not authenticated yet, so nothing but the CA
+  // certificate is taken from this connection, and only after its fingerprint is approved.
+  const probe = await Connection.open({ host, port, caPem: null });
+  probe.close();
+  const caDer = fromBase64(probe.hello.caCertificate);
+  const fp = fingerprint(caDer);
+  if (wanted) {
+    if (normalizeFingerprint(fp) !== wanted) {
+      throw new TrustError("ca", `cannot trust ${opts.server}: its CA fingerprint is ${fp}, not the one you gave; someone may be intercepting the connection — check the fingerprint with the server's operator`);
+    }
+  } else if (!opts.confirmFingerprint || !(await opts.confirmFingerprint(fp))) {
+    throw new TrustError(
+      "ca",
+      `cannot trust ${opts.server} without its CA fingerprint: ask the operator for it (sis serve prints it; 'openssl x509 -noout -fingerprint -sha256 -in DATA/ca.pem' shows it) and pass --ca-fingerprint ${fp.slice(0, 11)}…`,
+    );
+  }
+  const caPem = toPem(caDer, "CERTIFICATE");
+  await opts.home.pinCa(caPem);
+  return { caPem, fingerprint: fp };
+}
+
+export async function register(opts: RegisterOptions): Promise<Registration> {
+  const log = opts.log ?? (() => {});
+  const { host, port } = parseServer(opts.server);
+  const { caPem, fingerprint: caFingerprint } = await pinCa(opts);
+  log(`pinned CA ${caFingerprint}`);
+  const { privateKeyPkcs8, csrDer } = await createKeyAndCsr({ username: opts.username, bits: opts.keyBits ?? 3072 });
+  // The registration itself runs over a connection verified against the pinned CA.
+  const conn = await Connection.open({ host, port, caPem });
+  try {
+    const reply = await conn.expect({ type: "REGISTER", username: opts.username, password: opts.password, csr: toBase64(csrDer) }, "REGISTERED");
+    const certDer = fromBase64(reply.certificate);
+    if (normalizeFingerprint(fingerprint(fromBase64(reply.caCertificate))) !== normalizeFingerprint(caFingerprint)) {
+      throw new TrustError("ca", "the server returned a different CA certificate than the one pinned; refusing");
+    }
+    await verifyUserCert({ certDer, caCertDer: fromPem(caPem, "CERTIFICATE"), expectedUser: opts.username }).catch((error: Error) => {
+      throw new TrustError("certificate", `the server issued a certificate that does not verify: ${error.message}`);
+    });
+    const profile: Profile = { server: opts.server, username: reply.username, serial: reply.serial, notAfter: reply.notAfter, caFingerprint };
+    await opts.home.saveRegistration({ profile, keyPem: toPem(privateKeyPkcs8, "PRIVATE KEY"), certPem: toPem(certDer, "CERTIFICATE") });
+    return { profile, newUser: reply.newUser, caFingerprint };
+  } finally {
+    conn.close();
+  }
+}
+
+export { ClientError };

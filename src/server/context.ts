@@ -1,0 +1,34 @@
+/** Everything a session needs, wired once by the composition root (`sis serve`). */
+import type { CertificateAuthority } from "../pki/index.ts";
+import type { CrlCache } from "./crl-cache.ts";
+import type { Hub } from "./hub.ts";
+import type { Logger } from "./logger.ts";
+import type { Metrics } from "./metrics.ts";
+import type { BlobStore, Notifier, Store } from "./ports.ts";
+import type { LoginThrottle } from "./throttle.ts";
+import type { Semaphore } from "./semaphore.ts";
+
+export interface ServerLimits {
+  maxImageSize: number;
+  maxConnectionsPerAddress: number;
+  certLifetimeDays: number;
+}
+
+export interface ServerContext {
+  store: Store;
+  blobs: BlobStore;
+  notifier: Notifier;
+  ca: CertificateAuthority;
+  /** The key-transport certificate clients wrap image keys for, and its PKCS#8 key. */
+  storageCertDer: Uint8Array;
+  storageKeyPkcs8: Uint8Array;
+  crl: CrlCache;
+  hub: Hub;
+  throttle: LoginThrottle;
+  /** Bounds concurrent argon2id runs (64 MiB each) so logins cannot exhaust memory. */
+  passwordWork: Semaphore;
+  metrics: Metrics;
+  log: Logger;
+  limits: ServerLimits;
+  version: string;
+}

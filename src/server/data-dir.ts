@@ -1,0 +1,87 @@
+/** The server's data directory: CA, TLS and storage keys made on first start, reused afterwards. */
+import { chmod, mkdir, readFile, stat, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { CertificateAuthority, certInfo, createCa, fromPem, type CaFiles } from "../pki/index.ts";
+
+export interface ServerKeys {
+  ca: CertificateAuthority;
+  caPem: string;
+  tls: CaFiles;
+  storage: CaFiles;
+  storageCertDer: Uint8Array;
+  storageKeyPkcs8: Uint8Array;
+  created: boolean;
+}
+
+/** Renew a server certificate this long before it expires. */
+const RENEW_BEFORE_MS = 30 * 24 * 3600 * 1000;
+
+export const DATA_FILES = {
+  caCert: "ca.pem",
+  caKey: "ca.key",
+  tlsCert: "server.pem",
+  tlsKey: "server.key",
+  tlsHosts: "server.hosts",
+  storageCert: "storage.pem",
+  storageKey: "storage.key",
+  database: "sis.db",
+  blobs: "blobs",
+} as const;
+
+async function exists(path: string): Promise<boolean> {
+  return stat(path).then(() => true, () => false);
+}
+
+/** Private keys are written 0600 and re-checked: a key readable by others is a key given away. */
+async function writePair(dir: string, certFile: string, keyFile: string, files: CaFiles): Promise<void> {
+  await writeFile(join(dir, keyFile), files.keyPem, { mode: 0o600 });
+  await chmod(join(dir, keyFile), 0o600);
+  await writeFile(join(dir, certFile), files.certPem, { mode: 0o644 });
+}
+
+async function readPair(dir: string, certFile: string, keyFile: string): Promise<CaFiles> {
+  const keyPath = join(dir, keyFile);
+  const mode = (await stat(keyPath)).mode & 0o077;
+  if (mode !== 0) throw new Error(`${keyPath} is readable by other users; run 'chmod 600 ${keyPath}'`);
+  return { certPem: await readFile(join(dir, certFile), "utf8"), keyPem: await readFile(keyPath, "utf8") };
+}
+
+export async function openDataDir(dir: string, hosts: string[]): Promise<ServerKeys> {
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  const f = DATA_FILES;
+  let created = false;
+  if (!(await exists(join(dir, f.caKey)))) {
+    await writePair(dir, f.caCert, f.caKey, await createCa());
+    created = true;
+  }
+  const caFiles = await readPair(dir, f.caCert, f.caKey);
+  const ca = await CertificateAuthority.load(caFiles);
+
+  const wanted = [...new Set(hosts)].sort().join("\n");
+  const haveHosts = await readFile(join(dir, f.tlsHosts), "utf8").catch(() => null);
+  let tls = (await exists(join(dir, f.tlsKey))) ? await readPair(dir, f.tlsCert, f.tlsKey) : null;
+  if (!tls || haveHosts !== wanted || expiresSoon(tls.certPem)) {
+    tls = await ca.issueServerCert({ hosts });
+    await writePair(dir, f.tlsCert, f.tlsKey, tls);
+    await writeFile(join(dir, f.tlsHosts), wanted);
+  }
+
+  let storage = (await exists(join(dir, f.storageKey))) ? await readPair(dir, f.storageCert, f.storageKey) : null;
+  if (!storage) {
+    storage = await ca.issueStorageCert();
+    await writePair(dir, f.storageCert, f.storageKey, storage);
+  }
+  return {
+    ca,
+    caPem: caFiles.certPem,
+    tls,
+    storage,
+    storageCertDer: fromPem(storage.certPem, "CERTIFICATE"),
+    storageKeyPkcs8: fromPem(storage.keyPem, "PRIVATE KEY"),
+    created,
+  };
+}
+
+function expiresSoon(certPem: string): boolean {
+  return certInfo(fromPem(certPem, "CERTIFICATE")).notAfter - Date.now() < RENEW_BEFORE_MS;
+}

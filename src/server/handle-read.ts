@@ -1,0 +1,67 @@
+/** DOWNLOAD, LIST and GET_CRL (P23–P26): metadata from the store, ciphertext streamed from disk. */
+import { unwrapKey, wrapKey } from "../crypto/index.ts";
+import { LIST_PAGE_DEFAULT, ProtocolError, toBase64, type ClientMessageOf } from "../protocol/index.ts";
+import { toMeta } from "./handle-post.ts";
+import type { Session } from "./session.ts";
+
+/** Read-ahead while streaming: enough to keep the socket busy, small enough to stay flat. */
+const STREAM_CHUNK = 256 * 1024 - 16;
+const MAX_BACKLOG = 1024 * 1024;
+
+export async function handleDownload(session: Session, message: ClientMessageOf<"DOWNLOAD">): Promise<void> {
+  const { ctx } = session;
+  const identity = session.requireIdentity();
+  const record = "id" in message ? ctx.store.findImage(message.id) : ctx.store.findImageByName(message.owner, message.name);
+  if (!record) throw new ProtocolError("NOT_FOUND", "no such image; 'sis list' shows what there is");
+  const ownerCert = ctx.store.findCert(record.signerSerial);
+  if (!ownerCert) throw new ProtocolError("NOT_FOUND", "the owner of this image is no longer registered");
+
+  // Re-wrap (P24): the key passes through server memory, the image never does.
+  let contentKey: Uint8Array;
+  try {
+    contentKey = await unwrapKey(record.wrappedKey, ctx.storageKeyPkcs8);
+  } catch (error) {
+    ctx.log.error("cannot unwrap stored key", { id: record.id, error: String(error) });
+    throw new ProtocolError("INTERNAL", "the server cannot open this image's key");
+  }
+  const wrappedForRequester = await wrapKey(contentKey, identity.certDer);
+  contentKey.fill(0);
+
+  session.send({
+    type: "IMAGE",
+    image: toMeta(record),
+    header: toBase64(record.header),
+    ownerCertificate: toBase64(ownerCert.der),
+    signature: toBase64(record.signature),
+    wrappedKey: toBase64(wrappedForRequester),
+    dataSize: record.cipherSize,
+  });
+  let sent = 0;
+  for await (const chunk of ctx.blobs.read(record.id, STREAM_CHUNK)) {
+    if (session.state === "closed") return;
+    session.sendData(chunk);
+    sent += chunk.length;
+    await session.outbox.below(MAX_BACKLOG);
+  }
+  if (sent !== record.cipherSize) {
+    ctx.log.error("blob size differs from record", { id: record.id, sent, expected: record.cipherSize });
+    throw new ProtocolError("INTERNAL", "the stored image is damaged");
+  }
+  ctx.metrics.downloads++;
+}
+
+export function handleList(session: Session, message: ClientMessageOf<"LIST">): void {
+  session.requireIdentity();
+  const limit = message.limit ?? LIST_PAGE_DEFAULT;
+  if (message.before !== undefined && message.after !== undefined) throw new ProtocolError("BAD_MESSAGE", "LIST takes before or after, not both");
+  const query = message.after !== undefined ? { after: message.after, limit } : { ...(message.before !== undefined ? { before: message.before } : {}), limit };
+  const records = session.ctx.store.listImages(query);
+  const last = records.at(-1);
+  session.send({ type: "IMAGES", images: records.map(toMeta), next: records.length === limit && last ? last.seq : null });
+}
+
+export async function handleGetCrl(session: Session): Promise<void> {
+  const der = await session.ctx.crl.current();
+  session.send({ type: "CRL", dataSize: der.length });
+  for (let offset = 0; offset < der.length; offset += STREAM_CHUNK) session.sendData(der.subarray(offset, offset + STREAM_CHUNK));
+}

@@ -1,0 +1,86 @@
+/** REGISTER (P13–P18): create a user or enrol a new key, then issue a certificate for the CSR. */
+import { checkCsr, PkiError } from "../pki/index.ts";
+import { fromBase64, isValidUsername, passwordProblem, ProtocolError, toBase64, type ClientMessageOf } from "../protocol/index.ts";
+import { StoreConflictError, type UserRecord } from "./ports.ts";
+import type { Session } from "./session.ts";
+
+type Outcome = { user: UserRecord; newUser: boolean } | { failed: true };
+
+export async function handleRegister(session: Session, message: ClientMessageOf<"REGISTER">): Promise<void> {
+  const { ctx } = session;
+  const { username, password } = message;
+  if (!isValidUsername(username)) {
+    throw new ProtocolError("BAD_USERNAME", "a username is 2 to 32 characters: lower-case letters, digits, '-' and '_', starting with a letter");
+  }
+  const weak = passwordProblem(password);
+  if (weak) throw new ProtocolError("WEAK_PASSWORD", weak);
+
+  const wait = ctx.throttle.retryAfter(username, session.address);
+  if (wait > 0) throw new ProtocolError("THROTTLED", `too many failed attempts; wait ${wait} s and try again`, wait);
+
+  const csrDer = fromBase64(message.csr);
+  // Checked before the password so that a bad request never costs argon2id.
+  try {
+    await checkCsr(csrDer);
+  } catch (error) {
+    throw csrError(error);
+  }
+
+  const outcome = await ctx.passwordWork.run(() => authenticate(session, username, password));
+  if (!outcome) throw new ProtocolError("BUSY", "the server is busy; try again in a few seconds");
+  if ("failed" in outcome) {
+    ctx.throttle.recordFailure(username, session.address);
+    ctx.metrics.loginsFailed++;
+    ctx.log.info("login failed", { user: username, address: session.address });
+    // One answer for every failed login (P16): the same code and the same words.
+    throw new ProtocolError("AUTH_FAILED", "wrong username or password");
+  }
+  ctx.throttle.recordSuccess(username);
+
+  let issued;
+  try {
+    issued = await ctx.ca.issueUserCert({ csrDer, username, lifetimeDays: ctx.limits.certLifetimeDays });
+  } catch (error) {
+    throw csrError(error);
+  }
+  ctx.store.addCert({ serial: issued.serial, userId: outcome.user.id, der: issued.der, notBefore: issued.notBefore, notAfter: issued.notAfter });
+  if (outcome.newUser) ctx.metrics.registrations++;
+  else ctx.metrics.enrolments++;
+  ctx.log.info(outcome.newUser ? "user registered" : "key enrolled", { user: username, serial: issued.serial, address: session.address });
+  session.send({
+    type: "REGISTERED",
+    username,
+    certificate: toBase64(issued.der),
+    caCertificate: toBase64(ctx.ca.certDer),
+    serial: issued.serial,
+    notAfter: issued.notAfter,
+    newUser: outcome.newUser,
+  });
+}
+
+/** Creates the user, or checks the password of an existing one. */
+async function authenticate(session: Session, username: string, password: string): Promise<Outcome> {
+  const { store } = session.ctx;
+  const existing = store.findUser(username);
+  if (existing) {
+    const ok = await Bun.password.verify(password, existing.passwordHash);
+    return ok ? { user: existing, newUser: false } : { failed: true };
+  }
+  const hash = await Bun.password.hash(password, { algorithm: "argon2id" });
+  try {
+    return { user: store.createUser(username, hash), newUser: true };
+  } catch (error) {
+    if (!(error instanceof StoreConflictError)) throw error;
+    // Registered by a concurrent request meanwhile: treat this as a login.
+    const now = store.findUser(username);
+    // A deleted user's name stays reserved so nobody inherits that identity.
+    if (!now) throw new ProtocolError("BAD_USERNAME", "this username is not available; choose another");
+    return (await Bun.password.verify(password, now.passwordHash)) ? { user: now, newUser: false } : { failed: true };
+  }
+}
+
+function csrError(error: unknown): ProtocolError {
+  if (error instanceof PkiError && error.code === "WEAK_KEY") return new ProtocolError("WEAK_KEY", "the key in the CSR is too weak: use RSA with at least 2048 bits");
+  if (error instanceof PkiError) return new ProtocolError("BAD_CSR", "the certificate request is invalid: its signature or structure does not check out");
+  throw error;
+}

@@ -1,0 +1,71 @@
+/** Who is connected: per-address counts and the NEW_IMAGE fan-out to authenticated sessions. */
+import { encodeMessage, type ImageMeta } from "../protocol/index.ts";
+import type { ImageEvent, Notifier } from "./ports.ts";
+
+export interface Subscriber {
+  push(frame: Uint8Array): void;
+}
+
+export class Hub {
+  private readonly perAddress = new Map<string, number>();
+  private readonly subscribers = new Set<Subscriber>();
+  private readonly uploads = new Map<string, number>();
+  private readonly unsubscribe: () => void;
+  notificationsSent = 0;
+
+  constructor(notifier: Notifier) {
+    this.unsubscribe = notifier.subscribe((event) => this.broadcast(event));
+  }
+
+  /** Counts a new connection; false if the address is over its limit. */
+  admit(address: string, limit: number): boolean {
+    const n = this.perAddress.get(address) ?? 0;
+    if (n >= limit) return false;
+    this.perAddress.set(address, n + 1);
+    return true;
+  }
+
+  release(address: string): void {
+    const n = (this.perAddress.get(address) ?? 1) - 1;
+    if (n <= 0) this.perAddress.delete(address);
+    else this.perAddress.set(address, n);
+  }
+
+  subscribe(s: Subscriber): void {
+    this.subscribers.add(s);
+  }
+
+  unsubscribeSession(s: Subscriber): void {
+    this.subscribers.delete(s);
+  }
+
+  get subscriberCount(): number {
+    return this.subscribers.size;
+  }
+
+  /** Reserves an upload slot for a user; false if they have `limit` in progress. */
+  beginUpload(user: string, limit: number): boolean {
+    const n = this.uploads.get(user) ?? 0;
+    if (n >= limit) return false;
+    this.uploads.set(user, n + 1);
+    return true;
+  }
+
+  endUpload(user: string): void {
+    const n = (this.uploads.get(user) ?? 1) - 1;
+    if (n <= 0) this.uploads.delete(user);
+    else this.uploads.set(user, n);
+  }
+
+  /** Encodes NEW_IMAGE once and hands the same bytes to every subscriber. */
+  private broadcast(event: ImageEvent): void {
+    const image: ImageMeta = { ...event, contentType: event.contentType as ImageMeta["contentType"] };
+    const frame = encodeMessage({ type: "NEW_IMAGE", image });
+    for (const s of this.subscribers) s.push(frame);
+    this.notificationsSent += this.subscribers.size;
+  }
+
+  close(): void {
+    this.unsubscribe();
+  }
+}

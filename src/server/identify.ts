@@ -1,0 +1,33 @@
+/** Who a presented client certificate belongs to, decided by our own records (P4), not by TLS alone. */
+import { certInfo, normalizeSerial } from "../pki/index.ts";
+import type { ErrorCode } from "../protocol/index.ts";
+import type { CertStore } from "./ports.ts";
+
+export interface Identity {
+  userId: number;
+  username: string;
+  serial: string;
+  certDer: Uint8Array;
+}
+
+export type Identification = { identity: Identity } | { refused: ErrorCode; reason: string } | { anonymous: true };
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && Buffer.compare(a, b) === 0;
+}
+
+export function identify(certs: CertStore, presented: Uint8Array | null, now = Date.now()): Identification {
+  if (!presented || presented.length === 0) return { anonymous: true };
+  let serial: string;
+  try {
+    serial = normalizeSerial(certInfo(presented).serial);
+  } catch {
+    return { refused: "CERT_UNKNOWN", reason: "unparsable certificate" };
+  }
+  const record = certs.findCert(serial);
+  // Serial and exact bytes must both match: a foreign CA can mint any serial and subject.
+  if (!record || !sameBytes(record.der, presented)) return { refused: "CERT_UNKNOWN", reason: `serial ${serial} not issued here` };
+  if (record.revokedAt !== null) return { refused: "CERT_REVOKED", reason: `serial ${serial} revoked` };
+  if (now < record.notBefore || now > record.notAfter) return { refused: "CERT_EXPIRED", reason: `serial ${serial} outside validity` };
+  return { identity: { userId: record.userId, username: record.username, serial, certDer: record.der } };
+}

@@ -1,0 +1,37 @@
+/** Server counters, rendered in Prometheus text format by the HTTP side. */
+
+export class Metrics {
+  connections = 0;
+  authenticatedConnections = 0;
+  registrations = 0;
+  enrolments = 0;
+  loginsFailed = 0;
+  imagesStored = 0;
+  bytesStored = 0;
+  notificationsSent = 0;
+  downloads = 0;
+  readonly refusals = new Map<string, number>();
+
+  refuse(code: string): void {
+    this.refusals.set(code, (this.refusals.get(code) ?? 0) + 1);
+  }
+
+  render(): string {
+    const lines: string[] = [];
+    const metric = (name: string, type: "gauge" | "counter", help: string, value: number) => {
+      lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`, `${name} ${value}`);
+    };
+    metric("sis_connected_clients", "gauge", "Open connections on the protocol port.", this.connections);
+    metric("sis_authenticated_clients", "gauge", "Open connections authenticated with a user certificate.", this.authenticatedConnections);
+    metric("sis_registrations_total", "counter", "New users registered.", this.registrations);
+    metric("sis_enrolments_total", "counter", "Keys enrolled for existing users.", this.enrolments);
+    metric("sis_logins_failed_total", "counter", "Registrations refused for a wrong password.", this.loginsFailed);
+    metric("sis_images_stored_total", "counter", "Images stored durably.", this.imagesStored);
+    metric("sis_bytes_stored_total", "counter", "Ciphertext bytes stored.", this.bytesStored);
+    metric("sis_notifications_sent_total", "counter", "NEW_IMAGE messages sent.", this.notificationsSent);
+    metric("sis_downloads_total", "counter", "Images streamed to clients.", this.downloads);
+    lines.push("# HELP sis_refusals_total Requests refused, by error code.", "# TYPE sis_refusals_total counter");
+    for (const [code, n] of [...this.refusals].sort()) lines.push(`sis_refusals_total{code="${code}"} ${n}`);
+    return lines.join("\n") + "\n";
+  }
+}

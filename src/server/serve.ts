@@ -1,0 +1,107 @@
+/** The composition root of `sis serve`: the only place concrete store, keys and servers are wired. */
+import { join } from "node:path";
+import { createHttpApp } from "../http/app.ts";
+import { toPem } from "../pki/index.ts";
+import { DEFAULT_MAX_CONNECTIONS_PER_ADDRESS, DEFAULT_MAX_IMAGE_SIZE } from "../protocol/index.ts";
+import { FileBlobStore, MemoryNotifier, SqliteStore } from "../store/index.ts";
+import type { ServerContext, ServerLimits } from "./context.ts";
+import { CrlCache } from "./crl-cache.ts";
+import { DATA_FILES, openDataDir } from "./data-dir.ts";
+import { Hub } from "./hub.ts";
+import { createLogger, type Logger } from "./logger.ts";
+import { Metrics } from "./metrics.ts";
+import { Semaphore } from "./semaphore.ts";
+import { LoginThrottle } from "./throttle.ts";
+import { startProtocolServer } from "./tls-server.ts";
+
+export interface ServeOptions {
+  dataDir: string;
+  host: string;
+  port: number;
+  httpHost: string;
+  /** 0 picks a free port; null disables the HTTP side. */
+  httpPort: number | null;
+  limits?: Partial<ServerLimits>;
+  log?: Logger;
+  version: string;
+}
+
+export interface RunningServer {
+  port: number;
+  httpPort: number | null;
+  caFingerprint: string;
+  caPem: string;
+  created: boolean;
+  context: ServerContext;
+  stop(): Promise<void>;
+}
+
+/** Argon2id uses 64 MiB per run: at most two at once on this machine's two cores. */
+const PASSWORD_PERMITS = 2;
+const PASSWORD_QUEUE = 64;
+
+export async function startServer(opts: ServeOptions): Promise<RunningServer> {
+  const log = opts.log ?? createLogger();
+  const hosts = ["localhost", "127.0.0.1", ...(opts.host && opts.host !== "0.0.0.0" && opts.host !== "::" ? [opts.host] : [])];
+  const keys = await openDataDir(opts.dataDir, hosts);
+  const store = SqliteStore.open(join(opts.dataDir, DATA_FILES.database));
+  const blobs = await FileBlobStore.open(join(opts.dataDir, DATA_FILES.blobs));
+  // Start-up recovery: temporary files and blobs without a committed record were never acknowledged.
+  const swept = await blobs.sweep(store.allImageIds());
+  if (swept.length > 0) log.info("removed unacknowledged upload files", { count: swept.length });
+
+  const notifier = new MemoryNotifier();
+  const metrics = new Metrics();
+  const ctx: ServerContext = {
+    store,
+    blobs,
+    notifier,
+    ca: keys.ca,
+    storageCertDer: keys.storageCertDer,
+    storageKeyPkcs8: keys.storageKeyPkcs8,
+    crl: new CrlCache(keys.ca, store),
+    hub: new Hub(notifier),
+    throttle: new LoginThrottle(),
+    passwordWork: new Semaphore(PASSWORD_PERMITS, PASSWORD_QUEUE),
+    metrics,
+    log,
+    limits: {
+      maxImageSize: opts.limits?.maxImageSize ?? DEFAULT_MAX_IMAGE_SIZE,
+      maxConnectionsPerAddress: opts.limits?.maxConnectionsPerAddress ?? DEFAULT_MAX_CONNECTIONS_PER_ADDRESS,
+      certLifetimeDays: opts.limits?.certLifetimeDays ?? 365,
+    },
+    version: opts.version,
+  };
+
+  const protocol = startProtocolServer(ctx, {
+    hostname: opts.host,
+    port: opts.port,
+    tls: { certPem: keys.tls.certPem, keyPem: keys.tls.keyPem, caPem: keys.caPem },
+  });
+
+  let http: ReturnType<typeof Bun.serve> | null = null;
+  if (opts.httpPort !== null) {
+    const app = createHttpApp({
+      caPem: keys.caPem,
+      crlPem: async () => toPem(await ctx.crl.current(), "X509 CRL"),
+      health: () => ({ ok: true, connections: metrics.connections, version: opts.version }),
+      metrics: () => metrics.render(),
+    });
+    http = Bun.serve({ hostname: opts.httpHost, port: opts.httpPort, fetch: app.fetch });
+  }
+
+  return {
+    port: protocol.port,
+    httpPort: http?.port ?? null,
+    caFingerprint: keys.ca.fingerprint,
+    caPem: keys.caPem,
+    created: keys.created,
+    context: ctx,
+    async stop() {
+      await protocol.stop();
+      await http?.stop(true);
+      ctx.hub.close();
+      store.close();
+    },
+  };
+}

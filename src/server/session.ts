@@ -1,0 +1,239 @@
+/** One protocol connection: frames in, the hello / ready state machine, replies and pushes out. */
+import {
+  CONTROL, decodeClientMessage, encodeData, encodeMessage, FrameDecoder, HANDSHAKE_TIMEOUT_MS, IDLE_TIMEOUT_MS,
+  isFatal, MAX_CONTROL_FRAME, MAX_DATA_FRAME, PROTOCOL_NAME, PROTOCOL_VERSION, ProtocolError, SUPPORTED_VERSIONS,
+  toBase64, type ClientMessage, type ErrorCode, type Frame, type ServerMessage,
+} from "../protocol/index.ts";
+import type { ServerContext } from "./context.ts";
+import { handleDownload, handleGetCrl, handleList } from "./handle-read.ts";
+import { handleRegister } from "./handle-register.ts";
+import { startUpload, type Upload } from "./handle-post.ts";
+import { identify, type Identity } from "./identify.ts";
+import { Outbox, type WritableSocket } from "../protocol/index.ts";
+
+export interface SessionSocket extends WritableSocket {
+  readonly remoteAddress: string;
+  terminate(): void;
+  pause(): void;
+  resume(): void;
+}
+
+/**
+ * Frames received but not yet processed. Above the high mark the socket stops
+ * reading, so a fast uploader meets TCP backpressure instead of our memory.
+ */
+const INBOUND_HIGH = 4 * 1024 * 1024;
+const INBOUND_LOW = 1024 * 1024;
+
+export class Session {
+  state: "hello" | "ready" | "closed" = "hello";
+  identity: Identity | null = null;
+  /** A presented certificate we refuse; answered to the HELLO (P5). */
+  private refusal: { code: ErrorCode; reason: string } | null = null;
+  private readonly decoder = new FrameDecoder();
+  readonly outbox: Outbox;
+  private chain: Promise<void> = Promise.resolve();
+  private inbound = 0;
+  upload: Upload | null = null;
+  /** Counted against its address's connection limit (false when refused for it). */
+  admitted = false;
+  private released = false;
+  private subscribed = false;
+  private paused = false;
+  /** Unix ms after which the sweeper closes this session. */
+  deadline = Date.now() + HANDSHAKE_TIMEOUT_MS;
+
+  constructor(
+    readonly ctx: ServerContext,
+    readonly socket: SessionSocket,
+  ) {
+    this.outbox = new Outbox(socket);
+  }
+
+  get address(): string {
+    return this.socket.remoteAddress;
+  }
+
+  onHandshake(peerCertDer: Uint8Array | null): void {
+    const result = identify(this.ctx.store, peerCertDer);
+    if ("identity" in result) this.identity = result.identity;
+    else if ("refused" in result) this.refusal = { code: result.refused, reason: result.reason };
+  }
+
+  onData(bytes: Uint8Array): void {
+    if (this.state === "closed") return;
+    let frames: Frame[];
+    try {
+      frames = this.decoder.push(bytes);
+    } catch (error) {
+      this.fail(error);
+      return;
+    }
+    for (const frame of frames) {
+      this.inbound += frame.payload.length;
+      this.chain = this.chain.then(() => this.handleFrame(frame)).catch((error) => this.fail(error));
+    }
+    if (this.inbound > INBOUND_HIGH && !this.paused) {
+      this.paused = true;
+      this.socket.pause();
+    }
+  }
+
+  onDrain(): void {
+    this.outbox.flush();
+  }
+
+  /** The socket is gone: release everything the session held, exactly once. */
+  onClose(): void {
+    this.state = "closed";
+    this.outbox.markClosed();
+    this.release();
+  }
+
+  /** NEW_IMAGE from the hub: the same encoded bytes for every subscriber. */
+  push(frame: Uint8Array): void {
+    this.outbox.send(frame);
+    this.ctx.metrics.notificationsSent++;
+  }
+
+  send(message: ServerMessage): void {
+    this.outbox.send(encodeMessage(message));
+  }
+
+  sendData(bytes: Uint8Array): void {
+    this.outbox.send(encodeData(bytes));
+    this.touch();
+  }
+
+  /** Pushes the idle deadline forward: called on every whole frame and on reply progress. */
+  touch(ms = IDLE_TIMEOUT_MS): void {
+    this.deadline = Date.now() + ms;
+  }
+
+  requireIdentity(): Identity {
+    if (!this.identity) throw new ProtocolError("AUTH_REQUIRED", "this request needs a registered certificate: run 'sis register' first");
+    return this.identity;
+  }
+
+  private async handleFrame(frame: Frame): Promise<void> {
+    this.inbound -= frame.payload.length;
+    if (this.paused && this.inbound < INBOUND_LOW) {
+      this.paused = false;
+      this.socket.resume();
+    }
+    if (this.state === "closed") return;
+    if (this.upload) {
+      this.touch();
+      await this.upload.receive(frame);
+      return;
+    }
+    this.touch();
+    if (frame.kind !== CONTROL) {
+      throw new ProtocolError(this.state === "hello" ? "HELLO_REQUIRED" : "BAD_UPLOAD", "unexpected data frame");
+    }
+    if (this.state === "hello") return this.hello(frame.payload);
+    await this.dispatch(decodeClientMessage(frame.payload));
+  }
+
+  private hello(payload: Uint8Array): void {
+    let message: ClientMessage;
+    try {
+      message = decodeClientMessage(payload);
+    } catch (error) {
+      // A peer that does not speak sis fails here, on its first frame (P10).
+      if (error instanceof ProtocolError && error.code === "UNKNOWN_MESSAGE") throw new ProtocolError("HELLO_REQUIRED", "the first message must be HELLO");
+      throw error;
+    }
+    if (message.type !== "HELLO") throw new ProtocolError("HELLO_REQUIRED", "the first message must be HELLO");
+    if (!SUPPORTED_VERSIONS.includes(message.version)) {
+      throw new ProtocolError("UNSUPPORTED_VERSION", `protocol version ${message.version} is not supported; this server speaks ${SUPPORTED_VERSIONS.join(", ")}`);
+    }
+    if (this.refusal) {
+      this.ctx.log.info("certificate refused", { address: this.address, code: this.refusal.code, reason: this.refusal.reason });
+      throw new ProtocolError(this.refusal.code, refusalMessage(this.refusal.code));
+    }
+    this.state = "ready";
+    if (this.identity) {
+      this.ctx.metrics.authenticatedConnections++;
+      this.subscribed = true;
+      this.ctx.hub.subscribe(this);
+    }
+    this.send({
+      type: "HELLO",
+      protocol: PROTOCOL_NAME,
+      version: PROTOCOL_VERSION,
+      server: `sis/${this.ctx.version}`,
+      user: this.identity?.username ?? null,
+      serial: this.identity?.serial ?? null,
+      caCertificate: toBase64(this.ctx.ca.certDer),
+      storageCertificate: toBase64(this.ctx.storageCertDer),
+      limits: { maxControlFrame: MAX_CONTROL_FRAME, maxDataFrame: MAX_DATA_FRAME, maxImageSize: this.ctx.limits.maxImageSize },
+    });
+  }
+
+  private async dispatch(message: ClientMessage): Promise<void> {
+    switch (message.type) {
+      case "HELLO":
+        throw new ProtocolError("BAD_MESSAGE", "HELLO was already sent on this connection");
+      case "PING":
+        return this.send({ type: "PONG" });
+      case "REGISTER":
+        return handleRegister(this, message);
+      case "GET_CRL":
+        return handleGetCrl(this);
+      case "POST_IMAGE":
+        this.upload = await startUpload(this, message);
+        return;
+      case "DOWNLOAD":
+        return handleDownload(this, message);
+      case "LIST":
+        return handleList(this, message);
+    }
+  }
+
+  /** Reports an error to the peer; fatal ones close the connection (PROTOCOL.md section 5). */
+  fail(error: unknown): void {
+    if (this.state === "closed") return;
+    let pe: ProtocolError;
+    if (error instanceof ProtocolError) pe = error;
+    else {
+      this.ctx.log.error("internal error", { address: this.address, error: error instanceof Error ? error.stack ?? error.message : String(error) });
+      pe = new ProtocolError("INTERNAL", "the server hit an internal error; try again later");
+    }
+    this.ctx.metrics.refuse(pe.code);
+    this.send({ type: "ERROR", code: pe.code, message: pe.message, ...(pe.retryAfter !== undefined ? { retryAfter: pe.retryAfter } : {}) });
+    if (isFatal(pe.code)) this.close();
+  }
+
+  /** Ends the connection after what is queued has been sent; stops handling frames at once. */
+  close(): void {
+    if (this.state === "closed") return;
+    this.state = "closed";
+    const timer = setTimeout(() => this.socket.terminate(), 2_000);
+    void this.outbox.endAfterFlush().finally(() => clearTimeout(timer));
+    this.release();
+  }
+
+  private release(): void {
+    if (this.released) return;
+    this.released = true;
+    const upload = this.upload;
+    this.upload = null;
+    void upload?.abort();
+    this.ctx.hub.unsubscribeSession(this);
+    this.ctx.metrics.connections--;
+    if (this.subscribed) this.ctx.metrics.authenticatedConnections--;
+    if (this.admitted) this.ctx.hub.release(this.address);
+  }
+}
+
+function refusalMessage(code: ErrorCode): string {
+  switch (code) {
+    case "CERT_REVOKED":
+      return "your certificate has been revoked; enrol a new key with 'sis register'";
+    case "CERT_EXPIRED":
+      return "your certificate has expired; enrol a new key with 'sis register'";
+    default:
+      return "this server did not issue your certificate; register with 'sis register'";
+  }
+}

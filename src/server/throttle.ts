@@ -1,0 +1,64 @@
+/** Login back-off (P17): exponential delay after repeated failures, per username and per address. */
+
+const USER_THRESHOLD = 3;
+const ADDRESS_THRESHOLD = 10;
+const MAX_DELAY_S = 900;
+/** Forget a key this long after its last failure, so the table cannot grow without bound. */
+const FORGET_AFTER_MS = 2 * MAX_DELAY_S * 1000;
+const MAX_ENTRIES = 100_000;
+
+interface Entry {
+  failures: number;
+  last: number;
+}
+
+export class LoginThrottle {
+  private readonly entries = new Map<string, Entry>();
+
+  constructor(private readonly now: () => number = Date.now) {}
+
+  /** Seconds to wait before another attempt is allowed, or 0. */
+  retryAfter(username: string, address: string): number {
+    return Math.max(this.wait(`u:${username}`, USER_THRESHOLD), this.wait(`a:${address}`, ADDRESS_THRESHOLD));
+  }
+
+  recordFailure(username: string, address: string): void {
+    this.bump(`u:${username}`);
+    this.bump(`a:${address}`);
+  }
+
+  recordSuccess(username: string): void {
+    this.entries.delete(`u:${username}`);
+  }
+
+  private wait(key: string, threshold: number): number {
+    const entry = this.entries.get(key);
+    if (!entry || entry.failures < threshold) return 0;
+    const delay = Math.min(2 ** (entry.failures - threshold), MAX_DELAY_S);
+    const left = entry.last + delay * 1000 - this.now();
+    return left > 0 ? Math.ceil(left / 1000) : 0;
+  }
+
+  private bump(key: string): void {
+    const now = this.now();
+    const entry = this.entries.get(key);
+    if (entry && now - entry.last < FORGET_AFTER_MS) {
+      entry.failures++;
+      entry.last = now;
+      return;
+    }
+    if (this.entries.size >= MAX_ENTRIES) this.prune(now);
+    this.entries.set(key, { failures: 1, last: now });
+  }
+
+  private prune(now: number): void {
+    for (const [key, entry] of this.entries) {
+      if (now - entry.last >= FORGET_AFTER_MS) this.entries.delete(key);
+    }
+    // Still full: drop the oldest; Map iterates in insertion order.
+    for (const key of this.entries.keys()) {
+      if (this.entries.size < MAX_ENTRIES) break;
+      this.entries.delete(key);
+    }
+  }
+}

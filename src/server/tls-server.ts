@@ -1,0 +1,98 @@
+/** The protocol port: Bun.listen with TLS 1.3, optional client certificates, one Session per socket. */
+import type { Socket } from "bun";
+import { ProtocolError } from "../protocol/index.ts";
+import type { ServerContext } from "./context.ts";
+import { Session } from "./session.ts";
+
+/** TLS 1.3 is 0x0304; Bun takes the number, not "TLSv1.3" (DESIGN.md). */
+const TLS_1_3 = 0x0304;
+const SWEEP_INTERVAL_MS = 1_000;
+
+export interface TlsMaterial {
+  certPem: string;
+  keyPem: string;
+  caPem: string;
+}
+
+export interface ProtocolServer {
+  readonly port: number;
+  readonly hostname: string;
+  sessions(): number;
+  stop(): Promise<void>;
+}
+
+export function startProtocolServer(ctx: ServerContext, opts: { hostname: string; port: number; tls: TlsMaterial }): ProtocolServer {
+  const sessions = new Set<Session>();
+  const listener = Bun.listen<{ session?: Session }>({
+    hostname: opts.hostname,
+    port: opts.port,
+    // requestCert without rejectUnauthorized: new users have no certificate yet.
+    // Who a certificate belongs to is decided by identify(), never by this flag (P4).
+    tls: {
+      cert: opts.tls.certPem,
+      key: opts.tls.keyPem,
+      ca: opts.tls.caPem,
+      requestCert: true,
+      rejectUnauthorized: false,
+      minVersion: TLS_1_3,
+    } as Bun.TLSOptions,
+    socket: {
+      open(socket) {
+        const session = new Session(ctx, socket as unknown as Session["socket"]);
+        socket.data = { session };
+        ctx.metrics.connections++;
+        session.admitted = ctx.hub.admit(socket.remoteAddress, ctx.limits.maxConnectionsPerAddress);
+        if (!session.admitted) {
+          session.fail(new ProtocolError("TOO_MANY_CONNECTIONS", "too many connections from your address; close some and retry"));
+          return;
+        }
+        sessions.add(session);
+      },
+      handshake(socket, _success, _error) {
+        const session = socket.data?.session;
+        if (!session || session.state === "closed") return;
+        const peer = socket.getPeerCertificate() as { raw?: Uint8Array } | undefined;
+        session.onHandshake(peer?.raw && peer.raw.length > 0 ? new Uint8Array(peer.raw) : null);
+      },
+      data(socket, bytes) {
+        socket.data?.session?.onData(bytes);
+      },
+      drain(socket) {
+        socket.data?.session?.onDrain();
+      },
+      close(socket) {
+        const session = socket.data?.session;
+        if (!session) return;
+        sessions.delete(session);
+        session.onClose();
+      },
+      error(socket, error) {
+        ctx.log.warn("socket error", { address: socket.remoteAddress, error: error.message });
+      },
+    },
+  });
+
+  const sweeper = setInterval(() => {
+    const now = Date.now();
+    for (const session of sessions) {
+      if (session.state !== "closed" && now > session.deadline) {
+        session.fail(new ProtocolError("TIMEOUT", "the connection was idle for too long"));
+      }
+    }
+  }, SWEEP_INTERVAL_MS);
+  sweeper.unref();
+
+  return {
+    port: listener.port,
+    hostname: listener.hostname,
+    sessions: () => sessions.size,
+    async stop() {
+      clearInterval(sweeper);
+      listener.stop(true);
+      for (const session of sessions) session.onClose();
+      sessions.clear();
+    },
+  };
+}
+
+export type { Socket };
