@@ -41,8 +41,8 @@ for (const v of envelopeVectors) {
       expect(await outcome(run)).toBe(v.expected);
       if (v.expected === "ok") {
         const out = await run;
-        expect(out.bytes.length).toBe(v.plaintextSize);
-        expect(sha256(out.bytes)).toBe(v.plaintextSha256);
+        expect(out.bytes.length).toBe(v.plaintextSize ?? -1);
+        expect(sha256(out.bytes)).toBe(v.plaintextSha256 ?? "missing");
       }
     }
   });
