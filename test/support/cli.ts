@@ -1,0 +1,154 @@
+/** Drives the compiled binary: a server process on port 0 and one-shot client commands. */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+
+/** The binary under test: dist/sis, or SIS_BIN when a private build is wanted. */
+export const SIS = process.env.SIS_BIN ?? resolve(import.meta.dir, "../../dist/sis");
+
+export interface Result {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `sis ARGS`, feeding `stdin`; stdout, stderr and exit code are all returned. */
+export async function sis(args: string[], opts: { stdin?: string; env?: Record<string, string>; cwd?: string; timeoutMs?: number } = {}): Promise<Result> {
+  const proc = Bun.spawn([SIS, ...args], {
+    stdin: opts.stdin !== undefined ? new Blob([opts.stdin]) : "ignore",
+    stdout: "pipe",
+    stderr: "pipe",
+    env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/root", ...opts.env },
+    ...(opts.cwd ? { cwd: opts.cwd } : {}),
+  });
+  const timer = setTimeout(() => proc.kill(), opts.timeoutMs ?? 60_000);
+  const [stdout, stderr, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
+  clearTimeout(timer);
+  return { code, stdout, stderr };
+}
+
+export function tempDir(prefix = "sis-test-"): string & Disposable {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  return Object.assign(dir, { [Symbol.dispose]: () => rmSync(dir, { recursive: true, force: true }) }) as unknown as string & Disposable;
+}
+
+export interface ServerProcess extends AsyncDisposable {
+  port: number;
+  httpPort: number;
+  fingerprint: string;
+  address: string;
+  dataDir: string;
+  proc: ReturnType<typeof Bun.spawn>;
+  output(): string;
+  stop(signal?: NodeJS.Signals | number): Promise<void>;
+}
+
+/** Starts `sis serve` on free ports and waits for the line that says where it listens. */
+export async function startServe(dataDir: string, extra: string[] = []): Promise<ServerProcess> {
+  const proc = Bun.spawn([SIS, "serve", "--data", dataDir, "--port", "0", "--http-port", "0", ...extra], {
+    stdout: "pipe",
+    stderr: "pipe",
+    env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/root" },
+  });
+  let out = "";
+  let err = "";
+  void (async () => {
+    for await (const chunk of proc.stderr) err += new TextDecoder().decode(chunk);
+  })();
+  const reader = proc.stdout.getReader();
+  const decoder = new TextDecoder();
+  const deadline = Date.now() + 60_000;
+  while (!/^http: /m.test(out)) {
+    if (Date.now() > deadline) throw new Error(`sis serve did not start:\n${out}\n${err}`);
+    const { value, done } = await reader.read();
+    if (done) throw new Error(`sis serve exited (${await proc.exited}):\n${out}\n${err}`);
+    out += decoder.decode(value);
+  }
+  void (async () => {
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      out += decoder.decode(value);
+    }
+  })();
+  const port = Number(/^protocol: tls:\/\/[^\s]+:(\d+)$/m.exec(out)![1]);
+  const httpPort = Number(/^http: http:\/\/[^\s]+:(\d+)/m.exec(out)![1]);
+  const fingerprint = /^CA fingerprint \(SHA-256\): ([0-9A-F:]+)$/m.exec(out)![1]!;
+  const stop = async (signal: NodeJS.Signals | number = "SIGTERM") => {
+    if (proc.exitCode === null && proc.signalCode === null) proc.kill(signal);
+    await proc.exited;
+  };
+  return {
+    port,
+    httpPort,
+    fingerprint,
+    address: `127.0.0.1:${port}`,
+    dataDir,
+    proc,
+    output: () => out + err,
+    stop,
+    [Symbol.asyncDispose]: () => stop(),
+  };
+}
+
+/** Registers USER in HOME with --password-stdin --ca-fingerprint (2048-bit keys keep tests quick). */
+export function register(server: ServerProcess, user: string, home: string, password = `${user}-password-1`): Promise<Result> {
+  return sis(["register", "--server", server.address, "--user", user, "--home", home, "--password-stdin", "--ca-fingerprint", server.fingerprint, "--key-bits", "2048"], {
+    stdin: password + "\n",
+  });
+}
+
+/** A long-running `sis watch`; lines collected as they come. */
+export interface WatchProcess extends AsyncDisposable {
+  proc: ReturnType<typeof Bun.spawn>;
+  lines: string[];
+  waitFor(pattern: RegExp, timeoutMs?: number): Promise<string>;
+  stop(signal?: NodeJS.Signals | number): Promise<void>;
+}
+
+export function startWatch(home: string, outDir: string): WatchProcess {
+  const proc = Bun.spawn([SIS, "watch", "--home", home, "-o", outDir], { stdout: "pipe", stderr: "pipe", env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/root" } });
+  const lines: string[] = [];
+  const waiters = new Set<() => void>();
+  const pump = async (stream: ReadableStream<Uint8Array>) => {
+    const decoder = new TextDecoder();
+    let buf = "";
+    for await (const chunk of stream) {
+      buf += decoder.decode(chunk, { stream: true });
+      let nl;
+      while ((nl = buf.indexOf("\n")) >= 0) {
+        lines.push(buf.slice(0, nl));
+        buf = buf.slice(nl + 1);
+        for (const w of waiters) w();
+      }
+    }
+  };
+  void pump(proc.stdout);
+  void pump(proc.stderr);
+  const stop = async (signal: NodeJS.Signals | number = "SIGTERM") => {
+    if (proc.exitCode === null && proc.signalCode === null) proc.kill(signal);
+    await proc.exited;
+  };
+  return {
+    proc,
+    lines,
+    async waitFor(pattern, timeoutMs = 60_000) {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const hit = lines.find((l) => pattern.test(l));
+        if (hit) return hit;
+        if (Date.now() > deadline) throw new Error(`watch never printed ${pattern}; it printed:\n${lines.join("\n")}`);
+        await new Promise<void>((resolve) => {
+          const t = setTimeout(resolve, 250);
+          waiters.add(() => {
+            clearTimeout(t);
+            resolve();
+          });
+        });
+        waiters.clear();
+      }
+    },
+    stop,
+    [Symbol.asyncDispose]: () => stop(),
+  };
+}
