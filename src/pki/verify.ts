@@ -64,6 +64,12 @@ async function verifyUnwrapped(opts: {
 }
 
 async function assertIssuedBy(cert: x509.X509Certificate, ca: x509.X509Certificate): Promise<void> {
+  // The anchor itself must be a CA allowed to sign certificates: a user certificate passed by
+  // mistake as "the CA" must not let its holder vouch for others.
+  const ku = ca.getExtension(x509.KeyUsagesExtension);
+  if (!ca.getExtension(x509.BasicConstraintsExtension)?.ca || (ku && (ku.usages & x509.KeyUsageFlags.keyCertSign) === 0)) {
+    throw new PkiError("UNTRUSTED", "the pinned certificate is not a CA certificate");
+  }
   if (!sameName(cert.issuerName, ca.subjectName)) throw new PkiError("UNTRUSTED", "certificate was not issued by the pinned CA");
   if (!ACCEPTED_HASHES.has(cert.signatureAlgorithm.hash?.name ?? "")) {
     throw new PkiError("UNTRUSTED", "certificate signature algorithm is not accepted");

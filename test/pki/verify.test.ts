@@ -88,6 +88,12 @@ describe("verifyUserCert()", () => {
     await failsWithCode(() => verifyUserCert({ certDer: ca.certDer, caCertDer: ca.certDer }), "BAD_USAGE");
   });
 
+  test("refuses to use a user certificate as the trust anchor", async () => {
+    const { ca } = await sharedCa();
+    const alice = await ca.issueUserCert({ csrDer: opensslCsr(), username: "alice" });
+    await failsWithCode(() => verifyUserCert({ certDer: alice.der, caCertDer: alice.der }), "UNTRUSTED");
+  });
+
   test("refuses garbage and oversized certificates before trusting anything", async () => {
     const { ca } = await sharedCa();
     await failsWithCode(() => verifyUserCert({ certDer: crypto.getRandomValues(new Uint8Array(800)), caCertDer: ca.certDer }), "BAD_CERT");
