@@ -74,6 +74,7 @@ const opensslCases: [string, string[], string][] = [
   ["a SHA-1 digest", ["-md", "sha1"], "MALFORMED"],
   ["no embedded certificate", ["-nocerts", "-md", "sha256"], "MALFORMED"],
   ["no signed attributes", ["-noattr", "-md", "sha256"], "MALFORMED"],
+  ["indefinite-length BER (-stream)", ["-stream", "-md", "sha256"], "MALFORMED"],
   ["two signers", ["-md", "sha256", "-signer", "BOB_CERT", "-inkey", "BOB_KEY"], "MALFORMED"],
 ];
 
