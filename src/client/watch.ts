@@ -15,6 +15,8 @@ export interface WatchOptions {
   log: (line: string) => void;
   signal?: AbortSignal;
   onImage?: (result: Received | { image: ImageMeta; refused: string }) => void;
+  /** Each NEW_IMAGE as it arrives, before it is fetched. */
+  onNotice?: (image: ImageMeta) => void;
 }
 
 const BACKOFF_START_MS = 500;
@@ -49,7 +51,8 @@ export async function watch(opts: WatchOptions): Promise<void> {
 async function follow(conn: Connection, state: WatchState, crl: CrlSource, opts: WatchOptions): Promise<void> {
   let dirty = true;
   let wake: (() => void) | null = null;
-  conn.onPush(() => {
+  conn.onPush((image) => {
+    opts.onNotice?.(image);
     dirty = true;
     wake?.();
   });

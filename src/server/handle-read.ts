@@ -48,6 +48,7 @@ export async function handleDownload(session: Session, message: ClientMessageOf<
     throw new ProtocolError("INTERNAL", "the stored image is damaged");
   }
   ctx.metrics.downloads++;
+  ctx.log.info("image sent", { id: record.id, owner: record.owner, to: identity.username, serial: identity.serial });
 }
 
 export function handleList(session: Session, message: ClientMessageOf<"LIST">): void {
