@@ -26,7 +26,7 @@ export const ERROR_CODES = {
   BUSY: false,
   BAD_UPLOAD: true,
   NOT_FOUND: false,
-  STORAGE_FAILED: false,
+  STORAGE_FAILED: true,
   INTERNAL: true,
 } as const satisfies Record<string, boolean>;
 

@@ -94,7 +94,7 @@ export async function startUpload(session: Session, message: ClientMessageOf<"PO
         await finish(false);
         session.upload = null;
         ctx.log.error("cannot store upload", { id, error: String(error) });
-        throw new ProtocolError("BAD_UPLOAD", "the server could not store the image (storage failed); nothing was kept, try again later");
+        throw new ProtocolError("STORAGE_FAILED", "the server could not store the image; nothing was kept, try again later");
       }
       session.upload = null;
       await commitImage(session, image, finish);
