@@ -1,0 +1,108 @@
+/** Helpers for the registration, certification and secure-channel tests: OpenSSL as judge, raw frames, fixtures. */
+import { readFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { createKeyAndCsr, fromPem, toPem } from "../../src/pki/index.ts";
+import { CONTROL, encodeMessage, toBase64, type ServerMessage } from "../../src/protocol/index.ts";
+import { rawConnect, type RawClient } from "./raw-client.ts";
+
+export const CERTS_DIR = resolve(import.meta.dir, "../../certs");
+
+export function certPath(name: string): string {
+  return join(CERTS_DIR, name);
+}
+
+export function certFile(name: string): string {
+  return readFileSync(certPath(name), "utf8");
+}
+
+export interface ProcResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs openssl without blocking the event loop (an in-process server may need it); never throws on exit code. */
+export async function openssl(args: string[], opts: { stdin?: Uint8Array | string; cwd?: string; timeoutMs?: number } = {}): Promise<ProcResult> {
+  const proc = Bun.spawn(["openssl", ...args], {
+    stdin: opts.stdin !== undefined ? new Blob([opts.stdin]) : "ignore",
+    stdout: "pipe",
+    stderr: "pipe",
+    ...(opts.cwd ? { cwd: opts.cwd } : {}),
+  });
+  const timer = setTimeout(() => proc.kill(), opts.timeoutMs ?? 30_000);
+  const [stdout, stderr, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
+  clearTimeout(timer);
+  return { code, stdout, stderr };
+}
+
+/** The SHA-256 fingerprint as `openssl x509 -noout -fingerprint -sha256` prints it (colon-separated, upper case). */
+export async function opensslFingerprint(pemPath: string): Promise<string> {
+  const r = await openssl(["x509", "-noout", "-fingerprint", "-sha256", "-in", pemPath]);
+  if (r.code !== 0) throw new Error(`openssl could not read ${pemPath}: ${r.stderr}`);
+  return r.stdout.trim().replace(/^.*=/, "");
+}
+
+/** A HELLO frame as the sis client sends it. */
+export function helloFrame(version = 1): Uint8Array {
+  return encodeMessage({ type: "HELLO", protocol: "sis", version, client: "auth-test" });
+}
+
+/** A frame header with any kind and length, and whatever payload (possibly none, possibly a lie). */
+export function rawFrame(kind: number, length: number, payload: Uint8Array | string = new Uint8Array()): Uint8Array {
+  const body = typeof payload === "string" ? new TextEncoder().encode(payload) : payload;
+  const out = new Uint8Array(5 + body.length);
+  out[0] = kind;
+  new DataView(out.buffer).setUint32(1, length >>> 0, false);
+  out.set(body, 5);
+  return out;
+}
+
+/** A control frame carrying arbitrary JSON text (the codec refuses to encode invalid messages). */
+export function controlFrame(json: string): Uint8Array {
+  const body = new TextEncoder().encode(json);
+  return rawFrame(CONTROL, body.length, body);
+}
+
+/** A CSR fixture made by OpenSSL (PEM on disk), as the base64 DER a REGISTER carries. */
+export function csrFixtureBase64(name: string): string {
+  return toBase64(fromPem(certFile(name), "CERTIFICATE REQUEST"));
+}
+
+/** A fresh 2048-bit key and a CSR for it, ready for REGISTER and for a raw TLS client. */
+export async function freshCsr(username: string): Promise<{ csr: string; keyPem: string }> {
+  const { privateKeyPkcs8, csrDer } = await createKeyAndCsr({ username, bits: 2048 });
+  return { csr: toBase64(csrDer), keyPem: toPem(privateKeyPkcs8, "PRIVATE KEY") };
+}
+
+export type ErrorReply = Extract<ServerMessage, { type: "ERROR" }>;
+
+/** Expects the next message to be an ERROR with `code`; returns it for further checks. */
+export async function expectError(client: RawClient, code: string): Promise<ErrorReply> {
+  const reply = await client.next();
+  if (reply === null) throw new Error(`the server closed the connection instead of answering ${code}`);
+  if (reply.type !== "ERROR") throw new Error(`expected ERROR ${code}, got ${JSON.stringify(reply).slice(0, 300)}`);
+  if (reply.code !== code) throw new Error(`expected ERROR ${code}, got ${reply.code}: ${reply.message}`);
+  return reply;
+}
+
+/** Resolves true if the server closes the connection within the deadline, false otherwise. */
+export async function closedWithin(client: RawClient, ms = 10_000): Promise<boolean> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<false>((r) => (timer = setTimeout(() => r(false), ms)));
+  const result = await Promise.race([client.closed.then(() => true as const), timeout]);
+  clearTimeout(timer);
+  return result;
+}
+
+/** A fresh anonymous connection gets the server's HELLO: the server is still serving. */
+export async function anonymousHello(port: number): Promise<ServerMessage | null> {
+  await using client = await rawConnect(port);
+  return client.hello();
+}
+
+/** Sends HELLO on an open raw connection and expects the server's HELLO back. */
+export async function helloAs(client: RawClient): Promise<Extract<ServerMessage, { type: "HELLO" }>> {
+  const reply = await client.hello();
+  if (reply?.type !== "HELLO") throw new Error(`expected HELLO, got ${JSON.stringify(reply)?.slice(0, 300)}`);
+  return reply;
+}
