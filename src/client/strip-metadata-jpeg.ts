@@ -1,0 +1,113 @@
+/** JPEG: keeps the segments a decoder needs and drops Exif, XMP, IPTC, comments and the other APPn blocks. */
+import { hasPrefix, need, Rebuild, StripError, u16be } from "./strip-metadata-bytes.ts";
+
+const SOI = 0xd8;
+const EOI = 0xd9;
+const SOS = 0xda;
+const COM = 0xfe;
+const APP0 = 0xe0;
+const APP15 = 0xef;
+/** SOF55 starts a JPEG-LS frame, whose scans stuff bits, not bytes, after 0xFF (ITU-T T.87 A.1). */
+const SOF55 = 0xf7;
+
+/** Is the marker a start-of-frame? DHT (C4), JPG (C8) and DAC (CC) share the range but are not. */
+function isFrameMarker(m: number): boolean {
+  return (m >= 0xc0 && m <= 0xcf && m !== 0xc4 && m !== 0xc8 && m !== 0xcc) || m === SOF55;
+}
+
+/**
+ * What to call a segment that must go, or null to keep it. APPn blocks are dropped unless they are on
+ * this short list: JFIF (APP0), an ICC colour profile (APP2) and Adobe's colour-transform flag (APP14)
+ * change how the pixels are shown and hold no place, date or device. Every other APPn is dropped,
+ * known or not, because APPn data is never needed to decode the scans (ITU-T T.81 B.2.4.6): so an
+ * unknown vendor block (MPF, Ducky, JUMBF…) cannot smuggle a location through.
+ */
+function dropName(marker: number, seg: Uint8Array): string | null {
+  const at = 4; // the identifier follows the marker and the two length bytes
+  if (marker === COM) return "JPEG COM";
+  if (marker < APP0 || marker > APP15) return null;
+  const n = marker - APP0;
+  switch (n) {
+    case 0:
+      if (hasPrefix(seg, at, "JFIF\0")) return null;
+      return hasPrefix(seg, at, "JFXX\0") ? "JPEG APP0 JFXX thumbnail" : "JPEG APP0";
+    case 1:
+      if (hasPrefix(seg, at, "Exif\0")) return "JPEG APP1 Exif";
+      if (hasPrefix(seg, at, "http://ns.adobe.com/xap/1.0/\0")) return "JPEG APP1 XMP";
+      if (hasPrefix(seg, at, "http://ns.adobe.com/xmp/extension/\0")) return "JPEG APP1 XMP extension";
+      return "JPEG APP1";
+    case 2:
+      if (hasPrefix(seg, at, "ICC_PROFILE\0")) return null;
+      return hasPrefix(seg, at, "MPF\0") ? "JPEG APP2 MPF" : "JPEG APP2";
+    case 13:
+      return hasPrefix(seg, at, "Photoshop 3.0\0") ? "JPEG APP13 Photoshop/IPTC" : "JPEG APP13";
+    case 14:
+      return hasPrefix(seg, at, "Adobe") ? null : "JPEG APP14";
+    default:
+      return `JPEG APP${n}`;
+  }
+}
+
+/**
+ * The offset of the marker that ends the entropy-coded data starting at `from`. Inside a scan a 0xFF
+ * data byte is always followed by a stuffed 0x00 (or, in JPEG-LS, by a byte below 0x80), RST0–7 sit
+ * between intervals and 0xFF may repeat as fill; any other 0xFF xx is the next marker (T.81 B.1.1.5).
+ */
+function scanEnd(b: Uint8Array, from: number, jpegLs: boolean): number {
+  let i = from;
+  for (;;) {
+    i = b.indexOf(0xff, i);
+    if (i < 0 || i + 1 >= b.length) throw new StripError("jpeg: scan data runs to the end of the file with no end marker");
+    const next = b[i + 1]!;
+    const isData = next === 0x00 || next === 0xff || (next >= 0xd0 && next <= 0xd7) || (jpegLs && next < 0x80);
+    if (!isData) return i;
+    i += 1;
+  }
+}
+
+export function stripJpeg(b: Uint8Array): { bytes: Uint8Array; removed: string[] } {
+  if (b.length < 2 || b[0] !== 0xff || b[1] !== SOI) throw new StripError("jpeg: no start-of-image marker");
+  const out = new Rebuild(b);
+  out.keep(0, 2);
+  let pos = 2;
+  let frame = false;
+  let jpegLs = false;
+  let scans = 0;
+  for (;;) {
+    need(b, pos, 2, "jpeg: marker");
+    if (b[pos] !== 0xff) throw new StripError(`jpeg: expected a marker at offset ${pos}`);
+    while (b[pos + 1] === 0xff) pos += 1; // fill bytes before a marker (T.81 B.1.1.2) are dropped
+    need(b, pos, 2, "jpeg: marker");
+    const marker = b[pos + 1]!;
+    if (marker === EOI) {
+      if (scans === 0) throw new StripError("jpeg: end of image before any scan");
+      out.keep(pos, pos + 2);
+      // Bytes after EOI are not part of this image; phones append whole second JPEGs (MPF, motion
+      // photos) there, each with its own Exif, so they are dropped rather than copied.
+      if (pos + 2 < b.length) out.drop("JPEG data after end of image");
+      return out.finish();
+    }
+    if (marker === SOI || marker === 0x00 || marker === 0x01 || (marker >= 0xd0 && marker <= 0xd7)) {
+      throw new StripError(`jpeg: unexpected marker 0xff${marker.toString(16)} at offset ${pos}`);
+    }
+    const length = u16be(b, pos + 2, "jpeg: segment length");
+    if (length < 2) throw new StripError(`jpeg: segment length ${length} at offset ${pos} is below the minimum of 2`);
+    const end = pos + 2 + length;
+    need(b, pos, 2 + length, `jpeg: segment 0xff${marker.toString(16)} at offset ${pos}`);
+    const name = dropName(marker, b.subarray(pos, end));
+    if (name) out.drop(name);
+    else out.keep(pos, end);
+    if (isFrameMarker(marker)) {
+      frame = true;
+      jpegLs = marker === SOF55;
+    }
+    pos = end;
+    if (marker === SOS) {
+      if (!frame) throw new StripError("jpeg: scan before any frame header");
+      scans += 1;
+      const stop = scanEnd(b, pos, jpegLs);
+      out.keep(pos, stop); // entropy-coded data, copied unchanged: the pixels are not re-encoded
+      pos = stop;
+    }
+  }
+}
