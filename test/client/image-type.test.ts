@@ -1,0 +1,60 @@
+/** sniffImageType(): the content decides what an image is, on real files and on crafted headers. */
+import { describe, expect, test } from "bun:test";
+import { join } from "node:path";
+import { readHead } from "../../src/client/file-source.ts";
+import { SNIFF_BYTES, sniffImageType } from "../../src/client/image-type.ts";
+import { tempDir } from "../support/cli.ts";
+import { SAMPLE } from "../support/share.ts";
+
+const bytes = (...parts: (string | number[])[]) =>
+  new Uint8Array(parts.flatMap((p) => (typeof p === "string" ? [...p].map((c) => c.charCodeAt(0)) : p)));
+
+describe("sniffImageType()", () => {
+  test.each([
+    ["PNG", SAMPLE.png, "image/png"],
+    ["JPEG", SAMPLE.jpg, "image/jpeg"],
+    ["GIF", SAMPLE.gif, "image/gif"],
+    ["WebP", SAMPLE.webp, "image/webp"],
+  ] as const)("recognises a real %s file from its first SNIFF_BYTES bytes", async (_label, path, type) => {
+    const head = await readHead(path, SNIFF_BYTES);
+    expect(head.length).toBe(SNIFF_BYTES);
+    expect(sniffImageType(head)).toBe(type);
+  });
+
+  test.each([
+    ["the PNG signature", bytes([0x89], "PNG\r\n\x1a\n", [0, 0, 0, 13]), "image/png"],
+    ["a JPEG SOI followed by a marker", bytes([0xff, 0xd8, 0xff, 0xe1]), "image/jpeg"],
+    ["GIF87a", bytes("GIF87a", [1, 0, 1, 0]), "image/gif"],
+    ["GIF89a", bytes("GIF89a"), "image/gif"],
+    ["RIFF....WEBP", bytes("RIFF", [0x10, 0, 0, 0], "WEBPVP8 "), "image/webp"],
+  ] as const)("recognises %s", (_label, head, type) => {
+    expect(sniffImageType(head)).toBe(type);
+  });
+
+  test.each([
+    ["an empty file", bytes()],
+    ["plain text", bytes("hello, this is not an image\n")],
+    ["a PDF", bytes("%PDF-1.7\n")],
+    ["a BMP", bytes("BM", [0x36, 0, 0, 0, 0, 0, 0, 0])],
+    ["a PNG signature cut short", bytes([0x89], "PNG\r\n\x1a")],
+    ["a PNG signature with one byte changed", bytes([0x89], "PNG\r\n\x1a\x0b")],
+    ["a PNG signature one byte late", bytes(" ", [0x89], "PNG\r\n\x1a\n")],
+    ["a JPEG SOI without a following marker", bytes([0xff, 0xd8])],
+    ["GIF88a", bytes("GIF88a")],
+    ["a RIFF WAVE file", bytes("RIFF", [0x10, 0, 0, 0], "WAVEfmt ")],
+    ["RIFF cut before its form type", bytes("RIFF", [0x10, 0, 0, 0], "WEB")],
+    ["WEBP without RIFF", bytes("RIFX", [0x10, 0, 0, 0], "WEBP")],
+  ] as const)("refuses %s", (_label, head) => {
+    expect(sniffImageType(head)).toBeNull();
+  });
+
+  test("judges by content, not by the file name: a text file named .png is not an image", async () => {
+    using dir = tempDir("sis-sniff-");
+    await Bun.write(join(dir, "photo.png"), "just text\n");
+    expect(sniffImageType(await readHead(join(dir, "photo.png"), SNIFF_BYTES))).toBeNull();
+  });
+
+  test("SNIFF_BYTES covers the longest signature (WebP's form type at offset 8)", () => {
+    expect(SNIFF_BYTES).toBeGreaterThanOrEqual(12);
+  });
+});
