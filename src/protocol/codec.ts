@@ -3,7 +3,8 @@ import { z } from "zod";
 import { ProtocolError } from "./errors.ts";
 import { CONTROL, DATA, encodeFrame } from "./frame.ts";
 import { MAX_JSON_DEPTH } from "./limits.ts";
-import { CLIENT_SCHEMAS, SERVER_SCHEMAS, type ClientMessage, type ServerMessage } from "./messages.ts";
+import { CLIENT_SCHEMAS, SERVER_SCHEMAS, type ClientMessage, type ImageMeta, type ServerMessage } from "./messages.ts";
+import { MAX_CONTROL_FRAME } from "./limits.ts";
 
 const utf8 = new TextDecoder("utf-8", { fatal: true });
 const encoder = new TextEncoder();
@@ -52,9 +53,12 @@ function decodeWith<T>(payload: Uint8Array, schemas: Record<string, z.ZodType>):
   if (!Object.hasOwn(schemas, type)) throw new ProtocolError("UNKNOWN_MESSAGE", `unknown message type ${JSON.stringify(type.slice(0, 32))}`);
   const result = schemas[type]!.safeParse(value);
   if (!result.success) {
+    // Only our own words go back to the peer: zod's messages quote the
+    // offending keys and values, which an attacker chooses and sizes.
     const issue = result.error.issues[0];
-    const where = issue?.path.length ? issue.path.join(".") : "message";
-    throw new ProtocolError("BAD_MESSAGE", `invalid ${type}: ${where}: ${issue?.message ?? "schema violation"}`);
+    const where = issue?.path.length ? issue.path.map((p) => String(p).slice(0, 32)).join(".").slice(0, 100) : "message";
+    const what = issue?.code === "unrecognized_keys" ? "unknown field" : (issue?.code ?? "schema violation").replaceAll("_", " ");
+    throw new ProtocolError("BAD_MESSAGE", `invalid ${type}: ${where}: ${what}`);
   }
   return result.data as T;
 }
@@ -69,7 +73,9 @@ export function decodeServerMessage(payload: Uint8Array): ServerMessage {
 
 /** Encodes a control message as a frame. */
 export function encodeMessage(message: ClientMessage | ServerMessage): Uint8Array {
-  return encodeFrame(CONTROL, encoder.encode(JSON.stringify(message)));
+  const payload = encoder.encode(JSON.stringify(message));
+  if (payload.length > MAX_CONTROL_FRAME) throw new ProtocolError("INTERNAL", `a ${message.type} message would exceed the control frame limit`);
+  return encodeFrame(CONTROL, payload);
 }
 
 export function encodeData(bytes: Uint8Array): Uint8Array {
@@ -82,4 +88,22 @@ export function toBase64(bytes: Uint8Array): string {
 
 export function fromBase64(text: string): Uint8Array {
   return new Uint8Array(Buffer.from(text, "base64"));
+}
+
+/**
+ * An IMAGES page that fits one control frame (P6): long names can make a
+ * full page too big, so images are dropped from its end until it fits and
+ * `next` then points after the last image sent. `more` says whether the
+ * store has images beyond `images`.
+ */
+export function encodeImagesPage(images: ImageMeta[], more: boolean): Uint8Array {
+  let page = images;
+  let next = more && page.length > 0 ? page.at(-1)!.seq : null;
+  let payload = encoder.encode(JSON.stringify({ type: "IMAGES", images: page, next }));
+  while (payload.length > MAX_CONTROL_FRAME && page.length > 1) {
+    page = page.slice(0, Math.max(1, Math.floor(page.length * 0.9)));
+    next = page.at(-1)!.seq;
+    payload = encoder.encode(JSON.stringify({ type: "IMAGES", images: page, next }));
+  }
+  return encodeFrame(CONTROL, payload);
 }

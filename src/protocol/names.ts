@@ -11,9 +11,12 @@ export function passwordProblem(password: string): string | null {
   return null;
 }
 
-// C0 and C1 controls, DEL, bidirectional overrides/isolates/marks, BOM, separators
-// that render as line breaks: none can appear in a name a person has to read.
-const FORBIDDEN = /[\u0000-\u001f\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069\u2028\u2029\ufeff\/\\]/u;
+// Controls (C0, C1, DEL), every bidirectional control (overrides, isolates,
+// marks, U+061C), invisible format characters (zero-width space, word joiner,
+// soft hyphen, BOM…; U+200D stays, emoji sequences need it), line and
+// paragraph separators, and both path separators: none belongs in a name a
+// person has to read, and none may turn a name into a path.
+const FORBIDDEN = /[\p{Cc}\p{Bidi_Control}\u2028\u2029\/\\]|(?!\u200d)\p{Cf}/u;
 
 /**
  * Why an image name is refused, or null if it is acceptable. The name never

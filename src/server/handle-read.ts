@@ -1,6 +1,6 @@
 /** DOWNLOAD, LIST and GET_CRL (P23–P26): metadata from the store, ciphertext streamed from disk. */
 import { unwrapKey, wrapKey } from "../crypto/index.ts";
-import { LIST_PAGE_DEFAULT, ProtocolError, toBase64, type ClientMessageOf } from "../protocol/index.ts";
+import { encodeImagesPage, LIST_PAGE_DEFAULT, ProtocolError, toBase64, type ClientMessageOf } from "../protocol/index.ts";
 import { toMeta } from "./handle-post.ts";
 import type { Session } from "./session.ts";
 
@@ -56,9 +56,8 @@ export function handleList(session: Session, message: ClientMessageOf<"LIST">): 
   const limit = message.limit ?? LIST_PAGE_DEFAULT;
   if (message.before !== undefined && message.after !== undefined) throw new ProtocolError("BAD_MESSAGE", "LIST takes before or after, not both");
   const query = message.after !== undefined ? { after: message.after, limit } : { ...(message.before !== undefined ? { before: message.before } : {}), limit };
-  const records = session.ctx.store.listImages(query);
-  const last = records.at(-1);
-  session.send({ type: "IMAGES", images: records.map(toMeta), next: records.length === limit && last ? last.seq : null });
+  const images = session.ctx.store.listImages(query).map(toMeta);
+  session.outbox.send(encodeImagesPage(images, images.length === limit));
 }
 
 export async function handleGetCrl(session: Session): Promise<void> {

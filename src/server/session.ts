@@ -201,7 +201,7 @@ export class Session {
       pe = new ProtocolError("INTERNAL", "the server hit an internal error; try again later");
     }
     this.ctx.metrics.refuse(pe.code);
-    this.send({ type: "ERROR", code: pe.code, message: pe.message, ...(pe.retryAfter !== undefined ? { retryAfter: pe.retryAfter } : {}) });
+    this.send({ type: "ERROR", code: pe.code, message: pe.message.slice(0, 512), ...(pe.retryAfter !== undefined ? { retryAfter: pe.retryAfter } : {}) });
     if (isFatal(pe.code)) this.close();
   }
 

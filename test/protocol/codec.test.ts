@@ -12,6 +12,7 @@ import {
   ProtocolError,
   decodeClientMessage,
   decodeServerMessage,
+  encodeImagesPage,
   encodeMessage,
   fromBase64,
   imageNameProblem,
@@ -658,7 +659,7 @@ describe("every valid message fits in a control frame (P6)", () => {
   // Found by this suite: an IMAGES page of LIST_PAGE_MAX images, each with a P20-valid name of 255
   // double quotes (each escaped to 2 bytes by JSON) and a P13-valid 32-character owner, is over
   // 67,000 bytes of JSON: encodeMessage() throws a RangeError and the server answers LIST with INTERNAL.
-  test("an IMAGES page of LIST_PAGE_MAX images with the longest valid names and owners fits in MAX_CONTROL_FRAME (P6, P13, P20)", () => {
+  test("an IMAGES page of LIST_PAGE_MAX images with the longest valid names is cut to fit MAX_CONTROL_FRAME, its cursor after the last image sent (P6, P13, P20)", () => {
     const owner = "m" + "a".repeat(31);
     expect(isValidUsername(owner)).toBe(true);
     const images = Array.from({ length: LIST_PAGE_MAX }, (_, i) => ({
@@ -671,8 +672,14 @@ describe("every valid message fits in a control frame (P6)", () => {
     for (const image of images) expect(imageNameProblem(image.name)).toBeNull();
     const page: ServerMessage = { type: "IMAGES", images, next: 1_000_099 };
     expect(server(page)).toBe("ok");
-    let size = 0;
-    expect(() => (size = encodeMessage(page).length - FRAME_HEADER_SIZE)).not.toThrow();
-    expect(size).toBeLessThanOrEqual(MAX_CONTROL_FRAME);
+    // A full page of such images is too big for one frame, so the server cuts it (encodeImagesPage).
+    expect(() => encodeMessage(page)).toThrow(ProtocolError);
+    const frame = encodeImagesPage(images, true);
+    expect(frame.length - FRAME_HEADER_SIZE).toBeLessThanOrEqual(MAX_CONTROL_FRAME);
+    const sent = decodeServerMessage(frame.subarray(FRAME_HEADER_SIZE));
+    if (sent.type !== "IMAGES") throw new Error("not IMAGES");
+    expect(sent.images.length).toBeGreaterThan(0);
+    expect(sent.images.length).toBeLessThan(LIST_PAGE_MAX);
+    expect(sent.next).toBe(sent.images.at(-1)!.seq);
   });
 });

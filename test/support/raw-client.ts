@@ -68,8 +68,8 @@ export async function rawConnect(port: number, opts: { certPem?: string; keyPem?
       return next();
     },
     closed,
-    close: () => socket.end(),
-    [Symbol.asyncDispose]: async () => socket.end(),
+    close: () => void socket.end(),
+    [Symbol.asyncDispose]: async () => void socket.end(),
   };
   return client;
 }
