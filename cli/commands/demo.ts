@@ -71,7 +71,7 @@ export async function demo(args: string[]): Promise<number> {
     await Bun.write(file, Bun.file(samplePng));
     const conn = await connectAs(alice);
     try {
-      const image = await postImage(conn, alice, file);
+      const { image } = await postImage(conn, alice, file);
       say("alice", `encrypted sample.png with a fresh AES-256 key, signed it, wrapped the key for the server; stored as ${image.owner}/${image.name} (id ${image.id})`);
     } finally {
       conn.close();

@@ -19,13 +19,14 @@ export async function post(args: string[]): Promise<number> {
   try {
     for (const file of positionals) {
       const progress = progressReporter(`posting ${file}`, values.quiet);
-      const image = await postImage(conn, creds, file, {
+      const { image, removed } = await postImage(conn, creds, file, {
         ...(values.name !== undefined ? { name: values.name } : {}),
         keepMetadata: values["keep-metadata"],
         onProgress: progress.update,
       });
       progress.done();
       process.stdout.write(`posted ${image.owner}/${image.name} id ${image.id} (${formatSize(image.size)}, ${image.contentType})\n`);
+      if (removed.length > 0 && !values.quiet) process.stdout.write(`  removed metadata: ${removed.join(", ")}\n`);
     }
   } finally {
     conn.close();

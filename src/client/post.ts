@@ -8,6 +8,7 @@ import { ClientError } from "./errors.ts";
 import { readChunks, readHead } from "./file-source.ts";
 import type { Credentials } from "./home.ts";
 import { SNIFF_BYTES, sniffImageType } from "./image-type.ts";
+import { StripError, stripMetadata } from "./strip-metadata.ts";
 import { verifyStorageCert } from "./storage-cert.ts";
 
 export interface PostOptions {
@@ -18,7 +19,46 @@ export interface PostOptions {
   onProgress?: (sent: number, total: number) => void;
 }
 
-export async function postImage(conn: Connection, creds: Credentials, path: string, opts: PostOptions = {}): Promise<ImageMeta> {
+export interface Posted {
+  image: ImageMeta;
+  /** Metadata removed before signing (empty with keepMetadata). */
+  removed: string[];
+}
+
+/** The bytes to post, readable twice (digest pass, then seal pass) in bounded chunks. */
+interface Source {
+  size: number;
+  chunks(): AsyncIterable<Uint8Array>;
+}
+
+function bufferSource(bytes: Uint8Array): Source {
+  return {
+    size: bytes.length,
+    async *chunks() {
+      for (let at = 0; at < bytes.length; at += 1024 * 1024) yield bytes.subarray(at, at + 1024 * 1024);
+    },
+  };
+}
+
+/**
+ * Location privacy: metadata (EXIF with GPS, XMP, IPTC, text chunks) is
+ * removed before the image is signed, without touching the pixels. The
+ * stripper works on the whole image in memory; --keep-metadata streams the
+ * file as it is.
+ */
+async function prepare(path: string, size: number, contentType: NonNullable<ReturnType<typeof sniffImageType>>, keep: boolean): Promise<{ source: Source; removed: string[] }> {
+  if (keep) return { source: { size, chunks: () => readChunks(path) }, removed: [] };
+  const original = new Uint8Array(await Bun.file(path).arrayBuffer());
+  try {
+    const { bytes, removed } = stripMetadata(contentType, original);
+    return { source: bufferSource(removed.length > 0 ? bytes : original), removed };
+  } catch (error) {
+    if (!(error instanceof StripError)) throw error;
+    throw new ClientError(`cannot post ${path}: it is not a well-formed ${contentType.slice(6).toUpperCase()} image (${error.message}), so its metadata cannot be removed; pass --keep-metadata to post it unchanged`);
+  }
+}
+
+export async function postImage(conn: Connection, creds: Credentials, path: string, opts: PostOptions = {}): Promise<Posted> {
   const name = opts.name ?? basename(path);
   const problem = imageNameProblem(name);
   if (problem) throw new ClientError(`cannot post ${path}: ${problem}; pass --name`, 2);
@@ -30,21 +70,24 @@ export async function postImage(conn: Connection, creds: Credentials, path: stri
   const contentType = sniffImageType(await readHead(path, SNIFF_BYTES));
   if (!contentType) throw new ClientError(`cannot post ${path}: it is not a PNG, JPEG, GIF or WebP image (judged by its content)`);
 
+  const { source, removed } = await prepare(path, size, contentType, opts.keepMetadata ?? false);
+  const plainSize = source.size;
+
   // Pass 1: digest for the signature.
   const owner = creds.profile.username;
   const digest = createImageDigest();
-  for await (const chunk of readChunks(path)) digest.update(chunk);
+  for await (const chunk of source.chunks()) digest.update(chunk);
   const signed = digest.digest();
   const signature = await signImage({ digest: signed, owner, name, contentType, certDer: creds.certDer, privateKeyPkcs8: creds.keyPkcs8 });
 
   const storageCertDer = fromBase64(conn.hello.storageCertificate);
   await verifyStorageCert(storageCertDer, creds.caDer);
   const key = generateContentKey();
-  const header = newHeader({ owner, name, contentType, size });
+  const header = newHeader({ owner, name, contentType, size: plainSize });
   const wrappedKey = await wrapKey(key, storageCertDer);
-  const dataSize = cipherSize(size);
+  const dataSize = cipherSize(plainSize);
   await conn.expect(
-    { type: "POST_IMAGE", name, contentType, size, dataSize, header: toBase64(encodeHeader(header)), signature: toBase64(signature), wrappedKey: toBase64(wrappedKey) },
+    { type: "POST_IMAGE", name, contentType, size: plainSize, dataSize, header: toBase64(encodeHeader(header)), signature: toBase64(signature), wrappedKey: toBase64(wrappedKey) },
     "UPLOAD_READY",
   );
 
@@ -53,7 +96,7 @@ export async function postImage(conn: Connection, creds: Credentials, path: stri
   // the passes is never completed on the server.
   const again = createImageDigest();
   async function* hashed() {
-    for await (const chunk of readChunks(path)) {
+    for await (const chunk of source.chunks()) {
       again.update(chunk);
       yield chunk;
     }
@@ -77,5 +120,5 @@ export async function postImage(conn: Connection, creds: Credentials, path: stri
   opts.onProgress?.(dataSize, dataSize);
   const reply = await conn.receive();
   if (reply.type !== "POSTED") throw new ClientError(`the server answered ${reply.type} where POSTED was expected`);
-  return reply.image;
+  return { image: reply.image, removed };
 }
