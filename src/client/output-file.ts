@@ -4,7 +4,7 @@
  * link() fails if the target exists, so a different file is never replaced.
  */
 import { randomBytes } from "node:crypto";
-import { lstat, mkdir, open, rename, unlink, writeFile, link, type FileHandle } from "node:fs/promises";
+import { link, lstat, mkdir, open, readFile, unlink, writeFile, type FileHandle } from "node:fs/promises";
 import { join, resolve, sep } from "node:path";
 import { createImageDigest } from "../crypto/index.ts";
 import { SaveConflictError, TrustError } from "./errors.ts";
@@ -72,7 +72,22 @@ export class OutputFile {
       }
       throw new SaveConflictError(`cannot save ${this.target}: a different file with that name is already there; move it away or use -o`);
     }
-    await rename(p7sTmp, `${this.target}.p7s`);
+    // The signature is placed with link() too: rename() would replace whatever is called
+    // NAME.p7s already, and that may be another image the user saved ("x.png.p7s" is a valid name).
+    const p7sTarget = `${this.target}.p7s`;
+    try {
+      await link(p7sTmp, p7sTarget);
+    } catch (error) {
+      const same = (error as NodeJS.ErrnoException).code === "EEXIST" && Buffer.compare(await readFile(p7sTarget).catch(() => Buffer.alloc(0)), signature) === 0;
+      if (!same) {
+        // Take back the image linked a moment ago, so the save is all or nothing; discard() removes the rest.
+        await unlink(this.target).catch(() => {});
+        await unlink(p7sTmp).catch(() => {});
+        if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
+        throw new SaveConflictError(`cannot save ${p7sTarget}: a different file with that name is already there; move it away or use -o`);
+      }
+    }
+    await unlink(p7sTmp);
     await unlink(this.tmp);
     await fsyncDir(this.dir);
     return { path: this.target, written: true };

@@ -89,9 +89,18 @@ describe("OutputFile", () => {
     using out = tempDir("sis-out-");
     await save(out, "alice", "pic.png.p7s");
     expect(fileFingerprint(join(out, "alice", "pic.png.p7s"))).toBe(fingerprint(image));
-    await save(out, "alice", "pic.png").catch((error) => expect(error).toBeInstanceOf(SaveConflictError));
+    await expect(save(out, "alice", "pic.png")).rejects.toBeInstanceOf(SaveConflictError);
     expect(fileFingerprint(join(out, "alice", "pic.png.p7s"))).toBe(fingerprint(image));
-    expect((await listFiles(out)).filter((f) => f.includes(PARTIAL_PREFIX))).toEqual([]);
+    // All or nothing: no image without its signature, no temporary file.
+    expect(await listFiles(out)).toEqual(["alice/pic.png.p7s", "alice/pic.png.p7s.p7s"]);
+  });
+
+  test("an existing NAME.p7s equal to this image's signature is accepted as it is", async () => {
+    using out = tempDir("sis-out-");
+    mkdirSync(join(out, "alice"));
+    writeFileSync(join(out, "alice", "sample.png.p7s"), signature);
+    expect((await save(out, "alice", "sample.png")).written).toBe(true);
+    expect(await listFiles(out)).toEqual(["alice/sample.png", "alice/sample.png.p7s"]);
   });
 
   test("a symbolic link at the target is not written through", async () => {

@@ -149,8 +149,11 @@ describe("sharing images", () => {
     const out = freshDir("out");
     const first = await get(bob, "alice/pic.png.p7s", out);
     expect({ code: first.code, stderr: first.stderr }).toEqual({ code: 0, stderr: "" });
-    await get(bob, "alice/pic.png", out);
+    const second = await get(bob, "alice/pic.png", out);
     expect(await sameBytes(SAMPLE.jpg, join(out, "alice", "pic.png.p7s"))).toBe(true);
+    // Refusing is one right answer; whatever it is, it says so and leaves no temporary file.
+    if (second.code !== 0) expect(second.stderr).toStartWith("sis: cannot save ");
+    expect((await listFiles(out)).filter((f) => f.includes(".sis-partial-"))).toEqual([]);
   });
 
   test("posting a second image under a taken name fails with NAME_TAKEN and keeps the first", async () => {
