@@ -12,6 +12,12 @@ export interface ServerLimits {
   maxImageSize: number;
   maxConnectionsPerAddress: number;
   certLifetimeDays: number;
+  /** TLS handshake plus HELLO (HANDSHAKE_TIMEOUT_MS by default). */
+  handshakeTimeoutMs: number;
+  /** No whole frame from the client (IDLE_TIMEOUT_MS by default). */
+  idleTimeoutMs: number;
+  /** No data frame during an upload (UPLOAD_STALL_TIMEOUT_MS by default). */
+  uploadStallTimeoutMs: number;
 }
 
 export interface ServerContext {

@@ -2,7 +2,7 @@
 import { randomBytes } from "node:crypto";
 import { cipherSize, decodeHeader, unwrapKey } from "../crypto/index.ts";
 import {
-  CONTENT_TYPES, DATA, fromBase64, imageNameProblem, MAX_UPLOADS_PER_USER, ProtocolError, UPLOAD_STALL_TIMEOUT_MS,
+  CONTENT_TYPES, DATA, fromBase64, imageNameProblem, MAX_UPLOADS_PER_USER, ProtocolError,
   type ClientMessageOf, type Frame, type ImageMeta,
 } from "../protocol/index.ts";
 import { StoreConflictError, type BlobWriter, type NewImage } from "./ports.ts";
@@ -84,7 +84,7 @@ export async function startUpload(session: Session, message: ClientMessageOf<"PO
         await finish(false);
         throw new ProtocolError("BAD_UPLOAD", "more image bytes than declared");
       }
-      session.touch(UPLOAD_STALL_TIMEOUT_MS);
+      session.touch(ctx.limits.uploadStallTimeoutMs);
       try {
         await writer.write(frame.payload);
         remaining -= frame.payload.length;
@@ -100,7 +100,7 @@ export async function startUpload(session: Session, message: ClientMessageOf<"PO
       await commitImage(session, image, finish);
     },
   };
-  session.touch(UPLOAD_STALL_TIMEOUT_MS);
+  session.touch(ctx.limits.uploadStallTimeoutMs);
   session.send({ type: "UPLOAD_READY" });
   return upload;
 }

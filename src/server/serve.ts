@@ -2,7 +2,9 @@
 import { join } from "node:path";
 import { createHttpApp } from "../http/app.ts";
 import { toPem } from "../pki/index.ts";
-import { DEFAULT_MAX_CONNECTIONS_PER_ADDRESS, DEFAULT_MAX_IMAGE_SIZE } from "../protocol/index.ts";
+import {
+  DEFAULT_MAX_CONNECTIONS_PER_ADDRESS, DEFAULT_MAX_IMAGE_SIZE, HANDSHAKE_TIMEOUT_MS, IDLE_TIMEOUT_MS, UPLOAD_STALL_TIMEOUT_MS,
+} from "../protocol/index.ts";
 import { FileBlobStore, MemoryNotifier, SqliteStore } from "../store/index.ts";
 import type { ServerContext, ServerLimits } from "./context.ts";
 import { CrlCache } from "./crl-cache.ts";
@@ -69,6 +71,9 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
       maxImageSize: opts.limits?.maxImageSize ?? DEFAULT_MAX_IMAGE_SIZE,
       maxConnectionsPerAddress: opts.limits?.maxConnectionsPerAddress ?? DEFAULT_MAX_CONNECTIONS_PER_ADDRESS,
       certLifetimeDays: opts.limits?.certLifetimeDays ?? 365,
+      handshakeTimeoutMs: opts.limits?.handshakeTimeoutMs ?? HANDSHAKE_TIMEOUT_MS,
+      idleTimeoutMs: opts.limits?.idleTimeoutMs ?? IDLE_TIMEOUT_MS,
+      uploadStallTimeoutMs: opts.limits?.uploadStallTimeoutMs ?? UPLOAD_STALL_TIMEOUT_MS,
     },
     version: opts.version,
   };

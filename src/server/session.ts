@@ -1,6 +1,6 @@
 /** One protocol connection: frames in, the hello / ready state machine, replies and pushes out. */
 import {
-  CONTROL, decodeClientMessage, encodeData, encodeMessage, FrameDecoder, HANDSHAKE_TIMEOUT_MS, IDLE_TIMEOUT_MS,
+  CONTROL, decodeClientMessage, encodeData, encodeMessage, FrameDecoder,
   isFatal, MAX_CONTROL_FRAME, MAX_DATA_FRAME, PROTOCOL_NAME, PROTOCOL_VERSION, ProtocolError, SUPPORTED_VERSIONS,
   toBase64, type ClientMessage, type ErrorCode, type Frame, type ServerMessage,
 } from "../protocol/index.ts";
@@ -40,14 +40,15 @@ export class Session {
   private released = false;
   private subscribed = false;
   private paused = false;
-  /** Unix ms after which the sweeper closes this session. */
-  deadline = Date.now() + HANDSHAKE_TIMEOUT_MS;
+  /** Unix ms after which the sweeper closes this session; moves only on whole frames and reply progress. */
+  deadline: number;
 
   constructor(
     readonly ctx: ServerContext,
     readonly socket: SessionSocket,
   ) {
     this.outbox = new Outbox(socket);
+    this.deadline = Date.now() + ctx.limits.handshakeTimeoutMs;
   }
 
   get address(): string {
@@ -106,7 +107,7 @@ export class Session {
   }
 
   /** Pushes the idle deadline forward: called on every whole frame and on reply progress. */
-  touch(ms = IDLE_TIMEOUT_MS): void {
+  touch(ms = this.ctx.limits.idleTimeoutMs): void {
     this.deadline = Date.now() + ms;
   }
 
