@@ -80,7 +80,8 @@ export function expectSafeMessage(message: string): void {
   expect(message.length).toBeGreaterThan(0);
   expect(message).not.toContain("/work");
   expect(message).not.toContain(tmpdir());
-  expect(message).not.toMatch(/\bat /);
+  expect(message).not.toMatch(/\n\s*at\s|\bat .*:\d+:\d+/);
+  expect(message).not.toContain("\n");
   expect(message).not.toMatch(/\.ts:|\.js:/);
   expect(message).not.toContain("node_modules");
   expect(message).not.toMatch(/Error:/);
