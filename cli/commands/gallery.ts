@@ -1,0 +1,45 @@
+/** sis gallery: a local web page (127.0.0.1 only) showing the saved images, each re-verified, updated live. */
+import { mkdir } from "node:fs/promises";
+import { join, resolve } from "node:path";
+import { ClientError } from "../../src/client/errors.ts";
+import { Home, resolveHome } from "../../src/client/home.ts";
+import { createGalleryApp } from "../../src/gallery/app.ts";
+import { fromPem } from "../../src/pki/index.ts";
+import { intOption, parse } from "../args.ts";
+
+export const DEFAULT_GALLERY_PORT = 8234;
+const HOSTNAME = "127.0.0.1";
+
+export async function gallery(args: string[]): Promise<number> {
+  const { values } = parse(args, { port: { type: "string" }, output: { type: "string", short: "o" }, home: { type: "string" } });
+  const port = intOption(values.port, "port", DEFAULT_GALLERY_PORT, 0, 65535);
+  const home = new Home(resolveHome(values.home));
+  const caPem = await home.readCaPem();
+  if (caPem === null) throw new ClientError(`cannot find the pinned CA in ${home.dir}: run 'sis register' first (or pass --home)`);
+  let caDer: Uint8Array;
+  try {
+    caDer = fromPem(caPem, "CERTIFICATE");
+  } catch {
+    throw new ClientError(`cannot read the pinned CA ${home.path("ca")}: it is damaged; register again`);
+  }
+  const dir = resolve(values.output ?? join(home.dir, "images"));
+  // Created up front so the page can watch it before the first image arrives.
+  await mkdir(dir, { recursive: true, mode: 0o755 });
+
+  const app = createGalleryApp({ dir, caDer });
+  let server: ReturnType<typeof Bun.serve>;
+  try {
+    server = Bun.serve({ hostname: HOSTNAME, port, fetch: app.fetch });
+  } catch (error) {
+    const inUse = (error as NodeJS.ErrnoException).code === "EADDRINUSE" || /in use/i.test(String((error as Error).message));
+    throw new ClientError(inUse ? `cannot listen on ${HOSTNAME}:${port}: the port is in use; pass --port N (0 picks a free one)` : `cannot listen on ${HOSTNAME}:${port}: ${(error as Error).message}`);
+  }
+  process.stdout.write(`gallery: http://${HOSTNAME}:${server.port}/ (images from ${dir})\n`);
+
+  await new Promise<void>((done) => {
+    process.once("SIGINT", done);
+    process.once("SIGTERM", done);
+  });
+  await server.stop(true);
+  return 0;
+}

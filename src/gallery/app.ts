@@ -1,0 +1,110 @@
+/** The gallery (Hono): the page, the re-verified image list, live change events, and the verified images' bytes. */
+import type { FileHandle } from "node:fs/promises";
+import { Hono } from "hono";
+import { streamSSE } from "hono/streaming";
+import { DirWatcher } from "./dir-watcher.ts";
+import { FAVICON_SVG, PAGE_HTML, PAGE_SCRIPT, PAGE_STYLE } from "./page.ts";
+import { GalleryScanner } from "./scan.ts";
+
+export interface GalleryDeps {
+  dir: string;
+  /** The pinned CA certificate (DER) that every signer must chain to. */
+  caDer: Uint8Array;
+}
+
+/** Nothing but this origin's own files: no inline script or style, no framing, no plugins. */
+export const CONTENT_SECURITY_POLICY =
+  "default-src 'self'; img-src 'self'; script-src 'self'; style-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+
+/**
+ * The server listens on 127.0.0.1 only, but a web page elsewhere could point its own
+ * host name at 127.0.0.1 (DNS rebinding) and read the answers as same-origin; a Host
+ * header that is not a loopback name is refused.
+ */
+const LOOPBACK_HOSTS = new Set(["127.0.0.1", "localhost", "[::1]"]);
+
+/** Bun closes a connection that is quiet for 10 s; a comment line keeps the event stream open. */
+const HEARTBEAT_MS = 5_000;
+const READ_CHUNK = 256 * 1024;
+
+function fileStream(handle: FileHandle, size: number): ReadableStream<Uint8Array> {
+  let position = 0;
+  return new ReadableStream({
+    async pull(controller) {
+      try {
+        const want = Math.min(READ_CHUNK, size - position);
+        const { bytesRead, buffer } = want > 0 ? await handle.read(new Uint8Array(want), 0, want, position) : { bytesRead: 0, buffer: null };
+        if (bytesRead === 0 || !buffer) {
+          controller.close();
+          await handle.close();
+          return;
+        }
+        position += bytesRead;
+        controller.enqueue(buffer.subarray(0, bytesRead));
+      } catch (error) {
+        await handle.close().catch(() => {});
+        controller.error(error);
+      }
+    },
+    async cancel() {
+      await handle.close().catch(() => {});
+    },
+  });
+}
+
+export function createGalleryApp(deps: GalleryDeps): Hono {
+  const scanner = new GalleryScanner(deps.dir, deps.caDer);
+  const watcher = new DirWatcher(deps.dir);
+  const app = new Hono();
+
+  app.use("*", async (c, next) => {
+    if (!LOOPBACK_HOSTS.has(new URL(c.req.url).hostname)) return c.text("forbidden: the gallery answers only to 127.0.0.1 and localhost", 403);
+    await next();
+    c.res.headers.set("Content-Security-Policy", CONTENT_SECURITY_POLICY);
+    c.res.headers.set("X-Content-Type-Options", "nosniff");
+    c.res.headers.set("Referrer-Policy", "no-referrer");
+    c.res.headers.set("X-Frame-Options", "DENY");
+    c.res.headers.set("Cross-Origin-Resource-Policy", "same-origin");
+  });
+
+  app.get("/", (c) => c.html(PAGE_HTML, 200, { "Cache-Control": "no-cache" }));
+  app.get("/app.js", (c) => c.body(PAGE_SCRIPT, 200, { "Content-Type": "text/javascript; charset=utf-8", "Cache-Control": "no-cache" }));
+  app.get("/app.css", (c) => c.body(PAGE_STYLE, 200, { "Content-Type": "text/css; charset=utf-8", "Cache-Control": "no-cache" }));
+  app.get("/favicon.svg", (c) => c.body(FAVICON_SVG, 200, { "Content-Type": "image/svg+xml", "Cache-Control": "max-age=86400" }));
+
+  app.get("/api/images", async (c) => c.json({ dir: deps.dir, images: await scanner.list() }, 200, { "Cache-Control": "no-store" }));
+
+  app.get("/api/events", (c) =>
+    streamSSE(c, async (stream) => {
+      const closed = new Promise<void>((done) => stream.onAbort(done));
+      c.req.raw.signal.addEventListener("abort", () => stream.abort());
+      const unsubscribe = watcher.subscribe(() => void stream.writeSSE({ event: "change", data: "images" }));
+      const heartbeat = setInterval(() => void stream.write(": keep-alive\n\n"), HEARTBEAT_MS);
+      try {
+        await stream.writeSSE({ event: "ready", data: "watching" });
+        await closed;
+      } finally {
+        clearInterval(heartbeat);
+        unsubscribe();
+      }
+    }),
+  );
+
+  // Owner and name are validated, the path is confined to DIR, symlinks are not followed,
+  // and only an image whose signature verifies right now is served.
+  app.get("/images/:owner/:name", async (c) => {
+    const opened = await scanner.open(c.req.param("owner"), c.req.param("name"));
+    if (!opened) return c.notFound();
+    const { verdict, handle, stat } = opened;
+    const headers = { "Content-Type": verdict.contentType ?? "", "Content-Length": String(stat.size), "Cache-Control": "no-cache" };
+    if (!verdict.verified || !verdict.contentType || c.req.method === "HEAD") {
+      await handle.close();
+      return verdict.verified ? c.body(null, 200, headers) : c.notFound();
+    }
+    return c.body(fileStream(handle, stat.size), 200, headers);
+  });
+
+  app.notFound((c) => c.text("not found", 404));
+  app.onError((_error, c) => c.text("internal error", 500));
+  return app;
+}
