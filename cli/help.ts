@@ -17,6 +17,7 @@ client
   get ID|OWNER/NAME  download, verify and save one image
   watch            receive, verify and save every new image as it arrives
 
+  gallery          a local web page of your saved images, each verified again
   demo             run a server, two users and a post in a temporary directory
 
 Run 'sis <command> --help' for a command's options and examples.
@@ -73,6 +74,17 @@ On start it catches up on what was posted while it was away.`,
 
 Works on the server's data directory, also while the server runs. A revoked
 certificate is refused at its next connection and listed in /crl.pem.`,
+  gallery: `usage: sis gallery [--port N] [-o DIR] [--home DIR]
+
+Serves a web page on http://127.0.0.1:N/ (only this machine; N defaults to
+8234, 0 picks a free one) showing the images saved in DIR (default
+<home>/images), newest first. Each image is verified again when listed: its
+signature over the file and the signer's certificate against your pinned CA
+(revocation was checked when it was saved). An image that fails is marked
+NOT verified and is not shown. New images saved by 'sis watch' appear without
+a reload. Stop with Ctrl-C.
+
+  sis gallery -o ~/Pictures/sis`,
   demo: `usage: sis demo [--keep]
 
 Starts a server in a temporary directory, registers alice and bob, starts

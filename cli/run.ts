@@ -1,4 +1,6 @@
 /** Runs one command and turns any error into `sis: cannot …` on stderr and an exit code. */
+// Before any command module loads @peculiar/x509 (its DI container needs the Reflect polyfill).
+import "reflect-metadata";
 import { ClientError } from "../src/client/errors.ts";
 import { UsageError } from "./args.ts";
 
@@ -14,6 +16,7 @@ const LOADERS: Record<string, () => Promise<Runner>> = {
   watch: async () => (await import("./commands/watch.ts")).watchCommand,
   admin: async () => (await import("./commands/admin.ts")).admin,
   demo: async () => (await import("./commands/demo.ts")).demo,
+  gallery: async () => (await import("./commands/gallery.ts")).gallery,
 };
 
 export async function run(command: string, args: string[]): Promise<number> {

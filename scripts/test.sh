@@ -30,7 +30,8 @@ step "typecheck (tsc --noEmit, strict)" tsc --noEmit -p .
 step "build dist/sis (bun build --compile)" bun run build
 
 log=$(mktemp)
-bun test "$@" 2>&1 | tee "$log"
+# End-to-end tests spawn servers and the compiled binary: allow them two minutes each.
+bun test --timeout 120000 "$@" 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
 suite_pass=$(grep -E '^ *[0-9]+ pass$' "$log" | tail -1 | grep -oE '[0-9]+' || echo 0)
 suite_fail=$(grep -E '^ *[0-9]+ fail$' "$log" | tail -1 | grep -oE '[0-9]+' || echo 0)
