@@ -24,6 +24,14 @@ export interface SessionSocket extends WritableSocket {
  */
 const INBOUND_HIGH = 4 * 1024 * 1024;
 const INBOUND_LOW = 1024 * 1024;
+/**
+ * Replies the peer has not read yet. Above this the session handles no more
+ * frames until the peer reads: a client that pipelines requests and never
+ * reads the replies fills the inbound queue instead, the socket pauses, TCP
+ * pushes back, and its idle deadline (which only whole handled frames move)
+ * ends the connection. Without it every PING would grow server memory.
+ */
+const OUTBOUND_HIGH = 1024 * 1024;
 
 export class Session {
   state: "hello" | "ready" | "closed" = "hello";
@@ -123,6 +131,10 @@ export class Session {
       this.socket.resume();
     }
     if (this.state === "closed") return;
+    if (this.outbox.backlog > OUTBOUND_HIGH) {
+      await this.outbox.below(OUTBOUND_HIGH);
+      if (this.state === "closed") return;
+    }
     if (this.upload) {
       this.touch();
       await this.upload.receive(frame);
