@@ -89,7 +89,7 @@ describe("Semaphore", () => {
     const g2 = gate();
     let running = 0;
     let peak = 0;
-    const task = (g: ReturnType<typeof gate>) => async () => {
+    const task = (g: { promise: Promise<void> }) => async () => {
       running++;
       peak = Math.max(peak, running);
       await g.promise;

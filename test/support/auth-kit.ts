@@ -2,8 +2,8 @@
 import { readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { createKeyAndCsr, fromPem, toPem } from "../../src/pki/index.ts";
-import { CONTROL, encodeMessage, toBase64, type ServerMessage } from "../../src/protocol/index.ts";
-import { rawConnect, type RawClient } from "./raw-client.ts";
+import { CONTROL, decodeServerMessage, encodeMessage, FrameDecoder, toBase64, type Frame, type ServerMessage } from "../../src/protocol/index.ts";
+import { rawConnect } from "./raw-client.ts";
 
 export const CERTS_DIR = resolve(import.meta.dir, "../../certs");
 
@@ -24,7 +24,7 @@ export interface ProcResult {
 /** Runs openssl without blocking the event loop (an in-process server may need it); never throws on exit code. */
 export async function openssl(args: string[], opts: { stdin?: Uint8Array | string; cwd?: string; timeoutMs?: number } = {}): Promise<ProcResult> {
   const proc = Bun.spawn(["openssl", ...args], {
-    stdin: opts.stdin !== undefined ? new Blob([opts.stdin]) : "ignore",
+    stdin: opts.stdin !== undefined ? new Blob([typeof opts.stdin === "string" ? opts.stdin : new Uint8Array(opts.stdin)]) : "ignore",
     stdout: "pipe",
     stderr: "pipe",
     ...(opts.cwd ? { cwd: opts.cwd } : {}),
@@ -77,7 +77,13 @@ export async function freshCsr(username: string): Promise<{ csr: string; keyPem:
 export type ErrorReply = Extract<ServerMessage, { type: "ERROR" }>;
 
 /** Expects the next message to be an ERROR with `code`; returns it for further checks. */
-export async function expectError(client: RawClient, code: string): Promise<ErrorReply> {
+/** What raw-client.ts and frameConnect() have in common. */
+export interface MessageSource {
+  next(timeoutMs?: number): Promise<ServerMessage | null>;
+  closed: Promise<void>;
+}
+
+export async function expectError(client: MessageSource, code: string): Promise<ErrorReply> {
   const reply = await client.next();
   if (reply === null) throw new Error(`the server closed the connection instead of answering ${code}`);
   if (reply.type !== "ERROR") throw new Error(`expected ERROR ${code}, got ${JSON.stringify(reply).slice(0, 300)}`);
@@ -86,7 +92,7 @@ export async function expectError(client: RawClient, code: string): Promise<Erro
 }
 
 /** Resolves true if the server closes the connection within the deadline, false otherwise. */
-export async function closedWithin(client: RawClient, ms = 10_000): Promise<boolean> {
+export async function closedWithin(client: MessageSource, ms = 10_000): Promise<boolean> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   const timeout = new Promise<false>((r) => (timer = setTimeout(() => r(false), ms)));
   const result = await Promise.race([client.closed.then(() => true as const), timeout]);
@@ -97,12 +103,93 @@ export async function closedWithin(client: RawClient, ms = 10_000): Promise<bool
 /** A fresh anonymous connection gets the server's HELLO: the server is still serving. */
 export async function anonymousHello(port: number): Promise<ServerMessage | null> {
   await using client = await rawConnect(port);
-  return client.hello();
+  return await client.hello();
 }
 
 /** Sends HELLO on an open raw connection and expects the server's HELLO back. */
-export async function helloAs(client: RawClient): Promise<Extract<ServerMessage, { type: "HELLO" }>> {
-  const reply = await client.hello();
+export async function helloAs(client: MessageSource & { write(bytes: Uint8Array): void }): Promise<Extract<ServerMessage, { type: "HELLO" }>> {
+  client.write(helloFrame());
+  const reply = await client.next();
   if (reply?.type !== "HELLO") throw new Error(`expected HELLO, got ${JSON.stringify(reply)?.slice(0, 300)}`);
   return reply;
+}
+
+/** A raw TLS client that returns every frame, data frames included (raw-client.ts's next() takes control frames only). */
+export interface FrameClient extends AsyncDisposable {
+  write(bytes: Uint8Array | string): void;
+  /** The next frame, or null once the server has closed the connection and everything before was read. */
+  frame(timeoutMs?: number): Promise<Frame | null>;
+  /** The next frame as a control message (throws on a data frame), or null if closed. */
+  next(timeoutMs?: number): Promise<ServerMessage | null>;
+  closed: Promise<void>;
+}
+
+export async function frameConnect(port: number, opts: { certPem?: string; keyPem?: string } = {}): Promise<FrameClient> {
+  const decoder = new FrameDecoder();
+  const frames: Frame[] = [];
+  let wake: (() => void) | null = null;
+  let isClosed = false;
+  let closedResolve!: () => void;
+  const closed = new Promise<void>((r) => (closedResolve = r));
+  const socket = await new Promise<Awaited<ReturnType<typeof Bun.connect>>>((resolve, reject) => {
+    Bun.connect({
+      hostname: "127.0.0.1",
+      port,
+      tls: { rejectUnauthorized: false, ...(opts.certPem ? { cert: opts.certPem, key: opts.keyPem } : {}) },
+      socket: {
+        handshake: (s) => resolve(s),
+        data: (_s, bytes) => {
+          try {
+            frames.push(...decoder.push(bytes));
+          } catch {
+            // the test judges what arrived before
+          }
+          wake?.();
+        },
+        close: () => {
+          isClosed = true;
+          closedResolve();
+          wake?.();
+        },
+        connectError: (_s, e) => reject(e),
+        error: () => {},
+      },
+    }).catch(reject);
+  });
+  const frame = async (timeoutMs = 10_000): Promise<Frame | null> => {
+    const deadline = Date.now() + timeoutMs;
+    while (frames.length === 0) {
+      if (isClosed) return null;
+      if (Date.now() > deadline) throw new Error("no frame from the server in time");
+      await new Promise<void>((r) => {
+        const t = setTimeout(r, 100);
+        wake = () => {
+          clearTimeout(t);
+          r();
+        };
+      });
+    }
+    return frames.shift()!;
+  };
+  return {
+    write: (bytes) => void socket.write(typeof bytes === "string" ? new TextEncoder().encode(bytes) : bytes),
+    frame,
+    async next(timeoutMs) {
+      const f = await frame(timeoutMs);
+      if (f === null) return null;
+      if (f.kind !== CONTROL) throw new Error(`expected a control frame, got a data frame of ${f.payload.length} bytes`);
+      return decodeServerMessage(f.payload);
+    },
+    closed,
+    [Symbol.asyncDispose]: async () => void socket.end(),
+  };
+}
+
+/** Polls `condition` until it holds or the deadline passes (for state with no event to await). */
+export async function until(condition: () => boolean | Promise<boolean>, what: string, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await Bun.sleep(20);
+  }
 }

@@ -1,0 +1,115 @@
+/** identify() (P4): a presented certificate is a user only if our own records hold its serial and exact bytes, unrevoked and in date. */
+// First, before anything loads @peculiar/x509: Bun may evaluate CommonJS dependencies out of source order (see the report on src/pki/setup.ts).
+import "reflect-metadata";
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { CertificateAuthority, createCa, createKeyAndCsr, fromPem, type IssuedCert } from "../../src/pki/index.ts";
+import { identify } from "../../src/server/identify.ts";
+import { SqliteStore } from "../../src/store/index.ts";
+import { certFile } from "../support/auth-kit.ts";
+
+let dir: string;
+let store: SqliteStore;
+let ca: CertificateAuthority;
+let aliceId: number;
+/** Recorded for alice. */
+let alice: IssuedCert;
+/** Issued by our CA for alice but never recorded. */
+let unrecorded: IssuedCert;
+
+async function issue(username: string): Promise<IssuedCert> {
+  const { csrDer } = await createKeyAndCsr({ username, bits: 2048 });
+  return ca.issueUserCert({ csrDer, username });
+}
+
+function record(userId: number, cert: IssuedCert, der = cert.der) {
+  return store.addCert({ serial: cert.serial, userId, der, notBefore: cert.notBefore, notAfter: cert.notAfter });
+}
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), "sis-identify-"));
+  store = SqliteStore.open(join(dir, "sis.db"));
+  ca = await CertificateAuthority.load(await createCa({ commonName: "sis CA identify-test" }));
+  aliceId = store.createUser("alice", "$argon2id$not-used-here").id;
+  [alice, unrecorded] = await Promise.all([issue("alice"), issue("alice")]);
+  record(aliceId, alice);
+}, 60_000);
+
+afterAll(() => {
+  store.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe("identify()", () => {
+  test("no certificate means an anonymous connection", () => {
+    expect(identify(store, null)).toEqual({ anonymous: true });
+    expect(identify(store, new Uint8Array())).toEqual({ anonymous: true });
+  });
+
+  test("a recorded, unrevoked certificate in its validity identifies its user", () => {
+    const result = identify(store, alice.der);
+    expect(result).toEqual({ identity: { userId: aliceId, username: "alice", serial: alice.serial, certDer: expect.any(Uint8Array) } });
+    if (!("identity" in result)) throw new Error("unreachable");
+    expect(Buffer.compare(result.identity.certDer, alice.der)).toBe(0);
+  });
+
+  test("bytes that are not a certificate are CERT_UNKNOWN, not an exception", () => {
+    const result = identify(store, new TextEncoder().encode("not a certificate at all"));
+    expect(result).toMatchObject({ refused: "CERT_UNKNOWN" });
+  });
+
+  test("a certificate from a foreign CA with CN=alice is CERT_UNKNOWN", () => {
+    const foreign = fromPem(certFile("foreign-alice.pem"), "CERTIFICATE");
+    expect(identify(store, foreign)).toMatchObject({ refused: "CERT_UNKNOWN" });
+  });
+
+  test("a certificate our CA signed but the store never recorded is CERT_UNKNOWN", () => {
+    expect(identify(store, unrecorded.der)).toMatchObject({ refused: "CERT_UNKNOWN" });
+  });
+
+  test("a known serial presented with other bytes is CERT_UNKNOWN: the serial alone proves nothing", async () => {
+    const bobId = store.createUser("bob", "$argon2id$not-used-here").id;
+    const real = await issue("bob");
+    const other = await issue("bob");
+    // The record holds `real`'s serial with `other`'s bytes: presenting `real` must not match it.
+    record(bobId, real, other.der);
+    expect(identify(store, real.der)).toMatchObject({ refused: "CERT_UNKNOWN" });
+  });
+
+  test("a revoked certificate is CERT_REVOKED", async () => {
+    const carolId = store.createUser("carol", "$argon2id$not-used-here").id;
+    const cert = await issue("carol");
+    record(carolId, cert);
+    expect(identify(store, cert.der)).toHaveProperty("identity");
+    expect(store.revokeSerial(cert.serial, Date.now())).toBe(true);
+    expect(identify(store, cert.der)).toMatchObject({ refused: "CERT_REVOKED" });
+  });
+
+  test("revoking one certificate of a user leaves the others valid", async () => {
+    const daveId = store.createUser("dave", "$argon2id$not-used-here").id;
+    const [laptop, phone] = await Promise.all([issue("dave"), issue("dave")]);
+    record(daveId, laptop);
+    record(daveId, phone);
+    store.revokeSerial(laptop.serial, Date.now());
+    expect(identify(store, laptop.der)).toMatchObject({ refused: "CERT_REVOKED" });
+    expect(identify(store, phone.der)).toMatchObject({ identity: { username: "dave", serial: phone.serial } });
+  });
+
+  test("a recorded certificate after its notAfter is CERT_EXPIRED", () => {
+    expect(identify(store, alice.der, alice.notAfter + 1)).toMatchObject({ refused: "CERT_EXPIRED" });
+  });
+
+  test("a recorded certificate before its notBefore is CERT_EXPIRED", () => {
+    expect(identify(store, alice.der, alice.notBefore - 1)).toMatchObject({ refused: "CERT_EXPIRED" });
+  });
+
+  test("a certificate issued in the past with a short lifetime is refused once its record has run out", async () => {
+    const erinId = store.createUser("erin", "$argon2id$not-used-here").id;
+    const { csrDer } = await createKeyAndCsr({ username: "erin", bits: 2048 });
+    const old = await ca.issueUserCert({ csrDer, username: "erin", lifetimeDays: 1, now: new Date(Date.now() - 10 * 86_400_000) });
+    record(erinId, old);
+    expect(identify(store, old.der)).toMatchObject({ refused: "CERT_EXPIRED" });
+  });
+});
