@@ -133,7 +133,8 @@ export class Session {
     if (this.state === "closed") return;
     if (this.outbox.backlog > OUTBOUND_HIGH) {
       await this.outbox.below(OUTBOUND_HIGH);
-      if (this.state === "closed") return;
+      // The peer may have gone, or its deadline passed, while we waited.
+      if ((this.state as Session["state"]) === "closed") return;
     }
     if (this.upload) {
       this.touch();

@@ -2,7 +2,7 @@
 // Before anything that loads @peculiar/x509 (DESIGN.md): bun evaluates its CommonJS early otherwise.
 import "../../src/pki/reflect-polyfill.ts";
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { createPublicKey } from "node:crypto";
+import { createPrivateKey, createPublicKey } from "node:crypto";
 import { certInfo, createKeyAndCsr, MAX_CSR_BYTES } from "../../src/pki/index.ts";
 import { encodeMessage, fromBase64, toBase64, type ServerMessage } from "../../src/protocol/index.ts";
 import { csrFixtureBase64, freshCsr } from "../support/auth-kit.ts";
@@ -47,7 +47,8 @@ async function registered(message: Register | Uint8Array): Promise<Extract<Serve
 }
 
 function spkiOf(pkcs8: Uint8Array): Uint8Array {
-  return new Uint8Array(createPublicKey({ key: Buffer.from(pkcs8), format: "der", type: "pkcs8" }).export({ type: "spki", format: "der" }));
+  const key = createPrivateKey({ key: Buffer.from(pkcs8), format: "der", type: "pkcs8" });
+  return new Uint8Array(createPublicKey(key).export({ type: "spki", format: "der" }));
 }
 
 describe("registration", () => {
