@@ -1,4 +1,5 @@
 /** Helpers for the registration, certification and secure-channel tests: OpenSSL as judge, raw frames, fixtures. */
+import { expect } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { createKeyAndCsr, fromPem, toPem } from "../../src/pki/index.ts";
@@ -192,4 +193,10 @@ export async function until(condition: () => boolean | Promise<boolean>, what: s
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await Bun.sleep(20);
   }
+}
+
+/** Checks a spawned process on exit code, stdout and stderr together; a mismatch shows all three. */
+export function expectRun(result: ProcResult, want: { code: number; stdout?: RegExp | string; stderr?: RegExp | string }): void {
+  const match = (v: RegExp | string | undefined) => (v === undefined ? expect.any(String) : typeof v === "string" ? v : expect.stringMatching(v));
+  expect({ code: result.code, stdout: result.stdout, stderr: result.stderr }).toEqual({ code: want.code, stdout: match(want.stdout), stderr: match(want.stderr) });
 }
