@@ -162,6 +162,8 @@ export class Connection {
   private finish(error: Error): void {
     if (this.ended) return;
     this.ended = error;
+    // A closed socket never drains: release anyone waiting for the backlog (sendData), or they wait forever.
+    this.outbox?.markClosed();
     this.wake?.();
     for (const listener of this.closeListeners) listener(error);
   }
@@ -224,6 +226,7 @@ export class Connection {
       this.outbox.send(encodeData(bytes.subarray(offset, offset + MAX_DATA_FRAME)));
     }
     await this.outbox.below(SEND_BACKLOG);
+    if (this.ended) throw this.ended;
   }
 
   /**

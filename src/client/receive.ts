@@ -3,7 +3,7 @@
  * output directory unless every check passed: the plaintext goes to a
  * temporary file that is renamed into place only at the end.
  */
-import { cipherSize, createImageDigest, decodeHeader, openStream, unwrapKey, verifyImageSignature } from "../crypto/index.ts";
+import { cipherSize, createImageDigest, decodeHeader, EnvelopeError, openStream, unwrapKey, verifyImageSignature } from "../crypto/index.ts";
 import { certInfo, verifyUserCert } from "../pki/index.ts";
 import { fromBase64, imageNameProblem, isValidUsername, type ClientMessageOf, type ImageMeta } from "../protocol/index.ts";
 import type { Connection } from "./connection.ts";
@@ -68,8 +68,10 @@ export async function receiveImage(conn: Connection, creds: Credentials, crl: Cr
         onProgress?.(got, header.size);
       }
     } catch (error) {
-      if (error instanceof TrustError) throw error;
-      refuse("decrypt", `the image does not decrypt intact: ${(error as Error).message}`);
+      // Only the envelope's own verdict is a refusal. A lost connection or a failing disk says
+      // nothing about the image: it must propagate, so watch retries instead of skipping the image.
+      if (!(error instanceof EnvelopeError)) throw error;
+      refuse("decrypt", `the image does not decrypt intact: ${error.message}`);
     } finally {
       key.fill(0);
     }
