@@ -1,0 +1,52 @@
+/** A small seeded random source (mulberry32), so a failing soak or crash run can be replayed from its printed seed. */
+
+export interface Seeded {
+  readonly seed: number;
+  /** A float in [0, 1). */
+  next(): number;
+  /** An integer in [min, max], both included. */
+  int(min: number, max: number): number;
+  pick<T>(items: readonly T[]): T;
+  /** Fills `bytes` with pseudo-random bytes (fast enough for megabytes). */
+  fill(bytes: Uint8Array): void;
+}
+
+/** The seed from `env` (decimal) when set, else a fresh one. */
+export function seedFrom(env: string | undefined): number {
+  if (env !== undefined && env !== "") {
+    const n = Number(env);
+    if (!Number.isSafeInteger(n) || n < 0) throw new Error(`seed ${JSON.stringify(env)} is not a whole number`);
+    return n >>> 0;
+  }
+  return (Math.random() * 2 ** 32) >>> 0;
+}
+
+export function seeded(seed: number): Seeded {
+  let state = seed >>> 0;
+  const next32 = () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return (t ^ (t >>> 14)) >>> 0;
+  };
+  const next = () => next32() / 2 ** 32;
+  return {
+    seed,
+    next,
+    int: (min, max) => min + Math.floor(next() * (max - min + 1)),
+    pick: (items) => items[Math.floor(next() * items.length)]!,
+    fill(bytes) {
+      // xorshift32 seeded from the main stream: cheap per word, and reproducible.
+      let x = next32() || 1;
+      const words = new Uint32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength >>> 2);
+      for (let i = 0; i < words.length; i++) {
+        x ^= x << 13;
+        x ^= x >>> 17;
+        x ^= x << 5;
+        words[i] = x >>> 0;
+      }
+      for (let i = words.length * 4; i < bytes.length; i++) bytes[i] = next32() & 0xff;
+    },
+  };
+}
