@@ -8,7 +8,8 @@ import { ClientError } from "./errors.ts";
 import { readChunks, readHead } from "./file-source.ts";
 import type { Credentials } from "./home.ts";
 import { SNIFF_BYTES, sniffImageType } from "./image-type.ts";
-import { StripError, stripMetadata } from "./strip-metadata.ts";
+import { StripError } from "./strip-metadata.ts";
+import { stripStream } from "./strip-stream.ts";
 import { verifyStorageCert } from "./storage-cert.ts";
 
 export interface PostOptions {
@@ -31,31 +32,44 @@ interface Source {
   chunks(): AsyncIterable<Uint8Array>;
 }
 
-function bufferSource(bytes: Uint8Array): Source {
-  return {
-    size: bytes.length,
-    async *chunks() {
-      for (let at = 0; at < bytes.length; at += 1024 * 1024) yield bytes.subarray(at, at + 1024 * 1024);
-    },
-  };
-}
-
 /**
  * Location privacy: metadata (EXIF with GPS, XMP, IPTC, text chunks) is
  * removed before the image is signed, without touching the pixels. The
- * stripper works on the whole image in memory; --keep-metadata streams the
- * file as it is.
+ * stripper streams, so memory stays flat whatever the image's size: a first
+ * pass here checks the image and learns the stripped size and what goes, and
+ * every later read of the source strips the file again (never reads it raw,
+ * so a file that gains metadata meanwhile still loses it). --keep-metadata
+ * streams the file as it is.
  */
 async function prepare(path: string, size: number, contentType: NonNullable<ReturnType<typeof sniffImageType>>, keep: boolean): Promise<{ source: Source; removed: string[] }> {
-  if (keep) return { source: { size, chunks: () => readChunks(path) }, removed: [] };
-  const original = new Uint8Array(await Bun.file(path).arrayBuffer());
+  const file = () => readChunks(path);
+  if (keep) return { source: { size, chunks: file }, removed: [] };
+  const removed: string[] = [];
+  let stripped = 0;
   try {
-    const { bytes, removed } = stripMetadata(contentType, original);
-    return { source: bufferSource(removed.length > 0 ? bytes : original), removed };
+    for await (const chunk of stripStream(contentType, file, removed)) stripped += chunk.length;
   } catch (error) {
     if (!(error instanceof StripError)) throw error;
     throw new ClientError(`cannot post ${path}: it is not a well-formed ${contentType.slice(6).toUpperCase()} image (${error.message}), so its metadata cannot be removed; pass --keep-metadata to post it unchanged`);
   }
+  const changed = () => new ClientError(`cannot post ${path}: the file changed while it was being posted; try again`);
+  async function* chunks(): AsyncGenerator<Uint8Array> {
+    // postImage's digest check proves the bytes sent are the bytes signed; this proves both are the
+    // image judged here: the same size, and the same blocks dropped.
+    const again: string[] = [];
+    let length = 0;
+    try {
+      for await (const chunk of stripStream(contentType, file, again)) {
+        length += chunk.length;
+        if (length > stripped) throw changed();
+        yield chunk;
+      }
+    } catch (error) {
+      throw error instanceof StripError ? changed() : error;
+    }
+    if (length !== stripped || again.join("\n") !== removed.join("\n")) throw changed();
+  }
+  return { source: { size: stripped, chunks }, removed };
 }
 
 export async function postImage(conn: Connection, creds: Credentials, path: string, opts: PostOptions = {}): Promise<Posted> {

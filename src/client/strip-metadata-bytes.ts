@@ -38,6 +38,22 @@ export function hasPrefix(bytes: Uint8Array, at: number, prefix: string): boolea
   return true;
 }
 
+/** The parts joined into one new array. */
+export function concat(parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
+/** Adds `name` to the list of what was dropped, once: the list reads as a summary, in file order. */
+export function noteDropped(removed: string[], name: string): void {
+  if (!removed.includes(name)) removed.push(name);
+}
+
 /** Collects the kept slices of the input and the names of what was dropped, then joins them once. */
 export class Rebuild {
   private readonly parts: Uint8Array[] = [];
@@ -49,23 +65,16 @@ export class Rebuild {
     if (end > start) this.parts.push(this.input.subarray(start, end));
   }
 
-  /** Kept bytes that differ from the input (a patched header); copied so the input is never aliased. */
+  /** Kept bytes given as they are (a patched header, or a view of the input): `finish` copies them with the rest, so the output never aliases them. */
   add(bytes: Uint8Array): void {
-    this.parts.push(bytes.slice());
+    if (bytes.length > 0) this.parts.push(bytes);
   }
 
   drop(name: string): void {
-    if (!this.dropped.includes(name)) this.dropped.push(name);
+    noteDropped(this.dropped, name);
   }
 
   finish(): { bytes: Uint8Array; removed: string[] } {
-    const total = this.parts.reduce((n, p) => n + p.length, 0);
-    const out = new Uint8Array(total);
-    let at = 0;
-    for (const p of this.parts) {
-      out.set(p, at);
-      at += p.length;
-    }
-    return { bytes: out, removed: [...this.dropped] };
+    return { bytes: concat(this.parts), removed: [...this.dropped] };
   }
 }

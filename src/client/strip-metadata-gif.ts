@@ -8,6 +8,11 @@ const COMMENT = 0xfe;
 const APPLICATION = 0xff;
 const GRAPHIC_CONTROL = 0xf9;
 const PLAIN_TEXT = 0x01;
+/** Signature and logical screen descriptor; a global colour table may follow. */
+export const GIF_HEADER = 13;
+/** Image separator, position, size and packed field; a local colour table and the LZW code size follow. */
+export const IMAGE_DESCRIPTOR = 10;
+export const GIF_AFTER_END = "GIF data after trailer";
 
 /**
  * Application extensions kept: looping (NETSCAPE2.0, ANIMEXTS1.0) and the ICC profile. Every other one
@@ -30,36 +35,60 @@ function skipSubBlocks(b: Uint8Array, from: number): number {
 }
 
 /** Size in bytes of a colour table whose presence and size are given by a packed field. */
-function colourTableSize(packed: number): number {
+export function colourTableSize(packed: number): number {
   return packed & 0x80 ? 3 * (1 << ((packed & 0x07) + 1)) : 0;
 }
 
-/** The 11-byte identifier and authentication code that open an application extension, or null. */
-function applicationId(b: Uint8Array, at: number): string | null {
-  if (b[at] !== 11) return null; // they fill a first sub-block of exactly 11 bytes
-  return ascii(b, at + 1, 11, "gif: application identifier");
+/** The length of the header and global colour table, from `h`, the first 13 bytes (fewer if the file is shorter). */
+export function gifHeaderLength(h: Uint8Array): number {
+  if (!hasPrefix(h, 0, "GIF87a") && !hasPrefix(h, 0, "GIF89a")) throw new StripError("gif: bad signature");
+  need(h, 6, 7, "gif: logical screen descriptor");
+  return GIF_HEADER + colourTableSize(h[10]!);
+}
+
+/** What a block introducer at `pos` opens; throws on an unknown one or on a trailer before any image. */
+export function gifBlock(intro: number, pos: number, images: number): "trailer" | "image" | "extension" {
+  if (intro === TRAILER) {
+    if (images === 0) throw new StripError("gif: trailer before any image");
+    return "trailer";
+  }
+  if (intro === IMAGE) return "image";
+  if (intro !== EXTENSION) throw new StripError(`gif: unknown block 0x${intro.toString(16)} at offset ${pos}`);
+  return "extension";
+}
+
+/**
+ * The name to report for an extension that must go, or null to keep it, from its label and its first
+ * sub-block (size byte included). An application extension's first sub-block is exactly 11 bytes: its
+ * identifier and authentication code.
+ */
+export function extensionDropName(label: number, first: Uint8Array): string | null {
+  if (label === GRAPHIC_CONTROL || label === PLAIN_TEXT) return null;
+  if (label === COMMENT) return "GIF comment";
+  if (label !== APPLICATION) return `GIF extension 0x${label.toString(16)}`;
+  const id = first[0] === 11 ? ascii(first, 1, 11, "gif: application identifier") : null;
+  if (id !== null && KEPT_APPLICATIONS.has(id)) return null;
+  if (id === "XMP DataXMP") return "GIF XMP";
+  return `GIF application extension ${id?.replace(/[^\x20-\x7e]/g, "?") ?? "(unnamed)"}`;
 }
 
 export function stripGif(b: Uint8Array): { bytes: Uint8Array; removed: string[] } {
-  if (!hasPrefix(b, 0, "GIF87a") && !hasPrefix(b, 0, "GIF89a")) throw new StripError("gif: bad signature");
-  need(b, 6, 7, "gif: logical screen descriptor");
-  const out = new Rebuild(b);
-  let pos = 13 + colourTableSize(b[10]!);
+  let pos = gifHeaderLength(b);
   need(b, 0, pos, "gif: global colour table");
+  const out = new Rebuild(b);
   out.keep(0, pos);
   let images = 0;
   for (;;) {
     need(b, pos, 1, "gif: block");
-    const intro = b[pos]!;
-    if (intro === TRAILER) {
-      if (images === 0) throw new StripError("gif: trailer before any image");
+    const block = gifBlock(b[pos]!, pos, images);
+    if (block === "trailer") {
       out.keep(pos, pos + 1);
-      if (pos + 1 < b.length) out.drop("GIF data after trailer"); // outside the image; may hide anything
+      if (pos + 1 < b.length) out.drop(GIF_AFTER_END); // outside the image; may hide anything
       return out.finish();
     }
-    if (intro === IMAGE) {
-      need(b, pos, 10, "gif: image descriptor");
-      const dataAt = pos + 10 + colourTableSize(b[pos + 9]!);
+    if (block === "image") {
+      need(b, pos, IMAGE_DESCRIPTOR, "gif: image descriptor");
+      const dataAt = pos + IMAGE_DESCRIPTOR + colourTableSize(b[pos + 9]!);
       need(b, dataAt, 1, "gif: lzw minimum code size");
       const end = skipSubBlocks(b, dataAt + 1);
       out.keep(pos, end); // descriptor, local colour table and LZW data: the pixels, copied unchanged
@@ -67,18 +96,11 @@ export function stripGif(b: Uint8Array): { bytes: Uint8Array; removed: string[] 
       pos = end;
       continue;
     }
-    if (intro !== EXTENSION) throw new StripError(`gif: unknown block 0x${intro.toString(16)} at offset ${pos}`);
     need(b, pos, 2, "gif: extension label");
-    const label = b[pos + 1]!;
     const end = skipSubBlocks(b, pos + 2);
-    if (label === GRAPHIC_CONTROL || label === PLAIN_TEXT) out.keep(pos, end);
-    else if (label === COMMENT) out.drop("GIF comment");
-    else if (label === APPLICATION) {
-      const id = applicationId(b, pos + 2);
-      if (id !== null && KEPT_APPLICATIONS.has(id)) out.keep(pos, end);
-      else if (id === "XMP DataXMP") out.drop("GIF XMP");
-      else out.drop(`GIF application extension ${id?.replace(/[^\x20-\x7e]/g, "?") ?? "(unnamed)"}`);
-    } else out.drop(`GIF extension 0x${label.toString(16)}`);
+    const name = extensionDropName(b[pos + 1]!, b.subarray(pos + 2, end));
+    if (name) out.drop(name);
+    else out.keep(pos, end);
     pos = end;
   }
 }

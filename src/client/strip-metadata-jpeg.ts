@@ -2,13 +2,15 @@
 import { hasPrefix, need, Rebuild, StripError, u16be } from "./strip-metadata-bytes.ts";
 
 const SOI = 0xd8;
-const EOI = 0xd9;
-const SOS = 0xda;
+export const EOI = 0xd9;
+export const SOS = 0xda;
 const COM = 0xfe;
 const APP0 = 0xe0;
 const APP15 = 0xef;
 /** SOF55 starts a JPEG-LS frame, whose scans stuff bits, not bytes, after 0xFF (ITU-T T.87 A.1). */
 const SOF55 = 0xf7;
+export const JPEG_AFTER_END = "JPEG data after end of image";
+export const JPEG_UNENDED_SCAN = "jpeg: scan data runs to the end of the file with no end marker";
 
 /** Is the marker a start-of-frame? DHT (C4), JPG (C8) and DAC (CC) share the range but are not. */
 function isFrameMarker(m: number): boolean {
@@ -49,63 +51,103 @@ function dropName(marker: number, seg: Uint8Array): string | null {
 }
 
 /**
- * The offset of the marker that ends the entropy-coded data starting at `from`. Inside a scan a 0xFF
- * data byte is always followed by a stuffed 0x00 (or, in JPEG-LS, by a byte below 0x80), RST0–7 sit
- * between intervals and 0xFF may repeat as fill; any other 0xFF xx is the next marker (T.81 B.1.1.5).
+ * Inside a scan a 0xFF data byte is always followed by a stuffed 0x00 (or, in JPEG-LS, by a byte below
+ * 0x80), RST0–7 sit between intervals and 0xFF may repeat as fill; after 0xFF any other byte starts the
+ * next marker (T.81 B.1.1.5).
  */
-function scanEnd(b: Uint8Array, from: number, jpegLs: boolean): number {
-  let i = from;
-  for (;;) {
-    i = b.indexOf(0xff, i);
-    if (i < 0 || i + 1 >= b.length) throw new StripError("jpeg: scan data runs to the end of the file with no end marker");
-    const next = b[i + 1]!;
-    const isData = next === 0x00 || next === 0xff || (next >= 0xd0 && next <= 0xd7) || (jpegLs && next < 0x80);
-    if (!isData) return i;
-    i += 1;
+export function isScanData(next: number, jpegLs: boolean): boolean {
+  return next === 0x00 || next === 0xff || (next >= 0xd0 && next <= 0xd7) || (jpegLs && next < 0x80);
+}
+
+export function checkSoi(b: Uint8Array): void {
+  if (b.length < 2 || b[0] !== 0xff || b[1] !== SOI) throw new StripError("jpeg: no start-of-image marker");
+}
+
+/** Checks that `m` (the bytes at `pos`, two unless the file ends) opens a marker. */
+export function checkMarkerStart(m: Uint8Array, pos: number): void {
+  need(m, 0, 2, "jpeg: marker");
+  if (m[0] !== 0xff) throw new StripError(`jpeg: expected a marker at offset ${pos}`);
+}
+
+/** What the walk has seen so far: the checks that span segments. */
+export interface JpegState {
+  frame: boolean;
+  jpegLs: boolean;
+  scans: number;
+}
+
+export const newJpegState = (): JpegState => ({ frame: false, jpegLs: false, scans: 0 });
+
+export function checkEnd(state: JpegState): void {
+  if (state.scans === 0) throw new StripError("jpeg: end of image before any scan");
+}
+
+/** The segment's length field from `h`, its marker and length bytes at `pos` (fewer at the end of the file). */
+export function segmentHeader(h: Uint8Array, pos: number): { length: number; what: string } {
+  const marker = h[1]!;
+  if (marker === SOI || marker === 0x00 || marker === 0x01 || (marker >= 0xd0 && marker <= 0xd7)) {
+    throw new StripError(`jpeg: unexpected marker 0xff${marker.toString(16)} at offset ${pos}`);
   }
+  const length = u16be(h, 2, "jpeg: segment length");
+  if (length < 2) throw new StripError(`jpeg: segment length ${length} at offset ${pos} is below the minimum of 2`);
+  return { length, what: `jpeg: segment 0xff${marker.toString(16)} at offset ${pos}` };
+}
+
+/** Decides a whole segment (marker to end): the name to report if it must go, or null to keep it. */
+export function segmentVerdict(state: JpegState, seg: Uint8Array): string | null {
+  const marker = seg[1]!;
+  const name = dropName(marker, seg);
+  if (isFrameMarker(marker)) {
+    state.frame = true;
+    state.jpegLs = marker === SOF55;
+  }
+  if (marker === SOS) {
+    if (!state.frame) throw new StripError("jpeg: scan before any frame header");
+    state.scans += 1;
+  }
+  return name;
+}
+
+/**
+ * Where the entropy-coded data in `b` from `from` stops: the offset of the 0xFF that starts the next
+ * marker, b.length − 1 when `b` ends on a 0xFF whose meaning the next byte would tell, or b.length.
+ */
+export function scanDataEnd(b: Uint8Array, from: number, jpegLs: boolean): number {
+  for (let i = b.indexOf(0xff, from); i >= 0; i = b.indexOf(0xff, i + 1)) {
+    if (i + 1 === b.length || !isScanData(b[i + 1]!, jpegLs)) return i;
+  }
+  return b.length;
 }
 
 export function stripJpeg(b: Uint8Array): { bytes: Uint8Array; removed: string[] } {
-  if (b.length < 2 || b[0] !== 0xff || b[1] !== SOI) throw new StripError("jpeg: no start-of-image marker");
+  checkSoi(b);
   const out = new Rebuild(b);
   out.keep(0, 2);
   let pos = 2;
-  let frame = false;
-  let jpegLs = false;
-  let scans = 0;
+  const state = newJpegState();
   for (;;) {
-    need(b, pos, 2, "jpeg: marker");
-    if (b[pos] !== 0xff) throw new StripError(`jpeg: expected a marker at offset ${pos}`);
+    checkMarkerStart(b.subarray(pos, pos + 2), pos);
     while (b[pos + 1] === 0xff) pos += 1; // fill bytes before a marker (T.81 B.1.1.2) are dropped
     need(b, pos, 2, "jpeg: marker");
     const marker = b[pos + 1]!;
     if (marker === EOI) {
-      if (scans === 0) throw new StripError("jpeg: end of image before any scan");
+      checkEnd(state);
       out.keep(pos, pos + 2);
       // Bytes after EOI are not part of this image; phones append whole second JPEGs (MPF, motion
       // photos) there, each with its own Exif, so they are dropped rather than copied.
-      if (pos + 2 < b.length) out.drop("JPEG data after end of image");
+      if (pos + 2 < b.length) out.drop(JPEG_AFTER_END);
       return out.finish();
     }
-    if (marker === SOI || marker === 0x00 || marker === 0x01 || (marker >= 0xd0 && marker <= 0xd7)) {
-      throw new StripError(`jpeg: unexpected marker 0xff${marker.toString(16)} at offset ${pos}`);
-    }
-    const length = u16be(b, pos + 2, "jpeg: segment length");
-    if (length < 2) throw new StripError(`jpeg: segment length ${length} at offset ${pos} is below the minimum of 2`);
+    const { length, what } = segmentHeader(b.subarray(pos, pos + 4), pos);
     const end = pos + 2 + length;
-    need(b, pos, 2 + length, `jpeg: segment 0xff${marker.toString(16)} at offset ${pos}`);
-    const name = dropName(marker, b.subarray(pos, end));
+    need(b, pos, 2 + length, what);
+    const name = segmentVerdict(state, b.subarray(pos, end));
     if (name) out.drop(name);
     else out.keep(pos, end);
-    if (isFrameMarker(marker)) {
-      frame = true;
-      jpegLs = marker === SOF55;
-    }
     pos = end;
     if (marker === SOS) {
-      if (!frame) throw new StripError("jpeg: scan before any frame header");
-      scans += 1;
-      const stop = scanEnd(b, pos, jpegLs);
+      const stop = scanDataEnd(b, pos, state.jpegLs);
+      if (stop + 1 >= b.length) throw new StripError(JPEG_UNENDED_SCAN);
       out.keep(pos, stop); // entropy-coded data, copied unchanged: the pixels are not re-encoded
       pos = stop;
     }

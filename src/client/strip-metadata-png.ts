@@ -1,7 +1,12 @@
 /** PNG: drops text, time and Exif chunks and any ancillary chunk not known to be safe; the rest stays byte-identical. */
+import { crc32 } from "node:zlib";
 import { ascii, hasPrefix, need, Rebuild, StripError, u32be } from "./strip-metadata-bytes.ts";
 
-const SIGNATURE = "\x89PNG\r\n\x1a\n";
+export const PNG_SIGNATURE = "\x89PNG\r\n\x1a\n";
+/** A chunk is its length and type (this header), its data, then a CRC of the type and data. */
+export const PNG_CHUNK_HEADER = 8;
+export const PNG_CRC = 4;
+export const PNG_AFTER_END = "PNG data after IEND";
 /** PNG lengths are at most 2^31 − 1 (PNG spec 5.3). */
 const MAX_CHUNK_LENGTH = 0x7fffffff;
 
@@ -19,56 +24,63 @@ const KEPT_ANCILLARY = new Set([
   "sPLT", "acTL", "fcTL", "fdAT", "oFFs", "pCAL", "sCAL", "sTER", "gIFg",
 ]);
 
-const CRC_TABLE = (() => {
-  const t = new Uint32Array(256);
-  for (let n = 0; n < 256; n++) {
-    let c = n;
-    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-    t[n] = c >>> 0;
-  }
-  return t;
-})();
-
-/** CRC-32 as PNG computes it (ISO 3309), over the chunk type and data. */
-export function crc32(bytes: Uint8Array): number {
-  let c = 0xffffffff;
-  for (let i = 0; i < bytes.length; i++) c = CRC_TABLE[(c ^ bytes[i]!) & 0xff]! ^ (c >>> 8);
-  return (c ^ 0xffffffff) >>> 0;
-}
-
 function isLetter(code: number): boolean {
   return (code >= 0x41 && code <= 0x5a) || (code >= 0x61 && code <= 0x7a);
 }
 
+export interface PngChunkHeader {
+  length: number;
+  type: string;
+  /** Names the whole chunk in a truncation error. */
+  what: string;
+}
+
+/** Reads the chunk header starting at `pos` from `h`, its first 8 bytes (fewer at the end of the file). */
+export function pngChunkHeader(h: Uint8Array, pos: number): PngChunkHeader {
+  const length = u32be(h, 0, "png: chunk length");
+  if (length > MAX_CHUNK_LENGTH) throw new StripError(`png: chunk length ${length} at offset ${pos} is over 2^31-1`);
+  need(h, 4, 4, "png: chunk type");
+  for (let i = 4; i < 8; i++) {
+    if (!isLetter(h[i]!)) throw new StripError(`png: chunk type at offset ${pos} is not four letters`);
+  }
+  const type = ascii(h, 4, 4, "png: chunk type");
+  return { length, type, what: `png: ${type} chunk at offset ${pos}` };
+}
+
+/** `computed` is CRC-32 (ISO 3309) over the type and data. A chunk whose CRC fails is damaged or crafted; refuse it rather than guess where the next one starts. */
+export function checkPngCrc(computed: number, stored: Uint8Array, { type }: PngChunkHeader, pos: number): void {
+  if (computed !== u32be(stored, 0, "png: crc")) throw new StripError(`png: ${type} chunk at offset ${pos} has a bad crc`);
+}
+
+/** Checked once a chunk's CRC holds: `index` counts the chunks from 0. */
+export function checkPngOrder(type: string, index: number): void {
+  if (index === 0 && type !== "IHDR") throw new StripError("png: first chunk is not IHDR");
+}
+
+/** The name to report for a chunk that must go, or null to keep it: critical chunks are never dropped, the image needs them. */
+export function pngDropName(type: string): string | null {
+  const critical = (type.charCodeAt(0) & 0x20) === 0; // upper-case first letter (PNG spec 5.4)
+  return METADATA.has(type) || (!critical && !KEPT_ANCILLARY.has(type)) ? `PNG ${type}` : null;
+}
+
 export function stripPng(b: Uint8Array): { bytes: Uint8Array; removed: string[] } {
-  if (!hasPrefix(b, 0, SIGNATURE)) throw new StripError("png: bad signature");
+  if (!hasPrefix(b, 0, PNG_SIGNATURE)) throw new StripError("png: bad signature");
   const out = new Rebuild(b);
-  out.keep(0, SIGNATURE.length);
-  let pos = SIGNATURE.length;
-  let first = true;
-  for (;;) {
+  out.keep(0, PNG_SIGNATURE.length);
+  let pos = PNG_SIGNATURE.length;
+  for (let index = 0; ; index++) {
     if (pos === b.length) throw new StripError("png: no IEND chunk");
-    const length = u32be(b, pos, "png: chunk length");
-    if (length > MAX_CHUNK_LENGTH) throw new StripError(`png: chunk length ${length} at offset ${pos} is over 2^31-1`);
-    need(b, pos + 4, 4, "png: chunk type");
-    for (let i = 0; i < 4; i++) {
-      if (!isLetter(b[pos + 4 + i]!)) throw new StripError(`png: chunk type at offset ${pos} is not four letters`);
-    }
-    const type = ascii(b, pos + 4, 4, "png: chunk type");
-    const end = pos + 12 + length;
-    need(b, pos, 12 + length, `png: ${type} chunk at offset ${pos}`);
-    // A chunk whose CRC fails is damaged or crafted; refuse it rather than guess where the next one starts.
-    if (crc32(b.subarray(pos + 4, end - 4)) !== u32be(b, end - 4, "png: crc")) {
-      throw new StripError(`png: ${type} chunk at offset ${pos} has a bad crc`);
-    }
-    if (first && type !== "IHDR") throw new StripError("png: first chunk is not IHDR");
-    first = false;
-    const critical = (b[pos + 4]! & 0x20) === 0; // upper-case first letter (PNG spec 5.4)
-    if (METADATA.has(type) || (!critical && !KEPT_ANCILLARY.has(type))) out.drop(`PNG ${type}`);
-    else out.keep(pos, end); // critical chunks are never dropped: the image needs them
-    pos = end;
-    if (type === "IEND") {
-      if (pos < b.length) out.drop("PNG data after IEND"); // not part of the image; may hide anything
+    const header = pngChunkHeader(b.subarray(pos, pos + PNG_CHUNK_HEADER), pos);
+    const dataEnd = pos + PNG_CHUNK_HEADER + header.length;
+    need(b, pos, PNG_CHUNK_HEADER + header.length + PNG_CRC, header.what);
+    checkPngCrc(crc32(b.subarray(pos + 4, dataEnd)), b.subarray(dataEnd), header, pos);
+    checkPngOrder(header.type, index);
+    const name = pngDropName(header.type);
+    if (name) out.drop(name);
+    else out.keep(pos, dataEnd + PNG_CRC);
+    pos = dataEnd + PNG_CRC;
+    if (header.type === "IEND") {
+      if (pos < b.length) out.drop(PNG_AFTER_END); // not part of the image; may hide anything
       return out.finish();
     }
   }
