@@ -1,12 +1,15 @@
 /** End to end with the compiled binary: serve, register, whoami, the certificates as OpenSSL sees them, the TLS channel, restart. */
 // First, before anything loads @peculiar/x509: Bun may evaluate CommonJS dependencies out of source order (see the report on src/pki/setup.ts).
 import "reflect-metadata";
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { encodeMessage } from "../../src/protocol/index.ts";
 import { register, sis, startServe, tempDir, type Result, type ServerProcess } from "../support/cli.ts";
-import { certPath, expectRun, helloFrame, openssl, opensslFingerprint } from "../support/auth-kit.ts";
+import { expectRun, helloFrame, openssl, opensslFingerprint } from "../support/auth-kit.ts";
+
+// Real processes, argon2id and RSA key generation on a shared two-core machine: allow for load.
+setDefaultTimeout(60_000);
 
 const data = tempDir("sis-e2e-register-data-");
 const homes = tempDir("sis-e2e-register-homes-");
@@ -32,7 +35,7 @@ afterAll(async () => {
 /** The serial OpenSSL reads from a certificate, normalised like sis serials. */
 async function opensslSerial(pem: string): Promise<string> {
   const r = await openssl(["x509", "-noout", "-serial", "-in", pem]);
-  expect(r.code).toBe(0);
+  expectRun(r, { code: 0, stderr: "", stdout: /^serial=[0-9A-F]+\n$/ });
   return r.stdout.trim().replace(/^serial=/, "").toLowerCase().replace(/^(00)+/, "");
 }
 
@@ -108,15 +111,6 @@ describe("sis register", () => {
     expect(existsSync(home("dave"))).toBe(false);
   });
 
-  test("pinned to another CA (the fingerprint of certs/foreign-ca.pem) exits 3 and writes nothing to the home", async () => {
-    const foreign = await opensslFingerprint(certPath("foreign-ca.pem"));
-    const r = await sis(["register", "--server", server.address, "--user", "erin", "--home", home("erin"), "--password-stdin", "--ca-fingerprint", foreign, "--key-bits", "2048"], {
-      stdin: "erin-password-1\n",
-    });
-    expectRun(r, { code: 3, stdout: "", stderr: new RegExp(`^sis: cannot trust 127\\.0\\.0\\.1:${server.port}: its CA fingerprint is ${server.fingerprint}, not the one you gave`) });
-    expect(existsSync(home("erin"))).toBe(false);
-  });
-
   test.each([
     ["an unknown flag", ["register", "--server", "127.0.0.1:1", "--user", "x", "--bogus"], /^sis: cannot run register: unknown option '--bogus'; see 'sis register --help'\n$/],
     ["a missing --server", ["register", "--user", "frank"], /^sis: cannot run register: --server HOST:PORT is required/],
@@ -137,7 +131,7 @@ describe("the issued certificates, judged by OpenSSL", () => {
 
   test("openssl x509 -text shows CN=<user>, keyUsage, extendedKeyUsage, and an AKI equal to the CA's SKI", async () => {
     const text = await openssl(["x509", "-noout", "-text", "-in", join(home("alice"), "cert.pem")]);
-    expect(text.code).toBe(0);
+    expectRun(text, { code: 0, stderr: "" });
     const t = text.stdout;
     expect(t).toMatch(/Subject: CN ?= ?alice\n/);
     expect(t).toMatch(/X509v3 Key Usage: critical\n\s+Digital Signature, Key Encipherment\n/);
@@ -177,6 +171,7 @@ describe("the TLS channel on the protocol port", () => {
       { stdin },
     );
     expect(r.code).toBe(0);
+    expect(r.stderr).not.toMatch(/error|alert/i);
     expect(r.stdout).toContain("Verify return code: 0 (ok)");
     expect(r.stdout).toMatch(/New, TLSv1\.3, Cipher is TLS_/);
     expect(r.stdout).toContain('"user":"alice"');
@@ -196,6 +191,7 @@ describe("the TLS channel on the protocol port", () => {
     });
     expect(r.code).not.toBe(0);
     expect(r.stderr).toContain("alert protocol version");
+    expect(r.stdout).toContain("Cipher is (NONE)");
   });
 });
 

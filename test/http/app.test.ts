@@ -1,7 +1,7 @@
 /** createHttpApp(deps) with a real CA, through app.request (no socket); OpenSSL judges the PEM it serves. */
 // First, before anything loads @peculiar/x509: Bun may evaluate CommonJS dependencies out of source order (see the report on src/pki/setup.ts).
 import "reflect-metadata";
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -9,6 +9,9 @@ import { createHttpApp, type HttpDeps } from "../../src/http/app.ts";
 import { CertificateAuthority, createCa, createKeyAndCsr, toPem, type IssuedCert } from "../../src/pki/index.ts";
 import { Metrics } from "../../src/server/metrics.ts";
 import { openssl } from "../support/auth-kit.ts";
+
+// RSA key generation and OpenSSL runs on a shared two-core machine: allow for load.
+setDefaultTimeout(30_000);
 
 let dir: string;
 let ca: CertificateAuthority;

@@ -1,7 +1,7 @@
 /** identify() (P4): a presented certificate is a user only if our own records hold its serial and exact bytes, unrevoked and in date. */
 // First, before anything loads @peculiar/x509: Bun may evaluate CommonJS dependencies out of source order (see the report on src/pki/setup.ts).
 import "reflect-metadata";
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -9,6 +9,9 @@ import { CertificateAuthority, createCa, createKeyAndCsr, fromPem, type IssuedCe
 import { identify } from "../../src/server/identify.ts";
 import { SqliteStore } from "../../src/store/index.ts";
 import { certFile } from "../support/auth-kit.ts";
+
+// RSA key generation and OpenSSL runs on a shared two-core machine: allow for load.
+setDefaultTimeout(30_000);
 
 let dir: string;
 let store: SqliteStore;

@@ -1,7 +1,7 @@
 /** startServer() in-process on port 0: registration, enrolment, certificate checks and raw-frame hostile input over real TLS. */
 // First, before anything loads @peculiar/x509: Bun may evaluate CommonJS dependencies out of source order (see the report on src/pki/setup.ts).
 import "reflect-metadata";
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -13,6 +13,9 @@ import {
   anonymousHello, certFile, closedWithin, controlFrame, csrFixtureBase64, expectError, frameConnect, freshCsr, helloAs, helloFrame, rawFrame, until,
 } from "../support/auth-kit.ts";
 import { rawConnect } from "../support/raw-client.ts";
+
+// Real processes, argon2id and RSA key generation on a shared two-core machine: allow for load.
+setDefaultTimeout(60_000);
 
 type Registered = Extract<ServerMessage, { type: "REGISTERED" }>;
 
