@@ -2,7 +2,7 @@
 import { stat } from "node:fs/promises";
 import { basename } from "node:path";
 import { cipherSize, createImageDigest, encodeHeader, generateContentKey, newHeader, sealStream, signImage, wrapKey } from "../crypto/index.ts";
-import { fromBase64, imageNameProblem, toBase64, type ImageMeta } from "../protocol/index.ts";
+import { fromBase64, imageNameProblem, toBase64, type ContentType, type ImageMeta } from "../protocol/index.ts";
 import type { Connection } from "./connection.ts";
 import { ClientError } from "./errors.ts";
 import { readChunks, readHead } from "./file-source.ts";
@@ -11,6 +11,7 @@ import { SNIFF_BYTES, sniffImageType } from "./image-type.ts";
 import { StripError } from "./strip-metadata.ts";
 import { stripStream } from "./strip-stream.ts";
 import { verifyStorageCert } from "./storage-cert.ts";
+import { GcPacer } from "../runtime/gc-pacer.ts";
 
 export interface PostOptions {
   name?: string;
@@ -26,50 +27,59 @@ export interface Posted {
   removed: string[];
 }
 
-/** The bytes to post, readable twice (digest pass, then seal pass) in bounded chunks. */
-interface Source {
+/** The image as it will be posted: measured and digested once, readable again for sealing. */
+interface Prepared {
   size: number;
+  digest: Uint8Array;
+  /** Metadata removed (empty with keepMetadata). */
+  removed: string[];
+  /** The same bytes again, in bounded chunks; throws if they are not the same. */
   chunks(): AsyncIterable<Uint8Array>;
 }
 
 /**
  * Location privacy: metadata (EXIF with GPS, XMP, IPTC, text chunks) is
  * removed before the image is signed, without touching the pixels. The
- * stripper streams, so memory stays flat whatever the image's size: a first
- * pass here checks the image and learns the stripped size and what goes, and
- * every later read of the source strips the file again (never reads it raw,
- * so a file that gains metadata meanwhile still loses it). --keep-metadata
- * streams the file as it is.
+ * stripper streams, so memory stays flat whatever the image's size. The
+ * first pass learns the size, the digest to sign and what was removed; the
+ * second (sealing) strips the file again — it never reads it raw, so a file
+ * that gains metadata meanwhile still loses it — and must give the same
+ * size and removals; postImage checks the digest. --keep-metadata streams
+ * the file as it is.
  */
-async function prepare(path: string, size: number, contentType: NonNullable<ReturnType<typeof sniffImageType>>, keep: boolean): Promise<{ source: Source; removed: string[] }> {
+async function prepare(path: string, contentType: ContentType, keep: boolean): Promise<Prepared> {
   const file = () => readChunks(path);
-  if (keep) return { source: { size, chunks: file }, removed: [] };
+  const read = (removed: string[]) => (keep ? file() : stripStream(contentType, file, removed));
   const removed: string[] = [];
-  let stripped = 0;
+  const digest = createImageDigest();
+  let size = 0;
+  const gc = new GcPacer();
   try {
-    for await (const chunk of stripStream(contentType, file, removed)) stripped += chunk.length;
+    for await (const chunk of read(removed)) {
+      gc.tick(chunk.length);
+      digest.update(chunk);
+      size += chunk.length;
+    }
   } catch (error) {
     if (!(error instanceof StripError)) throw error;
     throw new ClientError(`cannot post ${path}: it is not a well-formed ${contentType.slice(6).toUpperCase()} image (${error.message}), so its metadata cannot be removed; pass --keep-metadata to post it unchanged`);
   }
   const changed = () => new ClientError(`cannot post ${path}: the file changed while it was being posted; try again`);
   async function* chunks(): AsyncGenerator<Uint8Array> {
-    // postImage's digest check proves the bytes sent are the bytes signed; this proves both are the
-    // image judged here: the same size, and the same blocks dropped.
     const again: string[] = [];
     let length = 0;
     try {
-      for await (const chunk of stripStream(contentType, file, again)) {
+      for await (const chunk of read(again)) {
         length += chunk.length;
-        if (length > stripped) throw changed();
+        if (length > size) throw changed();
         yield chunk;
       }
     } catch (error) {
       throw error instanceof StripError ? changed() : error;
     }
-    if (length !== stripped || again.join("\n") !== removed.join("\n")) throw changed();
+    if (length !== size || again.join("\n") !== removed.join("\n")) throw changed();
   }
-  return { source: { size: stripped, chunks }, removed };
+  return { size, digest: digest.digest(), removed, chunks };
 }
 
 export async function postImage(conn: Connection, creds: Credentials, path: string, opts: PostOptions = {}): Promise<Posted> {
@@ -84,14 +94,10 @@ export async function postImage(conn: Connection, creds: Credentials, path: stri
   const contentType = sniffImageType(await readHead(path, SNIFF_BYTES));
   if (!contentType) throw new ClientError(`cannot post ${path}: it is not a PNG, JPEG, GIF or WebP image (judged by its content)`);
 
-  const { source, removed } = await prepare(path, size, contentType, opts.keepMetadata ?? false);
-  const plainSize = source.size;
-
-  // Pass 1: digest for the signature.
+  // Pass 1: size, digest for the signature, metadata removed.
+  const source = await prepare(path, contentType, opts.keepMetadata ?? false);
+  const { removed, size: plainSize, digest: signed } = source;
   const owner = creds.profile.username;
-  const digest = createImageDigest();
-  for await (const chunk of source.chunks()) digest.update(chunk);
-  const signed = digest.digest();
   const signature = await signImage({ digest: signed, owner, name, contentType, certDer: creds.certDer, privateKeyPkcs8: creds.keyPkcs8 });
 
   const storageCertDer = fromBase64(conn.hello.storageCertificate);
@@ -117,7 +123,9 @@ export async function postImage(conn: Connection, creds: Credentials, path: stri
   }
   let held: Uint8Array | null = null;
   let sent = 0;
+  const gc = new GcPacer();
   for await (const chunk of sealStream(key, header, hashed())) {
+    gc.tick(chunk.length);
     if (held) {
       await conn.sendData(held);
       sent += held.length;

@@ -12,6 +12,7 @@ import { TrustError } from "./errors.ts";
 import type { Credentials } from "./home.ts";
 import { SNIFF_BYTES, sniffImageType } from "./image-type.ts";
 import { OutputFile } from "./output-file.ts";
+import { GcPacer } from "../runtime/gc-pacer.ts";
 
 export interface Received {
   image: ImageMeta;
@@ -59,8 +60,10 @@ export async function receiveImage(conn: Connection, creds: Credentials, crl: Cr
     const digest = createImageDigest();
     let head: Uint8Array | null = null;
     let got = 0;
+    const gc = new GcPacer();
     try {
       for await (const plain of openStream(key, headerBytes, data)) {
+        gc.tick(plain.length);
         digest.update(plain);
         if (!head) head = plain.subarray(0, SNIFF_BYTES);
         await output.write(plain);

@@ -7,6 +7,7 @@ import {
 } from "../protocol/index.ts";
 import { StoreConflictError, type BlobWriter, type NewImage } from "./ports.ts";
 import type { Session } from "./session.ts";
+import { GcPacer } from "../runtime/gc-pacer.ts";
 
 export interface Upload {
   receive(frame: Frame): Promise<void>;
@@ -61,6 +62,7 @@ export async function startUpload(session: Session, message: ClientMessageOf<"PO
 
   let remaining = dataSize;
   let finished = false;
+  const gc = new GcPacer();
   const finish = async (keep: boolean) => {
     if (finished) return;
     finished = true;
@@ -85,6 +87,7 @@ export async function startUpload(session: Session, message: ClientMessageOf<"PO
         throw new ProtocolError("BAD_UPLOAD", "more image bytes than declared");
       }
       session.touch(ctx.limits.uploadStallTimeoutMs);
+      gc.tick(frame.payload.length);
       try {
         await writer.write(frame.payload);
         remaining -= frame.payload.length;

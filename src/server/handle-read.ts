@@ -1,6 +1,7 @@
 /** DOWNLOAD, LIST and GET_CRL (P23–P26): metadata from the store, ciphertext streamed from disk. */
 import { unwrapKey, wrapKey } from "../crypto/index.ts";
 import { encodeImagesPage, LIST_PAGE_DEFAULT, ProtocolError, toBase64, type ClientMessageOf } from "../protocol/index.ts";
+import { GcPacer } from "../runtime/gc-pacer.ts";
 import { toMeta } from "./handle-post.ts";
 import type { Session } from "./session.ts";
 
@@ -37,7 +38,9 @@ export async function handleDownload(session: Session, message: ClientMessageOf<
     dataSize: record.cipherSize,
   });
   let sent = 0;
+  const gc = new GcPacer();
   for await (const chunk of ctx.blobs.read(record.id, STREAM_CHUNK)) {
+    gc.tick(chunk.length);
     if (session.state === "closed") return;
     session.sendData(chunk);
     sent += chunk.length;
