@@ -47,11 +47,13 @@ const LIMITS = {
   maxImageSize: 1024 * 1024,
   maxConnectionsPerAddress: 64,
   handshakeTimeoutMs: 10_000,
-  idleTimeoutMs: 5_000,
+  idleTimeoutMs: 30_000,
   uploadStallTimeoutMs: 2_000,
 };
 /** Generous: two argon2id runs (64 MiB each) plus the runtime and every open connection. */
 const MAX_SERVER_RSS = 1024 * 1024 * 1024;
+/** Share of connections that may be shed by a deadline instead of getting their row's answer. */
+const MAX_SHED = 0.03;
 
 // ---------------------------------------------------------------------------
 // Server mode: the child process.
@@ -497,7 +499,9 @@ async function main(): Promise<number> {
       return home.credentials();
     };
     const names = ["mallory", "trudy", "eve", "oscar"];
-    const [, ...attackerCreds] = await Promise.all(["victim", ...names].map(makeUser));
+    const attackerCreds: Credentials[] = [];
+    for (const name of ["victim", ...names]) attackerCreds.push(await makeUser(name));
+    attackerCreds.shift();
     const probe = await connectAs(attackerCreds[0]!);
     const storageDer = fromBase64(probe.hello.storageCertificate);
     probe.close();
@@ -517,6 +521,8 @@ async function main(): Promise<number> {
     const codes = new Map<string, number>();
     let done = 0;
     let untyped = 0;
+    let shed = 0;
+    let reported = 0;
     let floodBusy = false;
     const weights = ATTACKS.reduce((s, a) => s + a.weight, 0);
     const pickAttack = (): Attack => {
@@ -551,11 +557,21 @@ async function main(): Promise<number> {
         for (const o of result.outcomes) {
           perAttack.set(o, (perAttack.get(o) ?? 0) + 1);
           codes.set(o, (codes.get(o) ?? 0) + 1);
-          if (!result.allowed.includes(o) && problems.length < 50) problems.push(`${attack.name}: unexpected answer ${o} (expected ${result.allowed.join(" or ")})`);
+          if (result.allowed.includes(o)) continue;
+          // Shed under load: the deadline passed before the server reached this connection (TIMEOUT, or a
+          // reset when it passed inside the TLS handshake). A typed outcome, but not the row's own; counted.
+          if (o === "TIMEOUT" || o === "closed" || o.startsWith("no answer")) {
+            shed++;
+            continue;
+          }
+          if (problems.length < 50) problems.push(`${attack.name}: unexpected answer ${o} (expected ${result.allowed.join(" or ")})`);
         }
         untyped += result.untyped.length;
         for (const u of result.untyped) if (problems.length < 50) problems.push(`${attack.name}: ${u}`);
-        if (done % 1000 < result.connections) process.stdout.write(`  ${done} connections, ${((performance.now() - started) / 1000).toFixed(0)} s\n`);
+        if (done - reported >= 1000) {
+          reported = done - (done % 1000);
+          process.stdout.write(`  ${reported} connections, ${((performance.now() - started) / 1000).toFixed(0)} s\n`);
+        }
       }
     };
     await Promise.all(Array.from({ length: concurrency }, worker));
@@ -614,6 +630,9 @@ async function main(): Promise<number> {
       }
     }
     console.log(`untyped answers: ${untyped}`);
+    const shedShare = shed / done;
+    console.log(`shed under load (TIMEOUT or reset instead of the row's answer): ${shed} (${(shedShare * 100).toFixed(2)}%, limit ${MAX_SHED * 100}%)`);
+    if (shedShare > MAX_SHED) problems.push(`${shed} connections shed, over ${MAX_SHED * 100}%`);
   } finally {
     child.stdin.end();
     child.kill();
