@@ -32,7 +32,8 @@ export const ClientHello = z.strictObject({
 });
 export const Register = z.strictObject({
   type: z.literal("REGISTER"),
-  username: shortText(64),
+  // Bounded loosely here so that an over-long name gets BAD_USERNAME from the name rules (P13).
+  username: shortText(1024),
   password: z.string().max(PASSWORD_MAX),
   csr: b64(22_000),
 });
