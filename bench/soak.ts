@@ -38,7 +38,7 @@ console.log(`
 crash rounds        ${crash.rounds}
   uploads           ${crash.uploads} (${crash.acknowledged} acknowledged, ${crash.committedUnacknowledged} committed without acknowledgement)
   server kills      ${crash.kills} (kill -9), ${crash.swept} upload files swept at restarts
-  listed at end     ${crash.listed}, all downloaded and verified; lost acknowledged 0 expected
+  listed at end     ${crash.listed}, each downloaded byte-identical and verified
   problems          ${crash.problems.length}
   wall time         ${seconds(crash.wallMs)}
 delivery
