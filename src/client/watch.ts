@@ -1,6 +1,7 @@
 /** sis watch: catch up, then fetch, verify and save every NEW_IMAGE; reconnect with back-off. */
 import { PING_INTERVAL_MS, LIST_PAGE_MAX, type ImageMeta } from "../protocol/index.ts";
 import type { Connection } from "./connection.ts";
+import { cleanPartials } from "./clean-partials.ts";
 import { CrlSource } from "./crl.ts";
 import { ClientError, RemoteError, SaveConflictError, TrustError } from "./errors.ts";
 import type { Credentials, Home } from "./home.ts";
@@ -25,6 +26,9 @@ const BACKOFF_MAX_MS = 30_000;
 export async function watch(opts: WatchOptions): Promise<void> {
   const state = await loadWatchState(opts.home, opts.creds.profile.server);
   const crl = new CrlSource(opts.creds.caDer);
+  // A watcher killed mid-download leaves hidden partial files; nothing else owns them.
+  const cleaned = await cleanPartials(opts.outDir);
+  if (cleaned > 0) opts.log(`removed ${cleaned} unfinished download file${cleaned === 1 ? "" : "s"} left under ${opts.outDir}`);
   let backoff = BACKOFF_START_MS;
   while (!opts.signal?.aborted) {
     let conn: Connection | null = null;
