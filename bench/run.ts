@@ -1,0 +1,69 @@
+/**
+ * `npm run bench`: every figure of issue #6 in one run, printed as a table and
+ * written to bench/results/latest.json with the machine's description.
+ * Set SIS_BENCH_QUICK=1 for a smoke run (fewer connections and repetitions).
+ */
+// First, before anything loads @peculiar/x509: Bun may evaluate CommonJS dependencies out of source order.
+import "reflect-metadata";
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { runDownload } from "./download.ts";
+import { runFanout } from "./fanout.ts";
+import { describeMachine } from "./machine.ts";
+import { clockMs } from "./measure.ts";
+import { makeOpensslCerts } from "./openssl-peer.ts";
+import { renderTable, writeJson } from "./report.ts";
+import { Results } from "./results.ts";
+import { SisRig } from "./sis-rig.ts";
+import { runStartup } from "./startup.ts";
+import { PLAN, runTransfer } from "./transfer.ts";
+
+const quick = process.env.SIS_BENCH_QUICK === "1";
+const FANOUT = { connections: quick ? 500 : 5000, workers: 4, reps: quick ? 3 : 5 };
+const DOWNLOAD = { downloaders: 50, reps: quick ? 2 : 3 };
+const STARTUP_REPS = 15;
+const OUT = resolve(import.meta.dir, "results", "latest.json");
+
+const log = (line: string) => process.stderr.write(line + "\n");
+const started = clockMs();
+const elapsed = () => `${((clockMs() - started) / 1000).toFixed(0)} s`;
+const machine = describeMachine();
+const source = Bun.spawnSync(["git", "describe", "--always", "--dirty"], { cwd: import.meta.dir }).stdout.toString().trim();
+log(`sis bench (${source}) on ${machine.cpuModel}, ${machine.cores} cores, ${machine.memoryGiB} GiB, load ${machine.loadAverage1m}, open files ${machine.openFilesLimit}`);
+
+const root = mkdtempSync(join(tmpdir(), "sis-bench-"));
+const results = new Results();
+try {
+  const opensslDir = join(root, "openssl");
+  mkdirSync(opensslDir);
+  makeOpensslCerts(opensslDir);
+  const rig = await SisRig.create(root);
+  log(`[${elapsed()}] registered alice and bob; post → watch (1, 10, 100 MiB) beside openssl cms`);
+  const tenMibId = await runTransfer(rig, opensslDir, results, log);
+  results.ratio("ratio_10mib", "post_get_10mib_s", "openssl_cms_10mib_s");
+  results.ratio("ratio_100mib", "post_get_100mib_s", "openssl_cms_100mib_s");
+
+  log(`[${elapsed()}] fan-out to ${FANOUT.connections} watchers beside a plain TCP floor`);
+  await runFanout(rig, results, FANOUT, log);
+
+  log(`[${elapsed()}] ${DOWNLOAD.downloaders} concurrent downloads beside one TLS stream`);
+  await runDownload(rig, tenMibId, opensslDir, results, DOWNLOAD, log);
+
+  log(`[${elapsed()}] start-up: sis --version beside bun -e 0`);
+  runStartup(results, STARTUP_REPS, root);
+} finally {
+  rmSync(root, { recursive: true, force: true });
+}
+
+const seconds = Math.round((clockMs() - started) / 100) / 10;
+const table = renderTable(results);
+process.stdout.write(`\n${table}\n\nrun took ${seconds} s${quick ? " (quick)" : ""}; written to ${OUT}\n`);
+writeJson(OUT, results, machine, {
+  date: new Date().toISOString(),
+  // dist/sis is built from the work tree: "-dirty" means uncommitted changes were measured too.
+  source,
+  seconds,
+  quick,
+  plan: { transfer: PLAN, fanout: FANOUT, download: DOWNLOAD, startupReps: STARTUP_REPS },
+});
