@@ -1,7 +1,7 @@
 /** SECURITY.md, authentication: who a connection is, decided by the server's own records (P3–P5). */
 // Before anything that loads @peculiar/x509 (DESIGN.md): bun evaluates its CommonJS early otherwise.
 import "../../src/pki/reflect-polyfill.ts";
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, test, setDefaultTimeout } from "bun:test";
 import { join } from "node:path";
 import { RemoteError } from "../../src/client/errors.ts";
 import { connectAs } from "../../src/client/session.ts";
@@ -12,6 +12,9 @@ import {
   expectRefusal, expectStillServing, placeholderPost, raw, rawHello, registerUser, startSandbox, type Sandbox, type User,
 } from "../support/security-kit.ts";
 
+
+// Real TLS, argon2id and RSA keys: generous per-test time on a loaded machine (no timing is asserted).
+setDefaultTimeout(30_000);
 let sb: Sandbox;
 let carol: User;
 

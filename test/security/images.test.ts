@@ -1,7 +1,7 @@
 /** SECURITY.md, images: hostile POST_IMAGE requests and uploads against a real server on 127.0.0.1 (P19–P21). */
 // Before anything that loads @peculiar/x509 (DESIGN.md): bun evaluates its CommonJS early otherwise.
 import "../../src/pki/reflect-polyfill.ts";
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, test, setDefaultTimeout } from "bun:test";
 import { mkdirSync, readdirSync, writeFileSync, type Dirent } from "node:fs";
 import { join } from "node:path";
 import { CrlSource } from "../../src/client/crl.ts";
@@ -18,6 +18,9 @@ import {
 
 const MAX_IMAGE = 64 * 1024;
 
+
+// Real TLS, argon2id and RSA keys: generous per-test time on a loaded machine (no timing is asserted).
+setDefaultTimeout(30_000);
 let sb: Sandbox;
 let carol: User;
 let olga: User;

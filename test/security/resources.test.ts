@@ -1,7 +1,7 @@
 /** SECURITY.md, resources: slow, idle, greedy and vanishing clients, and a full disk, against a real server on 127.0.0.1. */
 // Before anything that loads @peculiar/x509 (DESIGN.md): bun evaluates its CommonJS early otherwise.
 import "../../src/pki/reflect-polyfill.ts";
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, test, setDefaultTimeout } from "bun:test";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { RemoteError } from "../../src/client/errors.ts";
@@ -21,6 +21,9 @@ import {
 const SHORT = 1_500;
 const PER_ADDRESS = 20;
 
+
+// Real TLS, argon2id and RSA keys: generous per-test time on a loaded machine (no timing is asserted).
+setDefaultTimeout(30_000);
 let quick: Sandbox;
 let strict: Sandbox;
 let carolQ: User;
