@@ -64,21 +64,20 @@ export class OutputFile {
     try {
       await link(this.tmp, this.target);
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== "EEXIST") {
+      try {
+        if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
+        if (await sameContent(this.target, digest)) {
+          // Already saved (a repeated delivery). A crash between the two links can have
+          // left the image without its signature: put the signature back if it is missing.
+          const repaired = await link(p7sTmp, `${this.target}.p7s`).then(() => true, () => false);
+          await unlink(this.tmp).catch(() => {});
+          if (repaired) await fsyncDir(this.dir);
+          return { path: this.target, written: false };
+        }
+        throw new SaveConflictError(`cannot save ${this.target}: a different file with that name is already there; move it away or use -o`);
+      } finally {
         await unlink(p7sTmp).catch(() => {});
-        throw error;
       }
-      if (await sameContent(this.target, digest)) {
-        // Already saved (a repeated delivery). A crash between the two links can have
-        // left the image without its signature: put the signature back if it is missing.
-        const repaired = await link(p7sTmp, `${this.target}.p7s`).then(() => true, () => false);
-        await unlink(p7sTmp).catch(() => {});
-        await unlink(this.tmp).catch(() => {});
-        if (repaired) await fsyncDir(this.dir);
-        return { path: this.target, written: false };
-      }
-      await unlink(p7sTmp).catch(() => {});
-      throw new SaveConflictError(`cannot save ${this.target}: a different file with that name is already there; move it away or use -o`);
     }
     // The signature is placed with link() too: rename() would replace whatever is called
     // NAME.p7s already, and that may be another image the user saved ("x.png.p7s" is a valid name).
