@@ -25,7 +25,8 @@ Exit codes: 0 success, 1 error, 2 usage, 3 trust or verification refused.`;
 
 export const COMMAND_HELP: Record<string, string> = {
   serve: `usage: sis serve [--host 127.0.0.1] [--port 1233] [--http-port 8233] [--data ./sis-data]
-                 [--max-image-size BYTES] [--cert-days 365] [--max-connections-per-address 256]
+                 [--max-image-size 100M] [--cert-days 365] [--max-connections-per-address 256]
+                 [--idle-timeout 120] [--handshake-timeout 10]
 
 Runs the server. The first start creates the CA, the server's keys and the
 database in --data and prints the CA fingerprint to give to users.

@@ -1,6 +1,6 @@
 /** sis serve: start the server with its CA; print the CA fingerprint and where it listens. */
 import { resolve } from "node:path";
-import { DEFAULT_MAX_CONNECTIONS_PER_ADDRESS, DEFAULT_MAX_IMAGE_SIZE } from "../../src/protocol/index.ts";
+import { DEFAULT_MAX_CONNECTIONS_PER_ADDRESS, DEFAULT_MAX_IMAGE_SIZE, HANDSHAKE_TIMEOUT_MS, IDLE_TIMEOUT_MS } from "../../src/protocol/index.ts";
 import { startServer } from "../../src/server/serve.ts";
 import { intOption, parse, sizeOption } from "../args.ts";
 import { VERSION } from "../version.ts";
@@ -15,6 +15,8 @@ export async function serve(args: string[]): Promise<number> {
     "max-image-size": { type: "string" },
     "cert-days": { type: "string" },
     "max-connections-per-address": { type: "string" },
+    "idle-timeout": { type: "string" },
+    "handshake-timeout": { type: "string" },
   });
   const dataDir = resolve(values.data);
   const server = await startServer({
@@ -27,6 +29,8 @@ export async function serve(args: string[]): Promise<number> {
       maxImageSize: sizeOption(values["max-image-size"], "max-image-size", DEFAULT_MAX_IMAGE_SIZE),
       certLifetimeDays: intOption(values["cert-days"], "cert-days", 365, 1, 3650),
       maxConnectionsPerAddress: intOption(values["max-connections-per-address"], "max-connections-per-address", DEFAULT_MAX_CONNECTIONS_PER_ADDRESS, 1, 1_000_000),
+      idleTimeoutMs: 1000 * intOption(values["idle-timeout"], "idle-timeout", IDLE_TIMEOUT_MS / 1000, 35, 86_400),
+      handshakeTimeoutMs: 1000 * intOption(values["handshake-timeout"], "handshake-timeout", HANDSHAKE_TIMEOUT_MS / 1000, 1, 300),
     },
     version: VERSION,
   });
