@@ -1,6 +1,8 @@
 /** sis register: key, CSR, certificate; the CA pinned on first contact. */
 import { Home, resolveHome } from "../../src/client/home.ts";
+import { ClientError } from "../../src/client/errors.ts";
 import { register } from "../../src/client/register.ts";
+import { passwordProblem } from "../../src/protocol/index.ts";
 import { intOption, parse, UsageError } from "../args.ts";
 import { askYesNo, readPassword } from "../password.ts";
 
@@ -18,6 +20,8 @@ export async function registerCommand(args: string[]): Promise<number> {
   const keyBits = intOption(values["key-bits"], "key-bits", 3072, 2048, 8192);
   const home = new Home(resolveHome(values.home));
   const password = await readPassword({ stdin: values["password-stdin"], confirm: false });
+  const weak = passwordProblem(password);
+  if (weak) throw new ClientError(`cannot register: ${weak}`);
   const interactive = Boolean(process.stdin.isTTY) && !values["password-stdin"];
   const result = await register({
     home,
