@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { certInfo, createKeyAndCsr, fromPem, toPem, verifyCrl, verifyUserCert } from "../../src/pki/index.ts";
+import { certInfo, createKeyAndCsr, toPem, verifyCrl, verifyUserCert } from "../../src/pki/index.ts";
 import { CONTROL, DATA, encodeData, encodeMessage, fromBase64, MAX_CONTROL_FRAME, MAX_DATA_FRAME, type ServerMessage } from "../../src/protocol/index.ts";
 import { silentLogger } from "../../src/server/logger.ts";
 import { startServer, type RunningServer } from "../../src/server/serve.ts";

@@ -3,8 +3,8 @@ import { expect } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { createKeyAndCsr, fromPem, toPem } from "../../src/pki/index.ts";
-import { CONTROL, decodeServerMessage, encodeMessage, FrameDecoder, toBase64, type Frame, type ServerMessage } from "../../src/protocol/index.ts";
-import { rawConnect } from "./raw-client.ts";
+import { CONTROL, encodeMessage, toBase64, type ServerMessage } from "../../src/protocol/index.ts";
+import { rawConnect, type RawClient } from "./raw-client.ts";
 
 export const CERTS_DIR = resolve(import.meta.dir, "../../certs");
 
@@ -115,76 +115,9 @@ export async function helloAs(client: MessageSource & { write(bytes: Uint8Array)
   return reply;
 }
 
-/** A raw TLS client that returns every frame, data frames included (raw-client.ts's next() takes control frames only). */
-export interface FrameClient extends AsyncDisposable {
-  write(bytes: Uint8Array | string): void;
-  /** The next frame, or null once the server has closed the connection and everything before was read. */
-  frame(timeoutMs?: number): Promise<Frame | null>;
-  /** The next frame as a control message (throws on a data frame), or null if closed. */
-  next(timeoutMs?: number): Promise<ServerMessage | null>;
-  closed: Promise<void>;
-}
-
-export async function frameConnect(port: number, opts: { certPem?: string; keyPem?: string } = {}): Promise<FrameClient> {
-  const decoder = new FrameDecoder();
-  const frames: Frame[] = [];
-  let wake: (() => void) | null = null;
-  let isClosed = false;
-  let closedResolve!: () => void;
-  const closed = new Promise<void>((r) => (closedResolve = r));
-  const socket = await new Promise<Awaited<ReturnType<typeof Bun.connect>>>((resolve, reject) => {
-    Bun.connect({
-      hostname: "127.0.0.1",
-      port,
-      tls: { rejectUnauthorized: false, ...(opts.certPem ? { cert: opts.certPem, key: opts.keyPem } : {}) },
-      socket: {
-        handshake: (s) => resolve(s),
-        data: (_s, bytes) => {
-          try {
-            frames.push(...decoder.push(bytes));
-          } catch {
-            // the test judges what arrived before
-          }
-          wake?.();
-        },
-        close: () => {
-          isClosed = true;
-          closedResolve();
-          wake?.();
-        },
-        connectError: (_s, e) => reject(e),
-        error: () => {},
-      },
-    }).catch(reject);
-  });
-  const frame = async (timeoutMs = 10_000): Promise<Frame | null> => {
-    const deadline = Date.now() + timeoutMs;
-    while (frames.length === 0) {
-      if (isClosed) return null;
-      if (Date.now() > deadline) throw new Error("no frame from the server in time");
-      await new Promise<void>((r) => {
-        const t = setTimeout(r, 100);
-        wake = () => {
-          clearTimeout(t);
-          r();
-        };
-      });
-    }
-    return frames.shift()!;
-  };
-  return {
-    write: (bytes) => void socket.write(typeof bytes === "string" ? new TextEncoder().encode(bytes) : bytes),
-    frame,
-    async next(timeoutMs) {
-      const f = await frame(timeoutMs);
-      if (f === null) return null;
-      if (f.kind !== CONTROL) throw new Error(`expected a control frame, got a data frame of ${f.payload.length} bytes`);
-      return decodeServerMessage(f.payload);
-    },
-    closed,
-    [Symbol.asyncDispose]: async () => void socket.end(),
-  };
-}
+/** A raw TLS client that returns every frame, data frames included: raw-client.ts's. */
+export type FrameClient = RawClient;
+export const frameConnect = rawConnect;
 
 /** Polls `condition` until it holds or the deadline passes (for state with no event to await). */
 export async function until(condition: () => boolean | Promise<boolean>, what: string, timeoutMs = 10_000): Promise<void> {

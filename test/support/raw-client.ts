@@ -3,7 +3,9 @@ import { CONTROL, decodeServerMessage, encodeMessage, FrameDecoder, type Frame, 
 
 export interface RawClient extends AsyncDisposable {
   write(bytes: Uint8Array | string): void;
-  /** The next control message, or null if the server closed the connection first. */
+  /** The next frame, data frames included, or null once the server closed and everything before was read. */
+  frame(timeoutMs?: number): Promise<Frame | null>;
+  /** The next control message (throws on a data frame), or null if the server closed the connection first. */
   next(timeoutMs?: number): Promise<ServerMessage | null>;
   hello(): Promise<ServerMessage | null>;
   /** Resolves when the server has closed the connection. */
@@ -43,7 +45,7 @@ export async function rawConnect(port: number, opts: { certPem?: string; keyPem?
       },
     }).catch(reject);
   });
-  const next = async (timeoutMs = 10_000): Promise<ServerMessage | null> => {
+  const frame = async (timeoutMs = 10_000): Promise<Frame | null> => {
     const deadline = Date.now() + timeoutMs;
     while (frames.length === 0) {
       if (isClosed) return null;
@@ -56,12 +58,17 @@ export async function rawConnect(port: number, opts: { certPem?: string; keyPem?
         };
       });
     }
-    const frame = frames.shift()!;
-    if (frame.kind !== CONTROL) throw new Error("expected a control frame");
-    return decodeServerMessage(frame.payload);
+    return frames.shift()!;
+  };
+  const next = async (timeoutMs?: number): Promise<ServerMessage | null> => {
+    const f = await frame(timeoutMs);
+    if (f === null) return null;
+    if (f.kind !== CONTROL) throw new Error(`expected a control frame, got a data frame of ${f.payload.length} bytes`);
+    return decodeServerMessage(f.payload);
   };
   const client: RawClient = {
     write: (bytes) => void socket.write(typeof bytes === "string" ? new TextEncoder().encode(bytes) : bytes),
+    frame,
     next,
     async hello() {
       client.write(encodeMessage({ type: "HELLO", protocol: "sis", version: 1, client: "raw-test" }));
