@@ -2,39 +2,31 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { register, sis, startServe, tempDir, type Result, type ServerProcess } from "../support/cli.ts";
+import { sis, type Result, type ServerProcess } from "../support/cli.ts";
+import { openSandbox, type Sandbox } from "../support/sandbox.ts";
 import { rawConnect } from "../support/raw-client.ts";
 import { listFiles, postedId, SAMPLE, sameBytes, writeBigPng } from "../support/share.ts";
 
 const MAX_IMAGE = 64 * 1024;
 
-let root: string & Disposable;
+let box: Sandbox;
+let root: string;
 let server: ServerProcess;
 let alice: string;
 let bob: string;
 
 beforeAll(async () => {
-  root = tempDir("sis-share-");
-  server = await startServe(join(root, "data"), ["--max-image-size", String(MAX_IMAGE)]);
-  alice = join(root, "alice");
-  bob = join(root, "bob");
-  const [a, b] = await Promise.all([register(server, "alice", alice), register(server, "bob", bob)]);
-  expect(a).toMatchObject({ code: 0, stderr: "" });
-  expect(b).toMatchObject({ code: 0, stderr: "" });
+  box = await openSandbox("sis-share-", ["alice", "bob"], ["--max-image-size", String(MAX_IMAGE)]);
+  ({ root, server } = box);
+  alice = box.home("alice");
+  bob = box.home("bob");
 }, 60_000);
 
 afterAll(async () => {
-  await server?.stop();
-  root?.[Symbol.dispose]();
+  await box?.close();
 });
 
-/** A fresh directory under the test root. */
-let n = 0;
-function freshDir(label: string): string {
-  const dir = join(root, `${label}-${++n}`);
-  mkdirSync(dir);
-  return dir;
-}
+const freshDir = (label: string): string => box.freshDir(label);
 
 async function post(home: string, files: string[], extra: string[] = []): Promise<Result> {
   return sis(["post", "--home", home, ...extra, ...files]);

@@ -1,37 +1,30 @@
 /** What a receiver refuses: a stored blob changed on the server's disk, and an owner whose certificate was revoked. */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdirSync, openSync, readSync, statSync, writeSync, closeSync } from "node:fs";
+import { openSync, readSync, statSync, writeSync, closeSync } from "node:fs";
 import { join } from "node:path";
-import { register, sis, startServe, tempDir, type ServerProcess } from "../support/cli.ts";
+import { sis, type ServerProcess } from "../support/cli.ts";
+import { openSandbox, type Sandbox } from "../support/sandbox.ts";
 import { listFiles, postedId, SAMPLE, sameBytes } from "../support/share.ts";
 
-let root: string & Disposable;
+let box: Sandbox;
 let server: ServerProcess;
 let alice: string;
 let bob: string;
 let carol: string;
 
 beforeAll(async () => {
-  root = tempDir("sis-tamper-");
-  server = await startServe(join(root, "data"));
-  alice = join(root, "alice");
-  bob = join(root, "bob");
-  carol = join(root, "carol");
-  const results = await Promise.all([register(server, "alice", alice), register(server, "bob", bob), register(server, "carol", carol)]);
-  for (const r of results) expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 0, stderr: "" });
+  box = await openSandbox("sis-tamper-", ["alice", "bob", "carol"]);
+  ({ server } = box);
+  alice = box.home("alice");
+  bob = box.home("bob");
+  carol = box.home("carol");
 }, 60_000);
 
 afterAll(async () => {
-  await server?.stop();
-  root?.[Symbol.dispose]();
+  await box?.close();
 });
 
-let n = 0;
-function freshDir(label: string): string {
-  const dir = join(root, `${label}-${++n}`);
-  mkdirSync(dir);
-  return dir;
-}
+const freshDir = (label: string): string => box.freshDir(label);
 
 /** Flips every bit of one byte of a file in place. */
 function flipByte(path: string, offset: number): void {
@@ -61,13 +54,15 @@ async function listedId(owner: string, name: string): Promise<string> {
   return hit!.id;
 }
 
+let flips = 0;
+
 describe("tampering and revocation", () => {
   test.each([
     ["the first byte of the ciphertext", (_size: number) => 0],
     ["a byte in the middle", (size: number) => Math.floor(size / 2)],
     ["the last byte (the final chunk's tag)", (size: number) => size - 1],
   ])("get of a blob with %s flipped on the server's disk exits 3 and writes nothing", async (label, where) => {
-    const name = `flip-${n}.png`;
+    const name = `flip-${++flips}.png`;
     const postedAs = await postAs(alice, SAMPLE.png, name);
     const id = await listedId("alice", name);
     expect(id).toBe(postedAs);

@@ -2,34 +2,27 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { register, sis, startServe, startWatch, tempDir, type ServerProcess, type WatchProcess } from "../support/cli.ts";
+import { sis, startServe, startWatch, type ServerProcess, type WatchProcess } from "../support/cli.ts";
+import { openSandbox, type Sandbox } from "../support/sandbox.ts";
 import { escapeRegExp, imageLines, listFiles, SAMPLE, sameBytes, waitForLineAfter } from "../support/share.ts";
 
-let root: string & Disposable;
+let box: Sandbox;
 let server: ServerProcess;
 let alice: string;
 let bob: string;
 
 beforeAll(async () => {
-  root = tempDir("sis-watch-");
-  server = await startServe(join(root, "data"));
-  alice = join(root, "alice");
-  bob = join(root, "bob");
-  const results = await Promise.all([register(server, "alice", alice), register(server, "bob", bob)]);
-  for (const r of results) expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 0, stderr: "" });
+  box = await openSandbox("sis-watch-", ["alice", "bob"]);
+  ({ server } = box);
+  alice = box.home("alice");
+  bob = box.home("bob");
 }, 60_000);
 
 afterAll(async () => {
-  await server?.stop();
-  root?.[Symbol.dispose]();
+  await box?.close();
 });
 
-let n = 0;
-function freshDir(label: string): string {
-  const dir = join(root, `${label}-${++n}`);
-  mkdirSync(dir);
-  return dir;
-}
+const freshDir = (label: string): string => box.freshDir(label);
 
 async function alicePosts(files: [path: string, name: string][]): Promise<void> {
   for (const [path, name] of files) {
