@@ -25,7 +25,10 @@ type Sock = Awaited<ReturnType<typeof Bun.connect>>;
 
 export class Connection {
   hello!: ServerMessageOf<"HELLO">;
-  private readonly decoder = new FrameDecoder();
+  // Payloads are views of the buffers Bun passes to `data`: Bun allocates a fresh one per
+  // callback and never touches it again (test/client/socket-data.test.ts), so a frame
+  // queued here cannot change under its consumer. Only frames split across reads are copied.
+  private readonly decoder = new FrameDecoder({ ownsChunks: true });
   private readonly frames: Frame[] = [];
   private queued = 0;
   private paused = false;

@@ -29,6 +29,18 @@ export function encodeFrame(kind: FrameKind, payload: Uint8Array): Uint8Array {
   return out;
 }
 
+export interface FrameDecoderOptions {
+  /**
+   * The caller hands over each chunk for good: it never writes to it or reuses
+   * its memory after push(). Payloads that lie wholly inside one chunk are then
+   * returned as views of it instead of copies; only a frame split across
+   * chunks is copied. Bun's socket `data` callback gives such chunks (a fresh
+   * buffer per callback, never reused: test/client/socket-data.test.ts). A view
+   * keeps the whole chunk alive until the payload is dropped.
+   */
+  ownsChunks?: boolean;
+}
+
 /**
  * Incremental decoder: feed it whatever the socket delivers, get whole frames.
  * It reads the 5-byte header, checks kind and length against the limits and
@@ -37,11 +49,19 @@ export function encodeFrame(kind: FrameKind, payload: Uint8Array): Uint8Array {
  */
 export class FrameDecoder {
   private readonly header = new Uint8Array(FRAME_HEADER_SIZE);
+  private readonly headerView = new DataView(this.header.buffer);
+  private readonly ownsChunks: boolean;
   private headerFill = 0;
   private kind: FrameKind = CONTROL;
+  /** Length of the frame whose header was read (0: reading a header). */
+  private length = 0;
   private payload: Uint8Array | null = null;
   private payloadFill = 0;
   private failed: ProtocolError | null = null;
+
+  constructor(options: FrameDecoderOptions = {}) {
+    this.ownsChunks = options.ownsChunks ?? false;
+  }
 
   /** Bytes of a frame received so far and not yet returned. */
   get pending(): number {
@@ -53,38 +73,54 @@ export class FrameDecoder {
     const frames: Frame[] = [];
     let offset = 0;
     while (offset < chunk.length) {
-      if (this.payload === null) {
+      if (this.length === 0) {
         const take = Math.min(FRAME_HEADER_SIZE - this.headerFill, chunk.length - offset);
-        this.header.set(chunk.subarray(offset, offset + take), this.headerFill);
+        for (let i = 0; i < take; i++) this.header[this.headerFill + i] = chunk[offset + i]!;
         this.headerFill += take;
         offset += take;
         if (this.headerFill < FRAME_HEADER_SIZE) break;
         this.startPayload();
       }
-      const payload = this.payload!;
-      const take = Math.min(payload.length - this.payloadFill, chunk.length - offset);
+      const length = this.length;
+      if (this.payloadFill === 0 && chunk.length - offset >= length) {
+        // The whole payload is in this chunk: a view if the chunk is ours to keep, else one copy
+        // (new Uint8Array(view), not slice(): Buffer#slice is a view).
+        const view = chunk.subarray(offset, offset + length);
+        frames.push({ kind: this.kind, payload: this.ownsChunks ? view : new Uint8Array(view) });
+        offset += length;
+        this.endFrame();
+        continue;
+      }
+      // A payload split across chunks: allocated now that its length passed the checks (P6).
+      const payload = (this.payload ??= new Uint8Array(length));
+      const take = Math.min(length - this.payloadFill, chunk.length - offset);
       payload.set(chunk.subarray(offset, offset + take), this.payloadFill);
       this.payloadFill += take;
       offset += take;
-      if (this.payloadFill === payload.length) {
+      if (this.payloadFill === length) {
         frames.push({ kind: this.kind, payload });
-        this.payload = null;
-        this.payloadFill = 0;
-        this.headerFill = 0;
+        this.endFrame();
       }
     }
     return frames;
   }
 
+  private endFrame(): void {
+    this.payload = null;
+    this.payloadFill = 0;
+    this.headerFill = 0;
+    this.length = 0;
+  }
+
   private startPayload(): void {
     const kind = this.header[0]!;
-    const length = new DataView(this.header.buffer).getUint32(1, false);
+    const length = this.headerView.getUint32(1, false);
     const limit = maxPayload(kind);
     if (limit === 0) return this.fail(new ProtocolError("BAD_FRAME", `unknown frame kind 0x${kind.toString(16).padStart(2, "0")}`));
     if (length === 0) return this.fail(new ProtocolError("BAD_FRAME", "empty frame"));
     if (length > limit) return this.fail(new ProtocolError("FRAME_TOO_LARGE", `frame of ${length} bytes exceeds the limit of ${limit}`));
     this.kind = kind as FrameKind;
-    this.payload = new Uint8Array(length);
+    this.length = length;
   }
 
   private fail(error: ProtocolError): never {

@@ -260,6 +260,49 @@ describe("FrameDecoder reassembly", () => {
   });
 });
 
+describe("FrameDecoder with ownsChunks (chunks handed over for good)", () => {
+  const frames = [encodeFrame(DATA, bytes(700, 5)), encodeFrame(CONTROL, new TextEncoder().encode('{"type":"PING"}')), encodeFrame(DATA, bytes(MAX_DATA_FRAME, 6))];
+  const all = concat(...frames);
+  const expected = frames.map((f) => Buffer.from(f.subarray(FRAME_HEADER_SIZE)).toString("hex"));
+  const hex = (out: Frame[]) => out.map((f) => Buffer.from(f.payload).toString("hex"));
+
+  test("a payload wholly inside one chunk is returned as a view of that chunk, not a copy", () => {
+    const chunk = new Uint8Array(all);
+    const out = new FrameDecoder({ ownsChunks: true }).push(chunk);
+    expect(hex(out)).toEqual(expected);
+    for (const f of out) expect(f.payload.buffer).toBe(chunk.buffer);
+    expect(out[0]!.payload.byteOffset).toBe(FRAME_HEADER_SIZE);
+  });
+
+  test("a payload split across chunks is copied, and every split gives the same frames as copying", () => {
+    const first = frames[0]!.length;
+    for (const at of [1, 4, 5, 6, first - 1, first, first + 3, all.length - 1]) {
+      const a = new Uint8Array(all.subarray(0, at));
+      const b = new Uint8Array(all.subarray(at));
+      const decoder = new FrameDecoder({ ownsChunks: true });
+      const out = feed(decoder, [a, b]);
+      expect(hex(out)).toEqual(expected);
+      expect(decoder.pending).toBe(0);
+      for (const f of out) expect(f.payload.buffer === a.buffer || f.payload.buffer === b.buffer || f.payload.byteOffset === 0).toBe(true);
+    }
+  });
+
+  test("the limits are checked from the header before anything is kept, as without the option (P6)", () => {
+    const decoder = new FrameDecoder({ ownsChunks: true });
+    const oversized = concat(header(DATA, MAX_DATA_FRAME + 1), new Uint8Array(MAX_DATA_FRAME + 1));
+    expect(codeOf(() => decoder.push(oversized))).toBe("FRAME_TOO_LARGE");
+    expect(decoder.pending).toBeLessThanOrEqual(FRAME_HEADER_SIZE);
+    expect(codeOf(() => new FrameDecoder({ ownsChunks: true }).push(header(CONTROL, 0)))).toBe("BAD_FRAME");
+  });
+
+  test("without the option, payloads are copies even when the chunk is a Buffer (whose slice() is a view)", () => {
+    const chunk = Buffer.from(all);
+    const out = new FrameDecoder().push(chunk);
+    chunk.fill(0xee);
+    expect(hex(out)).toEqual(expected);
+  });
+});
+
 describe("FrameDecoder after an error (P6)", () => {
   test("the decoder stays failed: every later push throws the same error, even a valid frame or nothing", () => {
     const decoder = new FrameDecoder();
