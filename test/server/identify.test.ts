@@ -5,7 +5,8 @@ import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { CertificateAuthority, createCa, createKeyAndCsr, fromPem, type IssuedCert } from "../../src/pki/index.ts";
+import { CertificateAuthority, certInfo, createCa, createKeyAndCsr, fromPem, type IssuedCert } from "../../src/pki/index.ts";
+import { readCertSerial } from "../../src/server/cert-serial.ts";
 import { identify } from "../../src/server/identify.ts";
 import { SqliteStore } from "../../src/store/index.ts";
 import { certFile } from "../support/auth-kit.ts";
@@ -114,5 +115,32 @@ describe("identify()", () => {
     const old = await ca.issueUserCert({ csrDer, username: "erin", lifetimeDays: 1, now: new Date(Date.now() - 10 * 86_400_000) });
     record(erinId, old);
     expect(identify(store, old.der)).toMatchObject({ refused: "CERT_EXPIRED" });
+  });
+});
+
+describe("readCertSerial()", () => {
+  test("reads the serial each issued certificate was recorded under", async () => {
+    for (const cert of [alice, unrecorded]) expect(readCertSerial(cert.der)).toBe(cert.serial);
+  });
+
+  test("reads a foreign certificate's serial as X.509 does (the exact-bytes check then refuses it)", () => {
+    const foreign = fromPem(certFile("foreign-alice.pem"), "CERTIFICATE");
+    expect(readCertSerial(foreign)).toBe(certInfo(foreign).serial);
+  });
+
+  test("returns null for bytes that are not a certificate, truncated or with trailing bytes", () => {
+    expect(readCertSerial(new TextEncoder().encode("not a certificate at all"))).toBeNull();
+    expect(readCertSerial(new Uint8Array([0x30, 0x03, 0x30, 0x01, 0x02]))).toBeNull();
+    expect(readCertSerial(alice.der.subarray(0, alice.der.length - 1))).toBeNull();
+    const trailing = new Uint8Array(alice.der.length + 1);
+    trailing.set(alice.der);
+    expect(readCertSerial(trailing)).toBeNull();
+    expect(readCertSerial(new Uint8Array(20 * 1024).fill(0x30))).toBeNull();
+  });
+
+  test("reads a certificate that lies inside a larger buffer", () => {
+    const padded = new Uint8Array(alice.der.length + 8);
+    padded.set(alice.der, 4);
+    expect(readCertSerial(padded.subarray(4, 4 + alice.der.length))).toBe(alice.serial);
   });
 });
