@@ -1,13 +1,12 @@
 /** DOWNLOAD, LIST and GET_CRL (P23–P26): metadata from the store, ciphertext streamed from disk. */
 import { unwrapKey, wrapKey } from "../crypto/index.ts";
 import { encodeImagesPage, LIST_PAGE_DEFAULT, ProtocolError, toBase64, type ClientMessageOf } from "../protocol/index.ts";
-import { GcPacer } from "../runtime/gc-pacer.ts";
 import { toMeta } from "./handle-post.ts";
+import { sendBlob } from "./send-blob.ts";
 import type { Session } from "./session.ts";
 
-/** Read-ahead while streaming: enough to keep the socket busy, small enough to stay flat. */
-const STREAM_CHUNK = 256 * 1024 - 16;
-const MAX_BACKLOG = 1024 * 1024;
+/** CRL chunks (the CRL is small and in memory). */
+const STREAM_CHUNK = 256 * 1024;
 
 export async function handleDownload(session: Session, message: ClientMessageOf<"DOWNLOAD">): Promise<void> {
   const { ctx } = session;
@@ -37,17 +36,17 @@ export async function handleDownload(session: Session, message: ClientMessageOf<
     wrappedKey: toBase64(wrappedForRequester),
     dataSize: record.cipherSize,
   });
-  let sent = 0;
-  const gc = new GcPacer();
-  for await (const chunk of ctx.blobs.read(record.id, STREAM_CHUNK)) {
-    gc.tick(chunk.length);
-    if (session.state === "closed") return;
-    session.sendData(chunk);
-    sent += chunk.length;
-    await session.outbox.below(MAX_BACKLOG);
+  const reader = await ctx.blobs.open(record.id);
+  let result;
+  try {
+    // No GC pacing here: sendBlob reuses its frame buffers, so a download makes no garbage per chunk.
+    result = await sendBlob(session, reader, record.cipherSize);
+  } finally {
+    await reader.close();
   }
-  if (sent !== record.cipherSize) {
-    ctx.log.error("blob size differs from record", { id: record.id, sent, expected: record.cipherSize });
+  if (session.state === "closed") return;
+  if (result.sent !== record.cipherSize || result.extra) {
+    ctx.log.error("blob size differs from record", { id: record.id, sent: result.sent, extra: result.extra, expected: record.cipherSize });
     throw new ProtocolError("INTERNAL", "the stored image is damaged");
   }
   ctx.metrics.downloads++;

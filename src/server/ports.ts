@@ -115,11 +115,25 @@ export interface BlobWriter {
   readonly bytesWritten: number;
 }
 
+/** Sequential reads of one committed blob into buffers the caller owns. */
+export interface BlobReader {
+  /**
+   * Fills `target` from the current position; fewer bytes only at the end of
+   * the blob (0 there). No reference to `target` is kept once it settles, so
+   * the caller may reuse the buffer. Calls must not overlap.
+   */
+  readInto(target: Uint8Array): Promise<number>;
+  /** Closes once; later calls do nothing. */
+  close(): Promise<void>;
+}
+
 export interface BlobStore {
   /** id must match /^[0-9a-f]{32}$/; the store refuses anything else. */
   create(id: string): Promise<BlobWriter>;
   /** Streams a committed blob in bounded chunks. */
   read(id: string, chunkSize?: number): AsyncIterable<Uint8Array>;
+  /** Opens a committed blob for readInto(); a missing one rejects (code ENOENT). */
+  open(id: string): Promise<BlobReader>;
   remove(id: string): Promise<void>;
   /** Deletes temporary files and blobs whose id is not in `keep`; returns what it removed. */
   sweep(keep: Set<string>): Promise<string[]>;

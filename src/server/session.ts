@@ -9,6 +9,7 @@ import { handleDownload, handleGetCrl, handleList } from "./handle-read.ts";
 import { handleRegister } from "./handle-register.ts";
 import { startUpload, type Upload } from "./handle-post.ts";
 import { identify, type Identity } from "./identify.ts";
+import type { FrameSink } from "./send-blob.ts";
 import { Outbox, type WritableSocket } from "../protocol/index.ts";
 
 export interface SessionSocket extends WritableSocket {
@@ -33,7 +34,7 @@ const INBOUND_LOW = 1024 * 1024;
  */
 const OUTBOUND_HIGH = 1024 * 1024;
 
-export class Session {
+export class Session implements FrameSink {
   state: "hello" | "ready" | "closed" = "hello";
   identity: Identity | null = null;
   /** A presented certificate we refuse; answered to the HELLO (P5). */
@@ -112,6 +113,24 @@ export class Session {
   sendData(bytes: Uint8Array): void {
     this.outbox.send(encodeData(bytes));
     this.touch();
+  }
+
+  /** Whole encoded frames, as sendBlob makes them (FrameSink). */
+  sendFrame(frame: Uint8Array): void {
+    this.outbox.send(frame);
+    this.touch();
+  }
+
+  get closed(): boolean {
+    return this.state === "closed";
+  }
+
+  get backlog(): number {
+    return this.outbox.backlog;
+  }
+
+  below(limit: number): Promise<void> {
+    return this.outbox.below(limit);
   }
 
   /** Pushes the idle deadline forward: called on every whole frame and on reply progress. */

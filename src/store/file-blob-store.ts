@@ -2,7 +2,7 @@
 import { randomBytes } from "node:crypto";
 import { chmod, mkdir, readdir, unlink } from "node:fs/promises";
 import { join } from "node:path";
-import type { BlobStore, BlobWriter } from "../server/ports.ts";
+import type { BlobReader, BlobStore, BlobWriter } from "../server/ports.ts";
 import { FileBlobWriter } from "./file-blob-writer.ts";
 import { fsyncDir } from "./fsync-dir.ts";
 import { RawFile } from "./raw-file.ts";
@@ -64,6 +64,24 @@ export class FileBlobStore implements BlobStore {
     } finally {
       await handle.close();
     }
+  }
+
+  async open(id: string): Promise<BlobReader> {
+    assertBlobId(id);
+    const handle = await RawFile.open(join(this.dir, id), "r");
+    return {
+      async readInto(target) {
+        let filled = 0;
+        // A regular file reads short only at its end; loop anyway, as read(2) allows it.
+        while (filled < target.byteLength) {
+          const n = await handle.read(filled === 0 ? target : target.subarray(filled));
+          if (n === 0) break;
+          filled += n;
+        }
+        return filled;
+      },
+      close: () => handle.close(),
+    };
   }
 
   /** Removes a committed blob; removing a missing one is not an error. */

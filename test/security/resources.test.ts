@@ -265,6 +265,7 @@ describe("resources", () => {
         };
       },
       read: (id, size) => real.read(id, size),
+      open: (id) => real.open(id),
       remove: (id) => real.remove(id),
       sweep: (keep) => real.sweep(keep),
     };

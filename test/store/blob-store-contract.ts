@@ -55,6 +55,35 @@ export function runBlobStoreContract(name: string, make: () => Promise<BlobHarne
       expect(concat(chunks)).toEqual(data);
     });
 
+    test("open() fills the caller's buffers in order, short only at the end, 0 after it", async () => {
+      const id = randomId();
+      const data = bytes(10_000);
+      await put(id, data);
+      const reader = await blobs.open(id);
+      try {
+        // One buffer, reused for every read: the reader keeps no reference to it.
+        const target = new Uint8Array(4096);
+        const got: Uint8Array[] = [];
+        for (let n = await reader.readInto(target); n > 0; n = await reader.readInto(target)) got.push(target.slice(0, n));
+        expect(got.map((c) => c.byteLength)).toEqual([4096, 4096, 1808]);
+        expect(concat(got)).toEqual(data);
+        expect(await reader.readInto(target)).toBe(0);
+      } finally {
+        await reader.close();
+        await reader.close();
+      }
+    });
+
+    test("open() of a missing or uncommitted blob rejects", async () => {
+      await expect(blobs.open(randomId())).rejects.toThrow();
+      const id = randomId();
+      const w = await blobs.create(id);
+      await w.write(bytes(10));
+      await expect(blobs.open(id)).rejects.toThrow();
+      await w.abort();
+      for (const bad of BAD_IDS) await expect(blobs.open(bad)).rejects.toThrow();
+    });
+
     test("a write's chunk may be reused by the caller once the write resolves", async () => {
       const id = randomId();
       const w = await blobs.create(id);
