@@ -1,5 +1,6 @@
 /** Everything a session needs, wired once by the composition root (`sis serve`). */
 import type { CertificateAuthority } from "../pki/index.ts";
+import type { ContentKeyCache } from "./content-key-cache.ts";
 import type { CrlCache } from "./crl-cache.ts";
 import type { Hub } from "./hub.ts";
 import type { Logger } from "./logger.ts";
@@ -28,6 +29,8 @@ export interface ServerContext {
   /** The key-transport certificate clients wrap image keys for, and its PKCS#8 key. */
   storageCertDer: Uint8Array;
   storageKeyPkcs8: Uint8Array;
+  /** Unwrapped content keys for DOWNLOAD's re-wrap, shared by the receivers of one image. */
+  contentKeys: ContentKeyCache;
   crl: CrlCache;
   hub: Hub;
   throttle: LoginThrottle;

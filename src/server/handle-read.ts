@@ -1,5 +1,5 @@
 /** DOWNLOAD, LIST and GET_CRL (P23–P26): metadata from the store, ciphertext streamed from disk. */
-import { unwrapKey, wrapKey } from "../crypto/index.ts";
+import { wrapKey } from "../crypto/index.ts";
 import { encodeImagesPage, LIST_PAGE_DEFAULT, ProtocolError, toBase64, type ClientMessageOf } from "../protocol/index.ts";
 import { toMeta } from "./handle-post.ts";
 import { sendBlob } from "./send-blob.ts";
@@ -19,7 +19,7 @@ export async function handleDownload(session: Session, message: ClientMessageOf<
   // Re-wrap (P24): the key passes through server memory, the image never does.
   let contentKey: Uint8Array;
   try {
-    contentKey = await unwrapKey(record.wrappedKey, ctx.storageKeyPkcs8);
+    contentKey = await ctx.contentKeys.get(record.id, record.wrappedKey);
   } catch (error) {
     ctx.log.error("cannot unwrap stored key", { id: record.id, error: String(error) });
     throw new ProtocolError("INTERNAL", "the server cannot open this image's key");

@@ -1,12 +1,14 @@
 /** The composition root of `sis serve`: the only place concrete store, keys and servers are wired. */
 import { join } from "node:path";
 import { createHttpApp } from "../http/app.ts";
+import { unwrapKey } from "../crypto/index.ts";
 import { toPem } from "../pki/index.ts";
 import {
   DEFAULT_MAX_CONNECTIONS_PER_ADDRESS, DEFAULT_MAX_IMAGE_SIZE, HANDSHAKE_TIMEOUT_MS, IDLE_TIMEOUT_MS, UPLOAD_STALL_TIMEOUT_MS,
 } from "../protocol/index.ts";
 import { FileBlobStore, MemoryNotifier, SqliteStore } from "../store/index.ts";
 import type { ServerContext, ServerLimits } from "./context.ts";
+import { ContentKeyCache } from "./content-key-cache.ts";
 import { CrlCache } from "./crl-cache.ts";
 import { DATA_FILES, openDataDir } from "./data-dir.ts";
 import { Hub } from "./hub.ts";
@@ -61,6 +63,7 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
     ca: keys.ca,
     storageCertDer: keys.storageCertDer,
     storageKeyPkcs8: keys.storageKeyPkcs8,
+    contentKeys: new ContentKeyCache((wrapped) => unwrapKey(wrapped, keys.storageKeyPkcs8)),
     crl: new CrlCache(keys.ca, store),
     hub: new Hub(notifier),
     throttle: new LoginThrottle(),
@@ -106,6 +109,7 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
       await protocol.stop();
       await http?.stop(true);
       ctx.hub.close();
+      ctx.contentKeys.clear();
       store.close();
     },
   };
