@@ -51,13 +51,15 @@ function noncePrefixed(prefix: Uint8Array): Uint8Array {
   return nonce;
 }
 
-function sealChunk(key: Uint8Array, nonce: Uint8Array, aad: Uint8Array, plain: Uint8Array): Uint8Array {
+/** Seals one chunk into a fresh buffer, after `headroom` bytes left for the caller. */
+function sealChunk(key: Uint8Array, nonce: Uint8Array, aad: Uint8Array, plain: Uint8Array, headroom: number): Uint8Array {
   const cipher = createCipheriv(CIPHER, key, nonce, { authTagLength: TAG_SIZE });
   cipher.setAAD(aad);
-  const out = Buffer.allocUnsafe(plain.length + TAG_SIZE); // fully overwritten below
-  out.set(cipher.update(plain), 0);
+  const out = Buffer.allocUnsafe(headroom + plain.length + TAG_SIZE); // fully overwritten below
+  out.fill(0, 0, headroom); // the caller's; zeroed so stale memory never goes out unfilled
+  out.set(cipher.update(plain), headroom);
   cipher.final(); // GCM emits nothing here
-  out.set(cipher.getAuthTag(), plain.length);
+  out.set(cipher.getAuthTag(), headroom + plain.length);
   return out;
 }
 
@@ -81,10 +83,20 @@ function openChunk(key: Uint8Array, nonce: Uint8Array, aad: Uint8Array, sealed: 
  * (≤ CHUNK_SIZE + TAG_SIZE bytes) at a time. Throws SIZE_MISMATCH if the plaintext is
  * not exactly header.size bytes (S5).
  */
-export async function* sealStream(
+export function sealStream(key: Uint8Array, header: EnvelopeHeader, plaintext: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array> {
+  return sealStreamWithHeadroom(key, header, plaintext, 0);
+}
+
+/**
+ * sealStream, but each sealed chunk is yielded `headroom` bytes into a fresh buffer whose
+ * first `headroom` bytes the caller fills (a frame header), so it is sent without a copy.
+ * The sealed bytes are exactly sealStream's (the headroom is not part of the envelope).
+ */
+export async function* sealStreamWithHeadroom(
   key: Uint8Array,
   header: EnvelopeHeader,
   plaintext: AsyncIterable<Uint8Array>,
+  headroom: number,
 ): AsyncGenerator<Uint8Array> {
   checkKey(key);
   const aad = encodeHeader(header);
@@ -102,7 +114,7 @@ export async function* sealStream(
       // Only non-final chunks are sealed here; the final one waits for the end of the source.
       if (fill === 0 && index < n - 1 && piece.length - at >= CHUNK_SIZE) {
         setNonce(nonce, index++, false);
-        yield sealChunk(key, nonce, aad, piece.subarray(at, at + CHUNK_SIZE)); // no copy
+        yield sealChunk(key, nonce, aad, piece.subarray(at, at + CHUNK_SIZE), headroom); // no copy
         at += CHUNK_SIZE;
         continue;
       }
@@ -112,14 +124,14 @@ export async function* sealStream(
       at += take;
       if (fill === CHUNK_SIZE && index < n - 1) {
         setNonce(nonce, index++, false);
-        yield sealChunk(key, nonce, aad, buffer);
+        yield sealChunk(key, nonce, aad, buffer, headroom);
         fill = 0;
       }
     }
   }
   if (total !== header.size) fail("SIZE_MISMATCH", "plaintext is shorter than the header's size");
   setNonce(nonce, index, true);
-  yield sealChunk(key, nonce, aad, buffer.subarray(0, fill));
+  yield sealChunk(key, nonce, aad, buffer.subarray(0, fill), headroom);
 }
 
 /**

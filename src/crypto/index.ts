@@ -19,6 +19,7 @@ export {
   generateContentKey,
   openStream,
   sealStream,
+  sealStreamWithHeadroom,
   type EnvelopeErrorCode,
 } from "./envelope-stream.ts";
 export { wrapKey, unwrapKey } from "./key-wrap.ts";

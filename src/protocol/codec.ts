@@ -1,7 +1,7 @@
 /** Control message codec: bounded JSON in, strict schema check, typed message out. */
 import { z } from "zod";
 import { ProtocolError } from "./errors.ts";
-import { CONTROL, DATA, encodeFrame } from "./frame.ts";
+import { CONTROL, DATA, encodeFrame, encodeFrameInPlace } from "./frame.ts";
 import { MAX_JSON_DEPTH } from "./limits.ts";
 import { CLIENT_SCHEMAS, SERVER_SCHEMAS, type ClientMessage, type ImageMeta, type ServerMessage } from "./messages.ts";
 import { MAX_CONTROL_FRAME } from "./limits.ts";
@@ -80,6 +80,11 @@ export function encodeMessage(message: ClientMessage | ServerMessage): Uint8Arra
 
 export function encodeData(bytes: Uint8Array): Uint8Array {
   return encodeFrame(DATA, bytes);
+}
+
+/** A data frame from a buffer whose first FRAME_HEADER_SIZE bytes were left free for the header: no copy. */
+export function encodeDataInPlace(frame: Uint8Array): Uint8Array {
+  return encodeFrameInPlace(DATA, frame);
 }
 
 export function toBase64(bytes: Uint8Array): string {

@@ -39,6 +39,27 @@ export interface FrameDecoderOptions {
    * keeps the whole chunk alive until the payload is dropped.
    */
   ownsChunks?: boolean;
+  /**
+   * Where a payload is copied, called once its length passed the checks (P6): a buffer of
+   * exactly `length` bytes (from a pool, say), or null for the default (a view when
+   * `ownsChunks`, else a fresh array). A payload it provides is always a copy.
+   */
+  allocate?: (kind: FrameKind, length: number) => Uint8Array | null;
+}
+
+/**
+ * Makes `frame` a frame in place: its first FRAME_HEADER_SIZE bytes get the header of
+ * the payload that fills the rest (a sender that reserved the room, such as
+ * sealStreamWithHeadroom, so the payload is not copied). Same limits as encodeFrame (P6).
+ */
+export function encodeFrameInPlace(kind: FrameKind, frame: Uint8Array): Uint8Array {
+  const length = frame.length - FRAME_HEADER_SIZE;
+  if (length <= 0 || length > maxPayload(kind)) {
+    throw new RangeError(`frame payload of ${Math.max(0, length)} bytes is outside 1..${maxPayload(kind)}`);
+  }
+  frame[0] = kind;
+  new DataView(frame.buffer, frame.byteOffset, FRAME_HEADER_SIZE).setUint32(1, length, false);
+  return frame;
 }
 
 /**
@@ -51,6 +72,7 @@ export class FrameDecoder {
   private readonly header = new Uint8Array(FRAME_HEADER_SIZE);
   private readonly headerView = new DataView(this.header.buffer);
   private readonly ownsChunks: boolean;
+  private readonly allocate: (kind: FrameKind, length: number) => Uint8Array | null;
   private headerFill = 0;
   private kind: FrameKind = CONTROL;
   /** Length of the frame whose header was read (0: reading a header). */
@@ -61,6 +83,7 @@ export class FrameDecoder {
 
   constructor(options: FrameDecoderOptions = {}) {
     this.ownsChunks = options.ownsChunks ?? false;
+    this.allocate = options.allocate ?? (() => null);
   }
 
   /** Bytes of a frame received so far and not yet returned. */
@@ -86,13 +109,15 @@ export class FrameDecoder {
         // The whole payload is in this chunk: a view if the chunk is ours to keep, else one copy
         // (new Uint8Array(view), not slice(): Buffer#slice is a view).
         const view = chunk.subarray(offset, offset + length);
-        frames.push({ kind: this.kind, payload: this.ownsChunks ? view : new Uint8Array(view) });
+        const into = this.allocate(this.kind, length);
+        if (into) into.set(view);
+        frames.push({ kind: this.kind, payload: into ?? (this.ownsChunks ? view : new Uint8Array(view)) });
         offset += length;
         this.endFrame();
         continue;
       }
       // A payload split across chunks: allocated now that its length passed the checks (P6).
-      const payload = (this.payload ??= new Uint8Array(length));
+      const payload = (this.payload ??= this.allocate(this.kind, length) ?? new Uint8Array(length));
       const take = Math.min(length - this.payloadFill, chunk.length - offset);
       payload.set(chunk.subarray(offset, offset + take), this.payloadFill);
       this.payloadFill += take;

@@ -10,6 +10,7 @@ import {
   newHeader,
   openStream,
   sealStream,
+  sealStreamWithHeadroom,
   type EnvelopeHeader,
 } from "../../src/crypto/index.ts";
 import { collect, outcome, patternBytes, pieces } from "./stream-helpers.ts";
@@ -102,6 +103,23 @@ test("sealStream() output pieces are bounded by CHUNK_SIZE + TAG_SIZE whatever t
   const out = await collect(sealStream(key, h, pieces(patternBytes(h.size), [3 << 20])));
   expect(out.maxPiece).toBeLessThanOrEqual(CHUNK_SIZE + TAG_SIZE);
   expect(out.count).toBe(6);
+});
+
+test("sealStreamWithHeadroom() yields sealStream()'s chunks, each after that many zeroed bytes of headroom (S4, S6)", async () => {
+  const h = header(3 * CHUNK_SIZE + 17);
+  const data = patternBytes(h.size, 5);
+  for (const sizes of [[1 << 20], [7, 65537, 3]]) {
+    const plain: Uint8Array[] = [];
+    for await (const c of sealStream(key, h, pieces(data, sizes))) plain.push(new Uint8Array(c));
+    const roomy: Uint8Array[] = [];
+    for await (const c of sealStreamWithHeadroom(key, h, pieces(data, sizes), 5)) roomy.push(c);
+    expect(roomy.length).toBe(plain.length);
+    roomy.forEach((c, i) => {
+      expect([...c.subarray(0, 5)]).toEqual([0, 0, 0, 0, 0]);
+      expect(Buffer.from(c.subarray(5)).equals(Buffer.from(plain[i]!))).toBe(true);
+    });
+  }
+  expect(await outcome(collect(sealStreamWithHeadroom(key, h, pieces(data.subarray(1)), 5)))).toBe("SIZE_MISMATCH");
 });
 
 test("sealStream() refuses plaintext longer or shorter than the header's size (S5)", async () => {

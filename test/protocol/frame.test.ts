@@ -9,6 +9,7 @@ import {
   MAX_DATA_FRAME,
   ProtocolError,
   encodeFrame,
+  encodeFrameInPlace,
   maxPayload,
   type Frame,
 } from "../../src/protocol/index.ts";
@@ -85,6 +86,29 @@ describe("encodeFrame()", () => {
     for (const kind of [0x00, 0x03, 0x7f, 0x81, 0xff]) expect(maxPayload(kind)).toBe(0);
   });
 });
+
+describe("encodeFrameInPlace()", () => {
+  test("encodeFrameInPlace() writes the header into the reserved room and gives the same bytes as encodeFrame() (P6)", () => {
+    for (const [kind, n] of [[DATA, 1], [DATA, 65_552], [DATA, MAX_DATA_FRAME], [CONTROL, 300]] as const) {
+      const payload = bytes(n, 3);
+      const room = new Uint8Array(13 + FRAME_HEADER_SIZE + n).subarray(13);
+      room.set(payload, FRAME_HEADER_SIZE);
+      const frame = encodeFrameInPlace(kind, room);
+      expect(frame).toBe(room);
+      expect(same(frame, encodeFrame(kind, payload))).toBe(true);
+      expect(plainFrames(new FrameDecoder().push(frame))).toEqual([{ kind, length: n }]);
+    }
+  });
+
+  test("encodeFrameInPlace() refuses an empty or oversized payload, as encodeFrame() does (P6)", () => {
+    expect(() => encodeFrameInPlace(DATA, new Uint8Array(FRAME_HEADER_SIZE))).toThrow(RangeError);
+    expect(() => encodeFrameInPlace(DATA, new Uint8Array(2))).toThrow(RangeError);
+    expect(() => encodeFrameInPlace(DATA, new Uint8Array(FRAME_HEADER_SIZE + MAX_DATA_FRAME + 1))).toThrow(RangeError);
+    expect(() => encodeFrameInPlace(CONTROL, new Uint8Array(FRAME_HEADER_SIZE + MAX_CONTROL_FRAME + 1))).toThrow(RangeError);
+  });
+});
+
+const plainFrames = (frames: Frame[]) => frames.map((f) => ({ kind: f.kind, length: f.payload.length }));
 
 describe("FrameDecoder limits (P6)", () => {
   test("a control frame of exactly MAX_CONTROL_FRAME bytes is accepted (P6)", () => {
@@ -293,6 +317,31 @@ describe("FrameDecoder with ownsChunks (chunks handed over for good)", () => {
     expect(codeOf(() => decoder.push(oversized))).toBe("FRAME_TOO_LARGE");
     expect(decoder.pending).toBeLessThanOrEqual(FRAME_HEADER_SIZE);
     expect(codeOf(() => new FrameDecoder({ ownsChunks: true }).push(header(CONTROL, 0)))).toBe("BAD_FRAME");
+  });
+
+  test("allocate() receives every payload it returns a buffer for, whole or split, and the others keep the default", () => {
+    const pool: Uint8Array[] = [];
+    const allocate = (kind: number, length: number) => {
+      if (kind !== DATA) return null;
+      const b = new Uint8Array(length);
+      pool.push(b);
+      return b;
+    };
+    for (const at of [all.length, frames[0]!.length + 3, all.length - 1]) {
+      pool.length = 0;
+      const chunks = [new Uint8Array(all.subarray(0, at)), new Uint8Array(all.subarray(at))];
+      const out = feed(new FrameDecoder({ ownsChunks: true, allocate }), chunks);
+      expect(hex(out)).toEqual(expected);
+      expect(out.filter((f) => f.kind === DATA).map((f) => f.payload)).toEqual(pool);
+      expect(chunks.map((c) => c.buffer as ArrayBufferLike)).toContain(out.find((f) => f.kind === CONTROL)!.payload.buffer);
+    }
+  });
+
+  test("allocate() is asked only after the header passed the limits (P6)", () => {
+    let asked = 0;
+    const decoder = new FrameDecoder({ allocate: () => (asked++, null) });
+    expect(codeOf(() => decoder.push(header(DATA, MAX_DATA_FRAME + 1)))).toBe("FRAME_TOO_LARGE");
+    expect(asked).toBe(0);
   });
 
   test("without the option, payloads are copies even when the chunk is a Buffer (whose slice() is a view)", () => {
