@@ -27,7 +27,31 @@ async function sameContent(path: string, digest: Uint8Array): Promise<boolean> {
   return Buffer.compare(d.digest(), digest) === 0;
 }
 
+/** Plaintext is gathered into writes of this size (one awaited write per 64 KiB chunk cost ~1.6x the time). */
+const WRITE_SIZE = 1024 * 1024;
+/** Written data is flushed to disk in the background every this many bytes, so the fsync in commit() has little left. */
+const SYNC_EVERY = 8 * 1024 * 1024;
+
+/** Writes all of `bytes` at `position` (a write may take less than it is given). */
+async function writeAll(handle: FileHandle, bytes: Uint8Array, position: number): Promise<void> {
+  for (let at = 0; at < bytes.length; ) {
+    const { bytesWritten } = await handle.write(bytes, at, bytes.length - at, position + at);
+    if (bytesWritten <= 0) throw new Error("the disk took no bytes");
+    at += bytesWritten;
+  }
+}
+
 export class OutputFile {
+  /** Two buffers: one filling while the other is being written. */
+  private readonly buffers = [new Uint8Array(WRITE_SIZE), new Uint8Array(WRITE_SIZE)];
+  private which = 0;
+  private fill = 0;
+  private position = 0;
+  /** The write in flight, if any: it owns buffers[which ^ 1] until it settles. */
+  private writing: Promise<unknown> | null = null;
+  private syncing: Promise<unknown> | null = null;
+  private unsynced = 0;
+
   private constructor(
     private readonly dir: string,
     private readonly target: string,
@@ -49,13 +73,50 @@ export class OutputFile {
     return new OutputFile(dir, target, tmp, handle);
   }
 
+  /**
+   * Copies `chunk` in (the caller may reuse it at once) and writes in WRITE_SIZE pieces, one in
+   * flight while the next fills. An error of a write surfaces at a later write() or at commit().
+   */
   async write(chunk: Uint8Array): Promise<void> {
-    await this.handle!.write(chunk);
+    for (let at = 0; at < chunk.length; ) {
+      const take = Math.min(WRITE_SIZE - this.fill, chunk.length - at);
+      this.buffers[this.which]!.set(chunk.subarray(at, at + take), this.fill);
+      this.fill += take;
+      at += take;
+      if (this.fill === WRITE_SIZE) await this.flush();
+    }
+  }
+
+  /** Starts writing the filled buffer, once the previous write (which owns the other buffer) is done. */
+  private async flush(): Promise<void> {
+    await this.writing;
+    if (this.fill === 0) return;
+    const handle = this.handle!;
+    const bytes = this.buffers[this.which]!.subarray(0, this.fill);
+    const position = this.position;
+    this.position += this.fill;
+    this.which ^= 1;
+    this.fill = 0;
+    this.writing = writeAll(handle, bytes, position).then(() => this.syncAhead(handle, bytes.length));
+    this.writing.catch(() => {}); // handled here; rethrown where awaited
+  }
+
+  /** fdatasync in the background every SYNC_EVERY bytes; never two at once. */
+  private syncAhead(handle: FileHandle, written: number): void {
+    this.unsynced += written;
+    if (this.unsynced < SYNC_EVERY || this.syncing) return;
+    this.unsynced = 0;
+    this.syncing = handle.datasync().finally(() => (this.syncing = null));
+    this.syncing.catch(() => {}); // only to shorten commit()'s fsync; that one must succeed
   }
 
   /** Makes the verified image visible; `written` is false if an identical file was already there. */
   async commit(signature: Uint8Array, digest: Uint8Array): Promise<{ path: string; written: boolean }> {
     const handle = this.handle!;
+    await this.flush();
+    await this.writing;
+    await this.syncing?.catch(() => {});
+    // The durable point: every byte is written, and this fsync (not the background ones) must succeed.
     await handle.sync();
     await handle.close();
     this.handle = null;
@@ -101,6 +162,8 @@ export class OutputFile {
   }
 
   async discard(): Promise<void> {
+    await this.writing?.catch(() => {});
+    await this.syncing?.catch(() => {});
     if (this.handle) await this.handle.close().catch(() => {});
     this.handle = null;
     await unlink(this.tmp).catch(() => {});
