@@ -15,11 +15,13 @@ export async function post(args: string[]): Promise<number> {
   if (values.name !== undefined && positionals.length > 1) throw new UsageError("--name works with one FILE only");
   const home = new Home(resolveHome(values.home));
   const creds = await home.credentials();
-  const conn = await connectAs(creds);
+  // Not awaited here: the first file's first pass (strip and digest) overlaps the TLS handshake and HELLO.
+  const connecting = connectAs(creds);
+  connecting.catch(() => {}); // a failure is reported where it is awaited, not as an unhandled rejection
   try {
     for (const file of positionals) {
       const progress = progressReporter(`posting ${file}`, values.quiet);
-      const { image, removed } = await postImage(conn, creds, file, {
+      const { image, removed } = await postImage(connecting, creds, file, {
         ...(values.name !== undefined ? { name: values.name } : {}),
         keepMetadata: values["keep-metadata"],
         onProgress: progress.update,
@@ -29,7 +31,7 @@ export async function post(args: string[]): Promise<number> {
       if (removed.length > 0 && !values.quiet) process.stdout.write(`  removed metadata: ${removed.join(", ")}\n`);
     }
   } finally {
-    conn.close();
+    (await connecting.catch(() => null))?.close();
   }
   return 0;
 }

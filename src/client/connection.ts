@@ -1,6 +1,6 @@
 /** A client connection: TLS to the pinned CA, the HELLO exchange, one request at a time, pushes aside. */
 import {
-  CONTROL, DATA, decodeServerMessage, encodeData, encodeMessage, FrameDecoder, MAX_DATA_FRAME, Outbox,
+  CONTROL, DATA, decodeServerMessage, encodeData, encodeDataInPlace, encodeMessage, FrameDecoder, MAX_DATA_FRAME, Outbox,
   PROTOCOL_NAME, PROTOCOL_VERSION, ProtocolError, type ClientMessage, type Frame, type ImageMeta,
   type ServerMessage, type ServerMessageOf,
 } from "../protocol/index.ts";
@@ -23,12 +23,42 @@ const SEND_BACKLOG = 1024 * 1024;
 
 type Sock = Awaited<ReturnType<typeof Bun.connect>>;
 
+/** Most buffers kept for reuse: the inbound queue's depth in full data frames. */
+const POOL_MAX = INBOUND_HIGH / MAX_DATA_FRAME;
+
+/**
+ * Buffers for data payloads. A buffer is reused only after a consumer gave it back
+ * (receiveData `transient`); one never given back is ordinary garbage.
+ */
+class PayloadPool {
+  private readonly free: ArrayBuffer[] = [];
+  private readonly mine = new WeakSet<ArrayBuffer>();
+
+  take(length: number): Uint8Array {
+    let buffer = this.free.pop();
+    if (!buffer) {
+      buffer = new ArrayBuffer(MAX_DATA_FRAME);
+      this.mine.add(buffer);
+    }
+    return new Uint8Array(buffer, 0, length);
+  }
+
+  give(payload: Uint8Array): void {
+    const buffer = payload.buffer as ArrayBuffer;
+    if (!this.mine.has(buffer) || this.free.length >= POOL_MAX || this.free.includes(buffer)) return;
+    this.free.push(buffer);
+  }
+}
+
 export class Connection {
   hello!: ServerMessageOf<"HELLO">;
-  // Payloads are views of the buffers Bun passes to `data`: Bun allocates a fresh one per
-  // callback and never touches it again (test/client/socket-data.test.ts), so a frame
-  // queued here cannot change under its consumer. Only frames split across reads are copied.
-  private readonly decoder = new FrameDecoder({ ownsChunks: true });
+  private readonly pool = new PayloadPool();
+  // Control payloads are views of the buffers Bun passes to `data`: Bun allocates a fresh one
+  // per callback and never touches it again (test/client/socket-data.test.ts), so a frame
+  // queued here cannot change under its consumer. Data payloads are copied into pooled
+  // buffers instead, so the 512 KiB socket buffers die at once and collect cheaply, and the
+  // pool's buffers come back from consumers that are done with them (receiveData `transient`).
+  private readonly decoder = new FrameDecoder({ ownsChunks: true, allocate: (kind, length) => (kind === DATA ? this.pool.take(length) : null) });
   private readonly frames: Frame[] = [];
   private queued = 0;
   private paused = false;
@@ -233,11 +263,29 @@ export class Connection {
   }
 
   /**
-   * The `size` bytes of data frames that follow a reply. If the consumer stops
-   * early the rest is drained, so the connection stays usable.
+   * Sends one data frame built in place: `frame` has FRAME_HEADER_SIZE free bytes, then the
+   * payload. The frame is queued as it is (not copied) if the socket does not take it at once,
+   * so the caller must not change it afterwards.
    */
-  async *receiveData(size: number): AsyncGenerator<Uint8Array> {
+  async sendDataFrame(frame: Uint8Array): Promise<void> {
+    if (this.ended) throw this.ended;
+    this.outbox.send(encodeDataInPlace(frame));
+    await this.outbox.below(SEND_BACKLOG);
+    if (this.ended) throw this.ended;
+  }
+
+  /**
+   * The `size` bytes of data frames that follow a reply. If the consumer stops
+   * early the rest is drained, so the connection stays usable. With `transient`,
+   * a yielded payload is valid only until the consumer asks for the next one
+   * (its buffer then goes back to the pool): for consumers that are done with
+   * each piece by then, such as openStream.
+   */
+  async *receiveData(size: number, { transient = false } = {}): AsyncGenerator<Uint8Array> {
     let left = size;
+    const done = (payload: Uint8Array) => {
+      if (transient) this.pool.give(payload);
+    };
     try {
       while (left > 0) {
         const frame = await this.nextFrame();
@@ -249,12 +297,14 @@ export class Connection {
         if (frame.kind !== DATA || frame.payload.length > left) throw new ClientError("the server sent more data than it announced");
         left -= frame.payload.length;
         yield frame.payload;
+        done(frame.payload);
       }
     } finally {
       while (left > 0 && !this.ended) {
         const frame = await this.nextFrame();
         if (frame.kind !== DATA) break;
         left -= frame.payload.length;
+        done(frame.payload);
       }
     }
   }

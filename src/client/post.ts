@@ -1,11 +1,11 @@
 /** Posting: check the file is an image, sign it, seal it, wrap its key for the server, stream it up. */
 import { stat } from "node:fs/promises";
 import { basename } from "node:path";
-import { cipherSize, createImageDigest, encodeHeader, generateContentKey, newHeader, sealStream, signImage, wrapKey } from "../crypto/index.ts";
-import { fromBase64, imageNameProblem, toBase64, type ContentType, type ImageMeta } from "../protocol/index.ts";
+import { cipherSize, createImageDigest, encodeHeader, generateContentKey, newHeader, sealStreamWithHeadroom, signImage, wrapKey } from "../crypto/index.ts";
+import { FRAME_HEADER_SIZE, fromBase64, imageNameProblem, toBase64, type ContentType, type ImageMeta } from "../protocol/index.ts";
 import type { Connection } from "./connection.ts";
 import { ClientError } from "./errors.ts";
-import { readChunks, readHead } from "./file-source.ts";
+import { readChunksReusing, readHead } from "./file-source.ts";
 import type { Credentials } from "./home.ts";
 import { SNIFF_BYTES, sniffImageType } from "./image-type.ts";
 import { StripError } from "./strip-metadata.ts";
@@ -46,16 +46,25 @@ interface Prepared {
  * that gains metadata meanwhile still loses it — and must give the same
  * size and removals; postImage checks the digest. --keep-metadata streams
  * the file as it is.
+ *
+ * The file is read through two reused buffers (readChunksReusing): a chunk is
+ * refilled once the next one is asked for. That is safe because every consumer
+ * here is done with a chunk before it pulls again: the stripper holds only the
+ * source's current chunk and hands out views of it or copies (ByteReader), the
+ * digest and CRC-32 read it synchronously, and sealStream encrypts what it is
+ * given or copies the remainder into its own buffer before it asks for more.
+ * `check` runs once per chunk and may throw to stop early.
  */
-async function prepare(path: string, contentType: ContentType, keep: boolean): Promise<Prepared> {
-  const file = () => readChunks(path);
+async function prepare(path: string, contentType: ContentType, keep: boolean, check: () => void): Promise<Prepared> {
+  const file = () => readChunksReusing(path);
   const read = (removed: string[]) => (keep ? file() : stripStream(contentType, file, removed));
   const removed: string[] = [];
   const digest = createImageDigest();
   let size = 0;
-  const gc = new GcPacer();
+  const gc = GcPacer.client();
   try {
     for await (const chunk of read(removed)) {
+      check();
       gc.tick(chunk.length);
       digest.update(chunk);
       size += chunk.length;
@@ -82,65 +91,94 @@ async function prepare(path: string, contentType: ContentType, keep: boolean): P
   return { size, digest: digest.digest(), removed, chunks };
 }
 
-export async function postImage(conn: Connection, creds: Credentials, path: string, opts: PostOptions = {}): Promise<Posted> {
+/** What the connection gives the post: the server's limit and its storage key, checked and used to wrap. */
+interface Recipient {
+  conn: Connection;
+  wrappedKey: Uint8Array;
+}
+
+/**
+ * Posts the image at `path`. `conn` may still be connecting: the first pass over the file
+ * (stripping and digesting) runs meanwhile, and the storage certificate is checked and the
+ * key wrapped as soon as the connection is there. A failed connection stops the first pass.
+ */
+export async function postImage(conn: Connection | Promise<Connection>, creds: Credentials, path: string, opts: PostOptions = {}): Promise<Posted> {
   const name = opts.name ?? basename(path);
   const problem = imageNameProblem(name);
   if (problem) throw new ClientError(`cannot post ${path}: ${problem}; pass --name`, 2);
   const info = await stat(path).catch(() => null);
   if (!info?.isFile()) throw new ClientError(`cannot post ${path}: no such file`);
   const size = info.size;
-  const max = conn.hello.limits.maxImageSize;
-  if (size > max) throw new ClientError(`cannot post ${path}: it is ${size} bytes and the server takes at most ${max}`);
+  const tooLarge = (c: Connection) => {
+    const max = c.hello.limits.maxImageSize;
+    if (size > max) throw new ClientError(`cannot post ${path}: it is ${size} bytes and the server takes at most ${max}`);
+  };
+  if (!(conn instanceof Promise)) tooLarge(conn);
   const contentType = sniffImageType(await readHead(path, SNIFF_BYTES));
   if (!contentType) throw new ClientError(`cannot post ${path}: it is not a PNG, JPEG, GIF or WebP image (judged by its content)`);
 
-  // Pass 1: size, digest for the signature, metadata removed.
-  const source = await prepare(path, contentType, opts.keepMetadata ?? false);
-  const { removed, size: plainSize, digest: signed } = source;
-  const owner = creds.profile.username;
-  const signature = await signImage({ digest: signed, owner, name, contentType, certDer: creds.certDer, privateKeyPkcs8: creds.keyPkcs8 });
-
-  const storageCertDer = fromBase64(conn.hello.storageCertificate);
-  await verifyStorageCert(storageCertDer, creds.caDer);
   const key = generateContentKey();
-  const header = newHeader({ owner, name, contentType, size: plainSize });
-  const wrappedKey = await wrapKey(key, storageCertDer);
-  const dataSize = cipherSize(plainSize);
-  await conn.expect(
-    { type: "POST_IMAGE", name, contentType, size: plainSize, dataSize, header: toBase64(encodeHeader(header)), signature: toBase64(signature), wrappedKey: toBase64(wrappedKey) },
-    "UPLOAD_READY",
-  );
+  try {
+    // Side by side: the connection, then the storage certificate and the key wrap; pass 1 over the file.
+    let failed: { error: unknown } | null = null;
+    const recipient = (async (): Promise<Recipient> => {
+      const c = await conn;
+      tooLarge(c);
+      const storageCertDer = fromBase64(c.hello.storageCertificate);
+      await verifyStorageCert(storageCertDer, creds.caDer);
+      return { conn: c, wrappedKey: await wrapKey(key, storageCertDer) };
+    })();
+    recipient.catch((error: unknown) => (failed = { error })); // handled here; rethrown where awaited
+    const check = () => {
+      if (failed) throw failed.error;
+    };
 
-  // Pass 2: seal and send. The final chunk is held back until the bytes read
-  // now are proven identical to the ones signed, so a file changed between
-  // the passes is never completed on the server.
-  const again = createImageDigest();
-  async function* hashed() {
-    for await (const chunk of source.chunks()) {
-      again.update(chunk);
-      yield chunk;
+    // Pass 1: size, digest for the signature, metadata removed.
+    const source = await prepare(path, contentType, opts.keepMetadata ?? false, check);
+    const { removed, size: plainSize, digest: signed } = source;
+    const owner = creds.profile.username;
+    const signature = await signImage({ digest: signed, owner, name, contentType, certDer: creds.certDer, privateKeyPkcs8: creds.keyPkcs8 });
+    const { conn: connection, wrappedKey } = await recipient;
+    const header = newHeader({ owner, name, contentType, size: plainSize });
+    const dataSize = cipherSize(plainSize);
+    await connection.expect(
+      { type: "POST_IMAGE", name, contentType, size: plainSize, dataSize, header: toBase64(encodeHeader(header)), signature: toBase64(signature), wrappedKey: toBase64(wrappedKey) },
+      "UPLOAD_READY",
+    );
+
+    // Pass 2: seal and send, each sealed chunk sealed straight into its data frame. The final
+    // chunk is held back until the bytes read now are proven identical to the ones signed, so
+    // a file changed between the passes is never completed on the server.
+    const again = createImageDigest();
+    async function* hashed() {
+      for await (const chunk of source.chunks()) {
+        again.update(chunk);
+        yield chunk;
+      }
     }
-  }
-  let held: Uint8Array | null = null;
-  let sent = 0;
-  const gc = new GcPacer();
-  for await (const chunk of sealStream(key, header, hashed())) {
-    gc.tick(chunk.length);
-    if (held) {
-      await conn.sendData(held);
-      sent += held.length;
-      opts.onProgress?.(sent, dataSize);
+    let held: Uint8Array | null = null;
+    let sent = 0;
+    const gc = GcPacer.client();
+    for await (const frame of sealStreamWithHeadroom(key, header, hashed(), FRAME_HEADER_SIZE)) {
+      gc.tick(frame.length);
+      if (held) {
+        await connection.sendDataFrame(held);
+        sent += held.length - FRAME_HEADER_SIZE;
+        opts.onProgress?.(sent, dataSize);
+      }
+      held = frame;
     }
-    held = chunk;
+    key.fill(0);
+    if (!held || Buffer.compare(again.digest(), signed) !== 0) {
+      connection.close();
+      throw new ClientError(`cannot post ${path}: the file changed while it was being posted; try again`);
+    }
+    await connection.sendDataFrame(held);
+    opts.onProgress?.(dataSize, dataSize);
+    const reply = await connection.receive();
+    if (reply.type !== "POSTED") throw new ClientError(`the server answered ${reply.type} where POSTED was expected`);
+    return { image: reply.image, removed };
+  } finally {
+    key.fill(0);
   }
-  key.fill(0);
-  if (!held || Buffer.compare(again.digest(), signed) !== 0) {
-    conn.close();
-    throw new ClientError(`cannot post ${path}: the file changed while it was being posted; try again`);
-  }
-  await conn.sendData(held);
-  opts.onProgress?.(dataSize, dataSize);
-  const reply = await conn.receive();
-  if (reply.type !== "POSTED") throw new ClientError(`the server answered ${reply.type} where POSTED was expected`);
-  return { image: reply.image, removed };
 }

@@ -33,7 +33,9 @@ export async function receiveImage(conn: Connection, creds: Credentials, crl: Cr
   const request: ClientMessageOf<"DOWNLOAD"> = "id" in target ? { type: "DOWNLOAD", id: target.id } : { type: "DOWNLOAD", owner: target.owner, name: target.name };
   const reply = await conn.expect(request, "IMAGE");
   const { image } = reply;
-  const data = conn.receiveData(reply.dataSize);
+  // transient: openStream is done with each piece before it asks for the next (it opens
+  // whole chunks in place and copies a chunk split across pieces into its own buffer).
+  const data = conn.receiveData(reply.dataSize, { transient: true });
   let output: OutputFile | null = null;
   try {
     // The names become a path under OUT: they must be one plain segment each.
@@ -60,7 +62,7 @@ export async function receiveImage(conn: Connection, creds: Credentials, crl: Cr
     const digest = createImageDigest();
     let head: Uint8Array | null = null;
     let got = 0;
-    const gc = new GcPacer();
+    const gc = GcPacer.client();
     try {
       for await (const plain of openStream(key, headerBytes, data)) {
         gc.tick(plain.length);
