@@ -6,6 +6,12 @@ import type { RawFile } from "./raw-file.ts";
 
 /** Small writes are coalesced up to this size, so memory per upload stays bounded. */
 export const WRITE_BUFFER_SIZE = 1024 * 1024;
+/**
+ * While an upload arrives, an fdatasync starts in the background every this
+ * many bytes, so the fsync that commit() must wait for (before POSTED, P21)
+ * finds little left to write.
+ */
+export const SYNC_AHEAD_BYTES = 8 * 1024 * 1024;
 
 type State = "open" | "committed" | "aborted" | "failed";
 
@@ -16,6 +22,15 @@ export class FileBlobWriter implements BlobWriter {
   #buffer = new Uint8Array(WRITE_BUFFER_SIZE);
   #buffered = 0;
   #written = 0;
+  #unsynced = 0;
+  /** The background fdatasync in flight; the descriptor must not be closed under it. */
+  #syncing: Promise<void> | null = null;
+  /**
+   * A failed background sync. It fails the upload: after an fsync error Linux
+   * may have dropped the dirty pages and reports the error only once per
+   * descriptor, so commit()'s own fsync could succeed over lost data.
+   */
+  #syncError: unknown = null;
 
   constructor(
     handle: RawFile,
@@ -35,9 +50,11 @@ export class FileBlobWriter implements BlobWriter {
   async write(chunk: Uint8Array): Promise<void> {
     const handle = this.#enter("write");
     try {
+      if (this.#syncError !== null) throw this.#syncError;
       if (this.#buffered + chunk.byteLength > WRITE_BUFFER_SIZE) await this.#flush(handle);
       if (chunk.byteLength >= WRITE_BUFFER_SIZE) {
         await handle.writeAll(chunk);
+        this.#syncAhead(handle, chunk.byteLength);
       } else {
         this.#buffer.set(chunk, this.#buffered);
         this.#buffered += chunk.byteLength;
@@ -55,7 +72,10 @@ export class FileBlobWriter implements BlobWriter {
     const handle = this.#enter("commit");
     try {
       await this.#flush(handle);
-      // The data must be on disk before the name points at it.
+      await this.#syncing;
+      if (this.#syncError !== null) throw this.#syncError;
+      // The durable point: the data must be on disk before the name points at it.
+      // The background syncs only shorten this one; it must succeed itself.
       await handle.sync();
       this.#handle = null;
       await handle.close();
@@ -77,6 +97,7 @@ export class FileBlobWriter implements BlobWriter {
     const handle = this.#handle;
     this.#handle = null;
     this.#buffer = new Uint8Array(0);
+    await this.#syncing;
     if (handle) await handle.close().catch(() => {});
     try {
       await unlink(this.tmpPath);
@@ -95,7 +116,24 @@ export class FileBlobWriter implements BlobWriter {
   async #flush(handle: RawFile): Promise<void> {
     if (this.#buffered === 0) return;
     await handle.writeAll(this.#buffer.subarray(0, this.#buffered));
+    this.#syncAhead(handle, this.#buffered);
     this.#buffered = 0;
+  }
+
+  /** Starts an fdatasync every SYNC_AHEAD_BYTES, never two at once; its outcome is kept, not thrown here. */
+  #syncAhead(handle: RawFile, bytes: number): void {
+    this.#unsynced += bytes;
+    if (this.#unsynced < SYNC_AHEAD_BYTES || this.#syncing !== null) return;
+    this.#unsynced = 0;
+    this.#syncing = handle.datasync().then(
+      () => {
+        this.#syncing = null;
+      },
+      (err: unknown) => {
+        this.#syncing = null;
+        this.#syncError ??= err;
+      },
+    );
   }
 }
 

@@ -1,11 +1,12 @@
 /** RawFile: a numeric file descriptor with promise methods, closed by the GC if its owner forgets. */
-import { close, closeSync, fsync, open, read, write } from "node:fs";
+import { close, closeSync, fdatasync, fsync, open, read, write } from "node:fs";
 import { promisify } from "node:util";
 
 const openAsync = promisify(open);
 const readAsync = promisify(read);
 const writeAsync = promisify(write);
 const fsyncAsync = promisify(fsync);
+const fdatasyncAsync = promisify(fdatasync);
 const closeAsync = promisify(close);
 
 /**
@@ -56,6 +57,11 @@ export class RawFile {
 
   async sync(): Promise<void> {
     await fsyncAsync(this.#live());
+  }
+
+  /** fdatasync: the data (and the size), not every piece of metadata. */
+  async datasync(): Promise<void> {
+    await fdatasyncAsync(this.#live());
   }
 
   /** Closes once; later calls do nothing. */
