@@ -39,7 +39,13 @@ export class Session implements FrameSink {
   identity: Identity | null = null;
   /** A presented certificate we refuse; answered to the HELLO (P5). */
   private refusal: { code: ErrorCode; reason: string } | null = null;
-  private readonly decoder = new FrameDecoder();
+  /**
+   * ownsChunks: Bun hands each `data` callback a fresh buffer it never reuses
+   * (test/client/socket-data.test.ts), so a payload lying wholly in one chunk
+   * is a view, not a copy. A view pins its chunk (at most ~512 KiB) until the
+   * frame is handled; queued frames stay bounded by INBOUND_HIGH.
+   */
+  private readonly decoder = new FrameDecoder({ ownsChunks: true });
   readonly outbox: Outbox;
   private chain: Promise<void> = Promise.resolve();
   private inbound = 0;
