@@ -41,9 +41,15 @@ async function writeAll(handle: FileHandle, bytes: Uint8Array, position: number)
   }
 }
 
+/**
+ * Write buffers left by finished files, for the next one (a watcher saves image after
+ * image): a buffer goes back only once no write uses it any more.
+ */
+const spare: Uint8Array[] = [];
+
 export class OutputFile {
-  /** Two buffers: one filling while the other is being written. */
-  private readonly buffers = [new Uint8Array(WRITE_SIZE), new Uint8Array(WRITE_SIZE)];
+  /** Two buffers: one filling while the other is being written; taken on first use. */
+  private readonly buffers: Uint8Array[] = [];
   private which = 0;
   private fill = 0;
   private position = 0;
@@ -79,6 +85,7 @@ export class OutputFile {
    */
   async write(chunk: Uint8Array): Promise<void> {
     for (let at = 0; at < chunk.length; ) {
+      this.buffers[this.which] ??= spare.pop() ?? new Uint8Array(WRITE_SIZE);
       const take = Math.min(WRITE_SIZE - this.fill, chunk.length - at);
       this.buffers[this.which]!.set(chunk.subarray(at, at + take), this.fill);
       this.fill += take;
@@ -101,6 +108,11 @@ export class OutputFile {
     this.writing.catch(() => {}); // handled here; rethrown where awaited
   }
 
+  /** Gives the write buffers back; called only once every write has settled. */
+  private release(): void {
+    for (const buffer of this.buffers.splice(0)) if (buffer && spare.length < 2) spare.push(buffer);
+  }
+
   /** fdatasync in the background every SYNC_EVERY bytes; never two at once. */
   private syncAhead(handle: FileHandle, written: number): void {
     this.unsynced += written;
@@ -120,6 +132,7 @@ export class OutputFile {
     await handle.sync();
     await handle.close();
     this.handle = null;
+    this.release();
     const p7sTmp = `${this.tmp}.p7s`;
     await writeFile(p7sTmp, signature, { mode: 0o644, flush: true });
     try {
@@ -164,6 +177,7 @@ export class OutputFile {
   async discard(): Promise<void> {
     await this.writing?.catch(() => {});
     await this.syncing?.catch(() => {});
+    this.release();
     if (this.handle) await this.handle.close().catch(() => {});
     this.handle = null;
     await unlink(this.tmp).catch(() => {});

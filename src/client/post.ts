@@ -27,6 +27,9 @@ export interface Posted {
   removed: string[];
 }
 
+/** One pacer for both passes and every file of a `sis post`, so the garbage of small files adds up too. */
+const gc = GcPacer.client();
+
 /** The image as it will be posted: measured and digested once, readable again for sealing. */
 interface Prepared {
   size: number;
@@ -61,7 +64,6 @@ async function prepare(path: string, contentType: ContentType, keep: boolean, ch
   const removed: string[] = [];
   const digest = createImageDigest();
   let size = 0;
-  const gc = GcPacer.client();
   try {
     for await (const chunk of read(removed)) {
       check();
@@ -158,7 +160,6 @@ export async function postImage(conn: Connection | Promise<Connection>, creds: C
     }
     let held: Uint8Array | null = null;
     let sent = 0;
-    const gc = GcPacer.client();
     for await (const frame of sealStreamWithHeadroom(key, header, hashed(), FRAME_HEADER_SIZE)) {
       gc.tick(frame.length);
       if (held) {

@@ -25,6 +25,12 @@ export interface Received {
 
 type Target = { id: string } | { owner: string; name: string };
 
+/**
+ * One pacer for every image this process receives: a watcher saving many small images
+ * must still collect the garbage they leave, which a per-image count would never reach.
+ */
+const gc = GcPacer.client();
+
 function refuse(check: string, message: string): never {
   throw new TrustError(check, message);
 }
@@ -62,7 +68,6 @@ export async function receiveImage(conn: Connection, creds: Credentials, crl: Cr
     const digest = createImageDigest();
     let head: Uint8Array | null = null;
     let got = 0;
-    const gc = GcPacer.client();
     try {
       for await (const plain of openStream(key, headerBytes, data)) {
         gc.tick(plain.length);
