@@ -83,7 +83,9 @@ export class SisRig {
     if (code !== 0) throw new Error(`sis post ${name} failed (${code}): ${stderr}`);
     await watch.waitFor(new RegExp(`saved alice/${name.replace(/[.]/g, "\\.")} `), 60_000);
     const id = /id ([0-9a-f]{32})/.exec(stdout)?.[1] ?? "";
-    return { seconds, clientPeakBytes: Math.max(polled, proc.resourceUsage()?.maxRSS ?? 0), id };
+    // VmHWM as polled is the peak. A Bun child's resourceUsage().maxRSS is not usable here: it
+    // also counts the parent's memory at spawn time (a spawned /bin/true reports the parent's size).
+    return { seconds, clientPeakBytes: polled, id };
   }
 
   /** Removes a delivered image and its signature, to keep the disk use of a run flat. */

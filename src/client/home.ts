@@ -2,7 +2,8 @@
 import { chmod, mkdir, readFile, rename, stat, writeFile } from "node:fs/promises";
 import { homedir } from "node:os";
 import { join } from "node:path";
-import { fromPem } from "../pki/index.ts";
+// pem.ts alone: commands that do not verify certificates need not load the X.509 library.
+import { fromPem } from "../pki/pem.ts";
 import { ClientError } from "./errors.ts";
 
 export const HOME_FILES = {
@@ -87,6 +88,7 @@ export class Home {
       keyPkcs8: fromPem(keyPem, "PRIVATE KEY"),
       certDer: fromPem(certPem, "CERTIFICATE"),
       caDer: fromPem(caPem, "CERTIFICATE"),
+      homeDir: this.dir,
       ...parseServer(profile.server),
     };
   }
@@ -106,6 +108,7 @@ export class Home {
 
 export interface Credentials {
   profile: Profile;
+  homeDir: string;
   keyPem: string;
   certPem: string;
   caPem: string;

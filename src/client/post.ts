@@ -127,7 +127,7 @@ export async function postImage(conn: Connection | Promise<Connection>, creds: C
       const c = await conn;
       tooLarge(c);
       const storageCertDer = fromBase64(c.hello.storageCertificate);
-      await verifyStorageCert(storageCertDer, creds.caDer);
+      await verifyStorageCert(storageCertDer, creds.caDer, creds.homeDir);
       return { conn: c, wrappedKey: await wrapKey(key, storageCertDer) };
     })();
     recipient.catch((error: unknown) => (failed = { error })); // handled here; rethrown where awaited

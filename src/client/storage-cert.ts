@@ -1,14 +1,40 @@
 /** P11: the storage certificate a client wraps image keys for must come from the pinned CA. */
-import { x509 } from "../pki/setup.ts";
+import { createHash } from "node:crypto";
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
 import { TrustError } from "./errors.ts";
+import { writeFileAtomic } from "./home.ts";
 
-export async function verifyStorageCert(certDer: Uint8Array, caDer: Uint8Array): Promise<void> {
+/**
+ * A certificate verified once is remembered in the client home, bound to the
+ * pinned CA and to its expiry, so later posts skip loading the X.509 library.
+ * Only this user can write the home (it also holds the private key and the
+ * pinned CA), so the record is as trustworthy as the pin itself.
+ */
+const CACHE_FILE = "storage-cert.verified";
+
+const sha256 = (bytes: Uint8Array) => createHash("sha256").update(bytes).digest("hex");
+
+export async function verifyStorageCert(certDer: Uint8Array, caDer: Uint8Array, homeDir?: string): Promise<void> {
+  const key = `${sha256(certDer)} ${sha256(caDer)}`;
+  const cache = homeDir ? join(homeDir, CACHE_FILE) : null;
+  if (cache) {
+    const [hashes, notAfter] = ((await readFile(cache, "utf8").catch(() => "")).trim().split("\t") as [string?, string?]);
+    if (hashes === key && Date.now() <= Number(notAfter)) return;
+  }
+  const notAfter = await verifyIssued(certDer, caDer);
+  if (cache) await writeFileAtomic(cache, `${key}\t${notAfter}\n`, 0o600).catch(() => {});
+}
+
+/** Issued by the CA and within its validity; returns its notAfter (ms). */
+async function verifyIssued(certDer: Uint8Array, caDer: Uint8Array): Promise<number> {
   try {
+    const { x509 } = await import("../pki/setup.ts");
     const cert = new x509.X509Certificate(certDer as Uint8Array<ArrayBuffer>);
     const ca = new x509.X509Certificate(caDer as Uint8Array<ArrayBuffer>);
     const now = new Date();
     const issued = cert.issuer === ca.subject && (await cert.verify({ publicKey: ca.publicKey, signatureOnly: true }));
-    if (issued && cert.notBefore <= now && now <= cert.notAfter) return;
+    if (issued && cert.notBefore <= now && now <= cert.notAfter) return cert.notAfter.getTime();
   } catch {
     // fall through to the refusal
   }

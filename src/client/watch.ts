@@ -67,6 +67,8 @@ async function follow(conn: Connection, state: WatchState, crl: CrlSource, opts:
   };
   opts.signal?.addEventListener("abort", onAbort, { once: true });
   try {
+    // Fetched (and verified) while nothing is waiting, not when the first image arrives.
+    await crl.get(conn);
     while (!conn.closed && !opts.signal?.aborted) {
       if (dirty) {
         dirty = false;
@@ -81,7 +83,10 @@ async function follow(conn: Connection, state: WatchState, crl: CrlSource, opts:
         };
       });
       wake = null;
-      if (timedOut && !conn.closed) await conn.expect({ type: "PING" }, "PONG");
+      if (timedOut && !conn.closed) {
+        await conn.expect({ type: "PING" }, "PONG");
+        await crl.get(conn); // refreshed while idle once it is stale
+      }
     }
     if (!opts.signal?.aborted) throw new ClientError("the server closed the connection");
   } finally {
