@@ -126,12 +126,12 @@ export class Connection {
           },
           connectError: (_socket, error) => {
             clearTimeout(timer);
-            settle(new ClientError(`cannot connect to ${opts.host}:${opts.port}: ${error.message}; is 'sis serve' running there?`));
+            settle(new ClientError(`cannot connect to ${opts.host}:${opts.port}: ${connectReason(error)}; is 'sis serve' running there?`));
           },
         },
       }).catch((error: Error) => {
         clearTimeout(timer);
-        settle(new ClientError(`cannot connect to ${opts.host}:${opts.port}: ${error.message}; is 'sis serve' running there?`));
+        settle(new ClientError(`cannot connect to ${opts.host}:${opts.port}: ${connectReason(error)}; is 'sis serve' running there?`));
       });
     });
   }
@@ -316,5 +316,22 @@ export class Connection {
     } catch {
       // already gone
     }
+  }
+}
+
+/** Socket errors in words a person reads (Bun says "Failed to connect" for a refused port). */
+function connectReason(error: Error & { code?: string }): string {
+  switch (error.code) {
+    case "ECONNREFUSED":
+      return "connection refused";
+    case "ENOTFOUND":
+      return "no such host";
+    case "ETIMEDOUT":
+      return "timed out";
+    case "EHOSTUNREACH":
+    case "ENETUNREACH":
+      return "host unreachable";
+    default:
+      return error.message.replace(/^Failed to connect$/, "connection refused").replace(/^getaddrinfo ENOTFOUND .*/, "no such host");
   }
 }

@@ -16,7 +16,7 @@ afterAll(async () => {
   await box?.close();
 });
 
-const refused = (port: number) => `sis: cannot connect to 127.0.0.1:${port}: Failed to connect; is 'sis serve' running there?\n`;
+const refused = (port: number) => `sis: cannot connect to 127.0.0.1:${port}: connection refused; is 'sis serve' running there?\n`;
 
 test("sis post to a stopped server fails with the connection's error, for a small and a 30 MiB image", async () => {
   const big = join(box.root, "big.png");
