@@ -98,6 +98,10 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
     http = Bun.serve({ hostname: opts.httpHost, port: opts.httpPort, fetch: app.fetch });
   }
 
+  // Unwrapped content keys leave memory when they expire, not only at the next download.
+  const keySweeper = setInterval(() => ctx.contentKeys.sweep(), 10_000);
+  keySweeper.unref();
+
   return {
     port: protocol.port,
     httpPort: http?.port ?? null,
@@ -109,6 +113,7 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
       await protocol.stop();
       await http?.stop(true);
       ctx.hub.close();
+      clearInterval(keySweeper);
       ctx.contentKeys.clear();
       store.close();
     },

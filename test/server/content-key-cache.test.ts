@@ -67,4 +67,18 @@ describe("ContentKeyCache", () => {
     await Bun.sleep(0);
     expect(u.keys[3]!.every((b) => b === 0)).toBe(true);
   });
+
+  test("sweep() drops and zeroes expired keys without waiting for another download", async () => {
+    const u = counting();
+    let now = 1_000;
+    const cache = new ContentKeyCache(u.unwrap, 8, 100, () => now);
+    await cache.get("1".repeat(32), W1);
+    cache.sweep();
+    expect(cache.size).toBe(1);
+    now += 101;
+    cache.sweep();
+    expect(cache.size).toBe(0);
+    await Bun.sleep(0);
+    expect(u.keys[0]!.every((b) => b === 0)).toBe(true);
+  });
 });
