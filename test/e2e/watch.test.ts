@@ -19,6 +19,7 @@ beforeAll(async () => {
 }, 60_000);
 
 afterAll(async () => {
+  await server?.stop(); // the restart test replaces the sandbox's server with its own
   await box?.close();
 });
 
