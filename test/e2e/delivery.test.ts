@@ -3,13 +3,46 @@ import { describe, expect, test } from "bun:test";
 import { mkdir, readdir, rm, symlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { cleanPartials } from "../../src/client/clean-partials.ts";
-import { register, sis, startServe, startWatch, tempDir } from "../support/cli.ts";
+import { register, sis, startServe, startWatch, tempDir, type ServerProcess } from "../support/cli.ts";
 import { opensslVerify, runDelivery } from "../support/delivery-run.ts";
 import { checkOutDir, PARTIAL_FILE } from "../support/durability-checks.ts";
 import { seeded, seedFrom } from "../support/seeded.ts";
 import { writeTestImage } from "../support/test-images.ts";
 
 const SOAK = process.env.SIS_SOAK === "1";
+
+/**
+ * Registers a poster and bob, starts bob's watch, posts a 48 MiB image and returns once
+ * bob's download has begun: its hidden temporary file exists, and 48 MiB cannot finish
+ * between two polls. The caller stops the watcher.
+ */
+async function downloadUnderway(server: ServerProcess, work: string, seed: number) {
+  const poster = join(work, "poster");
+  const home = join(work, "bob");
+  const out = join(work, "out");
+  for (const [user, h] of [["poster", poster], ["bob", home]] as const) {
+    const r = await register(server, user, h);
+    expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 0, stderr: "" });
+  }
+  const image = await writeTestImage(work, "big.png", 48 * 1024 * 1024, seeded(seed));
+  const watcher = startWatch(home, out);
+  try {
+    await watcher.waitFor(/ connected to /);
+    const post = await sis(["post", "--home", poster, "--quiet", "--keep-metadata", image.path], { timeoutMs: 120_000 });
+    expect(post).toMatchObject({ code: 0, stdout: expect.stringMatching(/^posted poster\/big\.png id [0-9a-f]{32} /), stderr: "" });
+    const dir = join(out, "poster");
+    const deadline = Date.now() + 60_000;
+    while (!(await readdir(dir).catch(() => [] as string[])).some((n) => PARTIAL_FILE.test(n))) {
+      if (Date.now() > deadline) throw new Error(`the download never started:\n${watcher.lines.join("\n")}`);
+      await Bun.sleep(2);
+    }
+    return { image, home, out, dir, watcher };
+  } catch (error) {
+    await watcher.stop("SIGKILL");
+    throw error;
+  }
+}
+
 
 describe("sis watch with watchers and the server killed along the way", () => {
   const posts = SOAK ? 300 : 36;
@@ -34,26 +67,8 @@ describe("sis watch with watchers and the server killed along the way", () => {
   test("a watcher killed mid-download leaves no visible partial file, and its restart leaves none at all", async () => {
     using work = tempDir("sis-delivery-kill-");
     await using server = await startServe(join(work, "data"));
-    const poster = join(work, "poster");
-    const home = join(work, "bob");
-    const out = join(work, "out");
-    for (const [user, h] of [["poster", poster], ["bob", home]] as const) {
-      const r = await register(server, user, h);
-      expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 0, stderr: "" });
-    }
-    const image = await writeTestImage(work, "big.png", 48 * 1024 * 1024, seeded(7));
-    const first = startWatch(home, out);
+    const { image, home, out, dir, watcher: first } = await downloadUnderway(server, work, 7);
     try {
-      await first.waitFor(/ connected to /);
-      const post = await sis(["post", "--home", poster, "--quiet", "--keep-metadata", image.path], { timeoutMs: 120_000 });
-      expect(post).toMatchObject({ code: 0, stdout: expect.stringMatching(/^posted poster\/big\.png id [0-9a-f]{32} /), stderr: "" });
-      // The download has begun once its hidden temporary file exists; 48 MiB cannot finish between two polls.
-      const dir = join(out, "poster");
-      const deadline = Date.now() + 60_000;
-      while (!(await readdir(dir).catch(() => [] as string[])).some((n) => PARTIAL_FILE.test(n))) {
-        if (Date.now() > deadline) throw new Error(`the download never started:\n${first.lines.join("\n")}`);
-        await Bun.sleep(2);
-      }
       await first.stop("SIGKILL");
       expect(first.proc.signalCode).toBe("SIGKILL");
       expect((await readdir(dir)).filter((n) => !n.startsWith("."))).toEqual([]);
@@ -78,25 +93,8 @@ describe("sis watch when the server dies mid-download", () => {
     const dataDir = join(work, "data");
     let server = await startServe(dataDir);
     try {
-      const poster = join(work, "poster");
-      const home = join(work, "bob");
-      const out = join(work, "out");
-      for (const [user, h] of [["poster", poster], ["bob", home]] as const) {
-        const r = await register(server, user, h);
-        expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 0, stderr: "" });
-      }
-      const image = await writeTestImage(work, "big.png", 48 * 1024 * 1024, seeded(11));
-      const watcher = startWatch(home, out);
+      const { image, out, watcher } = await downloadUnderway(server, work, 11);
       try {
-        await watcher.waitFor(/ connected to /);
-        const post = await sis(["post", "--home", poster, "--quiet", "--keep-metadata", image.path], { timeoutMs: 120_000 });
-        expect(post).toMatchObject({ code: 0, stdout: expect.stringMatching(/^posted poster\/big\.png id [0-9a-f]{32} /), stderr: "" });
-        const dir = join(out, "poster");
-        const deadline = Date.now() + 60_000;
-        while (!(await readdir(dir).catch(() => [] as string[])).some((n) => PARTIAL_FILE.test(n))) {
-          if (Date.now() > deadline) throw new Error(`the download never started:\n${watcher.lines.join("\n")}`);
-          await Bun.sleep(2);
-        }
         await server.stop("SIGKILL");
         server = await startServe(dataDir, ["--port", String(server.port)]);
         // Before the fix in receiveImage() the lost connection was reported as "refused … decrypt" and the image skipped for good.
