@@ -2,14 +2,13 @@
 import { stat } from "node:fs/promises";
 import { basename } from "node:path";
 import { cipherSize, createImageDigest, encodeHeader, generateContentKey, newHeader, sealStreamWithHeadroom, signImage, wrapKey } from "../crypto/index.ts";
+import { SNIFF_BYTES, sniffImageType } from "../image/sniff.ts";
+import { StripError, stripStream } from "../image/strip.ts";
 import { FRAME_HEADER_SIZE, fromBase64, imageNameProblem, toBase64, type ContentType, type ImageMeta } from "../protocol/index.ts";
 import type { Connection } from "./connection.ts";
 import { ClientError } from "./errors.ts";
 import { readChunksReusing, readHead } from "./file-source.ts";
 import type { Credentials } from "./home.ts";
-import { SNIFF_BYTES, sniffImageType } from "./image-type.ts";
-import { StripError } from "./strip-metadata.ts";
-import { stripStream } from "./strip-stream.ts";
 import { verifyStorageCert } from "./storage-cert.ts";
 import { GcPacer } from "../runtime/gc-pacer.ts";
 

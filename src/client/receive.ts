@@ -4,13 +4,13 @@
  * temporary file that is renamed into place only at the end.
  */
 import { cipherSize, createImageDigest, decodeHeader, EnvelopeError, openStream, unwrapKey, verifyImageSignature } from "../crypto/index.ts";
+import { SNIFF_BYTES, sniffImageType } from "../image/sniff.ts";
 import { certInfo, verifyUserCert } from "../pki/index.ts";
 import { fromBase64, imageNameProblem, isValidUsername, type ClientMessageOf, type ImageMeta } from "../protocol/index.ts";
 import type { Connection } from "./connection.ts";
 import type { CrlSource } from "./crl.ts";
 import { TrustError } from "./errors.ts";
 import type { Credentials } from "./home.ts";
-import { SNIFF_BYTES, sniffImageType } from "./image-type.ts";
 import { OutputFile } from "./output-file.ts";
 import { GcPacer } from "../runtime/gc-pacer.ts";
 

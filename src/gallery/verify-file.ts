@@ -1,8 +1,8 @@
 /** Re-verifies one saved image: its detached signature over the file's bytes, and the signer against the pinned CA. */
 import { constants, type Stats } from "node:fs";
 import { open, type FileHandle } from "node:fs/promises";
-import { SNIFF_BYTES, sniffImageType } from "../client/image-type.ts";
 import { MAX_SIGNATURE_SIZE, createImageDigest, verifyImageSignature } from "../crypto/index.ts";
+import { SNIFF_BYTES, sniffImageType } from "../image/sniff.ts";
 import { certInfo, verifyUserCert } from "../pki/index.ts";
 import type { ContentType } from "../protocol/index.ts";
 

@@ -1,9 +1,9 @@
-/** stripStream(): stripMetadata's output, list of what was dropped and verdict, for every input and every chunking, in flat memory. */
+/** stripStream(): the byte-array oracle's output, list of what was dropped and verdict (strip-oracle.ts), for every input and every chunking, in flat memory. */
 import { describe, expect, test } from "bun:test";
 import { createHash } from "node:crypto";
-import { type ImageKind, StripError, stripMetadata } from "../../src/client/strip-metadata.ts";
-import { STRIP_OUTPUT_CHUNK, stripStream } from "../../src/client/strip-stream.ts";
+import { type ImageKind, STRIP_OUTPUT_CHUNK, StripError, stripStream } from "../../src/image/strip.ts";
 import { be32, BUILT, bytes, FIXTURE_CASES, fixture, IEND, IHDR, PNG_SIG, pngChunk, VECTORS } from "./strip-images.ts";
+import { oracleStrip } from "./strip-oracle.ts";
 
 const MiB = 1024 * 1024;
 /** Source chunk sizes: byte by byte, odd, page-sized, and the whole file at once. */
@@ -16,9 +16,9 @@ const inChunks = (input: Uint8Array, size: number) =>
 
 type Outcome = { bytes: Uint8Array; removed: string[] } | { error: string };
 
-function viaBuffer(kind: ImageKind, input: Uint8Array): Outcome {
+function viaOracle(kind: ImageKind, input: Uint8Array): Outcome {
   try {
-    return stripMetadata(kind, input);
+    return oracleStrip(kind, input);
   } catch (error) {
     if (!(error instanceof StripError)) throw error;
     return { error: error.message };
@@ -41,8 +41,8 @@ async function viaStream(kind: ImageKind, input: Uint8Array, size: number): Prom
 }
 
 /** Both refuse with the same message, or both give the same bytes and the same list. */
-async function expectSameAsBuffer(kind: ImageKind, input: Uint8Array, chunkings = CHUNKINGS, label = "") {
-  const expected = viaBuffer(kind, input);
+async function expectSameAsOracle(kind: ImageKind, input: Uint8Array, chunkings = CHUNKINGS, label = "") {
+  const expected = viaOracle(kind, input);
   for (const size of chunkings) expect(await viaStream(kind, input, size), `${label} in ${size}-byte chunks`).toEqual(expected);
   return expected;
 }
@@ -52,23 +52,23 @@ function seeded(seed: number) {
   return (n: number) => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) >>> 8) % n;
 }
 
-describe("stripStream() gives what stripMetadata() gives", () => {
+describe("stripStream() gives what the byte-array oracle gives", () => {
   for (const { file, kind, removed } of FIXTURE_CASES.concat([{ file: "sample.png", kind: "image/png", removed: [] }])) {
     test(`on ${file}, in every chunking`, async () => {
-      const outcome = await expectSameAsBuffer(kind, fixture(file));
+      const outcome = await expectSameAsOracle(kind, fixture(file));
       expect(outcome).toMatchObject({ removed });
     });
   }
 
   for (const { name, kind, input, output, removed } of BUILT) {
     test(`on a built image that ${name}`, async () => {
-      expect(await expectSameAsBuffer(kind, input)).toEqual({ bytes: output, removed });
+      expect(await expectSameAsOracle(kind, input)).toEqual({ bytes: output, removed });
     });
   }
 
   for (const v of VECTORS) {
     test(`on the vector "${v.name}": ${v.outcome === "ok" ? "ok" : "StripError"}`, async () => {
-      const outcome = await expectSameAsBuffer(v.kind, v.input);
+      const outcome = await expectSameAsOracle(v.kind, v.input);
       if (v.outcome === "ok") expect(outcome).toMatchObject({ removed: [] });
       else expect(outcome).toMatchObject({ error: expect.stringMatching(v.outcome) });
     });
@@ -79,7 +79,7 @@ describe("stripStream() gives what stripMetadata() gives", () => {
       const input = fixture(file);
       for (let i = 0; i < 50; i++) {
         const cut = Math.floor((input.length * i) / 50);
-        expect(await expectSameAsBuffer(kind, input.subarray(0, cut), CHUNKINGS, `cut at ${cut}`)).toHaveProperty("error");
+        expect(await expectSameAsOracle(kind, input.subarray(0, cut), CHUNKINGS, `cut at ${cut}`)).toHaveProperty("error");
       }
     }, 30_000);
 
@@ -89,7 +89,7 @@ describe("stripStream() gives what stripMetadata() gives", () => {
       for (let round = 0; round < 40; round++) {
         const mutated = input.slice();
         for (let k = 0; k <= random(4); k++) mutated[random(Math.min(mutated.length, 512 + random(mutated.length)))] = random(256);
-        await expectSameAsBuffer(kind, mutated, CHUNKINGS, `round ${round}`);
+        await expectSameAsOracle(kind, mutated, CHUNKINGS, `round ${round}`);
       }
     }, 30_000);
   }
@@ -110,7 +110,7 @@ describe("stripStream() on its own terms", () => {
     };
     const removed: string[] = [];
     const out: Outcome = { bytes: new Uint8Array(Buffer.concat(await collect(stripStream("image/jpeg", source, removed)))), removed };
-    expect(out).toEqual(stripMetadata("image/jpeg", input));
+    expect(out).toEqual(oracleStrip("image/jpeg", input));
   });
 
   test("closes the source when the image ends before it does", async () => {

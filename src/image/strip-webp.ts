@@ -1,5 +1,7 @@
-/** WebP: drops the EXIF and XMP chunks (and unknown ones), clears their VP8X flags and rewrites the RIFF size. */
-import { ascii, hasPrefix, need, Rebuild, StripError, u32le } from "./strip-metadata-bytes.ts";
+/** WebP: drops the EXIF and XMP chunks (and unknown ones), clears their VP8X flags and rewrites the RIFF size, in two streamed passes. */
+import { ascii, hasPrefix, need, noteDropped, StripError, u32le } from "./bytes.ts";
+import type { ImageFormat, Source } from "./format.ts";
+import { ByteReader, readWith } from "./stream-reader.ts";
 
 /** VP8X flag bits (WebP container spec, "Extended File Format"). */
 const FLAG_EXIF = 0x08;
@@ -76,31 +78,71 @@ export function withRiffSize(h: Uint8Array, total: number): Uint8Array {
   return patched;
 }
 
-export function stripWebp(b: Uint8Array): { bytes: Uint8Array; removed: string[] } {
-  const end = riffEnd(b);
-  need(b, 0, end, RIFF_PAYLOAD);
-  // Reading from a view that ends at the RIFF size means no chunk can reach into the trailing bytes.
-  const riff = b.subarray(0, end);
-  const out = new Rebuild(b);
-  out.keep(0, RIFF_HEADER); // placeholder: the size is rewritten below, once the kept chunks are known
-  let pos = RIFF_HEADER;
-  if (pos === end) throw new StripError("webp: no chunks");
-  for (let first = true; pos < end; first = false) {
-    const header = webpChunkHeader(riff.subarray(pos, pos + WEBP_CHUNK_HEADER), pos);
-    const next = pos + WEBP_CHUNK_HEADER + header.padded;
-    need(riff, pos, WEBP_CHUNK_HEADER + header.padded, header.what);
-    checkWebpChunk(header, first);
-    const name = webpDropName(header.fourcc);
-    if (name) out.drop(name);
-    else {
-      out.keep(pos, pos + WEBP_CHUNK_HEADER);
-      out.add(keptData(header.fourcc, b.subarray(pos + WEBP_CHUNK_HEADER, next), 0));
-    }
-    pos = next;
+/**
+ * The RIFF header at the start of the output holds the output's size, known only once every chunk
+ * has been judged; holding the output back would hold the image. So the source is read twice, and
+ * the second pass must make the same decisions as the first, or it throws rather than write a
+ * header that does not match what follows it.
+ */
+export async function* streamWebp(source: Source, removed: string[]): AsyncGenerator<Uint8Array> {
+  const total = await measure(source(), removed);
+  const again: string[] = [];
+  let written = 0;
+  for await (const piece of readWith(source(), (r) => walkWebp(r, again, total))) {
+    written += piece.length;
+    yield piece;
   }
-  if (b.length > end) out.drop(WEBP_AFTER_END); // outside the container: no reader needs it
-  const result = out.finish();
-  // The result is never larger than the input, which is capped far below 4 GiB, so the size fits.
-  result.bytes.set(withRiffSize(result.bytes, result.bytes.length));
-  return result;
+  if (written !== total || again.join("\n") !== removed.join("\n")) {
+    throw new StripError("webp: the image changed between the two passes over it");
+  }
 }
+
+/** The first pass: the output's size, every check of the walk made on the way. */
+async function measure(source: AsyncIterable<Uint8Array>, removed: string[]): Promise<number> {
+  const r = new ByteReader(source);
+  try {
+    let total = 0;
+    for await (const piece of walkWebp(r, removed, null)) total += piece.length;
+    return total;
+  } catch (error) {
+    // A file shorter than its RIFF size is refused as such, whichever chunk the walk stopped in: a
+    // failed walk finds out whether that is why, so the fault is named the same however it shows.
+    if (error instanceof StripError && Number.isFinite(r.limit) && !(await r.reaches(r.limit))) {
+      throw new StripError(`${RIFF_PAYLOAD}: truncated`);
+    }
+    throw error;
+  } finally {
+    await r.close();
+  }
+}
+
+/** The walk, chunk by chunk; the RIFF size is written as `total` (left as it is on the first pass, null). */
+async function* walkWebp(r: ByteReader, removed: string[], total: number | null): AsyncGenerator<Uint8Array> {
+  const head = await r.read(RIFF_HEADER);
+  const end = riffEnd(head);
+  r.limit = end; // no chunk can reach into bytes after the RIFF payload
+  yield total === null ? head : withRiffSize(head, total);
+  if (r.offset === end) throw new StripError("webp: no chunks");
+  for (let first = true; r.offset < end; first = false) {
+    const pos = r.offset;
+    const chunkHead = await r.read(WEBP_CHUNK_HEADER);
+    const header = webpChunkHeader(chunkHead, pos);
+    const name = webpDropName(header.fourcc);
+    if (!name) yield chunkHead;
+    let at = 0;
+    for await (const piece of r.pass(header.padded, header.what)) {
+      if (!name) yield keptData(header.fourcc, piece, at);
+      at += piece.length;
+    }
+    checkWebpChunk(header, first);
+    if (name) noteDropped(removed, name);
+  }
+  r.limit = Number.POSITIVE_INFINITY;
+  if (!(await r.atEnd())) noteDropped(removed, WEBP_AFTER_END);
+}
+
+export const webp: ImageFormat<"image/webp"> = {
+  type: "image/webp",
+  sniff: (head) => hasPrefix(head, 0, "RIFF") && hasPrefix(head, 8, "WEBP"),
+  strip: streamWebp,
+};

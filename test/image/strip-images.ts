@@ -2,7 +2,7 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { deflateSync } from "node:zlib";
-import type { ImageKind } from "../../src/client/strip-metadata.ts";
+import type { ImageKind } from "../../src/image/formats.ts";
 
 const FIXTURES = join(import.meta.dir, "../fixtures/images");
 export const fixture = (name: string) => new Uint8Array(readFileSync(join(FIXTURES, name)));

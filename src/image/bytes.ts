@@ -1,4 +1,4 @@
-/** Bounds-checked byte reading and output assembly shared by the metadata strippers. */
+/** Bounds-checked byte reading shared by the format walkers, and the error they all throw. */
 
 /** The input is not a well-formed image of the claimed kind; nothing was written. */
 export class StripError extends Error {
@@ -52,29 +52,4 @@ export function concat(parts: Uint8Array[]): Uint8Array {
 /** Adds `name` to the list of what was dropped, once: the list reads as a summary, in file order. */
 export function noteDropped(removed: string[], name: string): void {
   if (!removed.includes(name)) removed.push(name);
-}
-
-/** Collects the kept slices of the input and the names of what was dropped, then joins them once. */
-export class Rebuild {
-  private readonly parts: Uint8Array[] = [];
-  private readonly dropped: string[] = [];
-
-  constructor(private readonly input: Uint8Array) {}
-
-  keep(start: number, end: number): void {
-    if (end > start) this.parts.push(this.input.subarray(start, end));
-  }
-
-  /** Kept bytes given as they are (a patched header, or a view of the input): `finish` copies them with the rest, so the output never aliases them. */
-  add(bytes: Uint8Array): void {
-    if (bytes.length > 0) this.parts.push(bytes);
-  }
-
-  drop(name: string): void {
-    noteDropped(this.dropped, name);
-  }
-
-  finish(): { bytes: Uint8Array; removed: string[] } {
-    return { bytes: concat(this.parts), removed: [...this.dropped] };
-  }
 }

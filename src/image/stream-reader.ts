@@ -1,5 +1,5 @@
 /** Reads an image source that arrives in arbitrary chunks, handing out small exact reads and pass-through views. */
-import { concat, StripError } from "./strip-metadata-bytes.ts";
+import { concat, StripError } from "./bytes.ts";
 
 /**
  * A cursor over an async byte source. It holds only the source's current chunk (and at most a few

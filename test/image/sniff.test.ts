@@ -2,7 +2,9 @@
 import { describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { readHead } from "../../src/client/file-source.ts";
-import { SNIFF_BYTES, sniffImageType } from "../../src/client/image-type.ts";
+import { FORMATS, type ImageKind } from "../../src/image/formats.ts";
+import { SNIFF_BYTES, sniffImageType } from "../../src/image/sniff.ts";
+import { CONTENT_TYPES, type ContentType } from "../../src/protocol/index.ts";
 import { tempDir } from "../support/cli.ts";
 import { SAMPLE } from "../support/share.ts";
 
@@ -56,5 +58,13 @@ describe("sniffImageType()", () => {
 
   test("SNIFF_BYTES covers the longest signature (WebP's form type at offset 8)", () => {
     expect(SNIFF_BYTES).toBeGreaterThanOrEqual(12);
+  });
+});
+
+describe("the dispatch table (src/image/formats.ts)", () => {
+  test("holds exactly the protocol's content types, in the same order, so a new format needs both", () => {
+    expect(FORMATS.map((f) => f.type)).toEqual([...CONTENT_TYPES]);
+    const same: [ImageKind] extends [ContentType] ? ([ContentType] extends [ImageKind] ? true : false) : false = true;
+    expect(same).toBe(true);
   });
 });

@@ -1,6 +1,8 @@
-/** PNG: drops text, time and Exif chunks and any ancillary chunk not known to be safe; the rest stays byte-identical. */
+/** PNG: drops text, time and Exif chunks and any ancillary chunk not known to be safe, chunk by chunk as it streams; the rest stays byte-identical. */
 import { crc32 } from "node:zlib";
-import { ascii, hasPrefix, need, Rebuild, StripError, u32be } from "./strip-metadata-bytes.ts";
+import { ascii, hasPrefix, need, noteDropped, StripError, u32be } from "./bytes.ts";
+import { type ImageFormat, readOnce } from "./format.ts";
+import type { ByteReader } from "./stream-reader.ts";
 
 export const PNG_SIGNATURE = "\x89PNG\r\n\x1a\n";
 /** A chunk is its length and type (this header), its data, then a CRC of the type and data. */
@@ -63,25 +65,41 @@ export function pngDropName(type: string): string | null {
   return METADATA.has(type) || (!critical && !KEPT_ANCILLARY.has(type)) ? `PNG ${type}` : null;
 }
 
-export function stripPng(b: Uint8Array): { bytes: Uint8Array; removed: string[] } {
-  if (!hasPrefix(b, 0, PNG_SIGNATURE)) throw new StripError("png: bad signature");
-  const out = new Rebuild(b);
-  out.keep(0, PNG_SIGNATURE.length);
-  let pos = PNG_SIGNATURE.length;
+/**
+ * The walk: chunk by chunk, each chunk's data passed through as it arrives and its CRC checked on the
+ * way. A chunk is kept or dropped on its type alone, so a kept chunk's bytes go out before its CRC is checked; a bad CRC still ends the walk with
+ * a StripError, and the caller throws away everything it was given.
+ */
+export async function* walkPng(r: ByteReader, removed: string[]): AsyncGenerator<Uint8Array> {
+  const signature = await r.read(PNG_SIGNATURE.length);
+  if (!hasPrefix(signature, 0, PNG_SIGNATURE)) throw new StripError("png: bad signature");
+  yield signature;
   for (let index = 0; ; index++) {
-    if (pos === b.length) throw new StripError("png: no IEND chunk");
-    const header = pngChunkHeader(b.subarray(pos, pos + PNG_CHUNK_HEADER), pos);
-    const dataEnd = pos + PNG_CHUNK_HEADER + header.length;
-    need(b, pos, PNG_CHUNK_HEADER + header.length + PNG_CRC, header.what);
-    checkPngCrc(crc32(b.subarray(pos + 4, dataEnd)), b.subarray(dataEnd), header, pos);
-    checkPngOrder(header.type, index);
+    const pos = r.offset;
+    const head = await r.read(PNG_CHUNK_HEADER);
+    if (head.length === 0) throw new StripError("png: no IEND chunk");
+    const header = pngChunkHeader(head, pos);
     const name = pngDropName(header.type);
-    if (name) out.drop(name);
-    else out.keep(pos, dataEnd + PNG_CRC);
-    pos = dataEnd + PNG_CRC;
+    if (!name) yield head;
+    let crc = crc32(head.subarray(4));
+    for await (const piece of r.pass(header.length, header.what)) {
+      crc = crc32(piece, crc);
+      if (!name) yield piece;
+    }
+    const stored = await r.readExact(PNG_CRC, header.what);
+    checkPngCrc(crc, stored, header, pos);
+    checkPngOrder(header.type, index);
+    if (name) noteDropped(removed, name);
+    else yield stored;
     if (header.type === "IEND") {
-      if (pos < b.length) out.drop(PNG_AFTER_END); // not part of the image; may hide anything
-      return out.finish();
+      if (!(await r.atEnd())) noteDropped(removed, PNG_AFTER_END);
+      return;
     }
   }
 }
+
+export const png: ImageFormat<"image/png"> = {
+  type: "image/png",
+  sniff: (head) => hasPrefix(head, 0, PNG_SIGNATURE),
+  strip: readOnce(walkPng),
+};

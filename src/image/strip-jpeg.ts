@@ -1,5 +1,7 @@
-/** JPEG: keeps the segments a decoder needs and drops Exif, XMP, IPTC, comments and the other APPn blocks. */
-import { hasPrefix, need, Rebuild, StripError, u16be } from "./strip-metadata-bytes.ts";
+/** JPEG: keeps the segments a decoder needs and drops Exif, XMP, IPTC, comments and the other APPn blocks; scans pass through as they stream. */
+import { concat, hasPrefix, need, noteDropped, StripError, u16be } from "./bytes.ts";
+import { type ImageFormat, readOnce } from "./format.ts";
+import type { ByteReader } from "./stream-reader.ts";
 
 const SOI = 0xd8;
 export const EOI = 0xd9;
@@ -119,37 +121,79 @@ export function scanDataEnd(b: Uint8Array, from: number, jpegLs: boolean): numbe
   return b.length;
 }
 
-export function stripJpeg(b: Uint8Array): { bytes: Uint8Array; removed: string[] } {
-  checkSoi(b);
-  const out = new Rebuild(b);
-  out.keep(0, 2);
-  let pos = 2;
+/** The walk: marker segments (at most 64 KiB each) read whole, entropy-coded scans passed through; it holds at most one segment. */
+export async function* walkJpeg(r: ByteReader, removed: string[]): AsyncGenerator<Uint8Array> {
+  const soi = await r.read(2);
+  checkSoi(soi);
+  yield soi;
   const state = newJpegState();
   for (;;) {
-    checkMarkerStart(b.subarray(pos, pos + 2), pos);
-    while (b[pos + 1] === 0xff) pos += 1; // fill bytes before a marker (T.81 B.1.1.2) are dropped
-    need(b, pos, 2, "jpeg: marker");
-    const marker = b[pos + 1]!;
-    if (marker === EOI) {
+    let pos = r.offset;
+    let m = await r.read(2);
+    checkMarkerStart(m, pos);
+    if (m[1] === 0xff) {
+      // Fill bytes before a marker (T.81 B.1.1.2) are dropped: the marker is the byte after the last 0xFF.
+      pos += 1 + (await skipFill(r));
+      m = concat([Uint8Array.of(0xff), await r.read(1)]);
+    }
+    need(m, 0, 2, "jpeg: marker");
+    if (m[1] === EOI) {
       checkEnd(state);
-      out.keep(pos, pos + 2);
-      // Bytes after EOI are not part of this image; phones append whole second JPEGs (MPF, motion
-      // photos) there, each with its own Exif, so they are dropped rather than copied.
-      if (pos + 2 < b.length) out.drop(JPEG_AFTER_END);
-      return out.finish();
+      yield m;
+      if (!(await r.atEnd())) noteDropped(removed, JPEG_AFTER_END);
+      return;
     }
-    const { length, what } = segmentHeader(b.subarray(pos, pos + 4), pos);
-    const end = pos + 2 + length;
-    need(b, pos, 2 + length, what);
-    const name = segmentVerdict(state, b.subarray(pos, end));
-    if (name) out.drop(name);
-    else out.keep(pos, end);
-    pos = end;
-    if (marker === SOS) {
-      const stop = scanDataEnd(b, pos, state.jpegLs);
-      if (stop + 1 >= b.length) throw new StripError(JPEG_UNENDED_SCAN);
-      out.keep(pos, stop); // entropy-coded data, copied unchanged: the pixels are not re-encoded
-      pos = stop;
-    }
+    const head = concat([m, await r.read(2)]);
+    const { length, what } = segmentHeader(head, pos);
+    const seg = concat([head, await r.readExact(length - 2, what)]);
+    const name = segmentVerdict(state, seg);
+    if (name) noteDropped(removed, name);
+    else yield seg;
+    if (m[1] === SOS) yield* scan(r, state.jpegLs);
   }
 }
+
+/** Consumes a run of 0xFF bytes and says how long it was. */
+async function skipFill(r: ByteReader): Promise<number> {
+  let run = 0;
+  for (let view = await r.peek(); view; view = await r.peek()) {
+    let n = 0;
+    while (n < view.length && view[n] === 0xff) n += 1;
+    r.consume(n);
+    run += n;
+    if (n < view.length) break;
+  }
+  return run;
+}
+
+/**
+ * Passes entropy-coded data through up to the marker that ends it, leaving the reader on that marker.
+ * A 0xFF that ends a source chunk is held back until the next chunk's first byte tells what it is.
+ */
+async function* scan(r: ByteReader, jpegLs: boolean): AsyncGenerator<Uint8Array> {
+  let heldFF = false;
+  for (;;) {
+    const view = await r.peek();
+    if (!view) throw new StripError(JPEG_UNENDED_SCAN);
+    if (heldFF) {
+      if (!isScanData(view[0]!, jpegLs)) {
+        r.unread(Uint8Array.of(0xff));
+        return;
+      }
+      heldFF = false;
+      yield Uint8Array.of(0xff);
+    }
+    const end = scanDataEnd(view, 0, jpegLs);
+    const marker = end < view.length - 1;
+    heldFF = end === view.length - 1;
+    r.consume(heldFF ? end + 1 : end);
+    if (end > 0) yield view.subarray(0, end);
+    if (marker) return;
+  }
+}
+
+export const jpeg: ImageFormat<"image/jpeg"> = {
+  type: "image/jpeg",
+  sniff: (head) => hasPrefix(head, 0, "\xff\xd8\xff"), // SOI, then the 0xFF of the next marker
+  strip: readOnce(walkJpeg),
+};

@@ -1,45 +1,35 @@
 /** Strips location and other metadata from an image as it streams, in flat memory whatever its size. */
-import { StripError } from "./strip-metadata-bytes.ts";
-import type { ImageKind } from "./strip-metadata.ts";
-import { walkGif } from "./strip-stream-gif.ts";
-import { walkJpeg } from "./strip-stream-jpeg.ts";
-import { walkPng } from "./strip-stream-png.ts";
-import { type ByteReader, readWith } from "./strip-stream-reader.ts";
-import { streamWebp } from "./strip-stream-webp.ts";
+import { StripError } from "./bytes.ts";
+import type { Source } from "./format.ts";
+import { formatOf, type ImageKind } from "./formats.ts";
+
+export { StripError };
+export type { ImageKind, Source };
 
 /** The most bytes in one yielded chunk. */
 export const STRIP_OUTPUT_CHUNK = 1024 * 1024;
 /** Pieces up to this size are copied together into one chunk before they are yielded. */
 const GATHER = 64 * 1024;
 
-type Source = () => AsyncIterable<Uint8Array>;
-
-const onReader = (walk: (r: ByteReader, removed: string[]) => AsyncGenerator<Uint8Array>) =>
-  (source: Source, removed: string[]) => readWith(source(), (r) => walk(r, removed));
-
-const STRIPPERS: Record<ImageKind, (source: Source, removed: string[]) => AsyncGenerator<Uint8Array>> = {
-  "image/png": onReader(walkPng),
-  "image/jpeg": onReader(walkJpeg),
-  "image/gif": onReader(walkGif),
-  "image/webp": streamWebp,
-};
-
 /**
  * Strips metadata while reading the image from `source()`, which may come in any chunking, and yields
- * the cleaned image in chunks of at most STRIP_OUTPUT_CHUNK bytes. It keeps and drops exactly what
- * stripMetadata does (the rules are shared with it), fills `removed` with the same names as blocks
- * are dropped, and throws StripError on every input that stripMetadata refuses, with the same
- * message. Output may have been yielded before such an error: the caller must then discard all of it.
+ * the cleaned image, every pixel-carrying byte unchanged, in chunks of at most STRIP_OUTPUT_CHUNK
+ * bytes. It fills `removed` with the names of what was dropped, each once, in file order. Each
+ * format's walk follows the container strictly (lengths checked against the end, never trusted) and
+ * throws StripError on anything malformed or truncated, so a file it cannot fully account for is
+ * refused rather than passed through with its metadata. Output may have been yielded before such an
+ * error: the caller must then discard all of it.
  *
  * Memory is one block header or JPEG segment (at most 64 KiB), one 64 KiB gathering buffer and the
  * source's current chunk; large blocks are passed through, never held. Passed-through data comes out
  * as views of the source's chunks, so a source must not reuse a buffer it has yielded. PNG, JPEG and
- * GIF read the source once; WebP reads it twice (see strip-stream-webp.ts), so `source` is a factory.
- * Unlike stripMetadata it has no size limit: the limit exists there because that copy holds the image.
+ * GIF read the source once; WebP reads it twice (see strip-webp.ts), so `source` is a factory. There
+ * is no size limit: nothing holds the image.
  */
 export async function* stripStream(kind: ImageKind, source: Source, removed: string[]): AsyncGenerator<Uint8Array> {
-  if (!Object.hasOwn(STRIPPERS, kind)) throw new StripError(`cannot strip metadata from ${JSON.stringify(String(kind))}`);
-  yield* bounded(STRIPPERS[kind](source, removed));
+  const format = formatOf(kind);
+  if (!format) throw new StripError(`cannot strip metadata from ${JSON.stringify(String(kind))}`);
+  yield* bounded(format.strip(source, removed));
 }
 
 /**

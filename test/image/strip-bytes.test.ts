@@ -1,6 +1,7 @@
-/** stripMetadata(): real camera-tagged fixtures lose every trace of place and device, and their pixel data stays byte-identical. */
+/** stripBytes() (the stream walkers over one chunk): real camera-tagged fixtures lose every trace of place and device, and their pixel data stays byte-identical. */
 import { describe, expect, test } from "bun:test";
-import { MAX_STRIP_SIZE, StripError, stripMetadata } from "../../src/client/strip-metadata.ts";
+import { StripError } from "../../src/image/bytes.ts";
+import { MAX_STRIP_SIZE, stripBytes } from "../../src/image/strip-bytes.ts";
 import { BUILT, FIXTURE_CASES, fixture, latin1, VECTORS } from "./strip-images.ts";
 
 // --- Independent walkers: the tests do not trust the code under test to find the pixel data. ---
@@ -60,22 +61,22 @@ function gifBlocks(b: Uint8Array): [string, Uint8Array][] {
 const SECRETS = ["Exif", "ns.adobe.com", "GPS", "Canon", "EOS-FixtureCam", "Fixture-Author", "Eiffel", "Paris", "secret-place", "tower", "Photoshop"];
 const secretsIn = (b: Uint8Array) => SECRETS.filter((s) => latin1(b).includes(s));
 
-describe("stripMetadata() on camera-tagged fixtures", () => {
+describe("stripBytes() on camera-tagged fixtures", () => {
   for (const { file, kind, removed } of FIXTURE_CASES) {
-    test(`removes every location and device trace from ${file}`, () => {
+    test(`removes every location and device trace from ${file}`, async () => {
       const input = fixture(file);
       expect(secretsIn(input).length).toBeGreaterThan(0); // the fixture really carries metadata
-      const result = stripMetadata(kind, input);
+      const result = await stripBytes(kind, input);
       expect(result.removed).toEqual(removed);
       expect(secretsIn(result.bytes)).toEqual([]);
       expect(result.bytes.length).toBeLessThan(input.length);
     });
 
-    test(`is idempotent and leaves the input untouched for ${file}`, () => {
+    test(`is idempotent and leaves the input untouched for ${file}`, async () => {
       const input = fixture(file);
       const copy = input.slice();
-      const once = stripMetadata(kind, input);
-      const twice = stripMetadata(kind, once.bytes);
+      const once = await stripBytes(kind, input);
+      const twice = await stripBytes(kind, once.bytes);
       expect(twice.removed).toEqual([]);
       expect(twice.bytes).toEqual(once.bytes);
       once.bytes.fill(0);
@@ -83,35 +84,35 @@ describe("stripMetadata() on camera-tagged fixtures", () => {
     });
   }
 
-  test("keeps JPEG scan data, JFIF, the ICC profile and Adobe's APP14 byte-identical", () => {
+  test("keeps JPEG scan data, JFIF, the ICC profile and Adobe's APP14 byte-identical", async () => {
     for (const file of ["gps.jpg", "progressive.jpg", "cmyk.jpg", "sample.jpg"]) {
       const before = jpegParts(fixture(file));
-      const after = jpegParts(stripMetadata("image/jpeg", fixture(file)).bytes);
+      const after = jpegParts((await stripBytes("image/jpeg", fixture(file))).bytes);
       expect(after.scans).toEqual(before.scans); // from the first SOS to EOI: the compressed pixels
       const kept = before.segments.filter((s) => ![0xe1, 0xed, 0xfe].includes(s.marker));
       expect(after.segments).toEqual(kept);
     }
-    const markers = (file: string) => jpegParts(stripMetadata("image/jpeg", fixture(file)).bytes).segments.map((s) => s.id.slice(0, 5));
-    expect(markers("gps.jpg")).toContain("ICC_P");
-    expect(markers("gps.jpg")).toContain("JFIF\0");
-    expect(markers("cmyk.jpg")).toContain("Adobe");
+    const markers = async (file: string) => jpegParts((await stripBytes("image/jpeg", fixture(file))).bytes).segments.map((s) => s.id.slice(0, 5));
+    expect(await markers("gps.jpg")).toContain("ICC_P");
+    expect(await markers("gps.jpg")).toContain("JFIF\0");
+    expect(await markers("cmyk.jpg")).toContain("Adobe");
   });
 
-  test("keeps every PNG chunk but the metadata ones byte-identical, IDAT included", () => {
+  test("keeps every PNG chunk but the metadata ones byte-identical, IDAT included", async () => {
     for (const file of ["gps.png", "palette.png"]) {
       const before = pngChunks(fixture(file));
-      const after = pngChunks(stripMetadata("image/png", fixture(file)).bytes);
+      const after = pngChunks((await stripBytes("image/png", fixture(file))).bytes);
       const drop = new Set(["eXIf", "tEXt", "iTXt", "zTXt", "tIME"]);
       expect(after).toEqual(before.filter(([type]) => !drop.has(type)));
       expect(after.map(([t]) => t)).toContain("IDAT");
     }
-    expect(pngChunks(stripMetadata("image/png", fixture("gps.png")).bytes).map(([t]) => t)).toEqual(["IHDR", "iCCP", "cHRM", "bKGD", "IDAT", "IEND"]);
+    expect(pngChunks((await stripBytes("image/png", fixture("gps.png"))).bytes).map(([t]) => t)).toEqual(["IHDR", "iCCP", "cHRM", "bKGD", "IDAT", "IEND"]);
   });
 
-  test("keeps WebP bitstreams, alpha, animation frames and ICC byte-identical and clears the EXIF and XMP flags", () => {
+  test("keeps WebP bitstreams, alpha, animation frames and ICC byte-identical and clears the EXIF and XMP flags", async () => {
     for (const file of ["gps.webp", "lossless-alpha.webp", "alpha.webp", "animated.webp"]) {
       const before = webpChunks(fixture(file));
-      const out = stripMetadata("image/webp", fixture(file)).bytes;
+      const out = (await stripBytes("image/webp", fixture(file))).bytes;
       const after = webpChunks(out);
       expect(new DataView(out.buffer).getUint32(4, true)).toBe(out.length - 8);
       expect(after.filter(([t]) => t !== "VP8X")).toEqual(before.filter(([t]) => !["VP8X", "EXIF", "XMP "].includes(t)));
@@ -119,54 +120,54 @@ describe("stripMetadata() on camera-tagged fixtures", () => {
       expect(flagsAfter![0]).toBe(flagsBefore![0]! & ~0x0c);
       expect(flagsAfter!.subarray(1)).toEqual(flagsBefore!.subarray(1));
     }
-    expect(webpChunks(stripMetadata("image/webp", fixture("animated.webp")).bytes).map(([t]) => t)).toEqual(["VP8X", "ICCP", "ANIM", "ANMF", "ANMF"]);
+    expect(webpChunks((await stripBytes("image/webp", fixture("animated.webp"))).bytes).map(([t]) => t)).toEqual(["VP8X", "ICCP", "ANIM", "ANMF", "ANMF"]);
   });
 
-  test("keeps GIF frames, timing and looping byte-identical", () => {
+  test("keeps GIF frames, timing and looping byte-identical", async () => {
     for (const file of ["gps.gif", "animated.gif"]) {
       const before = gifBlocks(fixture(file));
-      const after = gifBlocks(stripMetadata("image/gif", fixture(file)).bytes);
+      const after = gifBlocks((await stripBytes("image/gif", fixture(file))).bytes);
       expect(after).toEqual(before.filter(([label, raw]) => label === "image" || label === "f9" || latin1(raw).includes("NETSCAPE2.0")));
     }
-    expect(gifBlocks(stripMetadata("image/gif", fixture("animated.gif")).bytes).map(([l]) => l)).toEqual(["f9", "ff", "image", "f9", "image"]);
+    expect(gifBlocks((await stripBytes("image/gif", fixture("animated.gif"))).bytes).map(([l]) => l)).toEqual(["f9", "ff", "image", "f9", "image"]);
   });
 
-  test("leaves the metadata-free sample.png exactly as it was", () => {
+  test("leaves the metadata-free sample.png exactly as it was", async () => {
     const input = fixture("sample.png");
-    expect(stripMetadata("image/png", input)).toEqual({ bytes: input, removed: [] });
+    expect(await stripBytes("image/png", input)).toEqual({ bytes: input, removed: [] });
   });
 });
 
-describe("stripMetadata() on images built in code", () => {
+describe("stripBytes() on images built in code", () => {
   for (const { name, kind, input, output, removed } of BUILT) {
-    test(name, () => {
-      expect(stripMetadata(kind, input)).toEqual({ bytes: output, removed });
+    test(name, async () => {
+      expect(await stripBytes(kind, input)).toEqual({ bytes: output, removed });
     });
   }
 });
 
-describe("stripMetadata() failure vectors", () => {
+describe("stripBytes() failure vectors", () => {
   for (const v of VECTORS) {
-    test(`${v.name}: ${v.outcome === "ok" ? "ok" : "StripError"}`, () => {
-      if (v.outcome === "ok") return void expect(stripMetadata(v.kind, v.input).removed).toEqual([]);
-      expect(() => stripMetadata(v.kind, v.input)).toThrow(StripError);
-      expect(() => stripMetadata(v.kind, v.input)).toThrow(v.outcome);
+    test(`${v.name}: ${v.outcome === "ok" ? "ok" : "StripError"}`, async () => {
+      if (v.outcome === "ok") return void expect((await stripBytes(v.kind, v.input)).removed).toEqual([]);
+      await expect(stripBytes(v.kind, v.input)).rejects.toThrow(StripError);
+      await expect(stripBytes(v.kind, v.input)).rejects.toThrow(v.outcome);
     });
   }
 
-  test("refuses an input over MAX_STRIP_SIZE before parsing it", () => {
-    expect(() => stripMetadata("image/png", new Uint8Array(MAX_STRIP_SIZE + 1))).toThrow(/limit/);
+  test("refuses an input over MAX_STRIP_SIZE before parsing it", async () => {
+    await expect(stripBytes("image/png", new Uint8Array(MAX_STRIP_SIZE + 1))).rejects.toThrow(/limit/);
   });
 
-  test("rejects every fixture truncated anywhere with a StripError", () => {
+  test("rejects every fixture truncated anywhere with a StripError", async () => {
     for (const { file, kind } of FIXTURE_CASES) {
       const input = fixture(file);
       const cuts = new Set([...Array(40).keys(), ...Array.from({ length: 80 }, (_, i) => Math.floor((input.length * i) / 80)), input.length - 1]);
-      for (const cut of cuts) expect(() => stripMetadata(kind, input.subarray(0, cut)), `${file} cut at ${cut}`).toThrow(StripError);
+      for (const cut of cuts) await expect(stripBytes(kind, input.subarray(0, cut)), `${file} cut at ${cut}`).rejects.toThrow(StripError);
     }
   });
 
-  test("answers corrupted fixtures with a result or a StripError, never another exception", () => {
+  test("answers corrupted fixtures with a result or a StripError, never another exception", async () => {
     let seed = 0x5eed;
     const random = (n: number) => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) >>> 8) % n;
     for (const { file, kind } of FIXTURE_CASES) {
@@ -175,7 +176,7 @@ describe("stripMetadata() failure vectors", () => {
         const mutated = input.slice();
         for (let k = 0; k <= random(4); k++) mutated[random(Math.min(mutated.length, 512 + random(mutated.length)))] = random(256);
         try {
-          expect(stripMetadata(kind, mutated).bytes.length).toBeLessThanOrEqual(mutated.length);
+          expect((await stripBytes(kind, mutated)).bytes.length).toBeLessThanOrEqual(mutated.length);
         } catch (e) {
           expect(e).toBeInstanceOf(StripError);
         }

@@ -1,0 +1,24 @@
+/** What one image format gives the dispatch table (formats.ts): its content type, its signature and its one walk. */
+import { type ByteReader, readWith } from "./stream-reader.ts";
+
+/** The image's bytes, read from the start each time it is called (WebP reads them twice). */
+export type Source = () => AsyncIterable<Uint8Array>;
+
+export interface ImageFormat<Type extends string = string> {
+  /** The content type, as the protocol names it (CONTENT_TYPES). */
+  readonly type: Type;
+  /** Whether `head`, the file's first SNIFF_BYTES bytes (fewer if it is shorter), opens an image of this format. */
+  sniff(head: Uint8Array): boolean;
+  /**
+   * The image read from `source()` with its metadata dropped, in pieces of any size (views of the
+   * source's chunks or new arrays); the name of each kind of block dropped goes once into `removed`.
+   * Throws StripError on input it cannot fully account for, after any number of pieces.
+   */
+  strip(source: Source, removed: string[]): AsyncGenerator<Uint8Array>;
+}
+
+/** `strip` for a format walked in one pass over its source, through one reader that is closed however the walk ends. */
+export const readOnce =
+  (walk: (r: ByteReader, removed: string[]) => AsyncGenerator<Uint8Array>) =>
+  (source: Source, removed: string[]): AsyncGenerator<Uint8Array> =>
+    readWith(source(), (r) => walk(r, removed));

@@ -1,0 +1,196 @@
+/**
+ * The independent oracle for test/image/strip.test.ts: the byte-array walkers that src/client held
+ * beside the streaming ones until both moved to src/image, kept here for tests only (nothing in src
+ * imports them). Each walks a whole image held in one array, by offset arithmetic, with none of the
+ * streaming reader's chunk handling (views, held-back bytes, pass-through, the two WebP passes), so
+ * the differential test checks src/image's one walk per format against a second, separately written
+ * one. The rules (what is kept, what is dropped and named, every header check and its message) are
+ * not duplicated: they are imported from src/image, and test/image/strip-bytes.test.ts checks them
+ * against its own walkers and against images built byte by byte.
+ */
+import { crc32 } from "node:zlib";
+import { concat, hasPrefix, need, noteDropped, StripError } from "../../src/image/bytes.ts";
+import type { ImageKind } from "../../src/image/formats.ts";
+import type { StripResult } from "../../src/image/strip-bytes.ts";
+import { colourTableSize, extensionDropName, GIF_AFTER_END, gifBlock, gifHeaderLength, IMAGE_DESCRIPTOR } from "../../src/image/strip-gif.ts";
+import {
+  checkEnd, checkMarkerStart, checkSoi, EOI, JPEG_AFTER_END, JPEG_UNENDED_SCAN, newJpegState, scanDataEnd, segmentHeader, segmentVerdict, SOS,
+} from "../../src/image/strip-jpeg.ts";
+import { checkPngCrc, checkPngOrder, PNG_AFTER_END, PNG_CHUNK_HEADER, PNG_CRC, PNG_SIGNATURE, pngChunkHeader, pngDropName } from "../../src/image/strip-png.ts";
+import {
+  checkWebpChunk, keptData, RIFF_HEADER, RIFF_PAYLOAD, riffEnd, WEBP_AFTER_END, WEBP_CHUNK_HEADER, webpChunkHeader, webpDropName, withRiffSize,
+} from "../../src/image/strip-webp.ts";
+
+const WALKERS: Record<ImageKind, (input: Uint8Array) => StripResult> = {
+  "image/png": stripPng,
+  "image/jpeg": stripJpeg,
+  "image/gif": stripGif,
+  "image/webp": stripWebp,
+};
+
+/** The oracle's verdict on `input`: the cleaned image and what was dropped, or a StripError. */
+export function oracleStrip(kind: ImageKind, input: Uint8Array): StripResult {
+  if (!Object.hasOwn(WALKERS, kind)) throw new StripError(`cannot strip metadata from ${JSON.stringify(String(kind))}`);
+  return WALKERS[kind](input);
+}
+
+/** Collects the kept slices of the input and the names of what was dropped, then joins them once. */
+class Rebuild {
+  private readonly parts: Uint8Array[] = [];
+  private readonly dropped: string[] = [];
+
+  constructor(private readonly input: Uint8Array) {}
+
+  keep(start: number, end: number): void {
+    if (end > start) this.parts.push(this.input.subarray(start, end));
+  }
+
+  /** Kept bytes given as they are (a patched header, or a view of the input): `finish` copies them with the rest, so the output never aliases them. */
+  add(bytes: Uint8Array): void {
+    if (bytes.length > 0) this.parts.push(bytes);
+  }
+
+  drop(name: string): void {
+    noteDropped(this.dropped, name);
+  }
+
+  finish(): StripResult {
+    return { bytes: concat(this.parts), removed: [...this.dropped] };
+  }
+}
+
+function stripPng(b: Uint8Array): StripResult {
+  if (!hasPrefix(b, 0, PNG_SIGNATURE)) throw new StripError("png: bad signature");
+  const out = new Rebuild(b);
+  out.keep(0, PNG_SIGNATURE.length);
+  let pos = PNG_SIGNATURE.length;
+  for (let index = 0; ; index++) {
+    if (pos === b.length) throw new StripError("png: no IEND chunk");
+    const header = pngChunkHeader(b.subarray(pos, pos + PNG_CHUNK_HEADER), pos);
+    const dataEnd = pos + PNG_CHUNK_HEADER + header.length;
+    need(b, pos, PNG_CHUNK_HEADER + header.length + PNG_CRC, header.what);
+    checkPngCrc(crc32(b.subarray(pos + 4, dataEnd)), b.subarray(dataEnd), header, pos);
+    checkPngOrder(header.type, index);
+    const name = pngDropName(header.type);
+    if (name) out.drop(name);
+    else out.keep(pos, dataEnd + PNG_CRC);
+    pos = dataEnd + PNG_CRC;
+    if (header.type === "IEND") {
+      if (pos < b.length) out.drop(PNG_AFTER_END); // not part of the image; may hide anything
+      return out.finish();
+    }
+  }
+}
+
+
+function stripJpeg(b: Uint8Array): StripResult {
+  checkSoi(b);
+  const out = new Rebuild(b);
+  out.keep(0, 2);
+  let pos = 2;
+  const state = newJpegState();
+  for (;;) {
+    checkMarkerStart(b.subarray(pos, pos + 2), pos);
+    while (b[pos + 1] === 0xff) pos += 1; // fill bytes before a marker (T.81 B.1.1.2) are dropped
+    need(b, pos, 2, "jpeg: marker");
+    const marker = b[pos + 1]!;
+    if (marker === EOI) {
+      checkEnd(state);
+      out.keep(pos, pos + 2);
+      // Bytes after EOI are not part of this image; phones append whole second JPEGs (MPF, motion
+      // photos) there, each with its own Exif, so they are dropped rather than copied.
+      if (pos + 2 < b.length) out.drop(JPEG_AFTER_END);
+      return out.finish();
+    }
+    const { length, what } = segmentHeader(b.subarray(pos, pos + 4), pos);
+    const end = pos + 2 + length;
+    need(b, pos, 2 + length, what);
+    const name = segmentVerdict(state, b.subarray(pos, end));
+    if (name) out.drop(name);
+    else out.keep(pos, end);
+    pos = end;
+    if (marker === SOS) {
+      const stop = scanDataEnd(b, pos, state.jpegLs);
+      if (stop + 1 >= b.length) throw new StripError(JPEG_UNENDED_SCAN);
+      out.keep(pos, stop); // entropy-coded data, copied unchanged: the pixels are not re-encoded
+      pos = stop;
+    }
+  }
+}
+
+
+/** The offset just past a run of data sub-blocks (a size byte, that many bytes, ..., a zero size). */
+function skipSubBlocks(b: Uint8Array, from: number): number {
+  let pos = from;
+  for (;;) {
+    need(b, pos, 1, "gif: data sub-block");
+    const size = b[pos]!;
+    pos += 1;
+    if (size === 0) return pos;
+    need(b, pos, size, "gif: data sub-block");
+    pos += size;
+  }
+}
+
+function stripGif(b: Uint8Array): StripResult {
+  let pos = gifHeaderLength(b);
+  need(b, 0, pos, "gif: global colour table");
+  const out = new Rebuild(b);
+  out.keep(0, pos);
+  let images = 0;
+  for (;;) {
+    need(b, pos, 1, "gif: block");
+    const block = gifBlock(b[pos]!, pos, images);
+    if (block === "trailer") {
+      out.keep(pos, pos + 1);
+      if (pos + 1 < b.length) out.drop(GIF_AFTER_END); // outside the image; may hide anything
+      return out.finish();
+    }
+    if (block === "image") {
+      need(b, pos, IMAGE_DESCRIPTOR, "gif: image descriptor");
+      const dataAt = pos + IMAGE_DESCRIPTOR + colourTableSize(b[pos + 9]!);
+      need(b, dataAt, 1, "gif: lzw minimum code size");
+      const end = skipSubBlocks(b, dataAt + 1);
+      out.keep(pos, end); // descriptor, local colour table and LZW data: the pixels, copied unchanged
+      images += 1;
+      pos = end;
+      continue;
+    }
+    need(b, pos, 2, "gif: extension label");
+    const end = skipSubBlocks(b, pos + 2);
+    const name = extensionDropName(b[pos + 1]!, b.subarray(pos + 2, end));
+    if (name) out.drop(name);
+    else out.keep(pos, end);
+    pos = end;
+  }
+}
+
+
+function stripWebp(b: Uint8Array): StripResult {
+  const end = riffEnd(b);
+  need(b, 0, end, RIFF_PAYLOAD);
+  // Reading from a view that ends at the RIFF size means no chunk can reach into the trailing bytes.
+  const riff = b.subarray(0, end);
+  const out = new Rebuild(b);
+  out.keep(0, RIFF_HEADER); // placeholder: the size is rewritten below, once the kept chunks are known
+  let pos = RIFF_HEADER;
+  if (pos === end) throw new StripError("webp: no chunks");
+  for (let first = true; pos < end; first = false) {
+    const header = webpChunkHeader(riff.subarray(pos, pos + WEBP_CHUNK_HEADER), pos);
+    const next = pos + WEBP_CHUNK_HEADER + header.padded;
+    need(riff, pos, WEBP_CHUNK_HEADER + header.padded, header.what);
+    checkWebpChunk(header, first);
+    const name = webpDropName(header.fourcc);
+    if (name) out.drop(name);
+    else {
+      out.keep(pos, pos + WEBP_CHUNK_HEADER);
+      out.add(keptData(header.fourcc, b.subarray(pos + WEBP_CHUNK_HEADER, next), 0));
+    }
+    pos = next;
+  }
+  if (b.length > end) out.drop(WEBP_AFTER_END); // outside the container: no reader needs it
+  const result = out.finish();
+  // The result is never larger than the input, which is capped far below 4 GiB, so the size fits.
+  result.bytes.set(withRiffSize(result.bytes, result.bytes.length));
+  return result;
+}
