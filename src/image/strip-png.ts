@@ -67,8 +67,9 @@ export function pngDropName(type: string): string | null {
 
 /**
  * The walk: chunk by chunk, each chunk's data passed through as it arrives and its CRC checked on the
- * way. A chunk is kept or dropped on its type alone, so a kept chunk's bytes go out before its CRC is checked; a bad CRC still ends the walk with
- * a StripError, and the caller throws away everything it was given.
+ * way. A chunk is kept or dropped on its type alone, so a kept chunk's bytes go out before its CRC is
+ * checked; a bad CRC still ends the walk with a StripError, and the caller throws away everything it
+ * was given.
  */
 export async function* walkPng(r: ByteReader, removed: string[]): AsyncGenerator<Uint8Array> {
   const signature = await r.read(PNG_SIGNATURE.length);

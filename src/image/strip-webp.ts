@@ -1,5 +1,5 @@
 /** WebP: drops the EXIF and XMP chunks (and unknown ones), clears their VP8X flags and rewrites the RIFF size, in two streamed passes. */
-import { ascii, hasPrefix, need, noteDropped, StripError, u32le } from "./bytes.ts";
+import { ascii, hasPrefix, noteDropped, StripError, u32le } from "./bytes.ts";
 import type { ImageFormat, Source } from "./format.ts";
 import { ByteReader, readWith } from "./stream-reader.ts";
 
