@@ -531,8 +531,11 @@ describe("image names (P20)", () => {
     "emoji 😀.webp",
     "שלום.gif",
     "x".repeat(IMAGE_NAME_MAX_BYTES),
-    "€".repeat(85),
-    "x".repeat(253) + "é",
+    "€".repeat(80),
+    "x".repeat(IMAGE_NAME_MAX_BYTES - 2) + "é",
+    "a\u00a0b",
+    "a\u3000b",
+    "👩\u200d💻.png",
     "~",
     "CON",
     '"quoted"',
@@ -576,10 +579,12 @@ describe("image names (P20)", () => {
     ["\ufeffcat.png", "a BOM"],
     ["cafe\u0301.png", "a decomposed é (not NFC)"],
     ["\u212b.png", "an ANGSTROM SIGN (NFC maps it to Å)"],
-    ["x".repeat(IMAGE_NAME_MAX_BYTES + 1), "256 ASCII bytes"],
-    ["€".repeat(86), "258 bytes of three-byte characters"],
-    ["x".repeat(254) + "é", "256 bytes with a two-byte character at the end"],
-    ["😀".repeat(64), "256 bytes of emoji"],
+    ["x".repeat(IMAGE_NAME_MAX_BYTES + 1), "241 ASCII bytes"],
+    ["x".repeat(252), "252 ASCII bytes (NAME.p7s would not fit a 255-byte file name)"],
+    ["x".repeat(255), "255 ASCII bytes"],
+    ["€".repeat(81), "243 bytes of three-byte characters"],
+    ["x".repeat(IMAGE_NAME_MAX_BYTES - 1) + "é", "241 bytes with a two-byte character at the end"],
+    ["😀".repeat(61), "244 bytes of emoji"],
     [" cat.png", "a leading space"],
     ["cat.png ", "a trailing space"],
     ["cat.png\u00a0", "a trailing no-break space"],
@@ -593,8 +598,79 @@ describe("image names (P20)", () => {
 
   test("the refusal for a slash names the forbidden characters, so the user knows what to change (P20)", () => {
     expect(imageNameProblem("a/b")).toContain("/");
-    expect(imageNameProblem("x".repeat(256))).toContain("255 bytes");
+    expect(imageNameProblem("x".repeat(256))).toContain("240 bytes");
     expect(imageNameProblem(".x")).toContain("dot");
+  });
+
+  // The rule as P20 writes it, one class at a time: the server used to refuse some of
+  // these and accept others of the same class (U+00AD refused, private use accepted).
+  const refusedClasses: [string, string][] = [
+    ["\u0000", "Cc: NUL"],
+    ["\u001f", "Cc: C0 UNIT SEPARATOR"],
+    ["\u007f", "Cc: DEL"],
+    ["\u0090", "Cc: C1 DEVICE CONTROL STRING"],
+    ["\u00ad", "Cf: SOFT HYPHEN"],
+    ["\u200b", "Cf: ZERO WIDTH SPACE"],
+    ["\u200c", "Cf: ZERO WIDTH NON-JOINER"],
+    ["\u2060", "Cf: WORD JOINER"],
+    ["\ufeff", "Cf: ZERO WIDTH NO-BREAK SPACE (BOM) inside a name"],
+    ["\u{e0001}", "Cf: LANGUAGE TAG"],
+    ["\u2028", "Zl: LINE SEPARATOR"],
+    ["\u2029", "Zp: PARAGRAPH SEPARATOR"],
+    ["\ue000", "Co: first private-use code point"],
+    ["\uf8ff", "Co: last BMP private-use code point"],
+    ["\u{f0000}", "Co: supplementary private use area A"],
+    ["\u{10fffd}", "Co: supplementary private use area B"],
+    ["\u0378", "Cn: unassigned U+0378"],
+    ["\u{e0080}", "Cn: unassigned U+E0080"],
+    ["\ufffe", "Cn: noncharacter U+FFFE"],
+    ["\uffff", "Cn: noncharacter U+FFFF"],
+    ["\u{10ffff}", "Cn: noncharacter U+10FFFF"],
+    ["\ufdd0", "Cn: noncharacter U+FDD0"],
+    ["\ud800", "Cs: lone high surrogate"],
+    ["\udfff", "Cs: lone low surrogate"],
+  ];
+  for (const [ch, why] of refusedClasses) {
+    test(`an image name containing ${why} is refused (P20)`, () => {
+      expect(imageNameProblem(`a${ch}b`)).not.toBeNull();
+    });
+  }
+
+  const edgeSpaces: [string, string][] = [
+    [" ", "SPACE"],
+    ["\u00a0", "NO-BREAK SPACE"],
+    ["\u2003", "EM SPACE"],
+    ["\u3000", "IDEOGRAPHIC SPACE"],
+    ["\u1680", "OGHAM SPACE MARK"],
+  ];
+  for (const [ch, why] of edgeSpaces) {
+    test(`an image name that starts or ends with ${why} is refused, one with it inside is accepted (P20)`, () => {
+      expect(imageNameProblem(`${ch}a`)).not.toBeNull();
+      expect(imageNameProblem(`a${ch}`)).not.toBeNull();
+      expect(imageNameProblem(`a${ch}b`)).toBeNull();
+    });
+  }
+
+  test("ZERO WIDTH JOINER U+200D, the one format character kept, is accepted (P20)", () => {
+    expect(imageNameProblem("a\u200db")).toBeNull();
+  });
+
+  test("IMAGE_NAME_MAX_BYTES leaves room for NAME.p7s and the .sis-partial- temporaries within a 255-byte file name (P20)", () => {
+    const longest = Math.max(IMAGE_NAME_MAX_BYTES + ".p7s".length, ".sis-partial-".length + 16 + ".p7s".length);
+    expect(longest).toBeLessThanOrEqual(255 - 8);
+  });
+
+  test("every code point of the classes P20 refuses is refused, and no other lone code point is (P20)", () => {
+    const wrong: string[] = [];
+    const refusedClass = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Co}\p{Cn}\p{Cs}\/\\]/u;
+    for (let cp = 0; cp <= 0x10ffff; cp++) {
+      const ch = String.fromCodePoint(cp);
+      if (`a${ch}b`.normalize("NFC") !== `a${ch}b`) continue;
+      const expected = refusedClass.test(ch) && cp !== 0x200d;
+      if ((imageNameProblem(`a${ch}b`) !== null) !== expected) wrong.push(`U+${cp.toString(16).toUpperCase().padStart(4, "0")}`);
+      if (wrong.length > 20) break;
+    }
+    expect(wrong).toEqual([]);
   });
 
   // Found by this suite: U+061C ARABIC LETTER MARK has the Unicode Bidi_Control property
@@ -656,7 +732,7 @@ describe("errors the codec raises can be sent back (P7, section 5)", () => {
 });
 
 describe("every valid message fits in a control frame (P6)", () => {
-  // Found by this suite: an IMAGES page of LIST_PAGE_MAX images, each with a P20-valid name of 255
+  // Found by this suite: an IMAGES page of LIST_PAGE_MAX images, each with a P20-valid name of 255 (now 240)
   // double quotes (each escaped to 2 bytes by JSON) and a P13-valid 32-character owner, is over
   // 67,000 bytes of JSON: encodeMessage() throws a RangeError and the server answers LIST with INTERNAL.
   test("an IMAGES page of LIST_PAGE_MAX images with the longest valid names is cut to fit MAX_CONTROL_FRAME, its cursor after the last image sent (P6, P13, P20)", () => {
@@ -666,7 +742,7 @@ describe("every valid message fits in a control frame (P6)", () => {
       ...meta,
       seq: 1_000_000 + i,
       owner,
-      name: '"'.repeat(252) + String(i).padStart(3, "0"),
+      name: '"'.repeat(IMAGE_NAME_MAX_BYTES - 3) + String(i).padStart(3, "0"),
       size: 104_857_600,
     }));
     for (const image of images) expect(imageNameProblem(image.name)).toBeNull();
