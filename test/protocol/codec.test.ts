@@ -16,6 +16,7 @@ import {
   encodeMessage,
   fromBase64,
   imageNameProblem,
+  normalizePassword,
   isValidUsername,
   jsonDepth,
   passwordProblem,
@@ -515,6 +516,22 @@ describe("passwords (P13)", () => {
     expect(passwordProblem("p".repeat(1024))).toBeNull();
     expect(passwordProblem("p".repeat(1025))).toContain("at most 1024");
     expect(passwordProblem("")).not.toBeNull();
+  });
+
+  test("password lengths count code points of the NFC form, not UTF-16 code units (P13)", () => {
+    // 4 emoji are 8 UTF-16 code units but 4 characters; 4 decomposed é are 8 code points but 4 in NFC.
+    expect(passwordProblem("😀".repeat(4))).toContain("at least 8");
+    expect(passwordProblem("e\u0301".repeat(4))).toContain("at least 8");
+    expect(passwordProblem("😀".repeat(8))).toBeNull();
+    expect(passwordProblem("😀".repeat(1024))).toBeNull();
+    expect(passwordProblem("e\u0301".repeat(1024))).toBeNull();
+    expect(passwordProblem("😀".repeat(1025))).toContain("at most 1024");
+    expect(passwordProblem("password\ud800")).toContain("well-formed");
+  });
+
+  test("normalizePassword() gives composed and decomposed spellings one form (P13)", () => {
+    expect(normalizePassword("cafe\u0301")).toBe("caf\u00e9");
+    expect(normalizePassword("caf\u00e9")).toBe("caf\u00e9");
   });
 });
 

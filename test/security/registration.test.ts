@@ -136,6 +136,19 @@ describe("registration", () => {
     expect(reply.message).toBe("wrong username or password");
   });
 
+  test("the same password typed composed and decomposed", async () => {
+    // macOS input methods send "é" as e + U+0301 (NFD), others as U+00E9 (NFC): the server hashes the
+    // UTF-8 of the NFC form (P13), so either spelling of the same password logs in.
+    const composed = "caf\u00e9-password";
+    const decomposed = "cafe\u0301-password";
+    expect(composed).not.toBe(decomposed);
+    const first = await registered({ type: "REGISTER", username: "nadia", password: decomposed, csr: (await freshCsr("nadia")).csr });
+    expect(first.newUser).toBe(true);
+    const again = await registered({ type: "REGISTER", username: "nadia", password: composed, csr: (await freshCsr("nadia")).csr });
+    expect(again.newUser).toBe(false);
+    await expectStillServing(sb, carol);
+  });
+
   test("hostile usernames", async () => {
     const names = [
       "../etc", "carol/evil", "carol\\evil", "carol\u0000", "Carol", "\u0441arol" /* Cyrillic es */, "\uff43arol" /* fullwidth */,
