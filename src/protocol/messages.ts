@@ -102,6 +102,8 @@ export const ErrorMessage = z.strictObject({
   code: shortText(32),
   message: shortText(1024),
   retryAfter: z.number().min(0).max(86_400).optional(),
+  /** UNSUPPORTED_VERSION only: the protocol versions the server speaks (P10). Optional, so older clients still parse ERROR. */
+  versions: z.array(z.int().min(0).max(65535)).min(1).max(16).optional(),
 });
 
 export const CLIENT_SCHEMAS = {

@@ -98,6 +98,7 @@ describe("frames", () => {
     const reply = await expectRefusal(client, "UNSUPPORTED_VERSION", true);
     // The refusal lists the versions the server speaks, so a wrong peer knows why.
     expect(reply.message).toContain("1");
+    expect(reply).toMatchObject({ versions: [1] });
     await expectStillServing(sb, carol);
   });
 
