@@ -8,7 +8,9 @@ import {
   LIST_PAGE_MAX,
   MAX_CONTROL_FRAME,
   MAX_JSON_DEPTH,
+  MAX_SIGNATURE_SIZE,
   PASSWORD_MAX,
+  base64Length,
   ProtocolError,
   decodeClientMessage,
   decodeServerMessage,
@@ -25,6 +27,7 @@ import {
   type ImageMeta,
   type ServerMessage,
 } from "../../src/protocol/index.ts";
+import { MAX_HEADER_SIZE, MAX_SIGNATURE_SIZE as CRYPTO_MAX_SIGNATURE_SIZE } from "../../src/crypto/index.ts";
 
 const utf8 = new TextEncoder();
 type Decode = (payload: Uint8Array) => unknown;
@@ -388,13 +391,13 @@ describe("field length limits (P7, P13)", () => {
   const b64cases: [string, "client" | "server", (s: string) => object, number][] = [
     ["REGISTER csr", "client", (s) => register({ csr: s }), 22_000],
     ["POST_IMAGE header", "client", (s) => ({ ...post, header: s }), 2_048],
-    ["POST_IMAGE signature", "client", (s) => ({ ...post, signature: s }), 44_000],
+    ["POST_IMAGE signature", "client", (s) => ({ ...post, signature: s }), 21_848],
     ["POST_IMAGE wrappedKey", "client", (s) => ({ ...post, wrappedKey: s }), 1_400],
     ["HELLO caCertificate", "server", (s) => ({ ...SERVER_EXAMPLES[0]!, caCertificate: s }), 22_000],
     ["HELLO storageCertificate", "server", (s) => ({ ...SERVER_EXAMPLES[0]!, storageCertificate: s }), 22_000],
     ["REGISTERED certificate", "server", (s) => ({ ...SERVER_EXAMPLES[2]!, certificate: s }), 22_000],
     ["IMAGE ownerCertificate", "server", (s) => ({ ...image, ownerCertificate: s }), 22_000],
-    ["IMAGE signature", "server", (s) => ({ ...image, signature: s }), 44_000],
+    ["IMAGE signature", "server", (s) => ({ ...image, signature: s }), 21_848],
   ];
   for (const [field, side, make, max] of b64cases) {
     test(`base64 ${field} of ${max} characters is accepted and ${max + 4} is BAD_MESSAGE (P7, P8)`, () => {
@@ -749,6 +752,29 @@ describe("errors the codec raises can be sent back (P7, section 5)", () => {
 });
 
 describe("every valid message fits in a control frame (P6)", () => {
+  test("the signature bound is one number: the schema's base64 bound is exactly the base64 of V1's 16 KiB (P8, V1)", () => {
+    expect(MAX_SIGNATURE_SIZE).toBe(CRYPTO_MAX_SIGNATURE_SIZE);
+    expect(MAX_SIGNATURE_SIZE).toBe(16_384);
+    expect(base64Length(MAX_SIGNATURE_SIZE)).toBe(21_848);
+    expect(toBase64(new Uint8Array(MAX_SIGNATURE_SIZE)).length).toBe(base64Length(MAX_SIGNATURE_SIZE));
+  });
+
+  // Found by the independent implementation: V1 allowed 64 KiB signatures, whose base64 alone
+  // (87,384 characters) is bigger than a control frame, and POST_IMAGE refused more than 44,000.
+  test("an IMAGE with a largest signature, a largest certificate, key and header and a longest name fits one control frame (P6, V1)", () => {
+    const largest: ServerMessage = {
+      type: "IMAGE",
+      image: { seq: Number.MAX_SAFE_INTEGER, id: "f".repeat(32), owner: "m" + "a".repeat(31), name: '"'.repeat(IMAGE_NAME_MAX_BYTES), size: Number.MAX_SAFE_INTEGER, contentType: "image/webp", createdAt: Number.MAX_SAFE_INTEGER },
+      header: toBase64(new Uint8Array(MAX_HEADER_SIZE)),
+      ownerCertificate: b64chars(22_000),
+      signature: toBase64(new Uint8Array(MAX_SIGNATURE_SIZE)),
+      wrappedKey: b64chars(1_368),
+      dataSize: Number.MAX_SAFE_INTEGER,
+    };
+    expect(server(largest)).toBe("ok");
+    expect(encodeMessage(largest).length - FRAME_HEADER_SIZE).toBeLessThanOrEqual(MAX_CONTROL_FRAME);
+  });
+
   // Found by this suite: an IMAGES page of LIST_PAGE_MAX images, each with a P20-valid name of 255 (now 240)
   // double quotes (each escaped to 2 bytes by JSON) and a P13-valid 32-character owner, is over
   // 67,000 bytes of JSON: encodeMessage() throws a RangeError and the server answers LIST with INTERNAL.
