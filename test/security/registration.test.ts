@@ -1,5 +1,5 @@
 /** SECURITY.md, registration: hostile REGISTER requests against a real server on 127.0.0.1 (P13–P18). */
-// Before anything that loads @peculiar/x509 (DESIGN.md): bun evaluates its CommonJS early otherwise.
+// Before anything that loads @peculiar/x509 (docs/IMPLEMENTATION.md I4): bun evaluates its CommonJS early otherwise.
 import "../../src/pki/reflect-polyfill.ts";
 import { afterAll, beforeAll, describe, expect, test, setDefaultTimeout } from "bun:test";
 import { createPrivateKey, createPublicKey } from "node:crypto";
