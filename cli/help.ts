@@ -50,8 +50,11 @@ and the server.`,
   post: `usage: sis post FILE... [--name NAME] [--home DIR] [--quiet] [--keep-metadata]
 
 Encrypts each image with a fresh key, signs it with your key and uploads it.
-Only PNG, JPEG, GIF and WebP are accepted, judged by content. Location and
-camera metadata are removed unless --keep-metadata is given.
+Only PNG, JPEG, GIF and WebP are accepted, judged by content. Unless
+--keep-metadata is given, all metadata is removed without re-encoding the
+pixels: Exif (location, camera, dates), XMP, IPTC, comments and text chunks,
+timestamps, thumbnails and unknown blocks; colour profiles, transparency and
+animation stay (docs/SECURITY.md lists exactly what).
 
   sis post cat.png
   sis post photo.jpg --name holiday.jpg`,

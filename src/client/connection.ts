@@ -103,10 +103,11 @@ export class Connection {
         socket: {
           handshake: (socket, success, error) => {
             clearTimeout(timer);
-            // success can be true while an authorization error is set: check both (DESIGN.md).
+            // success can be true while an authorization error is set: check both (docs/IMPLEMENTATION.md I3).
             if (verify && (!success || error || !socket.authorized)) {
-              socket.terminate();
+              // Settled before terminate(): terminate() runs close() at once, whose "closed during the handshake" would win.
               settle(new TrustError("server", `cannot trust ${opts.host}:${opts.port}: its certificate is not issued by the pinned CA (${error?.message ?? "verification failed"})`));
+              socket.terminate();
               return;
             }
             this.socket = socket;

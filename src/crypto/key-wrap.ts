@@ -23,7 +23,7 @@ export async function wrapKey(contentKey: Uint8Array, recipientCertDer: Uint8Arr
     if (e instanceof EnvelopeError) throw e;
     badKey("recipient certificate or key is unusable");
   }
-  // A short modulus would make the wrap the weakest link; 2048 is the system's floor (DESIGN.md).
+  // A short modulus would make the wrap the weakest link; 2048 is the system's floor (ENVELOPE.md W2, docs/IMPLEMENTATION.md I5).
   const bits = (publicKey.algorithm as RsaHashedKeyAlgorithm).modulusLength;
   if (bits < MIN_RSA_BITS) badKey(`recipient RSA key has ${bits} bits, fewer than ${MIN_RSA_BITS}`);
   return new Uint8Array(await crypto.subtle.encrypt(OAEP, publicKey, buf(contentKey)));

@@ -49,6 +49,8 @@ export class ProtocolError extends Error {
     readonly code: ErrorCode,
     message: string,
     readonly retryAfter?: number,
+    /** For UNSUPPORTED_VERSION: the versions the server speaks, sent as ERROR.versions (P10). */
+    readonly versions?: readonly number[],
   ) {
     super(message);
   }

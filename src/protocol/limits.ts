@@ -22,6 +22,13 @@ export const LIST_PAGE_DEFAULT = 50;
 export const USERNAME_PATTERN = /^[a-z][a-z0-9_-]{1,31}$/;
 export const PASSWORD_MIN = 8;
 export const PASSWORD_MAX = 1024;
-export const IMAGE_NAME_MAX_BYTES = 255;
+/** Leaves room for NAME.p7s (4 more bytes) within the 255-byte file-name limit of common file systems, with 11 to spare (P20). */
+/** ENVELOPE.md V1, the one bound of an image signature (src/crypto's MAX_SIGNATURE_SIZE; a test keeps them equal). */
+export const MAX_SIGNATURE_SIZE = 16_384;
+/** Characters of standard padded base64 for `bytes` bytes. */
+export function base64Length(bytes: number): number {
+  return 4 * Math.ceil(bytes / 3);
+}
+export const IMAGE_NAME_MAX_BYTES = 240;
 export const CONTENT_TYPES = ["image/png", "image/jpeg", "image/gif", "image/webp"] as const;
 export type ContentType = (typeof CONTENT_TYPES)[number];

@@ -1,10 +1,13 @@
 /** Message schemas (PROTOCOL.md section 4): one strict zod schema per message. */
 import { z } from "zod";
-import { CONTENT_TYPES, LIST_PAGE_MAX, PASSWORD_MAX, PROTOCOL_NAME } from "./limits.ts";
+import { base64Length, CONTENT_TYPES, LIST_PAGE_MAX, MAX_SIGNATURE_SIZE, PASSWORD_MAX, PROTOCOL_NAME } from "./limits.ts";
 
 /** Standard base64 with padding, bounded in length before it is decoded. */
 const b64 = (maxChars: number) =>
   z.string().max(maxChars).regex(/^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/, "not base64");
+
+/** The signature field in POST_IMAGE and IMAGE: exactly the base64 of MAX_SIGNATURE_SIZE bytes (V1), 21,848 characters. */
+const signature = () => b64(base64Length(MAX_SIGNATURE_SIZE));
 
 const seq = z.int().min(1).max(Number.MAX_SAFE_INTEGER);
 const size = z.int().min(0).max(Number.MAX_SAFE_INTEGER);
@@ -45,7 +48,7 @@ export const PostImage = z.strictObject({
   size,
   dataSize: size,
   header: b64(2_048),
-  signature: b64(44_000),
+  signature: signature(),
   wrappedKey: b64(1_400),
 });
 export const Download = z.union([
@@ -89,7 +92,7 @@ export const Image = z.strictObject({
   image: ImageMetaSchema,
   header: b64(2_048),
   ownerCertificate: b64(22_000),
-  signature: b64(44_000),
+  signature: signature(),
   wrappedKey: b64(1_400),
   dataSize: size,
 });
@@ -102,6 +105,8 @@ export const ErrorMessage = z.strictObject({
   code: shortText(32),
   message: shortText(1024),
   retryAfter: z.number().min(0).max(86_400).optional(),
+  /** UNSUPPORTED_VERSION only: the protocol versions the server speaks (P10). Optional, so older clients still parse ERROR. */
+  versions: z.array(z.int().min(0).max(65535)).min(1).max(16).optional(),
 });
 
 export const CLIENT_SCHEMAS = {

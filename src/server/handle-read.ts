@@ -57,9 +57,11 @@ export function handleList(session: Session, message: ClientMessageOf<"LIST">): 
   session.requireIdentity();
   const limit = message.limit ?? LIST_PAGE_DEFAULT;
   if (message.before !== undefined && message.after !== undefined) throw new ProtocolError("BAD_MESSAGE", "LIST takes before or after, not both");
-  const query = message.after !== undefined ? { after: message.after, limit } : { ...(message.before !== undefined ? { before: message.before } : {}), limit };
-  const images = session.ctx.store.listImages(query).map(toMeta);
-  session.outbox.send(encodeImagesPage(images, images.length === limit));
+  // One more than asked for tells whether more follow (D5): `next` is non-null only then.
+  const query = message.after !== undefined ? { after: message.after, limit: limit + 1 } : { ...(message.before !== undefined ? { before: message.before } : {}), limit: limit + 1 };
+  const found = session.ctx.store.listImages(query);
+  const images = found.slice(0, limit).map(toMeta);
+  session.outbox.send(encodeImagesPage(images, found.length > limit));
 }
 
 export async function handleGetCrl(session: Session): Promise<void> {

@@ -1,6 +1,6 @@
 /** REGISTER (P13–P18): create a user or enrol a new key, then issue a certificate for the CSR. */
 import { checkCsr, PkiError } from "../pki/index.ts";
-import { fromBase64, isValidUsername, passwordProblem, ProtocolError, toBase64, type ClientMessageOf } from "../protocol/index.ts";
+import { fromBase64, isValidUsername, normalizePassword, passwordProblem, ProtocolError, toBase64, type ClientMessageOf } from "../protocol/index.ts";
 import { StoreConflictError, type UserRecord } from "./ports.ts";
 import type { Session } from "./session.ts";
 
@@ -8,7 +8,9 @@ type Outcome = { user: UserRecord; newUser: boolean } | { failed: true };
 
 export async function handleRegister(session: Session, message: ClientMessageOf<"REGISTER">): Promise<void> {
   const { ctx } = session;
-  const { username, password } = message;
+  const { username } = message;
+  // Hashed and verified as the UTF-8 of its NFC form (P13): the same password typed on any platform.
+  const password = normalizePassword(message.password);
   if (!isValidUsername(username)) {
     throw new ProtocolError("BAD_USERNAME", "a username is 2 to 32 characters: lower-case letters, digits, '-' and '_', starting with a letter");
   }

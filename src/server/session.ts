@@ -185,7 +185,7 @@ export class Session implements FrameSink {
     }
     if (message.type !== "HELLO") throw new ProtocolError("HELLO_REQUIRED", "the first message must be HELLO");
     if (!SUPPORTED_VERSIONS.includes(message.version)) {
-      throw new ProtocolError("UNSUPPORTED_VERSION", `protocol version ${message.version} is not supported; this server speaks ${SUPPORTED_VERSIONS.join(", ")}`);
+      throw new ProtocolError("UNSUPPORTED_VERSION", `protocol version ${message.version} is not supported; this server speaks ${SUPPORTED_VERSIONS.join(", ")}`, undefined, SUPPORTED_VERSIONS);
     }
     if (this.refusal) {
       this.ctx.log.info("certificate refused", { address: this.address, code: this.refusal.code, reason: this.refusal.reason });
@@ -240,7 +240,7 @@ export class Session implements FrameSink {
       pe = new ProtocolError("INTERNAL", "the server hit an internal error; try again later");
     }
     this.ctx.metrics.refuse(pe.code);
-    this.send({ type: "ERROR", code: pe.code, message: pe.message.slice(0, 512), ...(pe.retryAfter !== undefined ? { retryAfter: pe.retryAfter } : {}) });
+    this.send({ type: "ERROR", code: pe.code, message: pe.message.slice(0, 512), ...(pe.retryAfter !== undefined ? { retryAfter: pe.retryAfter } : {}), ...(pe.versions ? { versions: [...pe.versions] } : {}) });
     if (isFatal(pe.code)) this.close();
   }
 

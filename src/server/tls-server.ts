@@ -4,7 +4,7 @@ import { ProtocolError } from "../protocol/index.ts";
 import type { ServerContext } from "./context.ts";
 import { Session } from "./session.ts";
 
-/** TLS 1.3 is 0x0304; Bun takes the number, not "TLSv1.3" (DESIGN.md). */
+/** TLS 1.3 is 0x0304; Bun takes the number, not "TLSv1.3" (docs/IMPLEMENTATION.md I2). */
 const TLS_1_3 = 0x0304;
 const SWEEP_INTERVAL_MS = 1_000;
 

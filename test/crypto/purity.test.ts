@@ -1,4 +1,4 @@
-/** src/crypto stays pure (DESIGN.md): it imports nothing of the project and does no file or network I/O. */
+/** src/crypto stays pure (docs/IMPLEMENTATION.md I1): it imports nothing of the project and does no file or network I/O. */
 import { expect, test } from "bun:test";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";

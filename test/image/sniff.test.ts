@@ -29,7 +29,7 @@ describe("sniffImageType()", () => {
     ["GIF87a", bytes("GIF87a", [1, 0, 1, 0]), "image/gif"],
     ["GIF89a", bytes("GIF89a"), "image/gif"],
     ["RIFF....WEBP", bytes("RIFF", [0x10, 0, 0, 0], "WEBPVP8 "), "image/webp"],
-  ] as const)("recognises %s", (_label, head, type) => {
+  ] as const)("recognises %s (ENVELOPE.md V10)", (_label, head, type) => {
     expect(sniffImageType(head)).toBe(type);
   });
 
@@ -46,7 +46,7 @@ describe("sniffImageType()", () => {
     ["a RIFF WAVE file", bytes("RIFF", [0x10, 0, 0, 0], "WAVEfmt ")],
     ["RIFF cut before its form type", bytes("RIFF", [0x10, 0, 0, 0], "WEB")],
     ["WEBP without RIFF", bytes("RIFX", [0x10, 0, 0, 0], "WEBP")],
-  ] as const)("refuses %s", (_label, head) => {
+  ] as const)("refuses %s (ENVELOPE.md V10)", (_label, head) => {
     expect(sniffImageType(head)).toBeNull();
   });
 

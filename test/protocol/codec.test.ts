@@ -8,7 +8,9 @@ import {
   LIST_PAGE_MAX,
   MAX_CONTROL_FRAME,
   MAX_JSON_DEPTH,
+  MAX_SIGNATURE_SIZE,
   PASSWORD_MAX,
+  base64Length,
   ProtocolError,
   decodeClientMessage,
   decodeServerMessage,
@@ -16,6 +18,7 @@ import {
   encodeMessage,
   fromBase64,
   imageNameProblem,
+  normalizePassword,
   isValidUsername,
   jsonDepth,
   passwordProblem,
@@ -24,6 +27,7 @@ import {
   type ImageMeta,
   type ServerMessage,
 } from "../../src/protocol/index.ts";
+import { MAX_HEADER_SIZE, MAX_SIGNATURE_SIZE as CRYPTO_MAX_SIGNATURE_SIZE } from "../../src/crypto/index.ts";
 
 const utf8 = new TextEncoder();
 type Decode = (payload: Uint8Array) => unknown;
@@ -387,13 +391,13 @@ describe("field length limits (P7, P13)", () => {
   const b64cases: [string, "client" | "server", (s: string) => object, number][] = [
     ["REGISTER csr", "client", (s) => register({ csr: s }), 22_000],
     ["POST_IMAGE header", "client", (s) => ({ ...post, header: s }), 2_048],
-    ["POST_IMAGE signature", "client", (s) => ({ ...post, signature: s }), 44_000],
+    ["POST_IMAGE signature", "client", (s) => ({ ...post, signature: s }), 21_848],
     ["POST_IMAGE wrappedKey", "client", (s) => ({ ...post, wrappedKey: s }), 1_400],
     ["HELLO caCertificate", "server", (s) => ({ ...SERVER_EXAMPLES[0]!, caCertificate: s }), 22_000],
     ["HELLO storageCertificate", "server", (s) => ({ ...SERVER_EXAMPLES[0]!, storageCertificate: s }), 22_000],
     ["REGISTERED certificate", "server", (s) => ({ ...SERVER_EXAMPLES[2]!, certificate: s }), 22_000],
     ["IMAGE ownerCertificate", "server", (s) => ({ ...image, ownerCertificate: s }), 22_000],
-    ["IMAGE signature", "server", (s) => ({ ...image, signature: s }), 44_000],
+    ["IMAGE signature", "server", (s) => ({ ...image, signature: s }), 21_848],
   ];
   for (const [field, side, make, max] of b64cases) {
     test(`base64 ${field} of ${max} characters is accepted and ${max + 4} is BAD_MESSAGE (P7, P8)`, () => {
@@ -516,6 +520,22 @@ describe("passwords (P13)", () => {
     expect(passwordProblem("p".repeat(1025))).toContain("at most 1024");
     expect(passwordProblem("")).not.toBeNull();
   });
+
+  test("password lengths count code points of the NFC form, not UTF-16 code units (P13)", () => {
+    // 4 emoji are 8 UTF-16 code units but 4 characters; 4 decomposed é are 8 code points but 4 in NFC.
+    expect(passwordProblem("😀".repeat(4))).toContain("at least 8");
+    expect(passwordProblem("e\u0301".repeat(4))).toContain("at least 8");
+    expect(passwordProblem("😀".repeat(8))).toBeNull();
+    expect(passwordProblem("😀".repeat(1024))).toBeNull();
+    expect(passwordProblem("e\u0301".repeat(1024))).toBeNull();
+    expect(passwordProblem("😀".repeat(1025))).toContain("at most 1024");
+    expect(passwordProblem("password\ud800")).toContain("well-formed");
+  });
+
+  test("normalizePassword() gives composed and decomposed spellings one form (P13)", () => {
+    expect(normalizePassword("cafe\u0301")).toBe("caf\u00e9");
+    expect(normalizePassword("caf\u00e9")).toBe("caf\u00e9");
+  });
 });
 
 describe("image names (P20)", () => {
@@ -531,8 +551,11 @@ describe("image names (P20)", () => {
     "emoji 😀.webp",
     "שלום.gif",
     "x".repeat(IMAGE_NAME_MAX_BYTES),
-    "€".repeat(85),
-    "x".repeat(253) + "é",
+    "€".repeat(80),
+    "x".repeat(IMAGE_NAME_MAX_BYTES - 2) + "é",
+    "a\u00a0b",
+    "a\u3000b",
+    "👩\u200d💻.png",
     "~",
     "CON",
     '"quoted"',
@@ -576,10 +599,12 @@ describe("image names (P20)", () => {
     ["\ufeffcat.png", "a BOM"],
     ["cafe\u0301.png", "a decomposed é (not NFC)"],
     ["\u212b.png", "an ANGSTROM SIGN (NFC maps it to Å)"],
-    ["x".repeat(IMAGE_NAME_MAX_BYTES + 1), "256 ASCII bytes"],
-    ["€".repeat(86), "258 bytes of three-byte characters"],
-    ["x".repeat(254) + "é", "256 bytes with a two-byte character at the end"],
-    ["😀".repeat(64), "256 bytes of emoji"],
+    ["x".repeat(IMAGE_NAME_MAX_BYTES + 1), "241 ASCII bytes"],
+    ["x".repeat(252), "252 ASCII bytes (NAME.p7s would not fit a 255-byte file name)"],
+    ["x".repeat(255), "255 ASCII bytes"],
+    ["€".repeat(81), "243 bytes of three-byte characters"],
+    ["x".repeat(IMAGE_NAME_MAX_BYTES - 1) + "é", "241 bytes with a two-byte character at the end"],
+    ["😀".repeat(61), "244 bytes of emoji"],
     [" cat.png", "a leading space"],
     ["cat.png ", "a trailing space"],
     ["cat.png\u00a0", "a trailing no-break space"],
@@ -593,8 +618,79 @@ describe("image names (P20)", () => {
 
   test("the refusal for a slash names the forbidden characters, so the user knows what to change (P20)", () => {
     expect(imageNameProblem("a/b")).toContain("/");
-    expect(imageNameProblem("x".repeat(256))).toContain("255 bytes");
+    expect(imageNameProblem("x".repeat(256))).toContain("240 bytes");
     expect(imageNameProblem(".x")).toContain("dot");
+  });
+
+  // The rule as P20 writes it, one class at a time: the server used to refuse some of
+  // these and accept others of the same class (U+00AD refused, private use accepted).
+  const refusedClasses: [string, string][] = [
+    ["\u0000", "Cc: NUL"],
+    ["\u001f", "Cc: C0 UNIT SEPARATOR"],
+    ["\u007f", "Cc: DEL"],
+    ["\u0090", "Cc: C1 DEVICE CONTROL STRING"],
+    ["\u00ad", "Cf: SOFT HYPHEN"],
+    ["\u200b", "Cf: ZERO WIDTH SPACE"],
+    ["\u200c", "Cf: ZERO WIDTH NON-JOINER"],
+    ["\u2060", "Cf: WORD JOINER"],
+    ["\ufeff", "Cf: ZERO WIDTH NO-BREAK SPACE (BOM) inside a name"],
+    ["\u{e0001}", "Cf: LANGUAGE TAG"],
+    ["\u2028", "Zl: LINE SEPARATOR"],
+    ["\u2029", "Zp: PARAGRAPH SEPARATOR"],
+    ["\ue000", "Co: first private-use code point"],
+    ["\uf8ff", "Co: last BMP private-use code point"],
+    ["\u{f0000}", "Co: supplementary private use area A"],
+    ["\u{10fffd}", "Co: supplementary private use area B"],
+    ["\u0378", "Cn: unassigned U+0378"],
+    ["\u{e0080}", "Cn: unassigned U+E0080"],
+    ["\ufffe", "Cn: noncharacter U+FFFE"],
+    ["\uffff", "Cn: noncharacter U+FFFF"],
+    ["\u{10ffff}", "Cn: noncharacter U+10FFFF"],
+    ["\ufdd0", "Cn: noncharacter U+FDD0"],
+    ["\ud800", "Cs: lone high surrogate"],
+    ["\udfff", "Cs: lone low surrogate"],
+  ];
+  for (const [ch, why] of refusedClasses) {
+    test(`an image name containing ${why} is refused (P20)`, () => {
+      expect(imageNameProblem(`a${ch}b`)).not.toBeNull();
+    });
+  }
+
+  const edgeSpaces: [string, string][] = [
+    [" ", "SPACE"],
+    ["\u00a0", "NO-BREAK SPACE"],
+    ["\u2003", "EM SPACE"],
+    ["\u3000", "IDEOGRAPHIC SPACE"],
+    ["\u1680", "OGHAM SPACE MARK"],
+  ];
+  for (const [ch, why] of edgeSpaces) {
+    test(`an image name that starts or ends with ${why} is refused, one with it inside is accepted (P20)`, () => {
+      expect(imageNameProblem(`${ch}a`)).not.toBeNull();
+      expect(imageNameProblem(`a${ch}`)).not.toBeNull();
+      expect(imageNameProblem(`a${ch}b`)).toBeNull();
+    });
+  }
+
+  test("ZERO WIDTH JOINER U+200D, the one format character kept, is accepted (P20)", () => {
+    expect(imageNameProblem("a\u200db")).toBeNull();
+  });
+
+  test("IMAGE_NAME_MAX_BYTES leaves room for NAME.p7s and the .sis-partial- temporaries within a 255-byte file name (P20)", () => {
+    const longest = Math.max(IMAGE_NAME_MAX_BYTES + ".p7s".length, ".sis-partial-".length + 16 + ".p7s".length);
+    expect(longest).toBeLessThanOrEqual(255 - 8);
+  });
+
+  test("every code point of the classes P20 refuses is refused, and no other lone code point is (P20)", () => {
+    const wrong: string[] = [];
+    const refusedClass = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Co}\p{Cn}\p{Cs}\/\\]/u;
+    for (let cp = 0; cp <= 0x10ffff; cp++) {
+      const ch = String.fromCodePoint(cp);
+      if (`a${ch}b`.normalize("NFC") !== `a${ch}b`) continue;
+      const expected = refusedClass.test(ch) && cp !== 0x200d;
+      if ((imageNameProblem(`a${ch}b`) !== null) !== expected) wrong.push(`U+${cp.toString(16).toUpperCase().padStart(4, "0")}`);
+      if (wrong.length > 20) break;
+    }
+    expect(wrong).toEqual([]);
   });
 
   // Found by this suite: U+061C ARABIC LETTER MARK has the Unicode Bidi_Control property
@@ -656,7 +752,30 @@ describe("errors the codec raises can be sent back (P7, section 5)", () => {
 });
 
 describe("every valid message fits in a control frame (P6)", () => {
-  // Found by this suite: an IMAGES page of LIST_PAGE_MAX images, each with a P20-valid name of 255
+  test("the signature bound is one number: the schema's base64 bound is exactly the base64 of V1's 16 KiB (P8, V1)", () => {
+    expect(MAX_SIGNATURE_SIZE).toBe(CRYPTO_MAX_SIGNATURE_SIZE);
+    expect(MAX_SIGNATURE_SIZE).toBe(16_384);
+    expect(base64Length(MAX_SIGNATURE_SIZE)).toBe(21_848);
+    expect(toBase64(new Uint8Array(MAX_SIGNATURE_SIZE)).length).toBe(base64Length(MAX_SIGNATURE_SIZE));
+  });
+
+  // Found by the independent implementation: V1 allowed 64 KiB signatures, whose base64 alone
+  // (87,384 characters) is bigger than a control frame, and POST_IMAGE refused more than 44,000.
+  test("an IMAGE with a largest signature, a largest certificate, key and header and a longest name fits one control frame (P6, V1)", () => {
+    const largest: ServerMessage = {
+      type: "IMAGE",
+      image: { seq: Number.MAX_SAFE_INTEGER, id: "f".repeat(32), owner: "m" + "a".repeat(31), name: '"'.repeat(IMAGE_NAME_MAX_BYTES), size: Number.MAX_SAFE_INTEGER, contentType: "image/webp", createdAt: Number.MAX_SAFE_INTEGER },
+      header: toBase64(new Uint8Array(MAX_HEADER_SIZE)),
+      ownerCertificate: b64chars(22_000),
+      signature: toBase64(new Uint8Array(MAX_SIGNATURE_SIZE)),
+      wrappedKey: b64chars(1_368),
+      dataSize: Number.MAX_SAFE_INTEGER,
+    };
+    expect(server(largest)).toBe("ok");
+    expect(encodeMessage(largest).length - FRAME_HEADER_SIZE).toBeLessThanOrEqual(MAX_CONTROL_FRAME);
+  });
+
+  // Found by this suite: an IMAGES page of LIST_PAGE_MAX images, each with a P20-valid name of 255 (now 240)
   // double quotes (each escaped to 2 bytes by JSON) and a P13-valid 32-character owner, is over
   // 67,000 bytes of JSON: encodeMessage() throws a RangeError and the server answers LIST with INTERNAL.
   test("an IMAGES page of LIST_PAGE_MAX images with the longest valid names is cut to fit MAX_CONTROL_FRAME, its cursor after the last image sent (P6, P13, P20)", () => {
@@ -666,7 +785,7 @@ describe("every valid message fits in a control frame (P6)", () => {
       ...meta,
       seq: 1_000_000 + i,
       owner,
-      name: '"'.repeat(252) + String(i).padStart(3, "0"),
+      name: '"'.repeat(IMAGE_NAME_MAX_BYTES - 3) + String(i).padStart(3, "0"),
       size: 104_857_600,
     }));
     for (const image of images) expect(imageNameProblem(image.name)).toBeNull();

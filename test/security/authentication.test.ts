@@ -1,5 +1,5 @@
 /** SECURITY.md, authentication: who a connection is, decided by the server's own records (P3–P5). */
-// Before anything that loads @peculiar/x509 (DESIGN.md): bun evaluates its CommonJS early otherwise.
+// Before anything that loads @peculiar/x509 (docs/IMPLEMENTATION.md I4): bun evaluates its CommonJS early otherwise.
 import "../../src/pki/reflect-polyfill.ts";
 import { afterAll, beforeAll, describe, expect, test, setDefaultTimeout } from "bun:test";
 import { join } from "node:path";

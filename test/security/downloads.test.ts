@@ -1,5 +1,5 @@
 /** SECURITY.md, downloads: hostile DOWNLOAD and LIST requests against a real server on 127.0.0.1 (P23, P24). */
-// Before anything that loads @peculiar/x509 (DESIGN.md): bun evaluates its CommonJS early otherwise.
+// Before anything that loads @peculiar/x509 (docs/IMPLEMENTATION.md I4): bun evaluates its CommonJS early otherwise.
 import "../../src/pki/reflect-polyfill.ts";
 import { afterAll, beforeAll, describe, expect, test, setDefaultTimeout } from "bun:test";
 import { encodeData, encodeMessage, type ClientMessage } from "../../src/protocol/index.ts";

@@ -1,5 +1,5 @@
 /** SECURITY.md, frames: hostile bytes on the wire against a real server on 127.0.0.1 (P6, P7, P10, P12). */
-// Before anything that loads @peculiar/x509 (DESIGN.md): bun evaluates its CommonJS early otherwise.
+// Before anything that loads @peculiar/x509 (docs/IMPLEMENTATION.md I4): bun evaluates its CommonJS early otherwise.
 import "../../src/pki/reflect-polyfill.ts";
 import { afterAll, beforeAll, describe, expect, test, setDefaultTimeout } from "bun:test";
 import { CONTROL, DATA, encodeData, encodeMessage, MAX_CONTROL_FRAME, MAX_DATA_FRAME } from "../../src/protocol/index.ts";
@@ -98,6 +98,7 @@ describe("frames", () => {
     const reply = await expectRefusal(client, "UNSUPPORTED_VERSION", true);
     // The refusal lists the versions the server speaks, so a wrong peer knows why.
     expect(reply.message).toContain("1");
+    expect(reply).toMatchObject({ versions: [1] });
     await expectStillServing(sb, carol);
   });
 

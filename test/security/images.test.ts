@@ -1,5 +1,5 @@
 /** SECURITY.md, images: hostile POST_IMAGE requests and uploads against a real server on 127.0.0.1 (P19–P21). */
-// Before anything that loads @peculiar/x509 (DESIGN.md): bun evaluates its CommonJS early otherwise.
+// Before anything that loads @peculiar/x509 (docs/IMPLEMENTATION.md I4): bun evaluates its CommonJS early otherwise.
 import "../../src/pki/reflect-polyfill.ts";
 import { afterAll, beforeAll, describe, expect, test, setDefaultTimeout } from "bun:test";
 import { mkdirSync, readdirSync, writeFileSync, type Dirent } from "node:fs";

@@ -1,5 +1,5 @@
 /** SECURITY.md, registration: hostile REGISTER requests against a real server on 127.0.0.1 (P13–P18). */
-// Before anything that loads @peculiar/x509 (DESIGN.md): bun evaluates its CommonJS early otherwise.
+// Before anything that loads @peculiar/x509 (docs/IMPLEMENTATION.md I4): bun evaluates its CommonJS early otherwise.
 import "../../src/pki/reflect-polyfill.ts";
 import { afterAll, beforeAll, describe, expect, test, setDefaultTimeout } from "bun:test";
 import { createPrivateKey, createPublicKey } from "node:crypto";
@@ -134,6 +134,19 @@ describe("registration", () => {
     await registered({ type: "REGISTER", username: "mona", password: "mona-password-1", csr });
     const reply = await refused({ type: "REGISTER", username: "mona", password: "mona-password-2", csr }, "AUTH_FAILED", true);
     expect(reply.message).toBe("wrong username or password");
+  });
+
+  test("the same password typed composed and decomposed", async () => {
+    // macOS input methods send "é" as e + U+0301 (NFD), others as U+00E9 (NFC): the server hashes the
+    // UTF-8 of the NFC form (P13), so either spelling of the same password logs in.
+    const composed = "caf\u00e9-password";
+    const decomposed = "cafe\u0301-password";
+    expect(composed).not.toBe(decomposed);
+    const first = await registered({ type: "REGISTER", username: "nadia", password: decomposed, csr: (await freshCsr("nadia")).csr });
+    expect(first.newUser).toBe(true);
+    const again = await registered({ type: "REGISTER", username: "nadia", password: composed, csr: (await freshCsr("nadia")).csr });
+    expect(again.newUser).toBe(false);
+    await expectStillServing(sb, carol);
   });
 
   test("hostile usernames", async () => {

@@ -1,5 +1,5 @@
 /** SECURITY.md, resources: slow, idle, greedy and vanishing clients, and a full disk, against a real server on 127.0.0.1. */
-// Before anything that loads @peculiar/x509 (DESIGN.md): bun evaluates its CommonJS early otherwise.
+// Before anything that loads @peculiar/x509 (docs/IMPLEMENTATION.md I4): bun evaluates its CommonJS early otherwise.
 import "../../src/pki/reflect-polyfill.ts";
 import { afterAll, beforeAll, describe, expect, test, setDefaultTimeout } from "bun:test";
 import { writeFileSync } from "node:fs";

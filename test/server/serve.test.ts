@@ -2,6 +2,7 @@
 // First, before anything loads @peculiar/x509: Bun may evaluate CommonJS dependencies out of source order (see the report on src/pki/setup.ts).
 import "reflect-metadata";
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -95,6 +96,8 @@ describe("startServer() frame and hello hostility (P6, P10, P12)", () => {
     client.write(helloFrame(7));
     const error = await expectError(client, "UNSUPPORTED_VERSION");
     expect(error.message).toContain("1");
+    // The versions are a field of the ERROR (P10), not only words in its message.
+    expect(error).toMatchObject({ versions: [1] });
   });
 
   test("a frame header split across many writes is reassembled", async () => {
@@ -178,7 +181,9 @@ describe("startServer() registration and enrolment (P13–P16)", () => {
     expect(alice.username).toBe("alice");
     expect(Buffer.from(fromBase64(alice.caCertificate)).equals(Buffer.from(server.context.ca.certDer))).toBe(true);
     const verified = await verifyUserCert({ certDer: fromBase64(alice.certificate), caCertDer: server.context.ca.certDer, expectedUser: "alice" });
-    expect(verified).toBeDefined();
+    // What verification means: the certificate chains to this CA, is valid now, names alice, and
+    // carries the serial and expiry the server reported.
+    expect(verified).toEqual({ username: "alice", serial: alice.serial, notAfter: alice.notAfter });
     expect(certInfo(fromBase64(alice.certificate)).serial.replace(/^0+/, "")).toBe(alice.serial.replace(/^0+/, ""));
   });
 
@@ -294,6 +299,45 @@ describe("startServer() login back-off (P17, P18)", () => {
     // Without the reset this third consecutive failure would have throttled the next attempt.
     expect((await registerOk(port, "forgetful", "forgetful-password-1")).newUser).toBe(false);
   }, 30_000);
+});
+
+describe("startServer() LIST pages (D5)", () => {
+  // Rows committed straight to the server's SQLite store (no blobs: LIST reads only metadata).
+  let seqs: number[] = [];
+  beforeAll(() => {
+    const owner = server.context.store.findUser("alice")!;
+    seqs = ["one.png", "two.png", "three.png"].map((name) =>
+      server.context.store.insertImage({
+        id: randomBytes(16).toString("hex"), ownerId: owner.id, owner: "alice", name, contentType: "image/png", size: 10, cipherSize: 26,
+        header: new Uint8Array(40), signature: new Uint8Array(300), wrappedKey: new Uint8Array(256), signerSerial: alice.serial,
+      }).seq,
+    );
+  });
+
+  async function list(message: Record<string, unknown>): Promise<{ seqs: number[]; next: number | null }> {
+    await using client = await rawConnect(port, { certPem: alice.certPem, keyPem: alice.keyPem });
+    await helloAs(client);
+    client.write(encodeMessage({ type: "LIST", ...message } as Parameters<typeof encodeMessage>[0]));
+    const reply = await client.next();
+    if (reply?.type !== "IMAGES") throw new Error(`expected IMAGES, got ${JSON.stringify(reply)}`);
+    return { seqs: reply.images.map((i) => i.seq), next: reply.next };
+  }
+
+  test("a page that holds exactly the images left has next null: no empty page follows (D5)", async () => {
+    expect(await list({ after: 0, limit: 3 })).toEqual({ seqs, next: null });
+  });
+
+  test("catch-up starts at after 0 and follows next, oldest first, until next is null (D5)", async () => {
+    const first = await list({ after: 0, limit: 2 });
+    expect(first).toEqual({ seqs: seqs.slice(0, 2), next: seqs[1]! });
+    expect(await list({ after: first.next, limit: 2 })).toEqual({ seqs: seqs.slice(2), next: null });
+  });
+
+  test("LIST without a cursor is newest first, and before pages on towards older images (D5)", async () => {
+    const first = await list({ limit: 2 });
+    expect(first).toEqual({ seqs: [seqs[2]!, seqs[1]!], next: seqs[1]! });
+    expect(await list({ before: first.next, limit: 2 })).toEqual({ seqs: [seqs[0]!], next: null });
+  });
 });
 
 describe("startServer() presented certificates (P4, P5)", () => {

@@ -101,6 +101,13 @@ async function envelopeVectors() {
   badVersion[6] = 2;
   add("header-unknown-version", "H2", badVersion, ["small"], "BAD_HEADER");
   add("key-not-32-bytes", "K3", small, ["small"], "BAD_KEY", { key: KEY.subarray(0, 16) });
+  // R8, which error wins when several apply: the first failing check in the order header, key, then
+  // the chunk stream in byte order.
+  add("precedence-header-before-key", "R8", badVersion, ["small"], "BAD_HEADER", { key: KEY.subarray(0, 16) });
+  add("precedence-key-before-stream", "R8", small, ["small-cut"], "BAD_KEY", { key: KEY.subarray(0, 16) });
+  add("precedence-bad-chunk-before-truncation", "R8", big, ["big1", "big0"], "CHUNK_AUTH_FAILED");
+  add("precedence-bad-final-chunk-before-trailing-data", "R8", small, ["small-tag-flipped", "one-byte"], "CHUNK_AUTH_FAILED");
+  add("precedence-truncation-before-wrong-key", "R8", small, ["small-cut"], "TRUNCATED", { key: OTHER_KEY });
   return {
     description: "sis envelope vectors (ENVELOPE.md). ciphertext = concatenation of the named base64 segments. Plaintext rule: byte i = (7i + 3 + 101*floor(i/65536)) mod 256.",
     segments,
