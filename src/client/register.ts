@@ -48,7 +48,7 @@ export async function pinCa(opts: Pick<RegisterOptions, "home" | "server" | "caF
   } else if (!opts.confirmFingerprint || !(await opts.confirmFingerprint(fp))) {
     throw new TrustError(
       "ca",
-      `cannot trust ${opts.server} without its CA fingerprint: ask the operator for it (sis serve prints it; 'openssl x509 -noout -fingerprint -sha256 -in DATA/ca.pem' shows it) and pass --ca-fingerprint ${fp.slice(0, 11)}…`,
+      `cannot trust ${opts.server} without its CA fingerprint: ask the operator for it (sis serve prints it; 'openssl x509 -noout -fingerprint -sha256 -in DATA/ca.pem' shows it) and pass --ca-fingerprint ${fp}`,
     );
   }
   const caPem = toPem(caDer, "CERTIFICATE");
