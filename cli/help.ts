@@ -38,6 +38,9 @@ database in --data and prints the CA fingerprint to give to users.
 Creates your RSA key (it never leaves this machine), sends a certificate
 request with your username and password, and stores the certificate. An
 existing username with its password enrols a new key (another device).
+A home holds one registration: register refuses a home that already holds
+a key (another user's, or yours while its certificate is valid); pass
+another --home for another user or device.
 The password comes from a prompt, the first line of stdin (--password-stdin)
 or SIS_PASSWORD; never from the command line.
 
