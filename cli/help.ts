@@ -50,13 +50,17 @@ or SIS_PASSWORD; never from the command line.
 
 Prints your user, certificate serial and expiry, the pinned CA fingerprint
 and the server.`,
-  post: `usage: sis post FILE... [--name NAME] [--home DIR] [--quiet] [--keep-metadata]
+  post: `usage: sis post FILE|FOLDER... [--name NAME] [--home DIR] [--quiet] [--keep-metadata]
 
 Encrypts each image with a fresh key, signs it with your key and uploads it.
 Only PNG, JPEG, GIF and WebP are accepted, judged by content. Location and
-camera metadata are removed unless --keep-metadata is given.
+camera metadata are removed unless --keep-metadata is given. A FOLDER stands
+for the images directly in it, in name order (other files and sub-folders
+are skipped with a note). Every file is tried: one line each, a summary for
+several, and exit 1 if any failed. --name renames a single FILE.
 
   sis post cat.png
+  sis post ~/Pictures/holiday
   sis post photo.jpg --name holiday.jpg`,
   list: `usage: sis list [--json] [--limit N] [--home DIR]
 
