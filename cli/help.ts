@@ -84,8 +84,9 @@ Works on the server's data directory, also while the server runs. A revoked
 certificate is refused at its next connection and listed in /crl.pem.`,
   gallery: `usage: sis gallery [--port N] [-o DIR] [--home DIR]
 
-Serves a web page on http://127.0.0.1:N/ (only this machine; N defaults to
-8234, 0 picks a free one) showing the images saved in DIR (default
+Serves a web page on http://127.0.0.1:N/?token=SECRET (only this machine; N
+defaults to 8234, 0 picks a free one; the token is new each run, and a
+request without it gets 403) showing the images saved in DIR (default
 <home>/images), newest first. Each image is verified again when listed: its
 signature over the file and the signer's certificate against your pinned CA
 (revocation was checked when it was saved). An image that fails is marked
