@@ -44,15 +44,18 @@ export async function post(args: string[]): Promise<number> {
 
   for (const { path, reason } of sources.skipped) process.stderr.write(`skipped ${path}: ${reason}\n`);
   let exitCode = 0;
-  const progress = new Map<string, ReturnType<typeof progressReporter>>();
-  const result = await postBatch(creds, sources.files, { keepMetadata, onProgress: (file) => progress.get(file)?.update }, {
-    starting: (file) => void progress.set(file, progressReporter(`posting ${file}`, quiet)),
-    posted: (file, posted) => {
-      progress.get(file)?.done();
+  let progress = progressReporter("", true);
+  const result = await postBatch(creds, sources.files, { keepMetadata }, {
+    starting: (file) => {
+      progress = progressReporter(`posting ${file}`, quiet);
+      return progress.update;
+    },
+    posted: (_file, posted) => {
+      progress.done();
       report(posted);
     },
     failed: (file, error) => {
-      progress.get(file)?.done();
+      progress.done();
       const { line, exitCode: code } = errorLine(`post ${file}`, error);
       process.stderr.write(line);
       exitCode = Math.max(exitCode, code);

@@ -55,8 +55,8 @@ export async function expandPostSources(paths: string[]): Promise<PostSources> {
 }
 
 export interface BatchEvents {
-  /** Called before each file is tried. */
-  starting?(file: string): void;
+  /** Called before each file is tried; may return a progress callback for it. */
+  starting?(file: string): PostOptions["onProgress"] | void;
   posted(file: string, result: Posted): void;
   failed(file: string, error: unknown): void;
 }
@@ -73,15 +73,14 @@ export interface BatchResult {
  * the next one is tried; a connection the failure closed is replaced by a new one. When no
  * connection can be made at all, the files left are not tried (each would fail the same way).
  */
-export async function postBatch(creds: Credentials, files: string[], opts: Omit<PostOptions, "name" | "onProgress"> & { onProgress?: (file: string) => PostOptions["onProgress"] }, events: BatchEvents): Promise<BatchResult> {
+export async function postBatch(creds: Credentials, files: string[], opts: { keepMetadata?: boolean }, events: BatchEvents): Promise<BatchResult> {
   const result: BatchResult = { posted: 0, failed: 0, notTried: [] };
   let connecting = connectAs(creds);
   connecting.catch(() => {}); // a failure is reported where it is awaited, not as an unhandled rejection
   try {
     for (const [i, file] of files.entries()) {
-      events.starting?.(file);
+      const onProgress = events.starting?.(file) ?? undefined;
       try {
-        const onProgress = opts.onProgress?.(file);
         const posted = await postImage(connecting, creds, file, { ...(opts.keepMetadata !== undefined ? { keepMetadata: opts.keepMetadata } : {}), ...(onProgress ? { onProgress } : {}) });
         result.posted++;
         events.posted(file, posted);
