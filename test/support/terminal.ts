@@ -1,5 +1,7 @@
 /** A real pseudo-terminal: one shell command in its own tmux server and session, typed into and read back as a person sees it. */
 import { randomBytes } from "node:crypto";
+import { rmSync } from "node:fs";
+import { join } from "node:path";
 
 export interface Terminal extends AsyncDisposable {
   /** The visible screen, wrapped lines joined (capture-pane -p -J). */
@@ -34,8 +36,11 @@ export async function openTerminal(argv: string[], env: Record<string, string> =
   const command = `env -i ${Object.entries(vars).map(([k, v]) => shellQuote(`${k}=${v}`)).join(" ")} ${argv.map(shellQuote).join(" ")}; echo EXIT=$?; exec sleep 3600`;
   await tmux(id, ["new-session", "-d", "-s", id, "-x", "200", "-y", "50", command]);
   const screen = () => tmux(id, ["capture-pane", "-p", "-J", "-t", id]);
+  const socket = (await tmux(id, ["display-message", "-p", "#{socket_path}"]).catch(() => "")).trim();
   const close = async () => {
     await tmux(id, ["kill-server"]).catch(() => {});
+    // tmux leaves its socket file behind.
+    rmSync(socket || join(process.env.TMUX_TMPDIR ?? "/tmp", `tmux-${process.getuid?.() ?? 0}`, id), { force: true });
   };
   return {
     screen,
