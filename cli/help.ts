@@ -38,6 +38,9 @@ database in --data and prints the CA fingerprint to give to users.
 Creates your RSA key (it never leaves this machine), sends a certificate
 request with your username and password, and stores the certificate. An
 existing username with its password enrols a new key (another device).
+A home holds one registration: register refuses a home that already holds
+a key (another user's, or yours while its certificate is valid); pass
+another --home for another user or device.
 The password comes from a prompt, the first line of stdin (--password-stdin)
 or SIS_PASSWORD; never from the command line.
 
@@ -47,16 +50,20 @@ or SIS_PASSWORD; never from the command line.
 
 Prints your user, certificate serial and expiry, the pinned CA fingerprint
 and the server.`,
-  post: `usage: sis post FILE... [--name NAME] [--home DIR] [--quiet] [--keep-metadata]
+  post: `usage: sis post FILE|FOLDER... [--name NAME] [--home DIR] [--quiet] [--keep-metadata]
 
 Encrypts each image with a fresh key, signs it with your key and uploads it.
 Only PNG, JPEG, GIF and WebP are accepted, judged by content. Unless
 --keep-metadata is given, all metadata is removed without re-encoding the
 pixels: Exif (location, camera, dates), XMP, IPTC, comments and text chunks,
 timestamps, thumbnails and unknown blocks; colour profiles, transparency and
-animation stay (docs/SECURITY.md lists exactly what).
+animation stay (docs/SECURITY.md lists exactly what). A FOLDER stands for
+the images directly in it, in name order (other files and sub-folders are
+skipped with a note). Every file is tried: one line each, a summary for
+several, and exit 1 if any failed. --name renames a single FILE.
 
   sis post cat.png
+  sis post ~/Pictures/holiday
   sis post photo.jpg --name holiday.jpg`,
   list: `usage: sis list [--json] [--limit N] [--home DIR]
 
@@ -80,8 +87,9 @@ Works on the server's data directory, also while the server runs. A revoked
 certificate is refused at its next connection and listed in /crl.pem.`,
   gallery: `usage: sis gallery [--port N] [-o DIR] [--home DIR]
 
-Serves a web page on http://127.0.0.1:N/ (only this machine; N defaults to
-8234, 0 picks a free one) showing the images saved in DIR (default
+Serves a web page on http://127.0.0.1:N/?token=SECRET (only this machine; N
+defaults to 8234, 0 picks a free one; the token is new each run, and a
+request without it gets 403) showing the images saved in DIR (default
 <home>/images), newest first. Each image is verified again when listed: its
 signature over the file and the signer's certificate against your pinned CA
 (revocation was checked when it was saved). An image that fails is marked

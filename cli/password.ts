@@ -1,17 +1,10 @@
 /** Passwords: SIS_PASSWORD, the first line of stdin (--password-stdin), or a prompt with echo off. */
 import { spawnSync } from "node:child_process";
 import { UsageError } from "./args.ts";
+import { readStdinLine } from "./stdin-lines.ts";
 
 async function firstLineOfStdin(): Promise<string> {
-  const decoder = new TextDecoder();
-  let text = "";
-  for await (const chunk of Bun.stdin.stream()) {
-    text += decoder.decode(chunk, { stream: true });
-    const nl = text.indexOf("\n");
-    if (nl >= 0) return text.slice(0, nl).replace(/\r$/, "");
-    if (text.length > 4096) break;
-  }
-  return text.replace(/\r?\n?$/, "");
+  return (await readStdinLine()) ?? "";
 }
 
 function stty(arg: string): void {

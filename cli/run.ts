@@ -2,7 +2,7 @@
 // Before any command module loads @peculiar/x509 (its DI container needs the Reflect polyfill).
 import "reflect-metadata";
 import { ClientError } from "../src/client/errors.ts";
-import { UsageError } from "./args.ts";
+import { errorLine } from "./error-line.ts";
 
 type Runner = (args: string[]) => Promise<number>;
 
@@ -29,18 +29,8 @@ export async function run(command: string, args: string[]): Promise<number> {
 }
 
 export function report(command: string, error: unknown): number {
-  if (error instanceof UsageError) {
-    process.stderr.write(`sis: cannot run ${command}: ${error.message}; see 'sis ${command} --help'\n`);
-    return 2;
-  }
-  if (error instanceof ClientError) {
-    const code = "code" in error ? ` (${String((error as { code: unknown }).code)})` : "";
-    const text = error.message.startsWith("cannot ") ? error.message : `cannot ${command}: ${error.message}`;
-    process.stderr.write(`sis: ${text}${code}\n`);
-    return error.exitCode;
-  }
-  const message = error instanceof Error ? error.message : String(error);
-  process.stderr.write(`sis: cannot ${command}: ${message}\n`);
-  if (process.env.SIS_DEBUG) process.stderr.write(`${(error as Error)?.stack ?? ""}\n`);
-  return 1;
+  const { line, exitCode } = errorLine(command, error);
+  process.stderr.write(line);
+  if (exitCode === 1 && !(error instanceof ClientError) && process.env.SIS_DEBUG) process.stderr.write(`${(error as Error)?.stack ?? ""}\n`);
+  return exitCode;
 }

@@ -4,6 +4,7 @@ import { join, resolve } from "node:path";
 import { ClientError } from "../../src/client/errors.ts";
 import { Home, resolveHome } from "../../src/client/home.ts";
 import { createGalleryApp } from "../../src/gallery/app.ts";
+import { newGalleryToken } from "../../src/gallery/token.ts";
 import { fromPem } from "../../src/pki/index.ts";
 import { intOption, parse } from "../args.ts";
 
@@ -26,7 +27,9 @@ export async function gallery(args: string[]): Promise<number> {
   // Created up front so the page can watch it before the first image arrives.
   await mkdir(dir, { recursive: true, mode: 0o755 });
 
-  const app = createGalleryApp({ dir, caDer });
+  // GA1: a fresh secret per run, only ever in the address printed below (never logged).
+  const token = newGalleryToken();
+  const app = createGalleryApp({ dir, caDer, token });
   let server: ReturnType<typeof Bun.serve>;
   try {
     server = Bun.serve({ hostname: HOSTNAME, port, fetch: app.fetch });
@@ -34,7 +37,7 @@ export async function gallery(args: string[]): Promise<number> {
     const inUse = (error as NodeJS.ErrnoException).code === "EADDRINUSE" || /in use/i.test(String((error as Error).message));
     throw new ClientError(inUse ? `cannot listen on ${HOSTNAME}:${port}: the port is in use; pass --port N (0 picks a free one)` : `cannot listen on ${HOSTNAME}:${port}: ${(error as Error).message}`);
   }
-  process.stdout.write(`gallery: http://${HOSTNAME}:${server.port}/ (images from ${dir})\n`);
+  process.stdout.write(`gallery: http://${HOSTNAME}:${server.port}/?token=${token} (images from ${dir})\n`);
 
   await new Promise<void>((done) => {
     process.once("SIGINT", done);

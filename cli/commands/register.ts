@@ -1,7 +1,7 @@
 /** sis register: key, CSR, certificate; the CA pinned on first contact. */
 import { Home, resolveHome } from "../../src/client/home.ts";
 import { ClientError } from "../../src/client/errors.ts";
-import { register } from "../../src/client/register.ts";
+import { ensureHomeFree, register } from "../../src/client/register.ts";
 import { passwordProblem } from "../../src/protocol/index.ts";
 import { intOption, parse, UsageError } from "../args.ts";
 import { askYesNo, readPassword } from "../password.ts";
@@ -19,6 +19,8 @@ export async function registerCommand(args: string[]): Promise<number> {
   if (!values.user) throw new UsageError("--user NAME is required");
   const keyBits = intOption(values["key-bits"], "key-bits", 3072, 2048, 8192);
   const home = new Home(resolveHome(values.home));
+  // Before the password is asked for: a home that is not free is refused without it.
+  await ensureHomeFree(home, values.user);
   const password = await readPassword({ stdin: values["password-stdin"], confirm: false });
   const weak = passwordProblem(password);
   if (weak) throw new ClientError(`cannot register: ${weak}`);

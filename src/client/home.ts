@@ -93,6 +93,25 @@ export class Home {
     };
   }
 
+  /**
+   * Whose registration this home holds: null when it holds none (no profile, no key);
+   * otherwise the profile's user and certificate expiry (both null when a key is there
+   * but the profile is missing or damaged).
+   */
+  async occupant(): Promise<{ username: string | null; notAfter: number | null } | null> {
+    const [text, hasKey] = await Promise.all([
+      readFile(this.path("profile"), "utf8").catch(() => null),
+      stat(this.path("key")).then(() => true, () => false),
+    ]);
+    if (text === null) return hasKey ? { username: null, notAfter: null } : null;
+    try {
+      const p = JSON.parse(text) as Partial<Profile>;
+      return { username: typeof p.username === "string" ? p.username : null, notAfter: typeof p.notAfter === "number" ? p.notAfter : null };
+    } catch {
+      return { username: null, notAfter: null };
+    }
+  }
+
   async pinCa(caPem: string): Promise<void> {
     await this.ensure();
     await writeFileAtomic(this.path("ca"), caPem);

@@ -106,7 +106,11 @@ interface Recipient {
 export async function postImage(conn: Connection | Promise<Connection>, creds: Credentials, path: string, opts: PostOptions = {}): Promise<Posted> {
   const name = opts.name ?? basename(path);
   const problem = imageNameProblem(name);
-  if (problem) throw new ClientError(`cannot post ${path}: ${problem}; pass --name`, 2);
+  if (problem) {
+    // A bad --name is the name's fault, not the file's.
+    if (opts.name !== undefined) throw new ClientError(`cannot use --name ${JSON.stringify(name)}: ${problem}; choose another name`, 2);
+    throw new ClientError(`cannot post ${path}: its file name is not a valid image name (${problem}); pass --name`, 2);
+  }
   const info = await stat(path).catch(() => null);
   if (!info?.isFile()) throw new ClientError(`cannot post ${path}: no such file`);
   const size = info.size;

@@ -48,7 +48,7 @@ export async function pinCa(opts: Pick<RegisterOptions, "home" | "server" | "caF
   } else if (!opts.confirmFingerprint || !(await opts.confirmFingerprint(fp))) {
     throw new TrustError(
       "ca",
-      `cannot trust ${opts.server} without its CA fingerprint: ask the operator for it (sis serve prints it; 'openssl x509 -noout -fingerprint -sha256 -in DATA/ca.pem' shows it) and pass --ca-fingerprint ${fp.slice(0, 11)}…`,
+      `cannot trust ${opts.server} without its CA fingerprint: ask the operator for it (sis serve prints it; 'openssl x509 -noout -fingerprint -sha256 -in DATA/ca.pem' shows it) and pass --ca-fingerprint ${fp}`,
     );
   }
   const caPem = toPem(caDer, "CERTIFICATE");
@@ -56,9 +56,31 @@ export async function pinCa(opts: Pick<RegisterOptions, "home" | "server" | "caF
   return { caPem, fingerprint: fp };
 }
 
+/**
+ * A home holds one registration, and its key is never overwritten: not another user's,
+ * and not the same user's while its certificate is still valid (an expired one may be
+ * renewed in place). Anything else needs another home.
+ */
+export async function ensureHomeFree(home: Home, username: string, now = Date.now()): Promise<void> {
+  const held = await home.occupant();
+  if (!held) return;
+  const base = home.dir.replace(/\/+$/, "");
+  if (held.username === null) {
+    throw new ClientError(`cannot register ${username} in ${home.dir}: it holds a private key but no readable registration; move ${home.path("key")} away or pass another --home, e.g. --home ${base}-${username}`);
+  }
+  if (held.username !== username) {
+    throw new ClientError(`cannot register ${username} in ${home.dir}: it already holds ${held.username}'s key and certificate; pass another --home for ${username}, e.g. --home ${base}-${username}`);
+  }
+  if (held.notAfter === null || held.notAfter > now) {
+    const until = held.notAfter === null ? "" : ` (certificate valid until ${new Date(held.notAfter).toISOString()})`;
+    throw new ClientError(`cannot register ${username} in ${home.dir}: it already holds ${username}'s working key${until}; to enrol another device, pass another --home, e.g. --home ${base}-2`);
+  }
+}
+
 export async function register(opts: RegisterOptions): Promise<Registration> {
   const log = opts.log ?? (() => {});
   const { host, port } = parseServer(opts.server);
+  await ensureHomeFree(opts.home, opts.username);
   const { caPem, fingerprint: caFingerprint } = await pinCa(opts);
   log(`pinned CA ${caFingerprint}`);
   const { privateKeyPkcs8, csrDer } = await createKeyAndCsr({ username: opts.username, bits: opts.keyBits ?? 3072 });
@@ -74,6 +96,7 @@ export async function register(opts: RegisterOptions): Promise<Registration> {
       throw new TrustError("certificate", `the server issued a certificate that does not verify: ${error.message}`);
     });
     const profile: Profile = { server: opts.server, username: reply.username, serial: reply.serial, notAfter: reply.notAfter, caFingerprint };
+    await ensureHomeFree(opts.home, opts.username); // again: another sis may have registered into it meanwhile
     await opts.home.saveRegistration({ profile, keyPem: toPem(privateKeyPkcs8, "PRIVATE KEY"), certPem: toPem(certDer, "CERTIFICATE") });
     return { profile, newUser: reply.newUser, caFingerprint };
   } finally {

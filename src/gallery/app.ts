@@ -1,15 +1,19 @@
 /** The gallery (Hono): the page, the re-verified image list, live change events, and the verified images' bytes. */
 import type { FileHandle } from "node:fs/promises";
 import { Hono } from "hono";
+import { getCookie, setCookie } from "hono/cookie";
 import { streamSSE } from "hono/streaming";
 import { DirWatcher } from "./dir-watcher.ts";
 import { FAVICON_SVG, PAGE_HTML, PAGE_SCRIPT, PAGE_STYLE } from "./page.ts";
 import { GalleryScanner } from "./scan.ts";
+import { MIN_TOKEN_LENGTH, sameToken, tokenCookieName } from "./token.ts";
 
 export interface GalleryDeps {
   dir: string;
   /** The pinned CA certificate (DER) that every signer must chain to. */
   caDer: Uint8Array;
+  /** The per-run secret every request must carry (GA1): ?token=, the cookie it sets, or Authorization: Bearer. */
+  token: string;
 }
 
 /** Nothing but this origin's own files: no inline script or style, no framing, no plugins. */
@@ -57,8 +61,27 @@ export function createGalleryApp(deps: GalleryDeps): Hono {
   const watcher = new DirWatcher(deps.dir);
   const app = new Hono();
 
+  if (deps.token.length < MIN_TOKEN_LENGTH) throw new Error(`the gallery token must have at least ${MIN_TOKEN_LENGTH} characters`);
   app.use("*", async (c, next) => {
-    if (!LOOPBACK_HOSTS.has(new URL(c.req.url).hostname)) return c.text("forbidden: the gallery answers only to 127.0.0.1 and localhost", 403);
+    const url = new URL(c.req.url);
+    if (!LOOPBACK_HOSTS.has(url.hostname)) return c.text("forbidden: the gallery answers only to 127.0.0.1 and localhost", 403);
+    // GA1: other users of this machine reach 127.0.0.1 too; only who has the printed URL gets in.
+    const cookie = tokenCookieName(url);
+    const inQuery = sameToken(url.searchParams.get("token"), deps.token);
+    const bearer = /^Bearer (\S+)$/.exec(c.req.header("authorization") ?? "")?.[1];
+    if (!inQuery && !sameToken(getCookie(c, cookie), deps.token) && !sameToken(bearer, deps.token)) {
+      return c.text("forbidden: open the address 'sis gallery' printed; it carries this run's token", 403);
+    }
+    if (inQuery) {
+      // The page's own requests (script, images, events) then carry the cookie.
+      setCookie(c, cookie, deps.token, { path: "/", httpOnly: true, sameSite: "Strict" });
+    }
+    if (inQuery && url.pathname === "/" && c.req.method === "GET") {
+      // The token leaves the address bar (and the history) once it is in the cookie.
+      const res = c.redirect("/", 303);
+      res.headers.set("Cache-Control", "no-store");
+      return res;
+    }
     await next();
     c.res.headers.set("Content-Security-Policy", CONTENT_SECURITY_POLICY);
     c.res.headers.set("X-Content-Type-Options", "nosniff");

@@ -2,7 +2,7 @@
 // First, before anything loads @peculiar/x509: Bun may evaluate CommonJS dependencies out of source order (see the report on src/pki/setup.ts).
 import "reflect-metadata";
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
-import { existsSync, readFileSync, statSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { encodeMessage } from "../../src/protocol/index.ts";
 import { register, sis, startServe, tempDir, type Result, type ServerProcess } from "../support/cli.ts";
@@ -218,6 +218,60 @@ describe("a second device", () => {
     const bobSerial = await opensslSerial(join(home("bob"), "cert.pem"));
     expect(rows).toContainEqual({ user: "bob", serial: bobSerial, notAfter: expect.stringMatching(/^\d{4}-\d\d-\d\dT.*Z$/), status: "valid" });
     for (const row of rows) expect(Object.keys(row).sort()).toEqual(["notAfter", "serial", "status", "user"]);
+  });
+});
+
+describe("a home that already holds a registration", () => {
+  const certRows = async () => {
+    const r = await sis(["admin", "certs", "--data", data, "--json"]);
+    expectRun(r, { code: 0, stderr: "" });
+    return JSON.parse(r.stdout) as { user: string; serial: string }[];
+  };
+
+  test("another user registering into it is refused, says whose it is and suggests another --home; the key stays", async () => {
+    const before = { key: readFileSync(join(home("alice"), "key.pem"), "utf8"), cert: readFileSync(join(home("alice"), "cert.pem"), "utf8") };
+    const r = await register(server, "erin", home("alice"));
+    expectRun(r, { code: 1, stdout: "", stderr: `sis: cannot register erin in ${home("alice")}: it already holds alice's key and certificate; pass another --home for erin, e.g. --home ${home("alice")}-erin\n` });
+    expect({ key: readFileSync(join(home("alice"), "key.pem"), "utf8"), cert: readFileSync(join(home("alice"), "cert.pem"), "utf8") }).toEqual(before);
+    expect((await certRows()).filter((c) => c.user === "erin")).toEqual([]);
+    expectRun(await sis(["whoami", "--home", home("alice")]), { code: 0, stderr: "", stdout: /^user +alice\n/ });
+    expectRun(await sis(["list", "--home", home("alice")]), { code: 0, stderr: "" });
+  });
+
+  test("the same user enrolling again into their own home is refused while the key works; the key stays", async () => {
+    const before = readFileSync(join(home("bob"), "key.pem"), "utf8");
+    const bobCerts = (await certRows()).filter((c) => c.user === "bob").length;
+    const r = await register(server, "bob", home("bob"));
+    expectRun(r, {
+      code: 1,
+      stdout: "",
+      stderr: new RegExp(`^sis: cannot register bob in ${home("bob")}: it already holds bob's working key \\(certificate valid until \\d{4}-.*Z\\); to enrol another device, pass another --home, e.g. --home ${home("bob")}-2\\n$`),
+    });
+    expect(readFileSync(join(home("bob"), "key.pem"), "utf8")).toBe(before);
+    expect((await certRows()).filter((c) => c.user === "bob").length).toBe(bobCerts);
+    expectRun(await sis(["list", "--home", home("bob")]), { code: 0, stderr: "" });
+  });
+
+  test("a key without a readable registration is never overwritten", async () => {
+    const h = home("stray-key");
+    mkdirSync(h, { recursive: true });
+    writeFileSync(join(h, "key.pem"), "-----BEGIN PRIVATE KEY-----\nsomeone's\n-----END PRIVATE KEY-----\n", { mode: 0o600 });
+    const r = await register(server, "hank", h);
+    expectRun(r, { code: 1, stdout: "", stderr: /^sis: cannot register hank in .*: it holds a private key but no readable registration; move .*key\.pem away or pass another --home/ });
+    expect(readFileSync(join(h, "key.pem"), "utf8")).toContain("someone's");
+  });
+
+  test("a home whose certificate has expired is renewed in place for the same user", async () => {
+    expectRun(await register(server, "gina", home("gina")), { code: 0, stderr: "", stdout: /^registered gina / });
+    const profilePath = join(home("gina"), "profile.json");
+    const profile = JSON.parse(readFileSync(profilePath, "utf8")) as { notAfter: number; serial: string };
+    writeFileSync(profilePath, JSON.stringify({ ...profile, notAfter: Date.now() - 1000 }));
+    const oldKey = readFileSync(join(home("gina"), "key.pem"), "utf8");
+    const r = await register(server, "gina", home("gina"));
+    expectRun(r, { code: 0, stderr: "", stdout: /^enrolled a new key for gina / });
+    expect(readFileSync(join(home("gina"), "key.pem"), "utf8")).not.toBe(oldKey);
+    expect((JSON.parse(readFileSync(profilePath, "utf8")) as { serial: string }).serial).not.toBe(profile.serial);
+    expectRun(await sis(["list", "--home", home("gina")]), { code: 0, stderr: "" });
   });
 });
 

@@ -198,7 +198,7 @@ describe("sharing images", () => {
     const before = await listJson(alice);
     const r = await post(alice, [SAMPLE.png], ["--name", "../escape.png"]);
     expect(r.stdout).toBe("");
-    expect(r.stderr).toMatch(/^sis: cannot post .*sample\.png: .*; pass --name\n$/);
+    expect(r.stderr).toMatch(/^sis: cannot use --name "\.\.\/escape\.png": .*; choose another name\n$/);
     expect(r.code).toBe(2);
     expect(await listJson(alice)).toEqual(before);
 

@@ -1,20 +1,31 @@
 /** createGalleryApp() through app.request: honest verification marks, confinement to DIR, security headers, live events. */
 // First, before anything loads @peculiar/x509: under bun test, src/pki/setup.ts alone loses that race now and then.
 import "reflect-metadata";
-import { afterAll, beforeAll, expect, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { copyFileSync, mkdirSync, readFileSync, renameSync, symlinkSync, unlinkSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { CONTENT_SECURITY_POLICY, createGalleryApp } from "../../src/gallery/app.ts";
+import { CONTENT_SECURITY_POLICY, createGalleryApp, type GalleryDeps } from "../../src/gallery/app.ts";
+import { newGalleryToken } from "../../src/gallery/token.ts";
 import type { GalleryImage } from "../../src/gallery/scan.ts";
 import { fromPem } from "../../src/pki/index.ts";
 import { startGalleryFixture, type GalleryFixture } from "./fixture.ts";
 
 let fx: GalleryFixture;
-let app: ReturnType<typeof createGalleryApp>;
+let app: ReturnType<typeof authedGallery>;
+
+/** This run's token (GA1): every request below carries it as a bearer token, except where a test says otherwise. */
+const TOKEN = newGalleryToken();
+
+function authedGallery(deps: Omit<GalleryDeps, "token">) {
+  const gallery = createGalleryApp({ ...deps, token: TOKEN });
+  return {
+    request: (path: string, init: RequestInit = {}) => gallery.request(path, { ...init, headers: { authorization: `Bearer ${TOKEN}`, ...(init.headers as Record<string, string> | undefined) } }),
+  };
+}
 
 beforeAll(async () => {
   fx = await startGalleryFixture();
-  app = createGalleryApp({ dir: fx.dir, caDer: fx.caDer });
+  app = authedGallery({ dir: fx.dir, caDer: fx.caDer });
 }, 60_000); // a real server and two registrations (argon2id) take a few seconds
 afterAll(async () => {
   await fx?.[Symbol.asyncDispose]();
@@ -76,7 +87,7 @@ test("an image whose bytes were altered after saving is listed as NOT verified w
 
 test("a signer certificate that does not chain to the pinned CA is NOT verified", async () => {
   await fx.share("other-ca.png");
-  const foreign = createGalleryApp({ dir: fx.dir, caDer: fromPem(readFileSync(join(import.meta.dir, "../../certs/foreign-ca.pem"), "utf8"), "CERTIFICATE") });
+  const foreign = authedGallery({ dir: fx.dir, caDer: fromPem(readFileSync(join(import.meta.dir, "../../certs/foreign-ca.pem"), "utf8"), "CERTIFICATE") });
   const images = ((await (await foreign.request("/api/images")).json()) as { images: GalleryImage[] }).images;
   const image = find(images, "other-ca.png")!;
   expect(image.verified).toBe(false);
@@ -131,7 +142,7 @@ test("path tricks, symlinks, files without a signature and partial files get 404
   const decoy = join(fx.outside, "decoy");
   mkdirSync(decoy);
   symlinkSync(join(fx.dir, "alice"), join(decoy, "alice"));
-  const decoyApp = createGalleryApp({ dir: decoy, caDer: fx.caDer });
+  const decoyApp = authedGallery({ dir: decoy, caDer: fx.caDer });
   expect((await decoyApp.request("/images/alice/genuine.png")).status).toBe(404);
   expect(((await (await decoyApp.request("/api/images")).json()) as { images: unknown[] }).images).toEqual([]);
 });
@@ -176,6 +187,62 @@ test("GET /api/events announces a change when sis saves a new image into DIR", a
 });
 
 test("a gallery over a directory that does not exist yet lists no images", async () => {
-  const empty = createGalleryApp({ dir: join(fx.outside, "not-there"), caDer: fx.caDer });
+  const empty = authedGallery({ dir: join(fx.outside, "not-there"), caDer: fx.caDer });
   expect(await (await empty.request("/api/images")).json()).toEqual({ dir: join(fx.outside, "not-there"), images: [] });
+});
+
+describe("the per-run token (GA1)", () => {
+  const raw = () => createGalleryApp({ dir: fx.dir, caDer: fx.caDer, token: TOKEN });
+  const PATHS = ["/", "/app.js", "/app.css", "/favicon.svg", "/api/images", "/api/events", "/images/alice/guarded.png"];
+
+  test("a request without the token is refused with 403 on every path, and nothing of the images leaks", async () => {
+    await fx.share("guarded.png");
+    const gallery = raw();
+    for (const path of PATHS) {
+      const res = await gallery.request(`http://127.0.0.1:8234${path}`);
+      const body = await res.text();
+      expect({ path, status: res.status, cookie: res.headers.get("set-cookie") }).toEqual({ path, status: 403, cookie: null });
+      expect(body).toBe("forbidden: open the address 'sis gallery' printed; it carries this run's token");
+    }
+    // The same request with the token is served: the token alone made the difference.
+    const served = await app.request("http://127.0.0.1:8234/images/alice/guarded.png");
+    expect(served.status).toBe(200);
+    expect((await served.arrayBuffer()).byteLength).toBeGreaterThan(0);
+  });
+
+  test("a wrong token is refused, in the query, the cookie or the Authorization header", async () => {
+    const gallery = raw();
+    const wrong = [newGalleryToken(), TOKEN.slice(0, -1), TOKEN.slice(0, -1) + (TOKEN.endsWith("A") ? "B" : "A"), `${TOKEN}x`, "", TOKEN.toLowerCase() === TOKEN ? TOKEN.toUpperCase() : TOKEN.toLowerCase()];
+    for (const token of wrong) {
+      const asked = [
+        await gallery.request(`http://127.0.0.1:8234/api/images?token=${encodeURIComponent(token)}`),
+        await gallery.request("http://127.0.0.1:8234/api/images", { headers: { cookie: `sis-gallery-8234=${token}` } }),
+        await gallery.request("http://127.0.0.1:8234/api/images", { headers: { authorization: `Bearer ${token}` } }),
+        // Another port's cookie is another gallery's.
+        await gallery.request("http://127.0.0.1:8234/api/images", { headers: { cookie: `sis-gallery-8235=${TOKEN}` } }),
+      ];
+      expect({ token, statuses: asked.map((r) => r.status) }).toEqual({ token, statuses: [403, 403, 403, 403] });
+    }
+  });
+
+  test("the printed URL sets an HttpOnly, SameSite=Strict cookie and redirects to the bare page; the cookie then opens everything", async () => {
+    const gallery = raw();
+    const first = await gallery.request(`http://127.0.0.1:8234/?token=${TOKEN}`);
+    expect(first.status).toBe(303);
+    expect(first.headers.get("location")).toBe("/");
+    expect(first.headers.get("set-cookie")).toBe(`sis-gallery-8234=${TOKEN}; Path=/; HttpOnly; SameSite=Strict`);
+    const cookie = `sis-gallery-8234=${TOKEN}`;
+    for (const path of PATHS.filter((p) => p !== "/api/events")) {
+      const res = await gallery.request(`http://127.0.0.1:8234${path}`, { headers: { cookie } });
+      expect({ path, status: res.status }).toEqual({ path, status: 200 });
+      expect(await res.text()).not.toContain(TOKEN);
+    }
+    // The Host check still comes first: the token does not make another host name acceptable.
+    expect((await gallery.request(`http://attacker.example:8234/api/images?token=${TOKEN}`)).status).toBe(403);
+  });
+
+  test("a gallery cannot be made with a short or empty token", () => {
+    expect(() => createGalleryApp({ dir: fx.dir, caDer: fx.caDer, token: "" })).toThrow(/at least 43 characters/);
+    expect(() => createGalleryApp({ dir: fx.dir, caDer: fx.caDer, token: "x".repeat(42) })).toThrow(/at least 43 characters/);
+  });
 });

@@ -6,6 +6,7 @@ import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { chromium } from "playwright-core";
 import { createGalleryApp } from "../../src/gallery/app.ts";
+import { newGalleryToken } from "../../src/gallery/token.ts";
 import { startGalleryFixture } from "./fixture.ts";
 
 const CHROMIUM = "/usr/bin/chromium";
@@ -23,7 +24,8 @@ test("the gallery page shows the saved images with honest marks, and a newly sav
   bytes[bytes.length - 20]! ^= 0xff;
   writeFileSync(tampered.path, bytes);
 
-  const app = createGalleryApp({ dir: fx.dir, caDer: fx.caDer });
+  const token = newGalleryToken();
+  const app = createGalleryApp({ dir: fx.dir, caDer: fx.caDer, token });
   const server = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: app.fetch });
   const browser = await chromium.launch({
     executablePath: CHROMIUM,
@@ -34,7 +36,9 @@ test("the gallery page shows the saved images with honest marks, and a newly sav
     const problems: string[] = [];
     page.on("console", (m) => void (m.type() === "error" && problems.push(m.text())));
     page.on("pageerror", (e) => void problems.push(e.message));
-    await page.goto(`http://127.0.0.1:${server.port}/`);
+    // The address sis gallery prints; the page's own requests then carry the cookie it sets (GA1).
+    await page.goto(`http://127.0.0.1:${server.port}/?token=${token}`);
+    expect(page.url()).toBe(`http://127.0.0.1:${server.port}/`);
     await page.waitForSelector("#live.on");
     await page.waitForFunction(() => document.querySelectorAll(".card").length === 3);
     const allImagesLoaded = () => [...document.images].every((img) => img.complete && img.naturalWidth > 0);
@@ -66,6 +70,11 @@ test("the gallery page shows the saved images with honest marks, and a newly sav
     mkdirSync(ARTIFACTS, { recursive: true });
     await page.screenshot({ path: join(ARTIFACTS, "gallery.png"), fullPage: true, animations: "disabled" });
     expect(problems).toEqual([]);
+    // Another browser, without the token, is refused.
+    const stranger = await browser.newPage();
+    const refused = await stranger.goto(`http://127.0.0.1:${server.port}/`);
+    expect(refused?.status()).toBe(403);
+    expect(await stranger.locator(".card").count()).toBe(0);
   } finally {
     await browser.close();
     await server.stop(true);
