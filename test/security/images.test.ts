@@ -1,7 +1,7 @@
 /** SECURITY.md, images: hostile POST_IMAGE requests and uploads against a real server on 127.0.0.1 (P19–P21). */
 // Before anything that loads @peculiar/x509 (DESIGN.md): bun evaluates its CommonJS early otherwise.
 import "../../src/pki/reflect-polyfill.ts";
-import { afterAll, beforeAll, describe, expect, test, setDefaultTimeout } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { mkdirSync, readdirSync, writeFileSync, type Dirent } from "node:fs";
 import { join } from "node:path";
 import { CrlSource } from "../../src/client/crl.ts";
@@ -12,29 +12,23 @@ import { connectAs } from "../../src/client/session.ts";
 import { cipherSize } from "../../src/crypto/index.ts";
 import { encodeData, encodeMessage, MAX_DATA_FRAME, toBase64 } from "../../src/protocol/index.ts";
 import {
-  craftPost, expectRefusal, expectStillServing, listedNames, placeholderPost, pngLike, rawHello, registerUser, startSandbox, storageCert,
+  craftPost, expectRefusal, expectStillServing, listedNames, placeholderPost, pngLike, rawHello, sandboxForFile, storageCert,
   tmpFiles, until, type CraftOptions, type PostImage, type Sandbox, type User,
 } from "../support/security-kit.ts";
 
 const MAX_IMAGE = 64 * 1024;
 
-
-// Real TLS, argon2id and RSA keys: generous per-test time on a loaded machine (no timing is asserted).
-setDefaultTimeout(30_000);
 let sb: Sandbox;
 let carol: User;
 let olga: User;
 let storage: Uint8Array;
-
-beforeAll(async () => {
-  sb = await startSandbox({ maxImageSize: MAX_IMAGE });
-  [carol, olga] = await Promise.all([registerUser(sb, "carol"), registerUser(sb, "olga")]);
+sandboxForFile(["carol", "olga"], async (box, [carol_, olga_]) => {
+  sb = box;
+  carol = carol_; olga = olga_;
   const { client, hello } = await rawHello(sb, olga);
   storage = storageCert(hello);
   client.close();
-}, 60_000);
-
-afterAll(() => sb[Symbol.asyncDispose](), 30_000);
+}, { maxImageSize: MAX_IMAGE });
 
 function dataFrames(bytes: Uint8Array): Uint8Array {
   const frames: Uint8Array[] = [];
@@ -68,7 +62,7 @@ async function nothingKept(name: string): Promise<void> {
 }
 
 async function receiveAsCarol(id: string): Promise<{ error: unknown; saved: string[] }> {
-  const out = join(sb.dir, "carol-out", id);
+  const out = join(sb.root, "carol-out", id);
   mkdirSync(out, { recursive: true });
   const conn = await connectAs(carol.creds);
   try {
@@ -109,7 +103,7 @@ describe("images", () => {
 
   test("a size over the cap, through the real client", async () => {
     // The client reads the cap from the server's HELLO and refuses before it sends anything.
-    const path = join(sb.dir, "big.png");
+    const path = join(sb.root, "big.png");
     writeFileSync(path, pngLike(MAX_IMAGE + 1));
     const conn = await connectAs(olga.creds);
     try {

@@ -1,6 +1,9 @@
 /** A raw TLS client for hostile tests: sends any bytes, reads frames, optionally with a client certificate. */
 import { CONTROL, decodeServerMessage, encodeMessage, FrameDecoder, type Frame, type ServerMessage } from "../../src/protocol/index.ts";
 
+/** An ERROR the server sent. */
+export type ErrorReply = Extract<ServerMessage, { type: "ERROR" }>;
+
 export interface RawClient extends AsyncDisposable {
   write(bytes: Uint8Array | string): void;
   /** The next frame, data frames included, or null once the server closed and everything before was read. */
