@@ -15,6 +15,7 @@ import {
   craftPost, expectRefusal, expectStillServing, listedNames, placeholderPost, pngLike, rawHello, sandboxForFile, storageCert,
   tmpFiles, until, type CraftOptions, type PostImage, type Sandbox, type User,
 } from "../support/security-kit.ts";
+import { LONG_NAME, NUL_NAME, PATH_NAMES, UNICODE_TRICK_NAMES } from "../support/hostile-names.ts";
 
 const MAX_IMAGE = 64 * 1024;
 
@@ -174,7 +175,7 @@ describe("images", () => {
 
   test("names with path separators", async () => {
     const { client } = await rawHello(sb, olga);
-    for (const name of ["../../etc/passwd", "a/b.png", "a\\b.png", "/abs.png", "C:\\x.png"]) {
+    for (const name of PATH_NAMES) {
       client.write(encodeMessage(placeholderPost({ name })));
       await expectRefusal(client, "BAD_NAME", false);
     }
@@ -183,30 +184,18 @@ describe("images", () => {
   });
 
   test("a name with NUL", async () => {
-    await refusedPost(placeholderPost({ name: "cat.png\u0000.exe" }), "BAD_NAME", false);
+    await refusedPost(placeholderPost({ name: NUL_NAME }), "BAD_NAME", false);
   });
 
   test("a very long name", async () => {
     // 256 bytes of UTF-8 (128 two-byte characters) breaks P20; 1,025 characters breaks the message schema.
-    await refusedPost(placeholderPost({ name: "\u00e9".repeat(128) }), "BAD_NAME", false);
+    await refusedPost(placeholderPost({ name: LONG_NAME }), "BAD_NAME", false);
     await refusedPost(placeholderPost({ name: "a".repeat(1025) }), "BAD_MESSAGE", true);
   });
 
   test("unicode tricks in names", async () => {
-    const tricks = [
-      "cat\u202egnp.exe", // right-to-left override: shows as cat.exe reversed
-      "ca\u200bt.png", // zero-width space
-      "\ufeffcat.png", // byte-order mark
-      "cafe\u0301.png", // not NFC
-      "cat\ud800.png", // lone surrogate
-      "cat\u0085.png", // C1 control
-      "cat\u2028.png", // line separator
-      "cat\u2066.png", // left-to-right isolate
-      " cat.png", // leading white space
-      "cat.png ", // trailing white space
-    ];
     const { client } = await rawHello(sb, olga);
-    for (const name of tricks) {
+    for (const name of UNICODE_TRICK_NAMES) {
       client.write(encodeMessage(placeholderPost({ name })));
       await expectRefusal(client, "BAD_NAME", false);
     }

@@ -7,6 +7,7 @@ import { certInfo, createKeyAndCsr, MAX_CSR_BYTES } from "../../src/pki/index.ts
 import { encodeMessage, fromBase64, toBase64, type ServerMessage } from "../../src/protocol/index.ts";
 import { csrFixtureBase64, freshCsr } from "../support/auth-kit.ts";
 import { expectRefusal, expectStillServing, rawHello, registerUser, sandboxForFile, type Sandbox, type User } from "../support/security-kit.ts";
+import { HOSTILE_USERNAMES } from "../support/hostile-names.ts";
 
 // Every failed login also counts against 127.0.0.1 (10 throttle the address, P17): this file makes 5.
 let sb: Sandbox;
@@ -132,12 +133,8 @@ describe("registration", () => {
   });
 
   test("hostile usernames", async () => {
-    const names = [
-      "../etc", "carol/evil", "carol\\evil", "carol\u0000", "Carol", "\u0441arol" /* Cyrillic es */, "\uff43arol" /* fullwidth */,
-      "carol\u200b", "\u202ecarol", "c", "x".repeat(33), "1carol", " carol", "carol\n", "", "-carol",
-    ];
     const { client } = await rawHello(sb);
-    for (const username of names) {
+    for (const username of HOSTILE_USERNAMES) {
       client.write(encodeMessage({ type: "REGISTER", username, password: "some-password-1", csr: spareCsr }));
       await expectRefusal(client, "BAD_USERNAME", false);
     }

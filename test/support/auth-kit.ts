@@ -3,7 +3,8 @@ import { expect } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { createKeyAndCsr, fromPem, toPem } from "../../src/pki/index.ts";
-import { CONTROL, encodeMessage, toBase64, type ServerMessage } from "../../src/protocol/index.ts";
+import { toBase64, type ServerMessage } from "../../src/protocol/index.ts";
+import { helloFrame } from "./frames.ts";
 import { rawConnect, type ErrorReply, type RawClient } from "./raw-client.ts";
 
 export const CERTS_DIR = resolve(import.meta.dir, "../../certs");
@@ -43,26 +44,7 @@ export async function opensslFingerprint(pemPath: string): Promise<string> {
   return r.stdout.trim().replace(/^.*=/, "");
 }
 
-/** A HELLO frame as the sis client sends it. */
-export function helloFrame(version = 1): Uint8Array {
-  return encodeMessage({ type: "HELLO", protocol: "sis", version, client: "auth-test" });
-}
-
-/** A frame header with any kind and length, and whatever payload (possibly none, possibly a lie). */
-export function rawFrame(kind: number, length: number, payload: Uint8Array | string = new Uint8Array()): Uint8Array {
-  const body = typeof payload === "string" ? new TextEncoder().encode(payload) : payload;
-  const out = new Uint8Array(5 + body.length);
-  out[0] = kind;
-  new DataView(out.buffer).setUint32(1, length >>> 0, false);
-  out.set(body, 5);
-  return out;
-}
-
-/** A control frame carrying arbitrary JSON text (the codec refuses to encode invalid messages). */
-export function controlFrame(json: string): Uint8Array {
-  const body = new TextEncoder().encode(json);
-  return rawFrame(CONTROL, body.length, body);
-}
+export { controlFrame, helloFrame, rawFrame } from "./frames.ts";
 
 /** A CSR fixture made by OpenSSL (PEM on disk), as the base64 DER a REGISTER carries. */
 export function csrFixtureBase64(name: string): string {

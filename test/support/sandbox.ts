@@ -1,5 +1,5 @@
 /** One server (the compiled `sis serve`, or one started in-process) and its users in a temporary directory, shared by a test file. */
-import { expect } from "bun:test";
+import { afterAll, expect } from "bun:test";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { DATA_FILES } from "../../src/server/data-dir.ts";
@@ -54,4 +54,20 @@ export async function openSandbox(prefix: string, users: string[], serveArgs: st
   const results = await Promise.all(users.map((u) => register(server, u, join(root, u))));
   for (const r of results) expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 0, stderr: "" });
   return sandboxAround(root, server);
+}
+
+/**
+ * The data directory and client homes of one e2e file that drives its own server:
+ * after the file's tests, the file's current server (`server()`, it may have
+ * restarted) stops and both directories are removed.
+ */
+export function dirsForFile(prefix: string, server: () => ServerProcess | undefined): { data: string; homes: string; home(name: string): string } {
+  const data = tempDir(`${prefix}-data-`);
+  const homes = tempDir(`${prefix}-homes-`);
+  afterAll(async () => {
+    await server()?.stop();
+    data[Symbol.dispose]();
+    homes[Symbol.dispose]();
+  }, 30_000);
+  return { data, homes, home: (name) => join(homes, name) };
 }
