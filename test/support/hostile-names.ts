@@ -29,5 +29,8 @@ export const NUL_NAME = "cat.png\u0000.exe";
 /** 256 bytes of UTF-8 (128 two-byte characters): one byte over P20's limit, BAD_NAME. */
 export const LONG_NAME = "\u00e9".repeat(128);
 
-/** Every hostile image name above, and the dot names: each is BAD_NAME whatever else the POST_IMAGE says. */
-export const HOSTILE_IMAGE_NAMES: readonly string[] = [...PATH_NAMES, ...UNICODE_TRICK_NAMES, NUL_NAME, LONG_NAME, ".", "..", ".htaccess"];
+/** Dot names and the empty name: each is BAD_NAME. */
+export const DOT_NAMES: readonly string[] = [".", "..", ".htaccess", ""];
+
+/** Every hostile image name above: each is BAD_NAME whatever else the POST_IMAGE says. */
+export const HOSTILE_IMAGE_NAMES: readonly string[] = [...PATH_NAMES, ...UNICODE_TRICK_NAMES, ...DOT_NAMES, NUL_NAME, LONG_NAME];
