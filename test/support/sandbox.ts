@@ -1,5 +1,5 @@
 /** One server (the compiled `sis serve`, or one started in-process) and its users in a temporary directory, shared by a test file. */
-import { afterAll, expect } from "bun:test";
+import { afterAll, beforeAll, expect } from "bun:test";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { DATA_FILES } from "../../src/server/data-dir.ts";
@@ -54,6 +54,16 @@ export async function openSandbox(prefix: string, users: string[], serveArgs: st
   const results = await Promise.all(users.map((u) => register(server, u, join(root, u))));
   for (const r of results) expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 0, stderr: "" });
   return sandboxAround(root, server);
+}
+
+/** Opens a sandbox before the file's tests (then `ready` gets it) and closes it after them. */
+export function sandboxHooks<S extends SandboxServer>(open: () => Promise<Sandbox<S>>, ready: (sb: Sandbox<S>) => void | Promise<void>): void {
+  let sb: Sandbox<S> | undefined;
+  beforeAll(async () => {
+    sb = await open();
+    await ready(sb);
+  }, 60_000);
+  afterAll(() => sb?.close(), 30_000);
 }
 
 /**

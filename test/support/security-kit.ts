@@ -1,6 +1,6 @@
 /** Helpers for test/security: a real server on 127.0.0.1, real registered users, and the checks every hostile-input row makes. */
 import "../../src/pki/setup.ts";
-import { afterAll, beforeAll, expect, setDefaultTimeout } from "bun:test";
+import { expect, setDefaultTimeout } from "bun:test";
 import { readdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -17,7 +17,7 @@ import { silentLogger } from "../../src/server/logger.ts";
 import { startServer, type RunningServer } from "../../src/server/serve.ts";
 import { tempDir } from "./cli.ts";
 import { rawConnect, type ErrorReply, type RawClient } from "./raw-client.ts";
-import { sandboxAround, type Sandbox as SharedSandbox } from "./sandbox.ts";
+import { sandboxAround, sandboxHooks, type Sandbox as SharedSandbox } from "./sandbox.ts";
 
 export { until } from "./until.ts";
 export type { ErrorReply } from "./raw-client.ts";
@@ -59,13 +59,10 @@ export function sandboxForFile<const N extends readonly string[]>(
   limits: Partial<ServerLimits> = {},
 ): void {
   setDefaultTimeout(30_000);
-  let sb: Sandbox | undefined;
-  beforeAll(async () => {
-    const box = (sb = await startSandbox(limits));
-    const registered = await Promise.all(users.map((name) => registerUser(box, name)));
-    await ready(box, registered as { -readonly [K in keyof N]: User });
-  }, 60_000);
-  afterAll(() => sb?.[Symbol.asyncDispose](), 30_000);
+  sandboxHooks(() => startSandbox(limits), async (sb) => {
+    const registered = await Promise.all(users.map((name) => registerUser(sb, name)));
+    await ready(sb, registered as { -readonly [K in keyof N]: User });
+  });
 }
 
 /** A raw TLS connection, as `user` (mutual TLS) or anonymous, that has not said HELLO yet. */
