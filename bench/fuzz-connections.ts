@@ -12,7 +12,6 @@
 import "../src/pki/reflect-polyfill.ts";
 import { createHash } from "node:crypto";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
-import tls from "node:tls";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
@@ -22,19 +21,22 @@ import { postImage } from "../src/client/post.ts";
 import { receiveImage } from "../src/client/receive.ts";
 import { register } from "../src/client/register.ts";
 import { connectAs } from "../src/client/session.ts";
+import { createKeyAndCsr } from "../src/pki/index.ts";
 import {
-  cipherSize, createImageDigest, encodeHeader, generateContentKey, newHeader, sealStream, signImage, wrapKey,
-} from "../src/crypto/index.ts";
-import { createKeyAndCsr, fromPem } from "../src/pki/index.ts";
-import {
-  CONTROL, DATA, decodeServerMessage, encodeData, encodeMessage, ERROR_CODE_LIST, FrameDecoder, fromBase64, MAX_CONTROL_FRAME, MAX_DATA_FRAME,
+  CONTROL, DATA, decodeServerMessage, encodeData, encodeMessage, ERROR_CODE_LIST, fromBase64, MAX_CONTROL_FRAME, MAX_DATA_FRAME,
   toBase64, type ClientMessageOf, type ServerMessage,
 } from "../src/protocol/index.ts";
+import { cipherSize } from "../src/crypto/index.ts";
 import { createLogger } from "../src/server/logger.ts";
 import { startServer } from "../src/server/serve.ts";
+import { certFile, csrFixtureBase64 } from "../test/support/auth-kit.ts";
+import { controlFrame, helloFrame, rawFrame } from "../test/support/frames.ts";
+import { HOSTILE_IMAGE_NAMES, HOSTILE_USERNAMES } from "../test/support/hostile-names.ts";
+import { rawConnect } from "../test/support/raw-client.ts";
+import { craftPost, type User } from "../test/support/security-kit.ts";
+import { seeded, type Seeded } from "../test/support/seeded.ts";
 
 const ROOT = resolve(import.meta.dir, "..");
-const CERTS = join(ROOT, "certs");
 const SAMPLE_IMAGE = join(ROOT, "test/fixtures/share/sample.png");
 
 /**
@@ -75,40 +77,13 @@ async function serve(dir: string): Promise<void> {
 }
 
 // ---------------------------------------------------------------------------
-// Seeded randomness (mulberry32).
-
-class Rng {
-  private state: number;
-  constructor(seed: number) {
-    this.state = seed >>> 0;
-  }
-  u32(): number {
-    this.state = (this.state + 0x6d2b79f5) >>> 0;
-    let t = this.state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (t ^ (t >>> 14)) >>> 0;
-  }
-  int(n: number): number {
-    return Math.floor((this.u32() / 2 ** 32) * n);
-  }
-  pick<T>(items: readonly T[]): T {
-    return items[this.int(items.length)]!;
-  }
-  bytes(n: number): Uint8Array {
-    const out = new Uint8Array(n);
-    for (let i = 0; i < n; i++) out[i] = this.u32() & 0xff;
-    return out;
-  }
-}
-
-// ---------------------------------------------------------------------------
-// A hostile peer: node:tls (it can choose its source address), frames decoded strictly.
+// A hostile peer: the test kit's raw client (test/support/raw-client.ts), from a chosen source address.
 
 type Answer = ServerMessage | "closed" | "silence";
 
 interface Peer {
   write(bytes: Uint8Array): void;
+  /** The next control message; data frames are skipped, undecodable messages counted as untyped. */
   next(timeoutMs?: number): Promise<Answer>;
   destroy(): void;
   closed: Promise<void>;
@@ -116,63 +91,37 @@ interface Peer {
   untyped: string[];
 }
 
-function connectPeer(port: number, address: string, pair?: { cert: string; key: string }): Promise<Peer> {
-  return new Promise((resolvePeer, reject) => {
-    const decoder = new FrameDecoder();
-    const queue: ServerMessage[] = [];
-    const untyped: string[] = [];
-    let ended = false;
-    let wake: (() => void) | null = null;
-    let closedResolve!: () => void;
-    const closed = new Promise<void>((r) => (closedResolve = r));
-    // localAddress reaches net.connect underneath (not in @types/node's TLS options): the source address to attack from.
-    const options = { host: "127.0.0.1", port, localAddress: address, rejectUnauthorized: false, ...(pair ?? {}) } as tls.ConnectionOptions;
-    const socket = tls.connect(options, () => resolvePeer(peer));
-    socket.on("data", (chunk: Buffer) => {
-      try {
-        for (const frame of decoder.push(new Uint8Array(chunk))) {
-          if (frame.kind === DATA) continue;
-          try {
-            queue.push(decodeServerMessage(frame.payload));
-          } catch (error) {
-            untyped.push(`undecodable message: ${(error as Error).message}`);
-          }
+async function connectPeer(port: number, address: string, pair?: { cert: string; key: string }): Promise<Peer> {
+  const client = await rawConnect(port, { localAddress: address, ...(pair ? { certPem: pair.cert, keyPem: pair.key } : {}) });
+  const messages: string[] = [];
+  return {
+    write: (bytes) => client.write(bytes),
+    async next(timeoutMs = 15_000) {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const left = deadline - Date.now();
+        if (left <= 0) return "silence";
+        let frame;
+        try {
+          frame = await client.frame(left);
+        } catch {
+          return "silence";
         }
-      } catch (error) {
-        untyped.push(`bad frame from the server: ${(error as Error).message}`);
+        if (frame === null) return "closed";
+        if (frame.kind === DATA) continue;
+        try {
+          return decodeServerMessage(frame.payload);
+        } catch (error) {
+          messages.push(`undecodable message: ${(error as Error).message}`);
+        }
       }
-      wake?.();
-    });
-    socket.on("error", () => {});
-    socket.on("close", () => {
-      ended = true;
-      closedResolve();
-      wake?.();
-    });
-    socket.once("error", (e) => reject(e));
-    const peer: Peer = {
-      write: (bytes) => void socket.write(bytes),
-      async next(timeoutMs = 15_000) {
-        const deadline = Date.now() + timeoutMs;
-        while (queue.length === 0) {
-          if (ended) return "closed";
-          const left = deadline - Date.now();
-          if (left <= 0) return "silence";
-          await new Promise<void>((r) => {
-            const t = setTimeout(r, left);
-            wake = () => {
-              clearTimeout(t);
-              r();
-            };
-          });
-        }
-        return queue.shift()!;
-      },
-      destroy: () => socket.destroy(),
-      closed,
-      untyped,
-    };
-  });
+    },
+    destroy: () => client.destroy(),
+    closed: client.closed,
+    get untyped() {
+      return [...client.frameErrors, ...messages];
+    },
+  };
 }
 
 // ---------------------------------------------------------------------------
@@ -187,54 +136,14 @@ interface Attacker {
   otherOwnerPost: ClientMessageOf<"POST_IMAGE">;
 }
 
-async function craft(creds: Credentials, storageDer: Uint8Array, name: string, bytes: Uint8Array, headerOwner = creds.profile.username) {
-  const owner = creds.profile.username;
-  const digest = createImageDigest();
-  digest.update(bytes);
-  const signature = await signImage({ digest: digest.digest(), owner, name, contentType: "image/png", certDer: creds.certDer, privateKeyPkcs8: creds.keyPkcs8 });
-  const header = newHeader({ owner: headerOwner, name, contentType: "image/png", size: bytes.length });
-  const key = generateContentKey();
-  const parts: Uint8Array[] = [];
-  for await (const c of sealStream(key, header, (async function* () { yield bytes; })())) parts.push(c);
-  const message: ClientMessageOf<"POST_IMAGE"> = {
-    type: "POST_IMAGE", name, contentType: "image/png", size: bytes.length, dataSize: cipherSize(bytes.length),
-    header: toBase64(encodeHeader(header)), signature: toBase64(signature), wrappedKey: toBase64(await wrapKey(key, storageDer)),
-  };
-  return { message, ciphertext: new Uint8Array(Buffer.concat(parts)) };
-}
-
-const HOSTILE_USERNAMES = ["../etc", "Root", "r\u043eot", "a", "x".repeat(33), "root\u0000", "ad/min", " admin", "\u202eadmin", "1admin", "adm\u200bin"];
-const HOSTILE_NAMES = ["../../etc/passwd", "a/b.png", "a\\b.png", "cat.png\u0000.exe", ".", "..", ".htaccess", "cat\u202egnp.exe", "ca\u200bt.png", "e\u0301.png", "cat\ud800.png", "\u00e9".repeat(128), " cat.png", "a\u0085b.png"];
-
-function pem(name: string): string {
-  return readFileSync(join(CERTS, name), "utf8");
-}
-
-function csrB64(name: string): string {
-  return toBase64(fromPem(pem(name), "CERTIFICATE REQUEST"));
-}
-
-function control(json: string): Uint8Array {
-  const body = new TextEncoder().encode(json);
-  return header(CONTROL, body.length, body);
-}
-
-function header(kind: number, length: number, body: Uint8Array = new Uint8Array()): Uint8Array {
-  const out = new Uint8Array(5 + body.length);
-  out[0] = kind;
-  new DataView(out.buffer).setUint32(1, length >>> 0);
-  out.set(body, 5);
-  return out;
-}
-
-const HELLO = encodeMessage({ type: "HELLO", protocol: "sis", version: 1, client: "fuzz" });
+const HELLO = helloFrame(1, "fuzz");
 
 // ---------------------------------------------------------------------------
 // The attacks: each opens connections, does one hostile thing, and says what came back.
 
 interface Env {
   port: number;
-  rng: Rng;
+  rng: Seeded;
   attackers: Attacker[];
   victim: string;
   spareCsr: string;
@@ -291,28 +200,28 @@ const ATTACKS: Attack[] = [
   {
     name: "garbage before the hello", weight: 8,
     run: (e) => {
-      const bytes = new Uint8Array([e.rng.pick([0x00, 0x03, 0x16, 0x47, 0xff]), ...e.rng.bytes(e.rng.int(200))]);
+      const bytes = new Uint8Array([e.rng.pick([0x00, 0x03, 0x16, 0x47, 0xff]), ...e.rng.bytes(e.rng.below(200))]);
       // Under 5 bytes there is no frame header to judge yet: the handshake deadline ends it.
       return oneShot(e, [bytes], bytes.length < 5 ? ["TIMEOUT"] : ["BAD_FRAME"]);
     },
   },
   { name: "an HTTP request", weight: 3, run: (e) => oneShot(e, [new TextEncoder().encode("GET / HTTP/1.1\r\nHost: sis\r\n\r\n")], ["BAD_FRAME"]) },
-  { name: "a length over the limit", weight: 6, run: (e) => oneShot(e, [e.rng.int(2) ? header(CONTROL, MAX_CONTROL_FRAME + 1 + e.rng.int(1e6)) : header(DATA, MAX_DATA_FRAME + 1 + e.rng.int(1e6))], ["FRAME_TOO_LARGE"], { hello: e.rng.int(2) === 0 }) },
-  { name: "a negative-looking length", weight: 3, run: (e) => oneShot(e, [header(e.rng.pick([CONTROL, DATA]), e.rng.pick([0xffffffff, 0x80000000, 0xfffffffe]))], ["FRAME_TOO_LARGE"]) },
-  { name: "a zero-length frame", weight: 3, run: (e) => oneShot(e, [header(CONTROL, 0)], ["BAD_FRAME"], { hello: e.rng.int(2) === 0 }) },
-  { name: "an unknown frame kind", weight: 3, run: (e) => oneShot(e, [header(3 + e.rng.int(250), 4, e.rng.bytes(4))], ["BAD_FRAME"]) },
+  { name: "a length over the limit", weight: 6, run: (e) => oneShot(e, [e.rng.below(2) ? rawFrame(CONTROL, MAX_CONTROL_FRAME + 1 + e.rng.below(1e6)) : rawFrame(DATA, MAX_DATA_FRAME + 1 + e.rng.below(1e6))], ["FRAME_TOO_LARGE"], { hello: e.rng.below(2) === 0 }) },
+  { name: "a negative-looking length", weight: 3, run: (e) => oneShot(e, [rawFrame(e.rng.pick([CONTROL, DATA]), e.rng.pick([0xffffffff, 0x80000000, 0xfffffffe]))], ["FRAME_TOO_LARGE"]) },
+  { name: "a zero-length frame", weight: 3, run: (e) => oneShot(e, [rawFrame(CONTROL, 0)], ["BAD_FRAME"], { hello: e.rng.below(2) === 0 }) },
+  { name: "an unknown frame kind", weight: 3, run: (e) => oneShot(e, [rawFrame(3 + e.rng.below(250), 4, e.rng.bytes(4))], ["BAD_FRAME"]) },
   {
     name: "a random control frame first", weight: 8,
     run: (e) => {
-      const body = e.rng.int(2) ? e.rng.bytes(1 + e.rng.int(300)) : new TextEncoder().encode(JSON.stringify({ type: e.rng.pick(["HELLO", "LIST", "PING", "X"]), [String.fromCharCode(97 + e.rng.int(26))]: e.rng.int(9) }));
-      return oneShot(e, [header(CONTROL, body.length, body)], FATAL_HELLO);
+      const body = e.rng.below(2) ? e.rng.bytes(1 + e.rng.below(300)) : new TextEncoder().encode(JSON.stringify({ type: e.rng.pick(["HELLO", "LIST", "PING", "X"]), [String.fromCharCode(97 + e.rng.below(26))]: e.rng.below(9) }));
+      return oneShot(e, [rawFrame(CONTROL, body.length, body)], FATAL_HELLO);
     },
   },
   {
     name: "a mutated hello", weight: 8,
     run: (e) => {
       const bytes = HELLO.slice();
-      for (let i = 0, n = 1 + e.rng.int(3); i < n; i++) bytes[5 + e.rng.int(bytes.length - 5)] = e.rng.u32() & 0xff;
+      for (let i = 0, n = 1 + e.rng.below(3); i < n; i++) bytes[5 + e.rng.below(bytes.length - 5)] = e.rng.u32() & 0xff;
       // A mutation inside the client string can leave a valid HELLO.
       return oneShot(e, [bytes], [...FATAL_HELLO, "HELLO"]);
     },
@@ -321,30 +230,30 @@ const ATTACKS: Attack[] = [
     name: "a frame truncated mid-frame", weight: 5,
     run: async (e) => {
       const peer = await connectPeer(e.port, e.address());
-      const frame = e.rng.int(2) ? HELLO : encodeMessage({ type: "REGISTER", username: "someone", password: "some-password", csr: e.spareCsr });
-      peer.write(frame.subarray(0, 1 + e.rng.int(frame.length - 1)));
+      const frame = e.rng.below(2) ? HELLO : encodeMessage({ type: "REGISTER", username: "someone", password: "some-password", csr: e.spareCsr });
+      peer.write(frame.subarray(0, 1 + e.rng.below(frame.length - 1)));
       peer.destroy();
       await peer.closed;
       return { outcomes: ["dropped"], allowed: ["dropped"], untyped: peer.untyped, connections: 1 };
     },
   },
-  { name: "a wrong protocol version", weight: 4, run: (e) => oneShot(e, [encodeMessage({ type: "HELLO", protocol: "sis", version: 2 + e.rng.int(1000), client: "fuzz" })], ["UNSUPPORTED_VERSION"]) },
-  { name: "an unknown message type", weight: 4, run: (e) => oneShot(e, [control(`{"type":"${e.rng.pick(["ADMIN", "DELETE", "REGISTERED", "IMAGES", "SHUTDOWN"])}"}`)], ["UNKNOWN_MESSAGE"], { hello: true }) },
-  { name: "an extra field", weight: 4, run: (e) => oneShot(e, [control('{"type":"PING","admin":true}')], ["BAD_MESSAGE"], { hello: true }) },
-  { name: "a wrong-typed field", weight: 4, run: (e) => oneShot(e, [control(e.rng.pick(['{"type":"LIST","limit":"5"}', '{"type":"DOWNLOAD","id":5}', '{"type":"REGISTER","username":1,"password":2,"csr":3}']))], ["BAD_MESSAGE"], { hello: true }) },
-  { name: "deeply nested JSON", weight: 4, run: (e) => { const d = 9 + e.rng.int(20_000); return oneShot(e, [control(`{"type":"PING","x":${"[".repeat(d)}${"]".repeat(d)}}`)], ["BAD_MESSAGE"], { hello: true }); } },
-  { name: "huge JSON", weight: 3, run: (e) => oneShot(e, [control(`{"type":"HELLO","protocol":"sis","version":1,"client":"${"A".repeat(MAX_CONTROL_FRAME - 70)}"}`)], ["BAD_MESSAGE"]) },
+  { name: "a wrong protocol version", weight: 4, run: (e) => oneShot(e, [helloFrame(2 + e.rng.below(1000), "fuzz")], ["UNSUPPORTED_VERSION"]) },
+  { name: "an unknown message type", weight: 4, run: (e) => oneShot(e, [controlFrame(`{"type":"${e.rng.pick(["ADMIN", "DELETE", "REGISTERED", "IMAGES", "SHUTDOWN"])}"}`)], ["UNKNOWN_MESSAGE"], { hello: true }) },
+  { name: "an extra field", weight: 4, run: (e) => oneShot(e, [controlFrame('{"type":"PING","admin":true}')], ["BAD_MESSAGE"], { hello: true }) },
+  { name: "a wrong-typed field", weight: 4, run: (e) => oneShot(e, [controlFrame(e.rng.pick(['{"type":"LIST","limit":"5"}', '{"type":"DOWNLOAD","id":5}', '{"type":"REGISTER","username":1,"password":2,"csr":3}']))], ["BAD_MESSAGE"], { hello: true }) },
+  { name: "deeply nested JSON", weight: 4, run: (e) => { const d = 9 + e.rng.below(20_000); return oneShot(e, [controlFrame(`{"type":"PING","x":${"[".repeat(d)}${"]".repeat(d)}}`)], ["BAD_MESSAGE"], { hello: true }); } },
+  { name: "huge JSON", weight: 3, run: (e) => oneShot(e, [controlFrame(`{"type":"HELLO","protocol":"sis","version":1,"client":"${"A".repeat(MAX_CONTROL_FRAME - 70)}"}`)], ["BAD_MESSAGE"]) },
   { name: "a second hello", weight: 3, run: (e) => oneShot(e, [HELLO], ["BAD_MESSAGE"], { hello: true }) },
   {
     name: "a request without a certificate", weight: 5,
-    run: (e) => oneShot(e, [e.rng.pick([encodeMessage({ type: "LIST" }), encodeMessage({ type: "DOWNLOAD", owner: e.victim, name: "x.png" }), control('{"type":"POST_IMAGE","name":"x.png","contentType":"image/png","size":1,"dataSize":17,"header":"AAAA","signature":"AAAA","wrappedKey":"AAAA"}')])], ["AUTH_REQUIRED"], { hello: true }),
+    run: (e) => oneShot(e, [e.rng.pick([encodeMessage({ type: "LIST" }), encodeMessage({ type: "DOWNLOAD", owner: e.victim, name: "x.png" }), controlFrame('{"type":"POST_IMAGE","name":"x.png","contentType":"image/png","size":1,"dataSize":17,"header":"AAAA","signature":"AAAA","wrappedKey":"AAAA"}')])], ["AUTH_REQUIRED"], { hello: true }),
   },
-  { name: "a foreign-CA certificate", weight: 4, run: (e) => oneShot(e, [HELLO], ["CERT_UNKNOWN"], { pair: { cert: pem("foreign-alice.pem"), key: pem("foreign-alice.key") } }) },
-  { name: "an expired foreign certificate", weight: 2, run: (e) => oneShot(e, [HELLO], ["CERT_UNKNOWN"], { pair: { cert: pem("expired.pem"), key: pem("expired.key") } }) },
+  { name: "a foreign-CA certificate", weight: 4, run: (e) => oneShot(e, [HELLO], ["CERT_UNKNOWN"], { pair: { cert: certFile("foreign-alice.pem"), key: certFile("foreign-alice.key") } }) },
+  { name: "an expired foreign certificate", weight: 2, run: (e) => oneShot(e, [HELLO], ["CERT_UNKNOWN"], { pair: { cert: certFile("expired.pem"), key: certFile("expired.key") } }) },
   {
     name: "a bad CSR", weight: 4,
     run: (e) => {
-      const [csr, code] = e.rng.pick([[csrB64("bad-pop.csr"), "BAD_CSR"], [csrB64("weak-1024.csr"), "WEAK_KEY"], [toBase64(e.rng.bytes(1 + e.rng.int(500))), "BAD_CSR"]] as const);
+      const [csr, code] = e.rng.pick([[csrFixtureBase64("bad-pop.csr"), "BAD_CSR"], [csrFixtureBase64("weak-1024.csr"), "WEAK_KEY"], [toBase64(e.rng.bytes(1 + e.rng.below(500))), "BAD_CSR"]] as const);
       return oneShot(e, [encodeMessage({ type: "REGISTER", username: `u${e.rng.u32().toString(36)}`, password: "a-long-enough-password", csr })], [code], { hello: true });
     },
   },
@@ -359,14 +268,14 @@ const ATTACKS: Attack[] = [
     name: "a hostile image name", weight: 5,
     run: (e) => {
       const a = e.rng.pick(e.attackers);
-      return oneShot(e, [encodeMessage({ ...a.post.message, name: e.rng.pick(HOSTILE_NAMES) })], ["BAD_NAME"], { hello: true, pair: a.pair });
+      return oneShot(e, [encodeMessage({ ...a.post.message, name: e.rng.pick(HOSTILE_IMAGE_NAMES) })], ["BAD_NAME"], { hello: true, pair: a.pair });
     },
   },
   { name: "a content type that is not an image", weight: 2, run: (e) => { const a = e.rng.pick(e.attackers); return oneShot(e, [encodeMessage({ ...a.post.message, contentType: e.rng.pick(["text/html", "image/svg+xml", "application/pdf"]) })], ["BAD_IMAGE"], { hello: true, pair: a.pair }); } },
-  { name: "a size over the cap", weight: 3, run: (e) => { const a = e.rng.pick(e.attackers); const size = LIMITS.maxImageSize + 1 + e.rng.int(1e9); return oneShot(e, [encodeMessage({ ...a.post.message, size, dataSize: cipherSize(size) })], ["TOO_LARGE"], { hello: true, pair: a.pair }); } },
-  { name: "a dataSize that lies", weight: 3, run: (e) => { const a = e.rng.pick(e.attackers); return oneShot(e, [encodeMessage({ ...a.post.message, dataSize: a.post.message.dataSize + 1 + e.rng.int(100) })], ["BAD_UPLOAD"], { hello: true, pair: a.pair }); } },
+  { name: "a size over the cap", weight: 3, run: (e) => { const a = e.rng.pick(e.attackers); const size = LIMITS.maxImageSize + 1 + e.rng.below(1e9); return oneShot(e, [encodeMessage({ ...a.post.message, size, dataSize: cipherSize(size) })], ["TOO_LARGE"], { hello: true, pair: a.pair }); } },
+  { name: "a dataSize that lies", weight: 3, run: (e) => { const a = e.rng.pick(e.attackers); return oneShot(e, [encodeMessage({ ...a.post.message, dataSize: a.post.message.dataSize + 1 + e.rng.below(100) })], ["BAD_UPLOAD"], { hello: true, pair: a.pair }); } },
   { name: "a header naming another owner", weight: 2, run: (e) => { const a = e.rng.pick(e.attackers); return oneShot(e, [encodeMessage(a.otherOwnerPost)], ["BAD_UPLOAD"], { hello: true, pair: a.pair }); } },
-  { name: "a data frame without an upload", weight: 3, run: (e) => { const a = e.rng.pick(e.attackers); return oneShot(e, [encodeData(e.rng.bytes(1 + e.rng.int(1000)))], ["BAD_UPLOAD"], { hello: true, pair: a.pair }); } },
+  { name: "a data frame without an upload", weight: 3, run: (e) => { const a = e.rng.pick(e.attackers); return oneShot(e, [encodeData(e.rng.bytes(1 + e.rng.below(1000)))], ["BAD_UPLOAD"], { hello: true, pair: a.pair }); } },
   {
     name: "more or fewer bytes than declared", weight: 4,
     run: async (e) => {
@@ -378,8 +287,8 @@ const ATTACKS: Attack[] = [
         peer.write(encodeMessage(a.post.message));
         const ready = label(await peer.next());
         if (ready !== "UPLOAD_READY") return finish(peer, [ready], ["BUSY"]);
-        const more = e.rng.int(2) === 0;
-        const data = more ? new Uint8Array(Buffer.concat([a.post.ciphertext, e.rng.bytes(1 + e.rng.int(100))])) : a.post.ciphertext.subarray(0, e.rng.int(a.post.ciphertext.length));
+        const more = e.rng.below(2) === 0;
+        const data = more ? new Uint8Array(Buffer.concat([a.post.ciphertext, e.rng.bytes(1 + e.rng.below(100))])) : a.post.ciphertext.subarray(0, e.rng.below(a.post.ciphertext.length));
         if (data.length > 0) peer.write(encodeData(data));
         if (!more) peer.write(encodeMessage({ type: "PING" }));
         return finish(peer, [label(await peer.next())], ["BAD_UPLOAD"]);
@@ -397,7 +306,7 @@ const ATTACKS: Attack[] = [
       await peer.next();
       peer.write(encodeMessage(a.post.message));
       const ready = label(await peer.next());
-      peer.write(encodeData(a.post.ciphertext.subarray(0, 1 + e.rng.int(a.post.ciphertext.length - 2))));
+      peer.write(encodeData(a.post.ciphertext.subarray(0, 1 + e.rng.below(a.post.ciphertext.length - 2))));
       peer.destroy();
       await peer.closed;
       return finish(peer, [ready === "UPLOAD_READY" ? "dropped" : ready], ["dropped", "BUSY"]);
@@ -405,7 +314,7 @@ const ATTACKS: Attack[] = [
   },
   { name: "an unknown image id", weight: 3, run: (e) => { const a = e.rng.pick(e.attackers); return oneShot(e, [encodeMessage({ type: "DOWNLOAD", id: e.rng.bytes(16).reduce((s, b) => s + b.toString(16).padStart(2, "0"), "") })], ["NOT_FOUND"], { hello: true, pair: a.pair }); } },
   { name: "a guessed owner and name", weight: 2, run: (e) => { const a = e.rng.pick(e.attackers); return oneShot(e, [encodeMessage({ type: "DOWNLOAD", owner: e.victim, name: `guess-${e.rng.u32()}.png` })], ["NOT_FOUND"], { hello: true, pair: a.pair }); } },
-  { name: "an image id that is a path", weight: 2, run: (e) => { const a = e.rng.pick(e.attackers); return oneShot(e, [control('{"type":"DOWNLOAD","id":"../../../../etc/passwd"}')], ["BAD_MESSAGE"], { hello: true, pair: a.pair }); } },
+  { name: "an image id that is a path", weight: 2, run: (e) => { const a = e.rng.pick(e.attackers); return oneShot(e, [controlFrame('{"type":"DOWNLOAD","id":"../../../../etc/passwd"}')], ["BAD_MESSAGE"], { hello: true, pair: a.pair }); } },
   {
     name: "an idle connection", weight: 1,
     run: async (e) => {
@@ -480,7 +389,7 @@ async function main(): Promise<number> {
   const total = Number(values.connections);
   const concurrency = Number(values.concurrency);
   const seed = values.seed !== undefined ? Number(values.seed) >>> 0 : (Math.random() * 2 ** 32) >>> 0;
-  const rng = new Rng(seed);
+  const rng = seeded(seed);
   const dir = mkdtempSync(join(tmpdir(), "sis-fuzz-connections-"));
   console.log(`fuzz-connections: seed ${seed}, ${total} hostile connections, ${concurrency} at a time, data in ${dir}`);
 
@@ -500,25 +409,26 @@ async function main(): Promise<number> {
   const problems: string[] = [];
   try {
     const server = `127.0.0.1:${info.port}`;
-    const makeUser = async (name: string) => {
+    const makeUser = async (name: string): Promise<User> => {
       const home = new Home(join(dir, "homes", name));
-      await register({ home, server, username: name, password: `${name}-password-1`, caFingerprint: info.caFingerprint, keyBits: 2048 });
-      return home.credentials();
+      const password = `${name}-password-1`;
+      await register({ home, server, username: name, password, caFingerprint: info.caFingerprint, keyBits: 2048 });
+      return { name, password, home, creds: await home.credentials() };
     };
     const names = ["mallory", "trudy", "eve", "oscar"];
-    const attackerCreds: Credentials[] = [];
-    for (const name of ["victim", ...names]) attackerCreds.push(await makeUser(name));
-    attackerCreds.shift();
-    const probe = await connectAs(attackerCreds[0]!);
+    const users: User[] = [];
+    for (const name of ["victim", ...names]) users.push(await makeUser(name));
+    users.shift();
+    const probe = await connectAs(users[0]!.creds);
     const storageDer = fromBase64(probe.hello.storageCertificate);
     probe.close();
     const png = new Uint8Array(readFileSync(SAMPLE_IMAGE));
-    const attackers: Attacker[] = await Promise.all(attackerCreds.map(async (creds) => ({
-      name: creds.profile.username,
-      creds,
-      pair: { cert: creds.certPem, key: creds.keyPem },
-      post: await craft(creds, storageDer, "never-finished.png", png),
-      otherOwnerPost: (await craft(creds, storageDer, "as-victim.png", png, "victim")).message,
+    const attackers: Attacker[] = await Promise.all(users.map(async (user) => ({
+      name: user.name,
+      creds: user.creds,
+      pair: { cert: user.creds.certPem, key: user.creds.keyPem },
+      post: await craftPost(user, storageDer, { name: "never-finished.png", bytes: png }),
+      otherOwnerPost: (await craftPost(user, storageDer, { name: "as-victim.png", bytes: png, header: { owner: "victim" } })).message,
     })));
     const spareCsr = toBase64((await createKeyAndCsr({ username: "spare", bits: 2048 })).csrDer);
     const ADDRESSES = ["127.0.0.3", "127.0.0.4", "127.0.0.5", "127.0.0.6", "127.0.0.7", "127.0.0.8"];
@@ -534,11 +444,11 @@ async function main(): Promise<number> {
     const weights = ATTACKS.reduce((s, a) => s + a.weight, 0);
     const pickAttack = (): Attack => {
       // One flood in 400 picks, never two at once (it owns 127.0.0.9).
-      if (!floodBusy && rng.int(400) === 0) {
+      if (!floodBusy && rng.below(400) === 0) {
         floodBusy = true;
         return { name: "many connections from one address", weight: 0, run: (e) => flood(e, "127.0.0.9", LIMITS.maxConnectionsPerAddress + 16).finally(() => (floodBusy = false)) };
       }
-      let r = rng.int(weights);
+      let r = rng.below(weights);
       for (const a of ATTACKS) if ((r -= a.weight) < 0) return a;
       return ATTACKS[0]!;
     };
@@ -619,7 +529,7 @@ async function main(): Promise<number> {
     // A legitimate client: register, post a real image, get it back verified.
     if (alive) {
       try {
-        const creds = await makeUser("legit");
+        const { creds } = await makeUser("legit");
         const conn = await connectAs(creds);
         try {
           const { image } = await postImage(conn, creds, SAMPLE_IMAGE, { keepMetadata: true, name: "after-the-storm.png" });

@@ -22,6 +22,7 @@ import {
   type Frame,
   type ServerMessage,
 } from "../src/protocol/index.ts";
+import { concat, split } from "../test/support/bytes.ts";
 
 // ---------------------------------------------------------------------------
 // Seeded PRNG (sfc32): deterministic per (seed, stream index).
@@ -239,10 +240,6 @@ function mutateHeader(r: Rng, frame: Uint8Array): void {
   }
 }
 
-function concat(parts: Uint8Array[]): Uint8Array {
-  return new Uint8Array(Buffer.concat(parts));
-}
-
 function mutateBytes(r: Rng, bytes: Uint8Array): Uint8Array {
   const n = bytes.length;
   const i = r.int(n);
@@ -298,16 +295,9 @@ function mutatedStream(r: Rng, corpus: Sample[]): { bytes: Uint8Array; frames: n
   return { bytes, frames: count };
 }
 
+/** `bytes` cut at up to 6 random points (as a socket might deliver it). */
 function chunks(r: Rng, bytes: Uint8Array): Uint8Array[] {
-  const cuts = Array.from({ length: r.int(7) }, () => r.int(bytes.length + 1)).sort((a, b) => a - b);
-  const out: Uint8Array[] = [];
-  let from = 0;
-  for (const c of cuts) {
-    out.push(bytes.subarray(from, c));
-    from = c;
-  }
-  out.push(bytes.subarray(from));
-  return out;
+  return split(bytes, Array.from({ length: r.int(7) }, () => r.int(bytes.length + 1)));
 }
 
 // ---------------------------------------------------------------------------

@@ -1,6 +1,7 @@
 /** Reads the few fields of an X.509 certificate that signing, verifying and key wrap need. */
 import { OID } from "./cms-oids.ts";
-import { DerError, TAG, at, children, parseDer, readTlv, sameBytes, type Tlv } from "./der.ts";
+import { sameBytes } from "../encoding/bytes.ts";
+import { DerError, TAG, at, children, parseDer, readTlv, type Tlv } from "../encoding/der.ts";
 
 export interface CertificateInfo {
   /** The certificate's exact DER. */

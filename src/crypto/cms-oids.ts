@@ -1,5 +1,5 @@
 /** Object identifiers of the signature profile (ENVELOPE.md section 4), DER-encoded once. */
-import { oid } from "./der.ts";
+import { oid } from "../encoding/der.ts";
 
 export const OID = {
   data: oid("1.2.840.113549.1.7.1"),

@@ -1,5 +1,5 @@
 /** DER UTCTime / GeneralizedTime for CMS signingTime (RFC 5652 11.3: UTCTime for 1950..2049). */
-import { DerError, TAG, tlv, type Tlv } from "./der.ts";
+import { DerError, TAG, tlv, type Tlv } from "../encoding/der.ts";
 
 const ascii = new TextEncoder();
 const pad = (n: number, width: number) => String(n).padStart(width, "0");

@@ -2,7 +2,7 @@
 import { buf } from "./bytes.ts";
 import { readCertificate } from "./certificate-info.ts";
 import { OID } from "./cms-oids.ts";
-import { TAG, tlv } from "./der.ts";
+import { TAG, tlv } from "../encoding/der.ts";
 import { IMAGE_DIGEST_SIZE } from "./image-digest.ts";
 import { bindingString, buildSignedAttributes } from "./signed-attributes.ts";
 import { SignatureError } from "./signature-error.ts";

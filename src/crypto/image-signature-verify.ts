@@ -2,7 +2,8 @@
 import { buf, constantTimeEqual } from "./bytes.ts";
 import { readCertificate, type CertificateInfo } from "./certificate-info.ts";
 import { OID } from "./cms-oids.ts";
-import { DerError, TAG, at, children, parseDer, sameBytes, type Tlv } from "./der.ts";
+import { sameBytes } from "../encoding/bytes.ts";
+import { DerError, TAG, at, children, parseDer, type Tlv } from "../encoding/der.ts";
 import { RSA_PKCS1_SHA256 } from "./image-signature-sign.ts";
 import { bindingString, readSignedAttributes } from "./signed-attributes.ts";
 import { SignatureError } from "./signature-error.ts";

@@ -1,6 +1,7 @@
 /** The CMS signed attributes of an image signature (ENVELOPE.md G5, G6): build and read. */
 import { OID } from "./cms-oids.ts";
-import { DerError, TAG, at, children, compareBytes, sameBytes, tlv, type Tlv } from "./der.ts";
+import { compareBytes, sameBytes } from "../encoding/bytes.ts";
+import { DerError, TAG, at, children, tlv, type Tlv } from "../encoding/der.ts";
 import { decodeTime, encodeTime } from "./der-time.ts";
 import { BINDING_LABEL, BINDING_SEPARATOR } from "./labels.ts";
 import { fieldsProblem } from "./text-fields.ts";

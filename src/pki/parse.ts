@@ -1,5 +1,6 @@
 /** Bounded parsing of untrusted DER: size checked before the parser runs, every parser error becomes a PkiError. */
-import { hasStrictSignedWrapper, isStrictDer } from "./der.ts";
+import { isStrictDer } from "../encoding/der.ts";
+import { hasStrictSignedWrapper } from "./signed-wrapper.ts";
 import { PkiError, wrapSync } from "./errors.ts";
 import { x509 } from "./setup.ts";
 

@@ -1,4 +1,5 @@
 /** Certificate serial numbers: random positive 128-bit values and one normalised hex form for comparison. */
+import { canonicalSerial } from "../encoding/serial.ts";
 import { PkiError } from "./errors.ts";
 
 const SERIAL_BYTES = 16;
@@ -14,12 +15,10 @@ export function randomSerial(): string {
   return Buffer.from(bytes).toString("hex");
 }
 
-/** Strips colons/spaces, lower-cases and drops leading zero bytes: "00:AB:01" → "ab01". */
+/** canonicalSerial (src/encoding/serial.ts), refusing what is not hex: "00:AB:01" → "ab01". */
 export function normalizeSerial(hex: string): string {
-  let s = hex.replace(/[:\s]/g, "").toLowerCase();
-  if (s.length === 0 || !/^[0-9a-f]+$/.test(s)) throw new PkiError("BAD_CERT", "serial number is not hex");
-  if (s.length % 2 === 1) s = "0" + s;
-  while (s.length > 2 && s.startsWith("00")) s = s.slice(2);
+  const s = canonicalSerial(hex);
+  if (s === null) throw new PkiError("BAD_CERT", "serial number is not hex");
   return s;
 }
 

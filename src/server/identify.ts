@@ -1,4 +1,5 @@
 /** Who a presented client certificate belongs to, decided by our own records (P4), not by TLS alone. */
+import { sameBytes } from "../encoding/bytes.ts";
 import type { ErrorCode } from "../protocol/index.ts";
 import { readCertSerial } from "./cert-serial.ts";
 import type { CertStore } from "./ports.ts";
@@ -11,10 +12,6 @@ export interface Identity {
 }
 
 export type Identification = { identity: Identity } | { refused: ErrorCode; reason: string } | { anonymous: true };
-
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  return a.length === b.length && Buffer.compare(a, b) === 0;
-}
 
 export function identify(certs: CertStore, presented: Uint8Array | null, now = Date.now()): Identification {
   if (!presented || presented.length === 0) return { anonymous: true };

@@ -6,7 +6,7 @@ import {
 } from "../server/ports.ts";
 import { openDatabase } from "./open-database.ts";
 import { toCert, toImage, toUser } from "./rows.ts";
-import { normaliseSerial } from "./serial.ts";
+import { canonicalSerial } from "../encoding/serial.ts";
 import { prepareStatements, type Statements } from "./sqlite-statements.ts";
 
 const IMAGE_ID = /^[0-9a-f]{32}$/;
@@ -74,7 +74,7 @@ export class SqliteStore implements Store {
   // --- certificates --------------------------------------------------------
 
   addCert(cert: NewCert): CertRecord {
-    const serial = normaliseSerial(cert.serial);
+    const serial = canonicalSerial(cert.serial);
     if (serial === null) throw new TypeError(`invalid certificate serial ${JSON.stringify(cert.serial)}`);
     let changes: number;
     try {
@@ -89,7 +89,7 @@ export class SqliteStore implements Store {
   }
 
   findCert(serial: string): CertRecord | null {
-    const normal = normaliseSerial(serial);
+    const normal = canonicalSerial(serial);
     if (normal === null) return null;
     const row = this.#sql.findCert.get({ serial: normal });
     return row ? toCert(row) : null;
@@ -103,7 +103,7 @@ export class SqliteStore implements Store {
   // A revocation and its version bump commit together, so any process that
   // sees the new version also sees the revocation.
   revokeSerial(serial: string, at: Millis): boolean {
-    const normal = normaliseSerial(serial);
+    const normal = canonicalSerial(serial);
     if (normal === null) return false;
     return this.#db.transaction(() => {
       if (this.#sql.revokeSerial.run({ serial: normal, at }).changes === 0) return false;

@@ -1,5 +1,5 @@
 /** Test-only edits of a CMS signature: find the SignerInfo's parts and splice bytes in place. */
-import { TAG, at, children, parseDer } from "../../src/crypto/der.ts";
+import { TAG, at, children, parseDer } from "../../src/encoding/der.ts";
 
 function signerInfo(cms: Uint8Array) {
   const ci = children(parseDer(cms));

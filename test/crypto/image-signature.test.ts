@@ -2,7 +2,8 @@
 import { afterAll, expect, test } from "bun:test";
 import fc from "fast-check";
 import { MAX_SIGNATURE_SIZE, SignatureError, createImageDigest, signImage, verifyImageSignature } from "../../src/crypto/index.ts";
-import { TAG, at, children, compareBytes, parseDer } from "../../src/crypto/der.ts";
+import { compareBytes } from "../../src/encoding/bytes.ts";
+import { TAG, at, children, parseDer } from "../../src/encoding/der.ts";
 import { rsaSign, replaceBytes, signedAttributesToSign, withSignature } from "./cms-surgery.ts";
 import { makeFixtures } from "./openssl-fixtures.ts";
 import { IMAGE, digestOf, sigOutcome } from "./sig-helpers.ts";

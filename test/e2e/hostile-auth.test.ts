@@ -1,11 +1,12 @@
 /** Hostile clients against a compiled `sis serve`: each is answered with its error code and the server keeps serving the next client. */
 // First, before anything loads @peculiar/x509: Bun may evaluate CommonJS dependencies out of source order (see the report on src/pki/setup.ts).
 import "reflect-metadata";
-import { afterAll, afterEach, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { afterEach, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { chmodSync, cpSync, existsSync, mkdirSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { CONTROL, encodeMessage } from "../../src/protocol/index.ts";
-import { register, sis, startServe, tempDir, type ServerProcess } from "../support/cli.ts";
+import { dirsForFile } from "../support/sandbox.ts";
+import { register, sis, startServe, type ServerProcess } from "../support/cli.ts";
 import { rawConnect } from "../support/raw-client.ts";
 import {
   anonymousHello, certFile, certPath, closedWithin, csrFixtureBase64, expectError, expectRun, freshCsr, helloAs, opensslFingerprint, rawFrame,
@@ -14,10 +15,8 @@ import {
 // Real processes, argon2id and RSA key generation on a shared two-core machine: allow for load.
 setDefaultTimeout(60_000);
 
-const data = tempDir("sis-e2e-hostile-data-");
-const homes = tempDir("sis-e2e-hostile-homes-");
-const home = (name: string) => join(homes, name);
 let server: ServerProcess;
+const { data, homes, home } = dirsForFile("sis-e2e-hostile", () => server);
 /** A valid CSR for REGISTER requests that must fail before any certificate is issued. */
 let spareCsr: string;
 
@@ -29,12 +28,6 @@ beforeAll(async () => {
   const [alice] = await Promise.all([register(server, "alice", home("alice")), freshCsr("spare").then((c) => (spareCsr = c.csr))]);
   expectRun(alice, { code: 0, stderr: "", stdout: /^registered alice / });
 }, 90_000);
-
-afterAll(async () => {
-  await server?.stop();
-  data[Symbol.dispose]();
-  homes[Symbol.dispose]();
-}, 30_000);
 
 afterEach(async () => {
   // Whatever the last client did, the server process is alive and greets the next one.

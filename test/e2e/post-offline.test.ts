@@ -1,19 +1,15 @@
 /** sis post against a server that is gone: the first pass over the file runs beside the connection, and a failed connection still ends the post with its own error. */
-import { afterAll, beforeAll, expect, test } from "bun:test";
+import { expect, test } from "bun:test";
 import { join } from "node:path";
 import { sis } from "../support/cli.ts";
-import { openSandbox, type Sandbox } from "../support/sandbox.ts";
+import { openSandbox, sandboxHooks, type Sandbox } from "../support/sandbox.ts";
 import { SAMPLE, writeBigPng } from "../support/share.ts";
 
 let box: Sandbox;
 
-beforeAll(async () => {
-  box = await openSandbox("sis-post-offline-", ["alice"]);
+sandboxHooks(() => openSandbox("sis-post-offline-", ["alice"]), async (sb) => {
+  box = sb;
   await box.server.stop();
-}, 60_000);
-
-afterAll(async () => {
-  await box?.close();
 });
 
 const refused = (port: number) => `sis: cannot connect to 127.0.0.1:${port}: connection refused; is 'sis serve' running there?\n`;

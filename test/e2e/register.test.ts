@@ -1,20 +1,19 @@
 /** End to end with the compiled binary: serve, register, whoami, the certificates as OpenSSL sees them, the TLS channel, restart. */
 // First, before anything loads @peculiar/x509: Bun may evaluate CommonJS dependencies out of source order (see the report on src/pki/setup.ts).
 import "reflect-metadata";
-import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { encodeMessage } from "../../src/protocol/index.ts";
-import { register, sis, startServe, tempDir, type Result, type ServerProcess } from "../support/cli.ts";
+import { dirsForFile } from "../support/sandbox.ts";
+import { register, sis, startServe, type Result, type ServerProcess } from "../support/cli.ts";
 import { expectRun, helloFrame, openssl, opensslFingerprint } from "../support/auth-kit.ts";
 
 // Real processes, argon2id and RSA key generation on a shared two-core machine: allow for load.
 setDefaultTimeout(60_000);
 
-const data = tempDir("sis-e2e-register-data-");
-const homes = tempDir("sis-e2e-register-homes-");
-const home = (name: string) => join(homes, name);
 let server: ServerProcess;
+const { data, homes, home } = dirsForFile("sis-e2e-register", () => server);
 let firstStart: string;
 const registered: Record<string, Result> = {};
 
@@ -25,12 +24,6 @@ beforeAll(async () => {
   registered.alice = alice;
   registered.bob = bob;
 }, 90_000);
-
-afterAll(async () => {
-  await server?.stop();
-  data[Symbol.dispose]();
-  homes[Symbol.dispose]();
-}, 30_000);
 
 /** The serial OpenSSL reads from a certificate, normalised like sis serials. */
 async function opensslSerial(pem: string): Promise<string> {

@@ -1,20 +1,19 @@
 /** Revocation end to end: `sis admin revoke` while `sis serve` runs, the next connection refused, the CRL as OpenSSL reads it. */
 // First, before anything loads @peculiar/x509: Bun may evaluate CommonJS dependencies out of source order (see the report on src/pki/setup.ts).
 import "reflect-metadata";
-import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { register, sis, startServe, tempDir, type ServerProcess } from "../support/cli.ts";
+import { dirsForFile } from "../support/sandbox.ts";
+import { register, sis, startServe, type ServerProcess } from "../support/cli.ts";
 import { rawConnect } from "../support/raw-client.ts";
 import { closedWithin, expectError, expectRun, helloAs, helloFrame, openssl } from "../support/auth-kit.ts";
 
 // Real processes, argon2id and RSA key generation on a shared two-core machine: allow for load.
 setDefaultTimeout(60_000);
 
-const data = tempDir("sis-e2e-revoke-data-");
-const homes = tempDir("sis-e2e-revoke-homes-");
-const home = (name: string) => join(homes, name);
 let server: ServerProcess;
+const { data, homes, home } = dirsForFile("sis-e2e-revoke", () => server);
 const serials: Record<string, string> = {};
 
 /** The certificate serial a home holds, as `sis whoami --json` reports it. */
@@ -55,12 +54,6 @@ beforeAll(async () => {
   for (const r of [laptop, bob, phone]) expectRun(r, { code: 0, stderr: "" });
   for (const h of ["alice-laptop", "alice-phone", "bob"]) serials[h] = await serialOf(h);
 }, 90_000);
-
-afterAll(async () => {
-  await server?.stop();
-  data[Symbol.dispose]();
-  homes[Symbol.dispose]();
-}, 30_000);
 
 describe("before any revocation", () => {
   test("every certificate is valid, lists, and verifies against the CRL", async () => {

@@ -1,9 +1,9 @@
 /** Sharing images through the compiled binary: post, list, get, refusals, and where files land. */
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { sis, type Result, type ServerProcess } from "../support/cli.ts";
-import { openSandbox, type Sandbox } from "../support/sandbox.ts";
+import { openSandbox, sandboxHooks, type Sandbox } from "../support/sandbox.ts";
 import { rawConnect } from "../support/raw-client.ts";
 import { listFiles, postedId, SAMPLE, sameBytes, writeBigPng } from "../support/share.ts";
 
@@ -15,15 +15,11 @@ let server: ServerProcess;
 let alice: string;
 let bob: string;
 
-beforeAll(async () => {
-  box = await openSandbox("sis-share-", ["alice", "bob"], ["--max-image-size", String(MAX_IMAGE)]);
+sandboxHooks(() => openSandbox("sis-share-", ["alice", "bob"], ["--max-image-size", String(MAX_IMAGE)]), (sb) => {
+  box = sb;
   ({ root, server } = box);
   alice = box.home("alice");
   bob = box.home("bob");
-}, 60_000);
-
-afterAll(async () => {
-  await box?.close();
 });
 
 const freshDir = (label: string): string => box.freshDir(label);

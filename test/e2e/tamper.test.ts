@@ -1,9 +1,9 @@
 /** What a receiver refuses: a stored blob changed on the server's disk, and an owner whose certificate was revoked. */
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { openSync, readSync, statSync, writeSync, closeSync } from "node:fs";
 import { join } from "node:path";
 import { sis, type ServerProcess } from "../support/cli.ts";
-import { openSandbox, type Sandbox } from "../support/sandbox.ts";
+import { openSandbox, sandboxHooks, type Sandbox } from "../support/sandbox.ts";
 import { listFiles, postedId, SAMPLE, sameBytes } from "../support/share.ts";
 
 let box: Sandbox;
@@ -12,16 +12,12 @@ let alice: string;
 let bob: string;
 let carol: string;
 
-beforeAll(async () => {
-  box = await openSandbox("sis-tamper-", ["alice", "bob", "carol"]);
+sandboxHooks(() => openSandbox("sis-tamper-", ["alice", "bob", "carol"]), (sb) => {
+  box = sb;
   ({ server } = box);
   alice = box.home("alice");
   bob = box.home("bob");
   carol = box.home("carol");
-}, 60_000);
-
-afterAll(async () => {
-  await box?.close();
 });
 
 const freshDir = (label: string): string => box.freshDir(label);

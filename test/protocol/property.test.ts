@@ -27,6 +27,7 @@ import {
   type Frame,
   type ServerMessage,
 } from "../../src/protocol/index.ts";
+import { concat, split } from "../support/bytes.ts";
 
 const RUNS = Math.max(1, Number(process.env.SIS_FUZZ_RUNS) || 300);
 // In `npm test` the cases are the same every run (a fixed seed), so the coverage checks of
@@ -149,24 +150,6 @@ const fullControlFrame = (() => {
 
 // ---------------------------------------------------------------------------
 // Chunking and feeding
-
-/** Cuts `bytes` at the given points (taken modulo its length). */
-function split(bytes: Uint8Array, cuts: number[]): Uint8Array[] {
-  if (bytes.length === 0) return [bytes];
-  const points = [...new Set(cuts.map((c) => c % (bytes.length + 1)))].sort((a, b) => a - b);
-  const pieces: Uint8Array[] = [];
-  let from = 0;
-  for (const p of points) {
-    pieces.push(bytes.subarray(from, p));
-    from = p;
-  }
-  pieces.push(bytes.subarray(from));
-  return pieces;
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  return new Uint8Array(Buffer.concat(parts));
-}
 
 function assertTyped(e: unknown, allowed: readonly ErrorCode[], where: string): asserts e is ProtocolError {
   if (!(e instanceof ProtocolError)) throw new Error(`${where} threw an untyped ${String(e)}`, { cause: e });

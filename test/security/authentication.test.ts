@@ -1,7 +1,7 @@
 /** SECURITY.md, authentication: who a connection is, decided by the server's own records (P3–P5). */
 // Before anything that loads @peculiar/x509 (docs/IMPLEMENTATION.md I4): bun evaluates its CommonJS early otherwise.
 import "../../src/pki/reflect-polyfill.ts";
-import { afterAll, beforeAll, describe, expect, test, setDefaultTimeout } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { RemoteError } from "../../src/client/errors.ts";
 import { connectAs } from "../../src/client/session.ts";
@@ -9,21 +9,12 @@ import { createKeyAndCsr, toPem } from "../../src/pki/index.ts";
 import { encodeMessage } from "../../src/protocol/index.ts";
 import { certFile, openssl } from "../support/auth-kit.ts";
 import {
-  expectRefusal, expectStillServing, placeholderPost, raw, rawHello, registerUser, startSandbox, type Sandbox, type User,
+  expectRefusal, expectStillServing, placeholderPost, raw, rawHello, registerUser, sandboxForFile, type Sandbox, type User,
 } from "../support/security-kit.ts";
 
-
-// Real TLS, argon2id and RSA keys: generous per-test time on a loaded machine (no timing is asserted).
-setDefaultTimeout(30_000);
 let sb: Sandbox;
 let carol: User;
-
-beforeAll(async () => {
-  sb = await startSandbox();
-  carol = await registerUser(sb, "carol");
-}, 60_000);
-
-afterAll(() => sb[Symbol.asyncDispose](), 30_000);
+sandboxForFile(["carol"], (box, [carol_]) => { sb = box; carol = carol_; });
 
 /** Presents `pair` and says HELLO: the refusal is the answer to the HELLO, then the connection closes (P5). */
 async function refusedAtHello(pair: { certPem: string; keyPem: string }, code: string): Promise<void> {
@@ -55,8 +46,8 @@ describe("authentication", () => {
 
   test("a foreign certificate copying a registered user's serial and name", async () => {
     // Everything a certificate shows can be copied except the CA's signature: the exact-bytes check (P4) catches it.
-    const csrPath = join(sb.dir, "forge.csr");
-    const certPath = join(sb.dir, "forge.pem");
+    const csrPath = join(sb.root, "forge.csr");
+    const certPath = join(sb.root, "forge.pem");
     const req = await openssl(["req", "-new", "-key", join(import.meta.dir, "../../certs/foreign-alice.key"), "-subj", "/CN=carol", "-out", csrPath]);
     expect(req.code).toBe(0);
     const sign = await openssl([

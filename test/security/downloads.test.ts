@@ -1,26 +1,17 @@
 /** SECURITY.md, downloads: hostile DOWNLOAD and LIST requests against a real server on 127.0.0.1 (P23, P24). */
 // Before anything that loads @peculiar/x509 (docs/IMPLEMENTATION.md I4): bun evaluates its CommonJS early otherwise.
 import "../../src/pki/reflect-polyfill.ts";
-import { afterAll, beforeAll, describe, expect, test, setDefaultTimeout } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { encodeData, encodeMessage, type ClientMessage } from "../../src/protocol/index.ts";
 import { controlFrame } from "../support/auth-kit.ts";
 import {
-  craftPost, expectRefusal, expectStillServing, listedNames, pngLike, rawHello, registerUser, startSandbox, storageCert, type Sandbox, type User,
+  craftPost, expectRefusal, expectStillServing, listedNames, pngLike, rawHello, sandboxForFile, storageCert, type Sandbox, type User,
 } from "../support/security-kit.ts";
 
-
-// Real TLS, argon2id and RSA keys: generous per-test time on a loaded machine (no timing is asserted).
-setDefaultTimeout(30_000);
 let sb: Sandbox;
 let carol: User;
 let olga: User;
-
-beforeAll(async () => {
-  sb = await startSandbox();
-  [carol, olga] = await Promise.all([registerUser(sb, "carol"), registerUser(sb, "olga")]);
-}, 60_000);
-
-afterAll(() => sb[Symbol.asyncDispose](), 30_000);
+sandboxForFile(["carol", "olga"], (box, [carol_, olga_]) => { sb = box; carol = carol_; olga = olga_; });
 
 async function refusedRequest(message: ClientMessage | Uint8Array, code: string, fatal: boolean, user = carol) {
   const { client } = await rawHello(sb, user);

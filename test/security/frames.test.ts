@@ -1,23 +1,14 @@
 /** SECURITY.md, frames: hostile bytes on the wire against a real server on 127.0.0.1 (P6, P7, P10, P12). */
 // Before anything that loads @peculiar/x509 (docs/IMPLEMENTATION.md I4): bun evaluates its CommonJS early otherwise.
 import "../../src/pki/reflect-polyfill.ts";
-import { afterAll, beforeAll, describe, expect, test, setDefaultTimeout } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { CONTROL, DATA, encodeData, encodeMessage, MAX_CONTROL_FRAME, MAX_DATA_FRAME } from "../../src/protocol/index.ts";
 import { controlFrame, helloFrame, rawFrame } from "../support/auth-kit.ts";
-import { expectRefusal, expectStillServing, raw, rawHello, registerUser, startSandbox, until, type Sandbox, type User } from "../support/security-kit.ts";
+import { expectRefusal, expectStillServing, raw, rawHello, sandboxForFile, until, type Sandbox, type User } from "../support/security-kit.ts";
 
-
-// Real TLS, argon2id and RSA keys: generous per-test time on a loaded machine (no timing is asserted).
-setDefaultTimeout(30_000);
 let sb: Sandbox;
 let carol: User;
-
-beforeAll(async () => {
-  sb = await startSandbox();
-  carol = await registerUser(sb, "carol");
-}, 60_000);
-
-afterAll(() => sb[Symbol.asyncDispose](), 30_000);
+sandboxForFile(["carol"], (box, [carol_]) => { sb = box; carol = carol_; });
 
 /** Sends `bytes` after the HELLO exchange and expects `code`, fatal or not; then a legitimate client is served. */
 async function afterHello(bytes: Uint8Array, code: string, fatal: boolean, user?: User): Promise<void> {

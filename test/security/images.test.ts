@@ -1,7 +1,7 @@
 /** SECURITY.md, images: hostile POST_IMAGE requests and uploads against a real server on 127.0.0.1 (P19–P21). */
 // Before anything that loads @peculiar/x509 (docs/IMPLEMENTATION.md I4): bun evaluates its CommonJS early otherwise.
 import "../../src/pki/reflect-polyfill.ts";
-import { afterAll, beforeAll, describe, expect, test, setDefaultTimeout } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { mkdirSync, readdirSync, writeFileSync, type Dirent } from "node:fs";
 import { join } from "node:path";
 import { CrlSource } from "../../src/client/crl.ts";
@@ -12,29 +12,24 @@ import { connectAs } from "../../src/client/session.ts";
 import { cipherSize } from "../../src/crypto/index.ts";
 import { encodeData, encodeMessage, MAX_DATA_FRAME, toBase64 } from "../../src/protocol/index.ts";
 import {
-  craftPost, expectRefusal, expectStillServing, listedNames, placeholderPost, pngLike, rawHello, registerUser, startSandbox, storageCert,
+  craftPost, expectRefusal, expectStillServing, listedNames, placeholderPost, pngLike, rawHello, sandboxForFile, storageCert,
   tmpFiles, until, type CraftOptions, type PostImage, type Sandbox, type User,
 } from "../support/security-kit.ts";
+import { DOT_NAMES, LONG_NAME, NUL_NAME, PATH_NAMES, UNICODE_TRICK_NAMES } from "../support/hostile-names.ts";
 
 const MAX_IMAGE = 64 * 1024;
 
-
-// Real TLS, argon2id and RSA keys: generous per-test time on a loaded machine (no timing is asserted).
-setDefaultTimeout(30_000);
 let sb: Sandbox;
 let carol: User;
 let olga: User;
 let storage: Uint8Array;
-
-beforeAll(async () => {
-  sb = await startSandbox({ maxImageSize: MAX_IMAGE });
-  [carol, olga] = await Promise.all([registerUser(sb, "carol"), registerUser(sb, "olga")]);
+sandboxForFile(["carol", "olga"], async (box, [carol_, olga_]) => {
+  sb = box;
+  carol = carol_; olga = olga_;
   const { client, hello } = await rawHello(sb, olga);
   storage = storageCert(hello);
   client.close();
-}, 60_000);
-
-afterAll(() => sb[Symbol.asyncDispose](), 30_000);
+}, { maxImageSize: MAX_IMAGE });
 
 function dataFrames(bytes: Uint8Array): Uint8Array {
   const frames: Uint8Array[] = [];
@@ -68,7 +63,7 @@ async function nothingKept(name: string): Promise<void> {
 }
 
 async function receiveAsCarol(id: string): Promise<{ error: unknown; saved: string[] }> {
-  const out = join(sb.dir, "carol-out", id);
+  const out = join(sb.root, "carol-out", id);
   mkdirSync(out, { recursive: true });
   const conn = await connectAs(carol.creds);
   try {
@@ -109,7 +104,7 @@ describe("images", () => {
 
   test("a size over the cap, through the real client", async () => {
     // The client reads the cap from the server's HELLO and refuses before it sends anything.
-    const path = join(sb.dir, "big.png");
+    const path = join(sb.root, "big.png");
     writeFileSync(path, pngLike(MAX_IMAGE + 1));
     const conn = await connectAs(olga.creds);
     try {
@@ -178,56 +173,37 @@ describe("images", () => {
     expect(saved).toEqual([]);
   });
 
-  test("names with path separators", async () => {
+  /** Each name, in turn on one connection, is BAD_NAME and not fatal; then a legitimate client is served. */
+  async function refusedNames(names: readonly string[]): Promise<void> {
     const { client } = await rawHello(sb, olga);
-    for (const name of ["../../etc/passwd", "a/b.png", "a\\b.png", "/abs.png", "C:\\x.png"]) {
+    for (const name of names) {
       client.write(encodeMessage(placeholderPost({ name })));
       await expectRefusal(client, "BAD_NAME", false);
     }
     client.close();
     await expectStillServing(sb, carol);
+  }
+
+  test("names with path separators", async () => {
+    await refusedNames(PATH_NAMES);
   });
 
   test("a name with NUL", async () => {
-    await refusedPost(placeholderPost({ name: "cat.png\u0000.exe" }), "BAD_NAME", false);
+    await refusedPost(placeholderPost({ name: NUL_NAME }), "BAD_NAME", false);
   });
 
   test("a very long name", async () => {
     // 256 bytes of UTF-8 (128 two-byte characters) breaks P20; 1,025 characters breaks the message schema.
-    await refusedPost(placeholderPost({ name: "\u00e9".repeat(128) }), "BAD_NAME", false);
+    await refusedPost(placeholderPost({ name: LONG_NAME }), "BAD_NAME", false);
     await refusedPost(placeholderPost({ name: "a".repeat(1025) }), "BAD_MESSAGE", true);
   });
 
   test("unicode tricks in names", async () => {
-    const tricks = [
-      "cat\u202egnp.exe", // right-to-left override: shows as cat.exe reversed
-      "ca\u200bt.png", // zero-width space
-      "\ufeffcat.png", // byte-order mark
-      "cafe\u0301.png", // not NFC
-      "cat\ud800.png", // lone surrogate
-      "cat\u0085.png", // C1 control
-      "cat\u2028.png", // line separator
-      "cat\u2066.png", // left-to-right isolate
-      " cat.png", // leading white space
-      "cat.png ", // trailing white space
-    ];
-    const { client } = await rawHello(sb, olga);
-    for (const name of tricks) {
-      client.write(encodeMessage(placeholderPost({ name })));
-      await expectRefusal(client, "BAD_NAME", false);
-    }
-    client.close();
-    await expectStillServing(sb, carol);
+    await refusedNames(UNICODE_TRICK_NAMES);
   });
 
   test("dot names", async () => {
-    const { client } = await rawHello(sb, olga);
-    for (const name of [".", "..", ".htaccess", ""]) {
-      client.write(encodeMessage(placeholderPost({ name })));
-      await expectRefusal(client, "BAD_NAME", false);
-    }
-    client.close();
-    await expectStillServing(sb, carol);
+    await refusedNames(DOT_NAMES);
   });
 
   test("a name already taken", async () => {

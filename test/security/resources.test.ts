@@ -1,7 +1,7 @@
 /** SECURITY.md, resources: slow, idle, greedy and vanishing clients, and a full disk, against a real server on 127.0.0.1. */
 // Before anything that loads @peculiar/x509 (docs/IMPLEMENTATION.md I4): bun evaluates its CommonJS early otherwise.
 import "../../src/pki/reflect-polyfill.ts";
-import { afterAll, beforeAll, describe, expect, test, setDefaultTimeout } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { RemoteError } from "../../src/client/errors.ts";
@@ -13,7 +13,7 @@ import type { Session } from "../../src/server/session.ts";
 import { helloFrame } from "../support/auth-kit.ts";
 import type { RawClient } from "../support/raw-client.ts";
 import {
-  craftPost, expectRefusal, expectSafeMessage, expectStillServing, listedNames, pngLike, raw, rawHello, registerUser, startSandbox, storageCert,
+  craftPost, expectRefusal, expectSafeMessage, expectStillServing, listedNames, pngLike, raw, rawHello, sandboxForFile, storageCert,
   tmpFiles, until, type Sandbox, type User,
 } from "../support/security-kit.ts";
 
@@ -21,26 +21,13 @@ import {
 const SHORT = 1_500;
 const PER_ADDRESS = 20;
 
-
-// Real TLS, argon2id and RSA keys: generous per-test time on a loaded machine (no timing is asserted).
-setDefaultTimeout(30_000);
 let quick: Sandbox;
 let strict: Sandbox;
 let carolQ: User;
 let carol: User;
 let olga: User;
-
-beforeAll(async () => {
-  [quick, strict] = await Promise.all([
-    startSandbox({ handshakeTimeoutMs: SHORT, idleTimeoutMs: SHORT, uploadStallTimeoutMs: SHORT }),
-    startSandbox({ maxConnectionsPerAddress: PER_ADDRESS }),
-  ]);
-  [carolQ, carol, olga] = await Promise.all([registerUser(quick, "carol"), registerUser(strict, "carol"), registerUser(strict, "olga")]);
-}, 60_000);
-
-afterAll(async () => {
-  await Promise.all([quick[Symbol.asyncDispose](), strict[Symbol.asyncDispose]()]);
-}, 30_000);
+sandboxForFile(["carol"], (box, [carolQ_]) => { quick = box; carolQ = carolQ_; }, { handshakeTimeoutMs: SHORT, idleTimeoutMs: SHORT, uploadStallTimeoutMs: SHORT });
+sandboxForFile(["carol", "olga"], (box, [carol_, olga_]) => { strict = box; carol = carol_; olga = olga_; }, { maxConnectionsPerAddress: PER_ADDRESS });
 
 /** Writes `bytes` one at a time, one every `everyMs`, until done or the server closes; returns how many were sent. */
 async function trickle(client: RawClient, bytes: Uint8Array, everyMs: number): Promise<number> {
@@ -71,7 +58,7 @@ async function halfUpload(sb: Sandbox, user: User, name: string, size = 200_000,
 
 /** A real post through the client modules: the server takes uploads again. */
 async function postSucceeds(sb: Sandbox, user: User, name: string): Promise<void> {
-  const path = join(sb.dir, name);
+  const path = join(sb.root, name);
   writeFileSync(path, pngLike(5_000));
   const conn = await connectAs(user.creds);
   try {
@@ -255,7 +242,7 @@ describe("resources", () => {
         const writer = await real.create(id);
         return {
           write: async () => {
-            throw Object.assign(new Error(`ENOSPC: no space left on device, write '${strict.dir}/data/blobs/tmp/${id}'`), { code: "ENOSPC" });
+            throw Object.assign(new Error(`ENOSPC: no space left on device, write '${strict.root}/data/blobs/tmp/${id}'`), { code: "ENOSPC" });
           },
           commit: () => writer.commit(),
           abort: () => writer.abort(),
@@ -277,7 +264,7 @@ describe("resources", () => {
       await until(() => tmpFiles(strict).length === 0, "the temporary file to be removed");
       expect(await listedNames(carol)).not.toContain("olga/no-space.png");
       // The real client sees the same stable code.
-      const path = join(strict.dir, "disk-full.png");
+      const path = join(strict.root, "disk-full.png");
       writeFileSync(path, pngLike(5_000));
       const conn = await connectAs(olga.creds);
       const error = await postImage(conn, olga.creds, path, { keepMetadata: true }).then(() => null, (e: unknown) => e);

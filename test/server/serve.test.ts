@@ -11,7 +11,7 @@ import { CONTROL, DATA, encodeData, encodeMessage, fromBase64, MAX_CONTROL_FRAME
 import { silentLogger } from "../../src/server/logger.ts";
 import { startServer, type RunningServer } from "../../src/server/serve.ts";
 import {
-  anonymousHello, certFile, closedWithin, controlFrame, csrFixtureBase64, expectError, frameConnect, freshCsr, helloAs, helloFrame, rawFrame, until,
+  anonymousHello, certFile, closedWithin, controlFrame, csrFixtureBase64, expectError, freshCsr, helloAs, helloFrame, rawFrame, until,
 } from "../support/auth-kit.ts";
 import { rawConnect } from "../support/raw-client.ts";
 
@@ -158,7 +158,7 @@ describe("startServer() anonymous connections (P5)", () => {
   });
 
   test("GET_CRL without a certificate returns the CA's CRL, signed by the CA", async () => {
-    await using client = await frameConnect(port);
+    await using client = await rawConnect(port);
     await helloAs(client);
     client.write(encodeMessage({ type: "GET_CRL" }));
     const reply = await client.next();

@@ -45,6 +45,4 @@ export async function collect(source: AsyncIterable<Uint8Array>): Promise<Uint8A
   return chunks;
 }
 
-export function concat(chunks: Uint8Array[]): Uint8Array {
-  return new Uint8Array(Buffer.concat(chunks));
-}
+export { concat } from "../support/bytes.ts";

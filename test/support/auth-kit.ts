@@ -3,8 +3,9 @@ import { expect } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { createKeyAndCsr, fromPem, toPem } from "../../src/pki/index.ts";
-import { CONTROL, encodeMessage, toBase64, type ServerMessage } from "../../src/protocol/index.ts";
-import { rawConnect, type RawClient } from "./raw-client.ts";
+import { toBase64, type ServerMessage } from "../../src/protocol/index.ts";
+import { helloFrame } from "./frames.ts";
+import { rawConnect, type ErrorReply, type RawClient } from "./raw-client.ts";
 
 export const CERTS_DIR = resolve(import.meta.dir, "../../certs");
 
@@ -43,26 +44,7 @@ export async function opensslFingerprint(pemPath: string): Promise<string> {
   return r.stdout.trim().replace(/^.*=/, "");
 }
 
-/** A HELLO frame as the sis client sends it. */
-export function helloFrame(version = 1): Uint8Array {
-  return encodeMessage({ type: "HELLO", protocol: "sis", version, client: "auth-test" });
-}
-
-/** A frame header with any kind and length, and whatever payload (possibly none, possibly a lie). */
-export function rawFrame(kind: number, length: number, payload: Uint8Array | string = new Uint8Array()): Uint8Array {
-  const body = typeof payload === "string" ? new TextEncoder().encode(payload) : payload;
-  const out = new Uint8Array(5 + body.length);
-  out[0] = kind;
-  new DataView(out.buffer).setUint32(1, length >>> 0, false);
-  out.set(body, 5);
-  return out;
-}
-
-/** A control frame carrying arbitrary JSON text (the codec refuses to encode invalid messages). */
-export function controlFrame(json: string): Uint8Array {
-  const body = new TextEncoder().encode(json);
-  return rawFrame(CONTROL, body.length, body);
-}
+export { controlFrame, helloFrame, rawFrame } from "./frames.ts";
 
 /** A CSR fixture made by OpenSSL (PEM on disk), as the base64 DER a REGISTER carries. */
 export function csrFixtureBase64(name: string): string {
@@ -75,16 +57,8 @@ export async function freshCsr(username: string): Promise<{ csr: string; keyPem:
   return { csr: toBase64(csrDer), keyPem: toPem(privateKeyPkcs8, "PRIVATE KEY") };
 }
 
-export type ErrorReply = Extract<ServerMessage, { type: "ERROR" }>;
-
 /** Expects the next message to be an ERROR with `code`; returns it for further checks. */
-/** What raw-client.ts and frameConnect() have in common. */
-export interface MessageSource {
-  next(timeoutMs?: number): Promise<ServerMessage | null>;
-  closed: Promise<void>;
-}
-
-export async function expectError(client: MessageSource, code: string): Promise<ErrorReply> {
+export async function expectError(client: RawClient, code: string): Promise<ErrorReply> {
   const reply = await client.next();
   if (reply === null) throw new Error(`the server closed the connection instead of answering ${code}`);
   if (reply.type !== "ERROR") throw new Error(`expected ERROR ${code}, got ${JSON.stringify(reply).slice(0, 300)}`);
@@ -93,7 +67,7 @@ export async function expectError(client: MessageSource, code: string): Promise<
 }
 
 /** Resolves true if the server closes the connection within the deadline, false otherwise. */
-export async function closedWithin(client: MessageSource, ms = 10_000): Promise<boolean> {
+export async function closedWithin(client: RawClient, ms = 10_000): Promise<boolean> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   const timeout = new Promise<false>((r) => (timer = setTimeout(() => r(false), ms)));
   const result = await Promise.race([client.closed.then(() => true as const), timeout]);
@@ -108,25 +82,15 @@ export async function anonymousHello(port: number): Promise<ServerMessage | null
 }
 
 /** Sends HELLO on an open raw connection and expects the server's HELLO back. */
-export async function helloAs(client: MessageSource & { write(bytes: Uint8Array): void }): Promise<Extract<ServerMessage, { type: "HELLO" }>> {
+export async function helloAs(client: RawClient): Promise<Extract<ServerMessage, { type: "HELLO" }>> {
   client.write(helloFrame());
   const reply = await client.next();
   if (reply?.type !== "HELLO") throw new Error(`expected HELLO, got ${JSON.stringify(reply)?.slice(0, 300)}`);
   return reply;
 }
 
-/** A raw TLS client that returns every frame, data frames included: raw-client.ts's. */
-export type FrameClient = RawClient;
-export const frameConnect = rawConnect;
-
-/** Polls `condition` until it holds or the deadline passes (for state with no event to await). */
-export async function until(condition: () => boolean | Promise<boolean>, what: string, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await Bun.sleep(20);
-  }
-}
+export { until } from "./until.ts";
+export type { ErrorReply } from "./raw-client.ts";
 
 /** Checks a spawned process on exit code, stdout and stderr together; a mismatch shows all three. */
 export function expectRun(result: ProcResult, want: { code: number; stdout?: RegExp | string; stderr?: RegExp | string }): void {

@@ -1,5 +1,9 @@
-/** A raw TLS client for hostile tests: sends any bytes, reads frames, optionally with a client certificate. */
+/** A raw TLS client for hostile tests and bench/fuzz-connections.ts: sends any bytes, reads frames, optionally with a client certificate. */
+import tls from "node:tls";
 import { CONTROL, decodeServerMessage, encodeMessage, FrameDecoder, type Frame, type ServerMessage } from "../../src/protocol/index.ts";
+
+/** An ERROR the server sent. */
+export type ErrorReply = Extract<ServerMessage, { type: "ERROR" }>;
 
 export interface RawClient extends AsyncDisposable {
   write(bytes: Uint8Array | string): void;
@@ -10,40 +14,55 @@ export interface RawClient extends AsyncDisposable {
   hello(): Promise<ServerMessage | null>;
   /** Resolves when the server has closed the connection. */
   closed: Promise<void>;
+  /** Ends the connection politely (TLS close_notify, then FIN). */
   close(): void;
+  /** Drops the connection at once, unread bytes and all. */
+  destroy(): void;
+  /** What the server sent that is not well-formed framing (the frames before it are still read). */
+  frameErrors: string[];
 }
 
-export async function rawConnect(port: number, opts: { certPem?: string; keyPem?: string; caPem?: string } = {}): Promise<RawClient> {
+export interface RawConnectOptions {
+  certPem?: string;
+  keyPem?: string;
+  caPem?: string;
+  /** The source address to connect from (any of 127.0.0.0/8 on Linux), for per-address limits. */
+  localAddress?: string;
+}
+
+export async function rawConnect(port: number, opts: RawConnectOptions = {}): Promise<RawClient> {
   const decoder = new FrameDecoder();
   const frames: Frame[] = [];
+  const frameErrors: string[] = [];
   let wake: (() => void) | null = null;
   let isClosed = false;
   let closedResolve!: () => void;
   const closed = new Promise<void>((r) => (closedResolve = r));
-  const socket = await new Promise<Awaited<ReturnType<typeof Bun.connect>>>((resolve, reject) => {
-    Bun.connect({
-      hostname: "127.0.0.1",
-      port,
-      tls: { rejectUnauthorized: false, ...(opts.certPem ? { cert: opts.certPem, key: opts.keyPem } : {}) },
-      socket: {
-        handshake: (s) => resolve(s),
-        data: (_s, bytes) => {
-          try {
-            frames.push(...decoder.push(bytes));
-          } catch {
-            // the test inspects what arrived before
-          }
-          wake?.();
-        },
-        close: () => {
-          isClosed = true;
-          closedResolve();
-          wake?.();
-        },
-        connectError: (_s, e) => reject(e),
-        error: () => {},
-      },
-    }).catch(reject);
+  // node:tls rather than Bun.connect: it can choose the source address (localAddress reaches
+  // net.connect underneath; it is not in @types/node's TLS options).
+  const options = {
+    host: "127.0.0.1", port, rejectUnauthorized: false,
+    ...(opts.certPem ? { cert: opts.certPem, key: opts.keyPem } : {}),
+    ...(opts.localAddress ? { localAddress: opts.localAddress } : {}),
+  } as tls.ConnectionOptions;
+  const socket = await new Promise<tls.TLSSocket>((resolve, reject) => {
+    const s = tls.connect(options, () => resolve(s));
+    s.on("data", (chunk: Buffer) => {
+      try {
+        frames.push(...decoder.push(new Uint8Array(chunk)));
+      } catch (error) {
+        // the test inspects what arrived before
+        frameErrors.push(`bad frame from the server: ${(error as Error).message}`);
+      }
+      wake?.();
+    });
+    s.on("close", () => {
+      isClosed = true;
+      closedResolve();
+      wake?.();
+    });
+    s.on("error", () => {});
+    s.once("error", reject);
   });
   const frame = async (timeoutMs = 10_000): Promise<Frame | null> => {
     const deadline = Date.now() + timeoutMs;
@@ -76,6 +95,8 @@ export async function rawConnect(port: number, opts: { certPem?: string; keyPem?
     },
     closed,
     close: () => void socket.end(),
+    destroy: () => void socket.destroy(),
+    frameErrors,
     [Symbol.asyncDispose]: async () => void socket.end(),
   };
   return client;

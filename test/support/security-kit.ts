@@ -1,7 +1,7 @@
 /** Helpers for test/security: a real server on 127.0.0.1, real registered users, and the checks every hostile-input row makes. */
 import "../../src/pki/setup.ts";
-import { expect } from "bun:test";
-import { mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { expect, setDefaultTimeout } from "bun:test";
+import { readdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Connection } from "../../src/client/connection.ts";
@@ -13,37 +13,25 @@ import {
 } from "../../src/crypto/index.ts";
 import { encodeMessage, fromBase64, toBase64, type ClientMessageOf, type ServerMessage } from "../../src/protocol/index.ts";
 import type { ServerLimits } from "../../src/server/context.ts";
-import { DATA_FILES } from "../../src/server/data-dir.ts";
 import { silentLogger } from "../../src/server/logger.ts";
 import { startServer, type RunningServer } from "../../src/server/serve.ts";
-import { rawConnect, type RawClient } from "./raw-client.ts";
+import { tempDir } from "./cli.ts";
+import { rawConnect, type ErrorReply, type RawClient } from "./raw-client.ts";
+import { sandboxAround, sandboxHooks, type Sandbox as SharedSandbox } from "./sandbox.ts";
 
-export type ErrorReply = Extract<ServerMessage, { type: "ERROR" }>;
+export { until } from "./until.ts";
+export type { ErrorReply } from "./raw-client.ts";
 
-export interface Sandbox extends AsyncDisposable {
-  server: RunningServer;
-  port: number;
-  dir: string;
-  /** The blob store's temporary directory: a half-finished upload lives here and nowhere else. */
-  tmpDir: string;
-}
+/** The sandbox of test/security: a server started in-process (src/server/serve.ts). */
+export type Sandbox = SharedSandbox<RunningServer>;
 
 /** A server on 127.0.0.1, port 0, in a fresh temporary data directory. */
 export async function startSandbox(limits: Partial<ServerLimits> = {}): Promise<Sandbox> {
-  const dir = mkdtempSync(join(tmpdir(), "sis-security-"));
+  const root = tempDir("sis-security-");
   const server = await startServer({
-    dataDir: join(dir, "data"), host: "127.0.0.1", port: 0, httpHost: "127.0.0.1", httpPort: null, log: silentLogger, version: "test", limits,
+    dataDir: join(root, "data"), host: "127.0.0.1", port: 0, httpHost: "127.0.0.1", httpPort: null, log: silentLogger, version: "test", limits,
   });
-  return {
-    server,
-    port: server.port,
-    dir,
-    tmpDir: join(dir, "data", DATA_FILES.blobs, "tmp"),
-    async [Symbol.asyncDispose]() {
-      await server.stop();
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
+  return sandboxAround(root, server);
 }
 
 export interface User {
@@ -55,9 +43,26 @@ export interface User {
 
 /** Registers through the real client (register(), 2048-bit key, pinned by fingerprint). */
 export async function registerUser(sb: Sandbox, name: string, password = `${name}-password-1`): Promise<User> {
-  const home = new Home(join(sb.dir, "homes", name));
+  const home = new Home(join(sb.root, "homes", name));
   await register({ home, server: `127.0.0.1:${sb.port}`, username: name, password, caFingerprint: sb.server.caFingerprint, keyBits: 2048 });
   return { name, password, home, creds: await home.credentials() };
+}
+
+/**
+ * The file's sandbox, started with `users` registered before its tests (then `ready`
+ * gets both), disposed after them. Real TLS, argon2id and RSA keys: every test of the
+ * file gets a generous 30 s on a loaded machine (no timing is asserted).
+ */
+export function sandboxForFile<const N extends readonly string[]>(
+  users: N,
+  ready: (sb: Sandbox, users: { -readonly [K in keyof N]: User }) => void | Promise<void>,
+  limits: Partial<ServerLimits> = {},
+): void {
+  setDefaultTimeout(30_000);
+  sandboxHooks(() => startSandbox(limits), async (sb) => {
+    const registered = await Promise.all(users.map((name) => registerUser(sb, name)));
+    await ready(sb, registered as { -readonly [K in keyof N]: User });
+  });
 }
 
 /** A raw TLS connection, as `user` (mutual TLS) or anonymous, that has not said HELLO yet. */
@@ -136,15 +141,6 @@ export async function listedNames(user: User): Promise<string[]> {
 
 export function tmpFiles(sb: Sandbox): string[] {
   return readdirSync(sb.tmpDir);
-}
-
-/** Polls `condition` for state that has no event to await (files removed, counters released). */
-export async function until(condition: () => boolean | Promise<boolean>, what: string, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await Bun.sleep(20);
-  }
 }
 
 export type PostImage = ClientMessageOf<"POST_IMAGE">;

@@ -4,11 +4,17 @@ export interface Seeded {
   readonly seed: number;
   /** A float in [0, 1). */
   next(): number;
+  /** The next 32 bits of the stream, as an unsigned integer. */
+  u32(): number;
+  /** An integer in [0, n). */
+  below(n: number): number;
   /** An integer in [min, max], both included. */
   int(min: number, max: number): number;
   pick<T>(items: readonly T[]): T;
   /** Fills `bytes` with pseudo-random bytes (fast enough for megabytes). */
   fill(bytes: Uint8Array): void;
+  /** `n` fresh pseudo-random bytes, one draw each (for short hostile inputs). */
+  bytes(n: number): Uint8Array;
 }
 
 /** The seed from `env` (decimal) when set, else a fresh one. */
@@ -34,6 +40,8 @@ export function seeded(seed: number): Seeded {
   return {
     seed,
     next,
+    u32: next32,
+    below: (n) => Math.floor(next() * n),
     int: (min, max) => min + Math.floor(next() * (max - min + 1)),
     pick: (items) => items[Math.floor(next() * items.length)]!,
     fill(bytes) {
@@ -47,6 +55,11 @@ export function seeded(seed: number): Seeded {
         words[i] = x >>> 0;
       }
       for (let i = words.length * 4; i < bytes.length; i++) bytes[i] = next32() & 0xff;
+    },
+    bytes(n) {
+      const out = new Uint8Array(n);
+      for (let i = 0; i < n; i++) out[i] = next32() & 0xff;
+      return out;
     },
   };
 }
