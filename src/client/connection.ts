@@ -107,9 +107,14 @@ export class Connection {
             if (verify && (!success || error || !socket.authorized)) {
               // Settled first: Bun runs `close` synchronously inside terminate(), and its
               // ordinary "closed during the handshake" must not win over the refusal (P2).
-              const refusal = serverTrustError(opts.host, opts.port, error ?? (socket as unknown as { authorizationError?: Error }).authorizationError);
-              settle(refusal);
-              this.finish(refusal);
+              // A peer that hung up before its certificate was judged (ECONNRESET and the
+              // like) is a network failure, not a verdict on a certificate.
+              const cause = (error ?? (socket as unknown as { authorizationError?: Error }).authorizationError) as (Error & { code?: string }) | undefined;
+              const failure = isNetworkCode(cause?.code)
+                ? new ClientError(`cannot connect to ${opts.host}:${opts.port}: the connection closed during the handshake`)
+                : serverTrustError(opts.host, opts.port, cause);
+              settle(failure);
+              this.finish(failure);
               socket.terminate();
               return;
             }
@@ -321,6 +326,11 @@ export class Connection {
       // already gone
     }
   }
+}
+
+/** errno-style codes (ECONNRESET, EPIPE…): the network failed; certificate verdicts have other codes (CERT_HAS_EXPIRED…). */
+function isNetworkCode(code: string | undefined): boolean {
+  return typeof code === "string" && /^E[A-Z]+$/.test(code);
 }
 
 /** Certificate problems OpenSSL reports for a peer whose certificate is out of its validity period. */

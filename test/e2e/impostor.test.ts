@@ -55,6 +55,25 @@ describe("a server whose certificate is not from the pinned CA (P2)", () => {
   });
 });
 
+describe("a peer that hangs up during the handshake", () => {
+  test("is a network failure (exit 1), not a trust refusal: nothing was said about a certificate", async () => {
+    let accepted = 0;
+    const listener = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { open: (s) => void (accepted++, s.end()), data() {} } });
+    try {
+      const home = join(box.root, "alice-hangup");
+      cpSync(box.home("alice"), home, { recursive: true });
+      const profilePath = join(home, "profile.json");
+      const profile = JSON.parse(readFileSync(profilePath, "utf8")) as { server: string };
+      writeFileSync(profilePath, JSON.stringify({ ...profile, server: `127.0.0.1:${listener.port}` }, null, 2) + "\n");
+      const r = await sis(["list", "--home", home]);
+      expect({ code: r.code, stdout: r.stdout, stderr: r.stderr }).toEqual({ code: 1, stdout: "", stderr: `sis: cannot connect to 127.0.0.1:${listener.port}: the connection closed during the handshake\n` });
+      expect(accepted).toBe(1);
+    } finally {
+      listener.stop(true);
+    }
+  });
+});
+
 describe("a server certificate that has expired (P2)", () => {
   test("sis list 800 days from now exits 3 and says the certificate expired", async () => {
     const proc = Bun.spawn(["faketime", "+800 days", SIS, "list", "--home", box.home("alice")], { stdout: "pipe", stderr: "pipe", env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/root" } });
