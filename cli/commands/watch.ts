@@ -24,7 +24,7 @@ export async function watchCommand(args: string[]): Promise<number> {
   // A bar on the terminal for large downloads, as for 'sis get'; never in a pipe or a log file.
   const summary = await watch({ home, creds, outDir, log, signal: controller.signal, progress: (label) => progressReporter(label, values.quiet) });
   process.stderr.write(
-    `${stamp()} stopped (${stoppedBy ?? "ended"}): received ${summary.received}, refused ${summary.refused}, already saved ${summary.alreadySaved}; the next watch resumes after #${summary.lastSeq}\n`,
+    `${stamp()} stopped (${stoppedBy ?? "ended"}): ${summary.received} received, ${summary.refused} refused, ${summary.alreadySaved} already saved; the next watch resumes after #${summary.lastSeq}\n`,
   );
   return 0;
 }

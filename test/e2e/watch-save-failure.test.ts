@@ -60,7 +60,7 @@ describe("an image the file system refuses to save", () => {
       expect(w.lines.filter((l) => / connected to /.test(l))).toHaveLength(1);
       await w.stop("SIGINT");
       expect(w.proc.exitCode).toBe(0);
-      expect(w.errLines.at(-1)).toMatch(/ stopped \(SIGINT\): received 1, refused 1, already saved 0; the next watch resumes after #\d+$/);
+      expect(w.errLines.at(-1)).toMatch(/ stopped \(SIGINT\): 1 received, 1 refused, 0 already saved; the next watch resumes after #\d+$/);
     }
     expect(await listFiles(out)).toEqual(["alice/after-bad.jpg", "alice/after-bad.jpg.p7s"]);
     expect(await sameBytes(SAMPLE.jpg, join(out, "alice", "after-bad.jpg"))).toBe(true);

@@ -70,7 +70,7 @@ describe("sis watch across a lost server", () => {
     await w.stop("SIGTERM");
     expect(w.proc.exitCode).toBe(0);
     expect(w.errLines).toHaveLength(1);
-    expect(w.errLines[0]).toMatch(/^\S+ stopped \(SIGTERM\): received 1, refused 0, already saved 0; the next watch resumes after #\d+$/);
+    expect(w.errLines[0]).toMatch(/^\S+ stopped \(SIGTERM\): 1 received, 0 refused, 0 already saved; the next watch resumes after #\d+$/);
   });
 });
 
@@ -103,7 +103,7 @@ describe("sis watch in a terminal (tmux)", () => {
         const text = pane();
         return /watch-exit=\d+/.test(text) && text;
       });
-      expect(screen).toMatch(/ stopped \(SIGINT\): received 1, refused 0, already saved 0; the next watch resumes after #\d+\nwatch-exit=0\n/);
+      expect(screen).toMatch(/ stopped \(SIGINT\): 1 received, 0 refused, 0 already saved; the next watch resumes after #\d+\nwatch-exit=0\n/);
       expect(existsSync(join(out, "alice", "big-progress.png"))).toBe(true);
     } finally {
       Bun.spawnSync(["tmux", "kill-session", "-t", session]);
