@@ -109,4 +109,21 @@ describe("sis watch in a terminal (tmux)", () => {
       Bun.spawnSync(["tmux", "kill-session", "-t", session]);
     }
   });
+
+  test("sis get that fails mid-download clears its progress bar before the error", async () => {
+    const out = box.freshDir("out");
+    const record = join(box.root, "get-pane.log");
+    tmux("new-session", "-d", "-s", session, "-x", "220", "-y", "50", "bash --norc --noprofile");
+    try {
+      tmux("pipe-pane", "-o", "-t", session, `cat >> '${record}'`);
+      // A 4 MiB file size limit (SIGXFSZ ignored): the 12 MiB image of the previous test cannot be saved.
+      tmux("send-keys", "-t", session, `(trap '' XFSZ; ulimit -f 4096; exec '${SIS}' get alice/big-progress.png --home '${bob}' -o '${out}'); echo "get-exit=$?"`, "Enter");
+      await until("get to exit", () => /get-exit=\d+/.test(pane()));
+      expect(pane()).toContain("get-exit=1");
+      const drawn = readFileSync(record, "latin1");
+      expect(drawn).toMatch(/\rgetting alice\/big-progress\.png \[[#-]{24}\] [^\r]*\x1b\[K\r\x1b\[Ksis: cannot save \S+\/alice\/big-progress\.png: the file is larger than this process may write/);
+    } finally {
+      Bun.spawnSync(["tmux", "kill-session", "-t", session]);
+    }
+  });
 });
