@@ -147,8 +147,11 @@ async function catchUp(conn: Connection, state: WatchState, crl: CrlSource, opts
  * recorded, never fetched again) and the watch goes on. A lost connection is retried instead.
  */
 function isImageFailure(conn: Connection, error: unknown): boolean {
-  if (error instanceof TrustError || error instanceof SaveError) return true;
+  // Whatever happened, with the connection gone it may not have been the image's fault: fetch it again.
   if (conn.closed) return false;
+  // A CRL that does not verify is the server's fault, not this image's: the watch stops (exit 3).
+  if (error instanceof TrustError) return error.check !== "crl";
+  if (error instanceof SaveError) return true;
   // The server's verdict on this one request; BUSY is a passing state and fatal codes end the session.
   if (error instanceof RemoteError) return error.exitCode !== 3 && error.code !== "BUSY";
   // Any other file system failure while saving (an errno error that escaped the SaveError wrapping).
