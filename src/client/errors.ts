@@ -37,6 +37,25 @@ export class SaveError extends ClientError {}
 /** A different file already has the name an image would be saved under; nothing was replaced. */
 export class SaveConflictError extends SaveError {}
 
+/** What to do about a failed save, by the file system's reason. */
+export function fileErrorHint(error: unknown): string {
+  switch ((error as NodeJS.ErrnoException)?.code) {
+    case "ENAMETOOLONG":
+      return "the owner must post it under a shorter name";
+    case "ENOSPC":
+    case "EDQUOT":
+      return "free some space, or save elsewhere with -o";
+    case "EFBIG":
+      return "raise the limit (ulimit -f), or save elsewhere with -o";
+    case "EACCES":
+    case "EPERM":
+    case "EROFS":
+      return "fix that folder's permissions, or save elsewhere with -o";
+    default:
+      return "fix that folder, or save elsewhere with -o";
+  }
+}
+
 /** The reason a file system call failed, in words a person reads. */
 export function fileErrorReason(error: unknown): string {
   const e = error as NodeJS.ErrnoException;

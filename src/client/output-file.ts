@@ -7,7 +7,7 @@ import { randomBytes } from "node:crypto";
 import { link, lstat, mkdir, open, readFile, unlink, writeFile, type FileHandle } from "node:fs/promises";
 import { join, resolve, sep } from "node:path";
 import { createImageDigest } from "../crypto/index.ts";
-import { ClientError, fileErrorReason, SaveConflictError, SaveError, TrustError } from "./errors.ts";
+import { ClientError, fileErrorHint, fileErrorReason, SaveConflictError, SaveError, TrustError } from "./errors.ts";
 import { readChunks } from "./file-source.ts";
 
 export const PARTIAL_PREFIX = ".sis-partial-";
@@ -22,7 +22,7 @@ async function saving<T>(target: string, step: () => Promise<T>): Promise<T> {
     return await step();
   } catch (error) {
     if (error instanceof ClientError) throw error;
-    throw new SaveError(`cannot save ${target}: ${fileErrorReason(error)}; nothing was saved (fix that folder, or save elsewhere with -o)`);
+    throw new SaveError(`cannot save ${target}: ${fileErrorReason(error)}; nothing was saved (${fileErrorHint(error)})`);
   }
 }
 

@@ -41,7 +41,7 @@ describe("OutputFile", () => {
     const name = `${"n".repeat(249)}.png`;
     const failure = await save(out, "alice", name).then(() => null, (e: unknown) => e);
     expect(failure).toBeInstanceOf(SaveError);
-    expect((failure as Error).message).toBe(`cannot save ${join(out, "alice", name)}: the file name is too long for this file system; nothing was saved (fix that folder, or save elsewhere with -o)`);
+    expect((failure as Error).message).toBe(`cannot save ${join(out, "alice", name)}: the file name is too long for this file system; nothing was saved (the owner must post it under a shorter name)`);
     expect(await listFiles(out)).toEqual([]);
   });
 

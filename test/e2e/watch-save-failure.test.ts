@@ -40,7 +40,7 @@ async function alicePosts(path: string, name: string): Promise<string> {
 
 const about = (w: WatchProcess, name: string) => imageLines(w).filter((l) => l.includes(` alice/${name} `));
 const CANNOT_SAVE = (dir: string, name: string) =>
-  new RegExp(`^sis: cannot save ${escapeRegExp(join(dir, "alice", name))}: the file is larger than this process may write \\(file size limit\\); nothing was saved \\(fix that folder, or save elsewhere with -o\\)\\n$`);
+  new RegExp(`^sis: cannot save ${escapeRegExp(join(dir, "alice", name))}: the file is larger than this process may write \\(file size limit\\); nothing was saved \\(raise the limit \\(ulimit -f\\), or save elsewhere with -o\\)\\n$`);
 
 describe("an image the file system refuses to save", () => {
   test("watch refuses it once, records it, saves the next image, and never fetches it again", async () => {
