@@ -58,6 +58,8 @@ describe("an image the file system refuses to save", () => {
       expect(about(w, "too-big.png")).toHaveLength(1);
       expect(w.lines.filter((l) => / disconnected| not connected/.test(l))).toEqual([]);
       expect(w.lines.filter((l) => / connected to /.test(l))).toHaveLength(1);
+      // Not a terminal: no progress bar for the 6 MiB download, in either stream.
+      expect(w.lines.filter((l) => /getting |\r|\x1b/.test(l))).toEqual([]);
       await w.stop("SIGINT");
       expect(w.proc.exitCode).toBe(0);
       expect(w.errLines.at(-1)).toMatch(/ stopped \(SIGINT\): 1 received, 1 refused, 0 already saved; the next watch resumes after #\d+$/);
