@@ -72,7 +72,7 @@ export async function watch(opts: WatchOptions): Promise<WatchSummary> {
       if (!lost) {
         lost = true;
         const what = everConnected ? "disconnected" : "not connected";
-        opts.log(`${what}: ${(error as Error).message}; reconnecting quietly (every ${BACKOFF_MAX_MS / 1000} s at most) until the server is back`);
+        opts.log(`${what}: ${(error as Error).message}; retrying quietly (at most ${BACKOFF_MAX_MS / 1000} s apart) until the server is back; reconnecting in ${(wait / 1000).toFixed(1)} s`);
       }
       await sleep(wait, opts.signal);
       backoff = Math.min(backoff * 2, BACKOFF_MAX_MS);
