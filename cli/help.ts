@@ -71,14 +71,17 @@ Lists the images on the server, newest first.`,
   get: `usage: sis get ID|OWNER/NAME [-o DIR] [--home DIR] [--quiet]
 
 Downloads one image, verifies the owner's certificate and signature, and
-saves it as DIR/OWNER/NAME with the signature beside it (NAME.p7s).
-DIR defaults to <home>/images. Exits 3 if any check fails; nothing is saved then.
+saves it as DIR/OWNER/NAME with the signature beside it (NAME.p7s), readable
+only by you (0600, folders 0700). DIR defaults to <home>/images. Exits 3 if any check fails; nothing is saved then.
 
   sis get alice/cat.png -o ~/Pictures/sis`,
-  watch: `usage: sis watch [-o DIR] [--home DIR]
+  watch: `usage: sis watch [-o DIR] [--home DIR] [--quiet]
 
 Stays connected and saves every new image that verifies, one line per image.
-On start it catches up on what was posted while it was away.`,
+On start it catches up on what was posted while it was away. An image that
+cannot be verified or saved is refused once and not fetched again. Images are
+saved private to you (folders 0700, files 0600). A lost server is retried
+every few seconds; Ctrl-C prints a summary and exits 0.`,
   admin: `usage: sis admin revoke USER [--data DIR]
        sis admin revoke --serial HEX [--data DIR]
        sis admin certs [--json] [--data DIR]

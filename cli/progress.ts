@@ -12,7 +12,7 @@ export interface Progress {
 export function progressReporter(label: string, quiet: boolean, stream: NodeJS.WriteStream = process.stderr): Progress {
   if (quiet || !stream.isTTY) return { update() {}, done() {} };
   const start = performance.now();
-  let last = Number.NEGATIVE_INFINITY; // not 0: performance.now() is under REDRAW_MS just after start, which hid the first redraw
+  let last = -Infinity; // the first update always draws, even in a process younger than REDRAW_MS
   let drawn = false;
   return {
     update(done, total) {

@@ -23,8 +23,12 @@ export async function get(args: string[]): Promise<number> {
   const conn = await connectAs(creds);
   try {
     const progress = progressReporter(`getting ${ref}`, values.quiet);
-    const result = await receiveImage(conn, creds, new CrlSource(creds.caDer), target, outDir, progress.update);
-    progress.done();
+    let result;
+    try {
+      result = await receiveImage(conn, creds, new CrlSource(creds.caDer), target, outDir, progress.update);
+    } finally {
+      progress.done(); // also before an error, so it is not printed after a half-drawn bar
+    }
     process.stdout.write(`${result.written ? "saved" : "already saved"} ${result.image.owner}/${result.image.name}: signature by ${result.signer} (serial ${result.signerSerial}) verified\n${result.path}\n`);
   } finally {
     conn.close();

@@ -1,19 +1,30 @@
-/** sis watch: stay connected; fetch, verify and save every new image; one line per image. */
+/** sis watch: stay connected; fetch, verify and save every new image; one line per image, a summary when stopped. */
 import { join } from "node:path";
 import { Home, resolveHome } from "../../src/client/home.ts";
 import { watch } from "../../src/client/watch.ts";
 import { parse } from "../args.ts";
+import { progressReporter } from "../progress.ts";
 
 export async function watchCommand(args: string[]): Promise<number> {
-  const { values } = parse(args, { output: { type: "string", short: "o" }, home: { type: "string" } });
+  const { values } = parse(args, { output: { type: "string", short: "o" }, home: { type: "string" }, quiet: { type: "boolean", default: false } });
   const home = new Home(resolveHome(values.home));
   const creds = await home.credentials();
   const outDir = values.output ?? join(home.dir, "images");
   const controller = new AbortController();
-  process.once("SIGINT", () => controller.abort());
-  process.once("SIGTERM", () => controller.abort());
-  const log = (line: string) => process.stdout.write(`${new Date().toISOString()} ${line}\n`);
+  let stoppedBy: string | null = null;
+  const stop = (signal: string) => {
+    stoppedBy ??= signal;
+    controller.abort();
+  };
+  process.once("SIGINT", () => stop("SIGINT"));
+  process.once("SIGTERM", () => stop("SIGTERM"));
+  const stamp = () => new Date().toISOString();
+  const log = (line: string) => process.stdout.write(`${stamp()} ${line}\n`);
   log(`watching; saving verified images under ${outDir}`);
-  await watch({ home, creds, outDir, log, signal: controller.signal });
+  // A bar on the terminal for large downloads, as for 'sis get'; never in a pipe or a log file.
+  const summary = await watch({ home, creds, outDir, log, signal: controller.signal, progress: (label) => progressReporter(label, values.quiet) });
+  process.stderr.write(
+    `${stamp()} stopped (${stoppedBy ?? "ended"}): ${summary.received} received, ${summary.refused} refused, ${summary.alreadySaved} already saved; the next watch resumes after #${summary.lastSeq}\n`,
+  );
   return 0;
 }

@@ -105,8 +105,16 @@ export class Connection {
             clearTimeout(timer);
             // success can be true while an authorization error is set: check both (docs/IMPLEMENTATION.md I3).
             if (verify && (!success || error || !socket.authorized)) {
-              // Settled before terminate(): terminate() runs close() at once, whose "closed during the handshake" would win.
-              settle(new TrustError("server", `cannot trust ${opts.host}:${opts.port}: its certificate is not issued by the pinned CA (${error?.message ?? "verification failed"})`));
+              // Settled first: Bun runs `close` synchronously inside terminate(), and its
+              // ordinary "closed during the handshake" must not win over the refusal (P2).
+              // A peer that hung up before its certificate was judged (ECONNRESET and the
+              // like) is a network failure, not a verdict on a certificate.
+              const cause = (error ?? (socket as unknown as { authorizationError?: Error }).authorizationError) as (Error & { code?: string }) | undefined;
+              const failure = isNetworkCode(cause?.code)
+                ? new ClientError(`cannot connect to ${opts.host}:${opts.port}: the connection closed during the handshake`)
+                : serverTrustError(opts.host, opts.port, cause);
+              settle(failure);
+              this.finish(failure);
               socket.terminate();
               return;
             }
@@ -318,6 +326,29 @@ export class Connection {
       // already gone
     }
   }
+}
+
+/** errno-style codes (ECONNRESET, EPIPE…): the network failed; certificate verdicts have other codes (CERT_HAS_EXPIRED…). */
+function isNetworkCode(code: string | undefined): boolean {
+  return typeof code === "string" && /^E[A-Z]+$/.test(code);
+}
+
+/** Certificate problems OpenSSL reports for a peer whose certificate is out of its validity period. */
+const EXPIRY_CODES = new Set(["CERT_HAS_EXPIRED", "CERT_NOT_YET_VALID", "ERR_TLS_CERT_HAS_EXPIRED", "ERR_TLS_CERT_NOT_YET_VALID"]);
+
+/**
+ * The refusal of a server whose certificate does not verify against the pinned CA (P2): exit 3,
+ * the likely causes and what to do, never a network error that invites retrying.
+ */
+export function serverTrustError(host: string, port: number, error: (Error & { code?: string }) | undefined): TrustError {
+  const where = `cannot trust the server at ${host}:${port}: its certificate`;
+  const code = error?.code ?? "";
+  const expired = EXPIRY_CODES.has(code) || /expired|not yet valid/i.test(error?.message ?? "");
+  if (expired) return new TrustError("server", `${where} has expired or is not valid yet (check this computer's clock; if it is right, ask the operator to renew the server certificate)`);
+  return new TrustError(
+    "server",
+    `${where} is not from the pinned CA (someone may be intercepting the connection, or the server's CA changed); do not send anything to it, ask the operator whether the CA changed, and if it did, register again with the new CA fingerprint`,
+  );
 }
 
 /** Socket errors in words a person reads (Bun says "Failed to connect" for a refused port). */

@@ -7,10 +7,24 @@ import { randomBytes } from "node:crypto";
 import { link, lstat, mkdir, open, readFile, unlink, writeFile, type FileHandle } from "node:fs/promises";
 import { join, resolve, sep } from "node:path";
 import { createImageDigest } from "../crypto/index.ts";
-import { SaveConflictError, TrustError } from "./errors.ts";
+import { ClientError, fileErrorHint, fileErrorReason, SaveConflictError, SaveError, TrustError } from "./errors.ts";
 import { readChunks } from "./file-source.ts";
 
 export const PARTIAL_PREFIX = ".sis-partial-";
+
+/** Received images are private to the user who received them (folders 0700, files 0600). */
+const DIR_MODE = 0o700;
+const FILE_MODE = 0o600;
+
+/** Runs a file system step of saving `target`; a failure becomes `cannot save TARGET: reason` (a SaveError). */
+async function saving<T>(target: string, step: () => Promise<T>): Promise<T> {
+  try {
+    return await step();
+  } catch (error) {
+    if (error instanceof ClientError) throw error;
+    throw new SaveError(`cannot save ${target}: ${fileErrorReason(error)}; nothing was saved (${fileErrorHint(error)})`);
+  }
+}
 
 async function fsyncDir(dir: string): Promise<void> {
   const handle = await open(dir, "r");
@@ -71,12 +85,14 @@ export class OutputFile {
     const target = join(dir, name);
     // Names were checked to be single segments; this is the belt to those braces.
     if (!target.startsWith(root + sep) || resolve(target) !== target) throw new TrustError("name", `refusing to write outside ${root}`);
-    await mkdir(dir, { recursive: true, mode: 0o755 });
-    const st = await lstat(dir);
-    if (!st.isDirectory() || st.isSymbolicLink()) throw new TrustError("name", `refusing to write into ${dir}: it is not a plain directory`);
-    const tmp = join(dir, PARTIAL_PREFIX + randomBytes(8).toString("hex"));
-    const handle = await open(tmp, "wx", 0o644);
-    return new OutputFile(dir, target, tmp, handle);
+    return saving(target, async () => {
+      await mkdir(dir, { recursive: true, mode: DIR_MODE });
+      const st = await lstat(dir);
+      if (!st.isDirectory() || st.isSymbolicLink()) throw new TrustError("name", `refusing to write into ${dir}: it is not a plain directory`);
+      const tmp = join(dir, PARTIAL_PREFIX + randomBytes(8).toString("hex"));
+      const handle = await open(tmp, "wx", FILE_MODE);
+      return new OutputFile(dir, target, tmp, handle);
+    });
   }
 
   /**
@@ -84,6 +100,10 @@ export class OutputFile {
    * flight while the next fills. An error of a write surfaces at a later write() or at commit().
    */
   async write(chunk: Uint8Array): Promise<void> {
+    await saving(this.target, () => this.writeChunk(chunk));
+  }
+
+  private async writeChunk(chunk: Uint8Array): Promise<void> {
     for (let at = 0; at < chunk.length; ) {
       this.buffers[this.which] ??= spare.pop() ?? new Uint8Array(WRITE_SIZE);
       const take = Math.min(WRITE_SIZE - this.fill, chunk.length - at);
@@ -124,6 +144,10 @@ export class OutputFile {
 
   /** Makes the verified image visible; `written` is false if an identical file was already there. */
   async commit(signature: Uint8Array, digest: Uint8Array): Promise<{ path: string; written: boolean }> {
+    return saving(this.target, () => this.place(signature, digest));
+  }
+
+  private async place(signature: Uint8Array, digest: Uint8Array): Promise<{ path: string; written: boolean }> {
     const handle = this.handle!;
     await this.flush();
     await this.writing;
@@ -134,7 +158,7 @@ export class OutputFile {
     this.handle = null;
     this.release();
     const p7sTmp = `${this.tmp}.p7s`;
-    await writeFile(p7sTmp, signature, { mode: 0o644, flush: true });
+    await writeFile(p7sTmp, signature, { mode: FILE_MODE, flush: true });
     try {
       await link(this.tmp, this.target);
     } catch (error) {

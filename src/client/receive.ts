@@ -93,8 +93,10 @@ export async function receiveImage(conn: Connection, creds: Credentials, crl: Cr
     } catch (error) {
       refuse("signature", `the signature does not verify: ${(error as Error).message}`);
     }
+    // Fetched outside the verdict below: a lost connection here is not a verdict on the image.
+    const crlDer = await crl.get(conn);
     try {
-      await verifyUserCert({ certDer: signer.signerCertDer, caCertDer: creds.caDer, crlDer: await crl.get(conn), expectedUser: image.owner });
+      await verifyUserCert({ certDer: signer.signerCertDer, caCertDer: creds.caDer, crlDer, expectedUser: image.owner });
     } catch (error) {
       if (error instanceof TrustError) throw error;
       refuse("certificate", `the signer's certificate is not acceptable: ${(error as Error).message}`);

@@ -3,11 +3,17 @@ import { PING_INTERVAL_MS, LIST_PAGE_MAX, type ImageMeta } from "../protocol/ind
 import type { Connection } from "./connection.ts";
 import { cleanPartials } from "./clean-partials.ts";
 import { CrlSource } from "./crl.ts";
-import { ClientError, RemoteError, SaveConflictError, TrustError } from "./errors.ts";
+import { ClientError, RemoteError, SaveError, TrustError } from "./errors.ts";
 import type { Credentials, Home } from "./home.ts";
 import { receiveImage, type Received } from "./receive.ts";
 import { connectAs } from "./session.ts";
-import { loadWatchState, saveWatchState, type WatchState } from "./watch-state.ts";
+import { loadWatchState, recordRefusal, saveWatchState, wasRefused, type WatchState } from "./watch-state.ts";
+
+/** A progress display for one download (the CLI draws one on a terminal). */
+export interface DownloadProgress {
+  update(got: number, total: number): void;
+  done(): void;
+}
 
 export interface WatchOptions {
   home: Home;
@@ -18,41 +24,68 @@ export interface WatchOptions {
   onImage?: (result: Received | { image: ImageMeta; refused: string }) => void;
   /** Each NEW_IMAGE as it arrives, before it is fetched. */
   onNotice?: (image: ImageMeta) => void;
+  /** A progress display per download, given its label. */
+  progress?: (label: string) => DownloadProgress;
 }
 
-const BACKOFF_START_MS = 500;
-const BACKOFF_MAX_MS = 30_000;
+/** What a watch did, for the summary when it is stopped. */
+export interface WatchSummary {
+  received: number;
+  alreadySaved: number;
+  refused: number;
+  lastSeq: number;
+}
 
-export async function watch(opts: WatchOptions): Promise<void> {
+/** Reconnecting: 0.25 s doubling to at most 5 s, so a restarted server is noticed within seconds. */
+export const BACKOFF_START_MS = 250;
+export const BACKOFF_MAX_MS = 5_000;
+
+export async function watch(opts: WatchOptions): Promise<WatchSummary> {
   const state = await loadWatchState(opts.home, opts.creds.profile.server);
   const crl = new CrlSource(opts.creds.caDer);
+  const summary: WatchSummary = { received: 0, alreadySaved: 0, refused: 0, lastSeq: state.lastSeq };
   // A watcher killed mid-download leaves hidden partial files; nothing else owns them.
   const cleaned = await cleanPartials(opts.outDir);
   if (cleaned > 0) opts.log(`removed ${cleaned} unfinished download file${cleaned === 1 ? "" : "s"} left under ${opts.outDir}`);
   let backoff = BACKOFF_START_MS;
+  let everConnected = false;
+  /** Set while connections keep failing: the loss was reported once, the attempts are quiet. */
+  let lost = false;
   while (!opts.signal?.aborted) {
     let conn: Connection | null = null;
+    // The back-off resets only when a connection got somewhere (caught up, or moved the cursor):
+    // a server that drops every connection right after it is made is retried ever more slowly.
+    const progress = { made: false };
     try {
-      conn = await connectAs(opts.creds);
-      backoff = BACKOFF_START_MS;
+      conn = await untilAborted(connectAs(opts.creds), opts.signal);
+      if (!conn) break;
+      everConnected = true;
+      lost = false;
       opts.log(`connected to ${opts.creds.profile.server} as ${opts.creds.profile.username}; catching up after #${state.lastSeq}`);
-      await follow(conn, state, crl, opts);
+      await follow(conn, state, crl, opts, summary, progress);
     } catch (error) {
       if (error instanceof RemoteError && error.exitCode === 3) throw error;
       if (error instanceof TrustError) throw error;
       if (opts.signal?.aborted) break;
-      const wait = Math.round(backoff * (0.75 + Math.random() / 2));
-      opts.log(`disconnected: ${(error as Error).message}; reconnecting in ${(wait / 1000).toFixed(1)} s`);
+      if (progress.made) backoff = BACKOFF_START_MS;
+      const wait = Math.min(BACKOFF_MAX_MS, Math.round(backoff * (0.75 + Math.random() / 2)));
+      if (!lost) {
+        lost = true;
+        const what = everConnected ? "disconnected" : "not connected";
+        opts.log(`${what}: ${(error as Error).message}; retrying quietly (at most ${BACKOFF_MAX_MS / 1000} s apart) until the server is back; reconnecting in ${(wait / 1000).toFixed(1)} s`);
+      }
       await sleep(wait, opts.signal);
       backoff = Math.min(backoff * 2, BACKOFF_MAX_MS);
     } finally {
       conn?.close();
     }
   }
+  summary.lastSeq = state.lastSeq;
+  return summary;
 }
 
 /** One connection's life: a NEW_IMAGE only marks work to do; LIST after lastSeq decides what. */
-async function follow(conn: Connection, state: WatchState, crl: CrlSource, opts: WatchOptions): Promise<void> {
+async function follow(conn: Connection, state: WatchState, crl: CrlSource, opts: WatchOptions, summary: WatchSummary, progress: { made: boolean }): Promise<void> {
   let dirty = true;
   let wake: (() => void) | null = null;
   conn.onPush((image) => {
@@ -72,7 +105,8 @@ async function follow(conn: Connection, state: WatchState, crl: CrlSource, opts:
     while (!conn.closed && !opts.signal?.aborted) {
       if (dirty) {
         dirty = false;
-        await catchUp(conn, state, crl, opts);
+        await catchUp(conn, state, crl, opts, summary, progress);
+        progress.made = true;
         continue;
       }
       const timedOut = await new Promise<boolean>((resolve) => {
@@ -94,35 +128,88 @@ async function follow(conn: Connection, state: WatchState, crl: CrlSource, opts:
   }
 }
 
-async function catchUp(conn: Connection, state: WatchState, crl: CrlSource, opts: WatchOptions): Promise<void> {
+async function catchUp(conn: Connection, state: WatchState, crl: CrlSource, opts: WatchOptions, summary: WatchSummary, progress: { made: boolean }): Promise<void> {
   for (;;) {
     const page = await conn.expect({ type: "LIST", after: state.lastSeq, limit: LIST_PAGE_MAX }, "IMAGES");
     for (const image of page.images) {
       if (image.seq <= state.lastSeq) continue;
-      await handle(conn, image, crl, opts);
+      if (!wasRefused(state, image.id)) await handle(conn, image, state, crl, opts, summary);
       state.lastSeq = image.seq;
+      progress.made = true;
       await saveWatchState(opts.home, state);
     }
     if (page.next === null || page.images.length === 0) return;
   }
 }
 
-async function handle(conn: Connection, image: ImageMeta, crl: CrlSource, opts: WatchOptions): Promise<void> {
+/**
+ * A failure that belongs to this image, not to the connection: it is refused (said once,
+ * recorded, never fetched again) and the watch goes on. A lost connection is retried instead.
+ */
+function isImageFailure(conn: Connection, error: unknown): boolean {
+  // Whatever happened, with the connection gone it may not have been the image's fault: fetch it again.
+  if (conn.closed) return false;
+  // A CRL that does not verify is the server's fault, not this image's: the watch stops (exit 3).
+  if (error instanceof TrustError) return error.check !== "crl";
+  if (error instanceof SaveError) return true;
+  // The server's verdict on this one request; BUSY is a passing state and fatal codes end the session.
+  if (error instanceof RemoteError) return error.exitCode !== 3 && error.code !== "BUSY";
+  // Any other file system failure while saving (an errno error that escaped the SaveError wrapping).
+  const code = (error as NodeJS.ErrnoException)?.code;
+  return typeof code === "string" && /^E[A-Z]+$/.test(code);
+}
+
+async function handle(conn: Connection, image: ImageMeta, state: WatchState, crl: CrlSource, opts: WatchOptions, summary: WatchSummary): Promise<void> {
   const label = `${image.owner}/${image.name} (#${image.seq})`;
+  const progress = opts.progress?.(`getting ${image.owner}/${image.name}`);
   try {
-    const result = await receiveImage(conn, opts.creds, crl, { id: image.id }, opts.outDir);
+    const result = await receiveImage(conn, opts.creds, crl, { id: image.id }, opts.outDir, progress?.update);
+    progress?.done();
+    if (result.written) summary.received++;
+    else summary.alreadySaved++;
     opts.log(`${result.written ? "saved" : "already saved"} ${label}: signature by ${result.signer} (serial ${result.signerSerial}) verified -> ${result.path}`);
     opts.onImage?.(result);
   } catch (error) {
-    // A refusal is final for this image; a lost connection is not (the image is retried).
-    if (error instanceof TrustError || (error instanceof RemoteError && error.code === "NOT_FOUND") || error instanceof SaveConflictError) {
-      const reason = error instanceof TrustError ? `${error.check}: ${error.message}` : (error as Error).message;
-      opts.log(`refused ${label}: ${reason}`);
-      opts.onImage?.({ image, refused: reason });
-      return;
+    progress?.done();
+    if (!isImageFailure(conn, error)) {
+      // Not this image's fault, or the stream may be out of step: reconnect and fetch it again.
+      conn.close();
+      throw error;
     }
-    throw error;
+    const reason = error instanceof TrustError ? `${error.check}: ${error.message}` : (error as Error).message;
+    summary.refused++;
+    recordRefusal(state, { seq: image.seq, id: image.id, label: `${image.owner}/${image.name}`, reason });
+    opts.log(`refused ${label}: ${reason}`);
+    opts.onImage?.({ image, refused: reason });
   }
+}
+
+/** The promise's value, or null as soon as the signal aborts (a late value is closed if it is a connection). */
+async function untilAborted(promise: Promise<Connection>, signal?: AbortSignal): Promise<Connection | null> {
+  if (!signal) return promise;
+  if (signal.aborted) {
+    void promise.then((c) => c.close(), () => {});
+    return null;
+  }
+  return new Promise<Connection | null>((resolve, reject) => {
+    const onAbort = () => {
+      void promise.then((c) => c.close(), () => {});
+      resolve(null);
+    };
+    signal.addEventListener("abort", onAbort, { once: true });
+    promise.then(
+      (c) => {
+        signal.removeEventListener("abort", onAbort);
+        if (signal.aborted) c.close();
+        resolve(signal.aborted ? null : c);
+      },
+      (e: unknown) => {
+        signal.removeEventListener("abort", onAbort);
+        if (signal.aborted) resolve(null);
+        else reject(e);
+      },
+    );
+  });
 }
 
 function sleep(ms: number, signal?: AbortSignal): Promise<void> {

@@ -3,7 +3,7 @@ import { describe, expect, test } from "bun:test";
 import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { createImageDigest } from "../../src/crypto/index.ts";
-import { SaveConflictError } from "../../src/client/errors.ts";
+import { SaveConflictError, SaveError } from "../../src/client/errors.ts";
 import { OutputFile, PARTIAL_PREFIX } from "../../src/client/output-file.ts";
 import { tempDir } from "../support/cli.ts";
 import { listFiles, SAMPLE } from "../support/share.ts";
@@ -35,6 +35,16 @@ async function save(out: string, owner: string, name: string, bytes = image) {
 }
 
 describe("OutputFile", () => {
+  test("a name whose NAME.p7s the file system refuses (ENAMETOOLONG) is a SaveError saying so, and nothing is left", async () => {
+    using out = tempDir("sis-out-");
+    // 253 bytes fit a file name (255 at most); NAME.p7s, 257 bytes, does not.
+    const name = `${"n".repeat(249)}.png`;
+    const failure = await save(out, "alice", name).then(() => null, (e: unknown) => e);
+    expect(failure).toBeInstanceOf(SaveError);
+    expect((failure as Error).message).toBe(`cannot save ${join(out, "alice", name)}: the file name is too long for this file system; nothing was saved (the owner must post it under a shorter name)`);
+    expect(await listFiles(out)).toEqual([]);
+  });
+
   test("commit() places OUT/owner/name and its .p7s and leaves no temporary file", async () => {
     using out = tempDir("sis-out-");
     const result = await save(out, "alice", "sample.png");

@@ -1,8 +1,8 @@
 /** Watch state: where a watcher resumes, per server, surviving restarts and damage without repeats or gaps. */
 import { describe, expect, test } from "bun:test";
-import { readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { Home } from "../../src/client/home.ts";
-import { loadWatchState, saveWatchState } from "../../src/client/watch-state.ts";
+import { loadWatchState, recordRefusal, REFUSED_KEPT, saveWatchState, wasRefused } from "../../src/client/watch-state.ts";
 import { tempDir } from "../support/cli.ts";
 
 const SERVER = "127.0.0.1:1233";
@@ -19,6 +19,22 @@ describe("watch state", () => {
     expect(await loadWatchState(new Home(dir), SERVER)).toEqual({ server: SERVER, lastSeq: 42 });
     await saveWatchState(new Home(dir), { server: SERVER, lastSeq: 43 });
     expect(await loadWatchState(new Home(dir), SERVER)).toEqual({ server: SERVER, lastSeq: 43 });
+  });
+
+  test("a refused image is kept across a restart (never fetched again); the list is bounded and has no repeats", async () => {
+    using dir = tempDir("sis-home-");
+    const home = new Home(dir);
+    const state = await loadWatchState(home, SERVER);
+    for (let seq = 1; seq <= REFUSED_KEPT + 5; seq++) recordRefusal(state, { seq, id: `id-${seq}`, label: `alice/${seq}.png`, reason: "cannot save" });
+    recordRefusal(state, { seq: REFUSED_KEPT + 5, id: `id-${REFUSED_KEPT + 5}`, label: "again", reason: "again" });
+    state.lastSeq = REFUSED_KEPT + 5;
+    await saveWatchState(home, state);
+    const back = await loadWatchState(new Home(dir), SERVER);
+    expect(back.lastSeq).toBe(REFUSED_KEPT + 5);
+    expect(back.refused).toHaveLength(REFUSED_KEPT);
+    expect(back.refused!.at(-1)).toEqual({ seq: REFUSED_KEPT + 5, id: `id-${REFUSED_KEPT + 5}`, label: "again", reason: "again" });
+    expect([wasRefused(back, `id-${REFUSED_KEPT + 5}`), wasRefused(back, "id-6"), wasRefused(back, "id-5")]).toEqual([true, true, false]);
+    expect(statSync(home.path("watchState")).mode & 0o777).toBe(0o600);
   });
 
   test("the state is written to watch-state.json in the home, with no temporary file left", async () => {

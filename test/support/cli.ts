@@ -102,15 +102,19 @@ export function register(server: ServerProcess, user: string, home: string, pass
 export interface WatchProcess extends AsyncDisposable {
   proc: ReturnType<typeof Bun.spawn>;
   lines: string[];
+  /** The lines it wrote to stderr alone (they are in `lines` too). */
+  errLines: string[];
   waitFor(pattern: RegExp, timeoutMs?: number): Promise<string>;
   stop(signal?: NodeJS.Signals | number): Promise<void>;
 }
 
-export function startWatch(home: string, outDir: string): WatchProcess {
-  const proc = Bun.spawn([SIS, "watch", "--home", home, "-o", outDir], { stdout: "pipe", stderr: "pipe", env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/root" } });
+/** `sis watch`; `prefix` runs it through a wrapper (e.g. a shell that sets a resource limit, then exec "$0" "$@"). */
+export function startWatch(home: string, outDir: string, opts: { prefix?: string[] } = {}): WatchProcess {
+  const proc = Bun.spawn([...(opts.prefix ?? []), SIS, "watch", "--home", home, "-o", outDir], { stdout: "pipe", stderr: "pipe", env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/root" } });
   const lines: string[] = [];
+  const errLines: string[] = [];
   const waiters = new Set<() => void>();
-  const pump = async (stream: ReadableStream<Uint8Array>) => {
+  const pump = async (stream: ReadableStream<Uint8Array>, also?: string[]) => {
     const decoder = new TextDecoder();
     let buf = "";
     for await (const chunk of stream) {
@@ -118,13 +122,14 @@ export function startWatch(home: string, outDir: string): WatchProcess {
       let nl;
       while ((nl = buf.indexOf("\n")) >= 0) {
         lines.push(buf.slice(0, nl));
+        also?.push(buf.slice(0, nl));
         buf = buf.slice(nl + 1);
         for (const w of waiters) w();
       }
     }
   };
   void pump(proc.stdout);
-  void pump(proc.stderr);
+  void pump(proc.stderr, errLines);
   const stop = async (signal: NodeJS.Signals | number = "SIGTERM") => {
     if (proc.exitCode === null && proc.signalCode === null) proc.kill(signal);
     await proc.exited;
@@ -132,6 +137,7 @@ export function startWatch(home: string, outDir: string): WatchProcess {
   return {
     proc,
     lines,
+    errLines,
     async waitFor(pattern, timeoutMs = 60_000) {
       const deadline = Date.now() + timeoutMs;
       for (;;) {
