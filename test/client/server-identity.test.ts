@@ -50,7 +50,7 @@ describe("server identity (P2, P29)", () => {
         (error: unknown) => error,
       );
       expect(outcome).toBeInstanceOf(TrustError);
-      expect(String((outcome as Error).message)).toContain("cannot trust 127.0.0.1");
+      expect(String((outcome as Error).message)).toContain("cannot trust the server at 127.0.0.1");
     } finally {
       impostor.stop(true);
     }
