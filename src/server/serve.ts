@@ -14,6 +14,7 @@ import { DATA_FILES, openDataDir } from "./data-dir.ts";
 import { Hub } from "./hub.ts";
 import { createLogger, type Logger } from "./logger.ts";
 import { Metrics } from "./metrics.ts";
+import { REVOCATION_CHECK_MS } from "./revocation-watch.ts";
 import { Semaphore } from "./semaphore.ts";
 import { LoginThrottle } from "./throttle.ts";
 import { startProtocolServer } from "./tls-server.ts";
@@ -77,6 +78,7 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
       handshakeTimeoutMs: opts.limits?.handshakeTimeoutMs ?? HANDSHAKE_TIMEOUT_MS,
       idleTimeoutMs: opts.limits?.idleTimeoutMs ?? IDLE_TIMEOUT_MS,
       uploadStallTimeoutMs: opts.limits?.uploadStallTimeoutMs ?? UPLOAD_STALL_TIMEOUT_MS,
+      revocationCheckMs: opts.limits?.revocationCheckMs ?? REVOCATION_CHECK_MS,
     },
     version: opts.version,
   };

@@ -9,6 +9,7 @@ import { handleDownload, handleGetCrl, handleList } from "./handle-read.ts";
 import { handleRegister } from "./handle-register.ts";
 import { startUpload, type Upload } from "./handle-post.ts";
 import { identify, type Identity } from "./identify.ts";
+import { REVOKED_WHILE_CONNECTED } from "./revocation-watch.ts";
 import type { FrameSink } from "./send-blob.ts";
 import { Outbox, type WritableSocket } from "../protocol/index.ts";
 
@@ -147,6 +148,20 @@ export class Session implements FrameSink {
   requireIdentity(): Identity {
     if (!this.identity) throw new ProtocolError("AUTH_REQUIRED", "this request needs a registered certificate: run 'sis register' first");
     return this.identity;
+  }
+
+  /**
+   * The identity asked of the store again, for requests that release a key
+   * (P5a): a certificate revoked or expired since HELLO gets nothing more.
+   */
+  requireCurrentIdentity(): Identity {
+    const identity = this.requireIdentity();
+    const result = identify(this.ctx.store, identity.certDer);
+    if ("refused" in result) {
+      this.ctx.log.warn("certificate refused on request", { user: identity.username, serial: identity.serial, code: result.refused });
+      throw new ProtocolError(result.refused, result.refused === "CERT_REVOKED" ? REVOKED_WHILE_CONNECTED : refusalMessage(result.refused));
+    }
+    return identity;
   }
 
   private async handleFrame(frame: Frame): Promise<void> {
