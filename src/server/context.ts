@@ -40,6 +40,8 @@ export interface ServerContext {
   passwordWork: Semaphore;
   metrics: Metrics;
   log: Logger;
+  /** ctx.log, rate-limited: for what a peer can cause at will (refusals, revoked sessions). */
+  refusalLog: Logger;
   limits: ServerLimits;
   version: string;
 }

@@ -37,11 +37,11 @@ export class RevocationWatch {
       const result = identify(this.ctx.store, identity.certDer);
       if ("refused" in result && result.refused === "CERT_REVOKED") {
         session.fail(new ProtocolError("CERT_REVOKED", REVOKED_WHILE_CONNECTED));
-        this.ctx.log.warn("revoked certificate: session ended", { user: identity.username, serial: identity.serial, address: session.address });
+        this.ctx.refusalLog.warn("revoked certificate: session ended", { user: identity.username, serial: identity.serial, address: session.address });
         ended++;
       }
     }
-    this.ctx.log.info("revocation list changed", { version, sessionsEnded: ended });
+    this.ctx.log.warn("revocations recorded; open sessions checked", { revocationVersion: version, sessionsEnded: ended });
     return ended;
   }
 }

@@ -158,7 +158,7 @@ export class Session implements FrameSink {
     const identity = this.requireIdentity();
     const result = identify(this.ctx.store, identity.certDer);
     if ("refused" in result) {
-      this.ctx.log.warn("certificate refused on request", { user: identity.username, serial: identity.serial, code: result.refused });
+      this.ctx.refusalLog.warn("certificate refused on request", { user: identity.username, serial: identity.serial, code: result.refused });
       throw new ProtocolError(result.refused, result.refused === "CERT_REVOKED" ? REVOKED_WHILE_CONNECTED : refusalMessage(result.refused));
     }
     return identity;
@@ -203,7 +203,7 @@ export class Session implements FrameSink {
       throw new ProtocolError("UNSUPPORTED_VERSION", `protocol version ${message.version} is not supported; this server speaks ${SUPPORTED_VERSIONS.join(", ")}`);
     }
     if (this.refusal) {
-      this.ctx.log.info("certificate refused", { address: this.address, code: this.refusal.code, reason: this.refusal.reason });
+      this.ctx.refusalLog.warn("certificate refused at HELLO", { address: this.address, code: this.refusal.code, reason: this.refusal.reason });
       throw new ProtocolError(this.refusal.code, refusalMessage(this.refusal.code));
     }
     this.state = "ready";

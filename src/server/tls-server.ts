@@ -68,10 +68,14 @@ export function startProtocolServer(ctx: ServerContext, opts: { hostname: string
         const session = socket.data?.session;
         if (!session) return;
         sessions.delete(session);
+        // The peer left before its HELLO: what a client that does not trust our CA does (P2).
+        if (session.state === "hello" && session.admitted) {
+          ctx.refusalLog.warn("connection closed before HELLO (a client that does not trust this server's CA, e.g. one registered with a server using another data directory, closes like this)", { address: socket.remoteAddress });
+        }
         session.onClose();
       },
       error(socket, error) {
-        ctx.log.warn("socket error", { address: socket.remoteAddress, error: error.message });
+        ctx.refusalLog.warn("socket error", { address: socket.remoteAddress, error: error.message });
       },
     },
   });
