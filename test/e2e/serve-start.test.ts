@@ -44,7 +44,7 @@ describe("a port already in use", () => {
   });
 });
 
-describe("--host 0.0.0.0", () => {
+describe("--host 0.0.0.0 (P28a)", () => {
   test("prints addresses a client can use, the TLS certificate names them, and a client registers with 127.0.0.1", async () => {
     const data = join(root, "wildcard");
     await using server = await startServe(data, ["--host", "0.0.0.0"]);
