@@ -26,10 +26,13 @@ Exit codes: 0 success, 1 error, 2 usage, 3 trust or verification refused.`;
 export const COMMAND_HELP: Record<string, string> = {
   serve: `usage: sis serve [--host 127.0.0.1] [--port 1233] [--http-port 8233] [--data ./sis-data]
                  [--max-image-size 100M] [--cert-days 365] [--max-connections-per-address 256]
-                 [--idle-timeout 120] [--handshake-timeout 10]
+                 [--idle-timeout 120] [--handshake-timeout 10] [--revocation-check 2]
 
 Runs the server. The first start creates the CA, the server's keys and the
-database in --data and prints the CA fingerprint to give to users.
+database in --data (and says so on stderr) and prints the CA fingerprint to
+give to users. With --host 0.0.0.0 it prints the addresses clients can use.
+A revocation by 'sis admin' ends the certificate's open connections within
+--revocation-check seconds.
 
   sis serve --data /var/lib/sis`,
   register: `usage: sis register --server HOST:PORT --user NAME [--ca-fingerprint HEX]

@@ -1,6 +1,9 @@
 /** sis serve: start the server with its CA; print the CA fingerprint and where it listens. */
 import { resolve } from "node:path";
 import { DEFAULT_MAX_CONNECTIONS_PER_ADDRESS, DEFAULT_MAX_IMAGE_SIZE, HANDSHAKE_TIMEOUT_MS, IDLE_TIMEOUT_MS } from "../../src/protocol/index.ts";
+import { ClientError } from "../../src/client/errors.ts";
+import { hostPort, isWildcard, ListenError, reachableHosts } from "../../src/server/listen-address.ts";
+import { REVOCATION_CHECK_MS } from "../../src/server/revocation-watch.ts";
 import { startServer } from "../../src/server/serve.ts";
 import { intOption, parse, sizeOption } from "../args.ts";
 import { VERSION } from "../version.ts";
@@ -17,6 +20,7 @@ export async function serve(args: string[]): Promise<number> {
     "max-connections-per-address": { type: "string" },
     "idle-timeout": { type: "string" },
     "handshake-timeout": { type: "string" },
+    "revocation-check": { type: "string" },
   });
   const dataDir = resolve(values.data);
   const server = await startServer({
@@ -31,15 +35,23 @@ export async function serve(args: string[]): Promise<number> {
       maxConnectionsPerAddress: intOption(values["max-connections-per-address"], "max-connections-per-address", DEFAULT_MAX_CONNECTIONS_PER_ADDRESS, 1, 1_000_000),
       idleTimeoutMs: 1000 * intOption(values["idle-timeout"], "idle-timeout", IDLE_TIMEOUT_MS / 1000, 35, 86_400),
       handshakeTimeoutMs: 1000 * intOption(values["handshake-timeout"], "handshake-timeout", HANDSHAKE_TIMEOUT_MS / 1000, 1, 300),
+      revocationCheckMs: 1000 * intOption(values["revocation-check"], "revocation-check", REVOCATION_CHECK_MS / 1000, 1, 3600),
     },
     version: VERSION,
+  }).catch((error: unknown) => {
+    // A port in use (or not ours) is the operator's to fix: say which and how, exit 1.
+    if (error instanceof ListenError) throw new ClientError(error.message);
+    throw error;
   });
+  if (server.created) process.stderr.write(newCaNotice(dataDir, server.caFingerprint));
   const out = process.stdout;
+  const first = server.reachable[0]!;
   out.write(`sis ${VERSION} serving from ${dataDir}${server.created ? " (new CA created)" : ""}\n`);
   out.write(`CA fingerprint (SHA-256): ${server.caFingerprint}\n`);
-  out.write(`protocol: tls://${values.host}:${server.port}\n`);
-  if (server.httpPort !== null) out.write(`http: http://${values["http-host"]}:${server.httpPort} (/ca.pem /crl.pem /healthz /metrics)\n`);
-  out.write(`users register with: sis register --server ${values.host}:${server.port} --user NAME --ca-fingerprint ${server.caFingerprint}\n`);
+  out.write(`protocol: tls://${hostPort(values.host, server.port)}\n`);
+  if (isWildcard(values.host)) out.write(`listening on every interface; clients reach it at ${server.reachable.map((h) => hostPort(h, server.port)).join(", ")}\n`);
+  if (server.httpPort !== null) out.write(`http: http://${hostPort(reachableHosts(values["http-host"])[0]!, server.httpPort)} (/ca.pem /crl.pem /healthz /metrics)\n`);
+  out.write(`users register with: sis register --server ${hostPort(first, server.port)} --user NAME --ca-fingerprint ${server.caFingerprint}\n`);
 
   await new Promise<void>((done) => {
     const stop = () => done();
@@ -48,4 +60,15 @@ export async function serve(args: string[]): Promise<number> {
   });
   await server.stop();
   return 0;
+}
+
+/** Said loudly on stderr at the first start in a directory: a new CA means clients registered elsewhere will not trust this server. */
+function newCaNotice(dataDir: string, fingerprint: string): string {
+  return [
+    `sis: NOTE: created a NEW certificate authority in ${dataDir} (fingerprint ${fingerprint}).`,
+    `sis: Clients registered with a server that used another data directory do not trust this CA and will be refused;`,
+    `sis: if you meant to run that server, stop this one and start it with --data pointing at its directory.`,
+    `sis: Otherwise give users the fingerprint above; they register with it.`,
+    "",
+  ].join("\n");
 }

@@ -122,7 +122,11 @@ async function follow(conn: Connection, state: WatchState, crl: CrlSource, opts:
         await crl.get(conn); // refreshed while idle once it is stale
       }
     }
-    if (!opts.signal?.aborted) throw new ClientError("the server closed the connection");
+    if (!opts.signal?.aborted) {
+      // The server's last word may be queued unread: a fatal ERROR such as CERT_REVOKED says why it closed.
+      await conn.receive();
+      throw new ClientError("the server closed the connection");
+    }
   } finally {
     opts.signal?.removeEventListener("abort", onAbort);
   }

@@ -19,6 +19,8 @@ export interface ServerLimits {
   idleTimeoutMs: number;
   /** No data frame during an upload (UPLOAD_STALL_TIMEOUT_MS by default). */
   uploadStallTimeoutMs: number;
+  /** How often open sessions are checked against the store's revocations (P5a). */
+  revocationCheckMs: number;
 }
 
 export interface ServerContext {
@@ -38,6 +40,8 @@ export interface ServerContext {
   passwordWork: Semaphore;
   metrics: Metrics;
   log: Logger;
+  /** ctx.log, rate-limited: for what a peer can cause at will (refusals, revoked sessions). */
+  refusalLog: Logger;
   limits: ServerLimits;
   version: string;
 }

@@ -16,13 +16,15 @@ export interface Upload {
 
 export async function startUpload(session: Session, message: ClientMessageOf<"POST_IMAGE">): Promise<Upload> {
   const { ctx } = session;
-  const identity = session.requireIdentity();
+  const identity = session.requireCurrentIdentity();
   const { name, contentType, size, dataSize } = message;
   const nameProblem = imageNameProblem(name);
   if (nameProblem) throw new ProtocolError("BAD_NAME", nameProblem);
   if (!(CONTENT_TYPES as readonly string[]).includes(contentType)) {
     throw new ProtocolError("BAD_IMAGE", `content type ${JSON.stringify(contentType.slice(0, 64))} is not accepted; sis takes PNG, JPEG, GIF and WebP`);
   }
+  // Every receiver refuses an empty image, so the server does not store one.
+  if (size === 0) throw new ProtocolError("BAD_IMAGE", "the image is empty (0 bytes); post a PNG, JPEG, GIF or WebP file with content");
   if (size > ctx.limits.maxImageSize) throw new ProtocolError("TOO_LARGE", `the image is ${size} bytes; this server takes at most ${ctx.limits.maxImageSize}`);
   if (dataSize !== cipherSize(size)) throw new ProtocolError("BAD_UPLOAD", "dataSize does not match the envelope size for this image size");
 

@@ -10,7 +10,8 @@ const STREAM_CHUNK = 256 * 1024;
 
 export async function handleDownload(session: Session, message: ClientMessageOf<"DOWNLOAD">): Promise<void> {
   const { ctx } = session;
-  const identity = session.requireIdentity();
+  // Asked again at every DOWNLOAD, not only at HELLO: the re-wrapped key is what a revocation withholds (P5a).
+  const identity = session.requireCurrentIdentity();
   const record = "id" in message ? ctx.store.findImage(message.id) : ctx.store.findImageByName(message.owner, message.name);
   if (!record) throw new ProtocolError("NOT_FOUND", "no such image; 'sis list' shows what there is");
   const ownerCert = ctx.store.findCert(record.signerSerial);

@@ -12,8 +12,11 @@ import { ContentKeyCache } from "./content-key-cache.ts";
 import { CrlCache } from "./crl-cache.ts";
 import { DATA_FILES, openDataDir } from "./data-dir.ts";
 import { Hub } from "./hub.ts";
+import { assertCanListen, listenOrExplain, reachableHosts } from "./listen-address.ts";
+import { rateLimited } from "./log-limiter.ts";
 import { createLogger, type Logger } from "./logger.ts";
 import { Metrics } from "./metrics.ts";
+import { REVOCATION_CHECK_MS } from "./revocation-watch.ts";
 import { Semaphore } from "./semaphore.ts";
 import { LoginThrottle } from "./throttle.ts";
 import { startProtocolServer } from "./tls-server.ts";
@@ -36,6 +39,9 @@ export interface RunningServer {
   caFingerprint: string;
   caPem: string;
   created: boolean;
+  dataDir: string;
+  /** Addresses a client can use for the protocol port (never a wildcard). */
+  reachable: string[];
   context: ServerContext;
   stop(): Promise<void>;
 }
@@ -46,7 +52,12 @@ const PASSWORD_QUEUE = 64;
 
 export async function startServer(opts: ServeOptions): Promise<RunningServer> {
   const log = opts.log ?? createLogger();
-  const hosts = ["localhost", "127.0.0.1", ...(opts.host && opts.host !== "0.0.0.0" && opts.host !== "::" ? [opts.host] : [])];
+  // Nothing is created in the data directory for a server that cannot listen.
+  assertCanListen(opts.host, opts.port, "--port");
+  if (opts.httpPort !== null) assertCanListen(opts.httpHost, opts.httpPort, "--http-port");
+  // The TLS certificate names every address a client may use (a wildcard host: each interface's).
+  const reachable = reachableHosts(opts.host);
+  const hosts = [...new Set(["localhost", "127.0.0.1", ...reachable])];
   const keys = await openDataDir(opts.dataDir, hosts);
   const store = SqliteStore.open(join(opts.dataDir, DATA_FILES.database));
   const blobs = await FileBlobStore.open(join(opts.dataDir, DATA_FILES.blobs));
@@ -70,6 +81,7 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
     passwordWork: new Semaphore(PASSWORD_PERMITS, PASSWORD_QUEUE),
     metrics,
     log,
+    refusalLog: rateLimited(log),
     limits: {
       maxImageSize: opts.limits?.maxImageSize ?? DEFAULT_MAX_IMAGE_SIZE,
       maxConnectionsPerAddress: opts.limits?.maxConnectionsPerAddress ?? DEFAULT_MAX_CONNECTIONS_PER_ADDRESS,
@@ -77,15 +89,16 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
       handshakeTimeoutMs: opts.limits?.handshakeTimeoutMs ?? HANDSHAKE_TIMEOUT_MS,
       idleTimeoutMs: opts.limits?.idleTimeoutMs ?? IDLE_TIMEOUT_MS,
       uploadStallTimeoutMs: opts.limits?.uploadStallTimeoutMs ?? UPLOAD_STALL_TIMEOUT_MS,
+      revocationCheckMs: opts.limits?.revocationCheckMs ?? REVOCATION_CHECK_MS,
     },
     version: opts.version,
   };
 
-  const protocol = startProtocolServer(ctx, {
+  const protocol = listenOrExplain(opts.host, opts.port, "--port", () => startProtocolServer(ctx, {
     hostname: opts.host,
     port: opts.port,
     tls: { certPem: keys.tls.certPem, keyPem: keys.tls.keyPem, caPem: keys.caPem },
-  });
+  }));
 
   let http: ReturnType<typeof Bun.serve> | null = null;
   if (opts.httpPort !== null) {
@@ -95,7 +108,14 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
       health: () => ({ ok: true, connections: metrics.connections, version: opts.version }),
       metrics: () => metrics.render(),
     });
-    http = Bun.serve({ hostname: opts.httpHost, port: opts.httpPort, fetch: app.fetch });
+    const httpPort = opts.httpPort;
+    try {
+      http = listenOrExplain(opts.httpHost, httpPort, "--http-port", () => Bun.serve({ hostname: opts.httpHost, port: httpPort, fetch: app.fetch }));
+    } catch (error) {
+      await protocol.stop();
+      store.close();
+      throw error;
+    }
   }
 
   // Unwrapped content keys leave memory when they expire, not only at the next download.
@@ -108,6 +128,8 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
     caFingerprint: keys.ca.fingerprint,
     caPem: keys.caPem,
     created: keys.created,
+    dataDir: opts.dataDir,
+    reachable,
     context: ctx,
     async stop() {
       await protocol.stop();

@@ -9,6 +9,7 @@ import { handleDownload, handleGetCrl, handleList } from "./handle-read.ts";
 import { handleRegister } from "./handle-register.ts";
 import { startUpload, type Upload } from "./handle-post.ts";
 import { identify, type Identity } from "./identify.ts";
+import { REVOKED_WHILE_CONNECTED } from "./revocation-watch.ts";
 import type { FrameSink } from "./send-blob.ts";
 import { Outbox, type WritableSocket } from "../protocol/index.ts";
 
@@ -149,6 +150,20 @@ export class Session implements FrameSink {
     return this.identity;
   }
 
+  /**
+   * The identity asked of the store again, for requests that release a key
+   * (P5a): a certificate revoked or expired since HELLO gets nothing more.
+   */
+  requireCurrentIdentity(): Identity {
+    const identity = this.requireIdentity();
+    const result = identify(this.ctx.store, identity.certDer);
+    if ("refused" in result) {
+      this.ctx.refusalLog.warn("certificate refused on request", { user: identity.username, serial: identity.serial, code: result.refused });
+      throw new ProtocolError(result.refused, result.refused === "CERT_REVOKED" ? REVOKED_WHILE_CONNECTED : refusalMessage(result.refused));
+    }
+    return identity;
+  }
+
   private async handleFrame(frame: Frame): Promise<void> {
     this.inbound -= frame.payload.length;
     if (this.paused && this.inbound < INBOUND_LOW) {
@@ -188,7 +203,7 @@ export class Session implements FrameSink {
       throw new ProtocolError("UNSUPPORTED_VERSION", `protocol version ${message.version} is not supported; this server speaks ${SUPPORTED_VERSIONS.join(", ")}`, undefined, SUPPORTED_VERSIONS);
     }
     if (this.refusal) {
-      this.ctx.log.info("certificate refused", { address: this.address, code: this.refusal.code, reason: this.refusal.reason });
+      this.ctx.refusalLog.warn("certificate refused at HELLO", { address: this.address, code: this.refusal.code, reason: this.refusal.reason });
       throw new ProtocolError(this.refusal.code, refusalMessage(this.refusal.code));
     }
     this.state = "ready";

@@ -2,6 +2,7 @@
 import type { Socket } from "bun";
 import { ProtocolError } from "../protocol/index.ts";
 import type { ServerContext } from "./context.ts";
+import { RevocationWatch } from "./revocation-watch.ts";
 import { Session } from "./session.ts";
 
 /** TLS 1.3 is 0x0304; Bun takes the number, not "TLSv1.3" (docs/IMPLEMENTATION.md I2). */
@@ -67,10 +68,14 @@ export function startProtocolServer(ctx: ServerContext, opts: { hostname: string
         const session = socket.data?.session;
         if (!session) return;
         sessions.delete(session);
+        // The peer left before its HELLO: what a client that does not trust our CA does (P2).
+        if (session.state === "hello" && session.admitted) {
+          ctx.refusalLog.warn("connection closed before HELLO (a client that does not trust this server's CA, e.g. one registered with a server using another data directory, closes like this)", { address: socket.remoteAddress });
+        }
         session.onClose();
       },
       error(socket, error) {
-        ctx.log.warn("socket error", { address: socket.remoteAddress, error: error.message });
+        ctx.refusalLog.warn("socket error", { address: socket.remoteAddress, error: error.message });
       },
     },
   });
@@ -85,12 +90,24 @@ export function startProtocolServer(ctx: ServerContext, opts: { hostname: string
   }, SWEEP_INTERVAL_MS);
   sweeper.unref();
 
+  // A revocation ends that certificate's open sessions within one check interval (P5a).
+  const revocations = new RevocationWatch(ctx, () => sessions);
+  const revocationTimer = setInterval(() => {
+    try {
+      revocations.check();
+    } catch (error) {
+      ctx.log.error("cannot check revocations", { error: String(error) });
+    }
+  }, ctx.limits.revocationCheckMs);
+  revocationTimer.unref();
+
   return {
     port: listener.port,
     hostname: listener.hostname,
     sessions: () => sessions.size,
     async stop() {
       clearInterval(sweeper);
+      clearInterval(revocationTimer);
       listener.stop(true);
       for (const session of sessions) session.onClose();
       sessions.clear();

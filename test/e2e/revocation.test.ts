@@ -1,13 +1,13 @@
 /** Revocation end to end: `sis admin revoke` while `sis serve` runs, the next connection refused, the CRL as OpenSSL reads it. */
 // First, before anything loads @peculiar/x509: Bun may evaluate CommonJS dependencies out of source order (see the report on src/pki/setup.ts).
 import "reflect-metadata";
-import { beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
-import { readFileSync, writeFileSync } from "node:fs";
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { dirsForFile } from "../support/sandbox.ts";
-import { register, sis, startServe, type ServerProcess } from "../support/cli.ts";
+import { register, sis, startServe, startWatch, tempDir, type ServerProcess } from "../support/cli.ts";
 import { rawConnect } from "../support/raw-client.ts";
-import { closedWithin, expectError, expectRun, helloAs, helloFrame, openssl } from "../support/auth-kit.ts";
+import { closedWithin, expectError, expectRun, helloAs, helloFrame, openssl, until } from "../support/auth-kit.ts";
 
 // Real processes, argon2id and RSA key generation on a shared two-core machine: allow for load.
 setDefaultTimeout(60_000);
@@ -149,5 +149,21 @@ describe("sis admin revoke USER", () => {
     await expectError(client, "CERT_REVOKED");
     await using anon = await rawConnect(server.port);
     expect(await helloAs(anon)).toMatchObject({ user: null });
+  });
+});
+
+describe("P5a: sis admin revoke in another process ends an open sis watch", () => {
+  test("erin's running watch stops with exit 3 saying the certificate was revoked; the server logs it", async () => {
+    expectRun(await register(server, "erin", home("erin")), { code: 0, stderr: "" });
+    const out = join(homes, "erin-out");
+    mkdirSync(out, { recursive: true });
+    await using watcher = startWatch(home("erin"), out);
+    await watcher.waitFor(/ connected to /);
+    // PING keeps this session alive: only the revocation check can end it.
+    expectRun(await sis(["admin", "revoke", "--data", data, "erin"]), { code: 0, stderr: "", stdout: "revoked 1 certificate of erin\n" });
+    const code = await Promise.race([watcher.proc.exited, Bun.sleep(45_000).then(() => "still running")]);
+    expect({ code, lines: watcher.lines }).toMatchObject({ code: 3 });
+    expect(watcher.lines.join("\n")).toMatch(/^sis: cannot watch: your certificate was revoked.*\(CERT_REVOKED\)$/m);
+    await until(() => /revoked certificate: session ended .*user="erin"/.test(server.output()), "the server to log the ended session");
   });
 });

@@ -97,6 +97,13 @@ describe("images", () => {
     await refusedPost(placeholderPost({ name: "vector.svg", contentType: "image/svg+xml" }), "BAD_IMAGE", false);
   });
 
+  test("an empty image (size 0) is refused at POST_IMAGE, before anything is stored", async () => {
+    // Every receiver refuses an empty image; the server must not store one (P19).
+    const { message } = await craftPost(olga, storage, { name: "empty.png", bytes: new Uint8Array(0) });
+    await refusedPost(message, "BAD_IMAGE", false);
+    expect(await listedNames(carol)).not.toContain("olga/empty.png");
+  });
+
   test("a size over the cap", async () => {
     await refusedPost(placeholderPost({ name: "big.png", size: MAX_IMAGE + 1, dataSize: cipherSize(MAX_IMAGE + 1) }), "TOO_LARGE", false);
     await refusedPost(placeholderPost({ name: "huge.png", size: Number.MAX_SAFE_INTEGER, dataSize: Number.MAX_SAFE_INTEGER }), "TOO_LARGE", false);
