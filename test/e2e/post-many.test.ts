@@ -116,7 +116,7 @@ describe("--name", () => {
     expect(r).toEqual({
       code: 2,
       stdout: "",
-      stderr: `sis: cannot use --name "bad/name.png": an image name cannot contain /, \\, NUL, control or bidirectional characters; choose another name\n`,
+      stderr: `sis: cannot use --name "bad/name.png": an image name cannot contain /, \\, control, format, private-use or unassigned characters; choose another name\n`,
     });
   });
 });

@@ -58,7 +58,7 @@ export async function startServe(dataDir: string, extra: string[] = []): Promise
   const reader = proc.stdout.getReader();
   const decoder = new TextDecoder();
   const deadline = Date.now() + 60_000;
-  while (!/^http: /m.test(out)) {
+  while (!/^users register with: /m.test(out)) {
     if (Date.now() > deadline) throw new Error(`sis serve did not start:\n${out}\n${err}`);
     const { value, done } = await reader.read();
     if (done) throw new Error(`sis serve exited (${await proc.exited}):\n${out}\n${err}`);
