@@ -1,0 +1,34 @@
+/** The chain checks shared by user and time-stamping certificates: issued by the pinned CA, valid at an instant. */
+import { sameName } from "./cert-info.ts";
+import { ACCEPTED_HASHES } from "./crl-verify.ts";
+import { PkiError, wrapAsync } from "./errors.ts";
+import { x509 } from "./setup.ts";
+
+/** The pinned certificate is a CA allowed to sign certificates, and it signed `cert` (issuer bytes and signature). */
+export async function assertIssuedBy(cert: x509.X509Certificate, ca: x509.X509Certificate): Promise<void> {
+  // The anchor itself must be a CA allowed to sign certificates: a user certificate passed by
+  // mistake as "the CA" must not let its holder vouch for others.
+  const ku = ca.getExtension(x509.KeyUsagesExtension);
+  if (!ca.getExtension(x509.BasicConstraintsExtension)?.ca || (ku && (ku.usages & x509.KeyUsageFlags.keyCertSign) === 0)) {
+    throw new PkiError("UNTRUSTED", "the pinned certificate is not a CA certificate");
+  }
+  if (!sameName(cert.issuerName, ca.subjectName)) throw new PkiError("UNTRUSTED", "certificate was not issued by the pinned CA");
+  if (!ACCEPTED_HASHES.has(cert.signatureAlgorithm.hash?.name ?? "")) {
+    throw new PkiError("UNTRUSTED", "certificate signature algorithm is not accepted");
+  }
+  const ok = await wrapAsync("UNTRUSTED", "certificate signature could not be checked", () =>
+    cert.verify({ publicKey: ca.publicKey, signatureOnly: true }),
+  );
+  if (!ok) throw new PkiError("UNTRUSTED", "certificate signature does not verify with the pinned CA key");
+}
+
+/**
+ * `cert` is within its validity period at `at`: the present, or with `stamped` a time-stamp's
+ * genTime (ENVELOPE.md V12), and the message says which.
+ */
+export function assertValidAt(cert: x509.X509Certificate, at: Date, what: string, stamped = false): void {
+  const t = at.getTime();
+  const when = stamped ? ` at its time-stamp (${at.toISOString()})` : "";
+  if (t < cert.notBefore.getTime()) throw new PkiError("NOT_YET_VALID", `${what} ${stamped ? "was" : "is"} not valid yet${when}`);
+  if (t > cert.notAfter.getTime()) throw new PkiError("EXPIRED", `${what} ${stamped ? "had" : "has"} expired${when}`);
+}
