@@ -1,7 +1,7 @@
 /** Makes RFC 3161 time-stamp tokens (ENVELOPE.md G9): CMS SignedData over a TSTInfo, with ESSCertIDv2 (RFC 5816). */
 import * as asn1js from "asn1js";
 import * as pkijs from "pkijs";
-import { PkiError } from "./errors.ts";
+import { assertTsaUsage } from "./chain.ts";
 import { assertKeyMatches, importSigningKey } from "./keys.ts";
 import { parseCert } from "./parse.ts";
 import { fromPem } from "./pem.ts";
@@ -114,10 +114,9 @@ export class TimeStampAuthority {
   static async load(files: { certPem: string; keyPem: string }): Promise<TimeStampAuthority> {
     const certDer = fromPem(files.certPem, "CERTIFICATE");
     const cert = parseCert(certDer);
-    const eku = cert.extensions.find((e) => e.type === "2.5.29.37");
-    if (!eku?.critical) throw new PkiError("BAD_CERT", "the time-stamping certificate has no critical extendedKeyUsage; issue it with issueTsaCert");
+    assertTsaUsage(cert, "BAD_CERT"); // a TSA that makes tokens every receiver refuses is a configuration error
     const key = await importSigningKey(fromPem(files.keyPem, "PRIVATE KEY"));
-    await assertKeyMatches(key, await cert.publicKey.export());
+    await assertKeyMatches(key, await cert.publicKey.export(), "TSA");
     return new TimeStampAuthority(certDer, key);
   }
 

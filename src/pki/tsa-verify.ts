@@ -1,7 +1,7 @@
 /** Verifies an RFC 3161 time-stamp token on an image signature (ENVELOPE.md V11): pure, one code per failure. */
 import * as asn1js from "asn1js";
 import * as pkijs from "pkijs";
-import { assertIssuedBy, assertValidAt } from "./chain.ts";
+import { assertIssuedBy, assertTsaUsage, assertValidAt } from "./chain.ts";
 import { verifyCrl } from "./crl-verify.ts";
 import { isStrictDer } from "./der.ts";
 import { PkiError, wrapAsync, type PkiErrorCode } from "./errors.ts";
@@ -9,7 +9,6 @@ import { parseCert } from "./parse.ts";
 import { BACKDATE_MS } from "./profiles.ts";
 import { COMPROMISE_REASONS } from "./revocation.ts";
 import { normalizeSerial } from "./serial.ts";
-import { x509 } from "./setup.ts";
 import { sha256 } from "./tsa-token.ts";
 import { OIDS, SIS_TSA_POLICY_OID, decodeOid } from "./tsa-oids.ts";
 
@@ -17,9 +16,6 @@ import { OIDS, SIS_TSA_POLICY_OID, decodeOid } from "./tsa-oids.ts";
 export const MAX_TIMESTAMP_TOKEN_SIZE = 8 * 1024;
 const MIN_RSA_BITS = 2048;
 const RSA_PKCS1_SHA256 = { name: "RSASSA-PKCS1-v1_5", hash: "SHA-256" } as const;
-const ALLOWED_TSA_KEY_USAGE = x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.nonRepudiation;
-/** Certificate extensions understood here; any other critical one makes the certificate unusable as a TSA. */
-const KNOWN_CERT_EXTENSIONS = new Set(["2.5.29.14", "2.5.29.15", "2.5.29.19", "2.5.29.35", "2.5.29.37"]);
 
 export interface VerifyTimeStampOptions {
   /** The TimeStampToken: DER of a ContentInfo (id-aa-signatureTimeStampToken's value, G8). */
@@ -153,19 +149,6 @@ async function assertSigned(p: Parsed): Promise<void> {
   const signature = p.signerInfo.signature.valueBlock.valueHexView;
   const signed = new Uint8Array(p.signerInfo.signedAttrs!.encodedValue); // pkijs already set the SET OF tag (0x31)
   if (!(await crypto.subtle.verify(RSA_PKCS1_SHA256, key, new Uint8Array(signature), signed))) badSignature("signature does not verify with its certificate");
-}
-
-/** V11 usage: an end-entity certificate whose only purpose is time-stamping (RFC 3161 2.3). */
-function assertTsaUsage(cert: x509.X509Certificate): void {
-  const notTsa = (m: string): never => fail("TIMESTAMP_NOT_TSA", `time-stamp signer ${m}`);
-  for (const ext of cert.extensions) if (ext.critical && !KNOWN_CERT_EXTENSIONS.has(ext.type)) notTsa(`has an unsupported critical extension ${ext.type}`);
-  if (cert.getExtension(x509.BasicConstraintsExtension)?.ca) notTsa("is a CA certificate");
-  const eku = cert.getExtension(x509.ExtendedKeyUsageExtension);
-  if (!eku || !eku.critical || eku.usages.length !== 1 || eku.usages[0] !== OIDS.timeStamping) {
-    notTsa("is not a time-stamping certificate (extendedKeyUsage must be timeStamping alone, critical)");
-  }
-  const ku = cert.getExtension(x509.KeyUsagesExtension);
-  if (!ku || (ku.usages & ALLOWED_TSA_KEY_USAGE) === 0 || (ku.usages & ~ALLOWED_TSA_KEY_USAGE) !== 0) notTsa("has a keyUsage other than digitalSignature/nonRepudiation");
 }
 
 async function verifyUnwrapped(opts: VerifyTimeStampOptions): Promise<VerifiedTimeStamp> {

@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { CertificateAuthority, createCa } from "../../src/pki/ca.ts";
 import { importSigningKey } from "../../src/pki/keys.ts";
 import { parseCert } from "../../src/pki/parse.ts";
-import { fromPem } from "../../src/pki/pem.ts";
+import { fromPem, toPem } from "../../src/pki/pem.ts";
 import { createTimeStampToken, sha256, TimeStampAuthority } from "../../src/pki/tsa-token.ts";
 import { SIS_TSA_POLICY_OID } from "../../src/pki/tsa-oids.ts";
 import { verifyTimeStampToken } from "../../src/pki/tsa-verify.ts";
@@ -52,10 +52,12 @@ describe("issueTsaCert() (G10)", () => {
     await failsWithCode(async () => verifyUserCert({ certDer: (await sharedTsa()).certDer, caCertDer: ca.certDer }), "BAD_USAGE");
   });
 
-  test("TimeStampAuthority.load refuses a key that is not the certificate's", async () => {
+  test("TimeStampAuthority.load refuses a key that is not the certificate's, and a certificate that is not a TSA's", async () => {
     const tsa = await sharedTsa();
     const { tsa: other } = await foreignTsa();
     await failsWithCode(() => TimeStampAuthority.load({ certPem: tsa.certPem, keyPem: other.keyPem }), "BAD_CERT");
+    const user = await userWithKey("carol");
+    await failsWithCode(() => TimeStampAuthority.load({ certPem: user.issued.pem, keyPem: toPem(user.privateKeyPkcs8, "PRIVATE KEY") }), "BAD_CERT");
   });
 });
 
