@@ -9,6 +9,8 @@ export const OID = {
   signingTime: oid("1.2.840.113549.1.9.5"),
   /** id-aa-contentHint (RFC 2634): carries the owner/name/content-type binding (G5, G6). */
   contentHint: oid("1.2.840.113549.1.9.16.2.4"),
+  /** id-aa-signatureTimeStampToken (RFC 3161 appendix A): the unsigned attribute carrying the server's token (G8). */
+  signatureTimeStampToken: oid("1.2.840.113549.1.9.16.2.14"),
   sha256: oid("2.16.840.1.101.3.4.2.1"),
   rsaEncryption: oid("1.2.840.113549.1.1.1"),
   sha256WithRSAEncryption: oid("1.2.840.113549.1.1.11"),

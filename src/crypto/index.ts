@@ -1,4 +1,4 @@
-/** The public API of src/crypto: envelope, key wrap, image signatures. Pure: no file or network I/O. */
+/** The public API of src/crypto: envelope, key wrap, image signatures and their time-stamp attribute. Pure: no file or network I/O. */
 export {
   CHUNK_SIZE,
   ENVELOPE_MAGIC,
@@ -36,3 +36,4 @@ export {
   type VerifiedImageSignature,
   type VerifyImageSignatureParams,
 } from "./image-signature.ts";
+export { addTimeStampToken, extractTimeStampToken, signatureValueOf } from "./signature-timestamp.ts";

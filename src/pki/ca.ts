@@ -28,6 +28,8 @@ export interface IssuedCert {
 }
 
 /** Usernames become the subject CN: printable, no control characters, within X.520's 64-character bound. */
+const DAY_MS = 24 * 60 * 60 * 1000;
+
 const USERNAME = /^[^\p{Cc}\p{Cf}]{1,64}$/u;
 
 export async function createCa(opts: { commonName?: string; lifetimeDays?: number } = {}): Promise<CaFiles> {
@@ -77,6 +79,29 @@ export class CertificateAuthority {
   /** Key-transport certificate: clients wrap image keys for it with RSA-OAEP-SHA256. */
   issueStorageCert(opts: { lifetimeDays?: number } = {}): Promise<CaFiles> {
     return this.issueWithNewKey(PROFILES.storage, "sis storage key", [], opts.lifetimeDays);
+  }
+
+  /**
+   * The time-stamping authority's certificate (profile timeStamping, ENVELOPE.md G10); the key is
+   * generated here. It lasts the profile's five years, or until the CA ends if that is sooner:
+   * a TSA certificate that outlives its CA could never be checked.
+   */
+  async issueTsaCert(opts: { lifetimeDays?: number; now?: Date } = {}): Promise<CaFiles> {
+    const now = opts.now ?? new Date();
+    const caDaysLeft = Math.floor((this.cert.notAfter.getTime() - now.getTime()) / DAY_MS);
+    const lifetimeDays = opts.lifetimeDays ?? Math.min(PROFILES.timeStamping.lifetimeDays, caDaysLeft);
+    if (lifetimeDays < 1) throw new PkiError("BAD_CERT", "the CA ends within a day: it cannot issue a time-stamping certificate; roll the CA over first");
+    const keys = await generateRsaKeyPair(PROFILES.timeStamping.keyBits);
+    const cert = await signCertificate({
+      profile: PROFILES.timeStamping,
+      commonName: "sis time-stamping authority",
+      publicKey: await x509.PublicKey.create(keys.publicKey),
+      issuer: this.issuer,
+      signingKey: this.issuer.signingKey,
+      lifetimeDays,
+      now,
+    });
+    return { certPem: toPem(rawBytes(cert), "CERTIFICATE"), keyPem: toPem(await exportPkcs8(keys.privateKey), "PRIVATE KEY") };
   }
 
   /**

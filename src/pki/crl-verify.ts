@@ -4,14 +4,21 @@ import { CRL_NUMBER_OID } from "./crl.ts";
 import { PkiError, wrapAsync } from "./errors.ts";
 import { parseCert, parseCrl } from "./parse.ts";
 import { BACKDATE_MS } from "./profiles.ts";
+import { reasonName, type RevocationEntry } from "./revocation.ts";
 import { normalizeSerial } from "./serial.ts";
+import type { x509 } from "./setup.ts";
 
 const AKI_OID = "2.5.29.35";
 const KNOWN_CRL_EXTENSIONS = new Set([AKI_OID, CRL_NUMBER_OID]);
+const REASON_CODE_OID = "2.5.29.21";
+const INVALIDITY_DATE_OID = "2.5.29.24";
+const KNOWN_ENTRY_EXTENSIONS = new Set([REASON_CODE_OID, INVALIDITY_DATE_OID]);
 export const ACCEPTED_HASHES = new Set(["SHA-256", "SHA-384", "SHA-512"]);
 
 export interface VerifiedCrl {
   revokedSerials: Set<string>;
+  /** Each revoked serial with its revocation date, reason and invalidity date (ENVELOPE.md V13). */
+  entries: Map<string, RevocationEntry>;
   thisUpdate: number;
   nextUpdate: number;
 }
@@ -44,7 +51,30 @@ async function verifyUnwrapped(crlDer: Uint8Array, caCertDer: Uint8Array, now: D
   if (nextUpdate === undefined) throw new PkiError("BAD_CRL", "CRL has no nextUpdate");
   if (t > nextUpdate) throw new PkiError("STALE_CRL", "CRL is out of date; fetch a fresh one from the server");
 
-  const revokedSerials = new Set(crl.entries.map((e) => normalizeSerial(e.serialNumber)));
-  return { revokedSerials, thisUpdate, nextUpdate };
+  const entries = new Map<string, RevocationEntry>();
+  for (const e of crl.entries) {
+    const entry = readEntry(e);
+    // Two entries for one serial could disagree on dates or reason: the list would mean nothing.
+    if (entries.has(entry.serial)) throw new PkiError("BAD_CRL", `CRL lists serial ${entry.serial} twice`);
+    entries.set(entry.serial, entry);
+  }
+  return { revokedSerials: new Set(entries.keys()), entries, thisUpdate, nextUpdate };
+}
+
+function readEntry(e: x509.X509CrlEntry): RevocationEntry {
+  for (const ext of e.extensions) {
+    // certificateIssuer (indirect CRLs) and anything else critical would change whom the entry is about.
+    if (ext.critical && !KNOWN_ENTRY_EXTENSIONS.has(ext.type)) throw new PkiError("BAD_CRL", `CRL entry has an unsupported critical extension ${ext.type}`);
+  }
+  const entry: RevocationEntry = { serial: normalizeSerial(e.serialNumber), revokedAt: e.revocationDate.getTime() };
+  if (e.reason !== undefined) {
+    const reason = reasonName(e.reason);
+    // removeFromCRL (8) is only meaningful in a delta CRL; an unknown value has no meaning at all.
+    if (reason === undefined) throw new PkiError("BAD_CRL", `CRL entry has an unusable reason code ${e.reason}`);
+    if (reason !== "unspecified") entry.reason = reason;
+  }
+  const invalidity = e.invalidity;
+  if (invalidity !== undefined) entry.invalidityDate = invalidity.getTime();
+  return entry;
 }
 

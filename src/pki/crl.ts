@@ -1,6 +1,7 @@
-/** Builds the CA's X.509 v2 CRL: CRL number, AKI, thisUpdate/nextUpdate and the revoked serials. */
+/** Builds the CA's X.509 v2 CRL: CRL number, AKI, thisUpdate/nextUpdate and the revoked serials with their dates and reasons. */
 import type { Issuer } from "./issue.ts";
 import { SIGNING_ALGORITHM } from "./keys.ts";
+import { CRL_REASONS, type CrlReason } from "./revocation.ts";
 import { serialToDerHex } from "./serial.ts";
 import { x509 } from "./setup.ts";
 
@@ -9,7 +10,12 @@ export const CRL_NUMBER_OID = "2.5.29.20";
 export const DEFAULT_CRL_SECONDS = 7 * 24 * 60 * 60;
 
 export interface CrlRequest {
-  revoked: { serial: string; revokedAt: number }[];
+  /**
+   * revokedAt is the revocationDate; reason becomes the reasonCode entry extension (omitted for
+   * unspecified, as RFC 5280 5.3.1 asks) and invalidityDate the invalidityDate extension
+   * (ENVELOPE.md V13). Milliseconds since the epoch; the CRL keeps whole seconds.
+   */
+  revoked: { serial: string; revokedAt: number; reason?: CrlReason; invalidityDate?: number }[];
   crlNumber: number;
   now?: Date;
   nextUpdateSeconds?: number;
@@ -26,7 +32,7 @@ export async function buildCrl(issuer: Issuer, req: CrlRequest): Promise<Uint8Ar
     issuer: issuer.name,
     thisUpdate: now,
     nextUpdate: new Date(now.getTime() + seconds * 1000),
-    entries: req.revoked.map((r) => ({ serialNumber: serialToDerHex(r.serial), revocationDate: new Date(r.revokedAt) })),
+    entries: req.revoked.map(crlEntry),
     extensions: [
       await x509.AuthorityKeyIdentifierExtension.create(issuer.publicKey),
       new x509.Extension(CRL_NUMBER_OID, false, derInteger(req.crlNumber)),
@@ -35,6 +41,20 @@ export async function buildCrl(issuer: Issuer, req: CrlRequest): Promise<Uint8Ar
     signingKey: issuer.signingKey,
   });
   return new Uint8Array(crl.rawData);
+}
+
+function crlEntry(r: CrlRequest["revoked"][number]): x509.X509CrlEntryParams {
+  if (r.reason !== undefined && !Object.hasOwn(CRL_REASONS, r.reason)) throw new RangeError(`unknown CRL reason ${JSON.stringify(r.reason)}`);
+  // A key cannot have been compromised after the CA was told it was: that date would be a typo.
+  if (r.invalidityDate !== undefined && !(r.invalidityDate <= r.revokedAt)) {
+    throw new RangeError("invalidityDate must not be later than the revocation date");
+  }
+  return {
+    serialNumber: serialToDerHex(r.serial),
+    revocationDate: new Date(r.revokedAt),
+    ...(r.reason !== undefined && r.reason !== "unspecified" && { reason: CRL_REASONS[r.reason] }),
+    ...(r.invalidityDate !== undefined && { invalidity: new Date(r.invalidityDate) }),
+  };
 }
 
 /** DER INTEGER for a non-negative safe integer (the CRLNumber extension value). */

@@ -11,7 +11,14 @@ export type PkiErrorCode =
   | "BAD_USAGE"
   | "BAD_CRL"
   | "STALE_CRL"
-  | "BAD_CERT";
+  | "BAD_CERT"
+  // Time-stamp tokens (ENVELOPE.md V11): each way a token can fail has its own code.
+  | "TIMESTAMP_MALFORMED"
+  | "TIMESTAMP_BAD_SIGNATURE"
+  | "TIMESTAMP_UNTRUSTED"
+  | "TIMESTAMP_NOT_TSA"
+  | "TIMESTAMP_REVOKED"
+  | "TIMESTAMP_IMPRINT_MISMATCH";
 
 export class PkiError extends Error {
   override readonly name = "PkiError";

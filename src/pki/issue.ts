@@ -56,7 +56,7 @@ async function profileExtensions(req: SignRequest): Promise<x509.Extension[]> {
     await x509.SubjectKeyIdentifierExtension.create(req.publicKey),
   ];
   if (profile.extendedKeyUsage.length > 0) {
-    extensions.push(new x509.ExtendedKeyUsageExtension([...profile.extendedKeyUsage], false));
+    extensions.push(new x509.ExtendedKeyUsageExtension([...profile.extendedKeyUsage], profile.extendedKeyUsageCritical ?? false));
   }
   if (profile.authorityKeyId && req.issuer) {
     extensions.push(await x509.AuthorityKeyIdentifierExtension.create(req.issuer.publicKey));

@@ -22,10 +22,10 @@ export async function importSigningKey(pkcs8: Uint8Array): Promise<CryptoKey> {
 }
 
 /** Proves a private key belongs to a public key by signing and verifying a fixed challenge. */
-export async function assertKeyMatches(privateKey: CryptoKey, publicKey: CryptoKey): Promise<void> {
+export async function assertKeyMatches(privateKey: CryptoKey, publicKey: CryptoKey, what = "CA"): Promise<void> {
   const challenge = new TextEncoder().encode("sis key pairing check");
   const sig = await crypto.subtle.sign(SIGNING_ALGORITHM, privateKey, challenge);
   if (!(await crypto.subtle.verify(SIGNING_ALGORITHM, publicKey, sig, challenge))) {
-    throw new PkiError("BAD_CERT", "CA private key does not match the CA certificate");
+    throw new PkiError("BAD_CERT", `${what} private key does not match the ${what} certificate`);
   }
 }

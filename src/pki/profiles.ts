@@ -13,6 +13,8 @@ export interface CertProfile {
   readonly pathLength?: number;
   readonly keyUsage: number;
   readonly extendedKeyUsage: readonly string[];
+  /** RFC 3161 2.3 requires the time-stamping EKU to be critical; the others are not. */
+  readonly extendedKeyUsageCritical?: boolean;
   /** Root certificates carry no AKI: they are their own authority. */
   readonly authorityKeyId: boolean;
   /** Whether the certificate gets a subjectAltName built from host names/IPs. */
@@ -63,6 +65,19 @@ export const PROFILES = {
     ca: false,
     keyUsage: KU.digitalSignature | KU.keyEncipherment,
     extendedKeyUsage: [EKU.clientAuth, EKU.emailProtection],
+    authorityKeyId: true,
+    hostNames: false,
+  },
+  // The time-stamping authority (RFC 3161 2.3): its key signs time-stamp tokens and nothing
+  // else, so the EKU is timeStamping alone and critical, and it is neither a user nor TLS.
+  // Five years, cut to the CA's remaining life when issued (CertificateAuthority.issueTsaCert).
+  timeStamping: {
+    keyBits: 3072,
+    lifetimeDays: 1826,
+    ca: false,
+    keyUsage: KU.digitalSignature | KU.nonRepudiation,
+    extendedKeyUsage: [EKU.timeStamping],
+    extendedKeyUsageCritical: true,
     authorityKeyId: true,
     hostNames: false,
   },

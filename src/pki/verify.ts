@@ -1,8 +1,10 @@
 /** Client-side verification of another user's certificate against the pinned CA and its CRL. */
-import { certInfo, sameName, singleCommonName } from "./cert-info.ts";
-import { ACCEPTED_HASHES, verifyCrl } from "./crl-verify.ts";
+import { certInfo, singleCommonName } from "./cert-info.ts";
+import { assertIssuedBy, assertValidAt } from "./chain.ts";
+import { verifyCrl } from "./crl-verify.ts";
 import { PkiError, wrapAsync } from "./errors.ts";
 import { parseCert } from "./parse.ts";
+import { revocationRefusal } from "./revocation.ts";
 import { normalizeSerial } from "./serial.ts";
 import { x509 } from "./setup.ts";
 
@@ -17,42 +19,49 @@ export interface VerifiedUser {
   notAfter: number;
 }
 
-/**
- * Checks, in order: the certificate chains to the pinned CA (issuer bytes and
- * signature), it is valid at `now`, it is not revoked on a verified, fresh
- * CRL, it is an end-entity certificate allowed to sign, and it names the
- * expected owner. The first failure throws a PkiError with its code.
- */
-export async function verifyUserCert(opts: {
+export interface VerifyUserCertOptions {
   certDer: Uint8Array;
   caCertDer: Uint8Array;
   crlDer?: Uint8Array;
   expectedUser?: string;
+  /** The present: the CRL must be fresh now. */
   now?: Date;
-}): Promise<VerifiedUser> {
+  /**
+   * The genTime of a verified time-stamp on the signature (verifyTimeStampToken), never a time
+   * the signer chose. The certificate and the CA are then judged at that instant, and a
+   * revocation by its date and reason (ENVELOPE.md V12, V13). Absent: judged at `now`.
+   */
+  signedAt?: Date;
+}
+
+/**
+ * Checks, in order: the certificate chains to the pinned CA (issuer bytes and
+ * signature), it is valid at `signedAt` (or `now`), a verified CRL that is
+ * fresh at `now` does not refuse it (V13), it is an end-entity certificate
+ * allowed to sign, and it names the expected owner. The first failure throws
+ * a PkiError with its code.
+ */
+export async function verifyUserCert(opts: VerifyUserCertOptions): Promise<VerifiedUser> {
   // Safety net: every expected failure is already a PkiError; anything else a library throws
   // on hostile input (lazily parsed extensions, names) is reported as BAD_CERT, never raw.
   return wrapAsync("BAD_CERT", "certificate could not be read", () => verifyUnwrapped(opts));
 }
 
-async function verifyUnwrapped(opts: {
-  certDer: Uint8Array;
-  caCertDer: Uint8Array;
-  crlDer?: Uint8Array;
-  expectedUser?: string;
-  now?: Date;
-}): Promise<VerifiedUser> {
+async function verifyUnwrapped(opts: VerifyUserCertOptions): Promise<VerifiedUser> {
   const now = opts.now ?? new Date();
+  const at = opts.signedAt ?? now;
+  const stamped = opts.signedAt !== undefined;
   const cert = parseCert(opts.certDer);
   const ca = parseCert(opts.caCertDer);
 
   await assertIssuedBy(cert, ca);
-  assertValidAt(cert, now, "certificate");
-  assertValidAt(ca, now, "CA certificate");
+  assertValidAt(cert, at, "certificate", stamped);
+  assertValidAt(ca, at, "CA certificate", stamped);
   const serial = normalizeSerial(cert.serialNumber);
   if (opts.crlDer) {
-    const { revokedSerials } = await verifyCrl(opts.crlDer, opts.caCertDer, now);
-    if (revokedSerials.has(serial)) throw new PkiError("REVOKED", "certificate has been revoked");
+    const entry = (await verifyCrl(opts.crlDer, opts.caCertDer, now)).entries.get(serial);
+    const refusal = entry === undefined ? null : revocationRefusal(entry, opts.signedAt);
+    if (refusal !== null) throw new PkiError("REVOKED", refusal);
   }
   assertUserUsage(cert);
 
@@ -61,29 +70,6 @@ async function verifyUnwrapped(opts: {
     throw new PkiError("WRONG_OWNER", `certificate belongs to ${JSON.stringify(username)}, not ${JSON.stringify(opts.expectedUser)}`);
   }
   return { username, serial, notAfter: cert.notAfter.getTime() };
-}
-
-async function assertIssuedBy(cert: x509.X509Certificate, ca: x509.X509Certificate): Promise<void> {
-  // The anchor itself must be a CA allowed to sign certificates: a user certificate passed by
-  // mistake as "the CA" must not let its holder vouch for others.
-  const ku = ca.getExtension(x509.KeyUsagesExtension);
-  if (!ca.getExtension(x509.BasicConstraintsExtension)?.ca || (ku && (ku.usages & x509.KeyUsageFlags.keyCertSign) === 0)) {
-    throw new PkiError("UNTRUSTED", "the pinned certificate is not a CA certificate");
-  }
-  if (!sameName(cert.issuerName, ca.subjectName)) throw new PkiError("UNTRUSTED", "certificate was not issued by the pinned CA");
-  if (!ACCEPTED_HASHES.has(cert.signatureAlgorithm.hash?.name ?? "")) {
-    throw new PkiError("UNTRUSTED", "certificate signature algorithm is not accepted");
-  }
-  const ok = await wrapAsync("UNTRUSTED", "certificate signature could not be checked", () =>
-    cert.verify({ publicKey: ca.publicKey, signatureOnly: true }),
-  );
-  if (!ok) throw new PkiError("UNTRUSTED", "certificate signature does not verify with the pinned CA key");
-}
-
-function assertValidAt(cert: x509.X509Certificate, now: Date, what: string): void {
-  const t = now.getTime();
-  if (t < cert.notBefore.getTime()) throw new PkiError("NOT_YET_VALID", `${what} is not valid yet`);
-  if (t > cert.notAfter.getTime()) throw new PkiError("EXPIRED", `${what} has expired`);
 }
 
 function assertUserUsage(cert: x509.X509Certificate): void {
