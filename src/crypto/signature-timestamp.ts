@@ -1,6 +1,7 @@
 /** The time-stamp token inside an image signature (ENVELOPE.md G8): read the signature value, add or take out the unsigned attribute. */
 import { OID } from "./cms-oids.ts";
-import { DerError, TAG, at, children, compareBytes, parseDer, sameBytes, tlv, type Tlv } from "./der.ts";
+import { compareBytes, sameBytes } from "../encoding/bytes.ts";
+import { DerError, TAG, at, children, parseDer, tlv, type Tlv } from "../encoding/der.ts";
 import { MAX_SIGNATURE_SIZE } from "./image-signature-verify.ts";
 import { SignatureError } from "./signature-error.ts";
 

@@ -3,7 +3,7 @@ import * as asn1js from "asn1js";
 import * as pkijs from "pkijs";
 import { assertIssuedBy, assertTsaUsage, assertValidAt } from "./chain.ts";
 import { verifyCrl } from "./crl-verify.ts";
-import { isStrictDer } from "./der.ts";
+import { isStrictDer } from "../encoding/der.ts";
 import { PkiError, wrapAsync, type PkiErrorCode } from "./errors.ts";
 import { parseCert } from "./parse.ts";
 import { BACKDATE_MS } from "./profiles.ts";

@@ -3,7 +3,7 @@ import { afterAll, expect, test } from "bun:test";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { addTimeStampToken, extractTimeStampToken, signatureValueOf, signImage, verifyImageSignature } from "../../src/crypto/index.ts";
-import { TAG, at, children, parseDer, tlv } from "../../src/crypto/der.ts";
+import { TAG, at, children, parseDer, tlv } from "../../src/encoding/der.ts";
 import { OID } from "../../src/crypto/cms-oids.ts";
 import { importSigningKey } from "../../src/pki/keys.ts";
 import { createTimeStampToken, sha256 } from "../../src/pki/tsa-token.ts";
