@@ -28,7 +28,7 @@ import {
 } from "../src/protocol/index.ts";
 import { cipherSize } from "../src/crypto/index.ts";
 import { createLogger } from "../src/server/logger.ts";
-import { startServer } from "../src/server/serve.ts";
+import { startServer } from "../src/app/serve.ts";
 import { certFile, csrFixtureBase64 } from "../test/support/auth-kit.ts";
 import { controlFrame, helloFrame, rawFrame } from "../test/support/frames.ts";
 import { HOSTILE_IMAGE_NAMES, HOSTILE_USERNAMES } from "../test/support/hostile-names.ts";

@@ -1,5 +1,6 @@
 /** Argument parsing on node:util parseArgs: strict, so a mistyped flag is a usage error (exit 2). */
 import { parseArgs, type ParseArgsConfig } from "node:util";
+import { parseSize } from "../src/app/options.ts";
 
 export class UsageError extends Error {}
 
@@ -25,12 +26,10 @@ export function intOption(value: string | undefined, name: string, fallback: num
   return n;
 }
 
-/** Sizes like 100M, 1G, 512K or plain bytes. */
+/** Sizes like 100M, 1G, 512K or plain bytes (the rule of src/app/options.ts, which sis serve's table uses). */
 export function sizeOption(value: string | undefined, name: string, fallback: number): number {
   if (value === undefined) return fallback;
-  const m = /^(\d+)([KMG]i?B?)?$/i.exec(value.trim());
-  if (!m) throw new UsageError(`--${name} takes a size such as 104857600, 100M or 1G`);
-  const unit = (m[2] ?? "").toUpperCase()[0];
-  const factor = unit === "K" ? 1024 : unit === "M" ? 1024 ** 2 : unit === "G" ? 1024 ** 3 : 1;
-  return Number(m[1]) * factor;
+  const n = parseSize(value);
+  if (n === null) throw new UsageError(`--${name} takes a size such as 104857600, 100M or 1G`);
+  return n;
 }

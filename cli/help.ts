@@ -1,11 +1,13 @@
-/** Help texts: plain data, loaded without any of the heavy modules. */
+/** Help texts: plain data, loaded without any of the heavy modules; `sis serve`'s options come from src/app/options.ts. */
+import { allowed, SERVE_OPTIONS, shownDefault, type OptionSpec } from "../src/app/options.ts";
+import { DEFAULT_PORT } from "../src/protocol/limits.ts";
 
 export const USAGE = `sis — secure image sharing
 
 usage: sis <command> [options]
 
 server
-  serve            run the server and its certificate authority (port 1233)
+  serve            run the server and its certificate authority (port ${DEFAULT_PORT})
   admin revoke     revoke a user's certificates, or one by --serial
   admin certs      list issued certificates
 
@@ -23,10 +25,13 @@ client
 Run 'sis <command> --help' for a command's options and examples.
 Exit codes: 0 success, 1 error, 2 usage, 3 trust or verification refused.`;
 
-export const COMMAND_HELP: Record<string, string> = {
-  serve: `usage: sis serve [--host 127.0.0.1] [--port 1233] [--http-port 8233] [--data ./sis-data]
-                 [--max-image-size 100M] [--cert-days 365] [--max-connections-per-address 256]
-                 [--idle-timeout 120] [--handshake-timeout 10] [--revocation-check 2]
+/** `sis serve --help`: the prose, then every option of the table with its default and range. */
+function serveHelp(): string {
+  const options = (SERVE_OPTIONS as readonly OptionSpec[]).map((o) => {
+    const what = o.kind === "string" ? "" : `; ${allowed(o)}`;
+    return `  --${o.key} ${o.metavar} (default ${shownDefault(o)})\n      ${o.help}${what}`;
+  });
+  return `usage: sis serve [--config FILE] [--print-config] [--OPTION VALUE]...
 
 Runs the server. The first start creates the CA, the server's keys and the
 database in --data (and says so on stderr) and prints the CA fingerprint to
@@ -34,7 +39,22 @@ give to users. With --host 0.0.0.0 it prints the addresses clients can use.
 A revocation by 'sis admin' ends the certificate's open connections within
 --revocation-check seconds.
 
-  sis serve --data /var/lib/sis`,
+  --config FILE
+      read options from a TOML file whose keys are the option names below
+      (port = ${DEFAULT_PORT}, data = "/var/lib/sis", max-image-size = "100M"); a flag
+      overrides the file, an unknown key or a bad value is refused with its line
+  --print-config
+      print the effective configuration (defaults, file, flags) as a TOML
+      file that --config reads back, and exit
+${options.join("\n")}
+
+  sis serve --data /var/lib/sis
+  sis serve --config /etc/sis/serve.toml --port 1234
+  sis serve --data /var/lib/sis --print-config > /etc/sis/serve.toml`;
+}
+
+export const COMMAND_HELP: Record<string, string> = {
+  serve: serveHelp(),
   register: `usage: sis register --server HOST:PORT --user NAME [--ca-fingerprint HEX]
                     [--password-stdin] [--home DIR] [--key-bits 3072]
 

@@ -4,6 +4,7 @@ import { homedir } from "node:os";
 import { join } from "node:path";
 // pem.ts alone: commands that do not verify certificates need not load the X.509 library.
 import { fromPem } from "../pki/pem.ts";
+import { DEFAULT_PORT } from "../protocol/limits.ts";
 import { ClientError } from "./errors.ts";
 
 export const HOME_FILES = {
@@ -30,8 +31,8 @@ export function resolveHome(flag: string | undefined, env = process.env): string
 
 export function parseServer(address: string): { host: string; port: number } {
   const m = /^(\[[^\]]+\]|[^:]+)(?::(\d{1,5}))?$/.exec(address);
-  const port = m?.[2] ? Number(m[2]) : 1233;
-  if (!m || port < 1 || port > 65535) throw new ClientError(`cannot use server address ${JSON.stringify(address)}: write it as HOST:PORT, e.g. 127.0.0.1:1233`, 2);
+  const port = m?.[2] ? Number(m[2]) : DEFAULT_PORT;
+  if (!m || port < 1 || port > 65535) throw new ClientError(`cannot use server address ${JSON.stringify(address)}: write it as HOST:PORT, e.g. 127.0.0.1:${DEFAULT_PORT}`, 2);
   return { host: m[1]!.replace(/^\[|\]$/g, ""), port };
 }
 

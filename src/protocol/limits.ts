@@ -1,20 +1,19 @@
-/** Protocol limits (PROTOCOL.md section 7): every one a named constant. */
+/** Protocol limits (PROTOCOL.md section 7): every one a named constant; the server's policy defaults live in src/app/options.ts. */
 
 export const PROTOCOL_NAME = "sis";
 export const PROTOCOL_VERSION = 1;
 export const SUPPORTED_VERSIONS: readonly number[] = [1];
+
+/** P1: the TCP port of the protocol when an address names none (clients) and `sis serve` is given none. */
+export const DEFAULT_PORT = 1233;
 
 export const FRAME_HEADER_SIZE = 5;
 export const MAX_CONTROL_FRAME = 65_536;
 export const MAX_DATA_FRAME = 262_144;
 export const MAX_JSON_DEPTH = 8;
 
-export const DEFAULT_MAX_IMAGE_SIZE = 100 * 1024 * 1024;
-export const HANDSHAKE_TIMEOUT_MS = 10_000;
-export const IDLE_TIMEOUT_MS = 120_000;
+/** A client sends PING after this long without traffic; the server's idle deadline must stay above it (src/app/options.ts). */
 export const PING_INTERVAL_MS = 30_000;
-export const UPLOAD_STALL_TIMEOUT_MS = 30_000;
-export const DEFAULT_MAX_CONNECTIONS_PER_ADDRESS = 256;
 export const MAX_UPLOADS_PER_USER = 4;
 export const LIST_PAGE_MAX = 100;
 export const LIST_PAGE_DEFAULT = 50;

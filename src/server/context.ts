@@ -9,17 +9,18 @@ import type { BlobStore, Notifier, Store } from "./ports.ts";
 import type { LoginThrottle } from "./throttle.ts";
 import type { Semaphore } from "./semaphore.ts";
 
+/** The server's policy; `sis serve` fills it from src/app/options.ts, where every default and range is. */
 export interface ServerLimits {
   maxImageSize: number;
   maxConnectionsPerAddress: number;
   certLifetimeDays: number;
-  /** TLS handshake plus HELLO (HANDSHAKE_TIMEOUT_MS by default). */
+  /** TLS handshake plus HELLO (--handshake-timeout). */
   handshakeTimeoutMs: number;
-  /** No whole frame from the client (IDLE_TIMEOUT_MS by default). */
+  /** No whole frame from the client (--idle-timeout). */
   idleTimeoutMs: number;
-  /** No data frame during an upload (UPLOAD_STALL_TIMEOUT_MS by default). */
+  /** No data frame during an upload (--upload-stall-timeout). */
   uploadStallTimeoutMs: number;
-  /** How often open sessions are checked against the store's revocations (P5a). */
+  /** How often open sessions are checked against the store's revocations, one indexed read (P5a, --revocation-check). */
   revocationCheckMs: number;
 }
 

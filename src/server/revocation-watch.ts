@@ -4,9 +4,6 @@ import type { ServerContext } from "./context.ts";
 import { identify } from "./identify.ts";
 import type { Session } from "./session.ts";
 
-/** How often the store's revocation version is read (one indexed SQLite read). */
-export const REVOCATION_CHECK_MS = 2_000;
-
 export const REVOKED_WHILE_CONNECTED =
   "your certificate was revoked while you were connected; this connection is closed. Enrol a new key with 'sis register'";
 

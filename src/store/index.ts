@@ -4,4 +4,3 @@ export { BUSY_TIMEOUT_MS, openDatabase } from "./open-database.ts";
 export { MIGRATIONS, SCHEMA_VERSION, SchemaTooNewError, migrate } from "./migrations.ts";
 export { FileBlobStore, assertBlobId, DEFAULT_READ_CHUNK, MAX_READ_CHUNK } from "./file-blob-store.ts";
 export { WRITE_BUFFER_SIZE } from "./file-blob-writer.ts";
-export { MemoryNotifier, type ListenerErrorHandler } from "./memory-notifier.ts";

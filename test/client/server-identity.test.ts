@@ -8,7 +8,7 @@ import { Connection } from "../../src/client/connection.ts";
 import { TrustError } from "../../src/client/errors.ts";
 import { createKeyAndCsr, toPem } from "../../src/pki/index.ts";
 import { silentLogger } from "../../src/server/logger.ts";
-import { startServer, type RunningServer } from "../../src/server/serve.ts";
+import { startServer, type RunningServer } from "../../src/app/serve.ts";
 
 setDefaultTimeout(60_000);
 

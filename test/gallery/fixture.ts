@@ -9,7 +9,7 @@ import { receiveImage, type Received } from "../../src/client/receive.ts";
 import { register } from "../../src/client/register.ts";
 import { connectAs } from "../../src/client/session.ts";
 import { silentLogger } from "../../src/server/logger.ts";
-import { startServer, type RunningServer } from "../../src/server/serve.ts";
+import { startServer, type RunningServer } from "../../src/app/serve.ts";
 import { gradientPng } from "./png.ts";
 
 const PASSWORD = "correct horse battery staple";

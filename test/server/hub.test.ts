@@ -3,7 +3,7 @@ import { describe, expect, test } from "bun:test";
 import { CONTROL, decodeServerMessage, FrameDecoder } from "../../src/protocol/index.ts";
 import { Hub } from "../../src/server/hub.ts";
 import type { ImageEvent } from "../../src/server/ports.ts";
-import { MemoryNotifier } from "../../src/store/index.ts";
+import { MemoryNotifier } from "../../src/server/memory-notifier.ts";
 
 const event: ImageEvent = {
   seq: 7,

@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { certInfo, createKeyAndCsr, toPem, verifyCrl, verifyUserCert } from "../../src/pki/index.ts";
 import { CONTROL, DATA, encodeData, encodeMessage, fromBase64, MAX_CONTROL_FRAME, MAX_DATA_FRAME, type ServerMessage } from "../../src/protocol/index.ts";
 import { silentLogger } from "../../src/server/logger.ts";
-import { startServer, type RunningServer } from "../../src/server/serve.ts";
+import { startServer, type RunningServer } from "../../src/app/serve.ts";
 import {
   anonymousHello, certFile, closedWithin, controlFrame, csrFixtureBase64, expectError, freshCsr, helloAs, helloFrame, rawFrame, until,
 } from "../support/auth-kit.ts";

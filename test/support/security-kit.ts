@@ -14,7 +14,7 @@ import {
 import { encodeMessage, fromBase64, toBase64, type ClientMessageOf, type ServerMessage } from "../../src/protocol/index.ts";
 import type { ServerLimits } from "../../src/server/context.ts";
 import { silentLogger } from "../../src/server/logger.ts";
-import { startServer, type RunningServer } from "../../src/server/serve.ts";
+import { startServer, type RunningServer } from "../../src/app/serve.ts";
 import { tempDir } from "./cli.ts";
 import { rawConnect, type ErrorReply, type RawClient } from "./raw-client.ts";
 import { sandboxAround, sandboxHooks, type Sandbox as SharedSandbox } from "./sandbox.ts";
@@ -22,7 +22,7 @@ import { sandboxAround, sandboxHooks, type Sandbox as SharedSandbox } from "./sa
 export { until } from "./until.ts";
 export type { ErrorReply } from "./raw-client.ts";
 
-/** The sandbox of test/security: a server started in-process (src/server/serve.ts). */
+/** The sandbox of test/security: a server started in-process (src/app/serve.ts). */
 export type Sandbox = SharedSandbox<RunningServer>;
 
 /** A server on 127.0.0.1, port 0, in a fresh temporary data directory. */

@@ -1,6 +1,6 @@
 /** MemoryNotifier: the shared Notifier contract, then its own error reporting. */
 import { expect, spyOn, test } from "bun:test";
-import { MemoryNotifier } from "../../src/store/index.ts";
+import { MemoryNotifier } from "../../src/server/memory-notifier.ts";
 import { EVENT, runNotifierContract } from "./notifier-contract.ts";
 
 runNotifierContract("MemoryNotifier", (onError) => new MemoryNotifier(onError));

@@ -1,5 +1,5 @@
-/** MemoryNotifier: in-process fan-out of image events to subscribed listeners. */
-import type { ImageEvent, Notifier } from "../server/ports.ts";
+/** MemoryNotifier: in-process fan-out of image events to subscribed listeners (notification, not storage: it lives beside hub.ts). */
+import type { ImageEvent, Notifier } from "./ports.ts";
 
 export type ListenerErrorHandler = (error: unknown, event: ImageEvent) => void;
 

@@ -1,25 +1,23 @@
-/** The composition root of `sis serve`: the only place concrete store, keys and servers are wired. */
+/** The composition root of `sis serve` (and the demo's server): the only place concrete store, keys and servers are wired. */
 import { join } from "node:path";
 import { createHttpApp } from "../http/app.ts";
 import { unwrapKey } from "../crypto/index.ts";
 import { toPem } from "../pki/index.ts";
-import {
-  DEFAULT_MAX_CONNECTIONS_PER_ADDRESS, DEFAULT_MAX_IMAGE_SIZE, HANDSHAKE_TIMEOUT_MS, IDLE_TIMEOUT_MS, UPLOAD_STALL_TIMEOUT_MS,
-} from "../protocol/index.ts";
-import { FileBlobStore, MemoryNotifier, SqliteStore } from "../store/index.ts";
-import type { ServerContext, ServerLimits } from "./context.ts";
-import { ContentKeyCache } from "./content-key-cache.ts";
-import { CrlCache } from "./crl-cache.ts";
-import { DATA_FILES, openDataDir } from "./data-dir.ts";
-import { Hub } from "./hub.ts";
-import { assertCanListen, listenOrExplain, reachableHosts } from "./listen-address.ts";
-import { rateLimited } from "./log-limiter.ts";
-import { createLogger, type Logger } from "./logger.ts";
-import { Metrics } from "./metrics.ts";
-import { REVOCATION_CHECK_MS } from "./revocation-watch.ts";
-import { Semaphore } from "./semaphore.ts";
-import { LoginThrottle } from "./throttle.ts";
-import { startProtocolServer } from "./tls-server.ts";
+import type { ServerContext, ServerLimits } from "../server/context.ts";
+import { ContentKeyCache } from "../server/content-key-cache.ts";
+import { CrlCache } from "../server/crl-cache.ts";
+import { DATA_FILES, openDataDir } from "../server/data-dir.ts";
+import { Hub } from "../server/hub.ts";
+import { assertCanListen, listenOrExplain, reachableHosts } from "../server/listen-address.ts";
+import { rateLimited } from "../server/log-limiter.ts";
+import { createLogger, type Logger } from "../server/logger.ts";
+import { MemoryNotifier } from "../server/memory-notifier.ts";
+import { Metrics } from "../server/metrics.ts";
+import { Semaphore } from "../server/semaphore.ts";
+import { LoginThrottle } from "../server/throttle.ts";
+import { startProtocolServer } from "../server/tls-server.ts";
+import { FileBlobStore, SqliteStore } from "../store/index.ts";
+import { DEFAULT_LIMITS } from "./config.ts";
 
 export interface ServeOptions {
   dataDir: string;
@@ -28,6 +26,7 @@ export interface ServeOptions {
   httpHost: string;
   /** 0 picks a free port; null disables the HTTP side. */
   httpPort: number | null;
+  /** Each one left out takes its default from src/app/options.ts. */
   limits?: Partial<ServerLimits>;
   log?: Logger;
   version: string;
@@ -82,15 +81,7 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
     metrics,
     log,
     refusalLog: rateLimited(log),
-    limits: {
-      maxImageSize: opts.limits?.maxImageSize ?? DEFAULT_MAX_IMAGE_SIZE,
-      maxConnectionsPerAddress: opts.limits?.maxConnectionsPerAddress ?? DEFAULT_MAX_CONNECTIONS_PER_ADDRESS,
-      certLifetimeDays: opts.limits?.certLifetimeDays ?? 365,
-      handshakeTimeoutMs: opts.limits?.handshakeTimeoutMs ?? HANDSHAKE_TIMEOUT_MS,
-      idleTimeoutMs: opts.limits?.idleTimeoutMs ?? IDLE_TIMEOUT_MS,
-      uploadStallTimeoutMs: opts.limits?.uploadStallTimeoutMs ?? UPLOAD_STALL_TIMEOUT_MS,
-      revocationCheckMs: opts.limits?.revocationCheckMs ?? REVOCATION_CHECK_MS,
-    },
+    limits: withDefaults(opts.limits ?? {}),
     version: opts.version,
   };
 
@@ -140,4 +131,11 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
       store.close();
     },
   };
+}
+
+/** The limits given, the defaults for the rest (a key given as undefined takes its default too). */
+function withDefaults(given: Partial<ServerLimits>): ServerLimits {
+  const limits = { ...DEFAULT_LIMITS };
+  for (const [key, value] of Object.entries(given) as [keyof ServerLimits, number | undefined][]) if (value !== undefined) limits[key] = value;
+  return limits;
 }

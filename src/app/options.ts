@@ -1,0 +1,80 @@
+/** Every option of `sis serve`, once: its key (flag and config-file key), kind, default, range, unit and help; plain data for `--help`. */
+import { MAX_PLAINTEXT_SIZE } from "../crypto/envelope-header.ts";
+import { DEFAULT_PORT, PING_INTERVAL_MS } from "../protocol/limits.ts";
+
+export type OptionKind = "string" | "int" | "size";
+
+export interface OptionSpec {
+  /** The flag (`--key`) and the key of a `--config` file. */
+  readonly key: string;
+  readonly kind: OptionKind;
+  readonly default: string | number;
+  /** Inclusive bounds of a number (an int, or a size in bytes). */
+  readonly min?: number;
+  readonly max?: number;
+  /** What an int counts, said in help and errors ("seconds", "days"). */
+  readonly unit?: string;
+  /** The value's placeholder in help. */
+  readonly metavar: string;
+  readonly help: string;
+}
+
+/** The idle deadline stays above the clients' PING interval, with 5 s for the round trip. */
+const MIN_IDLE_S = PING_INTERVAL_MS / 1000 + 5;
+
+export const SERVE_OPTIONS = [
+  { key: "host", kind: "string", default: "127.0.0.1", metavar: "ADDR", help: "address the protocol listens on; 0.0.0.0 or :: for every interface" },
+  { key: "port", kind: "int", default: DEFAULT_PORT, min: 0, max: 65535, metavar: "N", help: "TLS port of the protocol (P1); 0 picks a free one" },
+  { key: "http-host", kind: "string", default: "127.0.0.1", metavar: "ADDR", help: "address of the HTTP side (/ca.pem /crl.pem /healthz /metrics)" },
+  { key: "http-port", kind: "int", default: 8233, min: 0, max: 65535, metavar: "N", help: "port of the HTTP side; 0 picks a free one" },
+  { key: "data", kind: "string", default: "./sis-data", metavar: "DIR", help: "data directory: CA, keys, database and images (made at the first start)" },
+  // 2^48 is the envelope's own bound (ENVELOPE.md H4).
+  { key: "max-image-size", kind: "size", default: 100 * 1024 ** 2, min: 1, max: MAX_PLAINTEXT_SIZE, metavar: "SIZE", help: "largest image accepted (its plaintext)" },
+  { key: "cert-days", kind: "int", default: 365, min: 1, max: 3650, unit: "days", metavar: "N", help: "lifetime of a user certificate" },
+  { key: "max-connections-per-address", kind: "int", default: 256, min: 1, max: 1_000_000, metavar: "N", help: "open connections from one IP address" },
+  { key: "idle-timeout", kind: "int", default: 120, min: MIN_IDLE_S, max: 86_400, unit: "seconds", metavar: "S", help: "a connection without a whole frame from its client is closed" },
+  { key: "handshake-timeout", kind: "int", default: 10, min: 1, max: 300, unit: "seconds", metavar: "S", help: "time for the TLS handshake plus HELLO" },
+  { key: "upload-stall-timeout", kind: "int", default: 30, min: 1, max: 3600, unit: "seconds", metavar: "S", help: "an upload without a data frame this long is abandoned" },
+  { key: "revocation-check", kind: "int", default: 2, min: 1, max: 3600, unit: "seconds", metavar: "S", help: "how often open connections are checked against revocations (one indexed read)" },
+] as const satisfies readonly OptionSpec[];
+
+type Spec = (typeof SERVE_OPTIONS)[number];
+export type OptionKey = Spec["key"];
+
+/** The effective configuration of `sis serve`: one value per option, sizes in bytes, times in the option's unit. */
+export type ServeConfig = { -readonly [S in Spec as S["key"]]: S["kind"] extends "string" ? string : number };
+
+export const DEFAULT_CONFIG: Readonly<ServeConfig> = Object.freeze(Object.fromEntries(SERVE_OPTIONS.map((o) => [o.key, o.default])) as ServeConfig);
+
+export function optionSpec(key: string): OptionSpec | undefined {
+  return (SERVE_OPTIONS as readonly OptionSpec[]).find((o) => o.key === key);
+}
+
+/** Sizes like 100M, 1G, 512K (powers of 1024, case-insensitive, an optional i and B) or plain bytes; null if it is none. */
+export function parseSize(text: string): number | null {
+  const m = /^(\d+)([KMG]i?B?)?$/i.exec(text.trim());
+  if (!m) return null;
+  const unit = (m[2] ?? "").toUpperCase()[0];
+  const factor = unit === "K" ? 1024 : unit === "M" ? 1024 ** 2 : unit === "G" ? 1024 ** 3 : 1;
+  return Number(m[1]) * factor;
+}
+
+/** The shortest exact spelling parseSize() reads back: 100M, 1G, 4097. */
+export function formatSizeValue(bytes: number): string {
+  for (const [suffix, factor] of [["G", 1024 ** 3], ["M", 1024 ** 2], ["K", 1024]] as const) {
+    if (bytes >= factor && bytes % factor === 0) return `${bytes / factor}${suffix}`;
+  }
+  return String(bytes);
+}
+
+/** What an option takes, as errors and help say it: "a whole number of seconds from 35 to 86400". */
+export function allowed(o: OptionSpec): string {
+  if (o.kind === "string") return "a non-empty string";
+  if (o.kind === "size") return `a size in bytes from ${formatSizeValue(o.min ?? 0)} to ${formatSizeValue(o.max ?? Number.MAX_SAFE_INTEGER)}, such as 104857600, 100M or 1G`;
+  return `a whole number${o.unit ? ` of ${o.unit}` : ""} from ${o.min ?? 0} to ${o.max ?? Number.MAX_SAFE_INTEGER}`;
+}
+
+/** An option's default as help shows it (sizes in their short form). */
+export function shownDefault(o: OptionSpec): string {
+  return o.kind === "size" ? formatSizeValue(Number(o.default)) : String(o.default);
+}
