@@ -1,7 +1,7 @@
 /** Posting: check the file is an image, sign it, seal it, wrap its key for the server, stream it up. */
 import { stat } from "node:fs/promises";
 import { basename } from "node:path";
-import { cipherSize, createImageDigest, encodeHeader, generateContentKey, newHeader, sealStreamWithHeadroom, signImage, wrapKey } from "../crypto/index.ts";
+import { CHUNK_SIZE, cipherSize, createImageDigest, encodeHeader, generateContentKey, newHeader, sealStreamInto, signImage, TAG_SIZE, wrapKey } from "../crypto/index.ts";
 import { SNIFF_BYTES, sniffImageType } from "../image/sniff.ts";
 import { StripError, stripStream } from "../image/strip.ts";
 import { FRAME_HEADER_SIZE, fromBase64, imageNameProblem, toBase64, type ContentType, type ImageMeta } from "../protocol/index.ts";
@@ -10,7 +10,7 @@ import { ClientError } from "./errors.ts";
 import { readChunksReusing, readHead } from "./file-source.ts";
 import type { Credentials } from "./home.ts";
 import { verifyStorageCert } from "./storage-cert.ts";
-import { GcPacer } from "../runtime/gc-pacer.ts";
+import { SendBuffers } from "./send-buffers.ts";
 
 export interface PostOptions {
   name?: string;
@@ -25,9 +25,6 @@ export interface Posted {
   /** Metadata removed before signing (empty with keepMetadata). */
   removed: string[];
 }
-
-/** One pacer for both passes and every file of a `sis post`, so the garbage of small files adds up too. */
-const gc = GcPacer.client();
 
 /** The image as it will be posted: measured and digested once, readable again for sealing. */
 interface Prepared {
@@ -66,7 +63,6 @@ async function prepare(path: string, contentType: ContentType, keep: boolean, ch
   try {
     for await (const chunk of read(removed)) {
       check();
-      gc.tick(chunk.length);
       digest.update(chunk);
       size += chunk.length;
     }
@@ -151,9 +147,10 @@ export async function postImage(conn: Connection | Promise<Connection>, creds: C
       "UPLOAD_READY",
     );
 
-    // Pass 2: seal and send, each sealed chunk sealed straight into its data frame. The final
-    // chunk is held back until the bytes read now are proven identical to the ones signed, so
-    // a file changed between the passes is never completed on the server.
+    // Pass 2: seal and send, each sealed chunk sealed straight into its data frame, in frame
+    // buffers reused once the socket has taken them (SendBuffers). The final chunk is held
+    // back until the bytes read now are proven identical to the ones signed, so a file
+    // changed between the passes is never completed on the server.
     const again = createImageDigest();
     async function* hashed() {
       for await (const chunk of source.chunks()) {
@@ -161,12 +158,18 @@ export async function postImage(conn: Connection | Promise<Connection>, creds: C
         yield chunk;
       }
     }
+    const buffers = new SendBuffers(FRAME_HEADER_SIZE + CHUNK_SIZE + TAG_SIZE);
+    let frame: Uint8Array = new Uint8Array(0);
+    const into = (length: number) => {
+      frame = buffers.take().subarray(0, FRAME_HEADER_SIZE + length);
+      return frame.subarray(FRAME_HEADER_SIZE); // the header goes in front, in place
+    };
     let held: Uint8Array | null = null;
     let sent = 0;
-    for await (const frame of sealStreamWithHeadroom(key, header, hashed(), FRAME_HEADER_SIZE)) {
-      gc.tick(frame.length);
+    for await (const _ of sealStreamInto(key, header, hashed(), into)) {
       if (held) {
         await connection.sendDataFrame(held);
+        buffers.sent(held, connection.backlog);
         sent += held.length - FRAME_HEADER_SIZE;
         opts.onProgress?.(sent, dataSize);
       }

@@ -3,7 +3,7 @@
  * output directory unless every check passed: the plaintext goes to a
  * temporary file that is renamed into place only at the end.
  */
-import { cipherSize, createImageDigest, decodeHeader, EnvelopeError, openStream, unwrapKey, verifyImageSignature } from "../crypto/index.ts";
+import { CHUNK_SIZE, cipherSize, createImageDigest, decodeHeader, EnvelopeError, openStreamInto, unwrapKey, verifyImageSignature } from "../crypto/index.ts";
 import { SNIFF_BYTES, sniffImageType } from "../image/sniff.ts";
 import { certInfo, verifyUserCert } from "../pki/index.ts";
 import { fromBase64, imageNameProblem, isValidUsername, type ClientMessageOf, type ImageMeta } from "../protocol/index.ts";
@@ -12,7 +12,6 @@ import type { CrlSource } from "./crl.ts";
 import { TrustError } from "./errors.ts";
 import type { Credentials } from "./home.ts";
 import { OutputFile } from "./output-file.ts";
-import { GcPacer } from "../runtime/gc-pacer.ts";
 
 export interface Received {
   image: ImageMeta;
@@ -25,12 +24,6 @@ export interface Received {
 
 type Target = { id: string } | { owner: string; name: string };
 
-/**
- * One pacer for every image this process receives: a watcher saving many small images
- * must still collect the garbage they leave, which a per-image count would never reach.
- */
-const gc = GcPacer.client();
-
 function refuse(check: string, message: string): never {
   throw new TrustError(check, message);
 }
@@ -39,7 +32,7 @@ export async function receiveImage(conn: Connection, creds: Credentials, crl: Cr
   const request: ClientMessageOf<"DOWNLOAD"> = "id" in target ? { type: "DOWNLOAD", id: target.id } : { type: "DOWNLOAD", owner: target.owner, name: target.name };
   const reply = await conn.expect(request, "IMAGE");
   const { image } = reply;
-  // transient: openStream is done with each piece before it asks for the next (it opens
+  // transient: openStreamInto is done with each piece before it asks for the next (it opens
   // whole chunks in place and copies a chunk split across pieces into its own buffer).
   const data = conn.receiveData(reply.dataSize, { transient: true });
   let output: OutputFile | null = null;
@@ -69,10 +62,10 @@ export async function receiveImage(conn: Connection, creds: Credentials, crl: Cr
     let head: Uint8Array | null = null;
     let got = 0;
     try {
-      for await (const plain of openStream(key, headerBytes, data)) {
-        gc.tick(plain.length);
+      // Into one buffer: each piece is hashed and copied to the file before the next is opened.
+      for await (const plain of openStreamInto(key, headerBytes, data, new Uint8Array(CHUNK_SIZE))) {
         digest.update(plain);
-        if (!head) head = plain.subarray(0, SNIFF_BYTES);
+        if (!head) head = plain.slice(0, SNIFF_BYTES); // a copy: the buffer is refilled
         await output.write(plain);
         got += plain.length;
         onProgress?.(got, header.size);

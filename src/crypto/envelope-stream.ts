@@ -1,9 +1,9 @@
 /** The chunked STREAM encryption of an image (ENVELOPE.md section 3): seal, open, content keys. */
-import { createCipheriv, createDecipheriv, randomBytes } from "node:crypto";
+import { randomBytes } from "node:crypto";
+import { noncePrefixed, openChunk, release, sealChunk, setNonce } from "./envelope-chunk.ts";
 import { EnvelopeError, type EnvelopeErrorCode } from "./envelope-error.ts";
 import {
   CHUNK_SIZE,
-  NONCE_PREFIX_SIZE,
   TAG_SIZE,
   chunkCount,
   decodeHeader,
@@ -14,11 +14,6 @@ import {
 export { EnvelopeError, type EnvelopeErrorCode };
 
 export const CONTENT_KEY_SIZE = 32;
-const NONCE_SIZE = NONCE_PREFIX_SIZE + 4 + 1;
-const MAX_COUNTER = 0xffff_ffff;
-// node:crypto's synchronous AES-GCM measured ~3x faster than WebCrypto's promise per
-// 64 KiB chunk under Bun (about 30 ms vs 175 ms per 100 MiB), hence node:crypto here.
-const CIPHER = "aes-256-gcm";
 
 /** A fresh 32-byte content key from the CSPRNG (K1). */
 export function generateContentKey(): Uint8Array {
@@ -34,54 +29,9 @@ function checkKey(key: Uint8Array): void {
 }
 
 /**
- * Writes nonce = prefix(7) || u32 BE counter || last flag into `nonce` (S2). The counter
- * is the chunk's position and the flag its finality, so no two chunks of one envelope
- * share a nonce and a chunk only opens at its own position; the key is fresh per image
- * (K2), so no nonce repeats under a key.
- */
-function setNonce(nonce: Uint8Array, index: number, last: boolean): void {
-  if (!Number.isInteger(index) || index < 0 || index > MAX_COUNTER) fail("SIZE_MISMATCH", "chunk counter overflow");
-  new DataView(nonce.buffer, nonce.byteOffset, NONCE_SIZE).setUint32(NONCE_PREFIX_SIZE, index);
-  nonce[NONCE_SIZE - 1] = last ? 1 : 0;
-}
-
-function noncePrefixed(prefix: Uint8Array): Uint8Array {
-  const nonce = new Uint8Array(NONCE_SIZE);
-  nonce.set(prefix, 0);
-  return nonce;
-}
-
-/** Seals one chunk into a fresh buffer, after `headroom` bytes left for the caller. */
-function sealChunk(key: Uint8Array, nonce: Uint8Array, aad: Uint8Array, plain: Uint8Array, headroom: number): Uint8Array {
-  const cipher = createCipheriv(CIPHER, key, nonce, { authTagLength: TAG_SIZE });
-  cipher.setAAD(aad);
-  const out = Buffer.allocUnsafe(headroom + plain.length + TAG_SIZE); // fully overwritten below
-  out.fill(0, 0, headroom); // the caller's; zeroed so stale memory never goes out unfilled
-  out.set(cipher.update(plain), headroom);
-  cipher.final(); // GCM emits nothing here
-  out.set(cipher.getAuthTag(), headroom + plain.length);
-  return out;
-}
-
-/** Opens one chunk; its plaintext is returned only after the tag verified (R3). */
-function openChunk(key: Uint8Array, nonce: Uint8Array, aad: Uint8Array, sealed: Uint8Array, index: number): Uint8Array {
-  const cut = sealed.length - TAG_SIZE;
-  const decipher = createDecipheriv(CIPHER, key, nonce, { authTagLength: TAG_SIZE });
-  decipher.setAAD(aad);
-  decipher.setAuthTag(sealed.subarray(cut));
-  const plain = decipher.update(sealed.subarray(0, cut));
-  try {
-    decipher.final();
-  } catch {
-    fail("CHUNK_AUTH_FAILED", `chunk ${index} failed authentication`);
-  }
-  return plain;
-}
-
-/**
  * Encrypts `plaintext` (pieces of any size) under `header`; yields one sealed chunk
- * (≤ CHUNK_SIZE + TAG_SIZE bytes) at a time. Throws SIZE_MISMATCH if the plaintext is
- * not exactly header.size bytes (S5).
+ * (≤ CHUNK_SIZE + TAG_SIZE bytes) at a time, each in a fresh buffer the caller may keep.
+ * Throws SIZE_MISMATCH if the plaintext is not exactly header.size bytes (S5).
  */
 export function sealStream(key: Uint8Array, header: EnvelopeHeader, plaintext: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array> {
   return sealStreamWithHeadroom(key, header, plaintext, 0);
@@ -98,11 +48,39 @@ export async function* sealStreamWithHeadroom(
   plaintext: AsyncIterable<Uint8Array>,
   headroom: number,
 ): AsyncGenerator<Uint8Array> {
+  let frame = new Uint8Array(0);
+  const take = (length: number) => {
+    frame = Buffer.allocUnsafe(headroom + length); // fully overwritten: the headroom here, the rest by the seal
+    frame.fill(0, 0, headroom); // the caller's; zeroed so stale memory never goes out unfilled
+    return frame.subarray(headroom);
+  };
+  for await (const _ of sealStreamInto(key, header, plaintext, take)) yield frame;
+}
+
+/**
+ * The stream sealStream makes, each sealed chunk written into a buffer the caller owns:
+ * `take(length)` gives exactly `length` bytes (length ≤ CHUNK_SIZE + TAG_SIZE), the chunk
+ * is sealed into them and that same array is yielded. The buffer is the caller's again
+ * once yielded; no buffer is allocated per chunk here, so a caller that reuses its
+ * buffers seals any size in bounded memory.
+ */
+export async function* sealStreamInto(
+  key: Uint8Array,
+  header: EnvelopeHeader,
+  plaintext: AsyncIterable<Uint8Array>,
+  take: (length: number) => Uint8Array,
+): AsyncGenerator<Uint8Array> {
   checkKey(key);
   const aad = encodeHeader(header);
   const n = chunkCount(header.size);
   const nonce = noncePrefixed(header.noncePrefix);
   const buffer = new Uint8Array(CHUNK_SIZE);
+  const seal = (plain: Uint8Array) => {
+    const out = take(plain.length + TAG_SIZE);
+    if (out.length !== plain.length + TAG_SIZE) throw new RangeError(`take(${plain.length + TAG_SIZE}) gave ${out.length} bytes`);
+    sealChunk(key, nonce, aad, plain, out);
+    return out;
+  };
   let fill = 0;
   let index = 0;
   let total = 0;
@@ -114,35 +92,59 @@ export async function* sealStreamWithHeadroom(
       // Only non-final chunks are sealed here; the final one waits for the end of the source.
       if (fill === 0 && index < n - 1 && piece.length - at >= CHUNK_SIZE) {
         setNonce(nonce, index++, false);
-        yield sealChunk(key, nonce, aad, piece.subarray(at, at + CHUNK_SIZE), headroom); // no copy
+        yield seal(piece.subarray(at, at + CHUNK_SIZE)); // no copy
         at += CHUNK_SIZE;
         continue;
       }
-      const take = Math.min(CHUNK_SIZE - fill, piece.length - at);
-      buffer.set(piece.subarray(at, at + take), fill);
-      fill += take;
-      at += take;
+      const count = Math.min(CHUNK_SIZE - fill, piece.length - at);
+      buffer.set(piece.subarray(at, at + count), fill);
+      fill += count;
+      at += count;
       if (fill === CHUNK_SIZE && index < n - 1) {
         setNonce(nonce, index++, false);
-        yield sealChunk(key, nonce, aad, buffer, headroom);
+        yield seal(buffer);
         fill = 0;
       }
     }
   }
   if (total !== header.size) fail("SIZE_MISMATCH", "plaintext is shorter than the header's size");
   setNonce(nonce, index, true);
-  yield sealChunk(key, nonce, aad, buffer.subarray(0, fill), headroom);
+  yield seal(buffer.subarray(0, fill));
 }
 
 /**
  * Decrypts and authenticates a chunk stream (pieces of any size); yields plaintext
- * pieces of at most CHUNK_SIZE bytes. Output is only trustworthy once the generator
- * has finished without error (R7).
+ * pieces of at most CHUNK_SIZE bytes, each in a fresh buffer the caller may keep.
+ * Output is only trustworthy once the generator has finished without error (R7).
  */
-export async function* openStream(
+export function openStream(key: Uint8Array, headerBytes: Uint8Array, ciphertext: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array> {
+  return openChunks(key, headerBytes, ciphertext, (plain) => plain);
+}
+
+/**
+ * openStream, each plaintext piece written into `into` (at least CHUNK_SIZE bytes, the
+ * caller's): a yielded piece is a view of it, valid until the next one is asked for.
+ * Nothing is allocated per chunk here, so a consumer that is done with each piece before
+ * it pulls again (hashes it, copies it to a file) opens any size in bounded memory.
+ */
+export function openStreamInto(key: Uint8Array, headerBytes: Uint8Array, ciphertext: AsyncIterable<Uint8Array>, into: Uint8Array): AsyncGenerator<Uint8Array> {
+  if (into.length < CHUNK_SIZE) throw new RangeError(`openStreamInto needs a buffer of at least ${CHUNK_SIZE} bytes`);
+  return openChunks(key, headerBytes, ciphertext, (plain) => {
+    // Only one piece is ever pending: a non-final one is yielded before the next chunk is
+    // opened, and the final one is the last to be opened (R5), so one buffer is enough.
+    const piece = into.subarray(0, plain.length);
+    piece.set(plain);
+    release(plain); // detached: its length reads 0 from here on
+    return piece;
+  });
+}
+
+/** The open loop; `place` turns each authenticated plaintext into the piece to yield. */
+async function* openChunks(
   key: Uint8Array,
   headerBytes: Uint8Array,
   ciphertext: AsyncIterable<Uint8Array>,
+  place: (plain: Uint8Array) => Uint8Array,
 ): AsyncGenerator<Uint8Array> {
   const header = decodeHeader(headerBytes);
   checkKey(key);
@@ -178,7 +180,7 @@ export async function* openStream(
       }
       if (sealed === null) continue;
       setNonce(nonce, index, last);
-      const plain = openChunk(key, nonce, aad, sealed, index);
+      const plain = place(openChunk(key, nonce, aad, sealed, index));
       index++;
       if (last) {
         finalPlain = plain; // released only once the source has ended (R5)

@@ -18,7 +18,9 @@ export {
   EnvelopeError,
   generateContentKey,
   openStream,
+  openStreamInto,
   sealStream,
+  sealStreamInto,
   sealStreamWithHeadroom,
   type EnvelopeErrorCode,
 } from "./envelope-stream.ts";

@@ -35,7 +35,7 @@ export interface FrameDecoderOptions {
    * its memory after push(). Payloads that lie wholly inside one chunk are then
    * returned as views of it instead of copies; only a frame split across
    * chunks is copied. Bun's socket `data` callback gives such chunks (a fresh
-   * buffer per callback, never reused: test/client/socket-data.test.ts). A view
+   * buffer per callback, never reused: test/runtime/socket-data.test.ts). A view
    * keeps the whole chunk alive until the payload is dropped.
    */
   ownsChunks?: boolean;
@@ -45,6 +45,14 @@ export interface FrameDecoderOptions {
    * `ownsChunks`, else a fresh array). A payload it provides is always a copy.
    */
   allocate?: (kind: FrameKind, length: number) => Uint8Array | null;
+  /**
+   * With `ownsChunks`: the chunk's memory is handed over too. A chunk that is wholly its
+   * own ArrayBuffer and that no returned payload views (every payload of it was copied,
+   * by `allocate` or as part of a split frame) is detached once push() is done with it
+   * (ArrayBuffer.prototype.transfer(0)), which frees it at once: JavaScriptCore frees the
+   * garbage of large ArrayBuffers late, and a socket's chunks are up to ~512 KiB each.
+   */
+  releaseChunks?: boolean;
 }
 
 /**
@@ -72,6 +80,7 @@ export class FrameDecoder {
   private readonly header = new Uint8Array(FRAME_HEADER_SIZE);
   private readonly headerView = new DataView(this.header.buffer);
   private readonly ownsChunks: boolean;
+  private readonly releaseChunks: boolean;
   private readonly allocate: (kind: FrameKind, length: number) => Uint8Array | null;
   private headerFill = 0;
   private kind: FrameKind = CONTROL;
@@ -83,6 +92,7 @@ export class FrameDecoder {
 
   constructor(options: FrameDecoderOptions = {}) {
     this.ownsChunks = options.ownsChunks ?? false;
+    this.releaseChunks = this.ownsChunks && (options.releaseChunks ?? false);
     this.allocate = options.allocate ?? (() => null);
   }
 
@@ -94,6 +104,7 @@ export class FrameDecoder {
   push(chunk: Uint8Array): Frame[] {
     if (this.failed) throw this.failed;
     const frames: Frame[] = [];
+    let viewed = false;
     let offset = 0;
     while (offset < chunk.length) {
       if (this.length === 0) {
@@ -111,6 +122,7 @@ export class FrameDecoder {
         const view = chunk.subarray(offset, offset + length);
         const into = this.allocate(this.kind, length);
         if (into) into.set(view);
+        else if (this.ownsChunks) viewed = true;
         frames.push({ kind: this.kind, payload: into ?? (this.ownsChunks ? view : new Uint8Array(view)) });
         offset += length;
         this.endFrame();
@@ -126,6 +138,10 @@ export class FrameDecoder {
         frames.push({ kind: this.kind, payload });
         this.endFrame();
       }
+    }
+    const buffer = chunk.buffer;
+    if (this.releaseChunks && !viewed && chunk.byteOffset === 0 && buffer.byteLength === chunk.length && buffer instanceof ArrayBuffer && !buffer.resizable) {
+      buffer.transfer(0);
     }
     return frames;
   }

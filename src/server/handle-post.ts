@@ -7,7 +7,6 @@ import {
 } from "../protocol/index.ts";
 import { StoreConflictError, type BlobWriter, type NewImage } from "./ports.ts";
 import type { Session } from "./session.ts";
-import { GcPacer } from "../runtime/gc-pacer.ts";
 
 export interface Upload {
   receive(frame: Frame): Promise<void>;
@@ -64,11 +63,11 @@ export async function startUpload(session: Session, message: ClientMessageOf<"PO
 
   let remaining = dataSize;
   let finished = false;
-  const gc = new GcPacer();
   const finish = async (keep: boolean) => {
     if (finished) return;
     finished = true;
     ctx.hub.endUpload(identity.username);
+    session.payloads.clear();
     if (!keep) await writer.abort().catch(() => {});
   };
 
@@ -89,9 +88,9 @@ export async function startUpload(session: Session, message: ClientMessageOf<"PO
         throw new ProtocolError("BAD_UPLOAD", "more image bytes than declared");
       }
       session.touch(ctx.limits.uploadStallTimeoutMs);
-      gc.tick(frame.payload.length);
       try {
         await writer.write(frame.payload);
+        session.payloads.give(frame.payload); // copied or written: the decoder may fill it again
         remaining -= frame.payload.length;
         if (remaining > 0) return;
         await writer.commit();

@@ -107,6 +107,7 @@ export interface Store extends UserStore, CertStore, ImageStore {
 }
 
 export interface BlobWriter {
+  /** Appends `chunk`; it is not retained once the promise resolves (handle-post.ts reuses it). */
   write(chunk: Uint8Array): Promise<void>;
   /** Flushes, fsyncs the file, renames it into place and fsyncs the directory. */
   commit(): Promise<void>;

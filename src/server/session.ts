@@ -1,6 +1,6 @@
 /** One protocol connection: frames in, the hello / ready state machine, replies and pushes out. */
 import {
-  CONTROL, decodeClientMessage, encodeData, encodeMessage, FrameDecoder,
+  CONTROL, DATA, decodeClientMessage, encodeData, encodeMessage, FrameDecoder,
   isFatal, MAX_CONTROL_FRAME, MAX_DATA_FRAME, PROTOCOL_NAME, PROTOCOL_VERSION, ProtocolError, SUPPORTED_VERSIONS,
   toBase64, type ClientMessage, type ErrorCode, type Frame, type ServerMessage,
 } from "../protocol/index.ts";
@@ -10,6 +10,7 @@ import { handleRegister } from "./handle-register.ts";
 import { startUpload, type Upload } from "./handle-post.ts";
 import { identify, type Identity } from "./identify.ts";
 import { REVOKED_WHILE_CONNECTED } from "./revocation-watch.ts";
+import { PayloadPool } from "./payload-pool.ts";
 import type { FrameSink } from "./send-blob.ts";
 import { Outbox, type WritableSocket } from "../protocol/index.ts";
 
@@ -40,13 +41,25 @@ export class Session implements FrameSink {
   identity: Identity | null = null;
   /** A presented certificate we refuse; answered to the HELLO (P5). */
   private refusal: { code: ErrorCode; reason: string } | null = null;
+  /** Buffers for the data payloads of the upload under way (handle-post.ts gives them back). */
+  readonly payloads = new PayloadPool();
   /**
    * ownsChunks: Bun hands each `data` callback a fresh buffer it never reuses
-   * (test/client/socket-data.test.ts), so a payload lying wholly in one chunk
-   * is a view, not a copy. A view pins its chunk (at most ~512 KiB) until the
-   * frame is handled; queued frames stay bounded by INBOUND_HIGH.
+   * (test/runtime/socket-data.test.ts), so a control payload lying wholly in one
+   * chunk is a view, not a copy; queued frames stay bounded by INBOUND_HIGH. The
+   * data payloads of an upload are copied into `payloads` instead, so an upload of
+   * any size reuses the same few payload buffers and the socket's buffers (up to
+   * ~512 KiB each), viewed by nothing, are freed as soon as they are decoded
+   * (releaseChunks) instead of piling up until a collection. Measured, peak RSS of
+   * sis serve per 100 MiB upload, 4 in a row: 84–104 MiB with the socket buffers
+   * left as garbage, 65–68 MiB freed (and the pool freed after each upload); 59–61
+   * MiB for 1 MiB uploads.
    */
-  private readonly decoder = new FrameDecoder({ ownsChunks: true });
+  private readonly decoder = new FrameDecoder({
+    ownsChunks: true,
+    releaseChunks: true,
+    allocate: (kind, length) => (kind === DATA && this.upload ? this.payloads.take(length) : null),
+  });
   readonly outbox: Outbox;
   private chain: Promise<void> = Promise.resolve();
   private inbound = 0;

@@ -72,6 +72,10 @@ export class FileBlobWriter implements BlobWriter {
     const handle = this.#enter("commit");
     try {
       await this.#flush(handle);
+      // No write uses the buffer any more: freed now (detached), not at some later collection.
+      const spent = this.#buffer.buffer;
+      this.#buffer = new Uint8Array(0);
+      if (spent instanceof ArrayBuffer) spent.transfer(0);
       await this.#syncing;
       if (this.#syncError !== null) throw this.#syncError;
       // The durable point: the data must be on disk before the name points at it.

@@ -344,6 +344,40 @@ describe("FrameDecoder with ownsChunks (chunks handed over for good)", () => {
     expect(asked).toBe(0);
   });
 
+  test("releaseChunks frees a chunk nothing views once it is decoded, and never one a payload still views", () => {
+    const copyData = (kind: number, length: number) => (kind === DATA ? new Uint8Array(length) : null);
+    const release = () => new FrameDecoder({ ownsChunks: true, releaseChunks: true, allocate: copyData });
+    // Only data frames, copied: the chunk is detached (its memory freed), the payloads are intact.
+    const data = concat(frames[0]!, frames[2]!);
+    const chunk = new Uint8Array(data);
+    const out = release().push(chunk);
+    expect(chunk.buffer.byteLength).toBe(0);
+    expect(hex(out)).toEqual([expected[0]!, expected[2]!]);
+    // A control payload is a view of its chunk: that chunk is kept, and so are its bytes.
+    const mixed = new Uint8Array(all);
+    const kept = release().push(mixed);
+    expect(mixed.buffer.byteLength).toBe(all.length);
+    expect(hex(kept)).toEqual(expected);
+    // Every split: frames as without the option, and a chunk is freed only if no payload views it.
+    for (const at of [1, 5, frames[0]!.length + 3, all.length - 1]) {
+      const chunks = [new Uint8Array(all.subarray(0, at)), new Uint8Array(all.subarray(at))];
+      const views = feed(release(), chunks);
+      expect(hex(views)).toEqual(expected);
+      for (const c of chunks) {
+        const viewed = views.some((f) => f.payload.buffer === c.buffer);
+        expect(c.buffer.byteLength === 0).toBe(!viewed);
+      }
+    }
+    // A chunk that is part of a larger buffer is not the decoder's to free; nor is any chunk without ownsChunks.
+    const inner = new Uint8Array(data.length + 8).subarray(4, 4 + data.length);
+    inner.set(data);
+    release().push(inner);
+    expect(inner.buffer.byteLength).toBe(data.length + 8);
+    const notOwned = new Uint8Array(data);
+    new FrameDecoder({ releaseChunks: true, allocate: copyData }).push(notOwned);
+    expect(notOwned.buffer.byteLength).toBe(data.length);
+  });
+
   test("without the option, payloads are copies even when the chunk is a Buffer (whose slice() is a view)", () => {
     const chunk = Buffer.from(all);
     const out = new FrameDecoder().push(chunk);
