@@ -11,14 +11,15 @@ export interface ImageFormat<Type extends string = string> {
   sniff(head: Uint8Array): boolean;
   /**
    * The image read from `source()` with its metadata dropped, in pieces of any size (views of the
-   * source's chunks or new arrays); the name of each kind of block dropped goes once into `removed`.
+   * source's chunks or new arrays); the name of each kind of block dropped goes once into `removed`,
+   * and of each kept block that is metadata of a kind (colour profile, orientation) once into `kept`.
    * Throws StripError on input it cannot fully account for, after any number of pieces.
    */
-  strip(source: Source, removed: string[]): AsyncGenerator<Uint8Array>;
+  strip(source: Source, removed: string[], kept: string[]): AsyncGenerator<Uint8Array>;
 }
 
 /** `strip` for a format walked in one pass over its source, through one reader that is closed however the walk ends. */
 export const readOnce =
-  (walk: (r: ByteReader, removed: string[]) => AsyncGenerator<Uint8Array>) =>
-  (source: Source, removed: string[]): AsyncGenerator<Uint8Array> =>
-    readWith(source(), (r) => walk(r, removed));
+  (walk: (r: ByteReader, removed: string[], kept: string[]) => AsyncGenerator<Uint8Array>) =>
+  (source: Source, removed: string[], kept: string[]): AsyncGenerator<Uint8Array> =>
+    readWith(source(), (r) => walk(r, removed, kept));

@@ -12,13 +12,14 @@ import { crc32 } from "node:zlib";
 import { concat, hasPrefix, need, noteDropped, StripError } from "../../src/image/bytes.ts";
 import type { ImageKind } from "../../src/image/formats.ts";
 import type { StripResult } from "../../src/image/strip-bytes.ts";
-import { colourTableSize, extensionDropName, GIF_AFTER_END, gifBlock, gifHeaderLength, IMAGE_DESCRIPTOR } from "../../src/image/strip-gif.ts";
+import { colourTableSize, extensionDropName, GIF_AFTER_END, GIF_ICC, gifBlock, gifHeaderLength, IMAGE_DESCRIPTOR } from "../../src/image/strip-gif.ts";
 import {
-  checkEnd, checkMarkerStart, checkSoi, EOI, JPEG_AFTER_END, JPEG_UNENDED_SCAN, newJpegState, scanDataEnd, segmentHeader, segmentVerdict, SOS,
+  checkEnd, checkMarkerStart, checkSoi, EOI, isKeptColour, JPEG_AFTER_END, JPEG_ICC, JPEG_UNENDED_SCAN, newJpegState, scanDataEnd, segmentHeader,
+  segmentReplacement, segmentVerdict, SOS,
 } from "../../src/image/strip-jpeg.ts";
-import { checkPngCrc, checkPngOrder, PNG_AFTER_END, PNG_CHUNK_HEADER, PNG_CRC, PNG_SIGNATURE, pngChunkHeader, pngDropName } from "../../src/image/strip-png.ts";
+import { checkPngCrc, checkPngOrder, PNG_AFTER_END, PNG_CHUNK_HEADER, PNG_CRC, PNG_SIGNATURE, pngChunkHeader, pngDropName, pngKeptName } from "../../src/image/strip-png.ts";
 import {
-  checkWebpChunk, keptData, RIFF_HEADER, RIFF_PAYLOAD, riffEnd, WEBP_AFTER_END, WEBP_CHUNK_HEADER, webpChunkHeader, webpDropName, withRiffSize,
+  checkWebpChunk, keptData, RIFF_HEADER, RIFF_PAYLOAD, riffEnd, WEBP_AFTER_END, WEBP_CHUNK_HEADER, WEBP_ICC, webpChunkHeader, webpDropName, withRiffSize,
 } from "../../src/image/strip-webp.ts";
 
 const WALKERS: Record<ImageKind, (input: Uint8Array) => StripResult> = {
@@ -38,6 +39,7 @@ export function oracleStrip(kind: ImageKind, input: Uint8Array): StripResult {
 class Rebuild {
   private readonly parts: Uint8Array[] = [];
   private readonly dropped: string[] = [];
+  private readonly kept: string[] = [];
 
   constructor(private readonly input: Uint8Array) {}
 
@@ -54,8 +56,13 @@ class Rebuild {
     noteDropped(this.dropped, name);
   }
 
+  /** Names a kept block that is metadata (a colour profile, the orientation). */
+  note(name: string | null): void {
+    if (name) noteDropped(this.kept, name);
+  }
+
   finish(): StripResult {
-    return { bytes: concat(this.parts), removed: [...this.dropped] };
+    return { bytes: concat(this.parts), removed: [...this.dropped], kept: [...this.kept] };
   }
 }
 
@@ -73,7 +80,10 @@ function stripPng(b: Uint8Array): StripResult {
     checkPngOrder(header.type, index);
     const name = pngDropName(header.type);
     if (name) out.drop(name);
-    else out.keep(pos, dataEnd + PNG_CRC);
+    else {
+      out.keep(pos, dataEnd + PNG_CRC);
+      out.note(pngKeptName(header.type));
+    }
     pos = dataEnd + PNG_CRC;
     if (header.type === "IEND") {
       if (pos < b.length) out.drop(PNG_AFTER_END); // not part of the image; may hide anything
@@ -105,9 +115,19 @@ function stripJpeg(b: Uint8Array): StripResult {
     const { length, what } = segmentHeader(b.subarray(pos, pos + 4), pos);
     const end = pos + 2 + length;
     need(b, pos, 2 + length, what);
-    const name = segmentVerdict(state, b.subarray(pos, end));
-    if (name) out.drop(name);
-    else out.keep(pos, end);
+    const seg = b.subarray(pos, end);
+    const name = segmentVerdict(state, seg);
+    if (!name) {
+      out.keep(pos, end);
+      out.note(isKeptColour(seg) ? JPEG_ICC : null);
+    } else {
+      out.drop(name);
+      const replacement = segmentReplacement(state, seg);
+      if (replacement) {
+        out.add(replacement.segment);
+        out.note(replacement.kept);
+      }
+    }
     pos = end;
     if (marker === SOS) {
       const stop = scanDataEnd(b, pos, state.jpegLs);
@@ -161,6 +181,7 @@ function stripGif(b: Uint8Array): StripResult {
     const name = extensionDropName(b[pos + 1]!, b.subarray(pos + 2, end));
     if (name) out.drop(name);
     else out.keep(pos, end);
+    if (!name && hasPrefix(b, pos + 2, "\x0bICCRGBG1012")) out.note(GIF_ICC);
     pos = end;
   }
 }
@@ -185,6 +206,7 @@ function stripWebp(b: Uint8Array): StripResult {
     else {
       out.keep(pos, pos + WEBP_CHUNK_HEADER);
       out.add(keptData(header.fourcc, b.subarray(pos + WEBP_CHUNK_HEADER, next), 0));
+      out.note(header.fourcc === "ICCP" ? WEBP_ICC : null);
     }
     pos = next;
   }
