@@ -22,11 +22,18 @@ import {
   checkWebpChunk, keptData, RIFF_HEADER, RIFF_PAYLOAD, riffEnd, WEBP_AFTER_END, WEBP_CHUNK_HEADER, WEBP_ICC, webpChunkHeader, webpDropName, withRiffSize,
 } from "../../src/image/strip-webp.ts";
 
+import { boxAt } from "../../src/image/heif-boxes.ts";
+import { planFile, planMeta, type MetaPlan, type Range, xmpByte } from "../../src/image/heif-plan.ts";
+import { HEIF_BRANDS, MAX_FTYP, MAX_META, MAX_TOP_BOXES } from "../../src/image/strip-heif.ts";
+
 const WALKERS: Record<ImageKind, (input: Uint8Array) => StripResult> = {
   "image/png": stripPng,
   "image/jpeg": stripJpeg,
   "image/gif": stripGif,
   "image/webp": stripWebp,
+  "image/heic": stripHeif,
+  "image/heif": stripHeif,
+  "image/avif": stripHeif,
 };
 
 /** The oracle's verdict on `input`: the cleaned image and what was dropped, or a StripError. */
@@ -216,3 +223,60 @@ function stripWebp(b: Uint8Array): StripResult {
   result.bytes.set(withRiffSize(result.bytes, result.bytes.length));
   return result;
 }
+
+
+/** HEIF by offsets over the whole file: the same rules (planMeta, planFile), none of the stream's two passes or its header reading. */
+function stripHeif(b: Uint8Array): StripResult {
+  const removed: string[] = [];
+  const kept: string[] = [];
+  let meta: MetaPlan | null = null;
+  const mdats: Range[] = [];
+  const topZero: Range[] = [];
+  let pos = 0;
+  for (let count = 0; pos < b.length; count++) {
+    if (b.length - pos < 8) throw new StripError(`heif: box at offset ${pos}: truncated`);
+    const size32 = new DataView(b.buffer, b.byteOffset).getUint32(pos);
+    if (size32 === 1 && b.length - pos < 16) throw new StripError(`heif: box at offset ${pos}: truncated`);
+    let box;
+    try {
+      box = boxAt(b, pos, b.length, "the file");
+    } catch (error) {
+      // The stream names a box that runs past the end by the part it could not read.
+      if (error instanceof StripError && /runs past/.test(error.message)) {
+        const type = latin(b, pos + 4, 4);
+        throw new StripError(type === "ftyp" || type === "meta" ? `heif: ${JSON.stringify(type)} box at offset ${pos}: truncated` : `heif: ${JSON.stringify(type)} box at offset ${pos}: truncated`);
+      }
+      throw error;
+    }
+    const what = `heif: ${JSON.stringify(box.type)} box at offset ${pos}`;
+    if (count >= MAX_TOP_BOXES) throw new StripError(`heif: more than ${MAX_TOP_BOXES} top-level boxes`);
+    if (count === 0 && box.type !== "ftyp") throw new StripError("heif: the file does not start with an ftyp box");
+    if (box.type === "ftyp" || box.type === "meta") {
+      const max = box.type === "ftyp" ? MAX_FTYP : MAX_META;
+      if (count > 0 && box.type === "ftyp") throw new StripError("heif: a second ftyp box");
+      if (size32 === 0 || box.end - box.start > max) throw new StripError(`${what}: over the ${max}-byte limit`);
+      if (box.type === "ftyp") {
+        const brands = [latin(b, 8, 4)];
+        for (let at = 16; at + 4 <= box.end; at += 4) brands.push(latin(b, at, 4));
+        if (!brands.some((x) => HEIF_BRANDS.includes(x))) throw new StripError("heif: ftyp names no HEIF or AVIF brand");
+      } else {
+        if (meta) throw new StripError("heif: a second meta box");
+        meta = planMeta(b.subarray(box.start, box.end), box.start, removed, kept);
+      }
+    } else if (box.type === "moov") throw new StripError("heif: image sequences (a moov box) are not stripped");
+    else if (box.type === "mdat") mdats.push([box.body, box.end]);
+    else {
+      topZero.push([box.body, box.end]);
+      if (box.type !== "free" && box.type !== "skip") noteDropped(removed, `HEIF box ${box.type.replace(/[^\x21-\x7e]/g, "?")}`);
+    }
+    pos = box.end;
+  }
+  if (!meta) throw new StripError("heif: no meta box");
+  const out = b.slice();
+  const { zero, xmp } = planFile(meta, mdats, topZero, b.length);
+  for (const [from, to] of zero) out.fill(0, from, to);
+  for (const [from, to] of xmp) for (let p = from; p < to; p++) out[p] = xmpByte(p, from, to);
+  return { bytes: out, removed, kept };
+}
+
+const latin = (b: Uint8Array, at: number, n: number) => String.fromCharCode(...b.subarray(at, at + n));
