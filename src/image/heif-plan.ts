@@ -64,7 +64,7 @@ function itemDropName(info: ItemInfo | undefined, id: number): string | null {
   return `HEIF item type ${printable(info.type)}`;
 }
 
-const printable = (s: string) => s.replace(/[^\x21-\x7e]/g, "?") || "(unnamed)";
+const printable = (s: string) => s.replace(/[^\x20-\x7e]/g, "?").trim() || "(unnamed)";
 
 /** The kept name of a colour or transformation property, from its payload. */
 function propertyKeptName(meta: Uint8Array, p: Box): string | null {
