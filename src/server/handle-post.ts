@@ -21,7 +21,7 @@ export async function startUpload(session: Session, message: ClientMessageOf<"PO
   const nameProblem = imageNameProblem(name);
   if (nameProblem) throw new ProtocolError("BAD_NAME", nameProblem);
   if (!(CONTENT_TYPES as readonly string[]).includes(contentType)) {
-    throw new ProtocolError("BAD_IMAGE", `content type ${JSON.stringify(contentType.slice(0, 64))} is not accepted; sis takes PNG, JPEG, GIF and WebP`);
+    throw new ProtocolError("BAD_IMAGE", `content type ${JSON.stringify(contentType.slice(0, 64))} is not accepted; sis takes ${CONTENT_TYPES.join(", ")}`);
   }
   if (size > ctx.limits.maxImageSize) throw new ProtocolError("TOO_LARGE", `the image is ${size} bytes; this server takes at most ${ctx.limits.maxImageSize}`);
   if (dataSize !== cipherSize(size)) throw new ProtocolError("BAD_UPLOAD", "dataSize does not match the envelope size for this image size");
