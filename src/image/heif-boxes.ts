@@ -69,6 +69,8 @@ export interface ItemInfo {
   type: string;
   /** The MIME type of a `mime` item, "" otherwise. */
   contentType: string;
+  /** Where the item type's four bytes are in the buffer. */
+  typeAt: number;
 }
 
 /** The items of an `iinf` box (ISO/IEC 14496-12 8.11.6); only `infe` version 2 and 3 (those HEIF allows) are read. */
@@ -91,7 +93,7 @@ export function readItemInfos(b: Uint8Array, iinf: Box): ItemInfo[] {
     let [, next] = cString(b, at + 4, infe.end, what); // item_name: kept as it is, see strip-heif.ts
     let contentType = "";
     if (type === "mime") [contentType, next] = cString(b, next, infe.end, what);
-    return { id, type, contentType };
+    return { id, type, contentType, typeAt: at };
   });
 }
 
@@ -184,4 +186,31 @@ export function readAssociations(b: Uint8Array, ipma: Box): Association[] {
     }
   }
   return out;
+}
+
+/** One item reference of an `iref` box (ISO/IEC 14496-12 8.11.12): its type (thmb, dimg, cdsc, …), from one item to others. */
+export interface ItemReference {
+  type: string;
+  from: number;
+  to: number[];
+}
+
+export function readReferences(b: Uint8Array, iref: Box): ItemReference[] {
+  const idSize = fullBoxVersion(b, iref) === 0 ? 2 : 4;
+  const id = (at: number, what: string) => (idSize === 2 ? u16be(b, at, what) : u32be(b, at, what));
+  return childBoxes(b, iref.body + 4, iref.end, "iref").map((ref) => {
+    const what = `heif: ${JSON.stringify(ref.type)} reference at offset ${ref.start}`;
+    if (ref.end - ref.body < idSize + 2) throw new StripError(`${what}: truncated`);
+    const count = u16be(b, ref.body + idSize, what);
+    if (ref.body + idSize + 2 + count * idSize > ref.end) throw new StripError(`${what}: truncated`);
+    return { type: ref.type, from: id(ref.body, what), to: Array.from({ length: count }, (_, i) => id(ref.body + idSize + 2 + i * idSize, what)) };
+  });
+}
+
+/** The primary item of a `pitm` box. */
+export function readPrimary(b: Uint8Array, pitm: Box): number {
+  const what = `heif: pitm box at offset ${pitm.start}`;
+  const wide = fullBoxVersion(b, pitm) !== 0;
+  if (pitm.end - pitm.body < (wide ? 8 : 6)) throw new StripError(`${what}: truncated`);
+  return wide ? u32be(b, pitm.body + 4, what) : u16be(b, pitm.body + 4, what);
 }

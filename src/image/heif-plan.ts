@@ -1,6 +1,7 @@
 /** HEIF/AVIF: decides, from the `meta` box, which byte ranges of the file are overwritten with zeros and what is reported kept and removed. */
 import { noteDropped, StripError } from "./bytes.ts";
-import { type Box, boxAt, childBoxes, fullBoxVersion, type ItemInfo, readAssociations, readItemInfos, readItemLocations } from "./heif-boxes.ts";
+import { type Box, boxAt, childBoxes, fullBoxVersion, type ItemInfo, readAssociations, readItemInfos, readItemLocations, readPrimary, readReferences } from "./heif-boxes.ts";
+import { thumbnailItems } from "./heif-thumbnails.ts";
 
 /** [start, end) in file offsets. */
 export type Range = [number, number];
@@ -25,8 +26,8 @@ const KEPT_PROPERTIES = new Set([
   "cmin", "cmex",
 ]);
 
-/** Children of `meta` kept as they are, besides those read here (hdlr, iloc, iinf, iprp, idat). */
-const KEPT_META_BOXES = new Set(["pitm", "iref", "dinf", "grpl"]);
+/** Children of `meta` kept as they are, besides those read here (hdlr, pitm, iloc, iinf, iref, iprp, idat). */
+const KEPT_META_BOXES = new Set(["dinf", "grpl"]);
 
 /** What the `meta` box asks of the rest of the file; every offset is the file's. */
 export interface MetaPlan {
@@ -95,7 +96,7 @@ export function planMeta(meta: Uint8Array, offset: number, removed: string[], ke
   const zero = (from: number, to: number) => to > from && plan.zero.push([offset + from, offset + to]);
   const one: Record<string, Box> = {};
   for (const child of childBoxes(meta, box.body + 4, box.end, "meta")) {
-    if (["hdlr", "iloc", "iinf", "iprp", "idat"].includes(child.type)) {
+    if (["hdlr", "iloc", "iinf", "iprp", "idat", "pitm", "iref"].includes(child.type)) {
       if (one[child.type]) throw new StripError(`heif: meta holds two ${child.type} boxes`);
       one[child.type] = child;
     } else if (child.type === "free" || child.type === "skip") zero(child.body, child.end);
@@ -104,20 +105,23 @@ export function planMeta(meta: Uint8Array, offset: number, removed: string[], ke
       noteDropped(removed, `HEIF meta box ${printable(child.type)}`);
     }
   }
-  const { hdlr, iloc, iinf, iprp, idat } = one;
+  const { hdlr, iloc, iinf, iprp, idat, pitm, iref } = one;
   if (!hdlr || String.fromCharCode(...meta.subarray(hdlr.body + 8, hdlr.body + 12)) !== "pict") throw new StripError("heif: meta has no pict handler");
   const name = meta.subarray(Math.min(hdlr.body + 24, hdlr.end), hdlr.end); // hdlr's name: free text, the last field
   if (name.some((c) => c !== 0)) {
     zero(hdlr.end - name.length, hdlr.end);
     noteDropped(removed, "HEIF hdlr name");
   }
-  if (!iloc || !iinf || !iprp) throw new StripError("heif: meta lacks its iloc, iinf or iprp box");
-  planProperties(meta, iprp, zero, removed, kept);
+  if (!iloc || !iinf || !iprp || !pitm) throw new StripError("heif: meta lacks its pitm, iloc, iinf or iprp box");
+  const thumbnails = thumbnailItems(iref ? readReferences(meta, iref) : [], readPrimary(meta, pitm));
+  planProperties(meta, iprp, zero, removed, kept, thumbnails);
 
   const infos = new Map<number, ItemInfo>();
   for (const info of readItemInfos(meta, iinf)) {
     if (infos.has(info.id)) throw new StripError(`heif: item ${info.id} is described twice`);
     infos.set(info.id, info);
+    // A thumbnail's item type is zeroed: an item of unknown type is ignored by readers, so none looks for its (zeroed) data.
+    if (thumbnails.has(info.id) && KEPT_ITEMS.has(info.type)) zero(info.typeAt, info.typeAt + 4);
   }
   const seen = new Set<number>();
   const keptIdat: Range[] = [];
@@ -125,7 +129,7 @@ export function planMeta(meta: Uint8Array, offset: number, removed: string[], ke
     if (seen.has(item.id)) throw new StripError(`heif: item ${item.id} is located twice`);
     seen.add(item.id);
     if (item.dataReference !== 0) throw new StripError(`heif: item ${item.id} has its data in another file`);
-    const dropName = itemDropName(infos.get(item.id), item.id);
+    const dropName = itemDropName(infos.get(item.id), item.id) ?? thumbnails.get(item.id) ?? null;
     if (dropName) noteDropped(removed, dropName);
     if (item.method === 2) continue; // offsets into other items' data: those items' own extents decide
     if (item.method > 2) throw new StripError(`heif: item ${item.id} has construction method ${item.method}`);
@@ -146,7 +150,7 @@ export function planMeta(meta: Uint8Array, offset: number, removed: string[], ke
 }
 
 /** Zeroes every property not kept and every association to it; names the kept colour and transformation properties. */
-function planProperties(meta: Uint8Array, iprp: Box, zero: (from: number, to: number) => void, removed: string[], kept: string[]): void {
+function planProperties(meta: Uint8Array, iprp: Box, zero: (from: number, to: number) => void, removed: string[], kept: string[], thumbnails: Map<number, string>): void {
   const children = childBoxes(meta, iprp.body, iprp.end, "iprp");
   const ipco = children.filter((c) => c.type === "ipco");
   if (ipco.length !== 1) throw new StripError(`heif: iprp holds ${ipco.length} ipco boxes, not 1`);
@@ -171,7 +175,7 @@ function planProperties(meta: Uint8Array, iprp: Box, zero: (from: number, to: nu
     }
     for (const a of readAssociations(meta, c)) {
       if (a.property > properties.length) throw new StripError(`heif: item ${a.item} is associated with property ${a.property} of ${properties.length}`);
-      if (droppedIndex.has(a.property)) zero(a.at, a.at + a.size);
+      if (droppedIndex.has(a.property) || thumbnails.has(a.item)) zero(a.at, a.at + a.size);
     }
   }
 }

@@ -46,6 +46,10 @@ describe("phone-style photos", () => {
         const png = join(dir, "decoded.png");
         const decoded = Bun.spawnSync(["heif-convert", path, png]);
         expect(decoded.exitCode).toBe(0);
+        const info = (p: string) => Bun.spawnSync(["heif-info", p]).stdout.toString();
+        expect(info(join(import.meta.dir, "../fixtures/images", file))).toContain("thumbnail: 64x40");
+        expect(info(path)).toContain("image: 200x320 (id=1), primary");
+        expect(info(path)).not.toContain("thumbnail");
         expect(exiftool(png)["PNG:ImageWidth"]).toBe(200); // the rotation applied: portrait, 200x320
         expect(exiftool(png)["PNG:ImageHeight"]).toBe(320);
       }

@@ -12,8 +12,14 @@ export const identifying = (tags: Record<string, unknown>) => Object.keys(tags).
 
 export const PHOTOS = [
   { file: "portrait.jpg", kind: "image/jpeg", removed: ["JPEG APP1 Exif", "JPEG APP13 Photoshop/IPTC", "JPEG APP1 XMP", "JPEG COM"], kept: ["Exif Orientation 6 (rotate 90 CW)", "JPEG APP2 ICC colour profile"] },
-  { file: "portrait.heic", kind: "image/heic", removed: ["HEIF Exif item", "HEIF XMP item"], kept: ["HEIF colr ICC colour profile (prof)", "HEIF irot (rotate 270 anti-clockwise)"] },
-  { file: "portrait.avif", kind: "image/avif", removed: ["HEIF Exif item", "HEIF XMP item"], kept: ["HEIF colr ICC colour profile (prof)", "HEIF irot (rotate 270 anti-clockwise)"] },
+  {
+    file: "portrait.heic", kind: "image/heic", removed: ["HEIF Exif item", "HEIF XMP item", "HEIF thumbnail tile", "HEIF thumbnail"],
+    kept: ["HEIF colr ICC colour profile (prof)", "HEIF irot (rotate 270 anti-clockwise)"],
+  },
+  {
+    file: "portrait.avif", kind: "image/avif", removed: ["HEIF Exif item", "HEIF XMP item", "HEIF thumbnail"],
+    kept: ["HEIF colr ICC colour profile (prof)", "HEIF colr nclx colour", "HEIF irot (rotate 270 anti-clockwise)"],
+  },
 ] as const;
 
 /** JPEG bytes from the first SOS marker to the end: the scans and EOI. */

@@ -2,6 +2,7 @@
 import { describe, expect, test } from "bun:test";
 import { createHash } from "node:crypto";
 import { MAX_META, MAX_TOP_BOXES } from "../../src/image/strip-heif.ts";
+import { HEIF_THUMBNAIL, HEIF_THUMBNAIL_PART, thumbnailItems } from "../../src/image/heif-thumbnails.ts";
 import { stripBytes } from "../../src/image/strip-bytes.ts";
 import { StripError, stripStream } from "../../src/image/strip.ts";
 import { box, fullBox, heifFile, IDAT_EXIF, IMAGE, strippedHeif } from "./heif-images.ts";
@@ -238,5 +239,27 @@ describe("HEIF stripping in flat memory", () => {
     expect(total).toBe(big.length + tail.length + FILL);
     expect(removed).toEqual(REMOVED);
     expect(peak - before).toBeLessThan(48 * MiB);
+  });
+});
+
+describe("HEIF thumbnails (heif-thumbnails.ts)", () => {
+  const ref = (type: string, from: number, ...to: number[]) => ({ type, from, to });
+  test("a thmb item goes, with the tiles only it derives from; a tile the primary also uses stays", () => {
+    const refs = [ref("thmb", 5, 1), ref("dimg", 5, 6, 7, 2), ref("dimg", 1, 2, 3), ref("cdsc", 9, 1)];
+    expect([...thumbnailItems(refs, 1)].sort()).toEqual([[5, HEIF_THUMBNAIL], [6, HEIF_THUMBNAIL_PART], [7, HEIF_THUMBNAIL_PART]]);
+  });
+  test("a chain of derivations under a thumbnail goes whole", () => {
+    expect([...thumbnailItems([ref("thmb", 4, 1), ref("dimg", 4, 5), ref("dimg", 5, 6)], 1).keys()].sort()).toEqual([4, 5, 6]);
+  });
+  test("the primary item is never dropped, even named a thumbnail or a thumbnail's tile", () => {
+    expect([...thumbnailItems([ref("thmb", 1, 2), ref("thmb", 3, 1), ref("dimg", 3, 1)], 1).keys()]).toEqual([3]);
+  });
+  test("reference loops end: an item derived from itself, two thumbnails derived from each other", () => {
+    expect([...thumbnailItems([ref("thmb", 2, 1), ref("dimg", 2, 2), ref("dimg", 2, 3), ref("dimg", 3, 2)], 1).keys()].sort()).toEqual([2, 3]);
+    const many = Array.from({ length: 5000 }, (_, i) => ref("dimg", 10 + i, 11 + i));
+    expect(thumbnailItems([ref("thmb", 10, 1), ...many, ref("dimg", 5010, 10)], 1).size).toBe(5001);
+  });
+  test("no thmb reference: nothing goes", () => {
+    expect(thumbnailItems([ref("dimg", 1, 2, 3), ref("auxl", 4, 1)], 1).size).toBe(0);
   });
 });
