@@ -154,6 +154,14 @@ export const BUILT: { name: string; kind: ImageKind; input: Uint8Array; output: 
     output: bytes(gifHead, gifLoop, gce, gifImage, [0x3b]),
     removed: ["GIF comment", "GIF XMP"],
   },
+  {
+    name: "keeps a GIF ICC profile application extension and names it kept",
+    kind: "image/gif",
+    input: bytes(gifHead, bytes([0x21, 0xff, 11], "ICCRGBG1012", [4], "icc!", [0]), gifImage, [0x3b]),
+    output: bytes(gifHead, bytes([0x21, 0xff, 11], "ICCRGBG1012", [4], "icc!", [0]), gifImage, [0x3b]),
+    removed: [],
+    kept: ["GIF ICC colour profile"],
+  },
 ];
 
 // --- Failure vectors: every one names its expected outcome. ---
