@@ -34,6 +34,8 @@ export interface HeifOptions {
   idatExif?: boolean;
   /** Boxes after mdat. */
   after?: Uint8Array[];
+  /** Put meta after mdat (allowed: the stripper reads the file twice). */
+  metaLast?: boolean;
 }
 
 /** ftyp, meta (hdlr, pitm, iloc v1, iinf, iref, iprp: hvcC ispe colr irot imir udes, ipma), mdat (IMAGE, EXIF, XMP, HIDDEN). */
@@ -65,14 +67,14 @@ export function heifFile(o: HeifOptions = {}) {
   };
   const mdatHeader = o.largeMdat ? 16 : 8;
   const first = build(0);
-  const mdatData = ftyp.length + first.meta.length + mdatHeader;
+  const mdatData = ftyp.length + (o.metaLast ? 0 : first.meta.length) + mdatHeader;
   const { meta, image, exif, xmp } = build(mdatData);
   const payload = bytes(IMAGE, EXIF, XMP, HIDDEN);
   const mdat = o.largeMdat
     ? bytes(be32(1), "mdat", be32(0), be32(16 + payload.length), payload)
     : bytes(be32(o.openMdat ? 0 : 8 + payload.length), "mdat", payload);
-  const file = bytes(ftyp, meta, mdat, ...(o.after ?? []));
-  return { file, at: { meta: ftyp.length, mdatData, image, exif, xmp, hidden: mdatData + IMAGE.length + EXIF.length + XMP.length } };
+  const file = o.metaLast ? bytes(ftyp, mdat, meta, ...(o.after ?? [])) : bytes(ftyp, meta, mdat, ...(o.after ?? []));
+  return { file, at: { meta: o.metaLast ? ftyp.length + mdat.length : ftyp.length, mdatData, image, exif, xmp, hidden: mdatData + IMAGE.length + EXIF.length + XMP.length } };
 }
 
 /** What stripping heifFile() must give: Exif, hidden bytes and udes zeroed, its association cleared, XMP emptied. */

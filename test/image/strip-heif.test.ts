@@ -64,6 +64,10 @@ describe("HEIF stripping on a file built box by box", () => {
     }
   });
 
+  test("a meta box after the mdat it points into is planned on the first pass and applied on the second", async () => {
+    expect(await strip(heifFile({ metaLast: true }).file)).toEqual({ bytes: strippedHeif({ metaLast: true }), removed: REMOVED, kept: KEPT });
+  });
+
   test("an Exif item in idat (construction method 1) is zeroed there", async () => {
     const { file } = heifFile({ idatExif: true });
     const result = (await strip(file)) as { bytes: Uint8Array; removed: string[] };
