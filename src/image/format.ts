@@ -1,7 +1,7 @@
 /** What one image format gives the dispatch table (formats.ts): its content type, its signature and its one walk. */
 import { type ByteReader, readWith } from "./stream-reader.ts";
 
-/** The image's bytes, read from the start each time it is called (WebP reads them twice). */
+/** The image's bytes, read from the start each time it is called (WebP and HEIF read them twice). */
 export type Source = () => AsyncIterable<Uint8Array>;
 
 export interface ImageFormat<Type extends string = string> {

@@ -23,9 +23,10 @@ const GATHER = 64 * 1024;
  *
  * Memory is one block header or JPEG segment (at most 64 KiB), one 64 KiB gathering buffer and the
  * source's current chunk; large blocks are passed through, never held. Passed-through data comes out
- * as views of the source's chunks, so a source must not reuse a buffer it has yielded. PNG, JPEG and
- * GIF read the source once; WebP reads it twice (see strip-webp.ts), so `source` is a factory. There
- * is no size limit: nothing holds the image.
+ * as views of the source's chunks, so a source must not reuse a buffer it has yielded. HEIF also
+ * holds its meta box (at most MAX_META, 1 MiB). PNG, JPEG and GIF read the source once; WebP and
+ * HEIF read it twice (strip-webp.ts, strip-heif.ts), so `source` is a factory. There is no size
+ * limit: nothing holds the image.
  */
 export async function* stripStream(kind: ImageKind, source: Source, removed: string[], kept: string[] = []): AsyncGenerator<Uint8Array> {
   const format = formatOf(kind);
