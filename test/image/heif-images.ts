@@ -36,7 +36,11 @@ export interface HeifOptions {
   after?: Uint8Array[];
   /** Put meta after mdat (allowed: the stripper reads the file twice). */
   metaLast?: boolean;
+  /** Add item 5, an hvc1 thumbnail of item 1 (THUMB, after HIDDEN in mdat), sharing its hvcC and ispe. */
+  thumbnail?: boolean;
 }
+
+export const THUMB = bytes("THUMBNAIL-OF-THE-UNCROPPED-PICTURE");
 
 /** ftyp, meta (hdlr, pitm, iloc v1, iinf, iref, iprp: hvcC ispe colr irot imir udes, ipma), mdat (IMAGE, EXIF, XMP, HIDDEN). */
 export function heifFile(o: HeifOptions = {}) {
@@ -46,20 +50,24 @@ export function heifFile(o: HeifOptions = {}) {
     const exif = o.exifExtent?.(mdatData) ?? [mdatData + IMAGE.length, EXIF.length];
     const xmp = [mdatData + IMAGE.length + EXIF.length, XMP.length];
     const loc = (id: number, method: number, [offset, length]: number[]) => [...be16(id), 0, method, ...be16(0), ...be16(1), ...be32(offset!), ...be32(length!)];
-    const items = [loc(1, 0, image), loc(2, 0, exif), loc(3, 0, xmp), ...(o.idatExif ? [loc(4, 1, [0, IDAT_EXIF.length])] : [])];
+    const thumb = [mdatData + IMAGE.length + EXIF.length + XMP.length + HIDDEN.length, THUMB.length];
+    const items = [loc(1, 0, image), loc(2, 0, exif), loc(3, 0, xmp), ...(o.idatExif ? [loc(4, 1, [0, IDAT_EXIF.length])] : []),
+      ...(o.thumbnail ? [loc(5, 0, thumb)] : [])];
     const iloc = fullBox("iloc", 1, 0, [0x44, 0x00], be16(items.length), ...items); // 4-byte offsets and lengths, no base offset
     const iinf = fullBox("iinf", 0, 0, be16(items.length), infe(1, "hvc1"), infe(2, "Exif"), infe(3, "mime", "application/rdf+xml\0"),
-      ...(o.idatExif ? [infe(4, "Exif")] : []));
+      ...(o.idatExif ? [infe(4, "Exif")] : []), ...(o.thumbnail ? [infe(5, "hvc1")] : []));
     const props = [
       box("hvcC", [1, 2, 3, 4]), box("ispe", [0, 0, 0, 0], be32(320), be32(200)), box("colr", "nclx", [0, 1, 0, 13, 0, 6, 0x80]),
       box("irot", [3]), box("imir", [1]), fullBox("udes", 0, 0, "en\0Eiffel picnic\0at the tower\0tags\0"), ...(o.propsExtra ?? []),
     ];
-    const ipma = fullBox("ipma", 0, 0, be32(2), be16(1), [6, 0x81, 0x02, 0x83, 0x84, 0x85, 0x06], be16(2), [1, 0x06]);
+    const ipma = fullBox("ipma", 0, 0, be32(o.thumbnail ? 3 : 2), be16(1), [6, 0x81, 0x02, 0x83, 0x84, 0x85, 0x06], be16(2), [1, 0x06],
+      ...(o.thumbnail ? [be16(5), [2, 0x81, 0x02]] : []));
     const meta = fullBox("meta", 0, 0,
       fullBox("hdlr", 0, 0, [0, 0, 0, 0], "pict", new Uint8Array(12), "\0"),
       fullBox("pitm", 0, 0, be16(1)),
       iloc, iinf,
-      fullBox("iref", 0, 0, box("cdsc", be16(2), be16(1), be16(1)), box("cdsc", be16(3), be16(1), be16(1))),
+      fullBox("iref", 0, 0, box("cdsc", be16(2), be16(1), be16(1)), box("cdsc", be16(3), be16(1), be16(1)),
+        ...(o.thumbnail ? [box("thmb", be16(5), be16(1), be16(1))] : [])),
       box("iprp", box("ipco", ...props), ipma),
       ...(o.idatExif ? [box("idat", IDAT_EXIF)] : []),
       ...(o.metaExtra ?? []));
@@ -69,7 +77,7 @@ export function heifFile(o: HeifOptions = {}) {
   const first = build(0);
   const mdatData = ftyp.length + (o.metaLast ? 0 : first.meta.length) + mdatHeader;
   const { meta, image, exif, xmp } = build(mdatData);
-  const payload = bytes(IMAGE, EXIF, XMP, HIDDEN);
+  const payload = bytes(IMAGE, EXIF, XMP, HIDDEN, o.thumbnail ? THUMB : []);
   const mdat = o.largeMdat
     ? bytes(be32(1), "mdat", be32(0), be32(16 + payload.length), payload)
     : bytes(be32(o.openMdat ? 0 : 8 + payload.length), "mdat", payload);
@@ -92,5 +100,12 @@ export function strippedHeif(o: HeifOptions = {}) {
   const ipma = text("ipma");
   out[ipma + 4 + 4 + 4 + 2 + 1 + 5] = 0; // item 1's sixth association (udes, index 6)
   out[ipma + 4 + 4 + 4 + 2 + 1 + 6 + 2 + 1] = 0; // item 2's association to udes
+  if (o.thumbnail) {
+    const thumb = at.hidden + HIDDEN.length;
+    out.fill(0, thumb, thumb + THUMB.length); // its data
+    out.fill(0, ipma + 28, ipma + 30); // its two associations (after the entry count, item 1's entry of 9 bytes, item 2's of 4, its id and count)
+    const type = Buffer.from(file).lastIndexOf("hvc1");
+    out.fill(0, type, type + 4); // its item type
+  }
   return out;
 }

@@ -68,6 +68,12 @@ describe("HEIF stripping on a file built box by box", () => {
     expect(await strip(heifFile({ metaLast: true }).file)).toEqual({ bytes: strippedHeif({ metaLast: true }), removed: REMOVED, kept: KEPT });
   });
 
+  test("a thumbnail item loses its data, its item type and its associations; the primary's shared properties stay", async () => {
+    const result = await strip(heifFile({ thumbnail: true }).file);
+    expect(result).toEqual({ bytes: strippedHeif({ thumbnail: true }), removed: [...REMOVED, "HEIF thumbnail"], kept: KEPT });
+    expect(latin1((result as { bytes: Uint8Array }).bytes).includes("UNCROPPED")).toBe(false);
+  });
+
   test("an Exif item in idat (construction method 1) is zeroed there", async () => {
     const { file } = heifFile({ idatExif: true });
     const result = (await strip(file)) as { bytes: Uint8Array; removed: string[] };
@@ -89,8 +95,10 @@ describe("HEIF stripping on a file built box by box", () => {
   });
 
   test("a deep nest of boxes inside an unknown meta box is never entered: zeroed as one payload", async () => {
-    let nest = box("deep", "GPS");
-    for (let i = 0; i < 2000; i++) nest = box("deep", nest);
+    const DEPTH = 2001; // boxes, each holding the next; the innermost holds "GPS"
+    const nest = new Uint8Array(DEPTH * 8 + 3);
+    for (let i = 0; i < DEPTH; i++) nest.set([...be32(nest.length - 8 * i), ...bytes("deep")], 8 * i);
+    nest.set(bytes("GPS"), DEPTH * 8);
     const result = (await strip(heifFile({ metaExtra: [nest] }).file)) as { bytes: Uint8Array; removed: string[] };
     expect(result.removed).toContain("HEIF meta box deep");
     expect(latin1(result.bytes).includes("GPS")).toBe(false);
