@@ -76,11 +76,16 @@ and the server.`,
   post: `usage: sis post FILE|FOLDER... [--name NAME] [--home DIR] [--quiet] [--keep-metadata]
 
 Encrypts each image with a fresh key, signs it with your key and uploads it.
-Only PNG, JPEG, GIF and WebP are accepted, judged by content. Unless
---keep-metadata is given, all metadata is removed without re-encoding the
-pixels: Exif (location, camera, dates), XMP, IPTC, comments and text chunks,
-timestamps, thumbnails and unknown blocks; colour profiles, transparency and
-animation stay (docs/SECURITY.md lists exactly what). A FOLDER stands for
+Only PNG, JPEG, GIF, WebP, HEIC, HEIF and AVIF are accepted, judged by
+content. Unless --keep-metadata is given, what identifies is removed without
+re-encoding the pixels: location (GPS), make, model and serial numbers, maker
+notes, owner and artist names, dates, software, embedded thumbnails and
+previews, XMP, IPTC, comments and text chunks, and unknown blocks. What
+changes how the picture looks stays: the orientation (JPEG: a new minimal
+Exif holding only it; HEIF: irot and imir), the colour profile (JPEG APP2
+ICC, PNG iCCP, sRGB, gAMA, cHRM, cICP, WebP ICCP, GIF ICC, HEIF colr),
+transparency and animation. Each post prints what was removed and what was
+kept; docs/SECURITY.md lists every field. A FOLDER stands for
 the images directly in it, in name order (other files and sub-folders are
 skipped with a note). Every file is tried: one line each, a summary for
 several, and exit 1 if any failed. --name renames a single FILE.

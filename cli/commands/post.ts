@@ -21,9 +21,10 @@ export async function post(args: string[]): Promise<number> {
   const creds = await home.credentials();
   const quiet = values.quiet;
   const keepMetadata = values["keep-metadata"];
-  const report = ({ image, removed }: Posted) => {
+  const report = ({ image, removed, kept }: Posted) => {
     process.stdout.write(`posted ${image.owner}/${image.name} id ${image.id} (${formatSize(image.size)}, ${image.contentType})\n`);
     if (removed.length > 0 && !quiet) process.stdout.write(`  removed metadata: ${removed.join(", ")}\n`);
+    if (kept.length > 0 && !quiet) process.stdout.write(`  kept (it changes how the picture looks): ${kept.join(", ")}\n`);
   };
 
   if (!sources.folders && sources.files.length === 1) {

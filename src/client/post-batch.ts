@@ -3,6 +3,7 @@ import { readdir, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { readHead } from "./file-source.ts";
 import type { Credentials } from "./home.ts";
+import { ACCEPTED_IMAGES } from "../image/formats.ts";
 import { SNIFF_BYTES, sniffImageType } from "../image/sniff.ts";
 import { postImage, type Posted, type PostOptions } from "./post.ts";
 import { connectAs } from "./session.ts";
@@ -17,7 +18,7 @@ export interface PostSources {
   folders: boolean;
 }
 
-const NOT_AN_IMAGE = "not a PNG, JPEG, GIF or WebP image (judged by its content)";
+const NOT_AN_IMAGE = `not a ${ACCEPTED_IMAGES} (judged by its content)`;
 
 /** Code-unit order, the same on every machine and locale. */
 const byName = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
@@ -48,7 +49,7 @@ export async function expandPostSources(paths: string[]): Promise<PostSources> {
       else if (!sniffImageType(await readHead(entry, SNIFF_BYTES).catch(() => new Uint8Array(0)))) out.skipped.push({ path: entry, reason: NOT_AN_IMAGE });
       else images.push(entry);
     }
-    if (images.length === 0) throw new ClientError(`cannot post ${path}: the folder holds no PNG, JPEG, GIF or WebP image directly in it (sub-folders are not entered)`);
+    if (images.length === 0) throw new ClientError(`cannot post ${path}: the folder holds no ${ACCEPTED_IMAGES} directly in it (sub-folders are not entered)`);
     out.files.push(...images);
   }
   return out;

@@ -2,6 +2,7 @@
 import { stat } from "node:fs/promises";
 import { basename } from "node:path";
 import { CHUNK_SIZE, cipherSize, createImageDigest, encodeHeader, generateContentKey, newHeader, sealStreamInto, signImage, TAG_SIZE, wrapKey } from "../crypto/index.ts";
+import { ACCEPTED_IMAGES } from "../image/formats.ts";
 import { SNIFF_BYTES, sniffImageType } from "../image/sniff.ts";
 import { StripError, stripStream } from "../image/strip.ts";
 import { FRAME_HEADER_SIZE, fromBase64, imageNameProblem, toBase64, type ContentType, type ImageMeta } from "../protocol/index.ts";
@@ -24,6 +25,8 @@ export interface Posted {
   image: ImageMeta;
   /** Metadata removed before signing (empty with keepMetadata). */
   removed: string[];
+  /** Metadata kept because it changes how the picture looks: colour profile, orientation (empty with keepMetadata: all is kept). */
+  kept: string[];
 }
 
 /** The image as it will be posted: measured and digested once, readable again for sealing. */
@@ -32,6 +35,7 @@ interface Prepared {
   digest: Uint8Array;
   /** Metadata removed (empty with keepMetadata). */
   removed: string[];
+  kept: string[];
   /** The same bytes again, in bounded chunks; throws if they are not the same. */
   chunks(): AsyncIterable<Uint8Array>;
 }
@@ -56,19 +60,20 @@ interface Prepared {
  */
 async function prepare(path: string, contentType: ContentType, keep: boolean, check: () => void): Promise<Prepared> {
   const file = () => readChunksReusing(path);
-  const read = (removed: string[]) => (keep ? file() : stripStream(contentType, file, removed));
+  const read = (removed: string[], kept: string[] = []) => (keep ? file() : stripStream(contentType, file, removed, kept));
   const removed: string[] = [];
+  const kept: string[] = [];
   const digest = createImageDigest();
   let size = 0;
   try {
-    for await (const chunk of read(removed)) {
+    for await (const chunk of read(removed, kept)) {
       check();
       digest.update(chunk);
       size += chunk.length;
     }
   } catch (error) {
     if (!(error instanceof StripError)) throw error;
-    throw new ClientError(`cannot post ${path}: it is not a well-formed ${contentType.slice(6).toUpperCase()} image (${error.message}), so its metadata cannot be removed; pass --keep-metadata to post it unchanged`);
+    throw new ClientError(`cannot post ${path}: it is not a well-formed ${contentType.slice(6).toUpperCase().replace("WEBP", "WebP")} image (${error.message}), so its metadata cannot be removed; pass --keep-metadata to post it unchanged`);
   }
   const changed = () => new ClientError(`cannot post ${path}: the file changed while it was being posted; try again`);
   async function* chunks(): AsyncGenerator<Uint8Array> {
@@ -85,7 +90,7 @@ async function prepare(path: string, contentType: ContentType, keep: boolean, ch
     }
     if (length !== size || again.join("\n") !== removed.join("\n")) throw changed();
   }
-  return { size, digest: digest.digest(), removed, chunks };
+  return { size, digest: digest.digest(), removed, kept, chunks };
 }
 
 /** What the connection gives the post: the server's limit and its storage key, checked and used to wrap. */
@@ -116,7 +121,7 @@ export async function postImage(conn: Connection | Promise<Connection>, creds: C
   };
   if (!(conn instanceof Promise)) tooLarge(conn);
   const contentType = sniffImageType(await readHead(path, SNIFF_BYTES));
-  if (!contentType) throw new ClientError(`cannot post ${path}: it is not a PNG, JPEG, GIF or WebP image (judged by its content)`);
+  if (!contentType) throw new ClientError(`cannot post ${path}: it is not a ${ACCEPTED_IMAGES} (judged by its content)`);
 
   const key = generateContentKey();
   try {
@@ -136,7 +141,7 @@ export async function postImage(conn: Connection | Promise<Connection>, creds: C
 
     // Pass 1: size, digest for the signature, metadata removed.
     const source = await prepare(path, contentType, opts.keepMetadata ?? false, check);
-    const { removed, size: plainSize, digest: signed } = source;
+    const { removed, kept, size: plainSize, digest: signed } = source;
     const owner = creds.profile.username;
     const signature = await signImage({ digest: signed, owner, name, contentType, certDer: creds.certDer, privateKeyPkcs8: creds.keyPkcs8 });
     const { conn: connection, wrappedKey } = await recipient;
@@ -184,7 +189,7 @@ export async function postImage(conn: Connection | Promise<Connection>, creds: C
     opts.onProgress?.(dataSize, dataSize);
     const reply = await connection.receive();
     if (reply.type !== "POSTED") throw new ClientError(`the server answered ${reply.type} where POSTED was expected`);
-    return { image: reply.image, removed };
+    return { image: reply.image, removed, kept };
   } finally {
     key.fill(0);
   }

@@ -2,6 +2,7 @@
 import { constants, type Stats } from "node:fs";
 import { open, type FileHandle } from "node:fs/promises";
 import { MAX_SIGNATURE_SIZE, createImageDigest, verifyImageSignature } from "../crypto/index.ts";
+import { ACCEPTED_IMAGES } from "../image/formats.ts";
 import { SNIFF_BYTES, sniffImageType } from "../image/sniff.ts";
 import { certInfo, verifyUserCert } from "../pki/index.ts";
 import type { ContentType } from "../protocol/index.ts";
@@ -97,7 +98,7 @@ export async function verifyOpenImage(p: { image: FileHandle; p7sPath: string; o
 
   const { digest, head } = await digestFile(p.image);
   const contentType = sniffImageType(head);
-  if (!contentType) return refused("the file is not a PNG, JPEG, GIF or WebP image (judged by its content)");
+  if (!contentType) return refused(`the file is not a ${ACCEPTED_IMAGES} (judged by its content)`);
 
   let signer;
   try {

@@ -1,7 +1,7 @@
 /** What one image format gives the dispatch table (formats.ts): its content type, its signature and its one walk. */
 import { type ByteReader, readWith } from "./stream-reader.ts";
 
-/** The image's bytes, read from the start each time it is called (WebP reads them twice). */
+/** The image's bytes, read from the start each time it is called (WebP and HEIF read them twice). */
 export type Source = () => AsyncIterable<Uint8Array>;
 
 export interface ImageFormat<Type extends string = string> {
@@ -11,14 +11,15 @@ export interface ImageFormat<Type extends string = string> {
   sniff(head: Uint8Array): boolean;
   /**
    * The image read from `source()` with its metadata dropped, in pieces of any size (views of the
-   * source's chunks or new arrays); the name of each kind of block dropped goes once into `removed`.
+   * source's chunks or new arrays); the name of each kind of block dropped goes once into `removed`,
+   * and of each kept block that is metadata of a kind (colour profile, orientation) once into `kept`.
    * Throws StripError on input it cannot fully account for, after any number of pieces.
    */
-  strip(source: Source, removed: string[]): AsyncGenerator<Uint8Array>;
+  strip(source: Source, removed: string[], kept: string[]): AsyncGenerator<Uint8Array>;
 }
 
 /** `strip` for a format walked in one pass over its source, through one reader that is closed however the walk ends. */
 export const readOnce =
-  (walk: (r: ByteReader, removed: string[]) => AsyncGenerator<Uint8Array>) =>
-  (source: Source, removed: string[]): AsyncGenerator<Uint8Array> =>
-    readWith(source(), (r) => walk(r, removed));
+  (walk: (r: ByteReader, removed: string[], kept: string[]) => AsyncGenerator<Uint8Array>) =>
+  (source: Source, removed: string[], kept: string[]): AsyncGenerator<Uint8Array> =>
+    readWith(source(), (r) => walk(r, removed, kept));

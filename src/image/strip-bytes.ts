@@ -6,6 +6,8 @@ import { type ImageKind, stripStream } from "./strip.ts";
 export interface StripResult {
   bytes: Uint8Array;
   removed: string[];
+  /** The metadata kept because it changes how the picture looks, each once, in file order. */
+  kept: string[];
 }
 
 /** Larger inputs are refused before any parsing: the whole image and its copy are held in memory. */
@@ -21,10 +23,11 @@ export async function stripBytes(kind: ImageKind, input: Uint8Array): Promise<St
     throw new StripError(`image is ${input.length} bytes, over the ${MAX_STRIP_SIZE}-byte limit for stripping metadata`);
   }
   const removed: string[] = [];
+  const kept: string[] = [];
   const pieces: Uint8Array[] = [];
   const source = async function* () {
     yield input;
   };
-  for await (const piece of stripStream(kind, source, removed)) pieces.push(piece);
-  return { bytes: concat(pieces), removed };
+  for await (const piece of stripStream(kind, source, removed, kept)) pieces.push(piece);
+  return { bytes: concat(pieces), removed, kept };
 }

@@ -15,6 +15,7 @@ export const GIF_HEADER = 13;
 /** Image separator, position, size and packed field; a local colour table and the LZW code size follow. */
 export const IMAGE_DESCRIPTOR = 10;
 export const GIF_AFTER_END = "GIF data after trailer";
+export const GIF_ICC = "GIF ICC colour profile";
 
 /**
  * Application extensions kept: looping (NETSCAPE2.0, ANIMEXTS1.0) and the ICC profile. Every other one
@@ -62,7 +63,7 @@ export function extensionDropName(label: number, first: Uint8Array): string | nu
 }
 
 /** The walk: block by block, the data sub-blocks followed through each source chunk and passed on in source-sized pieces. */
-export async function* walkGif(r: ByteReader, removed: string[]): AsyncGenerator<Uint8Array> {
+export async function* walkGif(r: ByteReader, removed: string[], kept: string[]): AsyncGenerator<Uint8Array> {
   const head = await r.read(GIF_HEADER);
   const length = gifHeaderLength(head);
   yield concat([head, await r.readExact(length - GIF_HEADER, "gif: global colour table")]);
@@ -94,6 +95,7 @@ export async function* walkGif(r: ByteReader, removed: string[]): AsyncGenerator
     if (!name) yield concat([label, first]);
     if (first[0] !== 0) yield* subBlocks(r, !name);
     if (name) noteDropped(removed, name);
+    else if (first[0] === 11 && hasPrefix(first, 1, "ICCRGBG1012")) noteDropped(kept, GIF_ICC);
   }
 }
 

@@ -1,5 +1,6 @@
-/** JPEG: keeps the segments a decoder needs and drops Exif, XMP, IPTC, comments and the other APPn blocks; scans pass through as they stream. */
+/** JPEG: keeps the segments a decoder needs and drops Exif (all but its orientation), XMP, IPTC, comments and the other APPn blocks; scans pass through as they stream. */
 import { concat, hasPrefix, need, noteDropped, StripError, u16be } from "./bytes.ts";
+import { exifReplacement } from "./jpeg-orientation.ts";
 import { type ImageFormat, readOnce } from "./format.ts";
 import type { ByteReader } from "./stream-reader.ts";
 
@@ -52,6 +53,13 @@ function dropName(marker: number, seg: Uint8Array): string | null {
   }
 }
 
+export const JPEG_ICC = "JPEG APP2 ICC colour profile";
+
+/** Whether a kept segment is one to name as kept: the colour profile (the others are the picture itself). */
+export function isKeptColour(seg: Uint8Array): boolean {
+  return seg[1] === APP0 + 2 && hasPrefix(seg, 4, "ICC_PROFILE\0");
+}
+
 /**
  * Inside a scan a 0xFF data byte is always followed by a stuffed 0x00 (or, in JPEG-LS, by a byte below
  * 0x80), RST0–7 sit between intervals and 0xFF may repeat as fill; after 0xFF any other byte starts the
@@ -76,9 +84,11 @@ export interface JpegState {
   frame: boolean;
   jpegLs: boolean;
   scans: number;
+  /** An Exif APP1 has been seen: only the first one can give the orientation (Exif 2.32 4.5.4: one APP1 Exif per file). */
+  exif: boolean;
 }
 
-export const newJpegState = (): JpegState => ({ frame: false, jpegLs: false, scans: 0 });
+export const newJpegState = (): JpegState => ({ frame: false, jpegLs: false, scans: 0, exif: false });
 
 export function checkEnd(state: JpegState): void {
   if (state.scans === 0) throw new StripError("jpeg: end of image before any scan");
@@ -93,6 +103,18 @@ export function segmentHeader(h: Uint8Array, pos: number): { length: number; wha
   const length = u16be(h, 2, "jpeg: segment length");
   if (length < 2) throw new StripError(`jpeg: segment length ${length} at offset ${pos} is below the minimum of 2`);
   return { length, what: `jpeg: segment 0xff${marker.toString(16)} at offset ${pos}` };
+}
+
+/**
+ * What goes out in place of a dropped segment: for the file's first Exif APP1 whose orientation is
+ * not the default, a new APP1 holding only that orientation (jpeg-orientation.ts), and what to report
+ * as kept; otherwise nothing. Keeping the orientation keeps a portrait photo upright; nothing else of
+ * the original Exif survives, so its location, device, dates and thumbnail go.
+ */
+export function segmentReplacement(state: JpegState, seg: Uint8Array): { segment: Uint8Array; kept: string } | null {
+  if (seg[1] !== APP0 + 1 || !hasPrefix(seg, 4, "Exif\0") || state.exif) return null;
+  state.exif = true;
+  return exifReplacement(seg);
 }
 
 /** Decides a whole segment (marker to end): the name to report if it must go, or null to keep it. */
@@ -122,7 +144,7 @@ export function scanDataEnd(b: Uint8Array, from: number, jpegLs: boolean): numbe
 }
 
 /** The walk: marker segments (at most 64 KiB each) read whole, entropy-coded scans passed through; it holds at most one segment. */
-export async function* walkJpeg(r: ByteReader, removed: string[]): AsyncGenerator<Uint8Array> {
+export async function* walkJpeg(r: ByteReader, removed: string[], kept: string[]): AsyncGenerator<Uint8Array> {
   const soi = await r.read(2);
   checkSoi(soi);
   yield soi;
@@ -147,8 +169,17 @@ export async function* walkJpeg(r: ByteReader, removed: string[]): AsyncGenerato
     const { length, what } = segmentHeader(head, pos);
     const seg = concat([head, await r.readExact(length - 2, what)]);
     const name = segmentVerdict(state, seg);
-    if (name) noteDropped(removed, name);
-    else yield seg;
+    if (!name) {
+      yield seg;
+      if (isKeptColour(seg)) noteDropped(kept, JPEG_ICC);
+    } else {
+      noteDropped(removed, name);
+      const replacement = segmentReplacement(state, seg);
+      if (replacement) {
+        yield replacement.segment;
+        noteDropped(kept, replacement.kept);
+      }
+    }
     if (m[1] === SOS) yield* scan(r, state.jpegLs);
   }
 }

@@ -12,6 +12,14 @@ export const PNG_AFTER_END = "PNG data after IEND";
 /** PNG lengths are at most 2^31 − 1 (PNG spec 5.3). */
 const MAX_CHUNK_LENGTH = 0x7fffffff;
 
+/** Kept chunks that are colour metadata: named in the report of what was kept. */
+const COLOUR = new Set(["iCCP", "sRGB", "gAMA", "cHRM", "cICP"]);
+
+/** The name to report a kept chunk under, or null when it is the picture itself (not metadata). */
+export function pngKeptName(type: string): string | null {
+  return COLOUR.has(type) ? `PNG ${type}` : null;
+}
+
 /** Chunks that carry text, dates or camera data. */
 const METADATA = new Set(["eXIf", "tEXt", "iTXt", "zTXt", "tIME"]);
 
@@ -71,7 +79,7 @@ export function pngDropName(type: string): string | null {
  * checked; a bad CRC still ends the walk with a StripError, and the caller throws away everything it
  * was given.
  */
-export async function* walkPng(r: ByteReader, removed: string[]): AsyncGenerator<Uint8Array> {
+export async function* walkPng(r: ByteReader, removed: string[], kept: string[]): AsyncGenerator<Uint8Array> {
   const signature = await r.read(PNG_SIGNATURE.length);
   if (!hasPrefix(signature, 0, PNG_SIGNATURE)) throw new StripError("png: bad signature");
   yield signature;
@@ -91,7 +99,11 @@ export async function* walkPng(r: ByteReader, removed: string[]): AsyncGenerator
     checkPngCrc(crc, stored, header, pos);
     checkPngOrder(header.type, index);
     if (name) noteDropped(removed, name);
-    else yield stored;
+    else {
+      yield stored;
+      const keptName = pngKeptName(header.type);
+      if (keptName) noteDropped(kept, keptName);
+    }
     if (header.type === "IEND") {
       if (!(await r.atEnd())) noteDropped(removed, PNG_AFTER_END);
       return;

@@ -13,6 +13,7 @@ export const RIFF_HEADER = 12;
 export const WEBP_CHUNK_HEADER = 8;
 export const WEBP_AFTER_END = "WebP data after RIFF";
 export const RIFF_PAYLOAD = "webp: riff payload";
+export const WEBP_ICC = "WebP ICCP colour profile";
 
 /**
  * Chunks kept byte-identical: the bitstreams, alpha, animation and the ICC profile. Anything else is
@@ -84,11 +85,11 @@ export function withRiffSize(h: Uint8Array, total: number): Uint8Array {
  * the second pass must make the same decisions as the first, or it throws rather than write a
  * header that does not match what follows it.
  */
-export async function* streamWebp(source: Source, removed: string[]): AsyncGenerator<Uint8Array> {
+export async function* streamWebp(source: Source, removed: string[], kept: string[]): AsyncGenerator<Uint8Array> {
   const total = await measure(source(), removed);
   const again: string[] = [];
   let written = 0;
-  for await (const piece of readWith(source(), (r) => walkWebp(r, again, total))) {
+  for await (const piece of readWith(source(), (r) => walkWebp(r, again, total, kept))) {
     written += piece.length;
     yield piece;
   }
@@ -117,7 +118,7 @@ async function measure(source: AsyncIterable<Uint8Array>, removed: string[]): Pr
 }
 
 /** The walk, chunk by chunk; the RIFF size is written as `total` (left as it is on the first pass, null). */
-async function* walkWebp(r: ByteReader, removed: string[], total: number | null): AsyncGenerator<Uint8Array> {
+async function* walkWebp(r: ByteReader, removed: string[], total: number | null, kept: string[] = []): AsyncGenerator<Uint8Array> {
   const head = await r.read(RIFF_HEADER);
   const end = riffEnd(head);
   r.limit = end; // no chunk can reach into bytes after the RIFF payload
@@ -136,6 +137,7 @@ async function* walkWebp(r: ByteReader, removed: string[], total: number | null)
     }
     checkWebpChunk(header, first);
     if (name) noteDropped(removed, name);
+    else if (header.fourcc === "ICCP") noteDropped(kept, WEBP_ICC);
   }
   r.limit = Number.POSITIVE_INFINITY;
   if (!(await r.atEnd())) noteDropped(removed, WEBP_AFTER_END);

@@ -14,7 +14,8 @@ const GATHER = 64 * 1024;
 /**
  * Strips metadata while reading the image from `source()`, which may come in any chunking, and yields
  * the cleaned image, every pixel-carrying byte unchanged, in chunks of at most STRIP_OUTPUT_CHUNK
- * bytes. It fills `removed` with the names of what was dropped, each once, in file order. Each
+ * bytes. It fills `removed` with the names of what was dropped, each once, in file order, and `kept`
+ * with the metadata it kept because it changes how the picture looks (colour profile, orientation). Each
  * format's walk follows the container strictly (lengths checked against the end, never trusted) and
  * throws StripError on anything malformed or truncated, so a file it cannot fully account for is
  * refused rather than passed through with its metadata. Output may have been yielded before such an
@@ -22,14 +23,15 @@ const GATHER = 64 * 1024;
  *
  * Memory is one block header or JPEG segment (at most 64 KiB), one 64 KiB gathering buffer and the
  * source's current chunk; large blocks are passed through, never held. Passed-through data comes out
- * as views of the source's chunks, so a source must not reuse a buffer it has yielded. PNG, JPEG and
- * GIF read the source once; WebP reads it twice (see strip-webp.ts), so `source` is a factory. There
- * is no size limit: nothing holds the image.
+ * as views of the source's chunks, so a source must not reuse a buffer it has yielded. HEIF also
+ * holds its meta box (at most MAX_META, 1 MiB). PNG, JPEG and GIF read the source once; WebP and
+ * HEIF read it twice (strip-webp.ts, strip-heif.ts), so `source` is a factory. There is no size
+ * limit: nothing holds the image.
  */
-export async function* stripStream(kind: ImageKind, source: Source, removed: string[]): AsyncGenerator<Uint8Array> {
+export async function* stripStream(kind: ImageKind, source: Source, removed: string[], kept: string[] = []): AsyncGenerator<Uint8Array> {
   const format = formatOf(kind);
   if (!format) throw new StripError(`cannot strip metadata from ${JSON.stringify(String(kind))}`);
-  yield* bounded(format.strip(source, removed));
+  yield* bounded(format.strip(source, removed, kept));
 }
 
 /**

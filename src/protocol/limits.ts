@@ -29,5 +29,5 @@ export function base64Length(bytes: number): number {
   return 4 * Math.ceil(bytes / 3);
 }
 export const IMAGE_NAME_MAX_BYTES = 240;
-export const CONTENT_TYPES = ["image/png", "image/jpeg", "image/gif", "image/webp"] as const;
+export const CONTENT_TYPES = ["image/png", "image/jpeg", "image/gif", "image/webp", "image/heic", "image/heif", "image/avif"] as const;
 export type ContentType = (typeof CONTENT_TYPES)[number];

@@ -20,7 +20,7 @@ export async function startUpload(session: Session, message: ClientMessageOf<"PO
   const nameProblem = imageNameProblem(name);
   if (nameProblem) throw new ProtocolError("BAD_NAME", nameProblem);
   if (!(CONTENT_TYPES as readonly string[]).includes(contentType)) {
-    throw new ProtocolError("BAD_IMAGE", `content type ${JSON.stringify(contentType.slice(0, 64))} is not accepted; sis takes PNG, JPEG, GIF and WebP`);
+    throw new ProtocolError("BAD_IMAGE", `content type ${JSON.stringify(contentType.slice(0, 64))} is not accepted; sis takes ${CONTENT_TYPES.join(", ")}`);
   }
   // Every receiver refuses an empty image, so the server does not store one.
   if (size === 0) throw new ProtocolError("BAD_IMAGE", "the image is empty (0 bytes); post a PNG, JPEG, GIF or WebP file with content");

@@ -45,7 +45,7 @@ describe("sis post FILE FILE FILE", () => {
     const r = await post(["--quiet", ...files]);
     expect(r.code).toBe(1);
     expect(r.stdout).toMatch(new RegExp(`^${POSTED("a.jpg", "jpeg")}${POSTED("c.gif", "gif")}$`));
-    expect(r.stderr).toBe(`sis: cannot post ${files[1]}: it is not a PNG, JPEG, GIF or WebP image (judged by its content)\nsis: cannot post 1 of 3 files; 2 posted\n`);
+    expect(r.stderr).toBe(`sis: cannot post ${files[1]}: it is not a PNG, JPEG, GIF, WebP, HEIC, HEIF or AVIF image (judged by its content)\nsis: cannot post 1 of 3 files; 2 posted\n`);
     expect(await names()).toEqual(expect.arrayContaining(["a.jpg", "c.gif"]));
   });
 
@@ -76,7 +76,7 @@ describe("sis post FOLDER", () => {
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(new RegExp(`^${POSTED("a-first.jpg", "jpeg")}${POSTED("b-second.png", "png")}${POSTED("c-third.gif", "gif")}posted 3 files; 2 skipped\\n$`));
     expect(r.stderr).toBe(
-      `skipped ${join(dir, "nested")}: a folder (sub-folders are not entered)\nskipped ${join(dir, "notes.txt")}: not a PNG, JPEG, GIF or WebP image (judged by its content)\n`,
+      `skipped ${join(dir, "nested")}: a folder (sub-folders are not entered)\nskipped ${join(dir, "notes.txt")}: not a PNG, JPEG, GIF, WebP, HEIC, HEIF or AVIF image (judged by its content)\n`,
     );
     const listed = await names();
     expect(listed).toEqual(expect.arrayContaining(["a-first.jpg", "b-second.png", "c-third.gif"]));
@@ -89,7 +89,7 @@ describe("sis post FOLDER", () => {
     expect(r).toEqual({
       code: 1,
       stdout: "",
-      stderr: `sis: cannot post ${dir}: the folder holds no PNG, JPEG, GIF or WebP image directly in it (sub-folders are not entered)\n`,
+      stderr: `sis: cannot post ${dir}: the folder holds no PNG, JPEG, GIF, WebP, HEIC, HEIF or AVIF image directly in it (sub-folders are not entered)\n`,
     });
   });
 });

@@ -165,7 +165,7 @@ describe("sharing images", () => {
     const before = await listJson(alice);
     const blobs = await blobFiles();
     const r = await post(alice, [fake]);
-    expect(r).toEqual({ code: 1, stdout: "", stderr: `sis: cannot post ${fake}: it is not a PNG, JPEG, GIF or WebP image (judged by its content)\n` });
+    expect(r).toEqual({ code: 1, stdout: "", stderr: `sis: cannot post ${fake}: it is not a PNG, JPEG, GIF, WebP, HEIC, HEIF or AVIF image (judged by its content)\n` });
     expect(await listJson(alice)).toEqual(before);
     expect(await blobFiles()).toEqual(blobs);
     expect(await metrics()).not.toContain('code="BAD_IMAGE"');

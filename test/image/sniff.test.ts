@@ -17,6 +17,8 @@ describe("sniffImageType()", () => {
     ["JPEG", SAMPLE.jpg, "image/jpeg"],
     ["GIF", SAMPLE.gif, "image/gif"],
     ["WebP", SAMPLE.webp, "image/webp"],
+    ["HEIC", join(import.meta.dir, "../fixtures/images/portrait.heic"), "image/heic"],
+    ["AVIF", join(import.meta.dir, "../fixtures/images/portrait.avif"), "image/avif"],
   ] as const)("recognises a real %s file from its first SNIFF_BYTES bytes", async (_label, path, type) => {
     const head = await readHead(path, SNIFF_BYTES);
     expect(head.length).toBe(SNIFF_BYTES);
@@ -29,6 +31,14 @@ describe("sniffImageType()", () => {
     ["GIF87a", bytes("GIF87a", [1, 0, 1, 0]), "image/gif"],
     ["GIF89a", bytes("GIF89a"), "image/gif"],
     ["RIFF....WEBP", bytes("RIFF", [0x10, 0, 0, 0], "WEBPVP8 "), "image/webp"],
+    ["an ftyp box with major brand heic", bytes([0, 0, 0, 0x18], "ftypheic", [0, 0, 0, 0], "mif1heic"), "image/heic"],
+    ["an ftyp box with major brand heix", bytes([0, 0, 0, 0x10], "ftypheix", [0, 0, 0, 0]), "image/heic"],
+    ["an ftyp box with major brand avif", bytes([0, 0, 0, 0x18], "ftypavif", [0, 0, 0, 0], "avifmif1"), "image/avif"],
+    ["an ftyp box with major brand avis", bytes([0, 0, 0, 0x10], "ftypavis", [0, 0, 0, 0]), "image/avif"],
+    ["major brand mif1, compatible avif", bytes([0, 0, 0, 0x18], "ftypmif1", [0, 0, 0, 0], "miafavif"), "image/avif"],
+    ["major brand mif1, compatible heic", bytes([0, 0, 0, 0x18], "ftypmif1", [0, 0, 0, 0], "mif1heic"), "image/heic"],
+    ["major brand mif1, no more specific brand", bytes([0, 0, 0, 0x14], "ftypmif1", [0, 0, 0, 0], "mif1"), "image/heif"],
+    ["major brand msf1, a brand past the ftyp size not read", bytes([0, 0, 0, 0x14], "ftypmsf1", [0, 0, 0, 0], "msf1avif"), "image/heif"],
   ] as const)("recognises %s (ENVELOPE.md V10)", (_label, head, type) => {
     expect(sniffImageType(head)).toBe(type);
   });
@@ -46,6 +56,11 @@ describe("sniffImageType()", () => {
     ["a RIFF WAVE file", bytes("RIFF", [0x10, 0, 0, 0], "WAVEfmt ")],
     ["RIFF cut before its form type", bytes("RIFF", [0x10, 0, 0, 0], "WEB")],
     ["WEBP without RIFF", bytes("RIFX", [0x10, 0, 0, 0], "WEBP")],
+    ["an MP4 (ftyp isom)", bytes([0, 0, 0, 0x18], "ftypisom", [0, 0, 0, 0], "isomiso2")],
+    ["a QuickTime movie (ftyp qt  )", bytes([0, 0, 0, 0x14], "ftypqt  ", [0, 0, 0, 0], "qt  ")],
+    ["an ftyp heic with a size below 16", bytes([0, 0, 0, 0x0c], "ftypheic", [0, 0, 0, 0])],
+    ["an ftyp box cut before its brand", bytes([0, 0, 0, 0x18], "ftyphei")],
+    ["a heic brand one byte late", bytes([0, 0, 0, 0, 0x18], "ftypheic", [0, 0, 0, 0])],
   ] as const)("refuses %s (ENVELOPE.md V10)", (_label, head) => {
     expect(sniffImageType(head)).toBeNull();
   });
@@ -56,8 +71,9 @@ describe("sniffImageType()", () => {
     expect(sniffImageType(await readHead(join(dir, "photo.png"), SNIFF_BYTES))).toBeNull();
   });
 
-  test("SNIFF_BYTES covers the longest signature (WebP's form type at offset 8)", () => {
+  test("SNIFF_BYTES covers the longest signature (WebP's form type at offset 8) and a HEIF ftyp's first compatible brands", () => {
     expect(SNIFF_BYTES).toBeGreaterThanOrEqual(12);
+    expect(SNIFF_BYTES).toBeGreaterThanOrEqual(32);
   });
 });
 

@@ -132,16 +132,26 @@ describe("stripBytes() on camera-tagged fixtures", () => {
     expect(gifBlocks((await stripBytes("image/gif", fixture("animated.gif"))).bytes).map(([l]) => l)).toEqual(["f9", "ff", "image", "f9", "image"]);
   });
 
+  test("names the colour metadata it keeps, once each, in file order", async () => {
+    const kept = async (kind: Parameters<typeof stripBytes>[0], file: string) => (await stripBytes(kind, fixture(file))).kept;
+    expect(await kept("image/jpeg", "gps.jpg")).toEqual(["JPEG APP2 ICC colour profile"]);
+    expect(await kept("image/png", "gps.png")).toEqual(["PNG iCCP", "PNG cHRM"]);
+    expect(await kept("image/png", "palette.png")).toEqual(["PNG gAMA", "PNG cHRM"]);
+    expect(await kept("image/webp", "animated.webp")).toEqual(["WebP ICCP colour profile"]);
+    expect(await kept("image/jpeg", "progressive.jpg")).toEqual([]);
+    expect(await kept("image/gif", "gps.gif")).toEqual([]);
+  });
+
   test("leaves the metadata-free sample.png exactly as it was", async () => {
     const input = fixture("sample.png");
-    expect(await stripBytes("image/png", input)).toEqual({ bytes: input, removed: [] });
+    expect(await stripBytes("image/png", input)).toEqual({ bytes: input, removed: [], kept: [] });
   });
 });
 
 describe("stripBytes() on images built in code", () => {
-  for (const { name, kind, input, output, removed } of BUILT) {
+  for (const { name, kind, input, output, removed, kept = [] } of BUILT) {
     test(name, async () => {
-      expect(await stripBytes(kind, input)).toEqual({ bytes: output, removed });
+      expect(await stripBytes(kind, input)).toEqual({ bytes: output, removed, kept });
     });
   }
 });

@@ -3,6 +3,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { deflateSync } from "node:zlib";
 import type { ImageKind } from "../../src/image/formats.ts";
+import { orientationSegment } from "../../src/image/jpeg-orientation.ts";
 
 const FIXTURES = join(import.meta.dir, "../fixtures/images");
 export const fixture = (name: string) => new Uint8Array(readFileSync(join(FIXTURES, name)));
@@ -39,7 +40,7 @@ export const IHDR = pngChunk("IHDR", [...be32(1), ...be32(1), 8, 0, 0, 0, 0]); /
 const IDAT = pngChunk("IDAT", deflateSync(Uint8Array.of(0, 0x80)));
 export const IEND = pngChunk("IEND", []);
 
-const jpegSeg = (marker: number, body: number[] | string) => bytes([0xff, marker], be16(bytes(body).length + 2), body);
+const jpegSeg = (marker: number, body: number[] | string | Uint8Array) => bytes([0xff, marker], be16(bytes(body).length + 2), body);
 const SOF0 = jpegSeg(0xc0, [8, 0, 1, 0, 1, 1, 1, 0x11, 0]);
 const SOS = jpegSeg(0xda, [1, 1, 0, 0, 63, 0]);
 const SCAN = [0x12, 0xff, 0x00, 0x34, 0xff, 0xd0, 0x56, 0xff, 0xff]; // stuffed 0xFF, a restart marker, fill
@@ -54,6 +55,23 @@ const webpChunk = (fourcc: string, data: number[] | string) => {
   return bytes(fourcc, le32(d.length), d, d.length & 1 ? [0] : []);
 };
 
+/** An APP1 Exif segment whose IFD0 holds `entries` ([tag, type, count, value or out-of-line data]), in byte order `order`. */
+function exifSeg(order: "II" | "MM", entries: [number, number, number, number[] | string][]): Uint8Array {
+  const w16 = (n: number) => (order === "II" ? be16(n).reverse() : be16(n));
+  const w32 = (n: number) => (order === "II" ? be32(n).reverse() : be32(n));
+  let extra = 8 + 2 + 12 * entries.length + 4;
+  const tail: number[] = [];
+  const ifd = entries.flatMap(([tag, type, count, value]) => {
+    const data = [...bytes(value)];
+    if (data.length <= 4) return [...w16(tag), ...w16(type), ...w32(count), ...data, ...new Array(4 - data.length).fill(0)];
+    const at = extra;
+    extra += data.length;
+    tail.push(...data);
+    return [...w16(tag), ...w16(type), ...w32(count), ...w32(at)];
+  });
+  return jpegSeg(0xe1, [...bytes("Exif\0\0", order, order === "II" ? [0x2a, 0] : [0, 0x2a]), ...w32(8), ...w16(entries.length), ...ifd, 0, 0, 0, 0, ...tail]);
+}
+
 const jfif = jpegSeg(0xe0, "JFIF\0\x01\x01\0\0\x01\0\x01\0\0");
 const icc = jpegSeg(0xe2, "ICC_PROFILE\0\x01\x01profile");
 const dht = jpegSeg(0xc4, [0, ...new Array(16).fill(0)]);
@@ -66,7 +84,7 @@ const gce = bytes([0x21, 0xf9, 4, 0, 10, 0, 0, 0]);
 const gifImage = bytes([0x2c, 0, 0, 0, 0, 1, 0, 1, 0, 0, 2, 2, 0x4c, 0x01, 0]);
 
 /** Each with the exact output and list of what was dropped that stripping must give. */
-export const BUILT: { name: string; kind: ImageKind; input: Uint8Array; output: Uint8Array; removed: string[] }[] = [
+export const BUILT: { name: string; kind: ImageKind; input: Uint8Array; output: Uint8Array; removed: string[]; kept?: string[] }[] = [
   {
     name: "drops PNG text, private ancillary chunks and bytes after IEND, keeping the rest verbatim",
     kind: "image/png",
@@ -82,7 +100,39 @@ export const BUILT: { name: string; kind: ImageKind; input: Uint8Array; output: 
       [0xff, 0xd8], jpegSeg(0xe1, "Exif\0\0GPS"), EOI),
     output: bytes([0xff, 0xd8], jfif, icc, SOF0, dht, SOS, SCAN, dht, SOS, SCAN, EOI),
     removed: ["JPEG APP1 Exif", "JPEG APP2 MPF", "JPEG APP3", "JPEG COM", "JPEG data after end of image"],
+    kept: ["JPEG APP2 ICC colour profile"],
   },
+  {
+    name: "replaces the first JPEG Exif (little-endian, with a camera and GPS) by a minimal big-endian Exif holding only its orientation",
+    kind: "image/jpeg",
+    input: bytes([0xff, 0xd8], jfif, exifSeg("II", [[0x010f, 2, 6, "Apple\0"], [0x0112, 3, 1, [6, 0]], [0x8825, 4, 1, [0, 0, 0, 0]]]), icc,
+      exifSeg("MM", [[0x0112, 3, 1, [0, 3]]]), SOF0, SOS, SCAN, EOI),
+    output: bytes([0xff, 0xd8], jfif, orientationSegment(6), icc, SOF0, SOS, SCAN, EOI),
+    removed: ["JPEG APP1 Exif"],
+    kept: ["Exif Orientation 6 (rotate 90 CW)", "JPEG APP2 ICC colour profile"],
+  },
+  {
+    name: "reads a big-endian JPEG Exif orientation (8) after other tags",
+    kind: "image/jpeg",
+    input: bytes([0xff, 0xd8], exifSeg("MM", [[0x0100, 3, 1, [0, 9]], [0x0112, 3, 1, [0, 8]]]), SOF0, SOS, SCAN, EOI),
+    output: bytes([0xff, 0xd8], orientationSegment(8), SOF0, SOS, SCAN, EOI),
+    removed: ["JPEG APP1 Exif"],
+    kept: ["Exif Orientation 8 (rotate 270 CW)"],
+  },
+  ...([
+    ["the default orientation 1", exifSeg("MM", [[0x0112, 3, 1, [0, 1]]])],
+    ["an orientation out of range (9)", exifSeg("MM", [[0x0112, 3, 1, [0, 9]]])],
+    ["an orientation of the wrong type (LONG)", exifSeg("MM", [[0x0112, 4, 1, [0, 0, 0, 6]]])],
+    ["an IFD0 that runs past the segment", jpegSeg(0xe1, bytes("Exif\0\0MM\0*", be32(8), [0, 40, 0x01, 0x12]))],
+    ["an IFD0 offset past the segment", jpegSeg(0xe1, bytes("Exif\0\0II*\0", [0xff, 0xff, 0, 0]))],
+    ["a TIFF header that is neither II nor MM", jpegSeg(0xe1, bytes("Exif\0\0XX\0*", be32(8)))],
+  ] as const).map(([what, exif]) => ({
+    name: `drops a JPEG Exif with ${what} and writes no orientation`,
+    kind: "image/jpeg" as const,
+    input: bytes([0xff, 0xd8], exif, SOF0, SOS, SCAN, EOI),
+    output: bytes([0xff, 0xd8], SOF0, SOS, SCAN, EOI),
+    removed: ["JPEG APP1 Exif"],
+  })),
   {
     name: "keeps a JPEG-LS scan, where 0xFF is followed by stuffed bits below 0x80, up to its end marker",
     kind: "image/jpeg",
@@ -103,6 +153,14 @@ export const BUILT: { name: string; kind: ImageKind; input: Uint8Array; output: 
     input: bytes(gifHead, bytes([0x21, 0xfe, 4], "home", [0]), gifLoop, bytes([0x21, 0xff, 11], "XMP DataXMP", [5], "<x/>!", [0]), gce, gifImage, [0x3b]),
     output: bytes(gifHead, gifLoop, gce, gifImage, [0x3b]),
     removed: ["GIF comment", "GIF XMP"],
+  },
+  {
+    name: "keeps a GIF ICC profile application extension and names it kept",
+    kind: "image/gif",
+    input: bytes(gifHead, bytes([0x21, 0xff, 11], "ICCRGBG1012", [4], "icc!", [0]), gifImage, [0x3b]),
+    output: bytes(gifHead, bytes([0x21, 0xff, 11], "ICCRGBG1012", [4], "icc!", [0]), gifImage, [0x3b]),
+    removed: [],
+    kept: ["GIF ICC colour profile"],
   },
 ];
 

@@ -12,20 +12,28 @@ import { crc32 } from "node:zlib";
 import { concat, hasPrefix, need, noteDropped, StripError } from "../../src/image/bytes.ts";
 import type { ImageKind } from "../../src/image/formats.ts";
 import type { StripResult } from "../../src/image/strip-bytes.ts";
-import { colourTableSize, extensionDropName, GIF_AFTER_END, gifBlock, gifHeaderLength, IMAGE_DESCRIPTOR } from "../../src/image/strip-gif.ts";
+import { colourTableSize, extensionDropName, GIF_AFTER_END, GIF_ICC, gifBlock, gifHeaderLength, IMAGE_DESCRIPTOR } from "../../src/image/strip-gif.ts";
 import {
-  checkEnd, checkMarkerStart, checkSoi, EOI, JPEG_AFTER_END, JPEG_UNENDED_SCAN, newJpegState, scanDataEnd, segmentHeader, segmentVerdict, SOS,
+  checkEnd, checkMarkerStart, checkSoi, EOI, isKeptColour, JPEG_AFTER_END, JPEG_ICC, JPEG_UNENDED_SCAN, newJpegState, scanDataEnd, segmentHeader,
+  segmentReplacement, segmentVerdict, SOS,
 } from "../../src/image/strip-jpeg.ts";
-import { checkPngCrc, checkPngOrder, PNG_AFTER_END, PNG_CHUNK_HEADER, PNG_CRC, PNG_SIGNATURE, pngChunkHeader, pngDropName } from "../../src/image/strip-png.ts";
+import { checkPngCrc, checkPngOrder, PNG_AFTER_END, PNG_CHUNK_HEADER, PNG_CRC, PNG_SIGNATURE, pngChunkHeader, pngDropName, pngKeptName } from "../../src/image/strip-png.ts";
 import {
-  checkWebpChunk, keptData, RIFF_HEADER, RIFF_PAYLOAD, riffEnd, WEBP_AFTER_END, WEBP_CHUNK_HEADER, webpChunkHeader, webpDropName, withRiffSize,
+  checkWebpChunk, keptData, RIFF_HEADER, RIFF_PAYLOAD, riffEnd, WEBP_AFTER_END, WEBP_CHUNK_HEADER, WEBP_ICC, webpChunkHeader, webpDropName, withRiffSize,
 } from "../../src/image/strip-webp.ts";
+
+import { u64be } from "../../src/image/heif-boxes.ts";
+import { planFile, planMeta, type MetaPlan, type Range, xmpByte } from "../../src/image/heif-plan.ts";
+import { HEIF_BRANDS, MAX_FTYP, MAX_META, MAX_TOP_BOXES } from "../../src/image/strip-heif.ts";
 
 const WALKERS: Record<ImageKind, (input: Uint8Array) => StripResult> = {
   "image/png": stripPng,
   "image/jpeg": stripJpeg,
   "image/gif": stripGif,
   "image/webp": stripWebp,
+  "image/heic": stripHeif,
+  "image/heif": stripHeif,
+  "image/avif": stripHeif,
 };
 
 /** The oracle's verdict on `input`: the cleaned image and what was dropped, or a StripError. */
@@ -38,6 +46,7 @@ export function oracleStrip(kind: ImageKind, input: Uint8Array): StripResult {
 class Rebuild {
   private readonly parts: Uint8Array[] = [];
   private readonly dropped: string[] = [];
+  private readonly kept: string[] = [];
 
   constructor(private readonly input: Uint8Array) {}
 
@@ -54,8 +63,13 @@ class Rebuild {
     noteDropped(this.dropped, name);
   }
 
+  /** Names a kept block that is metadata (a colour profile, the orientation). */
+  note(name: string | null): void {
+    if (name) noteDropped(this.kept, name);
+  }
+
   finish(): StripResult {
-    return { bytes: concat(this.parts), removed: [...this.dropped] };
+    return { bytes: concat(this.parts), removed: [...this.dropped], kept: [...this.kept] };
   }
 }
 
@@ -73,7 +87,10 @@ function stripPng(b: Uint8Array): StripResult {
     checkPngOrder(header.type, index);
     const name = pngDropName(header.type);
     if (name) out.drop(name);
-    else out.keep(pos, dataEnd + PNG_CRC);
+    else {
+      out.keep(pos, dataEnd + PNG_CRC);
+      out.note(pngKeptName(header.type));
+    }
     pos = dataEnd + PNG_CRC;
     if (header.type === "IEND") {
       if (pos < b.length) out.drop(PNG_AFTER_END); // not part of the image; may hide anything
@@ -105,9 +122,19 @@ function stripJpeg(b: Uint8Array): StripResult {
     const { length, what } = segmentHeader(b.subarray(pos, pos + 4), pos);
     const end = pos + 2 + length;
     need(b, pos, 2 + length, what);
-    const name = segmentVerdict(state, b.subarray(pos, end));
-    if (name) out.drop(name);
-    else out.keep(pos, end);
+    const seg = b.subarray(pos, end);
+    const name = segmentVerdict(state, seg);
+    if (!name) {
+      out.keep(pos, end);
+      out.note(isKeptColour(seg) ? JPEG_ICC : null);
+    } else {
+      out.drop(name);
+      const replacement = segmentReplacement(state, seg);
+      if (replacement) {
+        out.add(replacement.segment);
+        out.note(replacement.kept);
+      }
+    }
     pos = end;
     if (marker === SOS) {
       const stop = scanDataEnd(b, pos, state.jpegLs);
@@ -161,6 +188,7 @@ function stripGif(b: Uint8Array): StripResult {
     const name = extensionDropName(b[pos + 1]!, b.subarray(pos + 2, end));
     if (name) out.drop(name);
     else out.keep(pos, end);
+    if (!name && hasPrefix(b, pos + 2, "\x0bICCRGBG1012")) out.note(GIF_ICC);
     pos = end;
   }
 }
@@ -185,6 +213,7 @@ function stripWebp(b: Uint8Array): StripResult {
     else {
       out.keep(pos, pos + WEBP_CHUNK_HEADER);
       out.add(keptData(header.fourcc, b.subarray(pos + WEBP_CHUNK_HEADER, next), 0));
+      out.note(header.fourcc === "ICCP" ? WEBP_ICC : null);
     }
     pos = next;
   }
@@ -194,3 +223,59 @@ function stripWebp(b: Uint8Array): StripResult {
   result.bytes.set(withRiffSize(result.bytes, result.bytes.length));
   return result;
 }
+
+
+/** HEIF by offsets over the whole file: the same rules (planMeta, planFile), none of the stream's two passes or its header reading. */
+function stripHeif(b: Uint8Array): StripResult {
+  const removed: string[] = [];
+  const kept: string[] = [];
+  let meta: MetaPlan | null = null;
+  const mdats: Range[] = [];
+  const topZero: Range[] = [];
+  let pos = 0;
+  for (let count = 0; pos < b.length; count++) {
+    const where = `heif: box at offset ${pos}`;
+    if (b.length - pos < 8) throw new StripError(`${where}: truncated`);
+    const size32 = new DataView(b.buffer, b.byteOffset).getUint32(pos);
+    const type = latin(b, pos + 4, 4);
+    let header = size32 === 1 ? 16 : 8;
+    if (b.length - pos < header) throw new StripError(`${where}: truncated`);
+    const size = size32 === 1 ? u64be(b, pos + 8, where) : size32 === 0 ? b.length - pos : size32;
+    if (type === "uuid") header += 16;
+    if (b.length - pos < header) throw new StripError(`${where}: truncated`);
+    if (size < header) throw new StripError(`${where}: size ${size} is smaller than its header`);
+    const box = { type, start: pos, body: pos + header, end: pos + size };
+    const what = `heif: ${JSON.stringify(box.type)} box at offset ${pos}`;
+    if (count >= MAX_TOP_BOXES) throw new StripError(`heif: more than ${MAX_TOP_BOXES} top-level boxes`);
+    if (count === 0 && box.type !== "ftyp") throw new StripError("heif: the file does not start with an ftyp box");
+    if (box.type === "ftyp" || box.type === "meta") {
+      const max = box.type === "ftyp" ? MAX_FTYP : MAX_META;
+      if (count > 0 && box.type === "ftyp") throw new StripError("heif: a second ftyp box");
+      if (size32 === 0 || size > max) throw new StripError(`${what}: over the ${max}-byte limit`);
+      if (box.end > b.length) throw new StripError(`${what}: truncated`);
+      if (box.type === "ftyp") {
+        const brands = [latin(b, 8, 4)];
+        for (let at = 16; at + 4 <= box.end; at += 4) brands.push(latin(b, at, 4));
+        if (!brands.some((x) => HEIF_BRANDS.includes(x))) throw new StripError("heif: ftyp names no HEIF or AVIF brand");
+      } else {
+        if (meta) throw new StripError("heif: a second meta box");
+        meta = planMeta(b.subarray(box.start, box.end), box.start, removed, kept);
+      }
+    } else if (box.type === "moov") throw new StripError("heif: image sequences (a moov box) are not stripped");
+    else if (box.end > b.length) throw new StripError(`${what}: truncated`);
+    else if (box.type === "mdat") mdats.push([box.body, box.end]);
+    else {
+      topZero.push([box.body, box.end]);
+      if (box.type !== "free" && box.type !== "skip") noteDropped(removed, `HEIF box ${box.type.replace(/[^\x21-\x7e]/g, "?")}`);
+    }
+    pos = box.end;
+  }
+  if (!meta) throw new StripError("heif: no meta box");
+  const out = b.slice();
+  const { zero, xmp } = planFile(meta, mdats, topZero, b.length);
+  for (const [from, to] of zero) out.fill(0, from, to);
+  for (const [from, to] of xmp) for (let p = from; p < to; p++) out[p] = xmpByte(p, from, to);
+  return { bytes: out, removed, kept };
+}
+
+const latin = (b: Uint8Array, at: number, n: number) => String.fromCharCode(...b.subarray(at, at + n));
