@@ -20,7 +20,7 @@ export async function admin(args: string[]): Promise<number> {
   throw new UsageError(sub ? `no admin command '${sub}'` : "say 'revoke' or 'certs'");
 }
 
-function revoke(args: string[]): number {
+async function revoke(args: string[]): Promise<number> {
   const { values, positionals } = parse(args, { data: { type: "string", default: "./sis-data" }, serial: { type: "string" } }, { max: 1 });
   if (Boolean(values.serial) === Boolean(positionals[0])) throw new UsageError("give a USER or --serial HEX, not both");
   const store = openStore(values.data);
@@ -28,9 +28,9 @@ function revoke(args: string[]): number {
     const now = Date.now();
     if (values.serial) {
       const serial = normalizeSerial(values.serial);
-      const cert = store.findCert(serial);
+      const cert = await store.findCert(serial);
       if (!cert) throw new UsageError(`no certificate with serial ${serial}; 'sis admin certs' lists them`);
-      if (!store.revokeSerial(serial, now)) {
+      if (!(await store.revokeSerial(serial, now))) {
         process.stdout.write(`certificate ${serial} of ${cert.username} was already revoked\n`);
         return 0;
       }
@@ -38,21 +38,21 @@ function revoke(args: string[]): number {
       return 0;
     }
     const user = positionals[0]!;
-    if (!store.findUser(user)) throw new UsageError(`no user '${user}'`);
-    const n = store.revokeUser(user, now);
+    if (!(await store.findUser(user))) throw new UsageError(`no user '${user}'`);
+    const n = await store.revokeUser(user, now);
     process.stdout.write(`revoked ${n} certificate${n === 1 ? "" : "s"} of ${user}\n`);
     return 0;
   } finally {
-    store.close();
+    await store.close();
   }
 }
 
-function certs(args: string[]): number {
+async function certs(args: string[]): Promise<number> {
   const { values } = parse(args, { data: { type: "string", default: "./sis-data" }, json: { type: "boolean", default: false } });
   const store = openStore(values.data);
   try {
     const now = Date.now();
-    const list = store.listCerts().map((c) => ({
+    const list = (await store.listCerts()).map((c) => ({
       user: c.username,
       serial: c.serial,
       notAfter: new Date(c.notAfter).toISOString(),
@@ -63,6 +63,6 @@ function certs(args: string[]): number {
     else process.stdout.write(table([["USER", "SERIAL", "NOT AFTER", "STATUS"], ...list.map((c) => [c.user, c.serial, c.notAfter, c.status])]));
     return 0;
   } finally {
-    store.close();
+    await store.close();
   }
 }
