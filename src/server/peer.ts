@@ -1,6 +1,5 @@
 /** What a request handler may do with its connection: the narrow side of a Session that handlers see. */
-import type { ServerMessage } from "../protocol/index.ts";
-import type { Frame } from "../protocol/index.ts";
+import type { Frame, ServerMessage } from "../protocol/index.ts";
 import type { Identity } from "./identify.ts";
 import type { FrameSink } from "./send-blob.ts";
 
