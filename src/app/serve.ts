@@ -61,7 +61,7 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
   const store = SqliteStore.open(join(opts.dataDir, DATA_FILES.database));
   const blobs = await FileBlobStore.open(join(opts.dataDir, DATA_FILES.blobs));
   // Start-up recovery: temporary files and blobs without a committed record were never acknowledged.
-  const swept = await blobs.sweep(store.allImageIds());
+  const swept = await blobs.sweep(await store.allImageIds());
   if (swept.length > 0) log.info("removed unacknowledged upload files", { count: swept.length });
 
   const notifier = new MemoryNotifier();
@@ -104,7 +104,7 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
       http = listenOrExplain(opts.httpHost, httpPort, "--http-port", () => Bun.serve({ hostname: opts.httpHost, port: httpPort, fetch: app.fetch }));
     } catch (error) {
       await protocol.stop();
-      store.close();
+      await store.close();
       throw error;
     }
   }
@@ -128,7 +128,7 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
       ctx.hub.close();
       clearInterval(keySweeper);
       ctx.contentKeys.clear();
-      store.close();
+      await store.close();
     },
   };
 }

@@ -3,19 +3,17 @@ import { randomBytes } from "node:crypto";
 import { cipherSize, decodeHeader, unwrapKey } from "../crypto/index.ts";
 import {
   CONTENT_TYPES, DATA, fromBase64, imageNameProblem, MAX_UPLOADS_PER_USER, ProtocolError,
-  type ClientMessageOf, type Frame, type ImageMeta,
+  type ClientMessageOf, type ImageMeta,
 } from "../protocol/index.ts";
+import { requireCurrentIdentity } from "./authorize.ts";
+import type { ServerContext } from "./context.ts";
+import type { Peer, Upload } from "./peer.ts";
 import { StoreConflictError, type BlobWriter, type NewImage } from "./ports.ts";
-import type { Session } from "./session.ts";
+import { toMeta } from "./wire-image.ts";
 
-export interface Upload {
-  receive(frame: Frame): Promise<void>;
-  abort(): Promise<void>;
-}
-
-export async function startUpload(session: Session, message: ClientMessageOf<"POST_IMAGE">): Promise<Upload> {
-  const { ctx } = session;
-  const identity = session.requireCurrentIdentity();
+/** Checks the declaration, then hands the peer an Upload that takes the DATA frames (P19, P20). */
+export async function startUpload(ctx: ServerContext, peer: Peer, message: ClientMessageOf<"POST_IMAGE">): Promise<void> {
+  const identity = await requireCurrentIdentity(ctx, peer);
   const { name, contentType, size, dataSize } = message;
   const nameProblem = imageNameProblem(name);
   if (nameProblem) throw new ProtocolError("BAD_NAME", nameProblem);
@@ -44,7 +42,7 @@ export async function startUpload(session: Session, message: ClientMessageOf<"PO
   } catch {
     throw new ProtocolError("BAD_UPLOAD", "the image key is not wrapped for this server's storage certificate");
   }
-  if (ctx.store.imageNameTaken(identity.userId, name)) {
+  if (await ctx.store.imageNameTaken(identity.userId, name)) {
     throw new ProtocolError("NAME_TAKEN", `you already have an image named ${JSON.stringify(name)}; choose another --name`);
   }
   if (!ctx.hub.beginUpload(identity.username, MAX_UPLOADS_PER_USER)) {
@@ -67,7 +65,6 @@ export async function startUpload(session: Session, message: ClientMessageOf<"PO
     if (finished) return;
     finished = true;
     ctx.hub.endUpload(identity.username);
-    session.payloads.clear();
     if (!keep) await writer.abort().catch(() => {});
   };
 
@@ -87,34 +84,33 @@ export async function startUpload(session: Session, message: ClientMessageOf<"PO
         await finish(false);
         throw new ProtocolError("BAD_UPLOAD", "more image bytes than declared");
       }
-      session.touch(ctx.limits.uploadStallTimeoutMs);
+      peer.touch(ctx.limits.uploadStallTimeoutMs);
       try {
         await writer.write(frame.payload);
-        session.payloads.give(frame.payload); // copied or written: the decoder may fill it again
         remaining -= frame.payload.length;
         if (remaining > 0) return;
         await writer.commit();
       } catch (error) {
         await finish(false);
-        session.upload = null;
+        peer.endUpload();
         ctx.log.error("cannot store upload", { id, error: String(error) });
         throw new ProtocolError("STORAGE_FAILED", "the server could not store the image; nothing was kept, try again later");
       }
-      session.upload = null;
-      await commitImage(session, image, finish);
+      peer.endUpload();
+      await commitImage(ctx, peer, image, finish);
     },
   };
-  session.touch(ctx.limits.uploadStallTimeoutMs);
-  session.send({ type: "UPLOAD_READY" });
-  return upload;
+  // The connection may have closed while this request awaited: the session aborts the upload then.
+  if (!peer.beginUpload(upload)) return;
+  peer.touch(ctx.limits.uploadStallTimeoutMs);
+  peer.send({ type: "UPLOAD_READY" });
 }
 
 /** The blob is durable; make the metadata durable, then acknowledge and announce (P21, P22). */
-async function commitImage(session: Session, image: NewImage, finish: (keep: boolean) => Promise<void>): Promise<void> {
-  const { ctx } = session;
+async function commitImage(ctx: ServerContext, peer: Peer, image: NewImage, finish: (keep: boolean) => Promise<void>): Promise<void> {
   let record;
   try {
-    record = ctx.store.insertImage(image);
+    record = await ctx.store.insertImage(image);
   } catch (error) {
     await finish(false);
     await ctx.blobs.remove(image.id).catch(() => {});
@@ -127,10 +123,6 @@ async function commitImage(session: Session, image: NewImage, finish: (keep: boo
   ctx.metrics.bytesStored += record.cipherSize;
   const meta: ImageMeta = toMeta(record);
   ctx.log.info("image stored", { id: record.id, owner: record.owner, size: record.size });
-  session.send({ type: "POSTED", image: meta });
+  peer.send({ type: "POSTED", image: meta });
   ctx.notifier.publish(meta);
-}
-
-export function toMeta(r: { seq: number; id: string; owner: string; name: string; size: number; contentType: string; createdAt: number }): ImageMeta {
-  return { seq: r.seq, id: r.id, owner: r.owner, name: r.name, size: r.size, contentType: r.contentType as ImageMeta["contentType"], createdAt: r.createdAt };
 }

@@ -1,20 +1,21 @@
 /** DOWNLOAD, LIST and GET_CRL (P23–P26): metadata from the store, ciphertext streamed from disk. */
 import { wrapKey } from "../crypto/index.ts";
 import { encodeImagesPage, LIST_PAGE_DEFAULT, ProtocolError, toBase64, type ClientMessageOf } from "../protocol/index.ts";
-import { toMeta } from "./handle-post.ts";
+import { requireCurrentIdentity, requireIdentity } from "./authorize.ts";
+import type { ServerContext } from "./context.ts";
+import type { Peer } from "./peer.ts";
 import { sendBlob } from "./send-blob.ts";
-import type { Session } from "./session.ts";
+import { toMeta } from "./wire-image.ts";
 
 /** CRL chunks (the CRL is small and in memory). */
 const STREAM_CHUNK = 256 * 1024;
 
-export async function handleDownload(session: Session, message: ClientMessageOf<"DOWNLOAD">): Promise<void> {
-  const { ctx } = session;
+export async function handleDownload(ctx: ServerContext, peer: Peer, message: ClientMessageOf<"DOWNLOAD">): Promise<void> {
   // Asked again at every DOWNLOAD, not only at HELLO: the re-wrapped key is what a revocation withholds (P5a).
-  const identity = session.requireCurrentIdentity();
-  const record = "id" in message ? ctx.store.findImage(message.id) : ctx.store.findImageByName(message.owner, message.name);
+  const identity = await requireCurrentIdentity(ctx, peer);
+  const record = "id" in message ? await ctx.store.findImage(message.id) : await ctx.store.findImageByName(message.owner, message.name);
   if (!record) throw new ProtocolError("NOT_FOUND", "no such image; 'sis list' shows what there is");
-  const ownerCert = ctx.store.findCert(record.signerSerial);
+  const ownerCert = await ctx.store.findCert(record.signerSerial);
   if (!ownerCert) throw new ProtocolError("NOT_FOUND", "the owner of this image is no longer registered");
 
   // Re-wrap (P24): the key passes through server memory, the image never does.
@@ -28,7 +29,7 @@ export async function handleDownload(session: Session, message: ClientMessageOf<
   const wrappedForRequester = await wrapKey(contentKey, identity.certDer);
   contentKey.fill(0);
 
-  session.send({
+  peer.send({
     type: "IMAGE",
     image: toMeta(record),
     header: toBase64(record.header),
@@ -41,11 +42,11 @@ export async function handleDownload(session: Session, message: ClientMessageOf<
   let result;
   try {
     // No GC pacing here: sendBlob reuses its frame buffers, so a download makes no garbage per chunk.
-    result = await sendBlob(session, reader, record.cipherSize);
+    result = await sendBlob(peer, reader, record.cipherSize);
   } finally {
     await reader.close();
   }
-  if (session.state === "closed") return;
+  if (peer.closed) return;
   if (result.sent !== record.cipherSize || result.extra) {
     ctx.log.error("blob size differs from record", { id: record.id, sent: result.sent, extra: result.extra, expected: record.cipherSize });
     throw new ProtocolError("INTERNAL", "the stored image is damaged");
@@ -54,19 +55,19 @@ export async function handleDownload(session: Session, message: ClientMessageOf<
   ctx.log.info("image sent", { id: record.id, owner: record.owner, to: identity.username, serial: identity.serial });
 }
 
-export function handleList(session: Session, message: ClientMessageOf<"LIST">): void {
-  session.requireIdentity();
+export async function handleList(ctx: Pick<ServerContext, "store">, peer: Peer, message: ClientMessageOf<"LIST">): Promise<void> {
+  requireIdentity(peer);
   const limit = message.limit ?? LIST_PAGE_DEFAULT;
   if (message.before !== undefined && message.after !== undefined) throw new ProtocolError("BAD_MESSAGE", "LIST takes before or after, not both");
   // One more than asked for tells whether more follow (D5): `next` is non-null only then.
   const query = message.after !== undefined ? { after: message.after, limit: limit + 1 } : { ...(message.before !== undefined ? { before: message.before } : {}), limit: limit + 1 };
-  const found = session.ctx.store.listImages(query);
+  const found = await ctx.store.listImages(query);
   const images = found.slice(0, limit).map(toMeta);
-  session.outbox.send(encodeImagesPage(images, found.length > limit));
+  peer.sendControl(encodeImagesPage(images, found.length > limit));
 }
 
-export async function handleGetCrl(session: Session): Promise<void> {
-  const der = await session.ctx.crl.current();
-  session.send({ type: "CRL", dataSize: der.length });
-  for (let offset = 0; offset < der.length; offset += STREAM_CHUNK) session.sendData(der.subarray(offset, offset + STREAM_CHUNK));
+export async function handleGetCrl(ctx: Pick<ServerContext, "crl">, peer: Peer): Promise<void> {
+  const der = await ctx.crl.current();
+  peer.send({ type: "CRL", dataSize: der.length });
+  for (let offset = 0; offset < der.length; offset += STREAM_CHUNK) peer.sendData(der.subarray(offset, offset + STREAM_CHUNK));
 }

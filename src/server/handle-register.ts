@@ -1,13 +1,13 @@
 /** REGISTER (P13–P18): create a user or enrol a new key, then issue a certificate for the CSR. */
 import { checkCsr, PkiError } from "../pki/index.ts";
 import { fromBase64, isValidUsername, normalizePassword, passwordProblem, ProtocolError, toBase64, type ClientMessageOf } from "../protocol/index.ts";
+import type { ServerContext } from "./context.ts";
+import type { Peer } from "./peer.ts";
 import { StoreConflictError, type UserRecord } from "./ports.ts";
-import type { Session } from "./session.ts";
 
 type Outcome = { user: UserRecord; newUser: boolean } | { failed: true };
 
-export async function handleRegister(session: Session, message: ClientMessageOf<"REGISTER">): Promise<void> {
-  const { ctx } = session;
+export async function handleRegister(ctx: ServerContext, peer: Peer, message: ClientMessageOf<"REGISTER">): Promise<void> {
   const { username } = message;
   // Hashed and verified as the UTF-8 of its NFC form (P13): the same password typed on any platform.
   const password = normalizePassword(message.password);
@@ -17,7 +17,7 @@ export async function handleRegister(session: Session, message: ClientMessageOf<
   const weak = passwordProblem(password);
   if (weak) throw new ProtocolError("WEAK_PASSWORD", weak);
 
-  const wait = ctx.throttle.retryAfter(username, session.address);
+  const wait = ctx.throttle.retryAfter(username, peer.address);
   if (wait > 0) throw new ProtocolError("THROTTLED", `too many failed attempts; wait ${wait} s and try again`, wait);
 
   const csrDer = fromBase64(message.csr);
@@ -28,12 +28,12 @@ export async function handleRegister(session: Session, message: ClientMessageOf<
     throw csrError(error);
   }
 
-  const outcome = await ctx.passwordWork.run(() => authenticate(session, username, password));
+  const outcome = await ctx.passwordWork.run(() => authenticate(ctx.store, username, password));
   if (!outcome) throw new ProtocolError("BUSY", "the server is busy; try again in a few seconds");
   if ("failed" in outcome) {
-    ctx.throttle.recordFailure(username, session.address);
+    ctx.throttle.recordFailure(username, peer.address);
     ctx.metrics.loginsFailed++;
-    ctx.log.info("login failed", { user: username, address: session.address });
+    ctx.log.info("login failed", { user: username, address: peer.address });
     // One answer for every failed login (P16): the same code and the same words.
     throw new ProtocolError("AUTH_FAILED", "wrong username or password");
   }
@@ -45,11 +45,11 @@ export async function handleRegister(session: Session, message: ClientMessageOf<
   } catch (error) {
     throw csrError(error);
   }
-  ctx.store.addCert({ serial: issued.serial, userId: outcome.user.id, der: issued.der, notBefore: issued.notBefore, notAfter: issued.notAfter });
+  await ctx.store.addCert({ serial: issued.serial, userId: outcome.user.id, der: issued.der, notBefore: issued.notBefore, notAfter: issued.notAfter });
   if (outcome.newUser) ctx.metrics.registrations++;
   else ctx.metrics.enrolments++;
-  ctx.log.info(outcome.newUser ? "user registered" : "key enrolled", { user: username, serial: issued.serial, address: session.address });
-  session.send({
+  ctx.log.info(outcome.newUser ? "user registered" : "key enrolled", { user: username, serial: issued.serial, address: peer.address });
+  peer.send({
     type: "REGISTERED",
     username,
     certificate: toBase64(issued.der),
@@ -61,20 +61,19 @@ export async function handleRegister(session: Session, message: ClientMessageOf<
 }
 
 /** Creates the user, or checks the password of an existing one. */
-async function authenticate(session: Session, username: string, password: string): Promise<Outcome> {
-  const { store } = session.ctx;
-  const existing = store.findUser(username);
+async function authenticate(store: ServerContext["store"], username: string, password: string): Promise<Outcome> {
+  const existing = await store.findUser(username);
   if (existing) {
     const ok = await Bun.password.verify(password, existing.passwordHash);
     return ok ? { user: existing, newUser: false } : { failed: true };
   }
   const hash = await Bun.password.hash(password, { algorithm: "argon2id" });
   try {
-    return { user: store.createUser(username, hash), newUser: true };
+    return { user: await store.createUser(username, hash), newUser: true };
   } catch (error) {
     if (!(error instanceof StoreConflictError)) throw error;
     // Registered by a concurrent request meanwhile: treat this as a login.
-    const now = store.findUser(username);
+    const now = await store.findUser(username);
     // A deleted user's name stays reserved so nobody inherits that identity.
     if (!now) throw new ProtocolError("BAD_USERNAME", "this username is not available; choose another");
     return (await Bun.password.verify(password, now.passwordHash)) ? { user: now, newUser: false } : { failed: true };

@@ -1,6 +1,7 @@
 /** Who is connected: per-address counts and the NEW_IMAGE fan-out to authenticated sessions. */
-import { encodeMessage, type ImageMeta } from "../protocol/index.ts";
+import { encodeMessage } from "../protocol/index.ts";
 import type { ImageEvent, Notifier } from "./ports.ts";
+import { toMeta } from "./wire-image.ts";
 
 export interface Subscriber {
   push(frame: Uint8Array): void;
@@ -59,8 +60,7 @@ export class Hub {
 
   /** Encodes NEW_IMAGE once and hands the same bytes to every subscriber. */
   private broadcast(event: ImageEvent): void {
-    const image: ImageMeta = { ...event, contentType: event.contentType as ImageMeta["contentType"] };
-    const frame = encodeMessage({ type: "NEW_IMAGE", image });
+    const frame = encodeMessage({ type: "NEW_IMAGE", image: toMeta(event) });
     for (const s of this.subscribers) s.push(frame);
     this.notificationsSent += this.subscribers.size;
   }

@@ -13,14 +13,14 @@ export interface Identity {
 
 export type Identification = { identity: Identity } | { refused: ErrorCode; reason: string } | { anonymous: true };
 
-export function identify(certs: CertStore, presented: Uint8Array | null, now = Date.now()): Identification {
+export async function identify(certs: Pick<CertStore, "findCert">, presented: Uint8Array | null, now = Date.now()): Promise<Identification> {
   if (!presented || presented.length === 0) return { anonymous: true };
   // Runs at every handshake: a DER walk (microseconds), not an X.509 parse (~1.5 ms).
   const serial = readCertSerial(presented);
   if (serial === null) return { refused: "CERT_UNKNOWN", reason: "unparsable certificate" };
   // The store is asked on every connection, never cached: a revocation, also one
   // recorded by `sis admin revoke` in another process, applies to the next connection.
-  const record = certs.findCert(serial);
+  const record = await certs.findCert(serial);
   // Serial and exact bytes must both match: a foreign CA can mint any serial and subject.
   if (!record || !sameBytes(record.der, presented)) return { refused: "CERT_UNKNOWN", reason: `serial ${serial} not issued here` };
   if (record.revokedAt !== null) return { refused: "CERT_REVOKED", reason: `serial ${serial} revoked` };

@@ -1,8 +1,47 @@
 /**
  * The interfaces the server needs from storage and notification. The server
- * declares them; src/store implements them; only `sis serve` start-up wires
- * concrete parts. A second backend (PostgreSQL, Redis) implements these and
- * nothing in the protocol code changes.
+ * declares them; src/store implements them; only the composition root wires
+ * concrete parts. Every store method returns a Promise, so a backend whose
+ * client is asynchronous (PostgreSQL, a remote service) implements these and
+ * nothing in the protocol code changes; SqliteStore answers at once.
+ *
+ * The rules a backend must keep (test/store/*-contract.ts checks what a test
+ * can observe of them; a new backend runs the same suites, runStoreContract):
+ *
+ * ST1  `seq` is commit order and is never reused: no image becomes visible
+ *      with a seq below one a reader could already see. A backend that draws
+ *      seq from a sequence before its commit breaks this (two inserts can
+ *      commit out of seq order), and a watcher whose catch-up cursor (LIST
+ *      after=seq) already passed the later seq skips the other image for
+ *      good: serialise the inserts, or assign seq at commit.
+ * ST2  insertImage(), createUser(), addCert() and the revocations are
+ *      durable when their Promise resolves: the server acknowledges on
+ *      resolve (POSTED, REGISTERED), and a crash afterwards must not lose it.
+ * ST3  revocationVersion() changes whenever a revocation commits, in any
+ *      process sharing the data (`sis admin revoke` runs beside the
+ *      server), and only grows; the version bump commits together with the
+ *      revocation, so whoever reads the new version also reads the
+ *      revocation. It is read from the shared data on every call, never
+ *      cached in the process.
+ * ST4  Usernames, image names and ids are compared exactly, byte for byte:
+ *      no case folding, no Unicode normalisation, no collation (`alice` and
+ *      `ALICE`, `cat.png` and `CAT.png` are different). Serials are
+ *      normalised (canonicalSerial) before they are stored or looked up.
+ * ST5  A uniqueness conflict (username, also a deleted user's; serial;
+ *      owner + image name) rejects with StoreConflictError and changes
+ *      nothing; every other failure rejects with another error.
+ * ST6  deleteUser() keeps the name reserved (createUser of it conflicts),
+ *      revokes the user's certificates (bumping the revocation version)
+ *      and removes the user's image rows, in one transaction.
+ * ST7  A record resolved by one method is what every later read returns
+ *      (exact DER, header, signature and key bytes, as Uint8Array); what one
+ *      handle committed, another handle on the same data reads at once.
+ * ST8  listImages(): `after` given, oldest first (seq > after); otherwise
+ *      newest first; `before` bounds either; a limit of 0 or less gives [].
+ *
+ * The server keeps its own rule on top: one request per connection at a time
+ * (session.ts), so a handler may await the store without another request of
+ * the same connection running meanwhile.
  */
 
 /** Unix milliseconds everywhere. */
@@ -71,39 +110,49 @@ export interface ImageQuery {
 }
 
 export interface UserStore {
-  findUser(username: string): UserRecord | null;
-  /** Throws StoreConflictError if the username exists. */
-  createUser(username: string, passwordHash: string): UserRecord;
-  deleteUser(username: string): boolean;
+  /** A live (not deleted) user by exact name (ST4), or null. */
+  findUser(username: string): Promise<UserRecord | null>;
+  /** Rejects with StoreConflictError if the username exists or existed (ST5, ST6). */
+  createUser(username: string, passwordHash: string): Promise<UserRecord>;
+  /** Soft delete (ST6); false for an unknown user. */
+  deleteUser(username: string): Promise<boolean>;
 }
 
 export interface CertStore {
-  addCert(cert: NewCert): CertRecord;
-  findCert(serial: string): CertRecord | null;
-  listCerts(username?: string): CertRecord[];
+  /** Rejects with StoreConflictError for a serial already recorded; rejects for an unknown or deleted user. */
+  addCert(cert: NewCert): Promise<CertRecord>;
+  /** By any spelling of the serial (colons, case, leading zeros); null if unknown or malformed. */
+  findCert(serial: string): Promise<CertRecord | null>;
+  listCerts(username?: string): Promise<CertRecord[]>;
   /** Marks one certificate revoked; false if unknown or already revoked. */
-  revokeSerial(serial: string, at: Millis): boolean;
-  /** Revokes every unrevoked certificate of a user; returns how many. */
-  revokeUser(username: string, at: Millis): number;
+  revokeSerial(serial: string, at: Millis): Promise<boolean>;
+  /** Revokes every unrevoked certificate of a user; resolves to how many. */
+  revokeUser(username: string, at: Millis): Promise<number>;
   /** Every revoked certificate, for the CRL. */
-  listRevoked(): { serial: string; revokedAt: Millis }[];
-  /** Changes whenever a revocation is recorded (by any process): the CRL cache key. */
-  revocationVersion(): number;
+  listRevoked(): Promise<{ serial: string; revokedAt: Millis }[]>;
+  /** Changes whenever a revocation is recorded, by any process (ST3): the CRL cache key and the revocation watch's signal. */
+  revocationVersion(): Promise<number>;
 }
 
 export interface ImageStore {
-  imageNameTaken(ownerId: number, name: string): boolean;
-  /** Durable when it returns. Throws StoreConflictError if (owner, name) exists. */
-  insertImage(image: NewImage): ImageRecord;
-  findImage(id: string): ImageRecord | null;
-  findImageByName(owner: string, name: string): ImageRecord | null;
-  listImages(query: ImageQuery): ImageRecord[];
+  imageNameTaken(ownerId: number, name: string): Promise<boolean>;
+  /**
+   * Durable when it resolves (ST2), with a seq above every image committed
+   * before it (ST1). Rejects with StoreConflictError if (owner, name) exists;
+   * rejects for an id that is not 32 lower-case hex characters or an owner
+   * name that does not match ownerId.
+   */
+  insertImage(image: NewImage): Promise<ImageRecord>;
+  findImage(id: string): Promise<ImageRecord | null>;
+  findImageByName(owner: string, name: string): Promise<ImageRecord | null>;
+  listImages(query: ImageQuery): Promise<ImageRecord[]>;
   /** Every stored image id, for start-up recovery of the blob directory. */
-  allImageIds(): Set<string>;
+  allImageIds(): Promise<Set<string>>;
 }
 
 export interface Store extends UserStore, CertStore, ImageStore {
-  close(): void;
+  /** Releases the connection(s); no method is called afterwards. */
+  close(): Promise<void>;
 }
 
 export interface BlobWriter {

@@ -5,13 +5,13 @@ import {
   toBase64, type ClientMessage, type ErrorCode, type Frame, type ServerMessage,
 } from "../protocol/index.ts";
 import type { ServerContext } from "./context.ts";
-import { handleDownload, handleGetCrl, handleList } from "./handle-read.ts";
-import { handleRegister } from "./handle-register.ts";
-import { startUpload, type Upload } from "./handle-post.ts";
+import { dispatch } from "./dispatch.ts";
 import { identify, type Identity } from "./identify.ts";
-import { REVOKED_WHILE_CONNECTED } from "./revocation-watch.ts";
 import { PayloadPool } from "./payload-pool.ts";
 import type { FrameSink } from "./send-blob.ts";
+import type { Peer, Upload } from "./peer.ts";
+import { refusalMessage } from "./refusals.ts";
+import type { WatchedSession } from "./revocation-watch.ts";
 import { Outbox, type WritableSocket } from "../protocol/index.ts";
 
 export interface SessionSocket extends WritableSocket {
@@ -36,12 +36,20 @@ const INBOUND_LOW = 1024 * 1024;
  */
 const OUTBOUND_HIGH = 1024 * 1024;
 
-export class Session implements FrameSink {
-  state: "hello" | "ready" | "closed" = "hello";
-  identity: Identity | null = null;
+/**
+ * The session alone changes its own state (hello / ready / closed, the upload
+ * under way, the deadline); handlers see it as a Peer (peer.ts). It handles one
+ * frame at a time, in order: a frame that arrives while a handler awaits (the
+ * store, the disk, argon2id) waits in `chain` until that handler is done.
+ */
+export class Session implements Peer, WatchedSession {
+  #state: "hello" | "ready" | "closed" = "hello";
+  #identity: Identity | null = null;
+  /** Settles when the certificate presented in the handshake has been identified (the store is asked). */
+  private identified: Promise<void> = Promise.resolve();
   /** A presented certificate we refuse; answered to the HELLO (P5). */
   private refusal: { code: ErrorCode; reason: string } | null = null;
-  /** Buffers for the data payloads of the upload under way (handle-post.ts gives them back). */
+  /** Buffers for the data payloads of the upload under way (given back once the upload has written each). */
   readonly payloads = new PayloadPool();
   /**
    * ownsChunks: Bun hands each `data` callback a fresh buffer it never reuses
@@ -63,7 +71,7 @@ export class Session implements FrameSink {
   readonly outbox: Outbox;
   private chain: Promise<void> = Promise.resolve();
   private inbound = 0;
-  upload: Upload | null = null;
+  private upload: Upload | null = null;
   /** Counted against its address's connection limit (false when refused for it). */
   admitted = false;
   private released = false;
@@ -84,10 +92,22 @@ export class Session implements FrameSink {
     return this.socket.remoteAddress;
   }
 
+  get state(): "hello" | "ready" | "closed" {
+    return this.#state;
+  }
+
+  get identity(): Identity | null {
+    return this.#identity;
+  }
+
+  /** Starts identifying the presented certificate; the HELLO waits for the answer (P4, P5). */
   onHandshake(peerCertDer: Uint8Array | null): void {
-    const result = identify(this.ctx.store, peerCertDer);
-    if ("identity" in result) this.identity = result.identity;
-    else if ("refused" in result) this.refusal = { code: result.refused, reason: result.reason };
+    this.identified = identify(this.ctx.store, peerCertDer).then((result) => {
+      if ("identity" in result) this.#identity = result.identity;
+      else if ("refused" in result) this.refusal = { code: result.refused, reason: result.reason };
+    });
+    // A store failure is reported to the HELLO that awaits this, not as an unhandled rejection.
+    this.identified.catch(() => {});
   }
 
   onData(bytes: Uint8Array): void {
@@ -115,34 +135,60 @@ export class Session implements FrameSink {
 
   /** The socket is gone: release everything the session held, exactly once. */
   onClose(): void {
-    this.state = "closed";
+    this.#state = "closed";
     this.outbox.markClosed();
     this.release();
   }
 
   /** NEW_IMAGE from the hub: the same encoded bytes for every subscriber. */
   push(frame: Uint8Array): void {
+    if (this.closed) return;
     this.outbox.send(frame);
     this.ctx.metrics.notificationsSent++;
   }
 
+  // Once closed nothing more is written: a handler that resumes after an await
+  // (the store, the disk) must not put a reply behind the closing ERROR.
   send(message: ServerMessage): void {
+    if (this.closed) return;
     this.outbox.send(encodeMessage(message));
   }
 
+  sendControl(frame: Uint8Array): void {
+    if (this.closed) return;
+    this.outbox.send(frame);
+  }
+
   sendData(bytes: Uint8Array): void {
+    if (this.closed) return;
     this.outbox.send(encodeData(bytes));
     this.touch();
   }
 
   /** Whole encoded frames, as sendBlob makes them (FrameSink). */
   sendFrame(frame: Uint8Array): void {
+    if (this.closed) return;
     this.outbox.send(frame);
     this.touch();
   }
 
   get closed(): boolean {
-    return this.state === "closed";
+    return this.#state === "closed";
+  }
+
+  beginUpload(upload: Upload): boolean {
+    if (this.closed) {
+      // release() has run: nobody else would ever abort this upload.
+      void upload.abort();
+      return false;
+    }
+    this.upload = upload;
+    return true;
+  }
+
+  endUpload(): void {
+    this.upload = null;
+    this.payloads.clear();
   }
 
   get backlog(): number {
@@ -158,51 +204,37 @@ export class Session implements FrameSink {
     this.deadline = Date.now() + ms;
   }
 
-  requireIdentity(): Identity {
-    if (!this.identity) throw new ProtocolError("AUTH_REQUIRED", "this request needs a registered certificate: run 'sis register' first");
-    return this.identity;
-  }
-
-  /**
-   * The identity asked of the store again, for requests that release a key
-   * (P5a): a certificate revoked or expired since HELLO gets nothing more.
-   */
-  requireCurrentIdentity(): Identity {
-    const identity = this.requireIdentity();
-    const result = identify(this.ctx.store, identity.certDer);
-    if ("refused" in result) {
-      this.ctx.refusalLog.warn("certificate refused on request", { user: identity.username, serial: identity.serial, code: result.refused });
-      throw new ProtocolError(result.refused, result.refused === "CERT_REVOKED" ? REVOKED_WHILE_CONNECTED : refusalMessage(result.refused));
-    }
-    return identity;
-  }
-
   private async handleFrame(frame: Frame): Promise<void> {
     this.inbound -= frame.payload.length;
     if (this.paused && this.inbound < INBOUND_LOW) {
       this.paused = false;
       this.socket.resume();
     }
-    if (this.state === "closed") return;
+    if (this.closed) return;
     if (this.outbox.backlog > OUTBOUND_HIGH) {
       await this.outbox.below(OUTBOUND_HIGH);
       // The peer may have gone, or its deadline passed, while we waited.
-      if ((this.state as Session["state"]) === "closed") return;
+      if (this.closed) return;
     }
     if (this.upload) {
       this.touch();
-      await this.upload.receive(frame);
+      const upload = this.upload;
+      await upload.receive(frame);
+      // The blob writer has written or copied the payload (BlobWriter.write keeps no
+      // chunk), so the decoder may fill its buffer again; an upload that ended with
+      // this frame already freed the pool (endUpload).
+      if (frame.kind === DATA && this.upload === upload) this.payloads.give(frame.payload);
       return;
     }
     this.touch();
     if (frame.kind !== CONTROL) {
-      throw new ProtocolError(this.state === "hello" ? "HELLO_REQUIRED" : "BAD_UPLOAD", "unexpected data frame");
+      throw new ProtocolError(this.#state === "hello" ? "HELLO_REQUIRED" : "BAD_UPLOAD", "unexpected data frame");
     }
-    if (this.state === "hello") return this.hello(frame.payload);
-    await this.dispatch(decodeClientMessage(frame.payload));
+    if (this.#state === "hello") return this.hello(frame.payload);
+    await dispatch(this.ctx, this, decodeClientMessage(frame.payload));
   }
 
-  private hello(payload: Uint8Array): void {
+  private async hello(payload: Uint8Array): Promise<void> {
     let message: ClientMessage;
     try {
       message = decodeClientMessage(payload);
@@ -215,12 +247,14 @@ export class Session implements FrameSink {
     if (!SUPPORTED_VERSIONS.includes(message.version)) {
       throw new ProtocolError("UNSUPPORTED_VERSION", `protocol version ${message.version} is not supported; this server speaks ${SUPPORTED_VERSIONS.join(", ")}`, undefined, SUPPORTED_VERSIONS);
     }
+    await this.identified;
+    if (this.closed) return;
     if (this.refusal) {
       this.ctx.refusalLog.warn("certificate refused at HELLO", { address: this.address, code: this.refusal.code, reason: this.refusal.reason });
       throw new ProtocolError(this.refusal.code, refusalMessage(this.refusal.code));
     }
-    this.state = "ready";
-    if (this.identity) {
+    this.#state = "ready";
+    if (this.#identity) {
       this.ctx.metrics.authenticatedConnections++;
       this.subscribed = true;
       this.ctx.hub.subscribe(this);
@@ -238,29 +272,9 @@ export class Session implements FrameSink {
     });
   }
 
-  private async dispatch(message: ClientMessage): Promise<void> {
-    switch (message.type) {
-      case "HELLO":
-        throw new ProtocolError("BAD_MESSAGE", "HELLO was already sent on this connection");
-      case "PING":
-        return this.send({ type: "PONG" });
-      case "REGISTER":
-        return handleRegister(this, message);
-      case "GET_CRL":
-        return handleGetCrl(this);
-      case "POST_IMAGE":
-        this.upload = await startUpload(this, message);
-        return;
-      case "DOWNLOAD":
-        return handleDownload(this, message);
-      case "LIST":
-        return handleList(this, message);
-    }
-  }
-
   /** Reports an error to the peer; fatal ones close the connection (PROTOCOL.md section 5). */
   fail(error: unknown): void {
-    if (this.state === "closed") return;
+    if (this.closed) return;
     let pe: ProtocolError;
     if (error instanceof ProtocolError) pe = error;
     else {
@@ -274,8 +288,8 @@ export class Session implements FrameSink {
 
   /** Ends the connection after what is queued has been sent; stops handling frames at once. */
   close(): void {
-    if (this.state === "closed") return;
-    this.state = "closed";
+    if (this.closed) return;
+    this.#state = "closed";
     const timer = setTimeout(() => this.socket.terminate(), 2_000);
     void this.outbox.endAfterFlush().finally(() => clearTimeout(timer));
     this.release();
@@ -287,20 +301,10 @@ export class Session implements FrameSink {
     const upload = this.upload;
     this.upload = null;
     void upload?.abort();
+    this.payloads.clear();
     this.ctx.hub.unsubscribeSession(this);
     this.ctx.metrics.connections--;
     if (this.subscribed) this.ctx.metrics.authenticatedConnections--;
     if (this.admitted) this.ctx.hub.release(this.address);
-  }
-}
-
-function refusalMessage(code: ErrorCode): string {
-  switch (code) {
-    case "CERT_REVOKED":
-      return "your certificate has been revoked; enrol a new key with 'sis register'";
-    case "CERT_EXPIRED":
-      return "your certificate has expired; enrol a new key with 'sis register'";
-    default:
-      return "this server did not issue your certificate; register with 'sis register'";
   }
 }

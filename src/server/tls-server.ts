@@ -93,11 +93,7 @@ export function startProtocolServer(ctx: ServerContext, opts: { hostname: string
   // A revocation ends that certificate's open sessions within one check interval (P5a).
   const revocations = new RevocationWatch(ctx, () => sessions);
   const revocationTimer = setInterval(() => {
-    try {
-      revocations.check();
-    } catch (error) {
-      ctx.log.error("cannot check revocations", { error: String(error) });
-    }
+    revocations.check().catch((error) => ctx.log.error("cannot check revocations", { error: String(error) }));
   }, ctx.limits.revocationCheckMs);
   revocationTimer.unref();
 

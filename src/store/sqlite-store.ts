@@ -1,4 +1,6 @@
 /** SqliteStore: users, certificates and image metadata in one SQLite file (bun:sqlite, WAL, synchronous=FULL). */
+// bun:sqlite is synchronous: each method does its work before it returns, and the
+// Promise the ports ask for (ports.ts) is already settled; a failure is a rejection.
 import { type Database, SQLiteError } from "bun:sqlite";
 import {
   type CertRecord, type ImageQuery, type ImageRecord, type Millis, type NewCert, type NewImage,
@@ -36,12 +38,12 @@ export class SqliteStore implements Store {
 
   // --- users ---------------------------------------------------------------
 
-  findUser(username: string): UserRecord | null {
+  async findUser(username: string): Promise<UserRecord | null> {
     const row = this.#sql.findUser.get({ username });
     return row ? toUser(row) : null;
   }
 
-  createUser(username: string, passwordHash: string): UserRecord {
+  async createUser(username: string, passwordHash: string): Promise<UserRecord> {
     try {
       const row = this.#sql.createUser.get({ username, hash: passwordHash, now: Date.now() });
       return toUser(row!);
@@ -57,7 +59,7 @@ export class SqliteStore implements Store {
    * image rows are deleted. Their blob files become orphans that
    * FileBlobStore.sweep() removes at the next start-up.
    */
-  deleteUser(username: string): boolean {
+  async deleteUser(username: string): Promise<boolean> {
     return this.#db.transaction(() => {
       const user = this.#sql.findUser.get({ username });
       if (!user) return false;
@@ -73,7 +75,7 @@ export class SqliteStore implements Store {
 
   // --- certificates --------------------------------------------------------
 
-  addCert(cert: NewCert): CertRecord {
+  async addCert(cert: NewCert): Promise<CertRecord> {
     const serial = canonicalSerial(cert.serial);
     if (serial === null) throw new TypeError(`invalid certificate serial ${JSON.stringify(cert.serial)}`);
     let changes: number;
@@ -85,24 +87,24 @@ export class SqliteStore implements Store {
       throw conflictOr(err, `certificate serial ${serial} already exists`);
     }
     if (changes === 0) throw new Error(`cannot add a certificate for unknown or deleted user id ${cert.userId}`);
-    return this.findCert(serial)!;
+    return (await this.findCert(serial))!;
   }
 
-  findCert(serial: string): CertRecord | null {
+  async findCert(serial: string): Promise<CertRecord | null> {
     const normal = canonicalSerial(serial);
     if (normal === null) return null;
     const row = this.#sql.findCert.get({ serial: normal });
     return row ? toCert(row) : null;
   }
 
-  listCerts(username?: string): CertRecord[] {
+  async listCerts(username?: string): Promise<CertRecord[]> {
     const rows = username === undefined ? this.#sql.listCerts.all() : this.#sql.listCertsOf.all({ username });
     return rows.map(toCert);
   }
 
   // A revocation and its version bump commit together, so any process that
   // sees the new version also sees the revocation.
-  revokeSerial(serial: string, at: Millis): boolean {
+  async revokeSerial(serial: string, at: Millis): Promise<boolean> {
     const normal = canonicalSerial(serial);
     if (normal === null) return false;
     return this.#db.transaction(() => {
@@ -112,7 +114,7 @@ export class SqliteStore implements Store {
     }).immediate();
   }
 
-  revokeUser(username: string, at: Millis): number {
+  async revokeUser(username: string, at: Millis): Promise<number> {
     return this.#db.transaction(() => {
       const n = this.#sql.revokeUsernameCerts.run({ username, at }).changes;
       if (n > 0) this.#sql.bumpRevocationVersion.run();
@@ -120,23 +122,23 @@ export class SqliteStore implements Store {
     }).immediate();
   }
 
-  listRevoked(): { serial: string; revokedAt: Millis }[] {
+  async listRevoked(): Promise<{ serial: string; revokedAt: Millis }[]> {
     return this.#sql.listRevoked.all().map((r) => ({ serial: r.serial, revokedAt: r.revoked_at }));
   }
 
   /** Read from the database on every call, so revocations by other processes are seen at once. */
-  revocationVersion(): number {
+  async revocationVersion(): Promise<number> {
     return this.#sql.revocationVersion.get()?.value ?? 0;
   }
 
   // --- images --------------------------------------------------------------
 
-  imageNameTaken(ownerId: number, name: string): boolean {
+  async imageNameTaken(ownerId: number, name: string): Promise<boolean> {
     return this.#sql.imageNameTaken.get({ ownerId, name }) !== null;
   }
 
   /** Durable on return: the commit fsyncs the WAL (synchronous=FULL). */
-  insertImage(image: NewImage): ImageRecord {
+  async insertImage(image: NewImage): Promise<ImageRecord> {
     // The id names a blob file: refuse anything but a server-made id, here too.
     if (!IMAGE_ID.test(image.id)) throw new TypeError("image id must be 32 lower-case hex characters");
     const seq = this.#db.transaction(() => {
@@ -160,18 +162,18 @@ export class SqliteStore implements Store {
     return toImage(row);
   }
 
-  findImage(id: string): ImageRecord | null {
+  async findImage(id: string): Promise<ImageRecord | null> {
     const row = this.#sql.findImage.get({ id });
     return row ? toImage(row) : null;
   }
 
-  findImageByName(owner: string, name: string): ImageRecord | null {
+  async findImageByName(owner: string, name: string): Promise<ImageRecord | null> {
     const row = this.#sql.findImageByName.get({ owner, name });
     return row ? toImage(row) : null;
   }
 
   /** `after` given: oldest first (catch-up); otherwise newest first. Both bounds may be combined. */
-  listImages(query: ImageQuery): ImageRecord[] {
+  async listImages(query: ImageQuery): Promise<ImageRecord[]> {
     const limit = Math.floor(query.limit);
     if (!(limit > 0)) return [];
     const params = { after: query.after ?? -1, before: query.before ?? Number.MAX_SAFE_INTEGER, limit };
@@ -179,12 +181,12 @@ export class SqliteStore implements Store {
     return stmt.all(params).map(toImage);
   }
 
-  allImageIds(): Set<string> {
+  async allImageIds(): Promise<Set<string>> {
     return new Set(this.#sql.allImageIds.all().map((r) => r.id));
   }
 
   /** Beyond ports.ts: removes one image row (its seq is never reused). The blob is the caller's. */
-  deleteImage(id: string): boolean {
+  async deleteImage(id: string): Promise<boolean> {
     return this.#sql.deleteImage.run({ id }).changes > 0;
   }
 
@@ -204,11 +206,12 @@ export class SqliteStore implements Store {
     return row ? Object.values(row)[0] : undefined;
   }
 
-  close(): void {
+  async close(): Promise<void> {
     this.#db.close();
   }
 
+  /** For `using` in tests and tools: closes at once. */
   [Symbol.dispose](): void {
-    this.close();
+    this.#db.close();
   }
 }

@@ -63,7 +63,7 @@ describe("authentication", () => {
 
   test("a revoked certificate", async () => {
     const dave = await registerUser(sb, "dave");
-    expect(sb.server.context.store.revokeSerial(dave.creds.profile.serial, Date.now())).toBe(true);
+    expect(await sb.server.context.store.revokeSerial(dave.creds.profile.serial, Date.now())).toBe(true);
     await refusedAtHello({ certPem: dave.creds.certPem, keyPem: dave.creds.keyPem }, "CERT_REVOKED");
     // The real client reports it as a refusal of trust (exit code 3), not as a crash.
     const error = await connectAs(dave.creds).then(() => null, (e: unknown) => e);
@@ -74,10 +74,10 @@ describe("authentication", () => {
 
   test("an expired certificate this server issued", async () => {
     // Issued by the server's own CA with a validity that ended yesterday, and recorded like any other.
-    const { ctx, user } = { ctx: sb.server.context, user: sb.server.context.store.findUser("carol")! };
+    const { ctx, user } = { ctx: sb.server.context, user: (await sb.server.context.store.findUser("carol"))! };
     const { privateKeyPkcs8, csrDer } = await createKeyAndCsr({ username: "carol", bits: 2048 });
     const issued = await ctx.ca.issueUserCert({ csrDer, username: "carol", lifetimeDays: 30, now: new Date(Date.now() - 31 * 86_400_000) });
-    ctx.store.addCert({ serial: issued.serial, userId: user.id, der: issued.der, notBefore: issued.notBefore, notAfter: issued.notAfter });
+    await ctx.store.addCert({ serial: issued.serial, userId: user.id, der: issued.der, notBefore: issued.notBefore, notAfter: issued.notAfter });
     expect(issued.notAfter).toBeLessThan(Date.now());
     await refusedAtHello({ certPem: issued.pem, keyPem: toPem(privateKeyPkcs8, "PRIVATE KEY") }, "CERT_EXPIRED");
   });
@@ -89,7 +89,7 @@ describe("authentication", () => {
 
   test("the certificate of a deleted user", async () => {
     const erin = await registerUser(sb, "erin");
-    expect(sb.server.context.store.deleteUser("erin")).toBe(true);
+    expect(await sb.server.context.store.deleteUser("erin")).toBe(true);
     // Deleting a user revokes every certificate it had (and lists them in the CRL).
     await refusedAtHello({ certPem: erin.creds.certPem, keyPem: erin.creds.keyPem }, "CERT_REVOKED");
   });

@@ -152,14 +152,14 @@ describe("registration", () => {
       await expectRefusal(client, "BAD_USERNAME", false);
     }
     client.close();
-    expect(sb.server.context.store.findUser("carol")?.username).toBe("carol");
+    expect((await sb.server.context.store.findUser("carol"))?.username).toBe("carol");
     await expectStillServing(sb, carol);
   });
 
   test("the name of a deleted user", async () => {
     // A deleted user's name stays reserved: nobody inherits that identity or its images' authorship.
     await registerUser(sb, "nina");
-    expect(sb.server.context.store.deleteUser("nina")).toBe(true);
+    expect(await sb.server.context.store.deleteUser("nina")).toBe(true);
     await refused({ type: "REGISTER", username: "nina", password: "another-password-1", csr: spareCsr }, "BAD_USERNAME", false);
   });
 });

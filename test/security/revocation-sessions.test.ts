@@ -14,12 +14,12 @@ import {
 setDefaultTimeout(30_000);
 
 /** Revokes every certificate of `user` through a second handle on the SQLite file, as `sis admin revoke` does. */
-function revokeElsewhere(sb: Sandbox, user: string): number {
+async function revokeElsewhere(sb: Sandbox, user: string): Promise<number> {
   const other = SqliteStore.open(join(sb.root, "data", DATA_FILES.database));
   try {
-    return other.revokeUser(user, Date.now());
+    return await other.revokeUser(user, Date.now());
   } finally {
-    other.close();
+    await other.close();
   }
 }
 
@@ -49,7 +49,7 @@ describe("P5a: the periodic check ends a revoked certificate's open sessions", (
   test("an idle session of a certificate revoked by another store handle gets a fatal CERT_REVOKED and is closed; others stay", async () => {
     const { client } = await rawHello(sb, dan);
     const { client: bystander } = await rawHello(sb, olga);
-    expect(revokeElsewhere(sb, "dan")).toBe(1);
+    expect(await revokeElsewhere(sb, "dan")).toBe(1);
     // No request from dan: the server says it on its own, then closes.
     const reply = await expectRefusal(client, "CERT_REVOKED", true);
     expect(reply.message).toContain("revoked");
@@ -83,7 +83,7 @@ describe("P5a: DOWNLOAD asks the store at that moment", () => {
       if (f === null || f.kind !== DATA) throw new Error("the first download did not arrive whole");
       got += f.payload.length;
     }
-    expect(revokeElsewhere(sb, "dan")).toBe(1);
+    expect(await revokeElsewhere(sb, "dan")).toBe(1);
     client.write(encodeMessage({ type: "DOWNLOAD", id }));
     const reply = await expectRefusal(client, "CERT_REVOKED", true);
     expect(reply.message).toContain("revoked");
@@ -91,7 +91,7 @@ describe("P5a: DOWNLOAD asks the store at that moment", () => {
 
   test("POST_IMAGE is refused the same way", async () => {
     const { client, hello } = await rawHello(sb, olga);
-    expect(revokeElsewhere(sb, "olga")).toBe(1);
+    expect(await revokeElsewhere(sb, "olga")).toBe(1);
     const { message } = await craftPost(olga, storageCert(hello), { name: "after.png", bytes: pngLike(500) });
     client.write(encodeMessage(message));
     await expectRefusal(client, "CERT_REVOKED", true);

@@ -28,93 +28,93 @@ async function issue(username: string): Promise<IssuedCert> {
   return ca.issueUserCert({ csrDer, username });
 }
 
-function record(userId: number, cert: IssuedCert, der = cert.der) {
-  return store.addCert({ serial: cert.serial, userId, der, notBefore: cert.notBefore, notAfter: cert.notAfter });
+async function record(userId: number, cert: IssuedCert, der = cert.der) {
+  return await store.addCert({ serial: cert.serial, userId, der, notBefore: cert.notBefore, notAfter: cert.notAfter });
 }
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), "sis-identify-"));
   store = SqliteStore.open(join(dir, "sis.db"));
   ca = await CertificateAuthority.load(await createCa({ commonName: "sis CA identify-test" }));
-  aliceId = store.createUser("alice", "$argon2id$not-used-here").id;
+  aliceId = (await store.createUser("alice", "$argon2id$not-used-here")).id;
   [alice, unrecorded] = await Promise.all([issue("alice"), issue("alice")]);
-  record(aliceId, alice);
+  await record(aliceId, alice);
 }, 60_000);
 
-afterAll(() => {
-  store.close();
+afterAll(async () => {
+  await store.close();
   rmSync(dir, { recursive: true, force: true });
 });
 
 describe("identify()", () => {
-  test("no certificate means an anonymous connection", () => {
-    expect(identify(store, null)).toEqual({ anonymous: true });
-    expect(identify(store, new Uint8Array())).toEqual({ anonymous: true });
+  test("no certificate means an anonymous connection", async () => {
+    expect(await identify(store, null)).toEqual({ anonymous: true });
+    expect(await identify(store, new Uint8Array())).toEqual({ anonymous: true });
   });
 
-  test("a recorded, unrevoked certificate in its validity identifies its user", () => {
-    const result = identify(store, alice.der);
+  test("a recorded, unrevoked certificate in its validity identifies its user", async () => {
+    const result = await identify(store, alice.der);
     expect(result).toEqual({ identity: { userId: aliceId, username: "alice", serial: alice.serial, certDer: expect.any(Uint8Array) } });
     if (!("identity" in result)) throw new Error("unreachable");
     expect(Buffer.compare(result.identity.certDer, alice.der)).toBe(0);
   });
 
-  test("bytes that are not a certificate are CERT_UNKNOWN, not an exception", () => {
-    const result = identify(store, new TextEncoder().encode("not a certificate at all"));
+  test("bytes that are not a certificate are CERT_UNKNOWN, not an exception", async () => {
+    const result = await identify(store, new TextEncoder().encode("not a certificate at all"));
     expect(result).toMatchObject({ refused: "CERT_UNKNOWN" });
   });
 
-  test("a certificate from a foreign CA with CN=alice is CERT_UNKNOWN", () => {
+  test("a certificate from a foreign CA with CN=alice is CERT_UNKNOWN", async () => {
     const foreign = fromPem(certFile("foreign-alice.pem"), "CERTIFICATE");
-    expect(identify(store, foreign)).toMatchObject({ refused: "CERT_UNKNOWN" });
+    expect(await identify(store, foreign)).toMatchObject({ refused: "CERT_UNKNOWN" });
   });
 
-  test("a certificate our CA signed but the store never recorded is CERT_UNKNOWN", () => {
-    expect(identify(store, unrecorded.der)).toMatchObject({ refused: "CERT_UNKNOWN" });
+  test("a certificate our CA signed but the store never recorded is CERT_UNKNOWN", async () => {
+    expect(await identify(store, unrecorded.der)).toMatchObject({ refused: "CERT_UNKNOWN" });
   });
 
   test("a known serial presented with other bytes is CERT_UNKNOWN: the serial alone proves nothing", async () => {
-    const bobId = store.createUser("bob", "$argon2id$not-used-here").id;
+    const bobId = (await store.createUser("bob", "$argon2id$not-used-here")).id;
     const real = await issue("bob");
     const other = await issue("bob");
     // The record holds `real`'s serial with `other`'s bytes: presenting `real` must not match it.
-    record(bobId, real, other.der);
-    expect(identify(store, real.der)).toMatchObject({ refused: "CERT_UNKNOWN" });
+    await record(bobId, real, other.der);
+    expect(await identify(store, real.der)).toMatchObject({ refused: "CERT_UNKNOWN" });
   });
 
   test("a revoked certificate is CERT_REVOKED", async () => {
-    const carolId = store.createUser("carol", "$argon2id$not-used-here").id;
+    const carolId = (await store.createUser("carol", "$argon2id$not-used-here")).id;
     const cert = await issue("carol");
-    record(carolId, cert);
-    expect(identify(store, cert.der)).toHaveProperty("identity");
-    expect(store.revokeSerial(cert.serial, Date.now())).toBe(true);
-    expect(identify(store, cert.der)).toMatchObject({ refused: "CERT_REVOKED" });
+    await record(carolId, cert);
+    expect(await identify(store, cert.der)).toHaveProperty("identity");
+    expect(await store.revokeSerial(cert.serial, Date.now())).toBe(true);
+    expect(await identify(store, cert.der)).toMatchObject({ refused: "CERT_REVOKED" });
   });
 
   test("revoking one certificate of a user leaves the others valid", async () => {
-    const daveId = store.createUser("dave", "$argon2id$not-used-here").id;
+    const daveId = (await store.createUser("dave", "$argon2id$not-used-here")).id;
     const [laptop, phone] = await Promise.all([issue("dave"), issue("dave")]);
-    record(daveId, laptop);
-    record(daveId, phone);
-    store.revokeSerial(laptop.serial, Date.now());
-    expect(identify(store, laptop.der)).toMatchObject({ refused: "CERT_REVOKED" });
-    expect(identify(store, phone.der)).toMatchObject({ identity: { username: "dave", serial: phone.serial } });
+    await record(daveId, laptop);
+    await record(daveId, phone);
+    await store.revokeSerial(laptop.serial, Date.now());
+    expect(await identify(store, laptop.der)).toMatchObject({ refused: "CERT_REVOKED" });
+    expect(await identify(store, phone.der)).toMatchObject({ identity: { username: "dave", serial: phone.serial } });
   });
 
-  test("a recorded certificate after its notAfter is CERT_EXPIRED", () => {
-    expect(identify(store, alice.der, alice.notAfter + 1)).toMatchObject({ refused: "CERT_EXPIRED" });
+  test("a recorded certificate after its notAfter is CERT_EXPIRED", async () => {
+    expect(await identify(store, alice.der, alice.notAfter + 1)).toMatchObject({ refused: "CERT_EXPIRED" });
   });
 
-  test("a recorded certificate before its notBefore is CERT_EXPIRED", () => {
-    expect(identify(store, alice.der, alice.notBefore - 1)).toMatchObject({ refused: "CERT_EXPIRED" });
+  test("a recorded certificate before its notBefore is CERT_EXPIRED", async () => {
+    expect(await identify(store, alice.der, alice.notBefore - 1)).toMatchObject({ refused: "CERT_EXPIRED" });
   });
 
   test("a certificate issued in the past with a short lifetime is refused once its record has run out", async () => {
-    const erinId = store.createUser("erin", "$argon2id$not-used-here").id;
+    const erinId = (await store.createUser("erin", "$argon2id$not-used-here")).id;
     const { csrDer } = await createKeyAndCsr({ username: "erin", bits: 2048 });
     const old = await ca.issueUserCert({ csrDer, username: "erin", lifetimeDays: 1, now: new Date(Date.now() - 10 * 86_400_000) });
-    record(erinId, old);
-    expect(identify(store, old.der)).toMatchObject({ refused: "CERT_EXPIRED" });
+    await record(erinId, old);
+    expect(await identify(store, old.der)).toMatchObject({ refused: "CERT_EXPIRED" });
   });
 });
 

@@ -214,14 +214,14 @@ describe("startServer() registration and enrolment (P13–P16)", () => {
   });
 
   test("a wrong password is AUTH_FAILED, closes the connection and issues nothing", async () => {
-    const before = server.context.store.listCerts("alice").length;
+    const before = (await server.context.store.listCerts("alice")).length;
     await using client = await rawConnect(port);
     await helloAs(client);
     client.write(encodeMessage({ type: "REGISTER", username: "alice", password: "not-alices-password", csr: spareCsr }));
     const error = await expectError(client, "AUTH_FAILED");
     expect(error.message).toBe("wrong username or password");
     expect(await closedWithin(client)).toBe(true);
-    expect(server.context.store.listCerts("alice")).toHaveLength(before);
+    expect(await server.context.store.listCerts("alice")).toHaveLength(before);
   });
 
   const badNames: [string, string][] = [
@@ -240,13 +240,13 @@ describe("startServer() registration and enrolment (P13–P16)", () => {
     client.write(encodeMessage({ type: "REGISTER", username, password: "good-password-1", csr: spareCsr }));
     await expectError(client, "BAD_USERNAME");
     expect(await anonymousHello(port)).toMatchObject({ type: "HELLO" });
-    expect(server.context.store.findUser(username)).toBeNull();
+    expect(await server.context.store.findUser(username)).toBeNull();
   });
 
   test("a password under 8 characters is WEAK_PASSWORD", async () => {
     const reply = await registerRaw(port, "shorty", "1234567", spareCsr);
     expect(reply).toMatchObject({ type: "ERROR", code: "WEAK_PASSWORD" });
-    expect(server.context.store.findUser("shorty")).toBeNull();
+    expect(await server.context.store.findUser("shorty")).toBeNull();
   });
 
   test("a CSR whose signature does not match its key (certs/bad-pop.csr) is BAD_CSR and the connection stays usable", async () => {
@@ -256,13 +256,13 @@ describe("startServer() registration and enrolment (P13–P16)", () => {
     await expectError(client, "BAD_CSR");
     client.write(encodeMessage({ type: "PING" }));
     expect(await client.next()).toEqual({ type: "PONG" });
-    expect(server.context.store.findUser("popper")).toBeNull();
+    expect(await server.context.store.findUser("popper")).toBeNull();
   });
 
   test("a CSR with a 1024-bit key (certs/weak-1024.csr) is WEAK_KEY", async () => {
     const reply = await registerRaw(port, "weakling", "weakling-password-1", csrFixtureBase64("weak-1024.csr"));
     expect(reply).toMatchObject({ type: "ERROR", code: "WEAK_KEY" });
-    expect(server.context.store.findUser("weakling")).toBeNull();
+    expect(await server.context.store.findUser("weakling")).toBeNull();
   });
 
   test("bytes that are not a CSR are BAD_CSR", async () => {
@@ -286,7 +286,7 @@ describe("startServer() login back-off (P17, P18)", () => {
     expect(error.retryAfter).toBeLessThanOrEqual(900);
     expect(await closedWithin(client)).toBe(true);
     expect(server.context.metrics.loginsFailed).toBe(failedBefore);
-    expect(server.context.store.listCerts("victim")).toHaveLength(1);
+    expect(await server.context.store.listCerts("victim")).toHaveLength(1);
   }, 30_000);
 
   test("a success clears the username's failures", async () => {
@@ -304,14 +304,14 @@ describe("startServer() login back-off (P17, P18)", () => {
 describe("startServer() LIST pages (D5)", () => {
   // Rows committed straight to the server's SQLite store (no blobs: LIST reads only metadata).
   let seqs: number[] = [];
-  beforeAll(() => {
-    const owner = server.context.store.findUser("alice")!;
-    seqs = ["one.png", "two.png", "three.png"].map((name) =>
-      server.context.store.insertImage({
+  beforeAll(async () => {
+    const owner = (await server.context.store.findUser("alice"))!;
+    for (const name of ["one.png", "two.png", "three.png"]) {
+      seqs.push((await server.context.store.insertImage({
         id: randomBytes(16).toString("hex"), ownerId: owner.id, owner: "alice", name, contentType: "image/png", size: 10, cipherSize: 26,
         header: new Uint8Array(40), signature: new Uint8Array(300), wrappedKey: new Uint8Array(256), signerSerial: alice.serial,
-      }).seq,
-    );
+      })).seq);
+    }
   });
 
   async function list(message: Record<string, unknown>): Promise<{ seqs: number[]; next: number | null }> {
@@ -355,7 +355,7 @@ describe("startServer() presented certificates (P4, P5)", () => {
       await using client = await rawConnect(port, { certPem: bob.certPem, keyPem: bob.keyPem });
       expect(await helloAs(client)).toMatchObject({ user: "bob" });
     }
-    expect(server.context.store.revokeSerial(bob.serial, Date.now())).toBe(true);
+    expect(await server.context.store.revokeSerial(bob.serial, Date.now())).toBe(true);
     await using client = await rawConnect(port, { certPem: bob.certPem, keyPem: bob.keyPem });
     client.write(helloFrame());
     await expectError(client, "CERT_REVOKED");
@@ -363,10 +363,10 @@ describe("startServer() presented certificates (P4, P5)", () => {
   });
 
   test("a recorded certificate past its validity is CERT_EXPIRED", async () => {
-    const user = server.context.store.createUser("oldtimer", "$argon2id$unused");
+    const user = await server.context.store.createUser("oldtimer", "$argon2id$unused");
     const { csrDer, privateKeyPkcs8 } = await createKeyAndCsr({ username: "oldtimer", bits: 2048 });
     const old = await server.context.ca.issueUserCert({ csrDer, username: "oldtimer", lifetimeDays: 1, now: new Date(Date.now() - 30 * 86_400_000) });
-    server.context.store.addCert({ serial: old.serial, userId: user.id, der: old.der, notBefore: old.notBefore, notAfter: old.notAfter });
+    await server.context.store.addCert({ serial: old.serial, userId: user.id, der: old.der, notBefore: old.notBefore, notAfter: old.notAfter });
     await using client = await rawConnect(port, { certPem: old.pem, keyPem: toPem(privateKeyPkcs8, "PRIVATE KEY") });
     client.write(helloFrame());
     await expectError(client, "CERT_EXPIRED");
@@ -389,7 +389,7 @@ describe("startServer() limits per address", () => {
     }
     const reply = await registerRaw(limited.port, "newcomer", "newcomer-password-1", spareCsr);
     expect(reply).toMatchObject({ type: "ERROR", code: "THROTTLED" });
-    expect(limited.context.store.findUser("newcomer")).toBeNull();
+    expect(await limited.context.store.findUser("newcomer")).toBeNull();
   }, 60_000);
 
   test("a connection over the per-address limit is TOO_MANY_CONNECTIONS; closing one makes room", async () => {

@@ -24,8 +24,8 @@ function childScript(path: string, serial: string, holdMs: number): string {
       raw.close();
     }
     const store = SqliteStore.open(path);
-    console.log(store.revokeSerial(${JSON.stringify(serial)}, 99) ? "revoked" : "unchanged");
-    store.close();
+    console.log(await store.revokeSerial(${JSON.stringify(serial)}, 99) ? "revoked" : "unchanged");
+    await store.close();
   `;
 }
 
@@ -33,31 +33,31 @@ test("a revocation by another process is seen by the open store", async () => {
   using dir = tempDir();
   const path = join(dir.path, "sis.db");
   using store = SqliteStore.open(path);
-  const alice = store.createUser("alice", "h");
-  store.addCert(newCert(alice.id, "a1"));
-  const before = store.revocationVersion();
+  const alice = await store.createUser("alice", "h");
+  await store.addCert(newCert(alice.id, "a1"));
+  const before = await store.revocationVersion();
 
   const child = Bun.spawn([BUN, "-e", childScript(path, "a1", 0)], { stdout: "pipe", stderr: "pipe" });
   const [out, err, code] = await Promise.all([new Response(child.stdout).text(), new Response(child.stderr).text(), child.exited]);
   expect({ out: out.trim(), err, code }).toEqual({ out: "revoked", err: "", code: 0 });
 
-  expect(store.revocationVersion()).toBe(before + 1);
-  expect(store.findCert("a1")?.revokedAt).toBe(99);
+  expect(await store.revocationVersion()).toBe(before + 1);
+  expect((await store.findCert("a1"))?.revokedAt).toBe(99);
 });
 
 test("a write waits for another process's lock instead of failing with SQLITE_BUSY", async () => {
   using dir = tempDir();
   const path = join(dir.path, "sis.db");
   using store = SqliteStore.open(path);
-  const alice = store.createUser("alice", "h");
-  store.addCert(newCert(alice.id, "a1"));
+  const alice = await store.createUser("alice", "h");
+  await store.addCert(newCert(alice.id, "a1"));
 
   const child = Bun.spawn([BUN, "-e", childScript(path, "ffff", 300)], { stdout: "pipe", stderr: "pipe" });
   const reader = child.stdout.getReader();
   const first = await reader.read();
   expect(new TextDecoder().decode(first.value)).toStartWith("locked");
   // The child holds the write lock now; busy_timeout lets this block until it commits.
-  expect(store.revokeSerial("a1", 5)).toBe(true);
+  expect(await store.revokeSerial("a1", 5)).toBe(true);
   let rest = "";
   for (let r = await reader.read(); !r.done; r = await reader.read()) rest += new TextDecoder().decode(r.value);
   const code = await child.exited;
@@ -65,10 +65,10 @@ test("a write waits for another process's lock instead of failing with SQLITE_BU
   expect(code).toBe(0);
 });
 
-test("the WAL file gets the database's owner-only permissions", () => {
+test("the WAL file gets the database's owner-only permissions", async () => {
   using dir = tempDir();
   const path = join(dir.path, "sis.db");
   using store = SqliteStore.open(path);
-  store.createUser("alice", "h");
+  await store.createUser("alice", "h");
   expect(statSync(`${path}-wal`).mode & 0o777).toBe(0o600);
 });

@@ -7,21 +7,21 @@ import { MIGRATIONS, SCHEMA_VERSION, SchemaTooNewError, SqliteStore, migrate } f
 import { newCert, newImage, tempDir } from "./fixtures.ts";
 import { runStoreContract } from "./store-contract.ts";
 
-runStoreContract("SqliteStore", () => {
+runStoreContract("SqliteStore", async () => {
   const dir = tempDir();
   const path = join(dir.path, "sis.db");
   const store = SqliteStore.open(path);
   const twins: SqliteStore[] = [];
   return {
     store,
-    twin: () => {
+    twin: async () => {
       const t = SqliteStore.open(path);
       twins.push(t);
       return t;
     },
-    cleanup: () => {
-      for (const t of twins) t.close();
-      store.close();
+    cleanup: async () => {
+      for (const t of twins) await t.close();
+      await store.close();
       dir[Symbol.dispose]();
     },
   };
@@ -62,20 +62,20 @@ describe("SqliteStore on disk", () => {
     expect(SCHEMA_VERSION).toBe(MIGRATIONS.length);
   });
 
-  test("reopening a database keeps its users, certificates and images", () => {
+  test("reopening a database keeps its users, certificates and images", async () => {
     let imageId: string;
     {
       using store = SqliteStore.open(path);
-      const alice = store.createUser("alice", "h");
-      store.addCert(newCert(alice.id, "a1"));
-      store.revokeSerial("a1", 7);
-      imageId = store.insertImage(newImage(alice, "cat.png")).id;
+      const alice = await store.createUser("alice", "h");
+      await store.addCert(newCert(alice.id, "a1"));
+      await store.revokeSerial("a1", 7);
+      imageId = (await store.insertImage(newImage(alice, "cat.png"))).id;
     }
     using store = SqliteStore.open(path);
-    expect(store.findUser("alice")?.passwordHash).toBe("h");
-    expect(store.findCert("a1")?.revokedAt).toBe(7);
-    expect(store.revocationVersion()).toBe(1);
-    expect(store.findImage(imageId)?.name).toBe("cat.png");
+    expect((await store.findUser("alice"))?.passwordHash).toBe("h");
+    expect((await store.findCert("a1"))?.revokedAt).toBe(7);
+    expect(await store.revocationVersion()).toBe(1);
+    expect((await store.findImage(imageId))?.name).toBe("cat.png");
     expect(store.pragma("user_version")).toBe(SCHEMA_VERSION);
   });
 
@@ -117,18 +117,18 @@ describe("SqliteStore on disk", () => {
     }
   });
 
-  test("seq is not reused after the newest image is deleted directly", () => {
+  test("seq is not reused after the newest image is deleted directly", async () => {
     using store = SqliteStore.open(path);
-    const alice = store.createUser("alice", "h");
-    const newest = store.insertImage(newImage(alice, "a"));
-    expect(store.deleteImage(newest.id)).toBe(true);
-    expect(store.deleteImage(newest.id)).toBe(false);
-    expect(store.insertImage(newImage(alice, "b")).seq).toBeGreaterThan(newest.seq);
+    const alice = await store.createUser("alice", "h");
+    const newest = await store.insertImage(newImage(alice, "a"));
+    expect(await store.deleteImage(newest.id)).toBe(true);
+    expect(await store.deleteImage(newest.id)).toBe(false);
+    expect((await store.insertImage(newImage(alice, "b"))).seq).toBeGreaterThan(newest.seq);
   });
 
-  test("integrityCheck() reports ok on a healthy database", () => {
+  test("integrityCheck() reports ok on a healthy database", async () => {
     using store = SqliteStore.open(path);
-    store.createUser("alice", "h");
+    await store.createUser("alice", "h");
     expect(store.integrityCheck()).toBe("ok");
   });
 });

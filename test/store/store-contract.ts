@@ -5,11 +5,12 @@ import { certStoreContract } from "./cert-store-contract.ts";
 import { imageStoreContract } from "./image-store-contract.ts";
 import { userStoreContract } from "./user-store-contract.ts";
 
+/** Every call may be asynchronous: a backend over the network opens, clones and drops its handles so. */
 export interface StoreHarness {
   store: Store;
   /** A second, independent handle on the same data: another process such as `sis admin revoke`. */
-  twin(): Store;
-  cleanup(): void;
+  twin(): Promise<Store>;
+  cleanup(): Promise<void>;
 }
 
 /** Filled afresh before every test: a new store with two users. */
@@ -20,14 +21,15 @@ export interface StoreFixture {
   bob: UserRecord;
 }
 
-export function runStoreContract(name: string, make: () => StoreHarness): void {
+/** The rules of ports.ts (ST1–ST8), as far as a test can see them; each backend runs this once. */
+export function runStoreContract(name: string, make: () => Promise<StoreHarness>): void {
   describe(`${name} (Store contract)`, () => {
     const f = {} as StoreFixture;
-    beforeEach(() => {
-      f.h = make();
+    beforeEach(async () => {
+      f.h = await make();
       f.store = f.h.store;
-      f.alice = f.store.createUser("alice", "$argon2id$alice");
-      f.bob = f.store.createUser("bob", "$argon2id$bob");
+      f.alice = await f.store.createUser("alice", "$argon2id$alice");
+      f.bob = await f.store.createUser("bob", "$argon2id$bob");
     });
     afterEach(() => f.h.cleanup());
 

@@ -1,0 +1,28 @@
+/** Request dispatch after HELLO: one handler per client message type, as a table (PROTOCOL.md section 4). */
+import { ProtocolError, type ClientMessage, type ClientMessageOf } from "../protocol/index.ts";
+import type { ServerContext } from "./context.ts";
+import { startUpload } from "./handle-post.ts";
+import { handleDownload, handleGetCrl, handleList } from "./handle-read.ts";
+import { handleRegister } from "./handle-register.ts";
+import type { Peer } from "./peer.ts";
+
+export type Handler<T extends ClientMessage["type"]> = (ctx: ServerContext, peer: Peer, message: ClientMessageOf<T>) => void | Promise<void>;
+
+/** Every message type has an entry: a new one in the protocol does not compile until it is handled here. */
+export const HANDLERS: { readonly [T in ClientMessage["type"]]: Handler<T> } = {
+  // HELLO itself is the session's (it changes the session's state); a second one is an error.
+  HELLO: () => {
+    throw new ProtocolError("BAD_MESSAGE", "HELLO was already sent on this connection");
+  },
+  PING: (_ctx, peer) => peer.send({ type: "PONG" }),
+  REGISTER: handleRegister,
+  GET_CRL: handleGetCrl,
+  POST_IMAGE: startUpload,
+  DOWNLOAD: handleDownload,
+  LIST: handleList,
+};
+
+export function dispatch(ctx: ServerContext, peer: Peer, message: ClientMessage): void | Promise<void> {
+  const handler = HANDLERS[message.type] as Handler<ClientMessage["type"]>;
+  return handler(ctx, peer, message);
+}

@@ -1,0 +1,16 @@
+/** What a refused certificate is told (P5, P5a): the words are the same wherever the refusal happens. */
+import type { ErrorCode } from "../protocol/index.ts";
+
+export const REVOKED_WHILE_CONNECTED =
+  "your certificate was revoked while you were connected; this connection is closed. Enrol a new key with 'sis register'";
+
+export function refusalMessage(code: ErrorCode): string {
+  switch (code) {
+    case "CERT_REVOKED":
+      return "your certificate has been revoked; enrol a new key with 'sis register'";
+    case "CERT_EXPIRED":
+      return "your certificate has expired; enrol a new key with 'sis register'";
+    default:
+      return "this server did not issue your certificate; register with 'sis register'";
+  }
+}
