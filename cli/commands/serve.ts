@@ -1,9 +1,8 @@
 /** sis serve: start the server with its CA; print the CA fingerprint and where it listens (options: src/app/options.ts). */
 import { FlagError, loadConfig, parseFlags, printConfig, serveOptionsOf } from "../../src/app/config.ts";
 import { SERVE_OPTIONS } from "../../src/app/options.ts";
-import { startServer } from "../../src/app/serve.ts";
+import { hostPort, isWildcard, ListenError, reachableHosts, startServer } from "../../src/app/serve.ts";
 import { ClientError } from "../../src/client/errors.ts";
-import { hostPort, isWildcard, ListenError, reachableHosts } from "../../src/server/listen-address.ts";
 import { parse, UsageError } from "../args.ts";
 import { VERSION } from "../version.ts";
 

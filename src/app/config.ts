@@ -5,7 +5,6 @@ import { z } from "zod";
 import { ClientError } from "../client/errors.ts";
 import type { ServerLimits } from "../server/context.ts";
 import { allowed, DEFAULT_CONFIG, formatSizeValue, optionSpec, parseSize, SERVE_OPTIONS, type OptionSpec, type ServeConfig } from "./options.ts";
-import type { ServeOptions } from "./serve.ts";
 
 /** One option's value, the same rule for a flag and a file; every message says what is allowed. */
 function valueSchema(o: OptionSpec): z.ZodType<string | number> {
@@ -154,7 +153,17 @@ export function limitsOf(config: ServeConfig): ServerLimits {
 
 export const DEFAULT_LIMITS: Readonly<ServerLimits> = Object.freeze(limitsOf(DEFAULT_CONFIG));
 
+/** Where a configuration puts the server: what startServer() takes, less version and log (the caller adds them). */
+export interface ServePlacement {
+  dataDir: string;
+  host: string;
+  port: number;
+  httpHost: string;
+  httpPort: number | null;
+  limits: ServerLimits;
+}
+
 /** What startServer() takes, from a configuration (the caller adds version and log). */
-export function serveOptionsOf(config: ServeConfig): Omit<ServeOptions, "version" | "log"> {
+export function serveOptionsOf(config: ServeConfig): ServePlacement {
   return { dataDir: config.data, host: config.host, port: config.port, httpHost: config["http-host"], httpPort: config["http-port"], limits: limitsOf(config) };
 }

@@ -19,6 +19,9 @@ import { startProtocolServer } from "../server/tls-server.ts";
 import { FileBlobStore, SqliteStore } from "../store/index.ts";
 import { DEFAULT_LIMITS } from "./config.ts";
 
+/** What the CLI prints about addresses and how it explains a port in use. */
+export { hostPort, isWildcard, ListenError, reachableHosts } from "../server/listen-address.ts";
+
 export interface ServeOptions {
   dataDir: string;
   host: string;
