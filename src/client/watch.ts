@@ -24,7 +24,8 @@ const BACKOFF_START_MS = 500;
 const BACKOFF_MAX_MS = 30_000;
 
 export async function watch(opts: WatchOptions): Promise<void> {
-  const state = await loadWatchState(opts.home, opts.creds.profile.server);
+  // One position per output folder: a watch into a new folder receives the older images too.
+  const state = await loadWatchState(opts.home, opts.creds.profile.server, opts.outDir);
   const crl = new CrlSource(opts.creds.caDer);
   // A watcher killed mid-download leaves hidden partial files; nothing else owns them.
   const cleaned = await cleanPartials(opts.outDir);
