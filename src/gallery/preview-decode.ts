@@ -1,0 +1,90 @@
+/** Decoding a saved image to RGBA for its preview, in pure JS or embedded wasm: JPEG (jpeg-js), PNG (fast-png), HEIC/HEIF (libheif-js). */
+import { decode as decodePng, convertIndexedToRgb } from "fast-png";
+import jpeg from "jpeg-js";
+import type { Rgba } from "./resize.ts";
+
+/** Larger pictures get no preview (a placeholder): 50 megapixels are 200 MB of RGBA already. */
+export const MAX_PREVIEW_SOURCE_MP = 50;
+
+export type PreviewSource = "image/jpeg" | "image/png" | "image/heic" | "image/heif" | "image/avif";
+
+export class PreviewError extends Error {}
+
+/** What this module decodes; GIF and WebP are shown by the browser itself (see thumbnails.ts). */
+export function canDecode(contentType: string): contentType is PreviewSource {
+  return contentType === "image/jpeg" || contentType === "image/png" || contentType === "image/heic" || contentType === "image/heif" || contentType === "image/avif";
+}
+
+function tooLarge(width: number, height: number): void {
+  if (width * height > MAX_PREVIEW_SOURCE_MP * 1_000_000) throw new PreviewError(`${width}×${height} is larger than ${MAX_PREVIEW_SOURCE_MP} megapixels`);
+}
+
+function png(bytes: Uint8Array): Rgba {
+  if (bytes.length >= 24) tooLarge(new DataView(bytes.buffer, bytes.byteOffset).getUint32(16), new DataView(bytes.buffer, bytes.byteOffset).getUint32(20));
+  const decoded = decodePng(bytes, { checkCrc: false });
+  const { width, height } = decoded;
+  let samples: ArrayLike<number> = decoded.data;
+  let channels = decoded.channels;
+  let max = 2 ** decoded.depth - 1;
+  if (decoded.palette) {
+    samples = convertIndexedToRgb(decoded);
+    channels = samples.length / (width * height);
+    max = 255;
+  }
+  const data = new Uint8Array(width * height * 4);
+  const scale = 255 / max;
+  for (let p = 0; p < width * height; p++) {
+    const s = p * channels;
+    const v = (i: number) => Math.round(samples[s + i]! * scale);
+    const [r, g, b, a] = channels >= 3 ? [v(0), v(1), v(2), channels === 4 ? v(3) : 255] : [v(0), v(0), v(0), channels === 2 ? v(1) : 255];
+    data.set([r, g, b, a], p * 4);
+  }
+  return { width, height, data };
+}
+
+function jpg(bytes: Uint8Array): Rgba {
+  try {
+    const { width, height, data } = jpeg.decode(bytes, { useTArray: true, formatAsRGBA: true, maxResolutionInMP: MAX_PREVIEW_SOURCE_MP, maxMemoryUsageInMB: 1024 });
+    return { width, height, data };
+  } catch (error) {
+    throw new PreviewError(`cannot decode the JPEG: ${(error as Error).message}`);
+  }
+}
+
+interface HeifImage {
+  get_width(): number;
+  get_height(): number;
+  display(target: { data: Uint8ClampedArray; width: number; height: number }, done: (result: { data: Uint8ClampedArray } | null) => void): void;
+  free?(): void;
+}
+interface LibHeif {
+  HeifDecoder: new () => { decode(bytes: Uint8Array): HeifImage[] };
+}
+let libheif: Promise<LibHeif> | null = null;
+
+/** libheif (LGPL, wasm inlined in the bundle, 2 MB): loaded on the first HEIC only. Rotation and mirroring (irot/imir) are applied by libheif. */
+async function heif(bytes: Uint8Array): Promise<Rgba> {
+  // @ts-expect-error: the package ships no types for this entry point
+  libheif ??= import("libheif-js/wasm-bundle.js").then((m: { default: LibHeif }) => m.default);
+  const lib = await libheif;
+  const images = new lib.HeifDecoder().decode(bytes);
+  const image = images[0];
+  if (!image) throw new PreviewError("libheif found no image in the file");
+  try {
+    const width = image.get_width();
+    const height = image.get_height();
+    tooLarge(width, height);
+    const data = await new Promise<Uint8ClampedArray>((resolve, reject) =>
+      image.display({ data: new Uint8ClampedArray(width * height * 4), width, height }, (result) => (result ? resolve(result.data) : reject(new PreviewError("libheif cannot decode the image")))),
+    );
+    return { width, height, data };
+  } finally {
+    for (const i of images) i.free?.();
+  }
+}
+
+export async function decodeForPreview(bytes: Uint8Array, contentType: PreviewSource): Promise<Rgba> {
+  if (contentType === "image/jpeg") return jpg(bytes);
+  if (contentType === "image/png") return png(bytes);
+  return heif(bytes);
+}
