@@ -72,9 +72,9 @@ dd { margin: 0; overflow-wrap: anywhere; font-family: ui-monospace, SFMono-Regul
 .empty { color: var(--muted); text-align: center; margin-top: 4rem; }
 .viewer { border: 0; padding: 0; border-radius: 12px; max-width: min(96vw, 1200px); max-height: 94vh; width: auto; background: var(--card); color: var(--ink); }
 .viewer::backdrop { background: rgba(16, 24, 40, .78); }
-.viewer figure { margin: 0; display: grid; grid-template-columns: minmax(0, 1fr) 18rem; }
+.viewer figure { margin: 0; display: grid; grid-template-columns: minmax(0, 1fr) 18rem; background: #111; }
 .viewer figure > img { display: block; max-width: 100%; max-height: 94vh; margin: auto; background: #111; }
-.viewer figcaption { padding: 1rem 1.25rem; display: flex; flex-direction: column; gap: .4rem; overflow: auto; max-height: 94vh; }
+.viewer figcaption { background: var(--card); padding: 1rem 1.25rem; display: flex; flex-direction: column; gap: .4rem; overflow: auto; max-height: 94vh; }
 .viewer h2 { white-space: normal; overflow-wrap: anywhere; padding-right: 2rem; }
 .viewer h3 { margin: .5rem 0 0; font-size: .85rem; color: var(--muted); font-weight: 600; }
 .viewer .links { font-size: .85rem; color: var(--muted); margin: .5rem 0 0; }

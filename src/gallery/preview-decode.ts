@@ -1,5 +1,5 @@
-/** Decoding a saved image to RGBA for its preview, in pure JS or embedded wasm: JPEG (jpeg-js), PNG (fast-png), HEIC/HEIF (libheif-js). */
-import { decode as decodePng, convertIndexedToRgb } from "fast-png";
+/** Decoding a saved image to RGBA for its preview, in pure JS or embedded wasm: JPEG (jpeg-js), PNG (pngjs), HEIC/HEIF (libheif-js). */
+import { PNG } from "pngjs";
 import jpeg from "jpeg-js";
 import type { Rgba } from "./resize.ts";
 
@@ -21,25 +21,12 @@ function tooLarge(width: number, height: number): void {
 
 function png(bytes: Uint8Array): Rgba {
   if (bytes.length >= 24) tooLarge(new DataView(bytes.buffer, bytes.byteOffset).getUint32(16), new DataView(bytes.buffer, bytes.byteOffset).getUint32(20));
-  const decoded = decodePng(bytes, { checkCrc: false });
-  const { width, height } = decoded;
-  let samples: ArrayLike<number> = decoded.data;
-  let channels = decoded.channels;
-  let max = 2 ** decoded.depth - 1;
-  if (decoded.palette) {
-    samples = convertIndexedToRgb(decoded);
-    channels = samples.length / (width * height);
-    max = 255;
+  try {
+    const { width, height, data } = PNG.sync.read(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), { checkCRC: false });
+    return { width, height, data };
+  } catch (error) {
+    throw new PreviewError(`cannot decode the PNG: ${(error as Error).message}`);
   }
-  const data = new Uint8Array(width * height * 4);
-  const scale = 255 / max;
-  for (let p = 0; p < width * height; p++) {
-    const s = p * channels;
-    const v = (i: number) => Math.round(samples[s + i]! * scale);
-    const [r, g, b, a] = channels >= 3 ? [v(0), v(1), v(2), channels === 4 ? v(3) : 255] : [v(0), v(0), v(0), channels === 2 ? v(1) : 255];
-    data.set([r, g, b, a], p * 4);
-  }
-  return { width, height, data };
 }
 
 function jpg(bytes: Uint8Array): Rgba {
