@@ -3,14 +3,18 @@
  * the "live" mark follows the watch; a watch into a new folder receives the older images; `sis get --all` skips what is there.
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { existsSync, readFileSync, rmSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { SIS, sis, startWatch } from "../support/cli.ts";
 import { openSandbox, type Sandbox } from "../support/sandbox.ts";
-import { SAMPLE, sameBytes } from "../support/share.ts";
+import { SAMPLE, escapeRegExp, sameBytes } from "../support/share.ts";
+import { gradientPng } from "./png.ts";
 
 let box: Sandbox;
 let bob: string;
+/** Whether this build accepts HEIC (helper branches add it): then its preview is checked through the compiled binary too. */
+let heic = false;
 
 beforeAll(async () => {
   box = await openSandbox("sis-gallery-home-", ["alice", "bob"]);
@@ -19,7 +23,12 @@ beforeAll(async () => {
     const r = await sis(["post", "--quiet", "--home", box.home("alice"), file]);
     expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 0, stderr: "" });
   }
+  writeFileSync(join(box.root, "tall.png"), gradientPng([250, 200, 0], [0, 120, 40], 200, 400));
+  expect(spawnSync("heif-enc", ["-q", "60", "-o", join(box.root, "tall.heic"), join(box.root, "tall.png")]).status).toBe(0);
+  heic = (await sis(["post", "--quiet", "--home", box.home("alice"), join(box.root, "tall.heic")])).code === 0;
 }, 90_000);
+
+const IMAGES = () => (heic ? ["sample.jpg", "sample.png", "tall.heic"] : ["sample.jpg", "sample.png"]);
 afterAll(async () => {
   await box?.close();
 });
@@ -40,6 +49,7 @@ async function startGallery(home: string) {
   return {
     from: m[3]!,
     api: async <T>(path: string): Promise<T> => (await (await fetch(m[1]! + path, { headers })).json()) as T,
+    get: (path: string) => fetch(m[1]! + path.replace(/^\//, ""), { headers }),
     stop: async () => {
       proc.kill("SIGTERM");
       return proc.exited;
@@ -68,9 +78,17 @@ test("watch -o DIR is remembered; gallery shows DIR without flags and says so; t
 
     gallery = await startGallery(bob);
     expect(gallery.from).toBe(`${dir}: where 'sis watch -o' saves, remembered in the home`);
-    const listed = await gallery.api<{ dir: string; images: { name: string; verified: boolean }[] }>("api/images");
+    if (heic) await watch.waitFor(/saved alice\/tall\.heic/);
+    const listed = await gallery.api<{ dir: string; images: { name: string; verified: boolean; thumb: string }[] }>("api/images");
     expect(listed.dir).toBe(dir);
-    expect(listed.images.map((i) => [i.name, i.verified]).sort()).toEqual([["sample.jpg", true], ["sample.png", true]]);
+    expect(listed.images.map((i) => [i.name, i.verified]).sort()).toEqual(IMAGES().map((n) => [n, true]));
+    // Previews made inside the compiled binary (jpeg-js, pngjs, libheif's wasm embedded), cached in the home.
+    for (const image of listed.images) {
+      const res = await gallery.get(image.thumb);
+      expect([image.name, res.status, res.headers.get("content-type")]).toEqual([image.name, 200, "image/jpeg"]);
+      expect([...new Uint8Array(await res.arrayBuffer()).subarray(0, 2)]).toEqual([0xff, 0xd8]);
+    }
+    expect(readdirSync(join(bob, "thumbnails")).filter((f) => f.endsWith("-320.jpg")).length).toBe(IMAGES().length);
     const live = await gallery.api<{ running: boolean; lastImageAt: string | null }>("api/live");
     expect(live.running).toBe(true);
     expect(Number.isNaN(Date.parse(live.lastImageAt!))).toBe(false);
@@ -100,7 +118,7 @@ test("a watch into a new -o folder receives the older images too (one position p
   // Back to the first folder: its position says both were handled, so nothing is fetched again.
   const again = startWatch(bob, first);
   try {
-    await again.waitFor(/catching up after #2\b/);
+    await again.waitFor(new RegExp(`catching up after #${IMAGES().length}\\b`));
   } finally {
     await again.stop();
   }
@@ -108,16 +126,20 @@ test("a watch into a new -o folder receives the older images too (one position p
 
 test("get --all fetches every image into a folder, verified; a second run skips what is there; a removed file is fetched again", async () => {
   const dir = box.freshDir("sync");
+  const posted = heic ? ["sample.png", "sample.jpg", "tall.heic"] : ["sample.png", "sample.jpg"]; // oldest first
+  const n = posted.length;
   const get = () => sis(["get", "--all", "--home", bob, "-o", dir]);
   const r1 = await get();
   expect({ code: r1.code, stderr: r1.stderr }).toEqual({ code: 0, stderr: "" });
-  expect(r1.stdout).toMatch(/^saved alice\/sample\.png: signature by alice \(serial [0-9a-f]+\) verified -> .+\nsaved alice\/sample\.jpg: .+\n2 saved, 0 already there in .+\n$/);
+  const saved = (name: string) => `saved alice/${escapeRegExp(name)}: signature by alice \\(serial [0-9a-f]+\\) verified -> .+\\n`;
+  expect(r1.stdout).toMatch(new RegExp(`^${posted.map(saved).join("")}${n} saved, 0 already there in .+\\n$`));
   const r2 = await get();
-  expect(r2).toEqual({ code: 0, stderr: "", stdout: `already there alice/sample.png: verified, skipped\nalready there alice/sample.jpg: verified, skipped\n0 saved, 2 already there in ${dir}\n` });
+  expect(r2).toEqual({ code: 0, stderr: "", stdout: `${posted.map((f) => `already there alice/${f}: verified, skipped\n`).join("")}0 saved, ${n} already there in ${dir}\n` });
   rmSync(join(dir, "alice", "sample.jpg"));
   const r3 = await get();
   expect({ code: r3.code, stderr: r3.stderr }).toEqual({ code: 0, stderr: "" });
-  expect(r3.stdout).toMatch(/^already there alice\/sample\.png: verified, skipped\nsaved alice\/sample\.jpg: .+\n1 saved, 1 already there in .+\n$/);
+  const third = posted.map((f) => (f === "sample.jpg" ? saved(f) : `already there alice/${escapeRegExp(f)}: verified, skipped\\n`)).join("");
+  expect(r3.stdout).toMatch(new RegExp(`^${third}1 saved, ${n - 1} already there in .+\\n$`));
   expect(await sameBytes(join(dir, "alice", "sample.jpg"), SAMPLE.jpg)).toBe(true);
   expect(await sis(["get", "--all", "alice/sample.png", "--home", bob])).toMatchObject({ code: 2 });
 }, 90_000);
