@@ -1,4 +1,4 @@
-/** The running watch's heartbeat in the home (watch-live.json: pid, folder, times), so the gallery can tell whether a watch is running. */
+/** The running watch's heartbeat in the home (watch-live.json: pid, folder, times), so the gallery can tell whether a watch is running (GA3). */
 import { readFile, unlink } from "node:fs/promises";
 import { resolve } from "node:path";
 import { writeFileAtomic, type Home } from "./home.ts";

@@ -110,7 +110,7 @@ export function createGalleryApp(deps: GalleryDeps): Hono {
 
   app.get("/api/images", async (c) => c.json({ dir: deps.dir, images: await scanner.list() }, 200, { "Cache-Control": "no-store" }));
 
-  // The "live" mark: a watch runs when its heartbeat names a living process, is fresh, and saves into this DIR.
+  // GA3, the "live" mark: a watch runs when its heartbeat names a living process, is fresh, and saves into this DIR.
   app.get("/api/live", async (c) => {
     const beat = home ? await readWatchLiveness(home) : null;
     const here = beat?.outDir != null && resolve(beat.outDir) === resolve(deps.dir);

@@ -81,7 +81,7 @@ export class PreviewCache {
       // Read now (the handle is the caller's), decode later in the queue.
       const bytes = new Uint8Array(stat.size);
       const { bytesRead } = await handle.read(bytes, 0, stat.size, 0);
-      // What is decoded must be what was verified: the file may have changed since.
+      // GA2: what is decoded must be what was verified: the file may have changed since.
       if (bytesRead !== stat.size || createHash("sha256").update(bytes).digest("hex") !== verdict.sha256) return { kind: "none", reason: "the file changed; reload" };
       making = this.queue.run(() => this.make(key, bytes, type, size));
       this.pending.set(key, making);

@@ -27,6 +27,8 @@ export interface GalleryFixture extends AsyncDisposable {
   shareBytes(name: string, bytes: Uint8Array, opts?: { keepMetadata?: boolean }): Promise<Received>;
   /** A scratch directory beside DIR (a client home for the gallery, say). */
   root: string;
+  /** alice's credentials, to sign files locally (bench/gallery-first-screen.ts). */
+  alice: Credentials;
 }
 
 const PALETTE: [[number, number, number], [number, number, number]][] = [
@@ -75,6 +77,7 @@ export async function startGalleryFixture(): Promise<GalleryFixture> {
     const running = server;
     return {
       root,
+      alice,
       shareBytes,
       dir,
       outside,
