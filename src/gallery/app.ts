@@ -125,7 +125,7 @@ export function createGalleryApp(deps: GalleryDeps): Hono {
     let handed = false;
     try {
       if (!opened.verdict.verified) return c.notFound();
-      const preview = await previews.preview(opened, size);
+      const preview = await previews.preview(opened, size, c.req.raw.signal);
       if (preview.kind === "jpeg") return new Response(preview.bytes as Uint8Array<ArrayBuffer>, { headers: { "Content-Type": "image/jpeg", "Content-Length": String(preview.bytes.length), "Cache-Control": "private, max-age=31536000, immutable" } });
       if (preview.kind === "original") {
         handed = true;

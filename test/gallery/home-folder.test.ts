@@ -52,7 +52,8 @@ async function startGallery(home: string) {
     get: (path: string) => fetch(m[1]! + path.replace(/^\//, ""), { headers }),
     stop: async () => {
       proc.kill("SIGTERM");
-      return proc.exited;
+      const [code, stderr] = await Promise.all([proc.exited, new Response(proc.stderr).text()]);
+      return { code, stderr };
     },
   };
 }
@@ -96,6 +97,10 @@ test("watch -o DIR is remembered; gallery shows DIR without flags and says so; t
     await watch.stop("SIGTERM");
     expect(existsSync(join(bob, "watch-live.json"))).toBe(false);
     await liveBecomes(gallery.api, false);
+    // The previews were made in the worker thread (it is embedded as the build's second entry point).
+    const ended = await gallery.stop();
+    gallery = null;
+    expect(ended).toEqual({ code: 0, stderr: "" });
   } finally {
     await watch.stop();
     await gallery?.stop();
