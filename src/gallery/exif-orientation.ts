@@ -1,4 +1,4 @@
-/** The EXIF Orientation (1…8) of a JPEG, read from its APP1 Exif segment; 1 when there is none or it cannot be read. */
+/** Facts from a JPEG's markers before its image data: the EXIF Orientation (1…8; 1 when there is none or it cannot be read) and the size. */
 
 /** Markers before the image data end at SOS; APP1 Exif sits there. Bounded: never reads outside `bytes`. */
 export function jpegOrientation(bytes: Uint8Array): number {
@@ -41,4 +41,28 @@ function tiffOrientation(tiff: DataView): number {
     return value >= 1 && value <= 8 ? value : 1;
   }
   return 1;
+}
+
+/** Width and height from a JPEG's SOF marker (any of SOF0…SOF15 but DHT, JPG, DAC), or null: checked before decoding. */
+export function jpegSize(bytes: Uint8Array): { width: number; height: number } | null {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (bytes.length < 4 || bytes[0] !== 0xff || bytes[1] !== 0xd8) return null;
+  let at = 2;
+  while (at + 4 <= bytes.length) {
+    if (bytes[at] !== 0xff) return null;
+    const marker = bytes[at + 1]!;
+    if (marker === 0xff) {
+      at++;
+      continue;
+    }
+    if (marker === 0xda || marker === 0xd9) return null;
+    const length = view.getUint16(at + 2);
+    if (length < 2 || at + 2 + length > bytes.length) return null;
+    if (marker >= 0xc0 && marker <= 0xcf && marker !== 0xc4 && marker !== 0xc8 && marker !== 0xcc) {
+      if (length < 7) return null;
+      return { height: view.getUint16(at + 5), width: view.getUint16(at + 7) };
+    }
+    at += 2 + length;
+  }
+  return null;
 }

@@ -8,6 +8,7 @@ import { Home } from "../../src/client/home.ts";
 import { readWatchLiveness, STALE_MS, WatchHeartbeat } from "../../src/client/watch-live.ts";
 import { loadWatchState, saveWatchState } from "../../src/client/watch-state.ts";
 import { jpegOrientation } from "../../src/gallery/exif-orientation.ts";
+import { jpegDecoder } from "../../src/gallery/preview-decode.ts";
 import { makePreview } from "../../src/gallery/thumbnails.ts";
 import { tempDir } from "../support/cli.ts";
 import { gradientPng } from "./png.ts";
@@ -34,6 +35,10 @@ const reddish = (p: number[]) => p[0]! > 150 && p[2]! < 100;
 const bluish = (p: number[]) => p[2]! > 150 && p[0]! < 100;
 
 describe("previews", () => {
+  test("JPEG is decoded by mozjpeg (wasm, embedded by bun build), not the slower jpeg-js fallback", async () => {
+    expect(await jpegDecoder()).toBe("mozjpeg");
+  });
+
   test("a JPEG's preview is a JPEG at most 320 px on its long side, with the picture where it was", async () => {
     const original = halvesJpeg();
     const preview = await makePreview(original, "image/jpeg", "thumb");
