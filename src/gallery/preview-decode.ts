@@ -9,13 +9,16 @@ import type { Rgba } from "./resize.ts";
 /** Larger pictures get no preview (a placeholder): 50 megapixels are 200 MB of RGBA already. */
 export const MAX_PREVIEW_SOURCE_MP = 50;
 
-export type PreviewSource = "image/jpeg" | "image/png" | "image/heic" | "image/heif" | "image/avif";
+export type PreviewSource = "image/jpeg" | "image/png" | "image/heic" | "image/heif";
 
 export class PreviewError extends Error {}
 
-/** What this module decodes; GIF and WebP are shown by the browser itself (see thumbnails.ts). */
+/**
+ * What this module decodes. GIF, WebP and AVIF are shown by the browser itself (see thumbnails.ts):
+ * this libheif build has no AV1 decoder, and every current browser decodes AVIF.
+ */
 export function canDecode(contentType: string): contentType is PreviewSource {
-  return contentType === "image/jpeg" || contentType === "image/png" || contentType === "image/heic" || contentType === "image/heif" || contentType === "image/avif";
+  return contentType === "image/jpeg" || contentType === "image/png" || contentType === "image/heic" || contentType === "image/heif";
 }
 
 function tooLarge(width: number, height: number): void {

@@ -42,7 +42,7 @@ export function previewUrl(owner: string, name: string, sha256: string, size: "t
   return `/previews/${encodeURIComponent(owner)}/${encodeURIComponent(name)}?v=${sha256.slice(0, 16)}${size === "large" ? "&size=large" : ""}`;
 }
 
-const BROWSER_SHOWS = new Set(["image/jpeg", "image/png", "image/gif", "image/webp"]);
+const BROWSER_SHOWS = new Set(["image/jpeg", "image/png", "image/gif", "image/webp", "image/avif"]);
 
 export class GalleryScanner {
   /** path -> the verdict for the file identity (image stamp | signature stamp) it was computed on. */

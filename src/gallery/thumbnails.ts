@@ -14,12 +14,12 @@ import type { OpenedImage } from "./scan.ts";
 
 export { makePreview, PREVIEW_SIDES, type PreviewSize } from "./preview-make.ts";
 
-/** GIF and WebP go to the browser as they are when they are this small; larger ones get the placeholder. */
+/** GIF, WebP and AVIF go to the browser as they are when they are this small; larger ones get the placeholder. */
 export const AS_IS_MAX_BYTES = 2 * 1024 * 1024;
 /** Files larger than this are not read whole for a preview. */
 export const MAX_PREVIEW_FILE_BYTES = 256 * 1024 * 1024;
 /** Browsers show these themselves, so their large view is the original. */
-export const BROWSER_TYPES = new Set(["image/jpeg", "image/png", "image/gif", "image/webp"]);
+export const BROWSER_TYPES = new Set(["image/jpeg", "image/png", "image/gif", "image/webp", "image/avif"]);
 
 export type Preview = { kind: "jpeg"; bytes: Uint8Array } | { kind: "original" } | { kind: "none"; reason: string };
 
