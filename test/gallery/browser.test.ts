@@ -187,6 +187,15 @@ test("the grid loads previews, not originals; a portrait stands upright; a click
     await page.screenshot({ path: join(ARTIFACTS, "gallery-desktop-large.png"), animations: "disabled" });
     await page.keyboard.press("Escape");
     await page.waitForSelector("#viewer:not([open])", { state: "attached" });
+    if (heicAccepted) {
+      // HEIC large: a 1,600 px converted preview (this one is 400×800, not enlarged); the saved file stays the original.
+      await page.locator('.card[data-name="tall.heic"] .thumb').click();
+      const shown = await page.locator("#viewer[open] img").evaluate(async (img: HTMLImageElement) => (await img.decode(), [img.naturalWidth, img.naturalHeight, new URL(img.src).pathname]));
+      expect(shown).toEqual([400, 800, "/previews/alice/tall.heic"]);
+      await page.screenshot({ path: join(ARTIFACTS, "gallery-desktop-heic.png"), animations: "disabled" });
+      await page.keyboard.press("Escape");
+      await page.waitForSelector("#viewer:not([open])", { state: "attached" });
+    }
 
     await heartbeat.stop();
     await page.waitForSelector("#live[data-running=false]", { timeout: 20_000 });

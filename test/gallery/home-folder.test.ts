@@ -115,6 +115,7 @@ test("a watch into a new -o folder receives the older images too (one position p
     try {
       await watch.waitFor(/saved alice\/sample\.png/);
       await watch.waitFor(/saved alice\/sample\.jpg/);
+      if (heic) await watch.waitFor(/saved alice\/tall\.heic/);
     } finally {
       await watch.stop();
     }
