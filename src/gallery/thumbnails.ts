@@ -81,10 +81,11 @@ export class PreviewCache {
   private async make(key: string, bytes: Uint8Array, type: string, size: PreviewSize): Promise<Uint8Array | null> {
     try {
       const preview = await makePreviewOffThread(bytes, type, size);
-      if (this.dir) {
-        await mkdir(this.dir, { recursive: true, mode: 0o700 });
-        await writeFileAtomic(this.file(key), preview, 0o600);
-      } else this.memory.set(key, preview);
+      // A home that cannot be written to keeps the preview in memory: it is still made only once.
+      const stored = this.dir
+        ? await mkdir(this.dir, { recursive: true, mode: 0o700 }).then(() => writeFileAtomic(this.file(key), preview, 0o600)).then(() => true, () => false)
+        : false;
+      if (!stored) this.memory.set(key, preview);
       return preview;
     } catch (error) {
       this.failed.set(key, error instanceof PreviewError ? error.message : `cannot make a preview: ${(error as Error).message}`);
