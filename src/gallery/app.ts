@@ -108,7 +108,12 @@ export function createGalleryApp(deps: GalleryDeps): Hono {
   app.get("/app.css", (c) => c.body(PAGE_STYLE, 200, { "Content-Type": "text/css; charset=utf-8", "Cache-Control": "no-cache" }));
   app.get("/favicon.svg", (c) => c.body(FAVICON_SVG, 200, { "Content-Type": "image/svg+xml", "Cache-Control": "max-age=86400" }));
 
-  app.get("/api/images", async (c) => c.json({ dir: deps.dir, images: await scanner.list() }, 200, { "Cache-Control": "no-store" }));
+  app.get("/api/images", async (c) => {
+    const images = await scanner.list();
+    // The grid previews not made yet are made in advance, after those the page asks for.
+    previews.warm(images, (owner, name) => scanner.open(owner, name));
+    return c.json({ dir: deps.dir, images }, 200, { "Cache-Control": "no-store" });
+  });
 
   // GA3, the "live" mark: a watch runs when its heartbeat names a living process, is fresh, and saves into this DIR.
   app.get("/api/live", async (c) => {

@@ -23,14 +23,40 @@ export const BROWSER_TYPES = new Set(["image/jpeg", "image/png", "image/gif", "i
 
 export type Preview = { kind: "jpeg"; bytes: Uint8Array } | { kind: "original" } | { kind: "none"; reason: string };
 
-/** Jobs run one after another, each after the event loop had its turn: requests for cached previews are answered between two decodes. */
+/** Jobs run one after another, those a page asked for before those made in advance; the event loop has its turn between two. */
 class OneAtATime {
-  private tail: Promise<unknown> = Promise.resolve();
-  run<T>(job: () => Promise<T>): Promise<T> {
-    const next = this.tail.then(() => new Promise<void>((r) => setImmediate(r))).then(job);
-    this.tail = next.catch(() => {});
-    return next;
+  private readonly asked: (() => Promise<void>)[] = [];
+  private readonly ahead: (() => Promise<void>)[] = [];
+  private busy = false;
+
+  run<T>(job: () => Promise<T>, inAdvance = false): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      (inAdvance ? this.ahead : this.asked).push(() => job().then(resolve, reject));
+      this.pump();
+    });
   }
+
+  private pump(): void {
+    if (this.busy) return;
+    const next = this.asked.shift() ?? this.ahead.shift();
+    if (!next) return;
+    this.busy = true;
+    setImmediate(() =>
+      void next().finally(() => {
+        this.busy = false;
+        this.pump();
+      }),
+    );
+  }
+}
+
+/** What warm() needs of a listed image. */
+export interface Listed {
+  owner: string;
+  name: string;
+  verified: boolean;
+  sha256: string | null;
+  contentType: string | null;
 }
 
 export class PreviewCache {
@@ -40,6 +66,8 @@ export class PreviewCache {
   /** Without a cache folder (tests, no home) previews live in memory only. */
   private readonly memory = new Map<string, Uint8Array>();
   private readonly failed = new Map<string, string>();
+  /** Grid previews queued to be made in advance. */
+  private readonly warming = new Set<string>();
 
   constructor(private readonly dir: string | null) {}
 
@@ -47,8 +75,40 @@ export class PreviewCache {
     return join(this.dir!, `${key}.jpg`);
   }
 
+  private async known(key: string): Promise<Uint8Array | null> {
+    return this.memory.get(key) ?? (this.dir ? await readFile(this.file(key)).then((b) => new Uint8Array(b), () => null) : null);
+  }
+
+  /**
+   * Queues the grid previews of these images to be made in advance, after every preview a page
+   * asks for: scrolling and the next visit then find them made. Each file is opened (by `open`,
+   * which verifies it) only when its turn comes.
+   */
+  warm(images: Listed[], open: (owner: string, name: string) => Promise<OpenedImage | null>): void {
+    for (const image of images) {
+      if (!image.verified || !image.sha256 || !canDecode(image.contentType ?? "")) continue;
+      const key = `${image.sha256}-${PREVIEW_SIDES.thumb}`;
+      if (this.warming.has(key) || this.pending.has(key) || this.failed.has(key) || this.memory.has(key)) continue;
+      this.warming.add(key);
+      void this.queue
+        .run(async () => {
+          if (this.pending.has(key) || (await this.known(key))) return;
+          const opened = await open(image.owner, image.name);
+          if (!opened) return;
+          try {
+            if (opened.verdict.sha256 !== image.sha256) return;
+            await this.preview(opened, "thumb", null, true);
+          } finally {
+            await opened.handle.close();
+          }
+        }, true)
+        .catch(() => {})
+        .finally(() => this.warming.delete(key));
+    }
+  }
+
   /** The preview of an opened, verified image (the caller closes the handle afterwards). */
-  async preview(opened: OpenedImage, size: PreviewSize, signal: AbortSignal | null = null): Promise<Preview> {
+  async preview(opened: OpenedImage, size: PreviewSize, signal: AbortSignal | null = null, inQueue = false): Promise<Preview> {
     const { verdict, stat, handle } = opened;
     const type = verdict.contentType ?? "";
     if (!verdict.verified || !verdict.sha256) return { kind: "none", reason: "not verified" };
@@ -57,7 +117,7 @@ export class PreviewCache {
     const key = `${verdict.sha256}-${PREVIEW_SIDES[size]}`;
     const failure = this.failed.get(key);
     if (failure) return { kind: "none", reason: failure };
-    const known = this.memory.get(key) ?? (this.dir ? await readFile(this.file(key)).then((b) => new Uint8Array(b), () => null) : null);
+    const known = await this.known(key);
     if (known) return { kind: "jpeg", bytes: known };
     if (stat.size > MAX_PREVIEW_FILE_BYTES) return { kind: "none", reason: "the file is too large for a preview" };
     let job = this.pending.get(key);
@@ -68,7 +128,9 @@ export class PreviewCache {
       // GA2: what is decoded must be what was verified: the file may have changed since.
       if (bytesRead !== stat.size || createHash("sha256").update(bytes).digest("hex") !== verdict.sha256) return { kind: "none", reason: "the file changed; reload" };
       const waiting = new Set<AbortSignal | null>();
-      const making = this.queue.run(() => ([...waiting].every((s) => s?.aborted) ? Promise.resolve(null) : this.make(key, bytes, type, size)));
+      // A job made in advance already holds the queue's turn: it makes the preview at once.
+      const drop = () => [...waiting].every((s) => s?.aborted);
+      const making = inQueue ? this.make(key, bytes, type, size) : this.queue.run(() => (drop() ? Promise.resolve(null) : this.make(key, bytes, type, size)));
       job = { making, waiting };
       this.pending.set(key, job);
       void making.finally(() => this.pending.delete(key));
