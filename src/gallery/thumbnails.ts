@@ -122,15 +122,22 @@ export class PreviewCache {
     if (stat.size > MAX_PREVIEW_FILE_BYTES) return { kind: "none", reason: "the file is too large for a preview" };
     let job = this.pending.get(key);
     if (!job) {
-      // Read now (the handle is the caller's), decode later in the queue.
-      const bytes = new Uint8Array(stat.size);
-      const { bytesRead } = await handle.read(bytes, 0, stat.size, 0);
-      // GA2: what is decoded must be what was verified: the file may have changed since.
-      if (bytesRead !== stat.size || createHash("sha256").update(bytes).digest("hex") !== verdict.sha256) return { kind: "none", reason: "the file changed; reload" };
+      // Read when the job's turn comes, not before: queued requests hold open files, not their bytes.
+      // The handle is the caller's, open until this job has ended (the caller awaits it).
+      const read = async (): Promise<Uint8Array | null> => {
+        const bytes = new Uint8Array(stat.size);
+        const { bytesRead } = await handle.read(bytes, 0, stat.size, 0);
+        // GA2: what is decoded must be what was verified: the file may have changed since.
+        return bytesRead === stat.size && createHash("sha256").update(bytes).digest("hex") === verdict.sha256 ? bytes : null;
+      };
       const waiting = new Set<AbortSignal | null>();
+      const work = async () => {
+        if (!inQueue && [...waiting].every((s) => s?.aborted)) return null; // nobody waits any more
+        const bytes = await read();
+        return bytes ? this.make(key, bytes, type, size) : null;
+      };
       // A job made in advance already holds the queue's turn: it makes the preview at once.
-      const drop = () => [...waiting].every((s) => s?.aborted);
-      const making = inQueue ? this.make(key, bytes, type, size) : this.queue.run(() => (drop() ? Promise.resolve(null) : this.make(key, bytes, type, size)));
+      const making = inQueue ? work() : this.queue.run(work);
       job = { making, waiting };
       this.pending.set(key, job);
       void making.finally(() => this.pending.delete(key));
