@@ -73,7 +73,7 @@ or SIS_PASSWORD; never from the command line.
 
 Prints your user, certificate serial and expiry, the pinned CA fingerprint
 and the server.`,
-  post: `usage: sis post FILE|FOLDER... [--name NAME] [--home DIR] [--quiet] [--keep-metadata]
+  post: `usage: sis post FILE|FOLDER... [--recursive] [--rename] [--name NAME] [--home DIR] [--quiet] [--keep-metadata]
 
 Encrypts each image with a fresh key, signs it with your key and uploads it.
 Only PNG, JPEG, GIF, WebP, HEIC, HEIF and AVIF are accepted, judged by
@@ -86,30 +86,51 @@ Exif holding only it; HEIF: irot and imir), the colour profile (JPEG APP2
 ICC, PNG iCCP, sRGB, gAMA, cHRM, cICP, WebP ICCP, GIF ICC, HEIF colr),
 transparency and animation. Each post prints what was removed and what was
 kept; docs/SECURITY.md lists every field. A FOLDER stands for
-the images directly in it, in name order (other files and sub-folders are
-skipped with a note). Every file is tried: one line each, a summary for
+the images directly in it, in name order; -r/--recursive also enters its
+sub-folders (symbolic links to folders are not followed). Other files are
+skipped with a note. Every file is tried: one line each, a summary for
 several, and exit 1 if any failed. --name renames a single FILE.
+
+Names: each image is posted under its file's base name (a/x.jpg and b/x.jpg
+are both "x.jpg"). A name you already have, on the server or earlier in the
+same run, is refused for that file (NAME_TAKEN) and the others go on. With
+--rename a suffix is added before the extension instead, "x (2).jpg",
+"x (3).jpg" ..., the first the server accepts.
 
   sis post cat.png
   sis post ~/Pictures/holiday
+  sis post -r --rename ~/Pictures/trip
   sis post photo.jpg --name holiday.jpg`,
   list: `usage: sis list [--json] [--limit N] [--home DIR]
 
 Lists the images on the server, newest first.`,
   get: `usage: sis get ID|OWNER/NAME [-o DIR] [--home DIR] [--quiet]
+       sis get --all [-o DIR] [--home DIR] [--quiet]
 
 Downloads one image, verifies the owner's certificate and signature, and
 saves it as DIR/OWNER/NAME with the signature beside it (NAME.p7s), readable
-only by you (0600, folders 0700). DIR defaults to <home>/images. Exits 3 if any check fails; nothing is saved then.
+only by you (0600, folders 0700).
+DIR defaults to the folder the last 'sis watch -o' used, else <home>/images.
+Exits 3 if any check fails; nothing is saved then.
 
-  sis get alice/cat.png -o ~/Pictures/sis`,
+--all fetches every image you may see into DIR, each verified the same way.
+An image already there is skipped without downloading it: same OWNER/NAME,
+same size, and its NAME.p7s verifies over the file's bytes against your
+pinned CA. One refused image does not stop the others (exit 3 at the end).
+
+  sis get alice/cat.png -o ~/Pictures/sis
+  sis get --all -o ~/Pictures/sis`,
   watch: `usage: sis watch [-o DIR] [--home DIR] [--quiet]
 
 Stays connected and saves every new image that verifies, one line per image.
-On start it catches up on what was posted while it was away. An image that
-cannot be verified or saved is refused once and not fetched again. Images are
-saved private to you (folders 0700, files 0600). A lost server is retried
-every few seconds; Ctrl-C prints a summary and exits 0.`,
+On start it catches up on what was posted while it was away; the position is
+kept per output folder, so a watch into a new DIR receives the older images
+too. -o DIR is remembered in the home (settings.json): later 'sis watch',
+'sis get' and 'sis gallery' use it without -o. While it runs it rewrites
+watch-live.json in the home (its pid and the time) for the gallery's "live" mark.
+An image that cannot be verified or saved is refused once and not fetched
+again. Images are saved private to you (folders 0700, files 0600). A lost
+server is retried every few seconds; Ctrl-C prints a summary and exits 0.`,
   admin: `usage: sis admin revoke USER [--data DIR]
        sis admin revoke --serial HEX [--data DIR]
        sis admin certs [--json] [--data DIR]
@@ -120,12 +141,16 @@ certificate is refused at its next connection and listed in /crl.pem.`,
 
 Serves a web page on http://127.0.0.1:N/?token=SECRET (only this machine; N
 defaults to 8234, 0 picks a free one; the token is new each run, and a
-request without it gets 403) showing the images saved in DIR (default
-<home>/images), newest first. Each image is verified again when listed: its
+request without it gets 403) showing the images saved in DIR (default: the
+folder 'sis watch -o' last saved into, else <home>/images; the first line
+says which), newest first. Each image is verified again when listed: its
 signature over the file and the signer's certificate against your pinned CA
 (revocation was checked when it was saved). An image that fails is marked
-NOT verified and is not shown. New images saved by 'sis watch' appear without
-a reload. Stop with Ctrl-C.
+NOT verified and is not shown. The grid shows small previews (320 px JPEG,
+made once per image and cached in <home>/thumbnails; HEIC shown through a
+converted preview); a click opens the image large with its signer. The
+"live" mark says whether a 'sis watch' is saving into DIR right now and when
+the last image arrived. New images appear without a reload. Stop with Ctrl-C.
 
   sis gallery -o ~/Pictures/sis`,
   demo: `usage: sis demo [--keep]

@@ -1,7 +1,7 @@
-/** sis post: encrypt, sign and upload each file (a folder: the images in it); exit 0 only once the server says each is durable. */
+/** sis post: encrypt, sign and upload each file (a folder: the images in it, --recursive: and below); exit 0 only once the server says each is durable. */
 import { Home, resolveHome } from "../../src/client/home.ts";
-import { postImage, type Posted } from "../../src/client/post.ts";
-import { expandPostSources, postBatch } from "../../src/client/post-batch.ts";
+import type { Posted } from "../../src/client/post.ts";
+import { expandPostSources, postBatch, postNamed } from "../../src/client/post-batch.ts";
 import { connectAs } from "../../src/client/session.ts";
 import { parse, UsageError } from "../args.ts";
 import { formatSize } from "../format.ts";
@@ -11,18 +11,20 @@ import { errorLine } from "../error-line.ts";
 export async function post(args: string[]): Promise<number> {
   const { values, positionals } = parse(
     args,
-    { name: { type: "string" }, home: { type: "string" }, quiet: { type: "boolean", default: false }, "keep-metadata": { type: "boolean", default: false } },
+    { name: { type: "string" }, home: { type: "string" }, quiet: { type: "boolean", default: false }, "keep-metadata": { type: "boolean", default: false }, recursive: { type: "boolean", short: "r", default: false }, rename: { type: "boolean", default: false } },
     { min: 1, max: 1000 },
   );
   if (values.name !== undefined && positionals.length > 1) throw new UsageError("--name works with one FILE only");
-  const sources = await expandPostSources(positionals);
+  const sources = await expandPostSources(positionals, { recursive: values.recursive });
+  const rename = values.rename;
   if (values.name !== undefined && sources.folders) throw new UsageError("--name works with one FILE only, not with a folder");
   const home = new Home(resolveHome(values.home));
   const creds = await home.credentials();
   const quiet = values.quiet;
   const keepMetadata = values["keep-metadata"];
-  const report = ({ image, removed, kept }: Posted) => {
+  const report = ({ image, removed, kept, takenName }: Posted & { takenName?: string }) => {
     process.stdout.write(`posted ${image.owner}/${image.name} id ${image.id} (${formatSize(image.size)}, ${image.contentType})\n`);
+    if (takenName !== undefined) process.stdout.write(`  renamed: you already have an image named ${JSON.stringify(takenName)}\n`);
     if (removed.length > 0 && !quiet) process.stdout.write(`  removed metadata: ${removed.join(", ")}\n`);
     if (kept.length > 0 && !quiet) process.stdout.write(`  kept (it changes how the picture looks): ${kept.join(", ")}\n`);
   };
@@ -35,7 +37,7 @@ export async function post(args: string[]): Promise<number> {
     connecting.catch(() => {}); // a failure is reported where it is awaited, not as an unhandled rejection
     const progress = progressReporter(`posting ${file}`, quiet);
     try {
-      report(await postImage(connecting, creds, file, { ...(values.name !== undefined ? { name: values.name } : {}), keepMetadata, onProgress: progress.update }));
+      report(await postNamed(connecting, creds, file, { ...(values.name !== undefined ? { name: values.name } : {}), keepMetadata, onProgress: progress.update, rename }));
     } finally {
       progress.done();
       (await connecting.catch(() => null))?.close();
@@ -46,7 +48,7 @@ export async function post(args: string[]): Promise<number> {
   for (const { path, reason } of sources.skipped) process.stderr.write(`skipped ${path}: ${reason}\n`);
   let exitCode = 0;
   let progress = progressReporter("", true);
-  const result = await postBatch(creds, sources.files, { keepMetadata }, {
+  const result = await postBatch(creds, sources.files, { keepMetadata, rename }, {
     starting: (file) => {
       progress = progressReporter(`posting ${file}`, quiet);
       return progress.update;

@@ -1,7 +1,7 @@
-/** The client's home: key (0600), certificate, pinned CA, server address, watch state. */
+/** The client's home: key (0600), certificate, pinned CA, server address, settings, watch state. */
 import { chmod, mkdir, readFile, rename, stat, writeFile } from "node:fs/promises";
 import { homedir } from "node:os";
-import { join } from "node:path";
+import { isAbsolute, join } from "node:path";
 // pem.ts alone: commands that do not verify certificates need not load the X.509 library.
 import { fromPem } from "../pki/pem.ts";
 import { DEFAULT_PORT } from "../protocol/limits.ts";
@@ -13,8 +13,17 @@ export const HOME_FILES = {
   cert: "cert.pem",
   ca: "ca.pem",
   watchState: "watch-state.json",
+  settings: "settings.json",
+  watchLive: "watch-live.json",
+  thumbnails: "thumbnails",
   images: "images",
 } as const;
+
+/** What the home remembers between commands (settings.json): only what a command chose, never a secret. */
+export interface Settings {
+  /** The folder the last 'sis watch' saved into (absolute); 'sis gallery' shows it by default. */
+  outputDir?: string;
+}
 
 export interface Profile {
   server: string;
@@ -111,6 +120,30 @@ export class Home {
     } catch {
       return { username: null, notAfter: null };
     }
+  }
+
+  /** The default output folder: the one the last watch saved into, else HOME/images. */
+  async outputDir(): Promise<string> {
+    return (await this.readSettings()).outputDir ?? this.path("images");
+  }
+
+  /** A missing or damaged settings file is no settings (each has a default). */
+  async readSettings(): Promise<Settings> {
+    const text = await readFile(this.path("settings"), "utf8").catch(() => null);
+    try {
+      const raw = text === null ? null : (JSON.parse(text) as unknown);
+      if (raw === null || typeof raw !== "object") return {};
+      const { outputDir } = raw as Record<string, unknown>;
+      return typeof outputDir === "string" && isAbsolute(outputDir) ? { outputDir } : {};
+    } catch {
+      return {};
+    }
+  }
+
+  async updateSettings(change: Settings): Promise<void> {
+    await this.ensure();
+    const next = { ...(await this.readSettings()), ...change };
+    await writeFileAtomic(this.path("settings"), JSON.stringify(next, null, 2) + "\n");
   }
 
   async pinCa(caPem: string): Promise<void> {

@@ -1,13 +1,14 @@
-/** Posting several files: folders expanded to the images directly in them, each file tried, a failure not the end of the rest. */
-import { readdir, stat } from "node:fs/promises";
-import { join } from "node:path";
+/** Posting several files: folders expanded to their images (sub-folders with --recursive), each file tried, a failure not the end of the rest. */
+import { lstat, readdir, stat } from "node:fs/promises";
+import { basename, extname, join } from "node:path";
 import { readHead } from "./file-source.ts";
 import type { Credentials } from "./home.ts";
 import { ACCEPTED_IMAGES } from "../image/formats.ts";
 import { SNIFF_BYTES, sniffImageType } from "../image/sniff.ts";
 import { postImage, type Posted, type PostOptions } from "./post.ts";
 import { connectAs } from "./session.ts";
-import { ClientError } from "./errors.ts";
+import { ClientError, RemoteError } from "./errors.ts";
+import type { Connection } from "./connection.ts";
 
 export interface PostSources {
   /** The files to post, in order: named files as given, a folder's images in name order. */
@@ -24,12 +25,31 @@ const NOT_AN_IMAGE = `not a ${ACCEPTED_IMAGES} (judged by its content)`;
 const byName = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 
 /**
- * A folder stands for the image files directly in it, in name order. Entries that are not
- * images (by content), sub-folders (not entered) and anything but regular files are skipped,
- * each with its reason. Anything else given is a file, left for postImage to judge.
+ * A folder stands for the image files in it, in name order; with `recursive`, also for those
+ * in its sub-folders (depth first, each folder's entries in name order; a symbolic link to a
+ * folder is not followed, so a loop cannot be entered). Entries that are not images (by
+ * content), sub-folders without `recursive` and anything but regular files are skipped, each
+ * with its reason. Anything else given is a file, left for postImage to judge.
  */
-export async function expandPostSources(paths: string[]): Promise<PostSources> {
+export async function expandPostSources(paths: string[], opts: { recursive?: boolean } = {}): Promise<PostSources> {
   const out: PostSources = { files: [], skipped: [], folders: false };
+  const recursive = opts.recursive ?? false;
+  const walk = async (dir: string, images: string[]) => {
+    const names = (await readdir(dir).catch((error: NodeJS.ErrnoException) => {
+      throw new ClientError(`cannot read the folder ${dir}: ${error.code === "EACCES" ? "permission denied" : error.message}`);
+    })).sort(byName);
+    for (const name of names) {
+      const entry = join(dir, name);
+      const link = await lstat(entry).catch(() => null);
+      const kind = await stat(entry).catch(() => null);
+      if (kind?.isDirectory() && link?.isSymbolicLink()) out.skipped.push({ path: entry, reason: "a symbolic link to a folder (not followed)" });
+      else if (kind?.isDirectory() && recursive) await walk(entry, images);
+      else if (kind?.isDirectory()) out.skipped.push({ path: entry, reason: "a folder (pass --recursive to enter sub-folders)" });
+      else if (!kind?.isFile()) out.skipped.push({ path: entry, reason: "not a regular file" });
+      else if (!sniffImageType(await readHead(entry, SNIFF_BYTES).catch(() => new Uint8Array(0)))) out.skipped.push({ path: entry, reason: NOT_AN_IMAGE });
+      else images.push(entry);
+    }
+  };
   for (const path of paths) {
     const info = await stat(path).catch(() => null);
     if (!info?.isDirectory()) {
@@ -37,28 +57,61 @@ export async function expandPostSources(paths: string[]): Promise<PostSources> {
       continue;
     }
     out.folders = true;
-    const names = (await readdir(path).catch((error: NodeJS.ErrnoException) => {
-      throw new ClientError(`cannot read the folder ${path}: ${error.code === "EACCES" ? "permission denied" : error.message}`);
-    })).sort(byName);
     const images: string[] = [];
-    for (const name of names) {
-      const entry = join(path, name);
-      const kind = await stat(entry).catch(() => null);
-      if (kind?.isDirectory()) out.skipped.push({ path: entry, reason: "a folder (sub-folders are not entered)" });
-      else if (!kind?.isFile()) out.skipped.push({ path: entry, reason: "not a regular file" });
-      else if (!sniffImageType(await readHead(entry, SNIFF_BYTES).catch(() => new Uint8Array(0)))) out.skipped.push({ path: entry, reason: NOT_AN_IMAGE });
-      else images.push(entry);
+    await walk(path, images);
+    if (images.length === 0) {
+      const where = recursive ? "in it or its sub-folders" : "directly in it (pass --recursive to enter sub-folders)";
+      throw new ClientError(`cannot post ${path}: the folder holds no ${ACCEPTED_IMAGES} ${where}`);
     }
-    if (images.length === 0) throw new ClientError(`cannot post ${path}: the folder holds no ${ACCEPTED_IMAGES} directly in it (sub-folders are not entered)`);
     out.files.push(...images);
   }
   return out;
 }
 
+/** The most suffixes --rename tries before it gives up on a file. */
+export const MAX_RENAME_TRIES = 1000;
+
+/** NAME with its n-th suffix: "trip.jpg", "trip (2).jpg", "trip (3).jpg" … (before the extension). */
+export function renamed(name: string, n: number): string {
+  if (n <= 1) return name;
+  const ext = extname(name);
+  const stem = ext.length > 0 && ext.length < name.length ? name.slice(0, -ext.length) : name;
+  return `${stem} (${n})${stem === name ? "" : ext}`;
+}
+
+/**
+ * Posts `file` under its base name; with `rename`, a name the server refuses as taken
+ * (NAME_TAKEN) is tried again with the next suffix until the server accepts one. `used`
+ * holds the names this run already took, so they are not asked for again.
+ */
+export async function postNamed(
+  conn: Connection | Promise<Connection>,
+  creds: Credentials,
+  file: string,
+  opts: PostOptions & { rename?: boolean; used?: Set<string> },
+): Promise<Posted & { takenName?: string }> {
+  const { rename, used, ...postOpts } = opts;
+  const base = postOpts.name ?? basename(file);
+  for (let n = 1; n <= MAX_RENAME_TRIES; n++) {
+    const name = renamed(base, n);
+    if (rename && used?.has(name)) continue;
+    try {
+      const posted = await postImage(conn, creds, file, n === 1 ? postOpts : { ...postOpts, name });
+      used?.add(posted.image.name);
+      return n === 1 ? posted : { ...posted, takenName: base };
+    } catch (error) {
+      if (!(rename && error instanceof RemoteError && error.code === "NAME_TAKEN")) throw error;
+      used?.add(name);
+    }
+  }
+  throw new ClientError(`cannot post ${file}: the names ${JSON.stringify(base)} to ${JSON.stringify(renamed(base, MAX_RENAME_TRIES))} are all taken; pass --name`);
+}
+
 export interface BatchEvents {
   /** Called before each file is tried; may return a progress callback for it. */
   starting?(file: string): PostOptions["onProgress"] | void;
-  posted(file: string, result: Posted): void;
+  /** `takenName` is the base name the server refused as taken when --rename chose another. */
+  posted(file: string, result: Posted & { takenName?: string }): void;
   failed(file: string, error: unknown): void;
 }
 
@@ -74,7 +127,8 @@ export interface BatchResult {
  * the next one is tried; a connection the failure closed is replaced by a new one. When no
  * connection can be made at all, the files left are not tried (each would fail the same way).
  */
-export async function postBatch(creds: Credentials, files: string[], opts: { keepMetadata?: boolean }, events: BatchEvents): Promise<BatchResult> {
+export async function postBatch(creds: Credentials, files: string[], opts: { keepMetadata?: boolean; rename?: boolean }, events: BatchEvents): Promise<BatchResult> {
+  const used = new Set<string>();
   const result: BatchResult = { posted: 0, failed: 0, notTried: [] };
   let connecting = connectAs(creds);
   connecting.catch(() => {}); // a failure is reported where it is awaited, not as an unhandled rejection
@@ -82,7 +136,12 @@ export async function postBatch(creds: Credentials, files: string[], opts: { kee
     for (const [i, file] of files.entries()) {
       const onProgress = events.starting?.(file) ?? undefined;
       try {
-        const posted = await postImage(connecting, creds, file, { ...(opts.keepMetadata !== undefined ? { keepMetadata: opts.keepMetadata } : {}), ...(onProgress ? { onProgress } : {}) });
+        const posted = await postNamed(connecting, creds, file, {
+          ...(opts.keepMetadata !== undefined ? { keepMetadata: opts.keepMetadata } : {}),
+          ...(onProgress ? { onProgress } : {}),
+          rename: opts.rename ?? false,
+          used,
+        });
         result.posted++;
         events.posted(file, posted);
       } catch (error) {

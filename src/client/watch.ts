@@ -41,7 +41,8 @@ export const BACKOFF_START_MS = 250;
 export const BACKOFF_MAX_MS = 5_000;
 
 export async function watch(opts: WatchOptions): Promise<WatchSummary> {
-  const state = await loadWatchState(opts.home, opts.creds.profile.server);
+  // One position per output folder: a watch into a new folder receives the older images too.
+  const state = await loadWatchState(opts.home, opts.creds.profile.server, opts.outDir);
   const crl = new CrlSource(opts.creds.caDer);
   const summary: WatchSummary = { received: 0, alreadySaved: 0, refused: 0, lastSeq: state.lastSeq };
   // A watcher killed mid-download leaves hidden partial files; nothing else owns them.

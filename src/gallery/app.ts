@@ -1,11 +1,15 @@
-/** The gallery (Hono): the page, the re-verified image list, live change events, and the verified images' bytes. */
+/** The gallery (Hono): the page, the re-verified image list, live change events, the watch's liveness, previews, and the verified images' bytes. */
 import type { FileHandle } from "node:fs/promises";
 import { Hono } from "hono";
 import { getCookie, setCookie } from "hono/cookie";
 import { streamSSE } from "hono/streaming";
+import { resolve } from "node:path";
+import { Home } from "../client/home.ts";
+import { readWatchLiveness } from "../client/watch-live.ts";
 import { DirWatcher } from "./dir-watcher.ts";
 import { FAVICON_SVG, PAGE_HTML, PAGE_SCRIPT, PAGE_STYLE } from "./page.ts";
-import { GalleryScanner } from "./scan.ts";
+import { GalleryScanner, type OpenedImage } from "./scan.ts";
+import { PreviewCache, type PreviewSize } from "./thumbnails.ts";
 import { MIN_TOKEN_LENGTH, sameToken, tokenCookieName } from "./token.ts";
 
 export interface GalleryDeps {
@@ -14,7 +18,12 @@ export interface GalleryDeps {
   caDer: Uint8Array;
   /** The per-run secret every request must carry (GA1): ?token=, the cookie it sets, or Authorization: Bearer. */
   token: string;
+  /** The client home: previews are cached in HOME/thumbnails, and the watch's heartbeat is read there. Without it, previews stay in memory and no watch is seen. */
+  homeDir?: string;
 }
+
+/** Shown where an image has no preview (a format or a size it cannot be made for); the image itself is still a click away. */
+const NO_PREVIEW_SVG = `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 160 120"><rect width="160" height="120" fill="#eef0f3"/><text x="80" y="66" font-family="sans-serif" font-size="13" fill="#667085" text-anchor="middle">no preview</text></svg>`;
 
 /** Nothing but this origin's own files: no inline script or style, no framing, no plugins. */
 export const CONTENT_SECURITY_POLICY =
@@ -59,6 +68,10 @@ function fileStream(handle: FileHandle, size: number): ReadableStream<Uint8Array
 export function createGalleryApp(deps: GalleryDeps): Hono {
   const scanner = new GalleryScanner(deps.dir, deps.caDer);
   const watcher = new DirWatcher(deps.dir);
+  const home = deps.homeDir === undefined ? null : new Home(deps.homeDir);
+  const previews = new PreviewCache(home ? home.path("thumbnails") : null);
+  const streamOpened = (opened: OpenedImage, cache: string) =>
+    new Response(fileStream(opened.handle, opened.stat.size), { headers: { "Content-Type": opened.verdict.contentType ?? "", "Content-Length": String(opened.stat.size), "Cache-Control": cache } });
   const app = new Hono();
 
   if (deps.token.length < MIN_TOKEN_LENGTH) throw new Error(`the gallery token must have at least ${MIN_TOKEN_LENGTH} characters`);
@@ -95,7 +108,39 @@ export function createGalleryApp(deps: GalleryDeps): Hono {
   app.get("/app.css", (c) => c.body(PAGE_STYLE, 200, { "Content-Type": "text/css; charset=utf-8", "Cache-Control": "no-cache" }));
   app.get("/favicon.svg", (c) => c.body(FAVICON_SVG, 200, { "Content-Type": "image/svg+xml", "Cache-Control": "max-age=86400" }));
 
-  app.get("/api/images", async (c) => c.json({ dir: deps.dir, images: await scanner.list() }, 200, { "Cache-Control": "no-store" }));
+  app.get("/api/images", async (c) => {
+    const images = await scanner.list();
+    // The grid previews not made yet are made in advance, after those the page asks for.
+    previews.warm(images, (owner, name) => scanner.open(owner, name));
+    return c.json({ dir: deps.dir, images }, 200, { "Cache-Control": "no-store" });
+  });
+
+  // GA3, the "live" mark: a watch runs when its heartbeat names a living process, is fresh, and saves into this DIR.
+  app.get("/api/live", async (c) => {
+    const beat = home ? await readWatchLiveness(home) : null;
+    const here = beat?.outDir != null && resolve(beat.outDir) === resolve(deps.dir);
+    return c.json({ running: Boolean(beat?.running && here), lastImageAt: here ? (beat?.lastImageAt ?? null) : null, elsewhere: beat?.running && !here ? beat.outDir : null }, 200, { "Cache-Control": "no-store" });
+  });
+
+  // Previews: made from the verified bytes only; addressed with ?v=SHA-256, so the browser may keep them.
+  app.get("/previews/:owner/:name", async (c) => {
+    const size: PreviewSize = c.req.query("size") === "large" ? "large" : "thumb";
+    const opened = await scanner.open(c.req.param("owner"), c.req.param("name"));
+    if (!opened) return c.notFound();
+    let handed = false;
+    try {
+      if (!opened.verdict.verified) return c.notFound();
+      const preview = await previews.preview(opened, size, c.req.raw.signal);
+      if (preview.kind === "jpeg") return new Response(preview.bytes as Uint8Array<ArrayBuffer>, { headers: { "Content-Type": "image/jpeg", "Content-Length": String(preview.bytes.length), "Cache-Control": "private, max-age=31536000, immutable" } });
+      if (preview.kind === "original") {
+        handed = true;
+        return streamOpened(opened, "no-cache");
+      }
+      return c.body(NO_PREVIEW_SVG, 200, { "Content-Type": "image/svg+xml", "Cache-Control": "no-store", "X-Sis-No-Preview": preview.reason.replace(/[^\x20-\x7e]/g, "?") });
+    } finally {
+      if (!handed) await opened.handle.close();
+    }
+  });
 
   app.get("/api/events", (c) =>
     streamSSE(c, async (stream) => {

@@ -1,10 +1,14 @@
-/** The gallery page's script, served as /app.js (the CSP allows no inline script); builds cards with the DOM, never with HTML strings. */
+/** The gallery page's script, served as /app.js (the CSP allows no inline script); builds cards and the large view with the DOM, never with HTML strings. */
 export const PAGE_SCRIPT = String.raw`"use strict";
 const grid = document.getElementById("grid");
 const empty = document.getElementById("empty");
 const summary = document.getElementById("summary");
 const live = document.getElementById("live");
+const viewer = document.getElementById("viewer");
 const cards = new Map();
+let newest = null;
+let watchLastImage = null;
+let watchRunning = null;
 let first = true;
 let running = null;
 let again = false;
@@ -36,11 +40,30 @@ function mark(img) {
   return el("p", { class: "mark bad" }, [el("span", { class: "icon", "aria-hidden": "true", text: "\u2717" }), " NOT verified: ", el("span", { class: "how", text: img.reason || "unknown reason" })]);
 }
 
+/** The large view: the image (the original, or a converted preview where browsers cannot show it) with its signer. */
+function open(img) {
+  const label = img.owner + "/" + img.name;
+  const close = el("button", { class: "close", type: "button", "aria-label": "Close", text: "\u00d7" });
+  close.addEventListener("click", () => viewer.close());
+  const links = el("p", { class: "links" }, [el("a", { href: img.url, target: "_blank", rel: "noopener", text: "Open the original" }), " \u00b7 " + img.contentType]);
+  viewer.replaceChildren(
+    el("figure", {}, [el("img", { src: img.large, alt: label }), el("figcaption", {}, [el("h2", { text: label }), mark(img), el("h3", { text: "Signed by" }), certificate(img), links])]),
+    close,
+  );
+  viewer.dataset.name = img.name;
+  viewer.showModal();
+}
+viewer.addEventListener("click", (event) => {
+  if (event.target === viewer) viewer.close(); // a click on the backdrop
+});
+
 function card(img, fresh) {
   const label = img.owner + "/" + img.name;
-  const thumb = img.url
-    ? el("a", { class: "thumb", href: img.url, target: "_blank", rel: "noopener" }, [el("img", { src: img.url, alt: label, loading: "lazy" })])
-    : el("div", { class: "thumb withheld" }, [el("span", { text: "image withheld: it does not verify" })]);
+  let thumb;
+  if (img.thumb) {
+    thumb = el("button", { class: "thumb", type: "button", title: "Open " + label }, [el("img", { src: img.thumb, alt: label, loading: "lazy", decoding: "async" })]);
+    thumb.addEventListener("click", () => open(img));
+  } else thumb = el("div", { class: "thumb withheld" }, [el("span", { text: "image withheld: it does not verify" })]);
   const title = el("h2", { title: label }, [el("span", { class: "owner", text: img.owner }), el("span", { class: "slash", text: "/" }), el("span", { class: "name", text: img.name })]);
   const time = el("time", { datetime: img.savedAt, text: "saved " + when(img.savedAt) });
   const details = el("details", {}, [el("summary", { text: "Signer certificate" }), certificate(img)]);
@@ -67,8 +90,35 @@ async function refresh() {
   grid.replaceChildren(...next);
   empty.hidden = images.length > 0;
   const bad = images.filter((i) => !i.verified).length;
-  summary.textContent = images.length + (images.length === 1 ? " image" : " images") + " from " + dir + (bad ? " \u2014 " + bad + " NOT verified" : "");
+  summary.textContent = images.length + (images.length === 1 ? " image" : " images") + " in " + dir + (bad ? " \u2014 " + bad + " NOT verified" : "");
+  newest = images.length > 0 ? images.reduce((a, b) => (a.savedAt > b.savedAt ? a : b)).savedAt : null;
   first = false;
+  showLive();
+}
+
+/** The "live" mark: whether a watch is saving into this folder now, and when the last image arrived. */
+function showLive() {
+  const last = [newest, watchLastImage].filter(Boolean).sort().pop();
+  const tail = last ? " \u00b7 last image " + when(last) : " \u00b7 no image yet";
+  if (watchRunning === null) return;
+  live.textContent = (watchRunning ? "live: watch running" : "not live: no watch running") + tail;
+  live.className = "live " + (watchRunning ? "on" : "off");
+  live.dataset.running = String(watchRunning);
+}
+
+async function pollLive() {
+  try {
+    const res = await fetch("/api/live", { cache: "no-store" });
+    if (res.ok) {
+      const state = await res.json();
+      watchRunning = state.running;
+      watchLastImage = state.lastImageAt;
+      live.title = state.elsewhere ? "a watch is running, but it saves into " + state.elsewhere : "";
+      showLive();
+    }
+  } catch {
+    // the next poll tries again
+  }
 }
 
 /** One refresh at a time; a change during a refresh asks for one more. */
@@ -92,14 +142,17 @@ function schedule() {
 
 const events = new EventSource("/api/events");
 events.onopen = () => {
-  live.textContent = "live";
-  live.className = "live on";
+  document.body.dataset.events = "open";
   schedule();
 };
 events.onerror = () => {
-  live.textContent = "reconnecting\u2026";
-  live.className = "live";
+  document.body.dataset.events = "reconnecting";
 };
-events.addEventListener("change", schedule);
+events.addEventListener("change", () => {
+  schedule();
+  void pollLive();
+});
 schedule();
+void pollLive();
+setInterval(pollLive, 5000);
 `;

@@ -17,6 +17,9 @@ export interface GalleryImage extends Verdict {
   savedAt: string;
   /** Where the page fetches the bytes; null when they are withheld because the image does not verify. */
   url: string | null;
+  /** The grid's small preview, and what the large view shows (the original where browsers can show it); null when withheld. */
+  thumb: string | null;
+  large: string | null;
 }
 
 export interface OpenedImage {
@@ -33,6 +36,13 @@ export function isSafeImagePath(owner: string, name: string): boolean {
 export function imageUrl(owner: string, name: string): string {
   return `/images/${encodeURIComponent(owner)}/${encodeURIComponent(name)}`;
 }
+
+/** ?v= changes with the bytes, so a cached preview is never stale. */
+export function previewUrl(owner: string, name: string, sha256: string, size: "thumb" | "large"): string {
+  return `/previews/${encodeURIComponent(owner)}/${encodeURIComponent(name)}?v=${sha256.slice(0, 16)}${size === "large" ? "&size=large" : ""}`;
+}
+
+const BROWSER_SHOWS = new Set(["image/jpeg", "image/png", "image/gif", "image/webp", "image/avif"]);
 
 export class GalleryScanner {
   /** path -> the verdict for the file identity (image stamp | signature stamp) it was computed on. */
@@ -67,7 +77,11 @@ export class GalleryScanner {
         if (!opened) continue;
         await opened.handle.close();
         const { stat, verdict } = opened;
-        images.push({ owner, name, size: stat.size, savedAt: stat.mtime.toISOString(), url: verdict.verified ? imageUrl(owner, name) : null, ...verdict });
+        const ok = verdict.verified && verdict.sha256 !== null;
+        const url = ok ? imageUrl(owner, name) : null;
+        const thumb = ok ? previewUrl(owner, name, verdict.sha256!, "thumb") : null;
+        const large = ok ? (BROWSER_SHOWS.has(verdict.contentType ?? "") ? url : previewUrl(owner, name, verdict.sha256!, "large")) : null;
+        images.push({ owner, name, size: stat.size, savedAt: stat.mtime.toISOString(), url, thumb, large, ...verdict });
       }
     };
     await Promise.all(Array.from({ length: VERIFY_CONCURRENCY }, worker));
@@ -109,7 +123,7 @@ export class GalleryScanner {
     } catch (error) {
       // A read error is not a verdict about the image: say so now, and do not remember it.
       this.cache.delete(path);
-      const verdict: Verdict = { verified: false, reason: `cannot read the file: ${(error as Error).message}`, contentType: null, signingTime: null, cert: null };
+      const verdict: Verdict = { verified: false, reason: `cannot read the file: ${(error as Error).message}`, contentType: null, sha256: null, signingTime: null, cert: null };
       return { verdict, ...opened };
     }
   }

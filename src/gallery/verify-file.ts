@@ -25,6 +25,8 @@ export interface Verdict {
   /** Why the image is not verified; null when it is. */
   reason: string | null;
   contentType: ContentType | null;
+  /** SHA-256 of the verified bytes (hex): the preview cache's key. Null when not verified. */
+  sha256: string | null;
   signingTime: string | null;
   cert: CertDetails | null;
 }
@@ -78,7 +80,7 @@ function details(der: Uint8Array): CertDetails | null {
 }
 
 function refused(reason: string, rest: Partial<Verdict> = {}): Verdict {
-  return { verified: false, reason, contentType: null, signingTime: null, cert: null, ...rest };
+  return { verified: false, reason, contentType: null, sha256: null, signingTime: null, cert: null, ...rest };
 }
 
 /**
@@ -113,5 +115,5 @@ export async function verifyOpenImage(p: { image: FileHandle; p7sPath: string; o
   } catch (error) {
     return refused(`the signer's certificate is not acceptable: ${(error as Error).message}`, found);
   }
-  return { verified: true, reason: null, ...found };
+  return { verified: true, reason: null, ...found, sha256: Buffer.from(digest).toString("hex") };
 }

@@ -1,6 +1,6 @@
-/** sis post with several files and folders: every file tried, one line each and a summary; a folder's images in name order; --name for one file only. */
+/** sis post with several files and folders: every file tried, one line each and a summary; a folder's images in name order, --recursive, --rename; --name for one file only. */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { copyFileSync, mkdirSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdirSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { sis, type Result } from "../support/cli.ts";
 import { openSandbox, type Sandbox } from "../support/sandbox.ts";
@@ -76,7 +76,7 @@ describe("sis post FOLDER", () => {
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(new RegExp(`^${POSTED("a-first.jpg", "jpeg")}${POSTED("b-second.png", "png")}${POSTED("c-third.gif", "gif")}posted 3 files; 2 skipped\\n$`));
     expect(r.stderr).toBe(
-      `skipped ${join(dir, "nested")}: a folder (sub-folders are not entered)\nskipped ${join(dir, "notes.txt")}: not a PNG, JPEG, GIF, WebP, HEIC, HEIF or AVIF image (judged by its content)\n`,
+      `skipped ${join(dir, "nested")}: a folder (pass --recursive to enter sub-folders)\nskipped ${join(dir, "notes.txt")}: not a PNG, JPEG, GIF, WebP, HEIC, HEIF or AVIF image (judged by its content)\n`,
     );
     const listed = await names();
     expect(listed).toEqual(expect.arrayContaining(["a-first.jpg", "b-second.png", "c-third.gif"]));
@@ -89,8 +89,56 @@ describe("sis post FOLDER", () => {
     expect(r).toEqual({
       code: 1,
       stdout: "",
-      stderr: `sis: cannot post ${dir}: the folder holds no PNG, JPEG, GIF, WebP, HEIC, HEIF or AVIF image directly in it (sub-folders are not entered)\n`,
+      stderr: `sis: cannot post ${dir}: the folder holds no PNG, JPEG, GIF, WebP, HEIC, HEIF or AVIF image directly in it (pass --recursive to enter sub-folders)\n`,
     });
+  });
+});
+
+describe("sis post --recursive FOLDER", () => {
+  /** trip/ with images, a note, and two sub-folders; one image name ("beach.jpg") appears twice. */
+  function trip(label: string): string {
+    const dir = folder(label, { "beach.jpg": SAMPLE.jpg, "notes.txt": { text: "day one\n" } });
+    mkdirSync(join(dir, "day2", "evening"), { recursive: true });
+    copyFileSync(SAMPLE.png, join(dir, "day2", "beach.jpg.png"));
+    copyFileSync(SAMPLE.jpg, join(dir, "day2", "beach.jpg"));
+    copyFileSync(SAMPLE.webp, join(dir, "day2", "evening", `${label}-sunset.webp`));
+    writeFileSync(join(dir, "day2", "evening", "list.csv"), "a,b\n");
+    return dir;
+  }
+
+  test("enters sub-folders depth first in name order, notes each non-image, and refuses the second image of the same name (NAME_TAKEN) by default", async () => {
+    const dir = trip("trip");
+    const r = await post(["--quiet", "--recursive", dir]);
+    expect(r.code).toBe(1);
+    // "beach.jpg" < "day2" < "notes.txt"; inside day2: "beach.jpg" < "beach.jpg.png" < "evening".
+    expect(r.stdout).toMatch(new RegExp(`^${POSTED("beach.jpg", "jpeg")}${POSTED("beach.jpg.png", "png")}${POSTED("trip-sunset.webp", "webp")}$`));
+    expect(r.stderr).toBe(
+      `skipped ${join(dir, "day2", "evening", "list.csv")}: not a PNG, JPEG, GIF or WebP image (judged by its content)\n` +
+        `skipped ${join(dir, "notes.txt")}: not a PNG, JPEG, GIF or WebP image (judged by its content)\n` +
+        `sis: cannot post ${join(dir, "day2", "beach.jpg")}: you already have an image named "beach.jpg"; choose another --name (NAME_TAKEN)\n` +
+        `sis: cannot post 1 of 4 files; 3 posted; 2 skipped\n`,
+    );
+    expect(await names()).toEqual(expect.arrayContaining(["beach.jpg", "beach.jpg.png", "trip-sunset.webp"]));
+  });
+
+  test("--rename adds ' (2)', ' (3)' … before the extension until the server accepts: against the server and within the run", async () => {
+    // "beach.jpg" is on the server from the test above; this run has two more of that name.
+    const dir = trip("trip-again");
+    const r = await post(["--recursive", "--rename", dir]);
+    expect({ code: r.code, stderr: r.stderr.split("\n").filter((l) => l.startsWith("sis:")) }).toEqual({ code: 0, stderr: [] });
+    expect(r.stdout).toContain(`posted alice/beach (2).jpg id `);
+    expect(r.stdout).toContain(`posted alice/beach (3).jpg id `);
+    expect(r.stdout).toContain(`posted alice/beach.jpg (2).png id `);
+    expect(r.stdout).toContain(`  renamed: you already have an image named "beach.jpg"\n`);
+    expect(r.stdout).toMatch(/posted 4 files; 2 skipped\n$/);
+    expect(await names()).toEqual(expect.arrayContaining(["beach.jpg", "beach (2).jpg", "beach (3).jpg", "beach.jpg (2).png", "trip-again-sunset.webp"]));
+  });
+
+  test("a symbolic link to a folder is not followed (no loop), and a folder of no images anywhere is an error", async () => {
+    const dir = folder("loop", { "only.txt": { text: "x\n" } });
+    symlinkSync(dir, join(dir, "again"));
+    const r = await post(["--recursive", dir]);
+    expect(r).toEqual({ code: 1, stdout: "", stderr: `sis: cannot post ${dir}: the folder holds no PNG, JPEG, GIF or WebP image in it or its sub-folders\n` });
   });
 });
 

@@ -83,7 +83,8 @@ describe("sis watch", () => {
       expect(linesAbout(w, "offline-")).toHaveLength(1);
       await stopWatch(w);
     }
-    expect(await listFiles(out)).toEqual(["offline-1.png", "offline-2.jpg", "offline-3.gif", "offline-4.webp"].flatMap((f) => [`alice/${f}`, `alice/${f}.p7s`]).sort());
+    // Issue 14: a new folder also receives the images posted before (earlier tests' too), so only this test's are compared.
+    expect((await listFiles(out)).filter((f) => f.startsWith("alice/offline-"))).toEqual(["offline-1.png", "offline-2.jpg", "offline-3.gif", "offline-4.webp"].flatMap((f) => [`alice/${f}`, `alice/${f}.p7s`]).sort());
     for (const [path, name] of [...posted, [SAMPLE.webp, "offline-4.webp"]]) expect({ name, same: await sameBytes(path!, join(out, "alice", name!)) }).toEqual({ name, same: true });
   });
 
@@ -120,7 +121,7 @@ describe("sis watch", () => {
     await w.waitFor(savedLine("refuse-ok.jpg"));
     expect(linesAbout(w, "refuse-")).toHaveLength(2);
     expect(readFileSync(join(out, "alice", "refuse-clash.png"), "utf8")).toBe("bob's own file\n");
-    expect(await listFiles(out)).toEqual(["alice/refuse-clash.png", "alice/refuse-ok.jpg", "alice/refuse-ok.jpg.p7s"]);
+    expect((await listFiles(out)).filter((f) => f.startsWith("alice/refuse-"))).toEqual(["alice/refuse-clash.png", "alice/refuse-ok.jpg", "alice/refuse-ok.jpg.p7s"]);
     expect(w.proc.exitCode).toBeNull();
     await stopWatch(w);
   });

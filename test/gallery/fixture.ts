@@ -23,6 +23,12 @@ export interface GalleryFixture extends AsyncDisposable {
   server: RunningServer;
   /** alice posts a gradient PNG named `name`; bob downloads, verifies and saves it into DIR. */
   share(name: string, colours?: [[number, number, number], [number, number, number]]): Promise<Received>;
+  /** The same with the given file's bytes (keepMetadata: posted with --keep-metadata). */
+  shareBytes(name: string, bytes: Uint8Array, opts?: { keepMetadata?: boolean }): Promise<Received>;
+  /** A scratch directory beside DIR (a client home for the gallery, say). */
+  root: string;
+  /** alice's credentials, to sign files locally (bench/gallery-first-screen.ts). */
+  alice: Credentials;
 }
 
 const PALETTE: [[number, number, number], [number, number, number]][] = [
@@ -50,13 +56,13 @@ export async function startGalleryFixture(): Promise<GalleryFixture> {
     const bob = await enrol(server, root, "bob");
     const crl = new CrlSource(bob.caDer);
     let shared = 0;
-    const share = async (name: string, colours = PALETTE[shared % PALETTE.length]!) => {
+    const shareBytes = async (name: string, bytes: Uint8Array, opts: { keepMetadata?: boolean } = {}) => {
       shared++;
-      const source = join(root, `source-${shared}.png`);
-      writeFileSync(source, gradientPng(...colours));
+      const source = join(root, `source-${shared}`);
+      writeFileSync(source, bytes);
       const up = await connectAs(alice);
       try {
-        await postImage(up, alice, source, { name });
+        await postImage(up, alice, source, { name, keepMetadata: opts.keepMetadata ?? false });
       } finally {
         up.close();
       }
@@ -67,8 +73,12 @@ export async function startGalleryFixture(): Promise<GalleryFixture> {
         down.close();
       }
     };
+    const share = (name: string, colours = PALETTE[shared % PALETTE.length]!) => shareBytes(name, gradientPng(...colours));
     const running = server;
     return {
+      root,
+      alice,
+      shareBytes,
       dir,
       outside,
       caDer: bob.caDer,

@@ -24,6 +24,19 @@ function chunk(type: string, data: Uint8Array): Buffer {
 
 type Rgb = [number, number, number];
 
+/** A width × height RGB PNG of random pixels: it does not compress, so its size is about 3 bytes a pixel. */
+export function noisePng(width: number, height: number): Uint8Array {
+  const header = Buffer.alloc(13);
+  header.writeUInt32BE(width, 0);
+  header.writeUInt32BE(height, 4);
+  header.set([8, 2, 0, 0, 0], 8);
+  const rows = Buffer.alloc(height * (1 + width * 3));
+  for (let i = 0; i < rows.length; i++) rows[i] = (Math.random() * 256) | 0;
+  for (let y = 0; y < height; y++) rows[y * (1 + width * 3)] = 0; // filter type None
+  const signature = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+  return new Uint8Array(Buffer.concat([signature, chunk("IHDR", header), chunk("IDAT", deflateSync(rows, { level: 1 })), chunk("IEND", new Uint8Array(0))]));
+}
+
 /** A width × height RGB PNG shading from `from` (top left) to `to` (bottom right). */
 export function gradientPng(from: Rgb, to: Rgb, width = 160, height = 120): Uint8Array {
   const header = Buffer.alloc(13);
