@@ -113,8 +113,8 @@ describe("sis post --recursive FOLDER", () => {
     // "beach.jpg" < "day2" < "notes.txt"; inside day2: "beach.jpg" < "beach.jpg.png" < "evening".
     expect(r.stdout).toMatch(new RegExp(`^${POSTED("beach.jpg", "jpeg")}${POSTED("beach.jpg.png", "png")}${POSTED("trip-sunset.webp", "webp")}$`));
     expect(r.stderr).toBe(
-      `skipped ${join(dir, "day2", "evening", "list.csv")}: not a PNG, JPEG, GIF or WebP image (judged by its content)\n` +
-        `skipped ${join(dir, "notes.txt")}: not a PNG, JPEG, GIF or WebP image (judged by its content)\n` +
+      `skipped ${join(dir, "day2", "evening", "list.csv")}: not a PNG, JPEG, GIF, WebP, HEIC, HEIF or AVIF image (judged by its content)\n` +
+        `skipped ${join(dir, "notes.txt")}: not a PNG, JPEG, GIF, WebP, HEIC, HEIF or AVIF image (judged by its content)\n` +
         `sis: cannot post ${join(dir, "day2", "beach.jpg")}: you already have an image named "beach.jpg"; choose another --name (NAME_TAKEN)\n` +
         `sis: cannot post 1 of 4 files; 3 posted; 2 skipped\n`,
     );
@@ -138,7 +138,7 @@ describe("sis post --recursive FOLDER", () => {
     const dir = folder("loop", { "only.txt": { text: "x\n" } });
     symlinkSync(dir, join(dir, "again"));
     const r = await post(["--recursive", dir]);
-    expect(r).toEqual({ code: 1, stdout: "", stderr: `sis: cannot post ${dir}: the folder holds no PNG, JPEG, GIF or WebP image in it or its sub-folders\n` });
+    expect(r).toEqual({ code: 1, stdout: "", stderr: `sis: cannot post ${dir}: the folder holds no PNG, JPEG, GIF, WebP, HEIC, HEIF or AVIF image in it or its sub-folders\n` });
   });
 });
 
