@@ -17,7 +17,11 @@ export async function admin(args: string[]): Promise<number> {
   const [sub, ...rest] = args;
   if (sub === "revoke") return revoke(rest);
   if (sub === "certs") return certs(rest);
-  throw new UsageError(sub ? `no admin command '${sub}'` : "say 'revoke' or 'certs'");
+  if (sub === "backup" || sub === "verify-backup" || sub === "restore") {
+    const m = await import("./admin-backup.ts");
+    return sub === "backup" ? m.backupCommand(rest) : sub === "verify-backup" ? m.verifyBackupCommand(rest) : m.restoreCommand(rest);
+  }
+  throw new UsageError(sub ? `no admin command '${sub}'` : "say 'revoke', 'certs', 'backup', 'verify-backup' or 'restore'");
 }
 
 function revoke(args: string[]): number {
