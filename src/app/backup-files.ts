@@ -8,7 +8,7 @@ import { fsyncDir } from "../store/fsync-dir.ts";
 
 export const BACKUP_FORMAT = "sis-backup";
 export const BACKUP_FORMAT_VERSION = 1;
-export const LAYOUT = { info: "backup.json", latest: "latest", snapshots: "snapshots", blobs: "blobs", tmp: "tmp", manifest: "manifest.json", database: "sis.db" } as const;
+export const LAYOUT = { info: "backup.json", latest: "latest", snapshots: "snapshots", blobs: "blobs", tmp: "tmp", lock: "lock", manifest: "manifest.json", database: "sis.db" } as const;
 
 /** DEST/backup.json: written once, when DEST is first used; says whether (and how) the backup is encrypted. */
 export interface BackupInfo {

@@ -1,6 +1,6 @@
 /** sis admin backup: an online snapshot of a data directory (database, referenced blobs, keys) into DEST, incremental and atomic. */
 import { randomBytes } from "node:crypto";
-import { readdir, rename, rm, stat, unlink } from "node:fs/promises";
+import { open, readFile, readdir, rename, rm, stat, unlink } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { newBackupKey } from "../crypto/backup-cipher.ts";
 import { DATA_FILES } from "../server/data-dir.ts";
@@ -85,6 +85,46 @@ export async function backup(opts: BackupOptions): Promise<BackupResult> {
     if (!(await stat(join(data, required)).catch(() => null))) throw new BackupError(`no ${required} in ${data}; pass the server's --data DIR`);
   }
   const { codec } = await prepareDest(dest, opts.passphrase);
+  const release = await lockDest(dest);
+  try {
+    return await backupLocked(dest, data, database, codec, opts.sisVersion, log);
+  } finally {
+    await release();
+  }
+}
+
+/**
+ * One backup at a time per DEST (B3): a second one would empty the first's tmp/ and prune
+ * the blobs it just copied. DEST/lock holds the owner's pid; a lock whose process is gone is taken over.
+ */
+async function lockDest(dest: string): Promise<() => Promise<void>> {
+  const path = join(dest, LAYOUT.lock);
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      const handle = await open(path, "wx", 0o600);
+      await handle.writeFile(`${process.pid}\n`);
+      await handle.close();
+      return () => unlink(path).catch(() => {});
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+    }
+    const pid = Number((await readFile(path, "utf8").catch(() => "")).trim());
+    if (Number.isSafeInteger(pid) && pid > 0 && isAlive(pid)) throw new BackupError(`another backup into ${dest} is running (pid ${pid}); wait for it to finish`);
+    await unlink(path).catch(() => {}); // stale: its process died
+  }
+  throw new BackupError(`cannot lock ${join(dest, LAYOUT.lock)}; remove it if no backup is running`);
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+async function backupLocked(dest: string, data: string, database: string, codec: Codec, sisVersion: string, log: (line: string) => void): Promise<BackupResult> {
   const previous = await readLatest(dest, codec);
   const known = new Map<string, ManifestFile>((previous?.files ?? []).map((f) => [f.path, f]));
 
@@ -147,7 +187,7 @@ export async function backup(opts: BackupOptions): Promise<BackupResult> {
       format: "sis-backup-manifest",
       version: BACKUP_FORMAT_VERSION,
       created: new Date().toISOString(),
-      sisVersion: opts.sisVersion,
+      sisVersion,
       schemaVersion: snap.schemaVersion,
       encrypted: codec.key !== null,
       snapshot: name,

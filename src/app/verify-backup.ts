@@ -1,6 +1,5 @@
 /** sis admin verify-backup: every file against the manifest's SHA-256, the database's integrity, every referenced blob present. */
-import { randomBytes } from "node:crypto";
-import { unlink } from "node:fs/promises";
+import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { integrityProblems, snapshotInfo } from "../store/sqlite-backup.ts";
@@ -42,7 +41,8 @@ export async function verifyBackup(opts: { dest: string; passphrase: PassphraseS
     problems.push("the manifest lists no database");
   } else if (!problems.some((p) => p.startsWith(dbEntry.path))) {
     // A plain backup's database is checked where it is; an encrypted one is decrypted to a private scratch file first.
-    const scratch = codec.key === null ? null : join(opts.scratch ?? tmpdir(), `sis-verify-${randomBytes(6).toString("hex")}.db`);
+    const scratchDir = codec.key === null ? null : await mkdtemp(join(opts.scratch ?? tmpdir(), "sis-verify-")); // 0700
+    const scratch = scratchDir === null ? null : join(scratchDir, LAYOUT.database);
     try {
       if (scratch !== null) await extractFile(dest, dbEntry, codec, scratch);
       const dbPath = scratch ?? join(dest, dbEntry.path);
@@ -54,7 +54,7 @@ export async function verifyBackup(opts: { dest: string; passphrase: PassphraseS
     } catch (err) {
       problems.push(`${dbEntry.path}: ${(err as Error).message}`);
     } finally {
-      if (scratch !== null) await unlink(scratch).catch(() => {});
+      if (scratchDir !== null) await rm(scratchDir, { recursive: true, force: true });
     }
   }
   return { manifest, problems, files: manifest.files.length, bytes };

@@ -168,6 +168,20 @@ describe("backup and restore", () => {
     expect(readdirSync(join(dest, "snapshots"))).toEqual([readFileSync(join(dest, "latest"), "utf8").trim()]);
   }, 300_000);
 
+  test("one backup at a time per DEST: a live lock refuses, a dead process's lock is taken over (B3)", async () => {
+    const dest = join(root, "b");
+    writeFileSync(join(dest, "lock"), `${process.pid}\n`);
+    const refused = await sis(["admin", "backup", dest, "--data", server.dataDir]);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain(`another backup into ${dest} is running (pid ${process.pid}); wait for it to finish`);
+    const gone = Bun.spawn(["true"]);
+    await gone.exited;
+    writeFileSync(join(dest, "lock"), `${gone.pid}\n`);
+    const taken = await sis(["admin", "backup", dest, "--data", server.dataDir]);
+    expect({ code: taken.code, stderr: taken.stderr }).toEqual({ code: 0, stderr: expect.stringContaining('"event":"backup"') });
+    expect(existsSync(join(dest, "lock"))).toBe(false);
+  });
+
   test("the backup is private: directories 0700, files 0600; the plain one holds the keys", () => {
     const dest = join(root, "b");
     expect(modesOf(dest)).toEqual([]);
