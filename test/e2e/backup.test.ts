@@ -2,8 +2,9 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, unlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { register, sis, startServe, tempDir, type Result, type ServerProcess } from "../support/cli.ts";
+import { register, SIS, sis, startServe, tempDir, type Result, type ServerProcess } from "../support/cli.ts";
 import { postedId, sha256File, writeBigPng } from "../support/share.ts";
+import { until } from "../support/until.ts";
 
 let root: string & Disposable;
 let server: ServerProcess;
@@ -167,6 +168,26 @@ describe("backup and restore", () => {
     // Only the newest snapshot is kept.
     expect(readdirSync(join(dest, "snapshots"))).toEqual([readFileSync(join(dest, "latest"), "utf8").trim()]);
   }, 300_000);
+
+  test("a backup killed with SIGKILL at any point leaves the previous one whole; the next run cleans up and succeeds (B3)", async () => {
+    const dest = join(root, "b");
+    const before = latestManifest(dest).snapshot;
+    const proc = Bun.spawn([SIS, "admin", "backup", dest, "--data", server.dataDir], { stdout: "ignore", stderr: "ignore" });
+    // Kill it once it has begun building (or as soon as it has finished, if it was quicker).
+    await until(() => existsSync(join(dest, "tmp")) || proc.exitCode !== null, "the backup to start building", 30_000);
+    proc.kill("SIGKILL");
+    await proc.exited;
+    const latest = latestManifest(dest).snapshot;
+    const verified = await sis(["admin", "verify-backup", dest]);
+    expect({ code: verified.code, stderr: verified.stderr }).toEqual({ code: 0, stderr: "" });
+    expect(verified.stdout).toContain(`backup ${latest} `);
+    // `latest` is the previous snapshot, or this run's if the kill came after the switch: whole either way.
+    expect(latest === before || readdirSync(join(dest, "snapshots")).includes(latest)).toBe(true);
+    const next = await sis(["admin", "backup", dest, "--data", server.dataDir]);
+    expect(next.code).toBe(0);
+    expect(existsSync(join(dest, "tmp"))).toBe(false);
+    expect(readdirSync(join(dest, "snapshots"))).toEqual([latestManifest(dest).snapshot]);
+  }, 120_000);
 
   test("one backup at a time per DEST: a live lock refuses, a dead process's lock is taken over (B3)", async () => {
     const dest = join(root, "b");
