@@ -128,12 +128,17 @@ export async function storeFile(dest: string, rel: string, source: string, codec
   const tmp = `${final}.tmp-${randomBytes(6).toString("hex")}`;
   const handle = await open(tmp, "wx", 0o600);
   try {
-    for await (const piece of out) await handle.write(piece);
-    await handle.sync();
-  } finally {
-    await handle.close();
+    try {
+      for await (const piece of out) await handle.write(piece);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    if (counted !== size) throw new BackupError(`${source} changed size while it was copied`);
+  } catch (err) {
+    await unlink(tmp).catch(() => {});
+    throw err;
   }
-  if (counted !== size) throw new BackupError(`${source} changed size while it was copied`);
   await rename(tmp, final);
   return { path: rel, size, sha256: hash.digest("hex") };
 }

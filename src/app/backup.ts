@@ -58,10 +58,9 @@ function snapshotName(now: Date): string {
 }
 
 async function prepareDest(dest: string, passphrase: PassphraseSource): Promise<{ info: BackupInfo; codec: Codec }> {
-  await mkdirPrivate(dest);
   let info = await readInfo(dest);
   if (info === null) {
-    const entries = await readdir(dest);
+    const entries = (await readdir(dest)).filter((n) => n !== LAYOUT.lock);
     if (entries.length > 0) throw new BackupError(`${dest} is not empty and holds no sis backup; give an empty or new directory`);
     if (passphrase === null) {
       info = { format: BACKUP_FORMAT, version: BACKUP_FORMAT_VERSION, encryption: null };
@@ -84,9 +83,11 @@ export async function backup(opts: BackupOptions): Promise<BackupResult> {
   for (const required of [DATA_FILES.database, DATA_FILES.caKey, DATA_FILES.storageKey]) {
     if (!(await stat(join(data, required)).catch(() => null))) throw new BackupError(`no ${required} in ${data}; pass the server's --data DIR`);
   }
-  const { codec } = await prepareDest(dest, opts.passphrase);
+  await mkdirPrivate(dest);
+  // Locked before backup.json is read or written: two first backups must not each draw a salt.
   const release = await lockDest(dest);
   try {
+    const { codec } = await prepareDest(dest, opts.passphrase);
     return await backupLocked(dest, data, database, codec, opts.sisVersion, log);
   } finally {
     await release();
@@ -166,7 +167,13 @@ async function backupLocked(dest: string, data: string, database: string, codec:
         reused++;
         continue;
       }
-      files.push(await storeFile(dest, rel, source, codec));
+      try {
+        files.push(await storeFile(dest, rel, source, codec));
+      } catch (err) {
+        if (!isMissing(err)) throw err;
+        vanished.push(id); // deleted between the stat and the copy
+        continue;
+      }
       copied++;
       bytesCopied += sourceStat.size;
     }

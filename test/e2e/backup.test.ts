@@ -319,5 +319,21 @@ describe("backup and restore", () => {
     }
     server = await startServe(server.dataDir, ["--port", String(server.port)]);
   }, 600_000);
-});
 
+  test("an image whose blob is gone by the time it is copied (deleted while the backup ran) is left out of the snapshot, which stays consistent (B2)", async () => {
+    await server.stop(); // a stopped server's directory can be copied with cp
+    const copy = join(root, "data-copy");
+    expect(Bun.spawnSync(["cp", "-a", server.dataDir, copy]).exitCode).toBe(0);
+    const blobs = readdirSync(join(copy, "blobs")).filter((n) => /^[0-9a-f]{32}$/.test(n));
+    unlinkSync(join(copy, "blobs", blobs[0]!));
+    const dest = join(root, "b-vanished");
+    const r = await sis(["admin", "backup", dest, "--data", copy]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain(": 24 images; 24 blobs copied, 0 unchanged, 1 deleted meanwhile left out");
+    expect(r.stderr).toContain("1 deleted while it ran left out");
+    const v = await sis(["admin", "verify-backup", dest]);
+    expect({ code: v.code, stderr: v.stderr }).toEqual({ code: 0, stderr: "" });
+    expect(latestManifest(dest).files.some((f) => f.path === `blobs/${blobs[0]}`)).toBe(false);
+    server = await startServe(server.dataDir, ["--port", String(server.port)]);
+  }, 120_000);
+});
