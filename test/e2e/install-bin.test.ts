@@ -36,3 +36,35 @@ test("install: npm run install-bin into PREFIX, then `sis --version` by name wit
     rmSync(prefix, { recursive: true, force: true });
   }
 }, 600_000);
+
+test("npm start says where the binary is before the server's own lines", async () => {
+  const data = mkdtempSync(join(tmpdir(), "sis-npm-start-"));
+  // setsid: npm, its shell and sis share one new process group, ended together below.
+  const proc = Bun.spawn(["setsid", "npm", "start", "--", "--data", join(data, "d"), "--port", "0", "--http-port", "0"], {
+    cwd: ROOT,
+    env: { HOME: process.env.HOME ?? "/tmp", PATH: `${ROOT}/node_modules/.bin:/usr/local/bin:/usr/bin:/bin` },
+    stdout: "pipe",
+    stderr: "ignore",
+  });
+  try {
+    let out = "";
+    const reader = proc.stdout.getReader();
+    while (!/^users register with: /m.test(out)) {
+      const { value, done } = await reader.read();
+      if (done) throw new Error(`npm start ended early:\n${out}`);
+      out += new TextDecoder().decode(value);
+    }
+    const lines = out.split("\n");
+    const binary = lines.findIndex((l) => l === `binary: ${ROOT}/dist/sis (npm run install-bin puts it on your PATH as sis)`);
+    expect(binary).toBeGreaterThanOrEqual(0);
+    expect(binary).toBeLessThan(lines.findIndex((l) => l.startsWith("CA fingerprint")));
+  } finally {
+    try {
+      process.kill(-proc.pid, "SIGTERM");
+    } catch {
+      // already gone
+    }
+    await proc.exited;
+    rmSync(data, { recursive: true, force: true });
+  }
+}, 300_000);
