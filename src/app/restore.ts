@@ -3,6 +3,7 @@ import { readdir, rm } from "node:fs/promises";
 import { basename, join, resolve } from "node:path";
 import { DATA_FILES } from "../server/data-dir.ts";
 import { fsyncDir } from "../store/fsync-dir.ts";
+import { SCHEMA_VERSION } from "../store/migrations.ts";
 import { integrityProblems } from "../store/sqlite-backup.ts";
 import { BackupError, LAYOUT, codecFor, extractFile, isMissing, mkdirPrivate, readInfo, readLatest, type PassphraseSource } from "./backup-files.ts";
 
@@ -31,6 +32,9 @@ export async function restore(opts: { dest: string; data: string; passphrase: Pa
   const codec = await codecFor(info, opts.passphrase, dest);
   const manifest = await readLatest(dest, codec);
   if (manifest === null) throw new BackupError(`${dest} holds no finished backup yet (no ${LAYOUT.latest})`);
+  if (manifest.schemaVersion > SCHEMA_VERSION) {
+    throw new BackupError(`the backup's database (schema ${manifest.schemaVersion}) was made by sis ${manifest.sisVersion}, newer than this one (schema ${SCHEMA_VERSION}); restore it with that sis or a later one`);
+  }
 
   const snapPrefix = `${LAYOUT.snapshots}/${manifest.snapshot}/`;
   const blobs = join(data, DATA_FILES.blobs);

@@ -262,6 +262,15 @@ describe("backup and restore", () => {
     expect(r.code).toBe(1);
     expect(r.stderr).toBe(`sis: cannot restore ${join(root, "b")} into ${target}: ${target} is not empty; restore into a new or empty directory (nothing was changed)\n`);
     expect(readdirSync(target)).toEqual(["keep.txt"]);
+    // A backup from a newer sis (a higher schema version) is refused before anything is written.
+    const newer = join(root, "b-newer");
+    expect(Bun.spawnSync(["cp", "-a", join(root, "b"), newer]).exitCode).toBe(0);
+    const manifestPath = join(newer, "snapshots", latestManifest(newer).snapshot, "manifest.json");
+    writeFileSync(manifestPath, JSON.stringify({ ...JSON.parse(readFileSync(manifestPath, "utf8")), schemaVersion: 99, sisVersion: "9.0.0" }));
+    const tooNew = await sis(["admin", "restore", newer, "--data", join(root, "from-newer")]);
+    expect(tooNew.code).toBe(1);
+    expect(tooNew.stderr).toContain("(schema 99) was made by sis 9.0.0, newer than this one");
+    expect(existsSync(join(root, "from-newer"))).toBe(false);
     const usage = await sis(["admin", "restore", join(root, "b")]);
     expect(usage.code).toBe(2);
     expect(usage.stderr).toContain("give --data DIR");
