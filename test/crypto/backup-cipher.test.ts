@@ -26,7 +26,7 @@ async function codeOf(p: Promise<unknown>): Promise<string> {
 }
 
 describe("backup cipher", () => {
-  test("the default work factor is age's: scrypt N=2^17, r=8, p=1", () => {
+  test("B8: the default work factor is age's: scrypt N=2^17, r=8, p=1", () => {
     expect(DEFAULT_SCRYPT).toEqual({ N: 131072, r: 8, p: 1 });
   });
 
@@ -42,7 +42,7 @@ describe("backup cipher", () => {
     }
   });
 
-  test("a wrong passphrase is WRONG_PASSPHRASE (the check value), not a damaged file", async () => {
+  test("B8: a wrong passphrase is WRONG_PASSPHRASE (the check value), not a damaged file", async () => {
     const { params } = await newBackupKey("right", CHEAP);
     expect(await codeOf(openBackupKey("wrong", params))).toBe("WRONG_PASSPHRASE");
     expect(await codeOf(newBackupKey("", CHEAP))).toBe("WRONG_PASSPHRASE");
@@ -55,7 +55,7 @@ describe("backup cipher", () => {
     expect(await codeOf(openBackupKey("right", { ...params, salt: "zz" }))).toBe("BAD_PARAMS");
   });
 
-  test("a file moved to another path, a flipped byte, a truncation and trailing bytes are refused", async () => {
+  test("B9, B10: a file moved to another path, a flipped byte, a truncation and trailing bytes are refused", async () => {
     const { key } = await newBackupKey("k", CHEAP);
     const plain = new Uint8Array(randomBytes(100_000));
     const sealed = await collect(sealBackupFile(key, "blobs/aa", plain.length, once(plain)));

@@ -124,7 +124,7 @@ afterAll(async () => {
 });
 
 describe("backup and restore", () => {
-  test("a backup taken during 20 concurrent uploads restores into a server where every image acknowledged before it began downloads and verifies", async () => {
+  test("B1, B2: a backup taken during 20 concurrent uploads restores into a server where every image acknowledged before it began downloads and verifies", async () => {
     expect({ code: firstBackup.code }).toEqual({ code: 0 });
     expect(firstBackup.stdout).toMatch(/^backup \S+: \d+ images; \d+ blobs copied, 0 unchanged\n$/);
     // The backup's log line (stderr of the admin command): one JSON object.
@@ -152,7 +152,7 @@ describe("backup and restore", () => {
     server = await startServe(server.dataDir, ["--port", String(server.port)]);
   }, 600_000);
 
-  test("incremental: a second backup copies only the new blobs, a third copies none (files untouched)", async () => {
+  test("B4: incremental: a second backup copies only the new blobs, a third copies none (files untouched)", async () => {
     const dest = join(root, "b");
     const first = latestManifest(dest).images;
     const second = await sis(["admin", "backup", dest, "--data", server.dataDir]);
@@ -203,13 +203,13 @@ describe("backup and restore", () => {
     expect(existsSync(join(dest, "lock"))).toBe(false);
   });
 
-  test("the backup is private: directories 0700, files 0600; the plain one holds the keys", () => {
+  test("B5: the backup is private: directories 0700, files 0600; the plain one holds the keys", () => {
     const dest = join(root, "b");
     expect(modesOf(dest)).toEqual([]);
     expect(containsText(dest, "PRIVATE KEY").length).toBeGreaterThanOrEqual(3); // CA, TLS, storage
   });
 
-  test("verify-backup catches a deleted blob and a flipped byte", async () => {
+  test("B6: verify-backup catches a deleted blob and a flipped byte", async () => {
     const dest = join(root, "b");
     const blobs = latestManifest(dest).files.filter((f) => f.path.startsWith("blobs/"));
     const gone = join(dest, blobs[0]!.path);
@@ -254,7 +254,7 @@ describe("backup and restore", () => {
     expect((await sis(["admin", "verify-backup", dest])).code).toBe(0);
   }, 300_000);
 
-  test("restore refuses a directory that is not empty, and leaves it as it was", async () => {
+  test("B7: restore refuses a directory that is not empty, and leaves it as it was", async () => {
     const target = join(root, "occupied");
     mkdirSync(target);
     writeFileSync(join(target, "keep.txt"), "mine");
@@ -276,7 +276,7 @@ describe("backup and restore", () => {
     expect(usage.stderr).toContain("give --data DIR");
   });
 
-  test("--encrypt: passphrase from stdin, no plaintext key in the backup, wrong passphrase refused, restore serves the images", async () => {
+  test("B8-B10: --encrypt: passphrase from stdin, no plaintext key in the backup, wrong passphrase refused, restore serves the images", async () => {
     const dest = join(root, "enc");
     const made = await sis(["admin", "backup", dest, "--data", server.dataDir, "--encrypt"], { stdin: "correct horse battery\n" });
     expect({ code: made.code, stdout: made.stdout }).toEqual({ code: 0, stdout: expect.stringContaining(": 25 images; 25 blobs copied, 0 unchanged") });

@@ -13,7 +13,7 @@ async function run(cmd: string[], env: Record<string, string>): Promise<{ code: 
   return { code, stdout, stderr };
 }
 
-test("install: npm run install-bin into PREFIX, then `sis --version` by name with PATH pointing there", async () => {
+test("O1: install: npm run install-bin into PREFIX, then `sis --version` by name with PATH pointing there", async () => {
   const prefix = mkdtempSync(join(tmpdir(), "sis-prefix-"));
   try {
     const base = { HOME: process.env.HOME ?? "/tmp", PATH: `${ROOT}/node_modules/.bin:/usr/local/bin:/usr/bin:/bin` };

@@ -25,7 +25,7 @@ function seed(path: string, images: number) {
   return { db, ids, insert };
 }
 
-test("snapshot of a live WAL database: committed rows in, a transaction still open on the live connection out; file 0600", () => {
+test("B1: snapshot of a live WAL database: committed rows in, a transaction still open on the live connection out; file 0600", () => {
   dir = mkdtempSync(join(tmpdir(), "sis-sqlite-backup-"));
   const live = join(dir, "sis.db");
   const { db, ids, insert } = seed(live, 3);
@@ -47,7 +47,7 @@ test("snapshot of a live WAL database: committed rows in, a transaction still op
   }
 });
 
-test("integrityProblems reports a damaged page and a file that is not a database", () => {
+test("B6: integrityProblems reports a damaged page and a file that is not a database", () => {
   dir = mkdtempSync(join(tmpdir(), "sis-sqlite-backup-"));
   const live = join(dir, "sis.db");
   seed(live, 50).db.close();
