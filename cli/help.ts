@@ -10,6 +10,7 @@ server
   serve            run the server and its certificate authority (port ${DEFAULT_PORT})
   admin revoke     revoke a user's certificates, or one by --serial
   admin certs      list issued certificates
+  admin backup     an online backup of the data directory (verify-backup, restore)
 
 client
   register         create your key, register or enrol it, pin the server's CA
@@ -134,9 +135,16 @@ server is retried every few seconds; Ctrl-C prints a summary and exits 0.`,
   admin: `usage: sis admin revoke USER [--data DIR]
        sis admin revoke --serial HEX [--data DIR]
        sis admin certs [--json] [--data DIR]
+       sis admin backup DEST [--data DIR] [--encrypt]
+       sis admin verify-backup DEST
+       sis admin restore DEST --data DIR
 
 Works on the server's data directory, also while the server runs. A revoked
-certificate is refused at its next connection and listed in /crl.pem.`,
+certificate is refused at its next connection and listed in /crl.pem.
+backup copies a consistent snapshot of the database, the images it lists and
+the keys into DEST (0700/0600; again into the same DEST copies only new
+images); --encrypt asks for a passphrase (or reads stdin's first line).
+restore refuses a directory that is not empty. See docs/OPERATIONS.md.`,
   gallery: `usage: sis gallery [--port N] [-o DIR] [--home DIR]
 
 Serves a web page on http://127.0.0.1:N/?token=SECRET (only this machine; N

@@ -9,10 +9,14 @@ export async function admin(args: string[]): Promise<number> {
   try {
     if (sub === "revoke") return await revoke(rest);
     if (sub === "certs") return await certs(rest);
+    if (sub === "backup" || sub === "verify-backup" || sub === "restore") {
+      const m = await import("./admin-backup.ts");
+      return await (sub === "backup" ? m.backupCommand(rest) : sub === "verify-backup" ? m.verifyBackupCommand(rest) : m.restoreCommand(rest));
+    }
   } catch (error) {
     throw error instanceof AdminError ? new UsageError(error.message) : error;
   }
-  throw new UsageError(sub ? `no admin command '${sub}'` : "say 'revoke' or 'certs'");
+  throw new UsageError(sub ? `no admin command '${sub}'` : "say 'revoke', 'certs', 'backup', 'verify-backup' or 'restore'");
 }
 
 async function revoke(args: string[]): Promise<number> {
