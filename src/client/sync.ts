@@ -1,7 +1,7 @@
 /** Fetching every image the user may see into a folder (sis get --all): each verified, what is already there (same name, verified, same size) skipped. */
 import { join } from "node:path";
 import { LIST_PAGE_MAX, type ImageMeta } from "../protocol/index.ts";
-import { openPlainFile, verifyOpenImage } from "../gallery/verify-file.ts";
+import { openPlainFile, verifyOpenImage } from "./verify-file.ts";
 import type { Connection } from "./connection.ts";
 import { CrlSource } from "./crl.ts";
 import { RemoteError, SaveConflictError, TrustError } from "./errors.ts";

@@ -4,7 +4,7 @@ import { lstat, readdir, realpath } from "node:fs/promises";
 import { join, resolve, sep } from "node:path";
 import type { FileHandle } from "node:fs/promises";
 import { imageNameProblem, isValidUsername } from "../protocol/index.ts";
-import { openPlainFile, stamp, verifyOpenImage, type Verdict } from "./verify-file.ts";
+import { openPlainFile, stamp, verifyOpenImage, type Verdict } from "../client/verify-file.ts";
 
 export const SIGNATURE_SUFFIX = ".p7s";
 const VERIFY_CONCURRENCY = 4;
