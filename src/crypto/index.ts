@@ -25,6 +25,7 @@ export {
   type EnvelopeErrorCode,
 } from "./envelope-stream.ts";
 export { wrapKey, unwrapKey } from "./key-wrap.ts";
+export { readCertificate, type CertificateInfo } from "./certificate-info.ts";
 export {
   IMAGE_DIGEST_SIZE,
   MAX_SIGNATURE_SIZE,
