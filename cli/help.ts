@@ -110,12 +110,17 @@ On start it catches up on what was posted while it was away. An image that
 cannot be verified or saved is refused once and not fetched again. Images are
 saved private to you (folders 0700, files 0600). A lost server is retried
 every few seconds; Ctrl-C prints a summary and exits 0.`,
-  admin: `usage: sis admin revoke USER [--data DIR]
-       sis admin revoke --serial HEX [--data DIR]
+  admin: `usage: sis admin revoke USER [--reason R] [--compromised-since TIME] [--data DIR]
+       sis admin revoke --serial HEX [--reason R] [--compromised-since TIME] [--data DIR]
        sis admin certs [--json] [--data DIR]
 
 Works on the server's data directory, also while the server runs. A revoked
-certificate is refused at its next connection and listed in /crl.pem.`,
+certificate is refused at its next connection and listed in /crl.pem.
+R is unspecified (the default), affiliationChanged, superseded,
+cessationOfOperation or keyCompromise. Images the user posted before the
+revocation stay valid, unless the key was compromised: then images
+time-stamped since TIME (e.g. 2026-05-01T10:00:00Z; without it, all of
+them) are refused. --compromised-since implies keyCompromise.`,
   gallery: `usage: sis gallery [--port N] [-o DIR] [--home DIR]
 
 Serves a web page on http://127.0.0.1:N/?token=SECRET (only this machine; N
