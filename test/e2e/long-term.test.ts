@@ -10,7 +10,7 @@ import { CertificateAuthority, createCa, createTimeStampToken, fromPem, sha256, 
 import { importSigningKey } from "../../src/pki/keys.ts";
 import { DATA_FILES } from "../../src/server/data-dir.ts";
 import { expectRun, openssl, until } from "../support/auth-kit.ts";
-import { register, SIS, sis, startServe, type ServerProcess } from "../support/cli.ts";
+import { register, SIS, sis, startServe, startWatch, type ServerProcess } from "../support/cli.ts";
 import { dirsForFile } from "../support/sandbox.ts";
 import { SAMPLE } from "../support/share.ts";
 
@@ -137,6 +137,12 @@ describe("a forged or swapped token delivered by a tampering server is refused w
       stderr: new RegExp(`^sis: warning: alice/${name.replace(".", "\\.")}: the time-stamp was not used: ${code}: .+; the signer's certificate was judged as of now\\n$`),
     });
     expect(extractTimeStampToken(readFileSync(join(dir, "alice", `${name}.p7s`)))).toBeNull();
+  });
+  test("sis watch says it on the image's line, and saves the image verified as of now", async () => {
+    await using watcher = startWatch(home("bob"), out("forged-watch"));
+    const line = await watcher.waitFor(/ alice\/swapped\.png /);
+    expect(line).toMatch(/saved alice\/swapped\.png \(#\d+\): signature by alice .* verified -> .+ \(the time-stamp was not used: TIMESTAMP_IMPRINT_MISMATCH: .+; judged as of now\)$/);
+    expect(await watcher.waitFor(/ alice\/beach\.png /)).not.toContain("time-stamp");
   });
 });
 
