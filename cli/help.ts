@@ -132,8 +132,8 @@ watch-live.json in the home (its pid and the time) for the gallery's "live" mark
 An image that cannot be verified or saved is refused once and not fetched
 again. Images are saved private to you (folders 0700, files 0600). A lost
 server is retried every few seconds; Ctrl-C prints a summary and exits 0.`,
-  admin: `usage: sis admin revoke USER [--data DIR]
-       sis admin revoke --serial HEX [--data DIR]
+  admin: `usage: sis admin revoke USER [--reason R] [--compromised-since TIME] [--data DIR]
+       sis admin revoke --serial HEX [--reason R] [--compromised-since TIME] [--data DIR]
        sis admin certs [--json] [--data DIR]
        sis admin backup DEST [--data DIR] [--encrypt]
        sis admin verify-backup DEST
@@ -144,7 +144,13 @@ certificate is refused at its next connection and listed in /crl.pem.
 backup copies a consistent snapshot of the database, the images it lists and
 the keys into DEST (0700/0600; again into the same DEST copies only new
 images); --encrypt asks for a passphrase (or reads stdin's first line).
-restore refuses a directory that is not empty. See docs/OPERATIONS.md.`,
+restore refuses a directory that is not empty. See docs/OPERATIONS.md.
+
+R is unspecified (the default), affiliationChanged, superseded,
+cessationOfOperation or keyCompromise. Images the user posted before the
+revocation stay valid, unless the key was compromised: then images
+time-stamped since TIME (e.g. 2026-05-01T10:00:00Z; without it, all of
+them) are refused. --compromised-since implies keyCompromise.`,
   gallery: `usage: sis gallery [--port N] [-o DIR] [--home DIR]
 
 Serves a web page on http://127.0.0.1:N/?token=SECRET (only this machine; N

@@ -1,5 +1,5 @@
 /** sis admin: revoke certificates and list them, on the data directory (the work is src/app/admin.ts). */
-import { AdminError, certStatuses, revokeSerial, revokeUser } from "../../src/app/admin.ts";
+import { AdminError, certStatuses, revocationDetail, revokeSerial, revokeUser } from "../../src/app/admin.ts";
 import { DEFAULT_CONFIG } from "../../src/app/options.ts";
 import { parse, UsageError } from "../args.ts";
 import { table } from "../format.ts";
@@ -20,16 +20,23 @@ export async function admin(args: string[]): Promise<number> {
 }
 
 async function revoke(args: string[]): Promise<number> {
-  const { values, positionals } = parse(args, { data: { type: "string", default: DEFAULT_CONFIG.data }, serial: { type: "string" } }, { max: 1 });
+  const { values, positionals } = parse(
+    args,
+    { data: { type: "string", default: DEFAULT_CONFIG.data }, serial: { type: "string" }, reason: { type: "string" }, "compromised-since": { type: "string" } },
+    { max: 1 },
+  );
   if (Boolean(values.serial) === Boolean(positionals[0])) throw new UsageError("give a USER or --serial HEX, not both");
+  const now = Date.now();
+  const detail = revocationDetail({ ...(values.reason !== undefined && { reason: values.reason }), ...(values["compromised-since"] !== undefined && { compromisedSince: values["compromised-since"] }) }, now);
+  const why = detail.reason === "unspecified" ? "" : ` (${detail.reason}${detail.invalidityDate !== undefined ? ` since ${new Date(detail.invalidityDate).toISOString()}` : ""})`;
   if (values.serial) {
-    const r = await revokeSerial(values.data, values.serial);
-    process.stdout.write(r.revoked ? `revoked certificate ${r.serial} of ${r.username}\n` : `certificate ${r.serial} of ${r.username} was already revoked\n`);
+    const r = await revokeSerial(values.data, values.serial, now, detail);
+    process.stdout.write(r.revoked ? `revoked certificate ${r.serial} of ${r.username}${why}\n` : `certificate ${r.serial} of ${r.username} was already revoked\n`);
     return 0;
   }
   const user = positionals[0]!;
-  const n = await revokeUser(values.data, user);
-  process.stdout.write(`revoked ${n} certificate${n === 1 ? "" : "s"} of ${user}\n`);
+  const n = await revokeUser(values.data, user, now, detail);
+  process.stdout.write(`revoked ${n} certificate${n === 1 ? "" : "s"} of ${user}${why}\n`);
   return 0;
 }
 

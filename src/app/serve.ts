@@ -16,6 +16,7 @@ import { Metrics } from "../server/metrics.ts";
 import { Semaphore } from "../server/semaphore.ts";
 import { LoginThrottle } from "../server/throttle.ts";
 import { startProtocolServer } from "../server/tls-server.ts";
+import { stampStoredImages } from "../server/timestamp.ts";
 import { FileBlobStore, SqliteStore } from "../store/index.ts";
 import { DEFAULT_LIMITS } from "./config.ts";
 
@@ -66,6 +67,8 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
   // Start-up recovery: temporary files and blobs without a committed record were never acknowledged.
   const swept = await blobs.sweep(await store.allImageIds());
   if (swept.length > 0) log.info("removed unacknowledged upload files", { count: swept.length });
+  // Upgrade (T3): images stored before the server had a TSA are stamped while their signers' certificates are valid.
+  await stampStoredImages(store, keys.tsa, log);
 
   const notifier = new MemoryNotifier();
   const metrics = new Metrics();
@@ -76,6 +79,7 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
     ca: keys.ca,
     storageCertDer: keys.storageCertDer,
     storageKeyPkcs8: keys.storageKeyPkcs8,
+    tsa: keys.tsa,
     contentKeys: new ContentKeyCache((wrapped) => unwrapKey(wrapped, keys.storageKeyPkcs8)),
     crl: new CrlCache(keys.ca, store),
     hub: new Hub(notifier),

@@ -172,7 +172,8 @@ async function handle(conn: Connection, image: ImageMeta, state: WatchState, crl
     progress?.done();
     if (result.written) summary.received++;
     else summary.alreadySaved++;
-    opts.log(`${result.written ? "saved" : "already saved"} ${label}: signature by ${result.signer} (serial ${result.signerSerial}) verified -> ${result.path}`);
+    const note = result.tokenProblem ? ` (the time-stamp was not used: ${result.tokenProblem}; judged as of now)` : "";
+    opts.log(`${result.written ? "saved" : "already saved"} ${label}: signature by ${result.signer} (serial ${result.signerSerial}) verified -> ${result.path}${note}`);
     opts.onImage?.(result);
   } catch (error) {
     progress?.done();

@@ -15,3 +15,4 @@ export { type CrlRequest } from "./crl.ts";
 export { createTimeStampToken, sha256, TimeStampAuthority, type TimeStampRequest, type TimeStampToken } from "./tsa-token.ts";
 export { MAX_TIMESTAMP_TOKEN_SIZE, verifyTimeStampToken, type VerifiedTimeStamp, type VerifyTimeStampOptions } from "./tsa-verify.ts";
 export { SIS_TSA_POLICY_OID } from "./tsa-oids.ts";
+export { tokenNotUsed, verifySignerAtTimeStamp, type SignerAtTimeOptions, type SignerVerdict } from "./signer-at-time.ts";

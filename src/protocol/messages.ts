@@ -1,6 +1,6 @@
 /** Message schemas (PROTOCOL.md section 4): one strict zod schema per message. */
 import { z } from "zod";
-import { base64Length, CONTENT_TYPES, LIST_PAGE_MAX, MAX_SIGNATURE_SIZE, PASSWORD_MAX, PROTOCOL_NAME } from "./limits.ts";
+import { base64Length, CONTENT_TYPES, LIST_PAGE_MAX, MAX_SIGNATURE_SIZE, MAX_TIMESTAMP_TOKEN_SIZE, PASSWORD_MAX, PROTOCOL_NAME } from "./limits.ts";
 
 /** Standard base64 with padding, bounded in length before it is decoded. */
 const b64 = (maxChars: number) =>
@@ -95,6 +95,8 @@ export const Image = z.strictObject({
   signature: signature(),
   wrappedKey: b64(1_400),
   dataSize: size,
+  /** T2: the server's RFC 3161 token on the signature (ENVELOPE.md G9); optional, so an older peer still parses. */
+  timestampToken: b64(base64Length(MAX_TIMESTAMP_TOKEN_SIZE)).optional(),
 });
 export const Images = z.strictObject({ type: z.literal("IMAGES"), images: z.array(ImageMetaSchema).max(LIST_PAGE_MAX), next: seq.nullable() });
 export const Crl = z.strictObject({ type: z.literal("CRL"), dataSize: size });

@@ -8,6 +8,7 @@ import type { Metrics } from "./metrics.ts";
 import type { BlobStore, Notifier, Store } from "./ports.ts";
 import type { LoginThrottle } from "./throttle.ts";
 import type { Semaphore } from "./semaphore.ts";
+import type { Stamper } from "./timestamp.ts";
 
 /** The server's policy; `sis serve` fills it from src/app/options.ts, where every default and range is. */
 export interface ServerLimits {
@@ -32,6 +33,8 @@ export interface ServerContext {
   /** The key-transport certificate clients wrap image keys for, and its PKCS#8 key. */
   storageCertDer: Uint8Array;
   storageKeyPkcs8: Uint8Array;
+  /** The time-stamping authority that stamps each stored signature (ENVELOPE.md G9). */
+  tsa: Stamper;
   /** Unwrapped content keys for DOWNLOAD's re-wrap, shared by the receivers of one image. */
   contentKeys: ContentKeyCache;
   crl: CrlCache;

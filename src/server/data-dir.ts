@@ -1,7 +1,7 @@
 /** The server's data directory: CA, TLS and storage keys made on first start, reused afterwards. */
 import { chmod, mkdir, readFile, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { CertificateAuthority, certInfo, createCa, fromPem, type CaFiles } from "../pki/index.ts";
+import { CertificateAuthority, certInfo, createCa, fromPem, TimeStampAuthority, type CaFiles } from "../pki/index.ts";
 
 export interface ServerKeys {
   ca: CertificateAuthority;
@@ -10,6 +10,8 @@ export interface ServerKeys {
   storage: CaFiles;
   storageCertDer: Uint8Array;
   storageKeyPkcs8: Uint8Array;
+  /** The time-stamping authority (ENVELOPE.md G9, G10): its key and certificate, issued by the CA. */
+  tsa: TimeStampAuthority;
   created: boolean;
 }
 
@@ -24,6 +26,8 @@ export const DATA_FILES = {
   tlsHosts: "server.hosts",
   storageCert: "storage.pem",
   storageKey: "storage.key",
+  tsaCert: "tsa.pem",
+  tsaKey: "tsa.key",
   database: "sis.db",
   blobs: "blobs",
 } as const;
@@ -78,8 +82,24 @@ export async function openDataDir(dir: string, hosts: string[]): Promise<ServerK
     storage,
     storageCertDer: fromPem(storage.certPem, "CERTIFICATE"),
     storageKeyPkcs8: fromPem(storage.keyPem, "PRIVATE KEY"),
+    tsa: await openTsa(dir, ca),
     created,
   };
+}
+
+/**
+ * The TSA key and certificate (G10): made at first start, and at the first start of an upgraded
+ * data directory, which has none. A new one replaces it before it expires; the tokens the old one
+ * signed stay valid, since a receiver judges the TSA certificate at each token's genTime (V11).
+ */
+async function openTsa(dir: string, ca: CertificateAuthority): Promise<TimeStampAuthority> {
+  const f = DATA_FILES;
+  let files = (await exists(join(dir, f.tsaKey))) ? await readPair(dir, f.tsaCert, f.tsaKey) : null;
+  if (!files || expiresSoon(files.certPem)) {
+    files = await ca.issueTsaCert();
+    await writePair(dir, f.tsaCert, f.tsaKey, files);
+  }
+  return TimeStampAuthority.load(files);
 }
 
 function expiresSoon(certPem: string): boolean {

@@ -9,6 +9,7 @@ import { requireCurrentIdentity } from "./authorize.ts";
 import type { ServerContext } from "./context.ts";
 import type { Peer, Upload } from "./peer.ts";
 import { StoreConflictError, type BlobWriter, type NewImage } from "./ports.ts";
+import { stampSignature } from "./timestamp.ts";
 import { toMeta } from "./wire-image.ts";
 
 /** Checks the declaration, then hands the peer an Upload that takes the DATA frames (P19, P20). */
@@ -106,11 +107,12 @@ export async function startUpload(ctx: ServerContext, peer: Peer, message: Clien
   peer.send({ type: "UPLOAD_READY" });
 }
 
-/** The blob is durable; make the metadata durable, then acknowledge and announce (P21, P22). */
+/** The blob is durable; time-stamp the signature, make the metadata and token durable together, then acknowledge and announce (P21, P22, T1). */
 async function commitImage(ctx: ServerContext, peer: Peer, image: NewImage, finish: (keep: boolean) => Promise<void>): Promise<void> {
   let record;
   try {
-    record = await ctx.store.insertImage(image);
+    const timestampToken = await stampSignature(ctx.tsa, image.signature, ctx.log, image.id);
+    record = await ctx.store.insertImage({ ...image, timestampToken });
   } catch (error) {
     await finish(false);
     await ctx.blobs.remove(image.id).catch(() => {});

@@ -37,6 +37,8 @@ export async function handleDownload(ctx: ServerContext, peer: Peer, message: Cl
     signature: toBase64(record.signature),
     wrappedKey: toBase64(wrappedForRequester),
     dataSize: record.cipherSize,
+    // T2: the server's time-stamp on the signature, when it has one.
+    ...(record.timestampToken !== null && { timestampToken: toBase64(record.timestampToken) }),
   });
   const reader = await ctx.blobs.open(record.id);
   let result;

@@ -44,6 +44,8 @@
  * the same connection running meanwhile.
  */
 
+import type { CrlReason } from "../pki/revocation.ts";
+
 /** Unix milliseconds everywhere. */
 export type Millis = number;
 
@@ -66,6 +68,17 @@ export interface CertRecord {
   notAfter: Millis;
   revokedAt: Millis | null;
   createdAt: Millis;
+  /** Time-stamps, revocation by date (ENVELOPE.md V13): the CRL reason name, absent when unspecified. */
+  revocationReason?: CrlReason;
+  /** When the key is known or suspected to have been compromised; absent when not given. */
+  invalidityDate?: Millis;
+}
+
+/** What `sis admin revoke` says about a revocation (ENVELOPE.md V13): a CRL reason name and an invalidity date. */
+export interface RevocationDetail {
+  /** An RFC 5280 CRLReason name (src/pki/revocation.ts CRL_REASONS); absent or "unspecified" is stored as none. */
+  reason?: CrlReason;
+  invalidityDate?: Millis;
 }
 
 export interface NewCert {
@@ -97,9 +110,11 @@ export interface ImageRecord {
   /** Serial of the owner's certificate that signed it. */
   signerSerial: string;
   createdAt: Millis;
+  /** The server's RFC 3161 token on the signature value (ENVELOPE.md G9), DER; null until stamped. */
+  timestampToken: Uint8Array | null;
 }
 
-export type NewImage = Omit<ImageRecord, "seq" | "createdAt"> & { ownerId: number; createdAt?: Millis };
+export type NewImage = Omit<ImageRecord, "seq" | "createdAt" | "timestampToken"> & { ownerId: number; createdAt?: Millis; timestampToken?: Uint8Array | null };
 
 export interface ImageQuery {
   /** Images with seq < before, newest first (paging backwards). */
@@ -124,12 +139,12 @@ export interface CertStore {
   /** By any spelling of the serial (colons, case, leading zeros); null if unknown or malformed. */
   findCert(serial: string): Promise<CertRecord | null>;
   listCerts(username?: string): Promise<CertRecord[]>;
-  /** Marks one certificate revoked; false if unknown or already revoked. */
-  revokeSerial(serial: string, at: Millis): Promise<boolean>;
-  /** Revokes every unrevoked certificate of a user; resolves to how many. */
-  revokeUser(username: string, at: Millis): Promise<number>;
-  /** Every revoked certificate, for the CRL. */
-  listRevoked(): Promise<{ serial: string; revokedAt: Millis }[]>;
+  /** Marks one certificate revoked, with the reason and invalidity date if given (V13); false if unknown or already revoked. */
+  revokeSerial(serial: string, at: Millis, detail?: RevocationDetail): Promise<boolean>;
+  /** Revokes every unrevoked certificate of a user (each with `detail`, if given); resolves to how many. */
+  revokeUser(username: string, at: Millis, detail?: RevocationDetail): Promise<number>;
+  /** Every revoked certificate, for the CRL: reason and invalidityDate only where recorded. */
+  listRevoked(): Promise<({ serial: string; revokedAt: Millis } & RevocationDetail)[]>;
   /** Changes whenever a revocation is recorded, by any process (ST3): the CRL cache key and the revocation watch's signal. */
   revocationVersion(): Promise<number>;
 }
@@ -148,6 +163,12 @@ export interface ImageStore {
   listImages(query: ImageQuery): Promise<ImageRecord[]>;
   /** Every stored image id, for start-up recovery of the blob directory. */
   allImageIds(): Promise<Set<string>>;
+
+  // --- time-stamps (ENVELOPE.md G9): the upgrade stamps images stored before the server had a TSA.
+  /** Images without a token, oldest first, with seq > after (a page of at most `limit`). */
+  listUnstampedImages(after: number, limit: number): Promise<ImageRecord[]>;
+  /** Sets the token of an image that has none; false if unknown or already stamped (a token is never replaced). */
+  setTimestampToken(id: string, token: Uint8Array): Promise<boolean>;
 }
 
 export interface Store extends UserStore, CertStore, ImageStore {

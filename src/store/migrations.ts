@@ -56,6 +56,13 @@ export const MIGRATIONS: readonly string[] = [
   ) STRICT;
   INSERT INTO meta (key, value) VALUES ('revocation_version', 0);
   `,
+  // 2 (time-stamps, revocation by date; ENVELOPE.md G8, V13): the server's RFC 3161 token of each
+  // image signature (NULL until stamped), and a revocation's CRL reason and invalidity date.
+  `
+  ALTER TABLE images ADD COLUMN timestamp_token BLOB;
+  ALTER TABLE certificates ADD COLUMN revocation_reason TEXT;
+  ALTER TABLE certificates ADD COLUMN invalidity_date INTEGER;
+  `,
 ];
 
 /** The schema version this build writes. */

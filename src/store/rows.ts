@@ -1,4 +1,5 @@
 /** Row shapes as SQLite returns them, and their mapping to the record types in ports.ts. */
+import type { CrlReason } from "../pki/revocation.ts";
 import type { CertRecord, ImageRecord, UserRecord } from "../server/ports.ts";
 
 export interface UserRow {
@@ -17,6 +18,8 @@ export interface CertRow {
   not_after: number;
   revoked_at: number | null;
   created_at: number;
+  revocation_reason: string | null;
+  invalidity_date: number | null;
 }
 
 export interface ImageRow {
@@ -32,14 +35,16 @@ export interface ImageRow {
   wrapped_key: Uint8Array;
   signer_serial: string;
   created_at: number;
+  timestamp_token: Uint8Array | null;
 }
 
 /** Column lists shared by every query that returns a record, so the mappers always get what they read. */
 export const CERT_COLUMNS =
-  "c.serial, c.user_id, u.username, c.der, c.not_before, c.not_after, c.revoked_at, c.created_at";
+  "c.serial, c.user_id, u.username, c.der, c.not_before, c.not_after, c.revoked_at, c.created_at, " +
+  "c.revocation_reason, c.invalidity_date";
 export const IMAGE_COLUMNS =
   "i.seq, i.id, u.username AS owner, i.name, i.content_type, i.size, i.cipher_size, " +
-  "i.header, i.signature, i.wrapped_key, i.signer_serial, i.created_at";
+  "i.header, i.signature, i.wrapped_key, i.signer_serial, i.created_at, i.timestamp_token";
 
 /** bun:sqlite hands BLOBs back as Uint8Array; copy into a plain one so callers own their bytes. */
 function bytes(value: Uint8Array): Uint8Array {
@@ -60,6 +65,8 @@ export function toCert(row: CertRow): CertRecord {
     notAfter: row.not_after,
     revokedAt: row.revoked_at,
     createdAt: row.created_at,
+    ...(row.revocation_reason !== null && { revocationReason: row.revocation_reason as CrlReason }),
+    ...(row.invalidity_date !== null && { invalidityDate: row.invalidity_date }),
   };
 }
 
@@ -77,5 +84,6 @@ export function toImage(row: ImageRow): ImageRecord {
     wrappedKey: bytes(row.wrapped_key),
     signerSerial: row.signer_serial,
     createdAt: row.created_at,
+    timestampToken: row.timestamp_token === null ? null : bytes(row.timestamp_token),
   };
 }

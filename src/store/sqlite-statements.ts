@@ -29,18 +29,20 @@ export function prepareStatements(db: Database) {
     listCertsOf: db.prepare<CertRow, { username: Str }>(
       `${CERTS} WHERE u.username = $username ORDER BY c.created_at, c.serial`,
     ),
-    revokeSerial: db.prepare<never, { serial: Str; at: Num }>(
-      "UPDATE certificates SET revoked_at = $at WHERE serial = $serial AND revoked_at IS NULL",
+    revokeSerial: db.prepare<never, { serial: Str; at: Num; reason: Str | null; invalidity: Num | null }>(
+      "UPDATE certificates SET revoked_at = $at, revocation_reason = $reason, invalidity_date = $invalidity " +
+        "WHERE serial = $serial AND revoked_at IS NULL",
     ),
     revokeUserCerts: db.prepare<never, { id: Num; at: Num }>(
       "UPDATE certificates SET revoked_at = $at WHERE user_id = $id AND revoked_at IS NULL",
     ),
-    revokeUsernameCerts: db.prepare<never, { username: Str; at: Num }>(
-      "UPDATE certificates SET revoked_at = $at WHERE revoked_at IS NULL " +
-        "AND user_id IN (SELECT id FROM users WHERE username = $username)",
+    revokeUsernameCerts: db.prepare<never, { username: Str; at: Num; reason: Str | null; invalidity: Num | null }>(
+      "UPDATE certificates SET revoked_at = $at, revocation_reason = $reason, invalidity_date = $invalidity " +
+        "WHERE revoked_at IS NULL AND user_id IN (SELECT id FROM users WHERE username = $username)",
     ),
-    listRevoked: db.prepare<{ serial: Str; revoked_at: Num }, []>(
-      "SELECT serial, revoked_at FROM certificates WHERE revoked_at IS NOT NULL ORDER BY revoked_at, serial",
+    listRevoked: db.prepare<{ serial: Str; revoked_at: Num; revocation_reason: Str | null; invalidity_date: Num | null }, []>(
+      "SELECT serial, revoked_at, revocation_reason, invalidity_date FROM certificates " +
+        "WHERE revoked_at IS NOT NULL ORDER BY revoked_at, serial",
     ),
     revocationVersion: db.prepare<{ value: Num }, []>("SELECT value FROM meta WHERE key = 'revocation_version'"),
     bumpRevocationVersion: db.prepare<never, []>(
@@ -55,11 +57,12 @@ export function prepareStatements(db: Database) {
       {
         id: Str; ownerId: Num; name: Str; contentType: Str; size: Num; cipherSize: Num;
         header: Uint8Array; signature: Uint8Array; wrappedKey: Uint8Array; signerSerial: Str; createdAt: Num;
+        timestampToken: Uint8Array | null;
       }
     >(
       "INSERT INTO images (id, owner_id, name, content_type, size, cipher_size, header, signature, " +
-        "wrapped_key, signer_serial, created_at) VALUES ($id, $ownerId, $name, $contentType, $size, " +
-        "$cipherSize, $header, $signature, $wrappedKey, $signerSerial, $createdAt) RETURNING seq",
+        "wrapped_key, signer_serial, created_at, timestamp_token) VALUES ($id, $ownerId, $name, $contentType, $size, " +
+        "$cipherSize, $header, $signature, $wrappedKey, $signerSerial, $createdAt, $timestampToken) RETURNING seq",
     ),
     findImage: db.prepare<ImageRow, { id: Str }>(`${IMAGES} WHERE i.id = $id`),
     findImageByName: db.prepare<ImageRow, { owner: Str; name: Str }>(
@@ -74,6 +77,14 @@ export function prepareStatements(db: Database) {
     ),
     allImageIds: db.prepare<{ id: Str }, []>("SELECT id FROM images"),
     deleteImage: db.prepare<never, { id: Str }>("DELETE FROM images WHERE id = $id"),
+
+    // Time-stamps (ENVELOPE.md G9): the upgrade's pass over images stored before the server had a TSA.
+    listUnstamped: db.prepare<ImageRow, { after: Num; limit: Num }>(
+      `${IMAGES} WHERE i.timestamp_token IS NULL AND i.seq > $after ORDER BY i.seq ASC LIMIT $limit`,
+    ),
+    setTimestampToken: db.prepare<never, { id: Str; token: Uint8Array }>(
+      "UPDATE images SET timestamp_token = $token WHERE id = $id AND timestamp_token IS NULL",
+    ),
   };
 }
 

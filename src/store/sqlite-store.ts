@@ -4,7 +4,7 @@
 import { type Database, SQLiteError } from "bun:sqlite";
 import {
   type CertRecord, type ImageQuery, type ImageRecord, type Millis, type NewCert, type NewImage,
-  type Store, StoreConflictError, type UserRecord,
+  type RevocationDetail, type Store, StoreConflictError, type UserRecord,
 } from "../server/ports.ts";
 import { openDatabase } from "./open-database.ts";
 import { toCert, toImage, toUser } from "./rows.ts";
@@ -20,6 +20,12 @@ function conflictOr(err: unknown, message: string): unknown {
   const code = err instanceof SQLiteError ? err.code : undefined;
   const conflict = code === "SQLITE_CONSTRAINT_UNIQUE" || code === "SQLITE_CONSTRAINT_PRIMARYKEY";
   return conflict ? new StoreConflictError(message) : err;
+}
+
+/** A revocation's reason and invalidity date as bound parameters; "unspecified" is stored as none (RFC 5280 5.3.1). */
+function detailParams(detail: RevocationDetail | undefined): { reason: string | null; invalidity: number | null } {
+  const reason = detail?.reason === undefined || detail.reason === "unspecified" ? null : detail.reason;
+  return { reason, invalidity: detail?.invalidityDate ?? null };
 }
 
 export class SqliteStore implements Store {
@@ -104,26 +110,31 @@ export class SqliteStore implements Store {
 
   // A revocation and its version bump commit together, so any process that
   // sees the new version also sees the revocation.
-  async revokeSerial(serial: string, at: Millis): Promise<boolean> {
+  async revokeSerial(serial: string, at: Millis, detail?: RevocationDetail): Promise<boolean> {
     const normal = canonicalSerial(serial);
     if (normal === null) return false;
     return this.#db.transaction(() => {
-      if (this.#sql.revokeSerial.run({ serial: normal, at }).changes === 0) return false;
+      if (this.#sql.revokeSerial.run({ serial: normal, at, ...detailParams(detail) }).changes === 0) return false;
       this.#sql.bumpRevocationVersion.run();
       return true;
     }).immediate();
   }
 
-  async revokeUser(username: string, at: Millis): Promise<number> {
+  async revokeUser(username: string, at: Millis, detail?: RevocationDetail): Promise<number> {
     return this.#db.transaction(() => {
-      const n = this.#sql.revokeUsernameCerts.run({ username, at }).changes;
+      const n = this.#sql.revokeUsernameCerts.run({ username, at, ...detailParams(detail) }).changes;
       if (n > 0) this.#sql.bumpRevocationVersion.run();
       return n;
     }).immediate();
   }
 
-  async listRevoked(): Promise<{ serial: string; revokedAt: Millis }[]> {
-    return this.#sql.listRevoked.all().map((r) => ({ serial: r.serial, revokedAt: r.revoked_at }));
+  async listRevoked(): Promise<({ serial: string; revokedAt: Millis } & RevocationDetail)[]> {
+    return this.#sql.listRevoked.all().map((r) => ({
+      serial: r.serial,
+      revokedAt: r.revoked_at,
+      ...(r.revocation_reason !== null && { reason: r.revocation_reason as NonNullable<RevocationDetail["reason"]> }),
+      ...(r.invalidity_date !== null && { invalidityDate: r.invalidity_date }),
+    }));
   }
 
   /** Read from the database on every call, so revocations by other processes are seen at once. */
@@ -152,6 +163,7 @@ export class SqliteStore implements Store {
           id: image.id, ownerId: image.ownerId, name: image.name, contentType: image.contentType,
           size: image.size, cipherSize: image.cipherSize, header: image.header, signature: image.signature,
           wrappedKey: image.wrappedKey, signerSerial: image.signerSerial, createdAt: image.createdAt ?? Date.now(),
+          timestampToken: image.timestampToken ?? null,
         })!.seq;
       } catch (err) {
         throw conflictOr(err, `image ${JSON.stringify(image.name)} of ${image.owner} already exists`);
@@ -188,6 +200,18 @@ export class SqliteStore implements Store {
   /** Beyond ports.ts: removes one image row (its seq is never reused). The blob is the caller's. */
   async deleteImage(id: string): Promise<boolean> {
     return this.#sql.deleteImage.run({ id }).changes > 0;
+  }
+
+  // --- time-stamps (ENVELOPE.md G9) -----------------------------------------
+
+  async listUnstampedImages(after: number, limit: number): Promise<ImageRecord[]> {
+    const n = Math.floor(limit);
+    if (!(n > 0)) return [];
+    return this.#sql.listUnstamped.all({ after, limit: n }).map(toImage);
+  }
+
+  async setTimestampToken(id: string, token: Uint8Array): Promise<boolean> {
+    return this.#sql.setTimestampToken.run({ id, token }).changes > 0;
   }
 
   // --- maintenance ---------------------------------------------------------

@@ -28,6 +28,8 @@ import {
   type ServerMessage,
 } from "../../src/protocol/index.ts";
 import { MAX_HEADER_SIZE, MAX_SIGNATURE_SIZE as CRYPTO_MAX_SIGNATURE_SIZE } from "../../src/crypto/index.ts";
+import { MAX_TIMESTAMP_TOKEN_SIZE as PKI_MAX_TIMESTAMP_TOKEN_SIZE } from "../../src/pki/tsa-verify.ts";
+import { MAX_TIMESTAMP_TOKEN_SIZE } from "../../src/protocol/limits.ts";
 
 const utf8 = new TextEncoder();
 type Decode = (payload: Uint8Array) => unknown;
@@ -773,6 +775,27 @@ describe("every valid message fits in a control frame (P6)", () => {
     };
     expect(server(largest)).toBe("ok");
     expect(encodeMessage(largest).length - FRAME_HEADER_SIZE).toBeLessThanOrEqual(MAX_CONTROL_FRAME);
+  });
+
+  // Time-stamps (issue 12): IMAGE.timestampToken is optional and bounded by V11's one number.
+  test("T2: the token bound is src/pki's MAX_TIMESTAMP_TOKEN_SIZE; an IMAGE with a largest token as well still fits one control frame; a longer one or no token", () => {
+    expect(MAX_TIMESTAMP_TOKEN_SIZE).toBe(PKI_MAX_TIMESTAMP_TOKEN_SIZE);
+    const largest: ServerMessage = {
+      type: "IMAGE",
+      image: { seq: Number.MAX_SAFE_INTEGER, id: "f".repeat(32), owner: "m" + "a".repeat(31), name: '"'.repeat(IMAGE_NAME_MAX_BYTES), size: Number.MAX_SAFE_INTEGER, contentType: "image/webp", createdAt: Number.MAX_SAFE_INTEGER },
+      header: toBase64(new Uint8Array(MAX_HEADER_SIZE)),
+      ownerCertificate: b64chars(22_000),
+      signature: toBase64(new Uint8Array(MAX_SIGNATURE_SIZE)),
+      wrappedKey: b64chars(1_368),
+      dataSize: Number.MAX_SAFE_INTEGER,
+      timestampToken: toBase64(new Uint8Array(MAX_TIMESTAMP_TOKEN_SIZE)),
+    };
+    expect(server(largest)).toBe("ok");
+    expect(encodeMessage(largest).length - FRAME_HEADER_SIZE).toBeLessThanOrEqual(MAX_CONTROL_FRAME);
+    // One more base64 group is over the bound (within the last group, V11 refuses the bytes: TIMESTAMP_MALFORMED).
+    expect(server({ ...largest, timestampToken: toBase64(new Uint8Array(MAX_TIMESTAMP_TOKEN_SIZE + 3)) })).not.toBe("ok");
+    const { timestampToken: _, ...older } = largest;
+    expect(server(older)).toBe("ok");
   });
 
   // Found by this suite: an IMAGES page of LIST_PAGE_MAX images, each with a P20-valid name of 255 (now 240)

@@ -13,8 +13,8 @@ export interface Result {
 }
 
 /** Runs `sis ARGS`, feeding `stdin`; stdout, stderr and exit code are all returned. */
-export async function sis(args: string[], opts: { stdin?: string; env?: Record<string, string>; cwd?: string; timeoutMs?: number } = {}): Promise<Result> {
-  const proc = Bun.spawn([SIS, ...args], {
+export async function sis(args: string[], opts: { stdin?: string; env?: Record<string, string>; cwd?: string; timeoutMs?: number; prefix?: string[] } = {}): Promise<Result> {
+  const proc = Bun.spawn([...(opts.prefix ?? []), SIS, ...args], {
     stdin: opts.stdin !== undefined ? new Blob([opts.stdin]) : "ignore",
     stdout: "pipe",
     stderr: "pipe",
@@ -43,9 +43,9 @@ export interface ServerProcess extends AsyncDisposable {
   stop(signal?: NodeJS.Signals | number): Promise<void>;
 }
 
-/** Starts `sis serve` on free ports and waits for the line that says where it listens. */
-export async function startServe(dataDir: string, extra: string[] = []): Promise<ServerProcess> {
-  const proc = Bun.spawn([SIS, "serve", "--data", dataDir, "--port", "0", "--http-port", "0", ...extra], {
+/** Starts `sis serve` on free ports and waits for the line that says where it listens; `prefix` runs it through a wrapper (e.g. faketime). */
+export async function startServe(dataDir: string, extra: string[] = [], opts: { prefix?: string[] } = {}): Promise<ServerProcess> {
+  const proc = Bun.spawn([...(opts.prefix ?? []), SIS, "serve", "--data", dataDir, "--port", "0", "--http-port", "0", ...extra], {
     stdout: "pipe",
     stderr: "pipe",
     env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/root" },
