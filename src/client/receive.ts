@@ -4,7 +4,7 @@
  * temporary file that is renamed into place only at the end.
  */
 import {
-  addTimeStampToken, CHUNK_SIZE, cipherSize, createImageDigest, decodeHeader, EnvelopeError, extractTimeStampToken, openStreamInto, signatureValueOf,
+  addTimeStampToken, CHUNK_SIZE, cipherSize, createImageDigest, decodeHeader, EnvelopeError, extractTimeStampToken, removeTimeStampToken, openStreamInto, signatureValueOf,
   unwrapKey, verifyImageSignature,
 } from "../crypto/index.ts";
 import { SNIFF_BYTES, sniffImageType } from "../image/sniff.ts";
@@ -101,8 +101,8 @@ export async function receiveImage(conn: Connection, creds: Credentials, crl: Cr
     let tokenDer: Uint8Array | null;
     try {
       signer = await verifyImageSignature({ cms, digest: plainDigest, owner: image.owner, name: image.name, contentType: image.contentType });
-      // T4: the server's token (IMAGE.timestampToken), else one the signature itself carries (G8).
-      tokenDer = reply.timestampToken !== undefined ? fromBase64(reply.timestampToken) : extractTimeStampToken(cms);
+      // T4: the server's token travels in the signature, as its unsigned attribute (G8).
+      tokenDer = extractTimeStampToken(cms);
     } catch (error) {
       refuse("signature", `the signature does not verify: ${(error as Error).message}`);
     }
@@ -120,7 +120,7 @@ export async function receiveImage(conn: Connection, creds: Credentials, crl: Cr
     if (detected !== image.contentType) refuse("content", `the content is not the declared ${image.contentType}`);
 
     // T5: the saved NAME.p7s carries the token that was used, so the gallery and OpenSSL can check it too.
-    const saved = verdict.stampedAt !== null && tokenDer !== null ? withToken(cms, tokenDer) : cms;
+    const saved = verdict.stampedAt !== null && tokenDer !== null ? withToken(cms, tokenDer) : removeTimeStampToken(cms);
     const { path, written } = await output.commit(saved, plainDigest);
     output = null;
     const serial = certInfo(signer.signerCertDer).serial;

@@ -39,4 +39,4 @@ export {
   type VerifiedImageSignature,
   type VerifyImageSignatureParams,
 } from "./image-signature.ts";
-export { addTimeStampToken, extractTimeStampToken, signatureValueOf } from "./signature-timestamp.ts";
+export { addTimeStampToken, extractTimeStampToken, removeTimeStampToken, signatureValueOf } from "./signature-timestamp.ts";

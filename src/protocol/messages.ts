@@ -95,8 +95,6 @@ export const Image = z.strictObject({
   signature: signature(),
   wrappedKey: b64(1_400),
   dataSize: size,
-  /** T2: the server's RFC 3161 token on the signature (ENVELOPE.md G9); optional, so an older peer still parses. */
-  timestampToken: b64(base64Length(MAX_TIMESTAMP_TOKEN_SIZE)).optional(),
 });
 export const Images = z.strictObject({ type: z.literal("IMAGES"), images: z.array(ImageMetaSchema).max(LIST_PAGE_MAX), next: seq.nullable() });
 export const Crl = z.strictObject({ type: z.literal("CRL"), dataSize: size });

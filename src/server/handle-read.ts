@@ -1,5 +1,5 @@
 /** DOWNLOAD, LIST and GET_CRL (P23–P26): metadata from the store, ciphertext streamed from disk. */
-import { wrapKey } from "../crypto/index.ts";
+import { addTimeStampToken, wrapKey } from "../crypto/index.ts";
 import { encodeImagesPage, LIST_PAGE_DEFAULT, ProtocolError, toBase64, type ClientMessageOf } from "../protocol/index.ts";
 import { requireCurrentIdentity, requireIdentity } from "./authorize.ts";
 import type { ServerContext } from "./context.ts";
@@ -34,11 +34,9 @@ export async function handleDownload(ctx: ServerContext, peer: Peer, message: Cl
     image: toMeta(record),
     header: toBase64(record.header),
     ownerCertificate: toBase64(ownerCert.der),
-    signature: toBase64(record.signature),
+    signature: toBase64(signatureWithToken(ctx, record.id, record.signature, record.timestampToken)),
     wrappedKey: toBase64(wrappedForRequester),
     dataSize: record.cipherSize,
-    // T2: the server's time-stamp on the signature, when it has one.
-    ...(record.timestampToken !== null && { timestampToken: toBase64(record.timestampToken) }),
   });
   const reader = await ctx.blobs.open(record.id);
   let result;
@@ -72,4 +70,21 @@ export async function handleGetCrl(ctx: Pick<ServerContext, "crl">, peer: Peer):
   const der = await ctx.crl.current();
   peer.send({ type: "CRL", dataSize: der.length });
   for (let offset = 0; offset < der.length; offset += STREAM_CHUNK) peer.sendData(der.subarray(offset, offset + STREAM_CHUNK));
+}
+
+/**
+ * T2: the owner's signature as stored, with the server's token added as its unsigned
+ * attribute id-aa-signatureTimeStampToken (ENVELOPE.md G8). The signed part stays
+ * byte-identical, so every CMS verifier (a client of an earlier build included) accepts
+ * it as before; IMAGE keeps its fields. A signature that would outgrow
+ * MAX_SIGNATURE_SIZE with the token goes without it (the receiver judges it as of now).
+ */
+function signatureWithToken(ctx: ServerContext, id: string, signature: Uint8Array, token: Uint8Array | null): Uint8Array {
+  if (token === null) return signature;
+  try {
+    return addTimeStampToken(signature, token);
+  } catch (error) {
+    ctx.log.warn("image sent without its time-stamp", { id, error: String(error) });
+    return signature;
+  }
 }
