@@ -13,8 +13,6 @@ export interface ServerKeys {
   created: boolean;
 }
 
-/** Renew a server certificate this long before it expires. */
-const RENEW_BEFORE_MS = 30 * 24 * 3600 * 1000;
 
 export const DATA_FILES = {
   caCert: "ca.pem",
@@ -46,7 +44,7 @@ async function readPair(dir: string, certFile: string, keyFile: string): Promise
   return { certPem: await readFile(join(dir, certFile), "utf8"), keyPem: await readFile(keyPath, "utf8") };
 }
 
-export async function openDataDir(dir: string, hosts: string[]): Promise<ServerKeys> {
+export async function openDataDir(dir: string, hosts: string[], opts: { tlsCertDays?: number } = {}): Promise<ServerKeys> {
   await mkdir(dir, { recursive: true, mode: 0o700 });
   const f = DATA_FILES;
   let created = false;
@@ -60,11 +58,7 @@ export async function openDataDir(dir: string, hosts: string[]): Promise<ServerK
   const wanted = [...new Set(hosts)].sort().join("\n");
   const haveHosts = await readFile(join(dir, f.tlsHosts), "utf8").catch(() => null);
   let tls = (await exists(join(dir, f.tlsKey))) ? await readPair(dir, f.tlsCert, f.tlsKey) : null;
-  if (!tls || haveHosts !== wanted || expiresSoon(tls.certPem)) {
-    tls = await ca.issueServerCert({ hosts });
-    await writePair(dir, f.tlsCert, f.tlsKey, tls);
-    await writeFile(join(dir, f.tlsHosts), wanted);
-  }
+  if (!tls || haveHosts !== wanted || tlsRenewalDue(tls.certPem)) tls = await renewTlsFiles(dir, ca, hosts, opts.tlsCertDays);
 
   let storage = (await exists(join(dir, f.storageKey))) ? await readPair(dir, f.storageCert, f.storageKey) : null;
   if (!storage) {
@@ -82,6 +76,17 @@ export async function openDataDir(dir: string, hosts: string[]): Promise<ServerK
   };
 }
 
-function expiresSoon(certPem: string): boolean {
-  return certInfo(fromPem(certPem, "CERTIFICATE")).notAfter - Date.now() < RENEW_BEFORE_MS;
+/** RN8: a server certificate with less than a third of its lifetime left is renewed (at start and while running). */
+export function tlsRenewalDue(certPem: string, now = Date.now()): boolean {
+  const { notBefore, notAfter } = certInfo(fromPem(certPem, "CERTIFICATE"));
+  return notAfter - now < (notAfter - notBefore) / 3;
+}
+
+/** Issues a new TLS certificate and key for `hosts` and writes them (key first, 0600) with the host list. */
+export async function renewTlsFiles(dir: string, ca: CertificateAuthority, hosts: string[], lifetimeDays?: number): Promise<CaFiles> {
+  const f = DATA_FILES;
+  const tls = await ca.issueServerCert({ hosts, ...(lifetimeDays !== undefined && { lifetimeDays }) });
+  await writePair(dir, f.tlsCert, f.tlsKey, tls);
+  await writeFile(join(dir, f.tlsHosts), [...new Set(hosts)].sort().join("\n"));
+  return tls;
 }
