@@ -14,6 +14,7 @@ server
 
 client
   register         create your key, register or enrol it, pin the server's CA
+  renew            renew your certificate before it expires (no password; --rekey: new key)
   whoami           show who you are registered as
   post FILE...     encrypt, sign and upload images
   list             list the images on the server
@@ -70,6 +71,20 @@ or SIS_PASSWORD; never from the command line.
 
   sis register --server 127.0.0.1:1233 --user alice --ca-fingerprint AB:CD:...
   echo "$PW" | sis register --server 127.0.0.1:1233 --user alice --password-stdin --ca-fingerprint AB:CD:...`,
+  renew: `usage: sis renew [--rekey] [--key-bits N] [--home DIR]
+
+Gets a new certificate from the server over a connection authenticated with
+your current one: no password. The new certificate lasts the server's
+certificate lifetime from now; the old one stays valid until it expires.
+With --rekey a new key is made first (the private key never leaves this
+machine) and the new certificate is for it. The home is updated atomically.
+'sis watch' renews on its own once two thirds of the lifetime have passed,
+and every command warns when the certificate ends within 30 days. An
+expired certificate cannot be renewed: enrol again with 'sis register'
+and your password.
+
+  sis renew
+  sis renew --rekey --home ~/.sis-laptop`,
   whoami: `usage: sis whoami [--home DIR]
 
 Prints your user, certificate serial and expiry, the pinned CA fingerprint

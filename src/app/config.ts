@@ -148,6 +148,8 @@ export function limitsOf(config: ServeConfig): ServerLimits {
     idleTimeoutMs: 1000 * config["idle-timeout"],
     uploadStallTimeoutMs: 1000 * config["upload-stall-timeout"],
     revocationCheckMs: 1000 * config["revocation-check"],
+    tlsCertDays: config["tls-cert-days"],
+    tlsRenewCheckMs: 1000 * config["tls-renew-check"],
   };
 }
 

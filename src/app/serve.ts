@@ -15,6 +15,7 @@ import { MemoryNotifier } from "../server/memory-notifier.ts";
 import { Metrics } from "../server/metrics.ts";
 import { Semaphore } from "../server/semaphore.ts";
 import { LoginThrottle } from "../server/throttle.ts";
+import { startTlsRenewal } from "../server/tls-renewal.ts";
 import { startProtocolServer } from "../server/tls-server.ts";
 import { stampStoredImages } from "../server/timestamp.ts";
 import { FileBlobStore, SqliteStore } from "../store/index.ts";
@@ -61,7 +62,8 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
   // The TLS certificate names every address a client may use (a wildcard host: each interface's).
   const reachable = reachableHosts(opts.host);
   const hosts = [...new Set(["localhost", "127.0.0.1", ...reachable])];
-  const keys = await openDataDir(opts.dataDir, hosts);
+  const limits = withDefaults(opts.limits ?? {});
+  const keys = await openDataDir(opts.dataDir, hosts, { tlsCertDays: limits.tlsCertDays });
   const store = SqliteStore.open(join(opts.dataDir, DATA_FILES.database));
   const blobs = await FileBlobStore.open(join(opts.dataDir, DATA_FILES.blobs));
   // Start-up recovery: temporary files and blobs without a committed record were never acknowledged.
@@ -88,7 +90,7 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
     metrics,
     log,
     refusalLog: rateLimited(log),
-    limits: withDefaults(opts.limits ?? {}),
+    limits,
     version: opts.version,
   };
 
@@ -116,6 +118,20 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
     }
   }
 
+  // RN8, RN9: the TLS certificate renewed while running; the CA's end announced in the log.
+  const tlsRenewal = startTlsRenewal({
+    dataDir: opts.dataDir,
+    ca: keys.ca,
+    hosts,
+    certPem: keys.tls.certPem,
+    lifetimeDays: limits.tlsCertDays,
+    checkMs: limits.tlsRenewCheckMs,
+    log,
+    metrics,
+    replace: (files) => protocol.replaceTls({ certPem: files.certPem, keyPem: files.keyPem, caPem: keys.caPem }),
+  });
+  void tlsRenewal.check();
+
   // Unwrapped content keys leave memory when they expire, not only at the next download.
   const keySweeper = setInterval(() => ctx.contentKeys.sweep(), 10_000);
   keySweeper.unref();
@@ -130,6 +146,7 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
     reachable,
     context: ctx,
     async stop() {
+      tlsRenewal.stop();
       await protocol.stop();
       await http?.stop(true);
       ctx.hub.close();

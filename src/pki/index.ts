@@ -1,6 +1,6 @@
 /** Public API of the PKI layer: CA issuance, CSR checks, certificate and CRL verification, time-stamps, encodings. */
 export { createCa, CertificateAuthority, type CaFiles, type IssuedCert } from "./ca.ts";
-export { createKeyAndCsr, DEFAULT_USER_BITS } from "./client-key.ts";
+export { certPublicKeyDer, createCsrForKey, createKeyAndCsr, DEFAULT_USER_BITS } from "./client-key.ts";
 export { checkCsr, MIN_RSA_BITS, MAX_RSA_BITS } from "./csr.ts";
 export { PkiError, type PkiErrorCode } from "./errors.ts";
 export { fingerprint, normalizeFingerprint } from "./fingerprint.ts";

@@ -61,6 +61,8 @@ export const List = z.strictObject({
   after: z.int().min(0).max(Number.MAX_SAFE_INTEGER).optional(),
   limit: z.int().min(1).max(LIST_PAGE_MAX).optional(),
 });
+// Renewal (RN1–RN6): a new certificate over mutual TLS with the current one, no password.
+export const Renew = z.strictObject({ type: z.literal("RENEW"), csr: b64(22_000) });
 export const GetCrl = z.strictObject({ type: z.literal("GET_CRL") });
 export const Ping = z.strictObject({ type: z.literal("PING") });
 
@@ -84,6 +86,15 @@ export const Registered = z.strictObject({
   serial: shortText(64),
   notAfter: size,
   newUser: z.boolean(),
+});
+// Renewal (RN4): the new certificate; the one the connection presented stays valid until it expires.
+export const Renewed = z.strictObject({
+  type: z.literal("RENEWED"),
+  username: shortText(64),
+  certificate: b64(22_000),
+  caCertificate: b64(22_000),
+  serial: shortText(64),
+  notAfter: size,
 });
 export const UploadReady = z.strictObject({ type: z.literal("UPLOAD_READY") });
 export const Posted = z.strictObject({ type: z.literal("POSTED"), image: ImageMetaSchema });
@@ -112,6 +123,7 @@ export const ErrorMessage = z.strictObject({
 export const CLIENT_SCHEMAS = {
   HELLO: ClientHello,
   REGISTER: Register,
+  RENEW: Renew,
   POST_IMAGE: PostImage,
   DOWNLOAD: Download,
   LIST: List,
@@ -122,6 +134,7 @@ export const CLIENT_SCHEMAS = {
 export const SERVER_SCHEMAS = {
   HELLO: ServerHello,
   REGISTERED: Registered,
+  RENEWED: Renewed,
   UPLOAD_READY: UploadReady,
   POSTED: Posted,
   IMAGE: Image,

@@ -23,6 +23,10 @@ export interface ServerLimits {
   uploadStallTimeoutMs: number;
   /** How often open sessions are checked against the store's revocations, one indexed read (P5a, --revocation-check). */
   revocationCheckMs: number;
+  /** Lifetime of the server's TLS certificate, renewed while running (RN8, --tls-cert-days). */
+  tlsCertDays: number;
+  /** How often the TLS certificate and the CA's end are checked (RN8, RN9, --tls-renew-check). */
+  tlsRenewCheckMs: number;
 }
 
 export interface ServerContext {

@@ -4,6 +4,7 @@ import type { ServerContext } from "./context.ts";
 import { startUpload } from "./handle-post.ts";
 import { handleDownload, handleGetCrl, handleList } from "./handle-read.ts";
 import { handleRegister } from "./handle-register.ts";
+import { handleRenew } from "./handle-renew.ts";
 import type { Peer } from "./peer.ts";
 
 export type Handler<T extends ClientMessage["type"]> = (ctx: ServerContext, peer: Peer, message: ClientMessageOf<T>) => void | Promise<void>;
@@ -16,6 +17,7 @@ export const HANDLERS: { readonly [T in ClientMessage["type"]]: Handler<T> } = {
   },
   PING: (_ctx, peer) => peer.send({ type: "PONG" }),
   REGISTER: handleRegister,
+  RENEW: handleRenew,
   GET_CRL: handleGetCrl,
   POST_IMAGE: startUpload,
   DOWNLOAD: handleDownload,

@@ -5,6 +5,10 @@ export class Metrics {
   authenticatedConnections = 0;
   registrations = 0;
   enrolments = 0;
+  /** RENEW answered (RN4). */
+  renewals = 0;
+  /** The server's TLS certificate replaced while running (RN8). */
+  tlsRenewals = 0;
   loginsFailed = 0;
   imagesStored = 0;
   bytesStored = 0;
@@ -25,6 +29,8 @@ export class Metrics {
     metric("sis_authenticated_clients", "gauge", "Open connections authenticated with a user certificate.", this.authenticatedConnections);
     metric("sis_registrations_total", "counter", "New users registered.", this.registrations);
     metric("sis_enrolments_total", "counter", "Keys enrolled for existing users.", this.enrolments);
+    metric("sis_renewals_total", "counter", "User certificates renewed (RENEW).", this.renewals);
+    metric("sis_tls_renewals_total", "counter", "Server TLS certificates renewed while running.", this.tlsRenewals);
     metric("sis_logins_failed_total", "counter", "Registrations refused for a wrong password.", this.loginsFailed);
     metric("sis_images_stored_total", "counter", "Images stored durably.", this.imagesStored);
     metric("sis_bytes_stored_total", "counter", "Ciphertext bytes stored.", this.bytesStored);

@@ -9,7 +9,8 @@ export function refusalMessage(code: ErrorCode): string {
     case "CERT_REVOKED":
       return "your certificate has been revoked; enrol a new key with 'sis register'";
     case "CERT_EXPIRED":
-      return "your certificate has expired; enrol a new key with 'sis register'";
+      // RN7: an expired certificate cannot renew itself; only the password enrols a new key.
+      return "your certificate has expired and cannot be renewed; re-enrol with 'sis register' and your password";
     default:
       return "this server did not issue your certificate; register with 'sis register'";
   }

@@ -19,66 +19,74 @@ export interface ProtocolServer {
   readonly port: number;
   readonly hostname: string;
   sessions(): number;
+  /**
+   * RN8: new connections get `tls` from now on; open sessions keep theirs. Bun's
+   * listener.reload() swaps handlers only, not the certificate (measured, Bun 1.4.4), so a
+   * second listener with the new certificate binds the same port (SO_REUSEPORT) and the old
+   * one stops accepting without closing its connections.
+   */
+  replaceTls(tls: TlsMaterial): void;
   stop(): Promise<void>;
 }
 
 export function startProtocolServer(ctx: ServerContext, opts: { hostname: string; port: number; tls: TlsMaterial }): ProtocolServer {
   const sessions = new Set<Session>();
-  const listener = Bun.listen<{ session?: Session }>({
-    hostname: opts.hostname,
-    port: opts.port,
-    // requestCert without rejectUnauthorized: new users have no certificate yet.
-    // Who a certificate belongs to is decided by identify(), never by this flag (P4).
-    tls: {
-      cert: opts.tls.certPem,
-      key: opts.tls.keyPem,
-      ca: opts.tls.caPem,
-      requestCert: true,
-      rejectUnauthorized: false,
-      minVersion: TLS_1_3,
-    } as Bun.TLSOptions,
-    socket: {
-      open(socket) {
-        const session = new Session(ctx, socket as unknown as Session["socket"]);
-        socket.data = { session };
-        ctx.metrics.connections++;
-        session.admitted = ctx.hub.admit(socket.remoteAddress, ctx.limits.maxConnectionsPerAddress);
-        if (!session.admitted) {
-          session.fail(new ProtocolError("TOO_MANY_CONNECTIONS", "too many connections from your address; close some and retry"));
-          return;
-        }
-        sessions.add(session);
-      },
-      handshake(socket, _success, _error) {
-        const session = socket.data?.session;
-        if (!session || session.state === "closed") return;
-        // getPeerX509Certificate() wraps the DER (~8 µs); getPeerCertificate() builds
-        // a whole description object with fingerprints (~50 µs) that we never read.
-        // undefined (despite its type) when the client presented no certificate.
-        const peer = socket.getPeerX509Certificate() as { raw?: Uint8Array } | undefined;
-        session.onHandshake(peer?.raw && peer.raw.length > 0 ? new Uint8Array(peer.raw) : null);
-      },
-      data(socket, bytes) {
-        socket.data?.session?.onData(bytes);
-      },
-      drain(socket) {
-        socket.data?.session?.onDrain();
-      },
-      close(socket) {
-        const session = socket.data?.session;
-        if (!session) return;
-        sessions.delete(session);
-        // The peer left before its HELLO: what a client that does not trust our CA does (P2).
-        if (session.state === "hello" && session.admitted) {
-          ctx.refusalLog.warn("connection closed before HELLO (a client that does not trust this server's CA, e.g. one registered with a server using another data directory, closes like this)", { address: socket.remoteAddress });
-        }
-        session.onClose();
-      },
-      error(socket, error) {
-        ctx.refusalLog.warn("socket error", { address: socket.remoteAddress, error: error.message });
-      },
+  const handlers: Bun.SocketHandler<{ session?: Session }> = {
+    open(socket) {
+      const session = new Session(ctx, socket as unknown as Session["socket"]);
+      socket.data = { session };
+      ctx.metrics.connections++;
+      session.admitted = ctx.hub.admit(socket.remoteAddress, ctx.limits.maxConnectionsPerAddress);
+      if (!session.admitted) {
+        session.fail(new ProtocolError("TOO_MANY_CONNECTIONS", "too many connections from your address; close some and retry"));
+        return;
+      }
+      sessions.add(session);
     },
-  });
+    handshake(socket, _success, _error) {
+      const session = socket.data?.session;
+      if (!session || session.state === "closed") return;
+      // getPeerX509Certificate() wraps the DER (~8 µs); getPeerCertificate() builds
+      // a whole description object with fingerprints (~50 µs) that we never read.
+      // undefined (despite its type) when the client presented no certificate.
+      const peer = socket.getPeerX509Certificate() as { raw?: Uint8Array } | undefined;
+      session.onHandshake(peer?.raw && peer.raw.length > 0 ? new Uint8Array(peer.raw) : null);
+    },
+    data(socket, bytes) {
+      socket.data?.session?.onData(bytes);
+    },
+    drain(socket) {
+      socket.data?.session?.onDrain();
+    },
+    close(socket) {
+      const session = socket.data?.session;
+      if (!session) return;
+      sessions.delete(session);
+      // The peer left before its HELLO: what a client that does not trust our CA does (P2).
+      if (session.state === "hello" && session.admitted) {
+        ctx.refusalLog.warn("connection closed before HELLO (a client that does not trust this server's CA, e.g. one registered with a server using another data directory, closes like this)", { address: socket.remoteAddress });
+      }
+      session.onClose();
+    },
+    error(socket, error) {
+      ctx.refusalLog.warn("socket error", { address: socket.remoteAddress, error: error.message });
+    },
+  };
+  const listen = (port: number, tls: TlsMaterial) =>
+    Bun.listen<{ session?: Session }>({
+      hostname: opts.hostname,
+      port,
+      // requestCert without rejectUnauthorized: new users have no certificate yet.
+      // Who a certificate belongs to is decided by identify(), never by this flag (P4).
+      tls: { cert: tls.certPem, key: tls.keyPem, ca: tls.caPem, requestCert: true, rejectUnauthorized: false, minVersion: TLS_1_3 } as Bun.TLSOptions,
+      // RN8: so that a listener with a renewed certificate can take over the port (replaceTls).
+      // Linux shares a port only between sockets of the same user that all ask for it.
+      reusePort: true,
+      socket: handlers,
+    } as Bun.TCPSocketListenOptions<{ session?: Session }>);
+  let listener = listen(opts.port, opts.tls);
+  /** Listeners replaced by replaceTls(): they accept nothing, their sessions run on until they end. */
+  const retired: (typeof listener)[] = [];
 
   const sweeper = setInterval(() => {
     const now = Date.now();
@@ -101,10 +109,17 @@ export function startProtocolServer(ctx: ServerContext, opts: { hostname: string
     port: listener.port,
     hostname: listener.hostname,
     sessions: () => sessions.size,
+    replaceTls(tls) {
+      const next = listen(listener.port, tls);
+      listener.stop(false);
+      retired.push(listener);
+      listener = next;
+    },
     async stop() {
       clearInterval(sweeper);
       clearInterval(revocationTimer);
       listener.stop(true);
+      for (const old of retired) old.stop(true);
       for (const session of sessions) session.onClose();
       sessions.clear();
     },

@@ -55,6 +55,8 @@ idle-timeout = 300
 handshake-timeout = 20
 upload-stall-timeout = 60
 revocation-check = 5
+tls-cert-days = 90
+tls-renew-check = 60
 `;
 
 const EVERY_VALUE: ServeConfig = {
@@ -70,6 +72,8 @@ const EVERY_VALUE: ServeConfig = {
   "handshake-timeout": 20,
   "upload-stall-timeout": 60,
   "revocation-check": 5,
+  "tls-cert-days": 90,
+  "tls-renew-check": 60,
 };
 
 describe("sis serve --config FILE", () => {
@@ -185,6 +189,8 @@ describe("the table is the behaviour", () => {
       "handshake-timeout": 10,
       "upload-stall-timeout": 30,
       "revocation-check": 2,
+      "tls-cert-days": 397,
+      "tls-renew-check": 3600,
     });
   });
 
@@ -204,6 +210,8 @@ describe("the table is the behaviour", () => {
         idleTimeoutMs: 120_000,
         uploadStallTimeoutMs: 30_000,
         revocationCheckMs: 2_000,
+        tlsCertDays: 397,
+        tlsRenewCheckMs: 3_600_000,
       });
       expect(server.context.limits).toEqual(limitsOf(DEFAULT_CONFIG));
       expect(server.context.limits).toEqual({ ...DEFAULT_LIMITS });

@@ -13,6 +13,7 @@ export interface Result {
 }
 
 /** Runs `sis ARGS`, feeding `stdin`; stdout, stderr and exit code are all returned. */
+/** `prefix` runs the binary through a wrapper (a wrapper that forks, such as faketime, is not stopped by stop(): use `env` there, FAKE_TIME). */
 export async function sis(args: string[], opts: { stdin?: string; env?: Record<string, string>; cwd?: string; timeoutMs?: number; prefix?: string[] } = {}): Promise<Result> {
   const proc = Bun.spawn([...(opts.prefix ?? []), SIS, ...args], {
     stdin: opts.stdin !== undefined ? new Blob([opts.stdin]) : "ignore",
@@ -43,12 +44,17 @@ export interface ServerProcess extends AsyncDisposable {
   stop(signal?: NodeJS.Signals | number): Promise<void>;
 }
 
-/** Starts `sis serve` on free ports and waits for the line that says where it listens; `prefix` runs it through a wrapper (e.g. faketime). */
-export async function startServe(dataDir: string, extra: string[] = [], opts: { prefix?: string[] } = {}): Promise<ServerProcess> {
+/** libfaketime for a process spawned directly (no wrapper process in between): its clock `offset` ahead, e.g. "+300d". */
+export function fakeTime(offset: string): Record<string, string> {
+  return { LD_PRELOAD: "/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1", FAKETIME: offset, FAKETIME_DONT_FAKE_MONOTONIC: "1" };
+}
+
+/** Starts `sis serve` on free ports and waits for the line that says where it listens; `prefix` and `env` as for sis(). */
+export async function startServe(dataDir: string, extra: string[] = [], opts: { prefix?: string[]; env?: Record<string, string> } = {}): Promise<ServerProcess> {
   const proc = Bun.spawn([...(opts.prefix ?? []), SIS, "serve", "--data", dataDir, "--port", "0", "--http-port", "0", ...extra], {
     stdout: "pipe",
     stderr: "pipe",
-    env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/root" },
+    env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/root", ...opts.env },
   });
   let out = "";
   let err = "";
@@ -109,8 +115,8 @@ export interface WatchProcess extends AsyncDisposable {
 }
 
 /** `sis watch`; `prefix` runs it through a wrapper (e.g. a shell that sets a resource limit, then exec "$0" "$@"). */
-export function startWatch(home: string, outDir: string, opts: { prefix?: string[] } = {}): WatchProcess {
-  const proc = Bun.spawn([...(opts.prefix ?? []), SIS, "watch", "--home", home, "-o", outDir], { stdout: "pipe", stderr: "pipe", env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/root" } });
+export function startWatch(home: string, outDir: string, opts: { prefix?: string[]; env?: Record<string, string> } = {}): WatchProcess {
+  const proc = Bun.spawn([...(opts.prefix ?? []), SIS, "watch", "--home", home, "-o", outDir], { stdout: "pipe", stderr: "pipe", env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/root", ...opts.env } });
   const lines: string[] = [];
   const errLines: string[] = [];
   const waiters = new Set<() => void>();
