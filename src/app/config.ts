@@ -149,6 +149,9 @@ export function limitsOf(config: ServeConfig): ServerLimits {
     idleTimeoutMs: 1000 * config["idle-timeout"],
     uploadStallTimeoutMs: 1000 * config["upload-stall-timeout"],
     revocationCheckMs: 1000 * config["revocation-check"],
+    quotaBytes: config.quota,
+    postsPerMinute: config["post-rate"],
+    postBytesPerMinute: config["post-bytes-rate"],
   };
 }
 

@@ -14,6 +14,7 @@ import { createLogger, type Logger } from "../server/logger.ts";
 import { MemoryNotifier } from "../server/memory-notifier.ts";
 import { Metrics } from "../server/metrics.ts";
 import { Semaphore } from "../server/semaphore.ts";
+import { PostLimiter } from "../server/post-limits.ts";
 import { LoginThrottle } from "../server/throttle.ts";
 import { startProtocolServer } from "../server/tls-server.ts";
 import { FileBlobStore, SqliteStore } from "../store/index.ts";
@@ -66,6 +67,7 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
 
   const notifier = new MemoryNotifier();
   const metrics = new Metrics();
+  const limits = withDefaults(opts.limits ?? {});
   const ctx: ServerContext = {
     store,
     blobs,
@@ -81,7 +83,8 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
     metrics,
     log,
     refusalLog: rateLimited(log),
-    limits: withDefaults(opts.limits ?? {}),
+    limits,
+    postLimits: new PostLimiter(limits),
     version: opts.version,
   };
 

@@ -8,6 +8,7 @@ import type { Metrics } from "./metrics.ts";
 import type { BlobStore, Notifier, Store } from "./ports.ts";
 import type { LoginThrottle } from "./throttle.ts";
 import type { Semaphore } from "./semaphore.ts";
+import type { PostLimiter } from "./post-limits.ts";
 
 /** The server's policy; `sis serve` fills it from src/app/options.ts, where every default and range is. */
 export interface ServerLimits {
@@ -22,6 +23,12 @@ export interface ServerLimits {
   uploadStallTimeoutMs: number;
   /** How often open sessions are checked against the store's revocations, one indexed read (P5a, --revocation-check). */
   revocationCheckMs: number;
+  /** h15: ciphertext bytes one user may store, 0 = none (--quota, M25). */
+  quotaBytes: number;
+  /** h15: POST_IMAGE accepted per user per minute, 0 = no limit (--post-rate, M26). */
+  postsPerMinute: number;
+  /** h15: ciphertext bytes accepted per user per minute, 0 = no limit (--post-bytes-rate, M26). */
+  postBytesPerMinute: number;
 }
 
 export interface ServerContext {
@@ -44,5 +51,7 @@ export interface ServerContext {
   /** ctx.log, rate-limited: for what a peer can cause at will (refusals, revoked sessions). */
   refusalLog: Logger;
   limits: ServerLimits;
+  /** h15: the per-user post rate and the uploads under way (M25, M26). */
+  postLimits: PostLimiter;
   version: string;
 }

@@ -55,6 +55,9 @@ idle-timeout = 300
 handshake-timeout = 20
 upload-stall-timeout = 60
 revocation-check = 5
+quota = "1G"
+post-rate = 30
+post-bytes-rate = "500M"
 `;
 
 const EVERY_VALUE: ServeConfig = {
@@ -70,6 +73,9 @@ const EVERY_VALUE: ServeConfig = {
   "handshake-timeout": 20,
   "upload-stall-timeout": 60,
   "revocation-check": 5,
+  quota: 1024 ** 3,
+  "post-rate": 30,
+  "post-bytes-rate": 500 * 1024 ** 2,
 };
 
 describe("sis serve --config FILE", () => {
@@ -185,6 +191,9 @@ describe("the table is the behaviour", () => {
       "handshake-timeout": 10,
       "upload-stall-timeout": 30,
       "revocation-check": 2,
+      quota: 10 * 1024 ** 3,
+      "post-rate": 120,
+      "post-bytes-rate": 2 * 1024 ** 3,
     });
   });
 
@@ -203,6 +212,9 @@ describe("the table is the behaviour", () => {
         handshakeTimeoutMs: 10_000,
         idleTimeoutMs: 120_000,
         uploadStallTimeoutMs: 30_000,
+        quotaBytes: 10 * 1024 ** 3,
+        postsPerMinute: 120,
+        postBytesPerMinute: 2 * 1024 ** 3,
         revocationCheckMs: 2_000,
       });
       expect(server.context.limits).toEqual(limitsOf(DEFAULT_CONFIG));
