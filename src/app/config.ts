@@ -152,6 +152,7 @@ export function limitsOf(config: ServeConfig): ServerLimits {
     quotaBytes: config.quota,
     postsPerMinute: config["post-rate"],
     postBytesPerMinute: config["post-bytes-rate"],
+    linkLifetimeMs: 1000 * config["link-lifetime"],
   };
 }
 

@@ -29,6 +29,8 @@ export interface ServerLimits {
   postsPerMinute: number;
   /** h15: ciphertext bytes accepted per user per minute, 0 = no limit (--post-bytes-rate, M26). */
   postBytesPerMinute: number;
+  /** h15: how long a link code stays usable (--link-lifetime, M20). */
+  linkLifetimeMs: number;
 }
 
 export interface ServerContext {

@@ -3,15 +3,15 @@ import { checkCsr, normalizeSerial, PkiError } from "../pki/index.ts";
 import { fromBase64, ProtocolError, toBase64, type ClientMessageOf } from "../protocol/index.ts";
 import { requireCurrentIdentity } from "./authorize.ts";
 import type { ServerContext } from "./context.ts";
-import { canonicalLinkCode, deviceNameProblem, LINK_CODE_LIFETIME_MS, linkCodeHash, newLinkCode } from "./link-code.ts";
+import { canonicalLinkCode, deviceNameProblem, linkCodeHash, newLinkCode } from "./link-code.ts";
 import type { Peer } from "./peer.ts";
 
-/** CREATE_LINK: a one-time code for this user, stored hashed, valid for ten minutes (M20). */
+/** CREATE_LINK: a one-time code for this user, stored hashed, valid for --link-lifetime (10 minutes by default, M20). */
 export async function handleCreateLink(ctx: ServerContext, peer: Peer): Promise<void> {
   const identity = await requireCurrentIdentity(ctx, peer);
   const code = newLinkCode();
   const now = Date.now();
-  const expiresAt = now + LINK_CODE_LIFETIME_MS;
+  const expiresAt = now + ctx.limits.linkLifetimeMs;
   await ctx.store.createLinkCode(identity.userId, linkCodeHash(canonicalLinkCode(code)!), now, expiresAt);
   // The code itself is never logged (M20).
   ctx.log.info("link code made", { user: identity.username, serial: identity.serial });
@@ -21,7 +21,7 @@ export async function handleCreateLink(ctx: ServerContext, peer: Peer): Promise<
 const LINK_WORDS = {
   unknown: "this link code is not valid (mistyped, or never made); make a new one with 'sis devices link' on a registered device",
   used: "this link code was already used; make a new one with 'sis devices link' on a registered device",
-  expired: "this link code has expired (they last 10 minutes); make a new one with 'sis devices link' on a registered device",
+  expired: "this link code has expired ; make a new one with 'sis devices link' on a registered device",
 } as const;
 
 /** LINK_DEVICE: enrols the CSR's key for the code's user, without the password (M22). */

@@ -4,7 +4,6 @@ import { createHash, randomBytes } from "node:crypto";
 /** Crockford's alphabet: no I, L, O, U, so a code read aloud or typed is hard to get wrong. */
 const ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
 export const LINK_CODE_BITS = 80;
-export const LINK_CODE_LIFETIME_MS = 10 * 60 * 1000;
 
 /** A fresh code: XXXX-XXXX-XXXX-XXXX (80 bits from the system's CSPRNG). */
 export function newLinkCode(): string {

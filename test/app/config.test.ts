@@ -57,6 +57,7 @@ upload-stall-timeout = 60
 revocation-check = 5
 quota = "1G"
 post-rate = 30
+link-lifetime = 60
 post-bytes-rate = "500M"
 `;
 
@@ -75,6 +76,7 @@ const EVERY_VALUE: ServeConfig = {
   "revocation-check": 5,
   quota: 1024 ** 3,
   "post-rate": 30,
+  "link-lifetime": 60,
   "post-bytes-rate": 500 * 1024 ** 2,
 };
 
@@ -193,6 +195,7 @@ describe("the table is the behaviour", () => {
       "revocation-check": 2,
       quota: 10 * 1024 ** 3,
       "post-rate": 120,
+      "link-lifetime": 600,
       "post-bytes-rate": 2 * 1024 ** 3,
     });
   });
@@ -215,6 +218,7 @@ describe("the table is the behaviour", () => {
         quotaBytes: 10 * 1024 ** 3,
         postsPerMinute: 120,
         postBytesPerMinute: 2 * 1024 ** 3,
+        linkLifetimeMs: 600_000,
         revocationCheckMs: 2_000,
       });
       expect(server.context.limits).toEqual(limitsOf(DEFAULT_CONFIG));
