@@ -20,9 +20,10 @@ export async function whoami(args: string[]): Promise<number> {
     // h15 (M25): storage against the quota, asked of the server; null when it cannot be reached.
     usage: await usage(creds, 5_000).then((u) => ({ bytes: u.bytes, inFlight: u.inFlight, images: u.images, quota: u.quota }), () => null),
   };
+  const exact = (n: number) => (n < 1024 ? `${n} B` : `${formatSize(n)} (${n} B)`);
   const used = fields.usage === null
     ? "unknown (the server cannot be reached)"
-    : `${formatSize(fields.usage.bytes)} in ${fields.usage.images} image${fields.usage.images === 1 ? "" : "s"} (${fields.usage.bytes} B) of ${fields.usage.quota === 0 ? "no quota" : `${formatSize(fields.usage.quota)} (${fields.usage.quota} B)`}`;
+    : `${exact(fields.usage.bytes)} in ${fields.usage.images} image${fields.usage.images === 1 ? "" : "s"}, of ${fields.usage.quota === 0 ? "no quota" : `a ${exact(fields.usage.quota)} quota`}`;
   if (values.json) process.stdout.write(JSON.stringify(fields, null, 2) + "\n");
   else {
     process.stdout.write(
