@@ -24,7 +24,7 @@ export async function handleDeleteImage(ctx: ServerContext, peer: Peer, message:
   } catch (error) {
     ctx.log.error("cannot remove deleted image's blob; the start-up sweep will", { id: record.id, error: String(error) });
   }
-  ctx.metrics.bytesStored -= record.cipherSize;
+  ctx.metrics.imagesDeleted++;
   ctx.log.info("image deleted", { id: record.id, owner: record.owner, by: identity.username });
   peer.send({ type: "DELETED", image: toMeta(record) });
   ctx.hub.announceDeleted(record);
