@@ -37,10 +37,10 @@ export const SERVE_OPTIONS = [
   { key: "upload-stall-timeout", kind: "int", default: 30, min: 1, max: 3600, unit: "seconds", metavar: "S", help: "an upload without a data frame this long is abandoned" },
   { key: "revocation-check", kind: "int", default: 2, min: 1, max: 3600, unit: "seconds", metavar: "S", help: "how often open connections are checked against revocations (one indexed read)" },
   // h15 (PROTOCOL.md M25, M26): what one user may put on everyone's disk.
-  { key: "quota", kind: "size", default: 10 * 1024 ** 3, min: 0, max: Number.MAX_SAFE_INTEGER, metavar: "SIZE", help: "storage per user (the encrypted images, uploads under way included); 0 for none" },
+  { key: "quota", kind: "size", default: 10 * 1024 ** 3, min: 0, max: 1024 ** 5, metavar: "SIZE", help: "storage per user (the encrypted images, uploads under way included); 0 for none" },
   { key: "post-rate", kind: "int", default: 120, min: 0, max: 1_000_000, unit: "posts per minute", metavar: "N", help: "posts one user may start per minute; 0 for no limit" },
   { key: "link-lifetime", kind: "int", default: 600, min: 1, max: 86_400, unit: "seconds", metavar: "S", help: "how long a code from 'sis devices link' stays usable (once)" },
-  { key: "post-bytes-rate", kind: "size", default: 2 * 1024 ** 3, min: 0, max: Number.MAX_SAFE_INTEGER, metavar: "SIZE", help: "bytes one user may start uploading per minute (an image larger than this alone still passes); 0 for no limit" },
+  { key: "post-bytes-rate", kind: "size", default: 2 * 1024 ** 3, min: 0, max: 1024 ** 5, metavar: "SIZE", help: "bytes one user may start uploading per minute (an image larger than this alone still passes); 0 for no limit" },
 ] as const satisfies readonly OptionSpec[];
 
 type Spec = (typeof SERVE_OPTIONS)[number];
