@@ -11,6 +11,7 @@ server
   admin revoke     revoke a user's certificates, or one by --serial
   admin certs      list issued certificates
   admin backup     an online backup of the data directory (verify-backup, restore)
+  admin rm OWNER/NAME  delete any image
 
 client
   register         create your key, register or enrol it, pin the server's CA
@@ -20,6 +21,8 @@ client
   list             list the images on the server
   get ID|OWNER/NAME  download, verify and save one image
   watch            receive, verify and save every new image as it arrives
+  rm NAME          delete one of your images on the server
+  devices          list your devices; 'devices link' enrols a new one without the password
 
   gallery          a local web page of your saved images, each verified again
   demo             run a server, two users and a post in a temporary directory
@@ -58,7 +61,8 @@ ${options.join("\n")}
 export const COMMAND_HELP: Record<string, string> = {
   serve: serveHelp(),
   register: `usage: sis register --server HOST:PORT --user NAME [--ca-fingerprint HEX]
-                    [--password-stdin] [--home DIR] [--key-bits 3072]
+                    [--password-stdin] [--home DIR] [--key-bits 3072] [--device NAME]
+       sis register --link - --server HOST:PORT [--ca-fingerprint HEX] [--home DIR] [--device NAME]
 
 Creates your RSA key (it never leaves this machine), sends a certificate
 request with your username and password, and stores the certificate. An
@@ -70,7 +74,15 @@ The password comes from a prompt, the first line of stdin (--password-stdin)
 or SIS_PASSWORD; never from the command line.
 
   sis register --server 127.0.0.1:1233 --user alice --ca-fingerprint AB:CD:...
-  echo "$PW" | sis register --server 127.0.0.1:1233 --user alice --password-stdin --ca-fingerprint AB:CD:...`,
+  echo "$PW" | sis register --server 127.0.0.1:1233 --user alice --password-stdin --ca-fingerprint AB:CD:...
+
+--device NAME names this device's certificate in 'sis devices' (default: the
+host name). --link - enrols this device for the user who made a one-time code
+with 'sis devices link' on a registered device, without the password: the code
+comes from SIS_LINK_CODE or the first line of stdin (asked for on a terminal),
+never the command line. A code works once, within 10 minutes.
+
+  sis register --link - --server 127.0.0.1:1233 --ca-fingerprint AB:CD:... --home ~/.sis-laptop`,
   renew: `usage: sis renew [--rekey] [--key-bits N] [--home DIR]
 
 Gets a new certificate from the server over a connection authenticated with
@@ -85,10 +97,34 @@ and your password.
 
   sis renew
   sis renew --rekey --home ~/.sis-laptop`,
-  whoami: `usage: sis whoami [--home DIR]
+  whoami: `usage: sis whoami [--json] [--home DIR]
 
-Prints your user, certificate serial and expiry, the pinned CA fingerprint
-and the server.`,
+Prints your user, certificate serial and expiry, the pinned CA fingerprint,
+the server, and your storage on it against your quota (asked of the server;
+"unknown" when it cannot be reached).`,
+  rm: `usage: sis rm NAME [--home DIR]
+
+Deletes your image NAME on the server: it is gone from 'sis list', nobody can
+download it any more, and watchers that catch up later never fetch it. A
+download already under way finishes. Copies that others have already saved
+are theirs: deleting here does not reach into their computers. Its space
+counts against your quota no more. Only your own images; the operator deletes
+any with 'sis admin rm'.
+
+  sis rm cat.png`,
+  devices: `usage: sis devices [--json] [--home DIR]
+       sis devices link [--home DIR]
+       sis devices remove SERIAL [--home DIR]
+
+Lists your certificates (one per device) with their device names, last use
+and state; * marks this one. 'link' prints a one-time code (it works once,
+for 10 minutes) that 'sis register --link -' on a new device turns into a
+certificate of yours, without the password. 'remove' revokes one of your
+certificates: that device is refused from then on, and its open connections
+(a running 'sis watch') end within seconds.
+
+  sis devices link
+  sis devices remove 4f3a9c...`,
   post: `usage: sis post FILE|FOLDER... [--recursive] [--rename] [--name NAME] [--home DIR] [--quiet] [--keep-metadata]
 
 Encrypts each image with a fresh key, signs it with your key and uploads it.
@@ -154,6 +190,8 @@ server is retried every few seconds; Ctrl-C prints a summary and exits 0.`,
        sis admin verify-backup DEST
        sis admin restore DEST --data DIR
 
+       sis admin rm OWNER/NAME [--data DIR]
+
 Works on the server's data directory, also while the server runs. A revoked
 certificate is refused at its next connection and listed in /crl.pem.
 backup copies a consistent snapshot of the database, the images it lists and
@@ -165,7 +203,10 @@ R is unspecified (the default), affiliationChanged, superseded,
 cessationOfOperation or keyCompromise. Images the user posted before the
 revocation stay valid, unless the key was compromised: then images
 time-stamped since TIME (e.g. 2026-05-01T10:00:00Z; without it, all of
-them) are refused. --compromised-since implies keyCompromise.`,
+them) are refused. --compromised-since implies keyCompromise.
+
+'rm' deletes any user's image (row, then file): a running server stops
+listing and serving it at once; its connected clients are not told.`,
   gallery: `usage: sis gallery [--port N] [-o DIR] [--home DIR]
 
 Serves a web page on http://127.0.0.1:N/?token=SECRET (only this machine; N

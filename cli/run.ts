@@ -20,6 +20,8 @@ const LOADERS: Record<string, () => Promise<Runner>> = {
   admin: async () => (await import("./commands/admin.ts")).admin,
   demo: async () => (await import("./commands/demo.ts")).demo,
   gallery: async () => (await import("./commands/gallery.ts")).gallery,
+  devices: async () => (await import("./commands/devices.ts")).devices,
+  rm: async () => (await import("./commands/rm.ts")).rm,
 };
 
 export async function run(command: string, args: string[]): Promise<number> {

@@ -1,5 +1,6 @@
 /** sis admin: revoke certificates and list them, on the data directory (the work is src/app/admin.ts). */
 import { AdminError, certStatuses, revocationDetail, revokeSerial, revokeUser } from "../../src/app/admin.ts";
+import { deleteAnyImage } from "../../src/app/admin-rm.ts";
 import { DEFAULT_CONFIG } from "../../src/app/options.ts";
 import { parse, UsageError } from "../args.ts";
 import { table } from "../format.ts";
@@ -13,6 +14,8 @@ export async function admin(args: string[]): Promise<number> {
       const m = await import("./admin-backup.ts");
       return await (sub === "backup" ? m.backupCommand(rest) : sub === "verify-backup" ? m.verifyBackupCommand(rest) : m.restoreCommand(rest));
     }
+    // h15: delete any image (M29).
+    if (sub === "rm") return await adminRm(rest);
   } catch (error) {
     throw error instanceof AdminError ? new UsageError(error.message) : error;
   }
@@ -46,5 +49,16 @@ async function certs(args: string[]): Promise<number> {
   if (values.json) process.stdout.write(JSON.stringify(list, null, 2) + "\n");
   else if (list.length === 0) process.stdout.write("no certificates issued yet\n");
   else process.stdout.write(table([["USER", "SERIAL", "NOT AFTER", "STATUS"], ...list.map((c) => [c.user, c.serial, c.notAfter, c.status])]));
+  return 0;
+}
+
+/** sis admin rm OWNER/NAME: deletes any user's image, also while the server runs (M29). */
+async function adminRm(args: string[]): Promise<number> {
+  const { values, positionals } = parse(args, { data: { type: "string", default: DEFAULT_CONFIG.data } }, { min: 1, max: 1 });
+  const target = positionals[0]!;
+  const slash = target.indexOf("/");
+  if (slash <= 0 || slash === target.length - 1) throw new UsageError("give the image as OWNER/NAME, e.g. alice/cat.png");
+  const r = await deleteAnyImage(values.data, target.slice(0, slash), target.slice(slash + 1));
+  process.stdout.write(`deleted ${r.owner}/${r.name} (#${r.seq}, ${r.cipherSize} bytes stored) from the server\n`);
   return 0;
 }

@@ -150,6 +150,10 @@ export function limitsOf(config: ServeConfig): ServerLimits {
     revocationCheckMs: 1000 * config["revocation-check"],
     tlsCertDays: config["tls-cert-days"],
     tlsRenewCheckMs: 1000 * config["tls-renew-check"],
+    quotaBytes: config.quota,
+    postsPerMinute: config["post-rate"],
+    postBytesPerMinute: config["post-bytes-rate"],
+    linkLifetimeMs: 1000 * config["link-lifetime"],
   };
 }
 

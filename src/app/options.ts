@@ -39,6 +39,11 @@ export const SERVE_OPTIONS = [
   { key: "tls-cert-days", kind: "int", default: 397, min: 1, max: 397, unit: "days", metavar: "N", help: "lifetime of the server's TLS certificate; renewed while running once a third of it is left" },
   { key: "tls-renew-check", kind: "int", default: 3600, min: 1, max: 86_400, unit: "seconds", metavar: "S", help: "how often the TLS certificate (renewal) and the CA (a warning within a year of its end) are checked" },
   { key: "revocation-check", kind: "int", default: 2, min: 1, max: 3600, unit: "seconds", metavar: "S", help: "how often open connections are checked against revocations (one indexed read)" },
+  // h15 (PROTOCOL.md M25, M26): what one user may put on everyone's disk.
+  { key: "quota", kind: "size", default: 10 * 1024 ** 3, min: 0, max: 1024 ** 5, metavar: "SIZE", help: "storage per user (the encrypted images, uploads under way included); 0 for none" },
+  { key: "post-rate", kind: "int", default: 120, min: 0, max: 1_000_000, unit: "posts per minute", metavar: "N", help: "posts one user may start per minute; 0 for no limit" },
+  { key: "link-lifetime", kind: "int", default: 600, min: 1, max: 86_400, unit: "seconds", metavar: "S", help: "how long a code from 'sis devices link' stays usable (once)" },
+  { key: "post-bytes-rate", kind: "size", default: 2 * 1024 ** 3, min: 0, max: 1024 ** 5, metavar: "SIZE", help: "bytes one user may start uploading per minute (an image larger than this alone still passes); 0 for no limit" },
 ] as const satisfies readonly OptionSpec[];
 
 type Spec = (typeof SERVE_OPTIONS)[number];

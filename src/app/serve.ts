@@ -14,6 +14,7 @@ import { createLogger, type Logger } from "../server/logger.ts";
 import { MemoryNotifier } from "../server/memory-notifier.ts";
 import { Metrics } from "../server/metrics.ts";
 import { Semaphore } from "../server/semaphore.ts";
+import { PostLimiter } from "../server/post-limits.ts";
 import { LoginThrottle } from "../server/throttle.ts";
 import { startTlsRenewal } from "../server/tls-renewal.ts";
 import { startProtocolServer } from "../server/tls-server.ts";
@@ -91,6 +92,7 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
     log,
     refusalLog: rateLimited(log),
     limits,
+    postLimits: new PostLimiter(limits),
     version: opts.version,
   };
 

@@ -12,6 +12,8 @@ export interface RegisterOptions {
   password: string;
   caFingerprint?: string;
   keyBits?: number;
+  /** h15 (M21): the name this device's certificate is listed under in 'sis devices'. */
+  device?: string;
   /** Asked on a terminal when no fingerprint was given; returns true to trust. */
   confirmFingerprint?: (fingerprint: string) => Promise<boolean>;
   log?: (line: string) => void;
@@ -87,7 +89,7 @@ export async function register(opts: RegisterOptions): Promise<Registration> {
   // The registration itself runs over a connection verified against the pinned CA.
   const conn = await Connection.open({ host, port, caPem });
   try {
-    const reply = await conn.expect({ type: "REGISTER", username: opts.username, password: opts.password, csr: toBase64(csrDer) }, "REGISTERED");
+    const reply = await conn.expect({ type: "REGISTER", username: opts.username, password: opts.password, csr: toBase64(csrDer), ...(opts.device !== undefined ? { device: opts.device } : {}) }, "REGISTERED");
     const certDer = fromBase64(reply.certificate);
     if (normalizeFingerprint(fingerprint(fromBase64(reply.caCertificate))) !== normalizeFingerprint(caFingerprint)) {
       throw new TrustError("ca", "the server returned a different CA certificate than the one pinned; refusing");

@@ -28,6 +28,10 @@ export const ERROR_CODES = {
   NOT_FOUND: false,
   STORAGE_FAILED: true,
   INTERNAL: true,
+  // h15 (PROTOCOL.md M20–M29).
+  QUOTA_EXCEEDED: false,
+  RATE_LIMITED: false,
+  LINK_REFUSED: true,
 } as const satisfies Record<string, boolean>;
 
 /** A code from the table; the value above says whether it closes the connection. */

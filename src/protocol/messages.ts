@@ -40,6 +40,8 @@ export const Register = z.strictObject({
   // Loose bound: a long password reaches the rules (P13) and gets WEAK_PASSWORD.
   password: z.string().max(4 * PASSWORD_MAX),
   csr: b64(22_000),
+  /** h15 (M21): the new certificate's device name; optional, so an older client still registers. */
+  device: shortText(256).optional(),
 });
 export const PostImage = z.strictObject({
   type: z.literal("POST_IMAGE"),
@@ -120,6 +122,56 @@ export const ErrorMessage = z.strictObject({
   versions: z.array(z.int().min(0).max(65535)).min(1).max(16).optional(),
 });
 
+// --- h15: devices, link codes, usage, deletion (PROTOCOL.md M20–M29) ---
+/** A device name (--device): printable, bounded; the server checks it fully (M21). */
+const deviceName = () => shortText(256);
+const serialText = () => shortText(128);
+// Client to server.
+export const CreateLink = z.strictObject({ type: z.literal("CREATE_LINK") });
+export const LinkDevice = z.strictObject({
+  type: z.literal("LINK_DEVICE"),
+  code: shortText(128),
+  csr: b64(22_000),
+  device: deviceName().optional(),
+});
+export const ListDevices = z.strictObject({ type: z.literal("LIST_DEVICES") });
+export const RemoveDevice = z.strictObject({ type: z.literal("REMOVE_DEVICE"), serial: serialText() });
+export const GetUsage = z.strictObject({ type: z.literal("GET_USAGE") });
+export const DeleteImage = z.union([
+  z.strictObject({ type: z.literal("DELETE_IMAGE"), name: shortText(1024) }),
+  z.strictObject({ type: z.literal("DELETE_IMAGE"), id: imageId }),
+]);
+// Server to client.
+export const LinkCreated = z.strictObject({ type: z.literal("LINK_CREATED"), code: shortText(128), expiresAt: size });
+export const DeviceSchema = z.strictObject({
+  serial: serialText(),
+  device: deviceName().nullable(),
+  createdAt: size,
+  notAfter: size,
+  revokedAt: size.nullable(),
+  lastSeenAt: size.nullable(),
+  current: z.boolean(),
+});
+export const Devices = z.strictObject({ type: z.literal("DEVICES"), devices: z.array(DeviceSchema).max(10_000) });
+export const DeviceRemoved = z.strictObject({ type: z.literal("DEVICE_REMOVED"), serial: serialText(), alreadyRevoked: z.boolean() });
+export const Usage = z.strictObject({
+  type: z.literal("USAGE"),
+  /** Ciphertext bytes stored, and in uploads under way. */
+  bytes: size,
+  inFlight: size,
+  images: size,
+  /** 0: no quota. */
+  quota: size,
+  postsPerMinute: size,
+  bytesPerMinute: size,
+});
+export const Deleted = z.strictObject({ type: z.literal("DELETED"), image: ImageMetaSchema });
+/** Push, like NEW_IMAGE (M27): an image is gone from the server. */
+export const ImageDeleted = z.strictObject({
+  type: z.literal("IMAGE_DELETED"),
+  image: z.strictObject({ seq, id: imageId, owner: shortText(64), name: shortText(1024) }),
+});
+
 export const CLIENT_SCHEMAS = {
   HELLO: ClientHello,
   REGISTER: Register,
@@ -129,6 +181,12 @@ export const CLIENT_SCHEMAS = {
   LIST: List,
   GET_CRL: GetCrl,
   PING: Ping,
+  CREATE_LINK: CreateLink,
+  LINK_DEVICE: LinkDevice,
+  LIST_DEVICES: ListDevices,
+  REMOVE_DEVICE: RemoveDevice,
+  GET_USAGE: GetUsage,
+  DELETE_IMAGE: DeleteImage,
 } as const;
 
 export const SERVER_SCHEMAS = {
@@ -143,6 +201,12 @@ export const SERVER_SCHEMAS = {
   NEW_IMAGE: NewImage,
   PONG: Pong,
   ERROR: ErrorMessage,
+  LINK_CREATED: LinkCreated,
+  DEVICES: Devices,
+  DEVICE_REMOVED: DeviceRemoved,
+  USAGE: Usage,
+  DELETED: Deleted,
+  IMAGE_DELETED: ImageDeleted,
 } as const;
 
 type Infer<T extends Record<string, z.ZodType>> = { [K in keyof T]: z.infer<T[K]> }[keyof T];

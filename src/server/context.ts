@@ -9,6 +9,7 @@ import type { BlobStore, Notifier, Store } from "./ports.ts";
 import type { LoginThrottle } from "./throttle.ts";
 import type { Semaphore } from "./semaphore.ts";
 import type { Stamper } from "./timestamp.ts";
+import type { PostLimiter } from "./post-limits.ts";
 
 /** The server's policy; `sis serve` fills it from src/app/options.ts, where every default and range is. */
 export interface ServerLimits {
@@ -27,6 +28,14 @@ export interface ServerLimits {
   tlsCertDays: number;
   /** How often the TLS certificate and the CA's end are checked (RN8, RN9, --tls-renew-check). */
   tlsRenewCheckMs: number;
+  /** h15: ciphertext bytes one user may store, 0 = none (--quota, M25). */
+  quotaBytes: number;
+  /** h15: POST_IMAGE accepted per user per minute, 0 = no limit (--post-rate, M26). */
+  postsPerMinute: number;
+  /** h15: ciphertext bytes accepted per user per minute, 0 = no limit (--post-bytes-rate, M26). */
+  postBytesPerMinute: number;
+  /** h15: how long a link code stays usable (--link-lifetime, M20). */
+  linkLifetimeMs: number;
 }
 
 export interface ServerContext {
@@ -51,5 +60,7 @@ export interface ServerContext {
   /** ctx.log, rate-limited: for what a peer can cause at will (refusals, revoked sessions). */
   refusalLog: Logger;
   limits: ServerLimits;
+  /** h15: the per-user post rate and the uploads under way (M25, M26). */
+  postLimits: PostLimiter;
   version: string;
 }

@@ -6,6 +6,8 @@ import { handleDownload, handleGetCrl, handleList } from "./handle-read.ts";
 import { handleRegister } from "./handle-register.ts";
 import { handleRenew } from "./handle-renew.ts";
 import type { Peer } from "./peer.ts";
+import { handleDeleteImage } from "./handle-delete.ts";
+import { handleCreateLink, handleGetUsage, handleLinkDevice, handleListDevices, handleRemoveDevice } from "./handle-devices.ts";
 
 export type Handler<T extends ClientMessage["type"]> = (ctx: ServerContext, peer: Peer, message: ClientMessageOf<T>) => void | Promise<void>;
 
@@ -22,6 +24,13 @@ export const HANDLERS: { readonly [T in ClientMessage["type"]]: Handler<T> } = {
   POST_IMAGE: startUpload,
   DOWNLOAD: handleDownload,
   LIST: handleList,
+  // h15: devices, usage, deletion (PROTOCOL.md M20–M29).
+  CREATE_LINK: handleCreateLink,
+  LINK_DEVICE: handleLinkDevice,
+  LIST_DEVICES: handleListDevices,
+  REMOVE_DEVICE: handleRemoveDevice,
+  GET_USAGE: handleGetUsage,
+  DELETE_IMAGE: handleDeleteImage,
 };
 
 export function dispatch(ctx: ServerContext, peer: Peer, message: ClientMessage): void | Promise<void> {

@@ -11,6 +11,7 @@ import type { Peer, Upload } from "./peer.ts";
 import { StoreConflictError, type BlobWriter, type NewImage } from "./ports.ts";
 import { stampSignature } from "./timestamp.ts";
 import { toMeta } from "./wire-image.ts";
+import { admitPost } from "./admit-post.ts";
 
 /** Checks the declaration, then hands the peer an Upload that takes the DATA frames (P19, P20). */
 export async function startUpload(ctx: ServerContext, peer: Peer, message: ClientMessageOf<"POST_IMAGE">): Promise<void> {
@@ -49,6 +50,14 @@ export async function startUpload(ctx: ServerContext, peer: Peer, message: Clien
   if (!ctx.hub.beginUpload(identity.username, MAX_UPLOADS_PER_USER)) {
     throw new ProtocolError("BUSY", `at most ${MAX_UPLOADS_PER_USER} uploads at a time per user; wait for one to finish`);
   }
+  // h15: the post rate and the quota, uploads under way included (M25, M26), before UPLOAD_READY.
+  let releaseQuota: () => void;
+  try {
+    releaseQuota = await admitPost(ctx, identity, dataSize);
+  } catch (error) {
+    ctx.hub.endUpload(identity.username);
+    throw error;
+  }
 
   const id = randomBytes(16).toString("hex");
   let writer: BlobWriter;
@@ -56,6 +65,7 @@ export async function startUpload(ctx: ServerContext, peer: Peer, message: Clien
     writer = await ctx.blobs.create(id);
   } catch (error) {
     ctx.hub.endUpload(identity.username);
+    releaseQuota();
     ctx.log.error("cannot create blob", { error: String(error) });
     throw new ProtocolError("STORAGE_FAILED", "the server cannot store images right now; try again later");
   }
@@ -66,6 +76,7 @@ export async function startUpload(ctx: ServerContext, peer: Peer, message: Clien
     if (finished) return;
     finished = true;
     ctx.hub.endUpload(identity.username);
+    releaseQuota();
     if (!keep) await writer.abort().catch(() => {});
   };
 

@@ -28,6 +28,15 @@ export async function handleDownload(ctx: ServerContext, peer: Peer, message: Cl
   }
   const wrappedForRequester = await wrapKey(contentKey, identity.certDer);
   contentKey.fill(0);
+  // h15 (M28): the blob is opened before IMAGE is sent. Deleted meanwhile (sis rm), it is NOT_FOUND;
+  // once open, a delete does not cut the download short (an unlinked file stays readable while open).
+  let reader;
+  try {
+    reader = await ctx.blobs.open(record.id);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException)?.code !== "ENOENT") throw error;
+    throw new ProtocolError("NOT_FOUND", "this image was deleted; 'sis list' shows what there is");
+  }
 
   peer.send({
     type: "IMAGE",
@@ -38,7 +47,6 @@ export async function handleDownload(ctx: ServerContext, peer: Peer, message: Cl
     wrappedKey: toBase64(wrappedForRequester),
     dataSize: record.cipherSize,
   });
-  const reader = await ctx.blobs.open(record.id);
   let result;
   try {
     // No GC pacing here: sendBlob reuses its frame buffers, so a download makes no garbage per chunk.

@@ -3,6 +3,7 @@ import { checkCsr, PkiError } from "../pki/index.ts";
 import { fromBase64, isValidUsername, normalizePassword, passwordProblem, ProtocolError, toBase64, type ClientMessageOf } from "../protocol/index.ts";
 import type { ServerContext } from "./context.ts";
 import type { Peer } from "./peer.ts";
+import { deviceNameProblem } from "./link-code.ts";
 import { StoreConflictError, type UserRecord } from "./ports.ts";
 
 type Outcome = { user: UserRecord; newUser: boolean } | { failed: true };
@@ -46,6 +47,8 @@ export async function handleRegister(ctx: ServerContext, peer: Peer, message: Cl
     throw csrError(error);
   }
   await ctx.store.addCert({ serial: issued.serial, userId: outcome.user.id, der: issued.der, notBefore: issued.notBefore, notAfter: issued.notAfter });
+  // h15 (M21): the device name, checked like LINK_DEVICE's; a bad one is dropped rather than costing the enrolment.
+  if (message.device !== undefined && deviceNameProblem(message.device) === null) await ctx.store.setDeviceName(issued.serial, message.device);
   if (outcome.newUser) ctx.metrics.registrations++;
   else ctx.metrics.enrolments++;
   ctx.log.info(outcome.newUser ? "user registered" : "key enrolled", { user: username, serial: issued.serial, address: peer.address });

@@ -14,6 +14,8 @@ export class Metrics {
   bytesStored = 0;
   notificationsSent = 0;
   downloads = 0;
+  /** h15: images deleted by their owners through the protocol (M27). */
+  imagesDeleted = 0;
   readonly refusals = new Map<string, number>();
 
   refuse(code: string): void {
@@ -36,6 +38,7 @@ export class Metrics {
     metric("sis_bytes_stored_total", "counter", "Ciphertext bytes stored.", this.bytesStored);
     metric("sis_notifications_sent_total", "counter", "NEW_IMAGE messages sent.", this.notificationsSent);
     metric("sis_downloads_total", "counter", "Images streamed to clients.", this.downloads);
+    metric("sis_images_deleted_total", "counter", "Images deleted by their owners (sis rm).", this.imagesDeleted);
     lines.push("# HELP sis_refusals_total Requests refused, by error code.", "# TYPE sis_refusals_total counter");
     for (const [code, n] of [...this.refusals].sort()) lines.push(`sis_refusals_total{code="${code}"} ${n}`);
     return lines.join("\n") + "\n";

@@ -171,7 +171,42 @@ export interface ImageStore {
   setTimestampToken(id: string, token: Uint8Array): Promise<boolean>;
 }
 
-export interface Store extends UserStore, CertStore, ImageStore {
+// --- h15: devices, link codes, usage and deletion (PROTOCOL.md M20–M29) ---
+
+/** One certificate of a user as `sis devices` shows it. */
+export interface DeviceRecord {
+  serial: string;
+  /** The name given at register or link time (--device), or null for a certificate issued before names. */
+  device: string | null;
+  createdAt: Millis;
+  notAfter: Millis;
+  revokedAt: Millis | null;
+  /** The last HELLO with this certificate (to the minute), or null if never used. */
+  lastSeenAt: Millis | null;
+}
+
+export type LinkOutcome = { userId: number; username: string } | { refused: "unknown" | "used" | "expired" };
+
+export interface DeviceStore {
+  /** Names the device a certificate was issued to (an unknown serial changes nothing). */
+  setDeviceName(serial: string, device: string): Promise<void>;
+  /** Records a use of the certificate; writes at most once a minute per certificate. */
+  touchCert(serial: string, at: Millis): Promise<void>;
+  listDevices(userId: number): Promise<DeviceRecord[]>;
+  /** Stores a link code's hash for a live user; durable on resolve. */
+  createLinkCode(userId: number, hash: Uint8Array, createdAt: Millis, expiresAt: Millis): Promise<void>;
+  /**
+   * Uses a link code once, atomically: the first caller with a live, unexpired,
+   * unused code gets its user; every later one gets { refused: "used" }.
+   */
+  consumeLinkCode(hash: Uint8Array, now: Millis): Promise<LinkOutcome>;
+  /** Ciphertext bytes and count of a user's stored images (the quota counts ciphertext: what the disk holds). */
+  usageOf(userId: number): Promise<{ bytes: number; images: number }>;
+  /** Removes one image row in one transaction (its seq is never reused); the blob is the caller's to remove after. False if unknown. */
+  deleteImage(id: string): Promise<boolean>;
+}
+
+export interface Store extends UserStore, CertStore, ImageStore, DeviceStore {
   /** Releases the connection(s); no method is called afterwards. */
   close(): Promise<void>;
 }

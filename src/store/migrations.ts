@@ -63,6 +63,19 @@ export const MIGRATIONS: readonly string[] = [
   ALTER TABLE certificates ADD COLUMN revocation_reason TEXT;
   ALTER TABLE certificates ADD COLUMN invalidity_date INTEGER;
   `,
+  // 3 (devices, link codes): a device name and the last use of each certificate; one-time link codes, stored hashed (PROTOCOL.md M20–M24).
+  `
+  ALTER TABLE certificates ADD COLUMN device TEXT;
+  ALTER TABLE certificates ADD COLUMN last_seen_at INTEGER;
+  CREATE TABLE link_codes (
+    hash       BLOB    PRIMARY KEY,
+    user_id    INTEGER NOT NULL REFERENCES users(id),
+    created_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL,
+    used_at    INTEGER
+  ) STRICT;
+  CREATE INDEX images_owner ON images(owner_id);
+  `,
 ];
 
 /** The schema version this build writes. */

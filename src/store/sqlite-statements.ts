@@ -85,6 +85,29 @@ export function prepareStatements(db: Database) {
     setTimestampToken: db.prepare<never, { id: Str; token: Uint8Array }>(
       "UPDATE images SET timestamp_token = $token WHERE id = $id AND timestamp_token IS NULL",
     ),
+
+    // h15: devices, link codes, usage.
+    setDeviceName: db.prepare<never, { serial: Str; device: Str }>("UPDATE certificates SET device = $device WHERE serial = $serial"),
+    touchCert: db.prepare<never, { serial: Str; at: Num }>(
+      "UPDATE certificates SET last_seen_at = $at WHERE serial = $serial AND (last_seen_at IS NULL OR last_seen_at < $at - 60000)",
+    ),
+    listDevices: db.prepare<
+      { serial: Str; device: Str | null; created_at: Num; not_after: Num; revoked_at: Num | null; last_seen_at: Num | null },
+      { userId: Num }
+    >("SELECT serial, device, created_at, not_after, revoked_at, last_seen_at FROM certificates WHERE user_id = $userId ORDER BY created_at, serial"),
+    createLinkCode: db.prepare<never, { hash: Uint8Array; userId: Num; createdAt: Num; expiresAt: Num }>(
+      "INSERT INTO link_codes (hash, user_id, created_at, expires_at) " +
+        "SELECT $hash, id, $createdAt, $expiresAt FROM users WHERE id = $userId AND deleted_at IS NULL",
+    ),
+    findLinkCode: db.prepare<{ user_id: Num; username: Str; expires_at: Num; used_at: Num | null }, { hash: Uint8Array }>(
+      "SELECT l.user_id, u.username, l.expires_at, l.used_at FROM link_codes l JOIN users u ON u.id = l.user_id " +
+        "WHERE l.hash = $hash AND u.deleted_at IS NULL",
+    ),
+    useLinkCode: db.prepare<never, { hash: Uint8Array; now: Num }>("UPDATE link_codes SET used_at = $now WHERE hash = $hash AND used_at IS NULL"),
+    pruneLinkCodes: db.prepare<never, { before: Num }>("DELETE FROM link_codes WHERE expires_at < $before"),
+    usageOf: db.prepare<{ bytes: Num; images: Num }, { userId: Num }>(
+      "SELECT COALESCE(SUM(cipher_size), 0) AS bytes, COUNT(*) AS images FROM images WHERE owner_id = $userId",
+    ),
   };
 }
 

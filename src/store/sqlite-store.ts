@@ -3,7 +3,7 @@
 // Promise the ports ask for (ports.ts) is already settled; a failure is a rejection.
 import { type Database, SQLiteError } from "bun:sqlite";
 import {
-  type CertRecord, type ImageQuery, type ImageRecord, type Millis, type NewCert, type NewImage,
+  type CertRecord, type DeviceRecord, type ImageQuery, type LinkOutcome, type ImageRecord, type Millis, type NewCert, type NewImage,
   type RevocationDetail, type Store, StoreConflictError, type UserRecord,
 } from "../server/ports.ts";
 import { openDatabase } from "./open-database.ts";
@@ -197,9 +197,52 @@ export class SqliteStore implements Store {
     return new Set(this.#sql.allImageIds.all().map((r) => r.id));
   }
 
-  /** Beyond ports.ts: removes one image row (its seq is never reused). The blob is the caller's. */
+  /** Removes one image row (its seq is never reused), committed (fsynced) on return. The blob is the caller's. */
   async deleteImage(id: string): Promise<boolean> {
-    return this.#sql.deleteImage.run({ id }).changes > 0;
+    return this.#db.transaction(() => this.#sql.deleteImage.run({ id }).changes > 0).immediate();
+  }
+
+  // --- h15: devices, link codes, usage -------------------------------------
+
+  async setDeviceName(serial: string, device: string): Promise<void> {
+    const normal = canonicalSerial(serial);
+    if (normal !== null) this.#sql.setDeviceName.run({ serial: normal, device });
+  }
+
+  async touchCert(serial: string, at: Millis): Promise<void> {
+    const normal = canonicalSerial(serial);
+    if (normal !== null) this.#sql.touchCert.run({ serial: normal, at });
+  }
+
+  async listDevices(userId: number): Promise<DeviceRecord[]> {
+    return this.#sql.listDevices.all({ userId }).map((r) => ({
+      serial: r.serial, device: r.device, createdAt: r.created_at, notAfter: r.not_after, revokedAt: r.revoked_at, lastSeenAt: r.last_seen_at,
+    }));
+  }
+
+  async createLinkCode(userId: number, hash: Uint8Array, createdAt: Millis, expiresAt: Millis): Promise<void> {
+    this.#db.transaction(() => {
+      // Expired codes are of no use to anyone: dropped a day after expiry, while making new ones.
+      this.#sql.pruneLinkCodes.run({ before: createdAt - 86_400_000 });
+      if (this.#sql.createLinkCode.run({ hash, userId, createdAt, expiresAt }).changes === 0) {
+        throw new Error(`cannot make a link code for unknown or deleted user id ${userId}`);
+      }
+    }).immediate();
+  }
+
+  async consumeLinkCode(hash: Uint8Array, now: Millis): Promise<LinkOutcome> {
+    return this.#db.transaction((): LinkOutcome => {
+      const row = this.#sql.findLinkCode.get({ hash });
+      if (!row) return { refused: "unknown" };
+      if (row.used_at !== null) return { refused: "used" };
+      if (now >= row.expires_at) return { refused: "expired" };
+      if (this.#sql.useLinkCode.run({ hash, now }).changes === 0) return { refused: "used" };
+      return { userId: row.user_id, username: row.username };
+    }).immediate();
+  }
+
+  async usageOf(userId: number): Promise<{ bytes: number; images: number }> {
+    return this.#sql.usageOf.get({ userId }) ?? { bytes: 0, images: 0 };
   }
 
   // --- time-stamps (ENVELOPE.md G9) -----------------------------------------

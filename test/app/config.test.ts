@@ -57,6 +57,10 @@ upload-stall-timeout = 60
 revocation-check = 5
 tls-cert-days = 90
 tls-renew-check = 60
+quota = "1G"
+post-rate = 30
+link-lifetime = 60
+post-bytes-rate = "500M"
 `;
 
 const EVERY_VALUE: ServeConfig = {
@@ -74,6 +78,10 @@ const EVERY_VALUE: ServeConfig = {
   "revocation-check": 5,
   "tls-cert-days": 90,
   "tls-renew-check": 60,
+  quota: 1024 ** 3,
+  "post-rate": 30,
+  "link-lifetime": 60,
+  "post-bytes-rate": 500 * 1024 ** 2,
 };
 
 describe("sis serve --config FILE", () => {
@@ -191,6 +199,10 @@ describe("the table is the behaviour", () => {
       "revocation-check": 2,
       "tls-cert-days": 397,
       "tls-renew-check": 3600,
+      quota: 10 * 1024 ** 3,
+      "post-rate": 120,
+      "link-lifetime": 600,
+      "post-bytes-rate": 2 * 1024 ** 3,
     });
   });
 
@@ -209,6 +221,10 @@ describe("the table is the behaviour", () => {
         handshakeTimeoutMs: 10_000,
         idleTimeoutMs: 120_000,
         uploadStallTimeoutMs: 30_000,
+        quotaBytes: 10 * 1024 ** 3,
+        postsPerMinute: 120,
+        postBytesPerMinute: 2 * 1024 ** 3,
+        linkLifetimeMs: 600_000,
         revocationCheckMs: 2_000,
         tlsCertDays: 397,
         tlsRenewCheckMs: 3_600_000,
