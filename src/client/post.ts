@@ -173,7 +173,7 @@ export async function postImage(conn: Connection | Promise<Connection>, creds: C
     let sent = 0;
     for await (const _ of sealStreamInto(key, header, hashed(), into)) {
       if (held) {
-        await connection.sendDataFrame(held);
+        await connection.sendDataFrame(held).catch((error: unknown) => whyClosed(connection, error));
         buffers.sent(held, connection.backlog);
         sent += held.length - FRAME_HEADER_SIZE;
         opts.onProgress?.(sent, dataSize);
@@ -185,7 +185,7 @@ export async function postImage(conn: Connection | Promise<Connection>, creds: C
       connection.close();
       throw new ClientError(`cannot post ${path}: the file changed while it was being posted; try again`);
     }
-    await connection.sendDataFrame(held);
+    await connection.sendDataFrame(held).catch((error: unknown) => whyClosed(connection, error));
     opts.onProgress?.(dataSize, dataSize);
     const reply = await connection.receive();
     if (reply.type !== "POSTED") throw new ClientError(`the server answered ${reply.type} where POSTED was expected`);
@@ -193,4 +193,13 @@ export async function postImage(conn: Connection | Promise<Connection>, creds: C
   } finally {
     key.fill(0);
   }
+}
+
+/**
+ * The connection ended during the upload: the server's last word, an ERROR still
+ * queued unread (SHUTTING_DOWN when it stops, O3), says why; otherwise `error`.
+ */
+async function whyClosed(connection: Connection, error: unknown): Promise<never> {
+  if (connection.closed) await connection.receive();
+  throw error;
 }

@@ -28,6 +28,8 @@ export const ERROR_CODES = {
   NOT_FOUND: false,
   STORAGE_FAILED: true,
   INTERNAL: true,
+  /** The server is stopping (SIGTERM, SIGINT): clients reconnect later (O1–O3). */
+  SHUTTING_DOWN: true,
 } as const satisfies Record<string, boolean>;
 
 /** A code from the table; the value above says whether it closes the connection. */

@@ -55,6 +55,10 @@ idle-timeout = 300
 handshake-timeout = 20
 upload-stall-timeout = 60
 revocation-check = 5
+shutdown-grace = 3
+log-level = "debug"
+log-format = "json"
+log-names = false
 `;
 
 const EVERY_VALUE: ServeConfig = {
@@ -70,6 +74,10 @@ const EVERY_VALUE: ServeConfig = {
   "handshake-timeout": 20,
   "upload-stall-timeout": 60,
   "revocation-check": 5,
+  "shutdown-grace": 3,
+  "log-level": "debug",
+  "log-format": "json",
+  "log-names": false,
 };
 
 describe("sis serve --config FILE", () => {
@@ -185,6 +193,10 @@ describe("the table is the behaviour", () => {
       "handshake-timeout": 10,
       "upload-stall-timeout": 30,
       "revocation-check": 2,
+      "shutdown-grace": 10,
+      "log-level": "info",
+      "log-format": "auto",
+      "log-names": true,
     });
   });
 
