@@ -36,7 +36,11 @@ export async function serve(args: string[]): Promise<number> {
     if (error instanceof ListenError) throw new ClientError(error.message);
     throw error;
   });
-  if (server.created) process.stderr.write(newCaNotice(dataDir, server.caFingerprint));
+  if (server.created) {
+    // A JSON log stays one object a line (O10): the notice is a log line there.
+    if (log.format === "json") log.warn(newCaNotice(dataDir, server.caFingerprint).replace(/^sis: (NOTE: )?/gm, "").trim().replace(/\n/g, " "), { data: dataDir, caFingerprint: server.caFingerprint });
+    else process.stderr.write(newCaNotice(dataDir, server.caFingerprint));
+  }
   const out = process.stdout;
   const first = server.reachable[0]!;
   out.write(`sis ${VERSION} serving from ${dataDir}${server.created ? " (new CA created)" : ""}\n`);

@@ -40,12 +40,17 @@ export interface ServerProcess extends AsyncDisposable {
   dataDir: string;
   proc: ReturnType<typeof Bun.spawn>;
   output(): string;
+  /** Its stderr alone: the log (and the new-CA notice). */
+  log(): string;
   stop(signal?: NodeJS.Signals | number): Promise<void>;
 }
 
-/** Starts `sis serve` on free ports and waits for the line that says where it listens. */
+/**
+ * Starts `sis serve` on free ports and waits for the line that says where it listens.
+ * Its log is text (`--log-format text`, which `extra` may override): the tests read it as a person would.
+ */
 export async function startServe(dataDir: string, extra: string[] = []): Promise<ServerProcess> {
-  const proc = Bun.spawn([SIS, "serve", "--data", dataDir, "--port", "0", "--http-port", "0", ...extra], {
+  const proc = Bun.spawn([SIS, "serve", "--data", dataDir, "--port", "0", "--http-port", "0", "--log-format", "text", ...extra], {
     stdout: "pipe",
     stderr: "pipe",
     env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/root" },
@@ -86,6 +91,7 @@ export async function startServe(dataDir: string, extra: string[] = []): Promise
     dataDir,
     proc,
     output: () => out + err,
+    log: () => err,
     stop,
     [Symbol.asyncDispose]: () => stop(),
   };
