@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { DATA_FILES } from "../../src/server/data-dir.ts";
 import { register, sis, SIS, startServe, startWatch, tempDir, type ServerProcess } from "../support/cli.ts";
 import { SAMPLE, waitForLineAfter, writeBigPng } from "../support/share.ts";
+import { openTerminal } from "../support/terminal.ts";
 import { until } from "../support/until.ts";
 
 const MiB = 1024 * 1024;
@@ -126,4 +127,17 @@ describe("SIGTERM and SIGINT (O1, O2)", () => {
     await second.stop();
     expect(second.proc.exitCode).toBe(0);
   }, 180_000);
+
+  test("on a terminal the log is text, and Ctrl-C stops the server with its log lines and exit 0 (O1, O10)", async () => {
+    using root = tempDir("sis-shutdown-tty-");
+    await using term = await openTerminal([SIS, "serve", "--data", join(root, "data"), "--port", "0", "--http-port", "0"]);
+    await term.waitFor(/^\S+Z info server started version="[^"]+" port=\d+ /m);
+    await term.press("C-c");
+    const screen = await term.waitFor(/^EXIT=\d+$/m);
+    expect(screen).toMatch(/^\S+Z info shutting down: no new connections; uploads under way may finish signal="SIGINT" graceSeconds=10 connections=0$/m);
+    expect(screen).toMatch(/^\S+Z info server stopped signal="SIGINT" sessions=0 uploads=0 aborted=0 finished=0 ms=\d+$/m);
+    expect(screen).toMatch(/^EXIT=0$/m);
+    // Nothing on the screen is JSON: a person reads it.
+    expect(screen).not.toMatch(/^\{/m);
+  }, 60_000);
 });
