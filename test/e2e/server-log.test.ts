@@ -20,12 +20,17 @@ function privateKeyFiles(dir: string): { path: string; pem: string }[] {
   return out;
 }
 
-/** Overlapping pieces of a key: 24 base64 characters every 12 of its body, and 24 hex digits every 12 of its DER. */
+/**
+ * Overlapping pieces of a key: 24 base64 characters every 12 of its body, and 24 hex digits
+ * every 12 of its DER. The first 32 or so bytes (version and algorithm identifier, the same in every
+ * RSA key and partly in every certificate) are no secret and are skipped.
+ */
 function keyFragments(pem: string): string[] {
-  const body = pem.replace(/-----[^-]+-----/g, "").replace(/\s+/g, "");
-  const hex = Buffer.from(body, "base64").toString("hex");
+  const der = Buffer.from(pem.replace(/-----[^-]+-----/g, "").replace(/\s+/g, ""), "base64");
+  // Base64 from three starting bytes: a key logged from any offset shows up in one of them.
+  const texts = [33, 34, 35].map((at) => der.subarray(at).toString("base64").replace(/=+$/, "")).concat(der.subarray(32).toString("hex"));
   const pieces: string[] = [];
-  for (const text of [body, hex]) for (let i = 0; i + 24 <= text.length; i += 12) pieces.push(text.slice(i, i + 24));
+  for (const text of texts) for (let i = 0; i + 24 <= text.length; i += 12) pieces.push(text.slice(i, i + 24));
   return pieces;
 }
 
