@@ -140,4 +140,37 @@ describe("SIGTERM and SIGINT (O1, O2)", () => {
     // Nothing on the screen is JSON: a person reads it.
     expect(screen).not.toMatch(/^\{/m);
   }, 60_000);
+
+  test("SIGTERM with --shutdown-grace 0 while a watch downloads a 50 MiB image: the image is fetched again after the restart, never recorded as refused (O3)", async () => {
+    using root = tempDir("sis-shutdown-download-");
+    const data = join(root, "data");
+    const alice = join(root, "alice");
+    const bob = join(root, "bob");
+    const out = join(root, "out");
+    const first = await startServe(data, ["--shutdown-grace", "0"]);
+    for (const u of ["alice", "bob"]) expect((await register(first, u, join(root, u))).code).toBe(0);
+    const image = join(root, "big.png");
+    await writeBigPng(image, 50 * MiB);
+    const posted = await sis(["post", "--home", alice, image]);
+    expect({ code: posted.code, stderr: posted.stderr }).toEqual({ code: 0, stderr: "" });
+    await using w = startWatch(bob, out);
+    // Mid-download: bob's hidden partial file has some of the image.
+    const partialBytes = () => {
+      try {
+        return readdirSync(join(out, "alice")).filter((f) => f.startsWith(".sis-partial-")).reduce((n, f) => n + statSync(join(out, "alice", f)).size, 0);
+      } catch {
+        return 0;
+      }
+    };
+    await until(() => partialBytes() >= 4 * MiB, "bob's download to be under way", 60_000);
+    first.proc.kill("SIGTERM");
+    expect(await first.proc.exited).toBe(0);
+    await using second = await startServe(data, ["--port", String(first.port)]);
+    const saved = await w.waitFor(/ saved alice\/big\.png /, 120_000);
+    expect(saved).toContain("verified");
+    expect(w.lines.filter((l) => / refused /.test(l))).toEqual([]);
+    expect(w.lines.some((l) => /disconnected: .*shutting down or restarting/.test(l))).toBe(true);
+    await w.stop();
+    expect(w.proc.exitCode).toBe(0);
+  }, 240_000);
 });
