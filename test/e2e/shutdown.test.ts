@@ -55,6 +55,7 @@ async function aliceImages(data: string, alice: string, port: number): Promise<s
 function stoppedLine(server: ServerProcess, signal: string): string {
   const line = server.log().split("\n").find((l) => / info server stopped /.test(l));
   expect({ line }).toEqual({ line: expect.stringContaining(`signal="${signal}"`) });
+  console.log(line!.replace(/^\S+ /, ""));
   return line!;
 }
 
