@@ -42,7 +42,9 @@ Runs the server. The first start creates the CA, the server's keys and the
 database in --data (and says so on stderr) and prints the CA fingerprint to
 give to users. With --host 0.0.0.0 it prints the addresses clients can use.
 A revocation by 'sis admin' ends the certificate's open connections within
---revocation-check seconds.
+--revocation-check seconds. SIGTERM or SIGINT lets uploads under way finish
+(--shutdown-grace), tells clients SHUTTING_DOWN and exits 0; SIGHUP rereads
+--config (log level, limits). The log goes to stderr (--log-format, --log-level).
 
   --config FILE
       read options from a TOML file whose keys are the option names below

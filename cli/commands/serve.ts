@@ -2,6 +2,7 @@
 import { FlagError, loadConfig, parseFlags, printConfig, serveOptionsOf } from "../../src/app/config.ts";
 import { SERVE_OPTIONS } from "../../src/app/options.ts";
 import { hostPort, isWildcard, ListenError, reachableHosts, startServer } from "../../src/app/serve.ts";
+import { runService, serviceLogger } from "../../src/app/service.ts";
 import { ClientError } from "../../src/client/errors.ts";
 import { parse, UsageError } from "../args.ts";
 import { VERSION } from "../version.ts";
@@ -28,12 +29,17 @@ export async function serve(args: string[]): Promise<number> {
   }
   const dataDir = config.data;
   const host = config.host;
-  const server = await startServer({ ...serveOptionsOf(config), version: VERSION }).catch((error: unknown) => {
+  const log = serviceLogger(config);
+  const server = await startServer({ ...serveOptionsOf(config), log, version: VERSION }).catch((error: unknown) => {
     // A port in use (or not ours) is the operator's to fix: say which and how, exit 1.
     if (error instanceof ListenError) throw new ClientError(error.message);
     throw error;
   });
-  if (server.created) process.stderr.write(newCaNotice(dataDir, server.caFingerprint));
+  if (server.created) {
+    // A JSON log stays one object a line (O10): the notice is a log line there.
+    if (log.format === "json") log.warn(newCaNotice(dataDir, server.caFingerprint).replace(/^sis: (NOTE: )?/gm, "").trim().replace(/\n/g, " "), { data: dataDir, caFingerprint: server.caFingerprint });
+    else process.stderr.write(newCaNotice(dataDir, server.caFingerprint));
+  }
   const out = process.stdout;
   const first = server.reachable[0]!;
   out.write(`sis ${VERSION} serving from ${dataDir}${server.created ? " (new CA created)" : ""}\n`);
@@ -43,12 +49,7 @@ export async function serve(args: string[]): Promise<number> {
   if (server.httpPort !== null) out.write(`http: http://${hostPort(reachableHosts(config["http-host"])[0]!, server.httpPort)} (/ca.pem /crl.pem /healthz /metrics)\n`);
   out.write(`users register with: sis register --server ${hostPort(first, server.port)} --user NAME --ca-fingerprint ${server.caFingerprint}\n`);
 
-  await new Promise<void>((done) => {
-    const stop = () => done();
-    process.once("SIGINT", stop);
-    process.once("SIGTERM", stop);
-  });
-  await server.stop();
+  await runService({ server, log, config, ...(file !== undefined ? { file } : {}), flags });
   return 0;
 }
 

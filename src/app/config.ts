@@ -7,9 +7,12 @@ import type { ServerLimits } from "../server/context.ts";
 import { allowed, DEFAULT_CONFIG, formatSizeValue, optionSpec, parseSize, SERVE_OPTIONS, type OptionSpec, type ServeConfig } from "./options.ts";
 
 /** One option's value, the same rule for a flag and a file; every message says what is allowed. */
-function valueSchema(o: OptionSpec): z.ZodType<string | number> {
+function valueSchema(o: OptionSpec): z.ZodType<string | number | boolean> {
   const error = `takes ${allowed(o)}`;
   if (o.kind === "string") return z.string({ error }).min(1, { error });
+  if (o.kind === "enum") return z.enum(o.choices as [string, ...string[]], { error });
+  // A flag gives the words, a file a TOML boolean.
+  if (o.kind === "bool") return z.union([z.boolean(), z.enum(["true", "false"])], { error }).transform((v) => v === true || v === "true");
   const int = z.int({ error }).min(o.min ?? 0, { error }).max(o.max ?? Number.MAX_SAFE_INTEGER, { error });
   if (o.kind === "int") return int;
   return z
@@ -25,7 +28,7 @@ function valueSchema(o: OptionSpec): z.ZodType<string | number> {
     .pipe(int);
 }
 
-const VALUES = new Map<string, z.ZodType<string | number>>(SERVE_OPTIONS.map((o) => [o.key, valueSchema(o)]));
+const VALUES = new Map<string, z.ZodType<string | number | boolean>>(SERVE_OPTIONS.map((o) => [o.key, valueSchema(o)]));
 
 /** A config file: every key optional, an unknown key refused. */
 export const CONFIG_SCHEMA = z.strictObject(Object.fromEntries(SERVE_OPTIONS.map((o) => [o.key, valueSchema(o).optional()])));
@@ -37,7 +40,7 @@ export class FlagError extends Error {
 
 /** Flag strings (as parseArgs gives them) to values; `--port 70000` → FlagError("--port takes a whole number from 0 to 65535"). */
 export function parseFlags(raw: Record<string, string | undefined>): Partial<ServeConfig> {
-  const out: Record<string, string | number> = {};
+  const out: Record<string, string | number | boolean> = {};
   for (const [key, text] of Object.entries(raw)) {
     const o = optionSpec(key);
     if (text === undefined || !o) continue;
@@ -130,9 +133,9 @@ function defined<T extends object>(values: T): Partial<T> {
 export function printConfig(config: ServeConfig): string {
   const lines = ["# sis serve: the effective configuration (sis serve --print-config).", "# Use it with 'sis serve --config FILE'; every key is optional, and a flag overrides the file.", ""];
   for (const o of SERVE_OPTIONS as readonly OptionSpec[]) {
-    const value = (config as Record<string, string | number>)[o.key]!;
+    const value = (config as Record<string, string | number | boolean>)[o.key]!;
     lines.push(`# ${o.help}${o.kind === "string" ? "" : `; ${allowed(o)}`} (default ${o.kind === "size" ? formatSizeValue(Number(o.default)) : JSON.stringify(o.default)})`);
-    lines.push(`${o.key} = ${o.kind === "string" ? JSON.stringify(value) : o.kind === "size" ? JSON.stringify(formatSizeValue(Number(value))) : String(value)}`);
+    lines.push(`${o.key} = ${o.kind === "string" || o.kind === "enum" ? JSON.stringify(value) : o.kind === "size" ? JSON.stringify(formatSizeValue(Number(value))) : String(value)}`);
     lines.push("");
   }
   return lines.join("\n");

@@ -26,6 +26,7 @@ export interface DemoOptions {
 export async function runDemo(opts: DemoOptions): Promise<boolean> {
   const { dir, say } = opts;
   const serverLog: Logger = {
+    debug() {},
     info(message, f) {
       if (message === "image sent") say("server", `unwrapped the key of ${f?.owner}'s image and re-wrapped it for ${f?.to}'s certificate (serial ${f?.serial}); the image itself stayed encrypted`);
     },

@@ -48,6 +48,11 @@ export interface RunningServer {
   /** Addresses a client can use for the protocol port (never a wildcard). */
   reachable: string[];
   context: ServerContext;
+  /**
+   * SIGTERM / SIGINT (O1, O2): stop accepting, let uploads under way finish within
+   * `graceMs`, close every session with SHUTTING_DOWN, then stop; logged at start and end.
+   */
+  shutdown(graceMs: number, signal?: string): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -138,7 +143,7 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
   const keySweeper = setInterval(() => ctx.contentKeys.sweep(), 10_000);
   keySweeper.unref();
 
-  return {
+  const running: RunningServer = {
     port: protocol.port,
     httpPort: http?.port ?? null,
     caFingerprint: keys.ca.fingerprint,
@@ -147,6 +152,14 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
     dataDir: opts.dataDir,
     reachable,
     context: ctx,
+    async shutdown(graceMs, signal) {
+      const began = Date.now();
+      log.info("shutting down: no new connections; uploads under way may finish", { signal, graceSeconds: graceMs / 1000, connections: protocol.sessions() });
+      void http?.stop(false);
+      const report = await protocol.shutdown(graceMs);
+      await this.stop();
+      log.info("server stopped", { signal, ...report, finished: report.uploads - report.aborted, ms: Date.now() - began });
+    },
     async stop() {
       tlsRenewal.stop();
       await protocol.stop();
@@ -157,6 +170,8 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
       await store.close();
     },
   };
+  log.info("server started", { version: opts.version, port: protocol.port, httpPort: http?.port ?? null, data: opts.dataDir, caFingerprint: keys.ca.fingerprint });
+  return running;
 }
 
 /** The limits given, the defaults for the rest (a key given as undefined takes its default too). */

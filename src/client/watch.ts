@@ -198,7 +198,8 @@ function isImageFailure(conn: Connection, error: unknown): boolean {
   if (error instanceof TrustError) return error.check !== "crl";
   if (error instanceof SaveError) return true;
   // The server's verdict on this one request; BUSY is a passing state and fatal codes end the session.
-  if (error instanceof RemoteError) return error.exitCode !== 3 && error.code !== "BUSY";
+  // SHUTTING_DOWN (O3) may be read before the close is seen: the server's, not the image's, so reconnect.
+  if (error instanceof RemoteError) return error.exitCode !== 3 && error.code !== "BUSY" && error.code !== "SHUTTING_DOWN";
   // Any other file system failure while saving (an errno error that escaped the SaveError wrapping).
   const code = (error as NodeJS.ErrnoException)?.code;
   return typeof code === "string" && /^E[A-Z]+$/.test(code);

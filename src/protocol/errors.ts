@@ -32,6 +32,8 @@ export const ERROR_CODES = {
   QUOTA_EXCEEDED: false,
   RATE_LIMITED: false,
   LINK_REFUSED: true,
+  /** The server is stopping (SIGTERM, SIGINT): clients reconnect later (O1–O3). */
+  SHUTTING_DOWN: true,
 } as const satisfies Record<string, boolean>;
 
 /** A code from the table; the value above says whether it closes the connection. */

@@ -114,12 +114,21 @@ export async function startUpload(ctx: ServerContext, peer: Peer, message: Clien
   };
   // The connection may have closed while this request awaited: the session aborts the upload then.
   if (!peer.beginUpload(upload)) return;
+  ctx.log.debug("upload started", { id, owner: identity.username, name, size, address: peer.address });
   peer.touch(ctx.limits.uploadStallTimeoutMs);
   peer.send({ type: "UPLOAD_READY" });
 }
 
 /** The blob is durable; time-stamp the signature, make the metadata and token durable together, then acknowledge and announce (P21, P22, T1). */
 async function commitImage(ctx: ServerContext, peer: Peer, image: NewImage, finish: (keep: boolean) => Promise<void>): Promise<void> {
+  // Closed meanwhile (the server stopping, O2, or the client gone): nobody would get POSTED, so nothing is kept.
+  // From the insert to the POSTED below there is no macrotask, so no close comes in between.
+  if (peer.closed) {
+    await finish(false);
+    await ctx.blobs.remove(image.id).catch(() => {});
+    ctx.log.info("upload abandoned before it was recorded", { id: image.id, owner: image.owner });
+    return;
+  }
   let record;
   try {
     const timestampToken = await stampSignature(ctx.tsa, image.signature, ctx.log, image.id);
@@ -135,7 +144,7 @@ async function commitImage(ctx: ServerContext, peer: Peer, image: NewImage, fini
   ctx.metrics.imagesStored++;
   ctx.metrics.bytesStored += record.cipherSize;
   const meta: ImageMeta = toMeta(record);
-  ctx.log.info("image stored", { id: record.id, owner: record.owner, size: record.size });
+  ctx.log.info("image stored", { id: record.id, owner: record.owner, name: record.name, size: record.size });
   peer.send({ type: "POSTED", image: meta });
   ctx.notifier.publish(meta);
 }

@@ -77,6 +77,10 @@ export class Session implements Peer, WatchedSession {
   private released = false;
   private subscribed = false;
   private paused = false;
+  /** Set by drain() when the server stops (O1, O2): the session closes once what is under way has ended. */
+  private draining = false;
+  /** A frame is being handled (a request awaits the store, the disk, argon2id, a download's reader). */
+  private handling = false;
   /** Unix ms after which the sweeper closes this session; moves only on whole frames and reply progress. */
   deadline: number;
 
@@ -121,7 +125,7 @@ export class Session implements Peer, WatchedSession {
     }
     for (const frame of frames) {
       this.inbound += frame.payload.length;
-      this.chain = this.chain.then(() => this.handleFrame(frame)).catch((error) => this.fail(error));
+      this.chain = this.chain.then(() => this.handleFrame(frame)).catch((error) => this.fail(error)).finally(() => this.afterFrame());
     }
     if (this.inbound > INBOUND_HIGH && !this.paused) {
       this.paused = true;
@@ -204,7 +208,30 @@ export class Session implements Peer, WatchedSession {
     this.deadline = Date.now() + ms;
   }
 
+  /** An upload is under way (its DATA frames are still coming, or it is being committed). */
+  get uploading(): boolean {
+    return this.upload !== null;
+  }
+
+  /**
+   * The server is stopping (O1, O2): no new request is taken. An idle session is
+   * closed now with SHUTTING_DOWN; one whose request or upload is under way once
+   * that has ended (its reply sent first). The server closes the rest when its
+   * grace period ends.
+   */
+  drain(): void {
+    if (this.closed || this.draining) return;
+    this.draining = true;
+    if (!this.handling && !this.upload) this.fail(shuttingDown());
+  }
+
+  private afterFrame(): void {
+    this.handling = false;
+    if (this.draining && !this.upload) this.fail(shuttingDown());
+  }
+
   private async handleFrame(frame: Frame): Promise<void> {
+    this.handling = true;
     this.inbound -= frame.payload.length;
     if (this.paused && this.inbound < INBOUND_LOW) {
       this.paused = false;
@@ -309,4 +336,9 @@ export class Session implements Peer, WatchedSession {
     if (this.subscribed) this.ctx.metrics.authenticatedConnections--;
     if (this.admitted) this.ctx.hub.release(this.address);
   }
+}
+
+/** What every session hears when the server stops (O1); clients reconnect later (O3). */
+export function shuttingDown(): ProtocolError {
+  return new ProtocolError("SHUTTING_DOWN", "the server is shutting down or restarting; reconnect in a moment (a request it did not answer was not done)");
 }

@@ -3,7 +3,7 @@ import type { Socket } from "bun";
 import { ProtocolError } from "../protocol/index.ts";
 import type { ServerContext } from "./context.ts";
 import { RevocationWatch } from "./revocation-watch.ts";
-import { Session } from "./session.ts";
+import { Session, shuttingDown } from "./session.ts";
 
 /** TLS 1.3 is 0x0304; Bun takes the number, not "TLSv1.3" (docs/IMPLEMENTATION.md I2). */
 const TLS_1_3 = 0x0304;
@@ -26,11 +26,37 @@ export interface ProtocolServer {
    * one stops accepting without closing its connections.
    */
   replaceTls(tls: TlsMaterial): void;
+  /** Stops accepting and drains every session within `graceMs` (O1, O2); the counts are for the log. */
+  shutdown(graceMs: number): Promise<DrainReport>;
   stop(): Promise<void>;
 }
 
+export interface DrainReport {
+  /** Sessions open when the shutdown began. */
+  sessions: number;
+  /** Uploads under way when it began, and how many of them were still under way at the end of the grace period (aborted). */
+  uploads: number;
+  aborted: number;
+}
+
+/** After the grace period, closed sessions get this long to flush their ERROR (Session.close ends a socket within 2 s). */
+const FLUSH_MS = 3_000;
+
 export function startProtocolServer(ctx: ServerContext, opts: { hostname: string; port: number; tls: TlsMaterial }): ProtocolServer {
   const sessions = new Set<Session>();
+  /** Woken when the last session closes (a shutdown waits for it). */
+  let onEmpty: (() => void) | null = null;
+  const emptied = (ms: number) =>
+    new Promise<void>((resolve) => {
+      if (sessions.size === 0 || ms <= 0) return resolve();
+      const timer = setTimeout(done, ms);
+      function done() {
+        clearTimeout(timer);
+        onEmpty = null;
+        resolve();
+      }
+      onEmpty = done;
+    });
   const handlers: Bun.SocketHandler<{ session?: Session }> = {
     open(socket) {
       const session = new Session(ctx, socket as unknown as Session["socket"]);
@@ -42,6 +68,7 @@ export function startProtocolServer(ctx: ServerContext, opts: { hostname: string
         return;
       }
       sessions.add(session);
+      ctx.log.debug("connection opened", { address: socket.remoteAddress, connections: sessions.size });
     },
     handshake(socket, _success, _error) {
       const session = socket.data?.session;
@@ -62,6 +89,7 @@ export function startProtocolServer(ctx: ServerContext, opts: { hostname: string
       const session = socket.data?.session;
       if (!session) return;
       sessions.delete(session);
+      if (sessions.size === 0) onEmpty?.();
       // The peer left before its HELLO: what a client that does not trust our CA does (P2).
       if (session.state === "hello" && session.admitted) {
         ctx.refusalLog.warn("connection closed before HELLO (a client that does not trust this server's CA, e.g. one registered with a server using another data directory, closes like this)", { address: socket.remoteAddress });
@@ -114,6 +142,20 @@ export function startProtocolServer(ctx: ServerContext, opts: { hostname: string
       listener.stop(false);
       retired.push(listener);
       listener = next;
+    },
+    async shutdown(graceMs) {
+      // No new connections (nor on a listener retired by replaceTls); the open ones stay until they have drained.
+      listener.stop(false);
+      const report: DrainReport = { sessions: sessions.size, uploads: [...sessions].filter((s) => s.uploading).length, aborted: 0 };
+      for (const session of sessions) session.drain();
+      await emptied(graceMs);
+      for (const session of sessions) {
+        if (session.uploading) report.aborted++;
+        session.fail(shuttingDown());
+      }
+      await emptied(FLUSH_MS);
+      await this.stop();
+      return report;
     },
     async stop() {
       clearInterval(sweeper);

@@ -61,6 +61,10 @@ quota = "1G"
 post-rate = 30
 link-lifetime = 60
 post-bytes-rate = "500M"
+shutdown-grace = 3
+log-level = "debug"
+log-format = "json"
+log-names = false
 `;
 
 const EVERY_VALUE: ServeConfig = {
@@ -82,6 +86,10 @@ const EVERY_VALUE: ServeConfig = {
   "post-rate": 30,
   "link-lifetime": 60,
   "post-bytes-rate": 500 * 1024 ** 2,
+  "shutdown-grace": 3,
+  "log-level": "debug",
+  "log-format": "json",
+  "log-names": false,
 };
 
 describe("sis serve --config FILE", () => {
@@ -203,6 +211,10 @@ describe("the table is the behaviour", () => {
       "post-rate": 120,
       "link-lifetime": 600,
       "post-bytes-rate": 2 * 1024 ** 3,
+      "shutdown-grace": 10,
+      "log-level": "info",
+      "log-format": "auto",
+      "log-names": true,
     });
   });
 

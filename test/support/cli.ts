@@ -41,6 +41,8 @@ export interface ServerProcess extends AsyncDisposable {
   dataDir: string;
   proc: ReturnType<typeof Bun.spawn>;
   output(): string;
+  /** Its stderr alone: the log (and the new-CA notice). */
+  log(): string;
   stop(signal?: NodeJS.Signals | number): Promise<void>;
 }
 
@@ -49,9 +51,12 @@ export function fakeTime(offset: string): Record<string, string> {
   return { LD_PRELOAD: "/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1", FAKETIME: offset, FAKETIME_DONT_FAKE_MONOTONIC: "1" };
 }
 
-/** Starts `sis serve` on free ports and waits for the line that says where it listens; `prefix` and `env` as for sis(). */
+/**
+ * Starts `sis serve` on free ports and waits for the line that says where it listens; `prefix` and `env` as for sis().
+ * Its log is text (`--log-format text`, which `extra` may override): the tests read it as a person would.
+ */
 export async function startServe(dataDir: string, extra: string[] = [], opts: { prefix?: string[]; env?: Record<string, string> } = {}): Promise<ServerProcess> {
-  const proc = Bun.spawn([...(opts.prefix ?? []), SIS, "serve", "--data", dataDir, "--port", "0", "--http-port", "0", ...extra], {
+  const proc = Bun.spawn([...(opts.prefix ?? []), SIS, "serve", "--data", dataDir, "--port", "0", "--http-port", "0", "--log-format", "text", ...extra], {
     stdout: "pipe",
     stderr: "pipe",
     env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/root", ...opts.env },
@@ -92,6 +97,7 @@ export async function startServe(dataDir: string, extra: string[] = [], opts: { 
     dataDir,
     proc,
     output: () => out + err,
+    log: () => err,
     stop,
     [Symbol.asyncDispose]: () => stop(),
   };
