@@ -28,8 +28,8 @@ Exit codes: 0 success, 1 error, 2 usage, 3 trust or verification refused.`;
 /** `sis serve --help`: the prose, then every option of the table with its default and range. */
 function serveHelp(): string {
   const options = (SERVE_OPTIONS as readonly OptionSpec[]).map((o) => {
-    const what = o.kind === "string" ? "" : `; ${allowed(o)}`;
-    return `  --${o.key} ${o.metavar} (default ${shownDefault(o)})\n      ${o.help}${what}`;
+    const what = o.kind === "string" || o.kind === "flag" ? "" : `; ${allowed(o)}`;
+    return `  --${o.key}${o.metavar ? ` ${o.metavar}` : ""} (default ${shownDefault(o)})\n      ${o.help}${what}`;
   });
   return `usage: sis serve [--config FILE] [--print-config] [--OPTION VALUE]...
 

@@ -17,6 +17,7 @@ const LOADERS: Record<string, () => Promise<Runner>> = {
   admin: async () => (await import("./commands/admin.ts")).admin,
   demo: async () => (await import("./commands/demo.ts")).demo,
   gallery: async () => (await import("./commands/gallery.ts")).gallery,
+  passwd: async () => (await import("./commands/passwd.ts")).passwd,
 };
 
 export async function run(command: string, args: string[]): Promise<number> {

@@ -3,16 +3,20 @@ import { AdminError, certStatuses, revokeSerial, revokeUser } from "../../src/ap
 import { DEFAULT_CONFIG } from "../../src/app/options.ts";
 import { parse, UsageError } from "../args.ts";
 import { table } from "../format.ts";
+import { membershipCommand } from "./admin-members.ts";
 
 export async function admin(args: string[]): Promise<number> {
   const [sub, ...rest] = args;
   try {
     if (sub === "revoke") return await revoke(rest);
     if (sub === "certs") return await certs(rest);
+    // Membership (h14): invite, invitations, users, disable, enable, delete.
+    const member = membershipCommand(sub);
+    if (member) return await member(rest);
   } catch (error) {
     throw error instanceof AdminError ? new UsageError(error.message) : error;
   }
-  throw new UsageError(sub ? `no admin command '${sub}'` : "say 'revoke' or 'certs'");
+  throw new UsageError(sub ? `no admin command '${sub}'` : "say 'revoke', 'certs', 'invite', 'invitations', 'users', 'disable', 'enable' or 'delete'");
 }
 
 async function revoke(args: string[]): Promise<number> {

@@ -5,6 +5,7 @@ import { ensureHomeFree, register } from "../../src/client/register.ts";
 import { passwordProblem } from "../../src/protocol/index.ts";
 import { intOption, parse, UsageError } from "../args.ts";
 import { askYesNo, readPassword } from "../password.ts";
+import { readInvitation } from "../invitation-input.ts";
 
 export async function registerCommand(args: string[]): Promise<number> {
   const { values } = parse(args, {
@@ -14,8 +15,16 @@ export async function registerCommand(args: string[]): Promise<number> {
     "password-stdin": { type: "boolean", default: false },
     "ca-fingerprint": { type: "string" },
     "key-bits": { type: "string" },
+    invite: { type: "string" },
   });
-  if (!values.server) throw new UsageError("--server HOST:PORT is required");
+  // Membership (M4): an invitation names the server and its CA; it is read before the password (stdin's first line).
+  const invitation = await readInvitation(values.invite);
+  if (invitation) {
+    if (values.server || values["ca-fingerprint"]) throw new UsageError("an invitation names the server and its CA fingerprint: leave out --server and --ca-fingerprint");
+    values.server = `${invitation.host}:${invitation.port}`;
+    values["ca-fingerprint"] = invitation.fingerprint;
+  }
+  if (!values.server) throw new UsageError("--server HOST:PORT is required (or --invite INVITATION)");
   if (!values.user) throw new UsageError("--user NAME is required");
   const keyBits = intOption(values["key-bits"], "key-bits", 3072, 2048, 8192);
   const home = new Home(resolveHome(values.home));
@@ -32,6 +41,7 @@ export async function registerCommand(args: string[]): Promise<number> {
     password,
     keyBits,
     ...(values["ca-fingerprint"] ? { caFingerprint: values["ca-fingerprint"] } : {}),
+    ...(invitation ? { invitation: invitation.secret } : {}),
     ...(interactive
       ? { confirmFingerprint: (fp: string) => askYesNo(`The server's CA fingerprint (SHA-256) is\n  ${fp}\nCompare it with the one the operator gave you. Trust it? [y/N] `) }
       : {}),

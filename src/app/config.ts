@@ -8,8 +8,9 @@ import { allowed, DEFAULT_CONFIG, formatSizeValue, optionSpec, parseSize, SERVE_
 import type { ServeOptions } from "./serve.ts";
 
 /** One option's value, the same rule for a flag and a file; every message says what is allowed. */
-function valueSchema(o: OptionSpec): z.ZodType<string | number> {
+function valueSchema(o: OptionSpec): z.ZodType<string | number | boolean> {
   const error = `takes ${allowed(o)}`;
+  if (o.kind === "flag") return z.boolean({ error });
   if (o.kind === "string") return z.string({ error }).min(1, { error });
   const int = z.int({ error }).min(o.min ?? 0, { error }).max(o.max ?? Number.MAX_SAFE_INTEGER, { error });
   if (o.kind === "int") return int;
@@ -26,7 +27,7 @@ function valueSchema(o: OptionSpec): z.ZodType<string | number> {
     .pipe(int);
 }
 
-const VALUES = new Map<string, z.ZodType<string | number>>(SERVE_OPTIONS.map((o) => [o.key, valueSchema(o)]));
+const VALUES = new Map<string, z.ZodType<string | number | boolean>>(SERVE_OPTIONS.map((o) => [o.key, valueSchema(o)]));
 
 /** A config file: every key optional, an unknown key refused. */
 export const CONFIG_SCHEMA = z.strictObject(Object.fromEntries(SERVE_OPTIONS.map((o) => [o.key, valueSchema(o).optional()])));
@@ -37,11 +38,16 @@ export class FlagError extends Error {
 }
 
 /** Flag strings (as parseArgs gives them) to values; `--port 70000` → FlagError("--port takes a whole number from 0 to 65535"). */
-export function parseFlags(raw: Record<string, string | undefined>): Partial<ServeConfig> {
-  const out: Record<string, string | number> = {};
+export function parseFlags(raw: Record<string, string | boolean | undefined>): Partial<ServeConfig> {
+  const out: Record<string, string | number | boolean> = {};
   for (const [key, text] of Object.entries(raw)) {
     const o = optionSpec(key);
     if (text === undefined || !o) continue;
+    // A switch (kind "flag") arrives from parseArgs as true.
+    if (typeof text === "boolean") {
+      if (o.kind === "flag") out[key] = text;
+      continue;
+    }
     const n = Number(text);
     const value = o.kind === "int" && text.trim() !== "" && !Number.isNaN(n) ? n : text;
     const r = VALUES.get(o.key)!.safeParse(value);
@@ -131,7 +137,7 @@ function defined<T extends object>(values: T): Partial<T> {
 export function printConfig(config: ServeConfig): string {
   const lines = ["# sis serve: the effective configuration (sis serve --print-config).", "# Use it with 'sis serve --config FILE'; every key is optional, and a flag overrides the file.", ""];
   for (const o of SERVE_OPTIONS as readonly OptionSpec[]) {
-    const value = (config as Record<string, string | number>)[o.key]!;
+    const value = (config as Record<string, string | number | boolean>)[o.key]!;
     lines.push(`# ${o.help}${o.kind === "string" ? "" : `; ${allowed(o)}`} (default ${o.kind === "size" ? formatSizeValue(Number(o.default)) : JSON.stringify(o.default)})`);
     lines.push(`${o.key} = ${o.kind === "string" ? JSON.stringify(value) : o.kind === "size" ? JSON.stringify(formatSizeValue(Number(value))) : String(value)}`);
     lines.push("");
@@ -156,5 +162,5 @@ export const DEFAULT_LIMITS: Readonly<ServerLimits> = Object.freeze(limitsOf(DEF
 
 /** What startServer() takes, from a configuration (the caller adds version and log). */
 export function serveOptionsOf(config: ServeConfig): Omit<ServeOptions, "version" | "log"> {
-  return { dataDir: config.data, host: config.host, port: config.port, httpHost: config["http-host"], httpPort: config["http-port"], limits: limitsOf(config) };
+  return { dataDir: config.data, host: config.host, port: config.port, httpHost: config["http-host"], httpPort: config["http-port"], limits: limitsOf(config), openRegistration: config["open-registration"] };
 }

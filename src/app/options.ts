@@ -2,13 +2,14 @@
 import { MAX_PLAINTEXT_SIZE } from "../crypto/envelope-header.ts";
 import { DEFAULT_PORT, PING_INTERVAL_MS } from "../protocol/limits.ts";
 
-export type OptionKind = "string" | "int" | "size";
+/** "flag": a switch, `--key` alone on the command line, `key = true` in a file. */
+export type OptionKind = "string" | "int" | "size" | "flag";
 
 export interface OptionSpec {
   /** The flag (`--key`) and the key of a `--config` file. */
   readonly key: string;
   readonly kind: OptionKind;
-  readonly default: string | number;
+  readonly default: string | number | boolean;
   /** Inclusive bounds of a number (an int, or a size in bytes). */
   readonly min?: number;
   readonly max?: number;
@@ -35,6 +36,8 @@ export const SERVE_OPTIONS = [
   { key: "idle-timeout", kind: "int", default: 120, min: MIN_IDLE_S, max: 86_400, unit: "seconds", metavar: "S", help: "a connection without a whole frame from its client is closed" },
   { key: "handshake-timeout", kind: "int", default: 10, min: 1, max: 300, unit: "seconds", metavar: "S", help: "time for the TLS handshake plus HELLO" },
   { key: "upload-stall-timeout", kind: "int", default: 30, min: 1, max: 3600, unit: "seconds", metavar: "S", help: "an upload without a data frame this long is abandoned" },
+  // Membership (M6): off by default, so a server is invitation-only unless its operator says otherwise.
+  { key: "open-registration", kind: "flag", default: false, metavar: "", help: "let ANYONE who can reach the port create an account with just a name and a password (no invitation); for a closed network or a demo only" },
   { key: "revocation-check", kind: "int", default: 2, min: 1, max: 3600, unit: "seconds", metavar: "S", help: "how often open connections are checked against revocations (one indexed read)" },
 ] as const satisfies readonly OptionSpec[];
 
@@ -42,7 +45,7 @@ type Spec = (typeof SERVE_OPTIONS)[number];
 export type OptionKey = Spec["key"];
 
 /** The effective configuration of `sis serve`: one value per option, sizes in bytes, times in the option's unit. */
-export type ServeConfig = { -readonly [S in Spec as S["key"]]: S["kind"] extends "string" ? string : number };
+export type ServeConfig = { -readonly [S in Spec as S["key"]]: S["kind"] extends "string" ? string : S["kind"] extends "flag" ? boolean : number };
 
 export const DEFAULT_CONFIG: Readonly<ServeConfig> = Object.freeze(Object.fromEntries(SERVE_OPTIONS.map((o) => [o.key, o.default])) as ServeConfig);
 
@@ -70,6 +73,7 @@ export function formatSizeValue(bytes: number): string {
 /** What an option takes, as errors and help say it: "a whole number of seconds from 35 to 86400". */
 export function allowed(o: OptionSpec): string {
   if (o.kind === "string") return "a non-empty string";
+  if (o.kind === "flag") return "true or false";
   if (o.kind === "size") return `a size in bytes from ${formatSizeValue(o.min ?? 0)} to ${formatSizeValue(o.max ?? Number.MAX_SAFE_INTEGER)}, such as 104857600, 100M or 1G`;
   return `a whole number${o.unit ? ` of ${o.unit}` : ""} from ${o.min ?? 0} to ${o.max ?? Number.MAX_SAFE_INTEGER}`;
 }

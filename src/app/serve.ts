@@ -18,6 +18,8 @@ import { LoginThrottle } from "../server/throttle.ts";
 import { startProtocolServer } from "../server/tls-server.ts";
 import { FileBlobStore, SqliteStore } from "../store/index.ts";
 import { DEFAULT_LIMITS } from "./config.ts";
+import { ADDRESS_KEY, DEFAULT_INVITE_TTL_MS, mintInvitation, type MintedInvitation } from "./invitations.ts";
+import { hostPort } from "../server/listen-address.ts";
 
 export interface ServeOptions {
   dataDir: string;
@@ -30,6 +32,8 @@ export interface ServeOptions {
   limits?: Partial<ServerLimits>;
   log?: Logger;
   version: string;
+  /** Membership (M6): unknown names register without an invitation. Default false. */
+  openRegistration?: boolean;
 }
 
 export interface RunningServer {
@@ -42,6 +46,8 @@ export interface RunningServer {
   /** Addresses a client can use for the protocol port (never a wildcard). */
   reachable: string[];
   context: ServerContext;
+  /** Membership (M7): an invitation for the first user, minted when the database has no user yet (and registration is not open); else null. */
+  firstInvitation: MintedInvitation | null;
   stop(): Promise<void>;
 }
 
@@ -83,6 +89,7 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
     refusalLog: rateLimited(log),
     limits: withDefaults(opts.limits ?? {}),
     version: opts.version,
+    openRegistration: opts.openRegistration ?? false,
   };
 
   const protocol = listenOrExplain(opts.host, opts.port, "--port", () => startProtocolServer(ctx, {
@@ -109,6 +116,15 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
     }
   }
 
+  // Membership (M2, M7): the address invitations carry, for `sis admin invite`; the first user's invitation.
+  const advertised = hostPort(reachable[0] ?? opts.host, protocol.port);
+  await store.setServerInfo(ADDRESS_KEY, advertised);
+  let firstInvitation: MintedInvitation | null = null;
+  if (!ctx.openRegistration && (await store.userSummaries(Date.now())).length === 0) {
+    firstInvitation = await mintInvitation(store, { address: advertised, fingerprint: keys.ca.fingerprint, username: null, ttlMs: DEFAULT_INVITE_TTL_MS });
+    log.info("invitation made for the first user", { id: firstInvitation.id });
+  }
+
   // Unwrapped content keys leave memory when they expire, not only at the next download.
   const keySweeper = setInterval(() => ctx.contentKeys.sweep(), 10_000);
   keySweeper.unref();
@@ -122,6 +138,7 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
     dataDir: opts.dataDir,
     reachable,
     context: ctx,
+    firstInvitation,
     async stop() {
       await protocol.stop();
       await http?.stop(true);

@@ -28,6 +28,13 @@ export const ERROR_CODES = {
   NOT_FOUND: false,
   STORAGE_FAILED: true,
   INTERNAL: true,
+  // Membership (h14, PROTOCOL.md M5, M10).
+  INVITE_REQUIRED: true,
+  INVITE_UNKNOWN: true,
+  INVITE_USED: true,
+  INVITE_EXPIRED: true,
+  INVITE_WRONG_USER: true,
+  ACCOUNT_DISABLED: true,
 } as const satisfies Record<string, boolean>;
 
 /** A code from the table; the value above says whether it closes the connection. */

@@ -40,6 +40,8 @@ export const Register = z.strictObject({
   // Loose bound: a long password reaches the rules (P13) and gets WEAK_PASSWORD.
   password: z.string().max(4 * PASSWORD_MAX),
   csr: b64(22_000),
+  /** Membership (M4): the invitation's secret, base64url of 32 bytes; optional, so older clients still parse. */
+  invitation: z.string().regex(/^[A-Za-z0-9_-]{43}$/, "not an invitation secret").optional(),
 });
 export const PostImage = z.strictObject({
   type: z.literal("POST_IMAGE"),
@@ -62,6 +64,12 @@ export const List = z.strictObject({
   limit: z.int().min(1).max(LIST_PAGE_MAX).optional(),
 });
 export const GetCrl = z.strictObject({ type: z.literal("GET_CRL") });
+// Membership (h14, M14): change the password on an authenticated connection.
+export const Passwd = z.strictObject({
+  type: z.literal("PASSWD"),
+  password: z.string().max(4 * PASSWORD_MAX),
+  newPassword: z.string().max(4 * PASSWORD_MAX),
+});
 export const Ping = z.strictObject({ type: z.literal("PING") });
 
 // Server to client.
@@ -100,6 +108,7 @@ export const Images = z.strictObject({ type: z.literal("IMAGES"), images: z.arra
 export const Crl = z.strictObject({ type: z.literal("CRL"), dataSize: size });
 export const NewImage = z.strictObject({ type: z.literal("NEW_IMAGE"), image: ImageMetaSchema });
 export const Pong = z.strictObject({ type: z.literal("PONG") });
+export const PasswdChanged = z.strictObject({ type: z.literal("PASSWD_CHANGED"), username: shortText(64) });
 export const ErrorMessage = z.strictObject({
   type: z.literal("ERROR"),
   code: shortText(32),
@@ -117,6 +126,7 @@ export const CLIENT_SCHEMAS = {
   LIST: List,
   GET_CRL: GetCrl,
   PING: Ping,
+  PASSWD: Passwd,
 } as const;
 
 export const SERVER_SCHEMAS = {
@@ -129,6 +139,7 @@ export const SERVER_SCHEMAS = {
   CRL: Crl,
   NEW_IMAGE: NewImage,
   PONG: Pong,
+  PASSWD_CHANGED: PasswdChanged,
   ERROR: ErrorMessage,
 } as const;
 

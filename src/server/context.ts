@@ -45,4 +45,6 @@ export interface ServerContext {
   refusalLog: Logger;
   limits: ServerLimits;
   version: string;
+  /** Membership (M6): unknown usernames register with a password alone (--open-registration); otherwise an invitation is needed. */
+  openRegistration?: boolean;
 }

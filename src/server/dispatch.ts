@@ -4,6 +4,7 @@ import type { ServerContext } from "./context.ts";
 import { startUpload } from "./handle-post.ts";
 import { handleDownload, handleGetCrl, handleList } from "./handle-read.ts";
 import { handleRegister } from "./handle-register.ts";
+import { handlePasswd } from "./handle-passwd.ts";
 import type { Peer } from "./peer.ts";
 
 export type Handler<T extends ClientMessage["type"]> = (ctx: ServerContext, peer: Peer, message: ClientMessageOf<T>) => void | Promise<void>;
@@ -20,6 +21,7 @@ export const HANDLERS: { readonly [T in ClientMessage["type"]]: Handler<T> } = {
   POST_IMAGE: startUpload,
   DOWNLOAD: handleDownload,
   LIST: handleList,
+  PASSWD: handlePasswd,
 };
 
 export function dispatch(ctx: ServerContext, peer: Peer, message: ClientMessage): void | Promise<void> {

@@ -1,4 +1,4 @@
-/** Login back-off (P17): exponential delay after repeated failures, per username and per address. */
+/** Login back-off (P17, M15): exponential delay after repeated failures, per username and per address for REGISTER, per certificate for PASSWD. */
 
 const USER_THRESHOLD = 3;
 const ADDRESS_THRESHOLD = 10;
@@ -29,6 +29,18 @@ export class LoginThrottle {
 
   recordSuccess(username: string): void {
     this.entries.delete(`u:${username}`);
+  }
+
+  // Membership (M15): PASSWD is throttled per certificate, never per username,
+  // so a stranger's guesses at REGISTER do not block a device's own requests.
+  /** Seconds to wait before PASSWD on the certificate `serial` may try again, or 0. */
+  passwdRetryAfter(serial: string): number {
+    return this.wait(`c:${serial}`, USER_THRESHOLD);
+  }
+
+  passwdResult(serial: string, ok: boolean): void {
+    if (ok) this.entries.delete(`c:${serial}`);
+    else this.bump(`c:${serial}`);
   }
 
   private wait(key: string, threshold: number): number {

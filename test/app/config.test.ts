@@ -54,6 +54,7 @@ max-connections-per-address = 7
 idle-timeout = 300
 handshake-timeout = 20
 upload-stall-timeout = 60
+open-registration = true
 revocation-check = 5
 `;
 
@@ -69,6 +70,7 @@ const EVERY_VALUE: ServeConfig = {
   "idle-timeout": 300,
   "handshake-timeout": 20,
   "upload-stall-timeout": 60,
+  "open-registration": true,
   "revocation-check": 5,
 };
 
@@ -184,6 +186,7 @@ describe("the table is the behaviour", () => {
       "idle-timeout": 120,
       "handshake-timeout": 10,
       "upload-stall-timeout": 30,
+      "open-registration": false,
       "revocation-check": 2,
     });
   });

@@ -38,14 +38,21 @@ export interface ServerProcess extends AsyncDisposable {
   fingerprint: string;
   address: string;
   dataDir: string;
+  /** The first user's invitation it printed (M7), when started invitation-only on an empty database. */
+  invitation: string | null;
   proc: ReturnType<typeof Bun.spawn>;
   output(): string;
   stop(signal?: NodeJS.Signals | number): Promise<void>;
 }
 
-/** Starts `sis serve` on free ports and waits for the line that says where it listens. */
-export async function startServe(dataDir: string, extra: string[] = []): Promise<ServerProcess> {
-  const proc = Bun.spawn([SIS, "serve", "--data", dataDir, "--port", "0", "--http-port", "0", ...extra], {
+/**
+ * Starts `sis serve` on free ports and waits for the line that says where it listens.
+ * With --open-registration unless `invitations` is set: most tests register users
+ * freely; those about invitations (M4–M7) start it invitation-only.
+ */
+export async function startServe(dataDir: string, extra: string[] = [], opts: { invitations?: boolean } = {}): Promise<ServerProcess> {
+  const open = opts.invitations ? [] : ["--open-registration"];
+  const proc = Bun.spawn([SIS, "serve", "--data", dataDir, "--port", "0", "--http-port", "0", ...open, ...extra], {
     stdout: "pipe",
     stderr: "pipe",
     env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/root" },
@@ -84,6 +91,7 @@ export async function startServe(dataDir: string, extra: string[] = []): Promise
     fingerprint,
     address: `127.0.0.1:${port}`,
     dataDir,
+    invitation: /^invitation: (\S+)$/m.exec(out)?.[1] ?? null,
     proc,
     output: () => out + err,
     stop,
@@ -96,6 +104,11 @@ export function register(server: ServerProcess, user: string, home: string, pass
   return sis(["register", "--server", server.address, "--user", user, "--home", home, "--password-stdin", "--ca-fingerprint", server.fingerprint, "--key-bits", "2048"], {
     stdin: password + "\n",
   });
+}
+
+/** Registers USER with an invitation read from stdin (`--invite -`, M4), then the password on the next line. */
+export function registerInvited(invitation: string, user: string, home: string, password = `${user}-password-1`, env: Record<string, string> = {}): Promise<Result> {
+  return sis(["register", "--invite", "-", "--user", user, "--home", home, "--password-stdin", "--key-bits", "2048"], { stdin: `${invitation}\n${password}\n`, env });
 }
 
 /** A long-running `sis watch`; lines collected as they come. */
