@@ -3,6 +3,7 @@ import { afterEach, beforeEach, describe } from "bun:test";
 import type { Store, UserRecord } from "../../src/server/ports.ts";
 import { certStoreContract } from "./cert-store-contract.ts";
 import { imageStoreContract } from "./image-store-contract.ts";
+import { membershipStoreContract } from "./membership-store-contract.ts";
 import { userStoreContract } from "./user-store-contract.ts";
 
 /** Every call may be asynchronous: a backend over the network opens, clones and drops its handles so. */
@@ -36,5 +37,6 @@ export function runStoreContract(name: string, make: () => Promise<StoreHarness>
     userStoreContract(f);
     certStoreContract(f);
     imageStoreContract(f);
+    membershipStoreContract(f);
   });
 }
