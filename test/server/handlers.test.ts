@@ -96,7 +96,7 @@ describe("handlers against a fake peer", () => {
     expect(peer.sent).toEqual([{ type: "PONG" }]);
     expect(await refusal(() => dispatch(ctx, peer, { type: "HELLO", protocol: "sis", version: 1 } as ClientMessage))).toBe("BAD_MESSAGE");
     // Every message type has its handler.
-    expect(Object.keys(HANDLERS).sort()).toEqual(["DOWNLOAD", "GET_CRL", "HELLO", "LIST", "PING", "POST_IMAGE", "REGISTER"]);
+    expect(Object.keys(HANDLERS).sort()).toEqual(["DOWNLOAD", "GET_CRL", "HELLO", "LIST", "PASSWD", "PING", "POST_IMAGE", "REGISTER"]);
   });
 
   test("GET_CRL sends the CRL message, then its DER as data frames (P26)", async () => {

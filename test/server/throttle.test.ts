@@ -109,3 +109,17 @@ describe("LoginThrottle", () => {
     expect(t.throttle.retryAfter("alice", "10.0.0.1")).toBe(0);
   });
 });
+
+describe("LoginThrottle for PASSWD (M15)", () => {
+  test("counted per certificate: a username's REGISTER failures never delay a device's PASSWD, and a device's failures delay only it", () => {
+    const t = clocked();
+    t.fail("alice", "10.0.0.1", 20);
+    expect(t.throttle.retryAfter("alice", "10.9.9.9")).toBeGreaterThan(0);
+    expect(t.throttle.passwdRetryAfter("0a01")).toBe(0);
+    for (let i = 0; i < 3; i++) t.throttle.passwdResult("0a01", false);
+    expect(t.throttle.passwdRetryAfter("0a01")).toBe(1);
+    expect(t.throttle.passwdRetryAfter("0b02")).toBe(0);
+    t.throttle.passwdResult("0a01", true);
+    expect(t.throttle.passwdRetryAfter("0a01")).toBe(0);
+  });
+});
