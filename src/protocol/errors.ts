@@ -29,7 +29,6 @@ export const ERROR_CODES = {
   STORAGE_FAILED: true,
   INTERNAL: true,
   // Membership (h14, PROTOCOL.md M5, M10).
-  INVITE_REQUIRED: true,
   INVITE_UNKNOWN: true,
   INVITE_USED: true,
   INVITE_EXPIRED: true,
