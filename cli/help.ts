@@ -10,10 +10,16 @@ server
   serve            run the server and its certificate authority (port ${DEFAULT_PORT})
   admin revoke     revoke a user's certificates, or one by --serial
   admin certs      list issued certificates
+  admin invite     make a one-time invitation for a new user (the default way in)
+  admin invitations  list pending invitations, or --revoke ID
+  admin users      list users: certificates, state, images, bytes, last seen
+  admin disable USER / enable USER   stop (and restore) a user's access at once
+  admin delete USER [--images]       delete an account (and its images)
 
 client
   register         create your key, register or enrol it, pin the server's CA
   whoami           show who you are registered as
+  passwd           change your password on the server
   post FILE...     encrypt, sign and upload images
   list             list the images on the server
   get ID|OWNER/NAME  download, verify and save one image
@@ -38,6 +44,9 @@ database in --data (and says so on stderr) and prints the CA fingerprint to
 give to users. With --host 0.0.0.0 it prints the addresses clients can use.
 A revocation by 'sis admin' ends the certificate's open connections within
 --revocation-check seconds.
+New users need an invitation ('sis admin invite'); a start on a database
+without users prints one for the first user ("invitation: sis1:…").
+--open-registration lets anyone who reaches the port create an account.
 
   --config FILE
       read options from a TOML file whose keys are the option names below
@@ -55,8 +64,16 @@ ${options.join("\n")}
 
 export const COMMAND_HELP: Record<string, string> = {
   serve: serveHelp(),
-  register: `usage: sis register --server HOST:PORT --user NAME [--ca-fingerprint HEX]
+  register: `usage: sis register --invite -|INVITATION --user NAME [--password-stdin] [--home DIR]
+       sis register --server HOST:PORT --user NAME [--ca-fingerprint HEX]
                     [--password-stdin] [--home DIR] [--key-bits 3072]
+
+A new user needs an invitation from the operator ('sis admin invite'; the
+server prints one for the first user). It names the server and its CA, so
+neither --server nor --ca-fingerprint is given; it works once. '--invite -'
+reads it from the first line of stdin (or asks for it on a terminal), and
+SIS_INVITE may hold it instead; as a plain value it is visible to other
+users of this machine while register runs.
 
 Creates your RSA key (it never leaves this machine), sends a certificate
 request with your username and password, and stores the certificate. An
@@ -67,6 +84,7 @@ another --home for another user or device.
 The password comes from a prompt, the first line of stdin (--password-stdin)
 or SIS_PASSWORD; never from the command line.
 
+  sis register --invite - --user alice
   sis register --server 127.0.0.1:1233 --user alice --ca-fingerprint AB:CD:...
   echo "$PW" | sis register --server 127.0.0.1:1233 --user alice --password-stdin --ca-fingerprint AB:CD:...`,
   whoami: `usage: sis whoami [--home DIR]
@@ -113,9 +131,30 @@ every few seconds; Ctrl-C prints a summary and exits 0.`,
   admin: `usage: sis admin revoke USER [--data DIR]
        sis admin revoke --serial HEX [--data DIR]
        sis admin certs [--json] [--data DIR]
+       sis admin invite [--user NAME] [--expires 7d] [--server HOST:PORT] [--data DIR]
+       sis admin invitations [--json] [--revoke ID] [--data DIR]
+       sis admin users [--json] [--data DIR]
+       sis admin disable USER [--data DIR]
+       sis admin enable USER [--data DIR]
+       sis admin delete USER [--images] [--data DIR]
 
 Works on the server's data directory, also while the server runs. A revoked
-certificate is refused at its next connection and listed in /crl.pem.`,
+certificate is refused at its next connection and listed in /crl.pem.
+invite prints one line, an invitation (sis1:HOST:PORT:FINGERPRINT:SECRET)
+that registers one new user, once, until it expires (--expires 45s, 30m,
+12h, 7d; at most 365d), for NAME only if --user is given. Give it to the
+user over a channel you trust: it is the key to the group. The server keeps
+only a hash of it. disable ends the user's open connections within seconds
+and refuses their certificates and password until enable. delete revokes
+every certificate and reserves the name; with --images their images are
+removed from the server too (copies already saved by receivers are theirs).`,
+  passwd: `usage: sis passwd [--password-stdin] [--home DIR]
+
+Changes your password on the server, over a connection made with this
+device's certificate; asks for the current password and the new one twice.
+With --password-stdin, stdin holds the current password, then the new one,
+one a line; SIS_PASSWORD and SIS_NEW_PASSWORD may hold them instead. Your
+certificates stay valid.`,
   gallery: `usage: sis gallery [--port N] [-o DIR] [--home DIR]
 
 Serves a web page on http://127.0.0.1:N/?token=SECRET (only this machine; N
