@@ -1,13 +1,15 @@
 /** SqliteStore: users, certificates and image metadata in one SQLite file (bun:sqlite, WAL, synchronous=FULL). */
 // bun:sqlite is synchronous: each method does its work before it returns, and the
 // Promise the ports ask for (ports.ts) is already settled; a failure is a rejection.
-import { type Database, SQLiteError } from "bun:sqlite";
+import type { Database } from "bun:sqlite";
+import { conflictOr } from "./conflict.ts";
 import {
-  type CertRecord, type ImageQuery, type ImageRecord, type InvitationRecord, type InvitationRefusal, type Millis, type NewCert, type NewImage,
-  type NewInvitation, type Store, StoreConflictError, type UserRecord, type UserSummary,
+  type CertRecord, type ImageQuery, type ImageRecord, type InvitationRecord, type Millis, type NewCert, type NewImage,
+  type NewInvitation, type Store, type UserRecord, type UserSummary,
 } from "../server/ports.ts";
 import { openDatabase } from "./open-database.ts";
-import { toCert, toImage, toInvitation, toUser } from "./rows.ts";
+import { toCert, toImage, toUser } from "./rows.ts";
+import { SqliteMembership } from "./sqlite-membership.ts";
 import { canonicalSerial } from "../encoding/serial.ts";
 import { prepareStatements, type Statements } from "./sqlite-statements.ts";
 
@@ -15,20 +17,16 @@ const IMAGE_ID = /^[0-9a-f]{32}$/;
 
 const READABLE_PRAGMAS = ["journal_mode", "synchronous", "foreign_keys", "busy_timeout", "user_version"] as const;
 
-/** A UNIQUE or PRIMARY KEY violation becomes StoreConflictError; anything else passes through. */
-function conflictOr(err: unknown, message: string): unknown {
-  const code = err instanceof SQLiteError ? err.code : undefined;
-  const conflict = code === "SQLITE_CONSTRAINT_UNIQUE" || code === "SQLITE_CONSTRAINT_PRIMARYKEY";
-  return conflict ? new StoreConflictError(message) : err;
-}
 
 export class SqliteStore implements Store {
   readonly #db: Database;
   readonly #sql: Statements;
+  readonly #members: SqliteMembership;
 
   private constructor(db: Database) {
     this.#db = db;
     this.#sql = prepareStatements(db);
+    this.#members = new SqliteMembership(db, this.#sql);
   }
 
   /** Opens (creating if absent, upgrading if older) the database at `path`. Refuses a newer schema. */
@@ -190,90 +188,19 @@ export class SqliteStore implements Store {
     return this.#sql.deleteImage.run({ id }).changes > 0;
   }
 
-  // --- membership (h14, issue 13) -------------------------------------------
+  // --- membership (h14, issue 13): src/store/sqlite-membership.ts ---------------
 
-  async createInvitation(invitation: NewInvitation): Promise<InvitationRecord> {
-    try {
-      const row = this.#sql.createInvitation.get({
-        id: invitation.id, hash: invitation.secretHash, username: invitation.username, now: Date.now(), expires: invitation.expiresAt,
-      });
-      return toInvitation(row!);
-    } catch (err) {
-      throw conflictOr(err, `invitation ${invitation.id} already exists`);
-    }
-  }
-
-  async listPendingInvitations(now: Millis): Promise<InvitationRecord[]> {
-    return this.#sql.pendingInvitations.all({ now }).map(toInvitation);
-  }
-
-  async revokeInvitation(id: string, at: Millis): Promise<boolean> {
-    return this.#sql.revokeInvitation.run({ id, at }).changes > 0;
-  }
-
-  /** The check, the new user and the mark "used" commit together or not at all (M5). */
-  async redeemInvitation(secretHash: Uint8Array, username: string, passwordHash: string, now: Millis): Promise<{ user: UserRecord } | { refused: InvitationRefusal }> {
-    return this.#db.transaction((): { user: UserRecord } | { refused: InvitationRefusal } => {
-      const row = this.#sql.findInvitationByHash.get({ hash: secretHash });
-      if (!row || row.revoked_at !== null) return { refused: "INVITE_UNKNOWN" };
-      if (row.used_at !== null) return { refused: "INVITE_USED" };
-      if (row.expires_at <= now) return { refused: "INVITE_EXPIRED" };
-      if (row.username !== null && row.username !== username) return { refused: "INVITE_WRONG_USER" };
-      let user: UserRecord;
-      try {
-        user = toUser(this.#sql.createUser.get({ username, hash: passwordHash, now })!);
-      } catch (err) {
-        throw conflictOr(err, `username ${JSON.stringify(username)} is taken`);
-      }
-      if (this.#sql.useInvitation.run({ id: row.id, at: now, userId: user.id }).changes !== 1) throw new Error(`invitation ${row.id} was used concurrently`);
-      return { user };
-    }).immediate();
-  }
-
-  async setUserDisabled(username: string, disabled: boolean, at: Millis): Promise<boolean> {
-    return this.#db.transaction(() => {
-      if (this.#sql.setDisabled.run({ username, at: disabled ? at : null }).changes === 0) return false;
-      // Open sessions are checked when the version moves (ST3, M10).
-      this.#sql.bumpRevocationVersion.run();
-      return true;
-    }).immediate();
-  }
-
-  async touchUser(userId: number, at: Millis, coarseMs: number): Promise<void> {
-    this.#sql.touchUser.run({ id: userId, at, coarse: coarseMs });
-  }
-
-  async setPasswordHash(userId: number, passwordHash: string): Promise<boolean> {
-    return this.#sql.setPasswordHash.run({ id: userId, hash: passwordHash }).changes > 0;
-  }
-
-  async userSummaries(now: Millis): Promise<UserSummary[]> {
-    return this.#sql.userSummaries.all({ now }).map((r) => ({
-      username: r.username, createdAt: r.created_at, disabledAt: r.disabled_at, lastSeenAt: r.last_seen_at,
-      validCerts: r.valid_certs, certs: r.certs, images: r.images, bytes: r.bytes,
-    }));
-  }
-
-  async deleteAccount(username: string, withImages: boolean, at: Millis): Promise<string[] | null> {
-    return this.#db.transaction(() => {
-      const user = this.#sql.findUser.get({ username });
-      if (!user) return null;
-      this.#sql.tombstoneUser.run({ id: user.id, now: at });
-      if (this.#sql.revokeUserCerts.run({ id: user.id, at }).changes > 0) this.#sql.bumpRevocationVersion.run();
-      if (!withImages) return [];
-      const ids = this.#sql.imageIdsOf.all({ id: user.id }).map((r) => r.id);
-      this.#sql.deleteImagesOf.run({ id: user.id });
-      return ids;
-    }).immediate();
-  }
-
-  async getServerInfo(key: string): Promise<string | null> {
-    return this.#sql.getServerInfo.get({ key })?.value ?? null;
-  }
-
-  async setServerInfo(key: string, value: string): Promise<void> {
-    this.#sql.setServerInfo.run({ key, value });
-  }
+  createInvitation(invitation: NewInvitation): Promise<InvitationRecord> { return this.#members.createInvitation(invitation); }
+  listPendingInvitations(now: Millis): Promise<InvitationRecord[]> { return this.#members.listPendingInvitations(now); }
+  revokeInvitation(id: string, at: Millis): Promise<boolean> { return this.#members.revokeInvitation(id, at); }
+  redeemInvitation(secretHash: Uint8Array, username: string, passwordHash: string, now: Millis) { return this.#members.redeemInvitation(secretHash, username, passwordHash, now); }
+  setUserDisabled(username: string, disabled: boolean, at: Millis): Promise<boolean> { return this.#members.setUserDisabled(username, disabled, at); }
+  touchUser(userId: number, at: Millis, coarseMs: number): Promise<void> { return this.#members.touchUser(userId, at, coarseMs); }
+  setPasswordHash(userId: number, passwordHash: string): Promise<boolean> { return this.#members.setPasswordHash(userId, passwordHash); }
+  userSummaries(now: Millis): Promise<UserSummary[]> { return this.#members.userSummaries(now); }
+  deleteAccount(username: string, withImages: boolean, at: Millis): Promise<string[] | null> { return this.#members.deleteAccount(username, withImages, at); }
+  getServerInfo(key: string): Promise<string | null> { return this.#members.getServerInfo(key); }
+  setServerInfo(key: string, value: string): Promise<void> { return this.#members.setServerInfo(key, value); }
 
   // --- maintenance ---------------------------------------------------------
 
