@@ -60,7 +60,10 @@ export class SqliteMembership implements MembershipStore {
     }).immediate();
   }
 
+  /** A read first: the write (and its lock) happens at most once per `coarseMs`, not at every HELLO (M12). */
   async touchUser(userId: number, at: Millis, coarseMs: number): Promise<void> {
+    const seen = this.sql.lastSeen.get({ id: userId });
+    if (!seen || (seen.last_seen_at !== null && seen.last_seen_at >= at - coarseMs)) return;
     this.sql.touchUser.run({ id: userId, at, coarse: coarseMs });
   }
 

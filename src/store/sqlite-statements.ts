@@ -93,6 +93,7 @@ export function prepareStatements(db: Database) {
     setDisabled: db.prepare<never, { username: Str; at: Num | null }>(
       "UPDATE users SET disabled_at = $at WHERE username = $username AND deleted_at IS NULL AND (disabled_at IS NULL) = ($at IS NOT NULL)",
     ),
+    lastSeen: db.prepare<{ last_seen_at: Num | null }, { id: Num }>("SELECT last_seen_at FROM users WHERE id = $id"),
     touchUser: db.prepare<never, { id: Num; at: Num; coarse: Num }>(
       "UPDATE users SET last_seen_at = $at WHERE id = $id AND (last_seen_at IS NULL OR last_seen_at < $at - $coarse)",
     ),
