@@ -22,6 +22,7 @@ const LOADERS: Record<string, () => Promise<Runner>> = {
   gallery: async () => (await import("./commands/gallery.ts")).gallery,
   devices: async () => (await import("./commands/devices.ts")).devices,
   rm: async () => (await import("./commands/rm.ts")).rm,
+  passwd: async () => (await import("./commands/passwd.ts")).passwd,
 };
 
 export async function run(command: string, args: string[]): Promise<number> {

@@ -4,6 +4,7 @@ import { deleteAnyImage } from "../../src/app/admin-rm.ts";
 import { DEFAULT_CONFIG } from "../../src/app/options.ts";
 import { parse, UsageError } from "../args.ts";
 import { table } from "../format.ts";
+import { membershipCommand } from "./admin-members.ts";
 
 export async function admin(args: string[]): Promise<number> {
   const [sub, ...rest] = args;
@@ -16,10 +17,13 @@ export async function admin(args: string[]): Promise<number> {
     }
     // h15: delete any image (M29).
     if (sub === "rm") return await adminRm(rest);
+    // Membership (h14): invite, invitations, users, disable, enable, delete.
+    const member = membershipCommand(sub);
+    if (member) return await member(rest);
   } catch (error) {
     throw error instanceof AdminError ? new UsageError(error.message) : error;
   }
-  throw new UsageError(sub ? `no admin command '${sub}'` : "say 'revoke', 'certs', 'backup', 'verify-backup' or 'restore'");
+  throw new UsageError(sub ? `no admin command '${sub}'` : "say 'revoke', 'certs', 'invite', 'invitations', 'users', 'disable', 'enable', 'delete', 'rm', 'backup', 'verify-backup' or 'restore'");
 }
 
 async function revoke(args: string[]): Promise<number> {

@@ -8,6 +8,7 @@ import { askYesNo, readPassword } from "../password.ts";
 import { hostname } from "node:os";
 import { linkDevice } from "../../src/client/link.ts";
 import { readLinkCode } from "../link-code.ts";
+import { readInvitation } from "../invitation-input.ts";
 
 export async function registerCommand(args: string[]): Promise<number> {
   const { values } = parse(args, {
@@ -17,11 +18,19 @@ export async function registerCommand(args: string[]): Promise<number> {
     "password-stdin": { type: "boolean", default: false },
     "ca-fingerprint": { type: "string" },
     "key-bits": { type: "string" },
-    // h15: a new device linked with a one-time code (M22), and its name (M21).
+    // A new device linked with a one-time code (M22), and its name (M21).
     link: { type: "string" },
     device: { type: "string" },
+    invite: { type: "string" },
   });
-  if (!values.server) throw new UsageError("--server HOST:PORT is required");
+  // Membership (M4): an invitation names the server and its CA; it is read before the password (stdin's first line).
+  const invitation = await readInvitation(values.invite);
+  if (invitation) {
+    if (values.server || values["ca-fingerprint"]) throw new UsageError("an invitation names the server and its CA fingerprint: leave out --server and --ca-fingerprint");
+    values.server = `${invitation.host}:${invitation.port}`;
+    values["ca-fingerprint"] = invitation.fingerprint;
+  }
+  if (!values.server) throw new UsageError("--server HOST:PORT is required (or --invite INVITATION)");
   const device = values.device ?? hostname();
   if (values.link !== undefined) return linkCommand(values, device);
   if (!values.user) throw new UsageError("--user NAME is required");
@@ -41,6 +50,7 @@ export async function registerCommand(args: string[]): Promise<number> {
     keyBits,
     device,
     ...(values["ca-fingerprint"] ? { caFingerprint: values["ca-fingerprint"] } : {}),
+    ...(invitation ? { invitation: invitation.secret } : {}),
     ...(interactive
       ? { confirmFingerprint: (fp: string) => askYesNo(`The server's CA fingerprint (SHA-256) is\n  ${fp}\nCompare it with the one the operator gave you. Trust it? [y/N] `) }
       : {}),

@@ -8,14 +8,14 @@ import { parse, UsageError } from "../args.ts";
 import { VERSION } from "../version.ts";
 
 const FLAGS = {
-  ...Object.fromEntries(SERVE_OPTIONS.map((o) => [o.key, { type: "string" } as const])),
+  ...Object.fromEntries(SERVE_OPTIONS.map((o) => [o.key, { type: (o.kind as string) === "flag" ? "boolean" : "string" } as const])),
   config: { type: "string" },
   "print-config": { type: "boolean", default: false },
 } as const;
 
 export async function serve(args: string[]): Promise<number> {
   const { values } = parse(args, FLAGS);
-  const { config: file, "print-config": print, ...raw } = values as Record<string, string | undefined> & { config?: string; "print-config": boolean };
+  const { config: file, "print-config": print, ...raw } = values as Record<string, string | boolean | undefined> & { config?: string; "print-config": boolean };
   let flags;
   try {
     flags = parseFlags(raw);
@@ -47,6 +47,13 @@ export async function serve(args: string[]): Promise<number> {
   out.write(`protocol: tls://${hostPort(host, server.port)}\n`);
   if (isWildcard(host)) out.write(`listening on every interface; clients reach it at ${server.reachable.map((h) => hostPort(h, server.port)).join(", ")}\n`);
   if (server.httpPort !== null) out.write(`http: http://${hostPort(reachableHosts(config["http-host"])[0]!, server.httpPort)} (/ca.pem /crl.pem /healthz /metrics)\n`);
+  // Membership (M7): the first user's invitation, next to the fingerprint; on stdout only, never in a log.
+  if (server.firstInvitation) {
+    out.write(`invitation: ${server.firstInvitation.text}\n`);
+    out.write(`the first user registers with: sis register --invite - --user NAME   (paste the invitation line above when asked; it works once, for 7 days)\n`);
+  }
+  if (config["open-registration"]) out.write(`OPEN REGISTRATION: anyone who can reach this port can create an account (--open-registration)\n`);
+  else out.write(`new users need an invitation: sis admin invite --data ${dataDir}\n`);
   out.write(`users register with: sis register --server ${hostPort(first, server.port)} --user NAME --ca-fingerprint ${server.caFingerprint}\n`);
 
   await runService({ server, log, config, ...(file !== undefined ? { file } : {}), flags });

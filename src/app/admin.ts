@@ -3,7 +3,7 @@ import { existsSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { normalizeSerial } from "../pki/index.ts";
 import { DATA_FILES } from "../server/data-dir.ts";
-import type { CertStore, RevocationDetail, UserStore } from "../server/ports.ts";
+import type { CertStore, MembershipStore, RevocationDetail, UserStore } from "../server/ports.ts";
 import { SqliteStore } from "../store/index.ts";
 
 /** The operator named something that is not there (exit 2); the message says what to do. */
@@ -11,10 +11,10 @@ export class AdminError extends Error {
   override readonly name = "AdminError";
 }
 
-type AdminStore = UserStore & CertStore & { close(): void };
+type AdminStore = UserStore & CertStore & MembershipStore & { close(): void };
 
 /** Opens the store of the data directory `data` for one task and closes it after. */
-async function withStore<T>(data: string, task: (store: AdminStore) => Promise<T>): Promise<T> {
+export async function withStore<T>(data: string, task: (store: AdminStore) => Promise<T>): Promise<T> {
   const path = join(resolve(data), DATA_FILES.database);
   if (!existsSync(path)) throw new AdminError(`no sis database in ${resolve(data)}; pass the server's --data DIR`);
   const store = SqliteStore.open(path);

@@ -9,6 +9,7 @@ import { allowed, DEFAULT_CONFIG, formatSizeValue, optionSpec, parseSize, SERVE_
 /** One option's value, the same rule for a flag and a file; every message says what is allowed. */
 function valueSchema(o: OptionSpec): z.ZodType<string | number | boolean> {
   const error = `takes ${allowed(o)}`;
+  if (o.kind === "flag") return z.boolean({ error });
   if (o.kind === "string") return z.string({ error }).min(1, { error });
   if (o.kind === "enum") return z.enum(o.choices as [string, ...string[]], { error });
   // A flag gives the words, a file a TOML boolean.
@@ -39,11 +40,16 @@ export class FlagError extends Error {
 }
 
 /** Flag strings (as parseArgs gives them) to values; `--port 70000` → FlagError("--port takes a whole number from 0 to 65535"). */
-export function parseFlags(raw: Record<string, string | undefined>): Partial<ServeConfig> {
+export function parseFlags(raw: Record<string, string | boolean | undefined>): Partial<ServeConfig> {
   const out: Record<string, string | number | boolean> = {};
   for (const [key, text] of Object.entries(raw)) {
     const o = optionSpec(key);
     if (text === undefined || !o) continue;
+    // A switch (kind "flag") arrives from parseArgs as true.
+    if (typeof text === "boolean") {
+      if (o.kind === "flag") out[key] = text;
+      continue;
+    }
     const n = Number(text);
     const value = o.kind === "int" && text.trim() !== "" && !Number.isNaN(n) ? n : text;
     const r = VALUES.get(o.key)!.safeParse(value);
@@ -170,9 +176,11 @@ export interface ServePlacement {
   httpHost: string;
   httpPort: number | null;
   limits: ServerLimits;
+  /** Membership (M6): anyone may create an account, no invitation needed. */
+  openRegistration: boolean;
 }
 
 /** What startServer() takes, from a configuration (the caller adds version and log). */
 export function serveOptionsOf(config: ServeConfig): ServePlacement {
-  return { dataDir: config.data, host: config.host, port: config.port, httpHost: config["http-host"], httpPort: config["http-port"], limits: limitsOf(config) };
+  return { dataDir: config.data, host: config.host, port: config.port, httpHost: config["http-host"], httpPort: config["http-port"], limits: limitsOf(config), openRegistration: config["open-registration"] };
 }

@@ -2,7 +2,8 @@
 import { MAX_PLAINTEXT_SIZE } from "../crypto/envelope-header.ts";
 import { DEFAULT_PORT, PING_INTERVAL_MS } from "../protocol/limits.ts";
 
-export type OptionKind = "string" | "int" | "size" | "enum" | "bool";
+/** "flag": a switch, `--key` alone on the command line, `key = true` in a file; "bool": `--key=true|false`. */
+export type OptionKind = "string" | "int" | "size" | "enum" | "bool" | "flag";
 
 export interface OptionSpec {
   /** The flag (`--key`) and the key of a `--config` file. */
@@ -40,6 +41,8 @@ export const SERVE_OPTIONS = [
   // Renewal (RN8, RN9): the server's TLS certificate is replaced while running when a third of its lifetime is left.
   { key: "tls-cert-days", kind: "int", default: 397, min: 1, max: 397, unit: "days", metavar: "N", help: "lifetime of the server's TLS certificate; renewed while running once a third of it is left" },
   { key: "tls-renew-check", kind: "int", default: 3600, min: 1, max: 86_400, unit: "seconds", metavar: "S", help: "how often the TLS certificate (renewal) and the CA (a warning within a year of its end) are checked" },
+  // Membership (M6): off by default, so a server is invitation-only unless its operator says otherwise.
+  { key: "open-registration", kind: "flag", default: false, metavar: "", help: "let ANYONE who can reach the port create an account with just a name and a password (no invitation); for a closed network or a demo only" },
   { key: "revocation-check", kind: "int", default: 2, min: 1, max: 3600, unit: "seconds", metavar: "S", help: "how often open connections are checked against revocations (one indexed read)" },
   // h15 (PROTOCOL.md M25, M26): what one user may put on everyone's disk.
   { key: "quota", kind: "size", default: 10 * 1024 ** 3, min: 0, max: 1024 ** 5, metavar: "SIZE", help: "storage per user (the encrypted images, uploads under way included); 0 for none" },
@@ -57,7 +60,7 @@ type Spec = (typeof SERVE_OPTIONS)[number];
 export type OptionKey = Spec["key"];
 
 /** The effective configuration of `sis serve`: one value per option, sizes in bytes, times in the option's unit. */
-export type ServeConfig = { -readonly [S in Spec as S["key"]]: S["kind"] extends "string" | "enum" ? string : S["kind"] extends "bool" ? boolean : number };
+export type ServeConfig = { -readonly [S in Spec as S["key"]]: S["kind"] extends "string" | "enum" ? string : S["kind"] extends "bool" | "flag" ? boolean : number };
 
 export const DEFAULT_CONFIG: Readonly<ServeConfig> = Object.freeze(Object.fromEntries(SERVE_OPTIONS.map((o) => [o.key, o.default])) as ServeConfig);
 
@@ -86,7 +89,7 @@ export function formatSizeValue(bytes: number): string {
 export function allowed(o: OptionSpec): string {
   if (o.kind === "string") return "a non-empty string";
   if (o.kind === "enum") return `one of ${(o.choices ?? []).join(", ")}`;
-  if (o.kind === "bool") return "true or false";
+  if (o.kind === "bool" || o.kind === "flag") return "true or false";
   if (o.kind === "size") return `a size in bytes from ${formatSizeValue(o.min ?? 0)} to ${formatSizeValue(o.max ?? Number.MAX_SAFE_INTEGER)}, such as 104857600, 100M or 1G`;
   return `a whole number${o.unit ? ` of ${o.unit}` : ""} from ${o.min ?? 0} to ${o.max ?? Number.MAX_SAFE_INTEGER}`;
 }

@@ -21,6 +21,8 @@ import { startProtocolServer } from "../server/tls-server.ts";
 import { stampStoredImages } from "../server/timestamp.ts";
 import { FileBlobStore, SqliteStore } from "../store/index.ts";
 import { DEFAULT_LIMITS } from "./config.ts";
+import { ADDRESS_KEY, DEFAULT_INVITE_TTL_MS, mintInvitation, type MintedInvitation } from "./invitations.ts";
+import { hostPort } from "../server/listen-address.ts";
 
 /** What the CLI prints about addresses and how it explains a port in use. */
 export { hostPort, isWildcard, ListenError, reachableHosts } from "../server/listen-address.ts";
@@ -36,6 +38,8 @@ export interface ServeOptions {
   limits?: Partial<ServerLimits>;
   log?: Logger;
   version: string;
+  /** Membership (M6): unknown names register without an invitation. Default false. */
+  openRegistration?: boolean;
 }
 
 export interface RunningServer {
@@ -53,6 +57,8 @@ export interface RunningServer {
    * `graceMs`, close every session with SHUTTING_DOWN, then stop; logged at start and end.
    */
   shutdown(graceMs: number, signal?: string): Promise<void>;
+  /** Membership (M7): an invitation for the first user, minted when the database has no user yet (and registration is not open); else null. */
+  firstInvitation: MintedInvitation | null;
   stop(): Promise<void>;
 }
 
@@ -99,6 +105,7 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
     limits,
     postLimits: new PostLimiter(limits),
     version: opts.version,
+    openRegistration: opts.openRegistration ?? false,
   };
 
   const protocol = listenOrExplain(opts.host, opts.port, "--port", () => startProtocolServer(ctx, {
@@ -138,6 +145,14 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
     replace: (files) => protocol.replaceTls({ certPem: files.certPem, keyPem: files.keyPem, caPem: keys.caPem }),
   });
   void tlsRenewal.check();
+  // Membership (M2, M7): the address invitations carry, for `sis admin invite`; the first user's invitation.
+  const advertised = hostPort(reachable[0] ?? opts.host, protocol.port);
+  await store.setServerInfo(ADDRESS_KEY, advertised);
+  let firstInvitation: MintedInvitation | null = null;
+  if (!ctx.openRegistration && (await store.userSummaries(Date.now())).length === 0) {
+    firstInvitation = await mintInvitation(store, { address: advertised, fingerprint: keys.ca.fingerprint, username: null, ttlMs: DEFAULT_INVITE_TTL_MS });
+    log.info("invitation made for the first user", { id: firstInvitation.id });
+  }
 
   // Unwrapped content keys leave memory when they expire, not only at the next download.
   const keySweeper = setInterval(() => ctx.contentKeys.sweep(), 10_000);
@@ -160,6 +175,7 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
       await this.stop();
       log.info("server stopped", { signal, ...report, finished: report.uploads - report.aborted, ms: Date.now() - began });
     },
+    firstInvitation,
     async stop() {
       tlsRenewal.stop();
       await protocol.stop();

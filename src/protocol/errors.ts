@@ -34,6 +34,12 @@ export const ERROR_CODES = {
   LINK_REFUSED: true,
   /** The server is stopping (SIGTERM, SIGINT): clients reconnect later (O1–O3). */
   SHUTTING_DOWN: true,
+  // Membership (h14, PROTOCOL.md M5, M10).
+  INVITE_UNKNOWN: true,
+  INVITE_USED: true,
+  INVITE_EXPIRED: true,
+  INVITE_WRONG_USER: true,
+  ACCOUNT_DISABLED: true,
 } as const satisfies Record<string, boolean>;
 
 /** A code from the table; the value above says whether it closes the connection. */

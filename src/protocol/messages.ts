@@ -42,6 +42,8 @@ export const Register = z.strictObject({
   csr: b64(22_000),
   /** h15 (M21): the new certificate's device name; optional, so an older client still registers. */
   device: shortText(256).optional(),
+  /** Membership (M4): the invitation's secret, base64url of 32 bytes; optional, so older clients still parse. */
+  invitation: z.string().regex(/^[A-Za-z0-9_-]{43}$/, "not an invitation secret").optional(),
 });
 export const PostImage = z.strictObject({
   type: z.literal("POST_IMAGE"),
@@ -66,6 +68,12 @@ export const List = z.strictObject({
 // Renewal (RN1–RN6): a new certificate over mutual TLS with the current one, no password.
 export const Renew = z.strictObject({ type: z.literal("RENEW"), csr: b64(22_000) });
 export const GetCrl = z.strictObject({ type: z.literal("GET_CRL") });
+// Membership (h14, M14): change the password on an authenticated connection.
+export const Passwd = z.strictObject({
+  type: z.literal("PASSWD"),
+  password: z.string().max(4 * PASSWORD_MAX),
+  newPassword: z.string().max(4 * PASSWORD_MAX),
+});
 export const Ping = z.strictObject({ type: z.literal("PING") });
 
 // Server to client.
@@ -113,6 +121,7 @@ export const Images = z.strictObject({ type: z.literal("IMAGES"), images: z.arra
 export const Crl = z.strictObject({ type: z.literal("CRL"), dataSize: size });
 export const NewImage = z.strictObject({ type: z.literal("NEW_IMAGE"), image: ImageMetaSchema });
 export const Pong = z.strictObject({ type: z.literal("PONG") });
+export const PasswdChanged = z.strictObject({ type: z.literal("PASSWD_CHANGED"), username: shortText(64) });
 export const ErrorMessage = z.strictObject({
   type: z.literal("ERROR"),
   code: shortText(32),
@@ -187,6 +196,7 @@ export const CLIENT_SCHEMAS = {
   REMOVE_DEVICE: RemoveDevice,
   GET_USAGE: GetUsage,
   DELETE_IMAGE: DeleteImage,
+  PASSWD: Passwd,
 } as const;
 
 export const SERVER_SCHEMAS = {
@@ -200,6 +210,7 @@ export const SERVER_SCHEMAS = {
   CRL: Crl,
   NEW_IMAGE: NewImage,
   PONG: Pong,
+  PASSWD_CHANGED: PasswdChanged,
   ERROR: ErrorMessage,
   LINK_CREATED: LinkCreated,
   DEVICES: Devices,

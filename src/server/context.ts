@@ -63,4 +63,6 @@ export interface ServerContext {
   /** h15: the per-user post rate and the uploads under way (M25, M26). */
   postLimits: PostLimiter;
   version: string;
+  /** Membership (M6): unknown usernames register with a password alone (--open-registration); otherwise an invitation is needed. */
+  openRegistration?: boolean;
 }

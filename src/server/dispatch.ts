@@ -5,6 +5,7 @@ import { startUpload } from "./handle-post.ts";
 import { handleDownload, handleGetCrl, handleList } from "./handle-read.ts";
 import { handleRegister } from "./handle-register.ts";
 import { handleRenew } from "./handle-renew.ts";
+import { handlePasswd } from "./handle-passwd.ts";
 import type { Peer } from "./peer.ts";
 import { handleDeleteImage } from "./handle-delete.ts";
 import { handleCreateLink, handleGetUsage, handleLinkDevice, handleListDevices, handleRemoveDevice } from "./handle-devices.ts";
@@ -31,6 +32,7 @@ export const HANDLERS: { readonly [T in ClientMessage["type"]]: Handler<T> } = {
   REMOVE_DEVICE: handleRemoveDevice,
   GET_USAGE: handleGetUsage,
   DELETE_IMAGE: handleDeleteImage,
+  PASSWD: handlePasswd,
 };
 
 export function dispatch(ctx: ServerContext, peer: Peer, message: ClientMessage): void | Promise<void> {

@@ -5,8 +5,9 @@ import type { ServerContext } from "./context.ts";
 import type { Peer } from "./peer.ts";
 import { deviceNameProblem } from "./link-code.ts";
 import { StoreConflictError, type UserRecord } from "./ports.ts";
+import { authenticateMember, type MemberOutcome } from "./membership.ts";
 
-type Outcome = { user: UserRecord; newUser: boolean } | { failed: true };
+type Outcome = MemberOutcome;
 
 export async function handleRegister(ctx: ServerContext, peer: Peer, message: ClientMessageOf<"REGISTER">): Promise<void> {
   const { username } = message;
@@ -29,7 +30,8 @@ export async function handleRegister(ctx: ServerContext, peer: Peer, message: Cl
     throw csrError(error);
   }
 
-  const outcome = await ctx.passwordWork.run(() => authenticate(ctx.store, username, password));
+  // Membership (M4–M10): invitations, open registration and disabled accounts are decided in membership.ts.
+  const outcome = await ctx.passwordWork.run(() => authenticateMember(ctx, username, password, message.invitation, authenticate));
   if (!outcome) throw new ProtocolError("BUSY", "the server is busy; try again in a few seconds");
   if ("failed" in outcome) {
     ctx.throttle.recordFailure(username, peer.address);

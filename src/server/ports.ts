@@ -55,6 +55,8 @@ export interface UserRecord {
   /** Argon2id PHC string from Bun.password.hash. */
   passwordHash: string;
   createdAt: Millis;
+  /** Membership (M10): when an administrator disabled the account, or null. Optional so older backends still fit. */
+  disabledAt?: Millis | null;
 }
 
 export interface CertRecord {
@@ -68,6 +70,8 @@ export interface CertRecord {
   notAfter: Millis;
   revokedAt: Millis | null;
   createdAt: Millis;
+  /** Membership (M10): the owner's account is disabled; every certificate of theirs is refused meanwhile. */
+  userDisabled?: boolean;
   /** Time-stamps, revocation by date (ENVELOPE.md V13): the CRL reason name, absent when unspecified. */
   revocationReason?: CrlReason;
   /** When the key is known or suspected to have been compromised; absent when not given. */
@@ -206,7 +210,72 @@ export interface DeviceStore {
   deleteImage(id: string): Promise<boolean>;
 }
 
-export interface Store extends UserStore, CertStore, ImageStore, DeviceStore {
+// --- membership (h14, issue 13): invitations, disabled accounts, last seen, passwords ---
+
+export interface NewInvitation {
+  /** Public id (16 lower-case hex characters): what `sis admin invitations` shows and --revoke takes. */
+  id: string;
+  /** SHA-256 of the 32-byte secret (M3); the secret itself is never stored. */
+  secretHash: Uint8Array;
+  /** The only username it registers, or null for any. */
+  username: string | null;
+  expiresAt: Millis;
+}
+
+export interface InvitationRecord extends NewInvitation {
+  createdAt: Millis;
+  usedAt: Millis | null;
+  revokedAt: Millis | null;
+}
+
+/** Why an invitation registers nobody (M5); nothing was created. */
+export type InvitationRefusal = "INVITE_UNKNOWN" | "INVITE_USED" | "INVITE_EXPIRED" | "INVITE_WRONG_USER";
+
+export interface UserSummary {
+  username: string;
+  createdAt: Millis;
+  disabledAt: Millis | null;
+  lastSeenAt: Millis | null;
+  /** Certificates neither revoked nor expired at `now`. */
+  validCerts: number;
+  certs: number;
+  images: number;
+  /** Ciphertext bytes of their images (what the blob files hold). */
+  bytes: number;
+}
+
+export interface MembershipStore {
+  createInvitation(invitation: NewInvitation): Promise<InvitationRecord>;
+  /** Neither used, revoked nor expired at `now`, oldest first. */
+  listPendingInvitations(now: Millis): Promise<InvitationRecord[]>;
+  /** False for an unknown id or one already used or revoked. */
+  revokeInvitation(id: string, at: Millis): Promise<boolean>;
+  /**
+   * M5: in one transaction, checks the invitation whose secret hashes to
+   * `secretHash`, creates the user and marks the invitation used; a refusal
+   * or a conflict (StoreConflictError, ST5) changes nothing.
+   */
+  redeemInvitation(secretHash: Uint8Array, username: string, passwordHash: string, now: Millis): Promise<{ user: UserRecord } | { refused: InvitationRefusal }>;
+  /** M10: disables or enables a live user and bumps the revocation version in the same transaction (ST3), so open sessions are checked; false for an unknown user or no change. */
+  setUserDisabled(username: string, disabled: boolean, at: Millis): Promise<boolean>;
+  /** M12: coarse last-seen; writes only when the stored value is older than `at - coarseMs`. */
+  touchUser(userId: number, at: Millis, coarseMs: number): Promise<void>;
+  /** M14: replaces a live user's password hash; false for an unknown user. */
+  setPasswordHash(userId: number, passwordHash: string): Promise<boolean>;
+  /** Every live user with their counts (M11). */
+  userSummaries(now: Millis): Promise<UserSummary[]>;
+  /**
+   * M13: like deleteUser (ST6: name reserved, certificates revoked) but the
+   * images stay unless `withImages`; resolves to the ids of the image rows
+   * removed (their blobs are the caller's to remove), or null for an unknown user.
+   */
+  deleteAccount(username: string, withImages: boolean, at: Millis): Promise<string[] | null>;
+  /** A text setting shared with `sis admin` (the advertised address, M2). */
+  getServerInfo(key: string): Promise<string | null>;
+  setServerInfo(key: string, value: string): Promise<void>;
+}
+
+export interface Store extends UserStore, CertStore, ImageStore, DeviceStore, MembershipStore {
   /** Releases the connection(s); no method is called afterwards. */
   close(): Promise<void>;
 }

@@ -12,6 +12,9 @@ import type { FrameSink } from "./send-blob.ts";
 import type { Peer, Upload } from "./peer.ts";
 import { refusalMessage } from "./refusals.ts";
 import type { WatchedSession } from "./revocation-watch.ts";
+
+/** M12: last-seen is written at most this often per user. */
+const LAST_SEEN_COARSE_MS = 60_000;
 import { Outbox, type WritableSocket } from "../protocol/index.ts";
 
 export interface SessionSocket extends WritableSocket {
@@ -282,6 +285,8 @@ export class Session implements Peer, WatchedSession {
     }
     this.#state = "ready";
     if (this.#identity) {
+      // Membership (M12): last seen, coarse (one write a minute at most); a failure here costs the session nothing.
+      this.ctx.store.touchUser(this.#identity.userId, Date.now(), LAST_SEEN_COARSE_MS).catch(() => {});
       this.ctx.metrics.authenticatedConnections++;
       this.subscribed = true;
       this.ctx.hub.subscribe(this);

@@ -76,6 +76,29 @@ export const MIGRATIONS: readonly string[] = [
   ) STRICT;
   CREATE INDEX images_owner ON images(owner_id);
   `,
+  // 4 (membership, issue 13): disabled accounts, coarse last-seen, invitations, the server's advertised address.
+  `
+  ALTER TABLE users ADD COLUMN disabled_at INTEGER;
+  ALTER TABLE users ADD COLUMN last_seen_at INTEGER;
+
+  -- One-time invitations (PROTOCOL.md M1-M8): only the SHA-256 of the secret is kept.
+  CREATE TABLE invitations (
+    id          TEXT    PRIMARY KEY,
+    secret_hash BLOB    NOT NULL UNIQUE,
+    username    TEXT,
+    created_at  INTEGER NOT NULL,
+    expires_at  INTEGER NOT NULL,
+    used_at     INTEGER,
+    used_by     INTEGER REFERENCES users(id),
+    revoked_at  INTEGER
+  ) STRICT;
+
+  -- Text settings a server records for 'sis admin' (the address an invitation carries).
+  CREATE TABLE server_info (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+  ) STRICT;
+  `,
 ];
 
 /** The schema version this build writes. */

@@ -1,10 +1,10 @@
 /** Every SQL statement SqliteStore runs, prepared once per connection; values are always bound, never spliced. */
 import type { Database } from "bun:sqlite";
-import { CERT_COLUMNS, type CertRow, IMAGE_COLUMNS, type ImageRow, type UserRow } from "./rows.ts";
+import { CERT_COLUMNS, type CertRow, IMAGE_COLUMNS, type ImageRow, INVITATION_COLUMNS, type InvitationRow, type UserRow } from "./rows.ts";
 
 const CERTS = `SELECT ${CERT_COLUMNS} FROM certificates c JOIN users u ON u.id = c.user_id`;
 const IMAGES = `SELECT ${IMAGE_COLUMNS} FROM images i JOIN users u ON u.id = i.owner_id`;
-const USERS = "SELECT id, username, password_hash, created_at FROM users";
+const USERS = "SELECT id, username, password_hash, created_at, disabled_at FROM users";
 
 type Str = string;
 type Num = number;
@@ -15,7 +15,7 @@ export function prepareStatements(db: Database) {
     findUserById: db.prepare<UserRow, { id: Num }>(`${USERS} WHERE id = $id AND deleted_at IS NULL`),
     createUser: db.prepare<UserRow, { username: Str; hash: Str; now: Num }>(
       "INSERT INTO users (username, password_hash, created_at) VALUES ($username, $hash, $now) " +
-        "RETURNING id, username, password_hash, created_at",
+        "RETURNING id, username, password_hash, created_at, disabled_at",
     ),
     tombstoneUser: db.prepare<never, { id: Num; now: Num }>("UPDATE users SET deleted_at = $now WHERE id = $id"),
     deleteImagesOf: db.prepare<never, { id: Num }>("DELETE FROM images WHERE owner_id = $id"),
@@ -107,6 +107,46 @@ export function prepareStatements(db: Database) {
     pruneLinkCodes: db.prepare<never, { before: Num }>("DELETE FROM link_codes WHERE expires_at < $before"),
     usageOf: db.prepare<{ bytes: Num; images: Num }, { userId: Num }>(
       "SELECT COALESCE(SUM(cipher_size), 0) AS bytes, COUNT(*) AS images FROM images WHERE owner_id = $userId",
+    ),
+
+    // --- membership (h14, issue 13) ---
+    createInvitation: db.prepare<InvitationRow, { id: Str; hash: Uint8Array; username: Str | null; now: Num; expires: Num }>(
+      "INSERT INTO invitations (id, secret_hash, username, created_at, expires_at) VALUES ($id, $hash, $username, $now, $expires) " +
+        `RETURNING ${INVITATION_COLUMNS}`,
+    ),
+    findInvitationByHash: db.prepare<InvitationRow, { hash: Uint8Array }>(`SELECT ${INVITATION_COLUMNS} FROM invitations WHERE secret_hash = $hash`),
+    pendingInvitations: db.prepare<InvitationRow, { now: Num }>(
+      `SELECT ${INVITATION_COLUMNS} FROM invitations WHERE used_at IS NULL AND revoked_at IS NULL AND expires_at > $now ORDER BY created_at, id`,
+    ),
+    revokeInvitation: db.prepare<never, { id: Str; at: Num }>(
+      "UPDATE invitations SET revoked_at = $at WHERE id = $id AND used_at IS NULL AND revoked_at IS NULL",
+    ),
+    useInvitation: db.prepare<never, { id: Str; at: Num; userId: Num }>(
+      "UPDATE invitations SET used_at = $at, used_by = $userId WHERE id = $id AND used_at IS NULL AND revoked_at IS NULL",
+    ),
+    setDisabled: db.prepare<never, { username: Str; at: Num | null }>(
+      "UPDATE users SET disabled_at = $at WHERE username = $username AND deleted_at IS NULL AND (disabled_at IS NULL) = ($at IS NOT NULL)",
+    ),
+    lastSeen: db.prepare<{ last_seen_at: Num | null }, { id: Num }>("SELECT last_seen_at FROM users WHERE id = $id"),
+    touchUser: db.prepare<never, { id: Num; at: Num; coarse: Num }>(
+      "UPDATE users SET last_seen_at = $at WHERE id = $id AND (last_seen_at IS NULL OR last_seen_at < $at - $coarse)",
+    ),
+    setPasswordHash: db.prepare<never, { id: Num; hash: Str }>("UPDATE users SET password_hash = $hash WHERE id = $id AND deleted_at IS NULL"),
+    userSummaries: db.prepare<
+      { username: Str; created_at: Num; disabled_at: Num | null; last_seen_at: Num | null; valid_certs: Num; certs: Num; images: Num; bytes: Num },
+      { now: Num }
+    >(
+      "SELECT u.username, u.created_at, u.disabled_at, u.last_seen_at, " +
+        "(SELECT COUNT(*) FROM certificates c WHERE c.user_id = u.id AND c.revoked_at IS NULL AND c.not_after >= $now) AS valid_certs, " +
+        "(SELECT COUNT(*) FROM certificates c WHERE c.user_id = u.id) AS certs, " +
+        "(SELECT COUNT(*) FROM images i WHERE i.owner_id = u.id) AS images, " +
+        "(SELECT COALESCE(SUM(i.cipher_size), 0) FROM images i WHERE i.owner_id = u.id) AS bytes " +
+        "FROM users u WHERE u.deleted_at IS NULL ORDER BY u.username",
+    ),
+    imageIdsOf: db.prepare<{ id: Str }, { id: Num }>("SELECT id FROM images WHERE owner_id = $id"),
+    getServerInfo: db.prepare<{ value: Str }, { key: Str }>("SELECT value FROM server_info WHERE key = $key"),
+    setServerInfo: db.prepare<never, { key: Str; value: Str }>(
+      "INSERT INTO server_info (key, value) VALUES ($key, $value) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
     ),
   };
 }

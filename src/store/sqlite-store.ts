@@ -1,13 +1,15 @@
 /** SqliteStore: users, certificates and image metadata in one SQLite file (bun:sqlite, WAL, synchronous=FULL). */
 // bun:sqlite is synchronous: each method does its work before it returns, and the
 // Promise the ports ask for (ports.ts) is already settled; a failure is a rejection.
-import { type Database, SQLiteError } from "bun:sqlite";
+import type { Database } from "bun:sqlite";
+import { conflictOr } from "./conflict.ts";
 import {
-  type CertRecord, type DeviceRecord, type ImageQuery, type LinkOutcome, type ImageRecord, type Millis, type NewCert, type NewImage,
-  type RevocationDetail, type Store, StoreConflictError, type UserRecord,
+  type CertRecord, type DeviceRecord, type ImageQuery, type ImageRecord, type InvitationRecord, type LinkOutcome, type Millis, type NewCert, type NewImage,
+  type NewInvitation, type RevocationDetail, type Store, StoreConflictError, type UserRecord, type UserSummary,
 } from "../server/ports.ts";
 import { openDatabase } from "./open-database.ts";
 import { toCert, toImage, toUser } from "./rows.ts";
+import { SqliteMembership } from "./sqlite-membership.ts";
 import { canonicalSerial } from "../encoding/serial.ts";
 import { prepareStatements, type Statements } from "./sqlite-statements.ts";
 
@@ -15,12 +17,6 @@ const IMAGE_ID = /^[0-9a-f]{32}$/;
 
 const READABLE_PRAGMAS = ["journal_mode", "synchronous", "foreign_keys", "busy_timeout", "user_version"] as const;
 
-/** A UNIQUE or PRIMARY KEY violation becomes StoreConflictError; anything else passes through. */
-function conflictOr(err: unknown, message: string): unknown {
-  const code = err instanceof SQLiteError ? err.code : undefined;
-  const conflict = code === "SQLITE_CONSTRAINT_UNIQUE" || code === "SQLITE_CONSTRAINT_PRIMARYKEY";
-  return conflict ? new StoreConflictError(message) : err;
-}
 
 /** A revocation's reason and invalidity date as bound parameters; "unspecified" is stored as none (RFC 5280 5.3.1). */
 function detailParams(detail: RevocationDetail | undefined): { reason: string | null; invalidity: number | null } {
@@ -31,10 +27,12 @@ function detailParams(detail: RevocationDetail | undefined): { reason: string | 
 export class SqliteStore implements Store {
   readonly #db: Database;
   readonly #sql: Statements;
+  readonly #members: SqliteMembership;
 
   private constructor(db: Database) {
     this.#db = db;
     this.#sql = prepareStatements(db);
+    this.#members = new SqliteMembership(db, this.#sql);
   }
 
   /** Opens (creating if absent, upgrading if older) the database at `path`. Refuses a newer schema. */
@@ -256,6 +254,20 @@ export class SqliteStore implements Store {
   async setTimestampToken(id: string, token: Uint8Array): Promise<boolean> {
     return this.#sql.setTimestampToken.run({ id, token }).changes > 0;
   }
+
+  // --- membership (h14, issue 13): src/store/sqlite-membership.ts ---------------
+
+  createInvitation(invitation: NewInvitation): Promise<InvitationRecord> { return this.#members.createInvitation(invitation); }
+  listPendingInvitations(now: Millis): Promise<InvitationRecord[]> { return this.#members.listPendingInvitations(now); }
+  revokeInvitation(id: string, at: Millis): Promise<boolean> { return this.#members.revokeInvitation(id, at); }
+  redeemInvitation(secretHash: Uint8Array, username: string, passwordHash: string, now: Millis) { return this.#members.redeemInvitation(secretHash, username, passwordHash, now); }
+  setUserDisabled(username: string, disabled: boolean, at: Millis): Promise<boolean> { return this.#members.setUserDisabled(username, disabled, at); }
+  touchUser(userId: number, at: Millis, coarseMs: number): Promise<void> { return this.#members.touchUser(userId, at, coarseMs); }
+  setPasswordHash(userId: number, passwordHash: string): Promise<boolean> { return this.#members.setPasswordHash(userId, passwordHash); }
+  userSummaries(now: Millis): Promise<UserSummary[]> { return this.#members.userSummaries(now); }
+  deleteAccount(username: string, withImages: boolean, at: Millis): Promise<string[] | null> { return this.#members.deleteAccount(username, withImages, at); }
+  getServerInfo(key: string): Promise<string | null> { return this.#members.getServerInfo(key); }
+  setServerInfo(key: string, value: string): Promise<void> { return this.#members.setServerInfo(key, value); }
 
   // --- maintenance ---------------------------------------------------------
 

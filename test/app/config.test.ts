@@ -54,6 +54,7 @@ max-connections-per-address = 7
 idle-timeout = 300
 handshake-timeout = 20
 upload-stall-timeout = 60
+open-registration = true
 revocation-check = 5
 tls-cert-days = 90
 tls-renew-check = 60
@@ -79,6 +80,7 @@ const EVERY_VALUE: ServeConfig = {
   "idle-timeout": 300,
   "handshake-timeout": 20,
   "upload-stall-timeout": 60,
+  "open-registration": true,
   "revocation-check": 5,
   "tls-cert-days": 90,
   "tls-renew-check": 60,
@@ -204,6 +206,7 @@ describe("the table is the behaviour", () => {
       "idle-timeout": 120,
       "handshake-timeout": 10,
       "upload-stall-timeout": 30,
+      "open-registration": false,
       "revocation-check": 2,
       "tls-cert-days": 397,
       "tls-renew-check": 3600,
@@ -267,6 +270,21 @@ describe("the table is the behaviour", () => {
     expect(help).toContain("\n  --port N (default 1233)\n      TLS port of the protocol (P1); 0 picks a free one; a whole number from 0 to 65535\n");
     expect(help).toContain("\n  --max-image-size SIZE (default 100M)\n");
     expect(help).toContain("\n  --data DIR (default ./sis-data)\n");
-    for (const o of SERVE_OPTIONS) expect(help).toContain(`\n  --${o.key} ${o.metavar} (default `);
+    // A switch (kind "flag", --open-registration) takes no value, so it shows no metavar.
+    for (const o of SERVE_OPTIONS) expect(help).toContain(`\n  --${o.key}${o.metavar ? ` ${o.metavar}` : ""} (default `);
+  });
+});
+
+describe("--open-registration, a switch (M6)", () => {
+  test("off by default; the bare flag turns it on; a file says true or false, and anything else is refused with its line", () => {
+    expect(DEFAULT_CONFIG["open-registration"]).toBe(false);
+    expect(parseFlags({ "open-registration": true })).toEqual({ "open-registration": true });
+    const on = join(root, "open.toml");
+    writeFileSync(on, "open-registration = true\n");
+    expect(loadConfig({ file: on, cwd: root })["open-registration"]).toBe(true);
+    const bad = join(root, "open-bad.toml");
+    writeFileSync(bad, 'port = 1\nopen-registration = "yes"\n');
+    expect(() => loadConfig({ file: bad, cwd: root })).toThrow(/line 2: key "open-registration": takes true or false/);
+    expect(printConfig(loadConfig({ cwd: root }))).toContain("\nopen-registration = false\n");
   });
 });

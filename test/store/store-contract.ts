@@ -3,6 +3,7 @@ import { afterEach, beforeEach, describe } from "bun:test";
 import type { Store, UserRecord } from "../../src/server/ports.ts";
 import { certStoreContract } from "./cert-store-contract.ts";
 import { imageStoreContract } from "./image-store-contract.ts";
+import { membershipStoreContract } from "./membership-store-contract.ts";
 import { userStoreContract } from "./user-store-contract.ts";
 import { deviceStoreContract } from "./device-store-contract.ts";
 
@@ -38,5 +39,6 @@ export function runStoreContract(name: string, make: () => Promise<StoreHarness>
     certStoreContract(f);
     imageStoreContract(f);
     deviceStoreContract(f);
+    membershipStoreContract(f);
   });
 }

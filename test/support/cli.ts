@@ -39,6 +39,8 @@ export interface ServerProcess extends AsyncDisposable {
   fingerprint: string;
   address: string;
   dataDir: string;
+  /** The first user's invitation it printed (M7), when started invitation-only on an empty database. */
+  invitation: string | null;
   proc: ReturnType<typeof Bun.spawn>;
   output(): string;
   /** Its stderr alone: the log (and the new-CA notice). */
@@ -54,9 +56,12 @@ export function fakeTime(offset: string): Record<string, string> {
 /**
  * Starts `sis serve` on free ports and waits for the line that says where it listens; `prefix` and `env` as for sis().
  * Its log is text (`--log-format text`, which `extra` may override): the tests read it as a person would.
+ * With --open-registration unless `invitations` is set: most tests register users
+ * freely; those about invitations (M4–M7) start it invitation-only.
  */
-export async function startServe(dataDir: string, extra: string[] = [], opts: { prefix?: string[]; env?: Record<string, string> } = {}): Promise<ServerProcess> {
-  const proc = Bun.spawn([...(opts.prefix ?? []), SIS, "serve", "--data", dataDir, "--port", "0", "--http-port", "0", "--log-format", "text", ...extra], {
+export async function startServe(dataDir: string, extra: string[] = [], opts: { prefix?: string[]; env?: Record<string, string>; invitations?: boolean } = {}): Promise<ServerProcess> {
+  const open = opts.invitations ? [] : ["--open-registration"];
+  const proc = Bun.spawn([...(opts.prefix ?? []), SIS, "serve", "--data", dataDir, "--port", "0", "--http-port", "0", "--log-format", "text", ...open, ...extra], {
     stdout: "pipe",
     stderr: "pipe",
     env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/root", ...opts.env },
@@ -95,6 +100,7 @@ export async function startServe(dataDir: string, extra: string[] = [], opts: { 
     fingerprint,
     address: `127.0.0.1:${port}`,
     dataDir,
+    invitation: /^invitation: (\S+)$/m.exec(out)?.[1] ?? null,
     proc,
     output: () => out + err,
     log: () => err,
@@ -108,6 +114,11 @@ export function register(server: ServerProcess, user: string, home: string, pass
   return sis(["register", "--server", server.address, "--user", user, "--home", home, "--password-stdin", "--ca-fingerprint", server.fingerprint, "--key-bits", "2048"], {
     stdin: password + "\n",
   });
+}
+
+/** Registers USER with an invitation read from stdin (`--invite -`, M4), then the password on the next line. */
+export function registerInvited(invitation: string, user: string, home: string, password = `${user}-password-1`, env: Record<string, string> = {}): Promise<Result> {
+  return sis(["register", "--invite", "-", "--user", user, "--home", home, "--password-stdin", "--key-bits", "2048"], { stdin: `${invitation}\n${password}\n`, env });
 }
 
 /** A long-running `sis watch`; lines collected as they come. */
