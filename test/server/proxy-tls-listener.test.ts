@@ -6,6 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import tls from "node:tls";
 import { encodeProxyV2 } from "../../src/server/proxy-protocol.ts";
+import { startHaproxy } from "../support/haproxy.ts";
 import { type ClientAddress, type ProxyTlsListener, listenProxiedTls } from "../../src/server/proxy-tls-listener.ts";
 
 let dir: string;
@@ -150,6 +151,21 @@ test("a balancer that stops halfway through the header is cut off after the head
     sock.on("error", () => {});
     await closed.promise;
     expect(l.refused).toEqual(["no PROXY header within 300 ms"]);
+  } finally {
+    await l.server.close();
+  }
+});
+
+test("through Debian's HAProxy (mode tcp, send-proxy-v2, leastconn): 127.0.0.2 and 127.0.0.3 are seen apart, with the client certificate", async () => {
+  const l = await listener();
+  try {
+    await using haproxy = await startHaproxy({ backends: [l.server.port] });
+    expect(haproxy.config).toContain("send-proxy-v2");
+    expect(await ping(haproxy.port, "127.0.0.2")).toBe("pong 127.0.0.2");
+    expect(await ping(haproxy.port, "127.0.0.3")).toBe("pong 127.0.0.3");
+    expect(l.seen.filter((s) => s.client.proxied).map((s) => [s.client.address, s.peer, s.protocol])).toEqual([
+      ["127.0.0.2", "alice", "TLSv1.3"], ["127.0.0.3", "alice", "TLSv1.3"],
+    ]);
   } finally {
     await l.server.close();
   }
