@@ -183,3 +183,19 @@ describe("S3BlobStore on s3rver", () => {
     expect(() => store({ partSize: MIN_PART_SIZE - 1 })).toThrow(RangeError);
   });
 });
+
+test("an aborted multipart writer neither keeps the process alive nor crashes it", async () => {
+  const script = `
+    import { S3BlobStore, MIN_PART_SIZE } from ${JSON.stringify(join(import.meta.dir, "../../src/store/index.ts"))};
+    const blobs = new S3BlobStore({ endpoint: ${JSON.stringify(s3.endpoint)}, bucket: ${JSON.stringify(s3.bucket)}, accessKeyId: "S3RVER", secretAccessKey: "S3RVER", prefix: "abandon/", partSize: MIN_PART_SIZE });
+    const w = await blobs.create("${"d".repeat(32)}");
+    await w.write(new Uint8Array(MIN_PART_SIZE + 1));
+    await w.abort();
+    Bun.gc(true);
+    console.log(JSON.stringify(await blobs.sweep(new Set(), Date.now() + 1000)));
+  `;
+  const child = Bun.spawn([process.execPath, "-e", script], { stdout: "pipe", stderr: "pipe" });
+  const [out, err, code] = await Promise.all([new Response(child.stdout).text(), new Response(child.stderr).text(), child.exited]);
+  expect({ out: out.trim(), err, code }).toEqual({ out: "[]", err: "", code: 0 });
+  expect(await rawClient().exists(`abandon/${"d".repeat(32)}`)).toBe(false);
+});
