@@ -6,3 +6,4 @@ export { FileBlobStore, assertBlobId, DEFAULT_READ_CHUNK, MAX_READ_CHUNK } from 
 export { WRITE_BUFFER_SIZE } from "./file-blob-writer.ts";
 export { S3BlobStore, ObjectStoreError, READ_WINDOW, DEFAULT_MIN_ORPHAN_AGE_MS, type S3BlobStoreOptions } from "./s3-blob-store.ts";
 export { MIN_PART_SIZE } from "./s3-blob-writer.ts";
+export { s3OptionsFromUrl, BlobUrlError } from "./s3-url.ts";
