@@ -310,8 +310,14 @@ export interface BlobStore {
   /** Opens a committed blob for readInto(); a missing one rejects (code ENOENT). */
   open(id: string): Promise<BlobReader>;
   remove(id: string): Promise<void>;
-  /** Deletes temporary files and blobs whose id is not in `keep`; returns what it removed. */
-  sweep(keep: Set<string>): Promise<string[]>;
+  /**
+   * Deletes temporary files and blobs whose id is not in `keep`; returns what
+   * it removed. `olderThan` (Unix ms) spares anything modified at or after it:
+   * a store shared by several nodes removes orphans by age only (S3-3 in
+   * src/store/s3-blob-store.ts); FileBlobStore, one node's start-up recovery,
+   * ignores it.
+   */
+  sweep(keep: Set<string>, olderThan?: Millis): Promise<string[]>;
 }
 
 export class StoreConflictError extends Error {
