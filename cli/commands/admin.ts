@@ -15,9 +15,9 @@ export async function admin(args: string[]): Promise<number> {
       const m = await import("./admin-backup.ts");
       return await (sub === "backup" ? m.backupCommand(rest) : sub === "verify-backup" ? m.verifyBackupCommand(rest) : m.restoreCommand(rest));
     }
-    // h15: delete any image (M29).
+    // Delete any image (M29).
     if (sub === "rm") return await adminRm(rest);
-    // Membership (h14): invite, invitations, users, disable, enable, delete.
+    // Membership: invite, invitations, users, disable, enable, delete.
     const member = membershipCommand(sub);
     if (member) return await member(rest);
   } catch (error) {

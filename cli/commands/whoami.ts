@@ -17,7 +17,7 @@ export async function whoami(args: string[]): Promise<number> {
     caFingerprint: creds.profile.caFingerprint,
     server: creds.profile.server,
     home: home.dir,
-    // h15 (M25): storage against the quota, asked of the server; null when it cannot be reached.
+    // (M25) Storage against the quota, asked of the server; null when it cannot be reached.
     usage: await usage(creds, 5_000).then((u) => ({ bytes: u.bytes, inFlight: u.inFlight, images: u.images, quota: u.quota }), () => null),
   };
   const exact = (n: number) => (n < 1024 ? `${n} B` : `${formatSize(n)} (${n} B)`);

@@ -44,7 +44,7 @@ export const SERVE_OPTIONS = [
   // Membership (M6): off by default, so a server is invitation-only unless its operator says otherwise.
   { key: "open-registration", kind: "flag", default: false, metavar: "", help: "let ANYONE who can reach the port create an account with just a name and a password (no invitation); for a closed network or a demo only" },
   { key: "revocation-check", kind: "int", default: 2, min: 1, max: 3600, unit: "seconds", metavar: "S", help: "how often open connections are checked against revocations (one indexed read)" },
-  // h15 (PROTOCOL.md M25, M26): what one user may put on everyone's disk.
+  // Devices, quotas, deletion (PROTOCOL.md M25, M26): what one user may put on everyone's disk.
   { key: "quota", kind: "size", default: 10 * 1024 ** 3, min: 0, max: 1024 ** 5, metavar: "SIZE", help: "storage per user (the encrypted images, uploads under way included); 0 for none" },
   { key: "post-rate", kind: "int", default: 120, min: 0, max: 1_000_000, unit: "posts per minute", metavar: "N", help: "posts one user may start per minute; 0 for no limit" },
   { key: "link-lifetime", kind: "int", default: 600, min: 1, max: 86_400, unit: "seconds", metavar: "S", help: "how long a code from 'sis devices link' stays usable (once)" },

@@ -162,7 +162,7 @@ export class Connection {
     return () => this.pushListeners.delete(listener);
   }
 
-  /** h15 (M27): IMAGE_DELETED pushes. */
+  /** IMAGE_DELETED (M27) pushes. */
   onDeleted(listener: (image: ServerMessageOf<"IMAGE_DELETED">["image"]) => void): () => void {
     this.deleteListeners.add(listener);
     return () => this.deleteListeners.delete(listener);

@@ -14,7 +14,7 @@ export interface RegisterOptions {
   /** Membership (M4): the invitation's secret (base64url); the caller takes server and fingerprint from the same invitation. */
   invitation?: string;
   keyBits?: number;
-  /** h15 (M21): the name this device's certificate is listed under in 'sis devices'. */
+  /** The name this device's certificate is listed under in 'sis devices'. */
   device?: string;
   /** Asked on a terminal when no fingerprint was given; returns true to trust. */
   confirmFingerprint?: (fingerprint: string) => Promise<boolean>;

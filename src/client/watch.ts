@@ -106,7 +106,7 @@ async function follow(conn: Connection, state: WatchState, crl: CrlSource, opts:
     dirty = true;
     wake?.();
   });
-  // h15 (M27): an image deleted on the server. A copy already saved stays (it is the receiver's); nothing to fetch.
+  // (M27) An image deleted on the server. A copy already saved stays (it is the receiver's); nothing to fetch.
   conn.onDeleted((image) => opts.log(`deleted on the server: ${image.owner}/${image.name} (#${image.seq}); a copy saved here is kept`));
   conn.onClose(() => wake?.());
   const onAbort = () => {
@@ -218,7 +218,7 @@ async function handle(conn: Connection, image: ImageMeta, state: WatchState, crl
     opts.onImage?.(result);
   } catch (error) {
     progress?.done();
-    // h15 (M28): deleted between LIST and DOWNLOAD: not a refusal, just gone.
+    // (M28) Deleted between LIST and DOWNLOAD: not a refusal, just gone.
     if (error instanceof RemoteError && error.code === "NOT_FOUND" && !conn.closed) {
       opts.log(`skipped ${label}: deleted on the server`);
       return;

@@ -28,13 +28,13 @@ export const ERROR_CODES = {
   NOT_FOUND: false,
   STORAGE_FAILED: true,
   INTERNAL: true,
-  // h15 (PROTOCOL.md M20–M29).
+  // Devices, quotas, deletion (PROTOCOL.md M20–M29).
   QUOTA_EXCEEDED: false,
   RATE_LIMITED: false,
   LINK_REFUSED: true,
   /** The server is stopping (SIGTERM, SIGINT): clients reconnect later (O1–O3). */
   SHUTTING_DOWN: true,
-  // Membership (h14, PROTOCOL.md M5, M10).
+  // Membership (PROTOCOL.md M5, M10).
   INVITE_UNKNOWN: true,
   INVITE_USED: true,
   INVITE_EXPIRED: true,

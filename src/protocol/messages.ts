@@ -40,7 +40,7 @@ export const Register = z.strictObject({
   // Loose bound: a long password reaches the rules (P13) and gets WEAK_PASSWORD.
   password: z.string().max(4 * PASSWORD_MAX),
   csr: b64(22_000),
-  /** h15 (M21): the new certificate's device name; optional, so an older client still registers. */
+  /** The new certificate's device name; optional, so an older client still registers. */
   device: shortText(256).optional(),
   /** Membership (M4): the invitation's secret, base64url of 32 bytes; optional, so older clients still parse. */
   invitation: z.string().regex(/^[A-Za-z0-9_-]{43}$/, "not an invitation secret").optional(),
@@ -68,7 +68,7 @@ export const List = z.strictObject({
 // Renewal (RN1–RN6): a new certificate over mutual TLS with the current one, no password.
 export const Renew = z.strictObject({ type: z.literal("RENEW"), csr: b64(22_000) });
 export const GetCrl = z.strictObject({ type: z.literal("GET_CRL") });
-// Membership (h14, M14): change the password on an authenticated connection.
+// Membership (M14): change the password on an authenticated connection.
 export const Passwd = z.strictObject({
   type: z.literal("PASSWD"),
   password: z.string().max(4 * PASSWORD_MAX),
@@ -131,7 +131,7 @@ export const ErrorMessage = z.strictObject({
   versions: z.array(z.int().min(0).max(65535)).min(1).max(16).optional(),
 });
 
-// --- h15: devices, link codes, usage, deletion (PROTOCOL.md M20–M29) ---
+// --- devices, link codes, usage, deletion (PROTOCOL.md M20–M29) ---
 /** A device name (--device): printable, bounded; the server checks it fully (M21). */
 const deviceName = () => shortText(256);
 const serialText = () => shortText(128);

@@ -28,13 +28,13 @@ export interface ServerLimits {
   tlsCertDays: number;
   /** How often the TLS certificate and the CA's end are checked (RN8, RN9, --tls-renew-check). */
   tlsRenewCheckMs: number;
-  /** h15: ciphertext bytes one user may store, 0 = none (--quota, M25). */
+  /** Ciphertext bytes one user may store, 0 = none (--quota, M25). */
   quotaBytes: number;
-  /** h15: POST_IMAGE accepted per user per minute, 0 = no limit (--post-rate, M26). */
+  /** POST_IMAGE accepted per user per minute, 0 = no limit (--post-rate, M26). */
   postsPerMinute: number;
-  /** h15: ciphertext bytes accepted per user per minute, 0 = no limit (--post-bytes-rate, M26). */
+  /** Ciphertext bytes accepted per user per minute, 0 = no limit (--post-bytes-rate, M26). */
   postBytesPerMinute: number;
-  /** h15: how long a link code stays usable (--link-lifetime, M20). */
+  /** How long a link code stays usable (--link-lifetime, M20). */
   linkLifetimeMs: number;
 }
 
@@ -60,7 +60,7 @@ export interface ServerContext {
   /** ctx.log, rate-limited: for what a peer can cause at will (refusals, revoked sessions). */
   refusalLog: Logger;
   limits: ServerLimits;
-  /** h15: the per-user post rate and the uploads under way (M25, M26). */
+  /** The per-user post rate and the uploads under way (M25, M26). */
   postLimits: PostLimiter;
   version: string;
   /** Membership (M6): unknown usernames register with a password alone (--open-registration); otherwise an invitation is needed. */

@@ -25,7 +25,7 @@ export const HANDLERS: { readonly [T in ClientMessage["type"]]: Handler<T> } = {
   POST_IMAGE: startUpload,
   DOWNLOAD: handleDownload,
   LIST: handleList,
-  // h15: devices, usage, deletion (PROTOCOL.md M20–M29).
+  // Devices, usage, deletion (PROTOCOL.md M20–M29).
   CREATE_LINK: handleCreateLink,
   LINK_DEVICE: handleLinkDevice,
   LIST_DEVICES: handleListDevices,

@@ -50,7 +50,7 @@ export async function startUpload(ctx: ServerContext, peer: Peer, message: Clien
   if (!ctx.hub.beginUpload(identity.username, MAX_UPLOADS_PER_USER)) {
     throw new ProtocolError("BUSY", `at most ${MAX_UPLOADS_PER_USER} uploads at a time per user; wait for one to finish`);
   }
-  // h15: the post rate and the quota, uploads under way included (M25, M26), before UPLOAD_READY.
+  // The post rate and the quota, uploads under way included (M25, M26), before UPLOAD_READY.
   let releaseQuota: () => void;
   try {
     releaseQuota = await admitPost(ctx, identity, dataSize);

@@ -28,7 +28,7 @@ export async function handleDownload(ctx: ServerContext, peer: Peer, message: Cl
   }
   const wrappedForRequester = await wrapKey(contentKey, identity.certDer);
   contentKey.fill(0);
-  // h15 (M28): the blob is opened before IMAGE is sent. Deleted meanwhile (sis rm), it is NOT_FOUND;
+  // (M28) The blob is opened before IMAGE is sent. Deleted meanwhile (sis rm), it is NOT_FOUND;
   // once open, a delete does not cut the download short (an unlinked file stays readable while open).
   let reader;
   try {

@@ -49,7 +49,7 @@ export async function handleRegister(ctx: ServerContext, peer: Peer, message: Cl
     throw csrError(error);
   }
   await ctx.store.addCert({ serial: issued.serial, userId: outcome.user.id, der: issued.der, notBefore: issued.notBefore, notAfter: issued.notAfter });
-  // h15 (M21): the device name, checked like LINK_DEVICE's; a bad one is dropped rather than costing the enrolment.
+  // (M21) The device name, checked like LINK_DEVICE's; a bad one is dropped rather than costing the enrolment.
   if (message.device !== undefined && deviceNameProblem(message.device) === null) await ctx.store.setDeviceName(issued.serial, message.device);
   if (outcome.newUser) ctx.metrics.registrations++;
   else ctx.metrics.enrolments++;

@@ -65,7 +65,7 @@ export class Hub {
     this.notificationsSent += this.subscribers.size;
   }
 
-  /** h15 (M27): IMAGE_DELETED, encoded once, to every authenticated session; a push like NEW_IMAGE. */
+  /** IMAGE_DELETED (M27), encoded once, to every authenticated session; a push like NEW_IMAGE. */
   announceDeleted(image: { seq: number; id: string; owner: string; name: string }): void {
     const frame = encodeMessage({ type: "IMAGE_DELETED", image: { seq: image.seq, id: image.id, owner: image.owner, name: image.name } });
     for (const s of this.subscribers) s.push(frame);

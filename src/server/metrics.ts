@@ -14,7 +14,7 @@ export class Metrics {
   bytesStored = 0;
   notificationsSent = 0;
   downloads = 0;
-  /** h15: images deleted by their owners through the protocol (M27). */
+  /** Images deleted by their owners through the protocol (M27). */
   imagesDeleted = 0;
   readonly refusals = new Map<string, number>();
 

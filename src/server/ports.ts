@@ -175,7 +175,7 @@ export interface ImageStore {
   setTimestampToken(id: string, token: Uint8Array): Promise<boolean>;
 }
 
-// --- h15: devices, link codes, usage and deletion (PROTOCOL.md M20–M29) ---
+// --- devices, link codes, usage and deletion (PROTOCOL.md M20–M29) ---
 
 /** One certificate of a user as `sis devices` shows it. */
 export interface DeviceRecord {
@@ -210,7 +210,7 @@ export interface DeviceStore {
   deleteImage(id: string): Promise<boolean>;
 }
 
-// --- membership (h14, issue 13): invitations, disabled accounts, last seen, passwords ---
+// --- membership: invitations, disabled accounts, last seen, passwords ---
 
 export interface NewInvitation {
   /** Public id (16 lower-case hex characters): what `sis admin invitations` shows and --revoke takes. */

@@ -290,7 +290,7 @@ export class Session implements Peer, WatchedSession {
       this.ctx.metrics.authenticatedConnections++;
       this.subscribed = true;
       this.ctx.hub.subscribe(this);
-      // h15 (M23): the certificate's last use, for 'sis devices'; a failure here costs nothing but the date.
+      // (M23) The certificate's last use, for 'sis devices'; a failure here costs nothing but the date.
       this.ctx.store.touchCert(this.#identity.serial, Date.now()).catch(() => {});
     }
     this.send({

@@ -93,7 +93,7 @@ export function toImage(row: ImageRow): ImageRecord {
   };
 }
 
-// --- membership (h14): invitations ---
+// --- membership : invitations ---
 
 export interface InvitationRow {
   id: string;

@@ -86,7 +86,7 @@ export function prepareStatements(db: Database) {
       "UPDATE images SET timestamp_token = $token WHERE id = $id AND timestamp_token IS NULL",
     ),
 
-    // h15: devices, link codes, usage.
+    // Devices, link codes, usage.
     setDeviceName: db.prepare<never, { serial: Str; device: Str }>("UPDATE certificates SET device = $device WHERE serial = $serial"),
     touchCert: db.prepare<never, { serial: Str; at: Num }>(
       "UPDATE certificates SET last_seen_at = $at WHERE serial = $serial AND (last_seen_at IS NULL OR last_seen_at < $at - 60000)",
@@ -109,7 +109,7 @@ export function prepareStatements(db: Database) {
       "SELECT COALESCE(SUM(cipher_size), 0) AS bytes, COUNT(*) AS images FROM images WHERE owner_id = $userId",
     ),
 
-    // --- membership (h14, issue 13) ---
+    // --- membership ---
     createInvitation: db.prepare<InvitationRow, { id: Str; hash: Uint8Array; username: Str | null; now: Num; expires: Num }>(
       "INSERT INTO invitations (id, secret_hash, username, created_at, expires_at) VALUES ($id, $hash, $username, $now, $expires) " +
         `RETURNING ${INVITATION_COLUMNS}`,

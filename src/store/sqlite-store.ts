@@ -32,7 +32,7 @@ export class SqliteStore implements Store {
   private constructor(db: Database) {
     this.#db = db;
     this.#sql = prepareStatements(db);
-    this.#members = new SqliteMembership(db, this.#sql);
+    this.#members = new SqliteMembership (db, this.#sql);
   }
 
   /** Opens (creating if absent, upgrading if older) the database at `path`. Refuses a newer schema. */
@@ -200,7 +200,7 @@ export class SqliteStore implements Store {
     return this.#db.transaction(() => this.#sql.deleteImage.run({ id }).changes > 0).immediate();
   }
 
-  // --- h15: devices, link codes, usage -------------------------------------
+  // --- devices, link codes, usage -------------------------------------
 
   async setDeviceName(serial: string, device: string): Promise<void> {
     const normal = canonicalSerial(serial);
@@ -255,7 +255,7 @@ export class SqliteStore implements Store {
     return this.#sql.setTimestampToken.run({ id, token }).changes > 0;
   }
 
-  // --- membership (h14, issue 13): src/store/sqlite-membership.ts ---------------
+  // --- membership: src/store/sqlite-membership.ts ---------------
 
   createInvitation(invitation: NewInvitation): Promise<InvitationRecord> { return this.#members.createInvitation(invitation); }
   listPendingInvitations(now: Millis): Promise<InvitationRecord[]> { return this.#members.listPendingInvitations(now); }

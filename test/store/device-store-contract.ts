@@ -1,4 +1,4 @@
-/** The DeviceStore part of the Store contract (h15: devices, link codes, usage, deletion); run through runStoreContract(). */
+/** The DeviceStore part of the Store contract (devices, link codes, usage, deletion); run through runStoreContract(). */
 import { beforeEach, describe, expect, test } from "bun:test";
 import type { Store, UserRecord } from "../../src/server/ports.ts";
 import { bytes, newCert, newImage } from "./fixtures.ts";
