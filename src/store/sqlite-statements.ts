@@ -101,7 +101,7 @@ export function prepareStatements(db: Database) {
     ),
     findLinkCode: db.prepare<{ user_id: Num; username: Str; expires_at: Num; used_at: Num | null }, { hash: Uint8Array }>(
       "SELECT l.user_id, u.username, l.expires_at, l.used_at FROM link_codes l JOIN users u ON u.id = l.user_id " +
-        "WHERE l.hash = $hash AND u.deleted_at IS NULL",
+        "WHERE l.hash = $hash AND u.deleted_at IS NULL AND u.disabled_at IS NULL",
     ),
     useLinkCode: db.prepare<never, { hash: Uint8Array; now: Num }>("UPDATE link_codes SET used_at = $now WHERE hash = $hash AND used_at IS NULL"),
     pruneLinkCodes: db.prepare<never, { before: Num }>("DELETE FROM link_codes WHERE expires_at < $before"),

@@ -5,6 +5,8 @@
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
+import { Home } from "../../src/client/home.ts";
+import { watchStatePath } from "../../src/client/watch-state.ts";
 import { SIS, sis, startWatch, type WatchProcess } from "../support/cli.ts";
 import { openSandbox, type Sandbox } from "../support/sandbox.ts";
 import { escapeRegExp, imageLines, listFiles, postedId, SAMPLE, sameBytes, writeBigPng } from "../support/share.ts";
@@ -66,7 +68,7 @@ describe("an image the file system refuses to save", () => {
     }
     expect(await listFiles(out)).toEqual(["alice/after-bad.jpg", "alice/after-bad.jpg.p7s"]);
     expect(await sameBytes(SAMPLE.jpg, join(out, "alice", "after-bad.jpg"))).toBe(true);
-    const state = JSON.parse(readFileSync(join(bob, "watch-state.json"), "utf8")) as { refused: { id: string; label: string; reason: string }[] };
+    const state = JSON.parse(readFileSync(watchStatePath(new Home(bob), out), "utf8")) as { refused: { id: string; label: string; reason: string }[] };
     expect(state.refused.map((r) => [r.id, r.label])).toEqual([[badId, "alice/too-big.png"]]);
     expect(state.refused[0]!.reason).toContain("file size limit");
     {

@@ -250,7 +250,10 @@ describe("HEIF stripping in flat memory", () => {
     console.log(`HEIF with a 256 MiB mdat stripped: RSS +${((peak - before) / MiB).toFixed(1)} MiB at the peak`);
     expect(total).toBe(big.length + tail.length + FILL);
     expect(removed).toEqual(REMOVED);
-    expect(peak - before).toBeLessThan(48 * MiB);
+    // Half the file: a walk that held the mdat whole would pass 256 MiB. The process's RSS also
+    // carries the garbage of the other tests in this file (up to ~56 MiB measured in a full run),
+    // so a tighter bound would judge the collector, not the walk.
+    expect(peak - before).toBeLessThan(128 * MiB);
   });
 });
 

@@ -66,6 +66,15 @@ export function deviceStoreContract(f: StoreFixture): void {
       expect(await store.consumeLinkCode(hash, 2_000)).toEqual({ refused: "unknown" });
       await expect(store.createLinkCode(999_999, bytes(32), 1_000, 601_000)).rejects.toThrow();
     });
+
+    test("a disabled user's code made before the disable is unknown, and usable again after enable (M10, M22)", async () => {
+      const hash = bytes(32);
+      await store.createLinkCode(alice.id, hash, 1_000, 601_000);
+      expect(await store.setUserDisabled("alice", true, 1_500)).toBe(true);
+      expect(await store.consumeLinkCode(hash, 2_000)).toEqual({ refused: "unknown" });
+      expect(await store.setUserDisabled("alice", false, 2_500)).toBe(true);
+      expect(await store.consumeLinkCode(hash, 3_000)).toEqual({ userId: alice.id, username: "alice" });
+    });
   });
 
   describe("usage and deletion (M25, M27)", () => {
