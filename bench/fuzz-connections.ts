@@ -63,6 +63,8 @@ const MAX_SHED = 0.03;
 async function serve(dir: string): Promise<void> {
   const server = await startServer({
     dataDir: dir, host: "127.0.0.1", port: 0, httpHost: "127.0.0.1", httpPort: 0, version: "fuzz", limits: LIMITS,
+    // The fuzzer registers its own users (M6: invitation-only is the default).
+    openRegistration: true,
     // Warnings and errors only: an internal error is a finding and goes to stderr.
     log: createLogger((t) => process.stderr.write(t), true),
   });
