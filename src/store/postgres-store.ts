@@ -1,0 +1,227 @@
+/** PostgresStore: users, certificates and image metadata in PostgreSQL (Bun.sql), for several `sis serve` nodes on one database. */
+import { SQL } from "bun";
+import {
+  type CertRecord, type ImageQuery, type ImageRecord, type Millis, type NewCert, type NewImage,
+  type Store, StoreConflictError, type UserRecord,
+} from "../server/ports.ts";
+import { canonicalSerial } from "../encoding/serial.ts";
+import { migratePostgres } from "./postgres-migrations.ts";
+import * as q from "./postgres-statements.ts";
+
+const IMAGE_ID = /^[0-9a-f]{32}$/;
+
+/** SQLSTATE unique_violation. */
+const UNIQUE_VIOLATION = "23505";
+
+/**
+ * Failures after which the same call is tried again on a fresh connection:
+ * the connection was lost (killed backend, restarted server, network) or the
+ * server asked for a retry (serialization failure, deadlock).
+ */
+function retryable(err: unknown): boolean {
+  const e = err as { code?: string; errno?: string };
+  if (typeof e?.errno === "string" && /^(08|57P|40001|40P01)/.test(e.errno)) return true;
+  return typeof e?.code === "string" && /^ERR_POSTGRES_(CONNECTION_CLOSED|CONNECTION_REFUSED|CONNECTION_TIMEOUT|IDLE_TIMEOUT|LIFETIME_TIMEOUT)$/.test(e.code);
+}
+
+function isConflict(err: unknown): boolean {
+  return (err as { errno?: string })?.errno === UNIQUE_VIOLATION;
+}
+
+export interface PostgresStoreOptions {
+  /** Connections in the pool (default 10). */
+  max?: number;
+  /** application_name of the pool's connections, so an operator (or a test) can tell the nodes apart. */
+  applicationName?: string;
+  /** How many times a call is tried in all when the connection is lost (default 5). */
+  attempts?: number;
+}
+
+export class PostgresStore implements Store {
+  readonly #sql: SQL;
+  readonly #attempts: number;
+
+  private constructor(sql: SQL, attempts: number) {
+    this.#sql = sql;
+    this.#attempts = attempts;
+  }
+
+  /**
+   * Connects to `url` (postgres://user@host:port/db), then creates or
+   * upgrades the schema; refuses a newer one. Durability rests on the
+   * server's `synchronous_commit` (on by default): a commit returns once its
+   * WAL is flushed (ST2), which open() checks.
+   */
+  static async open(url: string, opts: PostgresStoreOptions = {}): Promise<PostgresStore> {
+    const sql = new SQL(url, {
+      max: opts.max ?? 10,
+      connection: { application_name: opts.applicationName ?? "sis-store" },
+    });
+    try {
+      const [{ synchronous_commit: sync }] = await sql`SHOW synchronous_commit`;
+      // "off" acknowledges before the WAL is flushed; every other value waits for at least the local flush.
+      if (sync === "off") {
+        throw new Error(`PostgreSQL has synchronous_commit=${sync}: an acknowledged image could be lost; set it to on`);
+      }
+      await migratePostgres(sql);
+      return new PostgresStore(sql, opts.attempts ?? 5);
+    } catch (err) {
+      await sql.close();
+      throw err;
+    }
+  }
+
+  /** Runs `fn`, again on a fresh connection after a lost one; `first` is false on a repeat. */
+  async #retry<T>(fn: (first: boolean) => Promise<T>): Promise<T> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await fn(attempt === 0);
+      } catch (err) {
+        if (!retryable(err) || attempt + 1 >= this.#attempts) throw err;
+        await Bun.sleep(50 * 2 ** attempt);
+      }
+    }
+  }
+
+  // --- users ---------------------------------------------------------------
+
+  async findUser(username: string): Promise<UserRecord | null> {
+    return this.#retry(() => q.findUser(this.#sql, username));
+  }
+
+  async createUser(username: string, passwordHash: string): Promise<UserRecord> {
+    const now = Date.now();
+    return this.#retry(async (first) => {
+      try {
+        return await q.createUser(this.#sql, username, passwordHash, now);
+      } catch (err) {
+        if (!isConflict(err)) throw err;
+        // A repeat after a lost connection may find the row its first try committed (same salted hash).
+        const mine = first ? null : await q.findUser(this.#sql, username);
+        if (mine && mine.passwordHash === passwordHash && mine.createdAt === now) return mine;
+        throw new StoreConflictError(`username ${JSON.stringify(username)} is taken`);
+      }
+    });
+  }
+
+  /** Soft delete, revocation and image removal in one transaction (ST6). A repeat after a lost connection may report false. */
+  async deleteUser(username: string): Promise<boolean> {
+    return this.#retry(() => this.#sql.begin((tx) => q.deleteUserTx(tx, username, Date.now())));
+  }
+
+  // --- certificates --------------------------------------------------------
+
+  async addCert(cert: NewCert): Promise<CertRecord> {
+    const serial = canonicalSerial(cert.serial);
+    if (serial === null) throw new TypeError(`invalid certificate serial ${JSON.stringify(cert.serial)}`);
+    const now = Date.now();
+    return this.#retry(async (first) => {
+      let added: boolean;
+      try {
+        added = await q.addCert(this.#sql, { ...cert, serial }, now);
+      } catch (err) {
+        if (!isConflict(err)) throw err;
+        const mine = first ? null : await q.findCert(this.#sql, serial);
+        if (mine && mine.createdAt === now && mine.userId === cert.userId) return mine;
+        throw new StoreConflictError(`certificate serial ${serial} already exists`);
+      }
+      if (!added) throw new Error(`cannot add a certificate for unknown or deleted user id ${cert.userId}`);
+      return (await q.findCert(this.#sql, serial))!;
+    });
+  }
+
+  async findCert(serial: string): Promise<CertRecord | null> {
+    const normal = canonicalSerial(serial);
+    if (normal === null) return null;
+    return this.#retry(() => q.findCert(this.#sql, normal));
+  }
+
+  async listCerts(username?: string): Promise<CertRecord[]> {
+    return this.#retry(() => q.listCerts(this.#sql, username));
+  }
+
+  /** The revocation and its version bump commit together (ST3). A repeat after a lost connection may report false. */
+  async revokeSerial(serial: string, at: Millis): Promise<boolean> {
+    const normal = canonicalSerial(serial);
+    if (normal === null) return false;
+    return this.#retry(() => this.#sql.begin((tx) => q.revokeSerialTx(tx, normal, at)));
+  }
+
+  async revokeUser(username: string, at: Millis): Promise<number> {
+    return this.#retry(() => this.#sql.begin((tx) => q.revokeUserTx(tx, username, at)));
+  }
+
+  async listRevoked(): Promise<{ serial: string; revokedAt: Millis }[]> {
+    return this.#retry(() => q.listRevoked(this.#sql));
+  }
+
+  /** Read from the database on every call: every node sees every node's revocations (ST3). */
+  async revocationVersion(): Promise<number> {
+    return this.#retry(() => q.counter(this.#sql, "revocation_version"));
+  }
+
+  // --- images --------------------------------------------------------------
+
+  async imageNameTaken(ownerId: number, name: string): Promise<boolean> {
+    return this.#retry(() => q.imageNameTaken(this.#sql, ownerId, name));
+  }
+
+  /**
+   * Durable when it resolves: the COMMIT returned, so its WAL is flushed
+   * (synchronous_commit=on). seq is commit order (ST1, insertImageTx). When
+   * the connection is lost around the COMMIT, the repeat finds out whether
+   * the first try committed (the id is unique and server-made) and then
+   * returns that row instead of a false conflict.
+   */
+  async insertImage(image: NewImage): Promise<ImageRecord> {
+    if (!IMAGE_ID.test(image.id)) throw new TypeError("image id must be 32 lower-case hex characters");
+    const createdAt = image.createdAt ?? Date.now();
+    return this.#retry(async (first) => {
+      if (!first) {
+        const mine = await q.findImage(this.#sql, image.id);
+        if (mine) return mine;
+      }
+      try {
+        await this.#sql.begin((tx) => q.insertImageTx(tx, image, createdAt));
+      } catch (err) {
+        if (isConflict(err)) throw new StoreConflictError(`image ${JSON.stringify(image.name)} of ${image.owner} already exists`);
+        throw err;
+      }
+      const row = await q.findImage(this.#sql, image.id);
+      if (!row) throw new Error(`image ${image.id} vanished right after insert`);
+      return row;
+    });
+  }
+
+  async findImage(id: string): Promise<ImageRecord | null> {
+    return this.#retry(() => q.findImage(this.#sql, id));
+  }
+
+  async findImageByName(owner: string, name: string): Promise<ImageRecord | null> {
+    return this.#retry(() => q.findImageByName(this.#sql, owner, name));
+  }
+
+  async listImages(query: ImageQuery): Promise<ImageRecord[]> {
+    const limit = Math.floor(query.limit);
+    if (!(limit > 0)) return [];
+    return this.#retry(() => q.listImages(this.#sql, query.after, query.before, limit));
+  }
+
+  async allImageIds(): Promise<Set<string>> {
+    return this.#retry(() => q.allImageIds(this.#sql));
+  }
+
+  /** Beyond ports.ts: removes one image row (its seq is never reused). The blob is the caller's. */
+  async deleteImage(id: string): Promise<boolean> {
+    return this.#retry(() => q.deleteImage(this.#sql, id));
+  }
+
+  /** The highest seq ever handed out (committed): where a node's doorbell starts. */
+  async highestSeq(): Promise<number> {
+    return this.#retry(() => q.counter(this.#sql, "image_seq"));
+  }
+
+  async close(): Promise<void> {
+    await this.#sql.close();
+  }
+}
