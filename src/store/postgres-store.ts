@@ -35,7 +35,11 @@ export interface PostgresStoreOptions {
   applicationName?: string;
   /** How many times a call is tried in all when the connection is lost (default 5). */
   attempts?: number;
+  /** The schema that holds the tables (default: the server's search_path, normally `public`); created if absent. */
+  schema?: string;
 }
+
+const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
 
 export class PostgresStore implements Store {
   readonly #sql: SQL;
@@ -53,11 +57,15 @@ export class PostgresStore implements Store {
    * WAL is flushed (ST2), which open() checks.
    */
   static async open(url: string, opts: PostgresStoreOptions = {}): Promise<PostgresStore> {
-    const sql = new SQL(url, {
-      max: opts.max ?? 10,
-      connection: { application_name: opts.applicationName ?? "sis-store" },
-    });
+    if (opts.schema !== undefined && !SCHEMA_NAME.test(opts.schema)) {
+      throw new TypeError(`schema name ${JSON.stringify(opts.schema)} must be lower-case letters, digits and _`);
+    }
+    const connection: Record<string, string> = { application_name: opts.applicationName ?? "sis-store" };
+    if (opts.schema !== undefined) connection.search_path = opts.schema;
+    const sql = new SQL(url, { max: opts.max ?? 10, connection });
     try {
+      // The name matched SCHEMA_NAME above: safe to splice as an identifier.
+      if (opts.schema !== undefined) await sql.unsafe(`CREATE SCHEMA IF NOT EXISTS ${opts.schema}`);
       const [{ synchronous_commit: sync }] = await sql`SHOW synchronous_commit`;
       // "off" acknowledges before the WAL is flushed; every other value waits for at least the local flush.
       if (sync === "off") {

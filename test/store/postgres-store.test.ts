@@ -11,13 +11,13 @@ beforeAll(async () => {
 afterAll(() => pg?.stop());
 
 runStoreContract("PostgresStore", async () => {
-  const url = await pg.newDatabase();
-  const store = await PostgresStore.open(url, { max: 4 });
+  const { url, schema } = await pg.newSchema();
+  const store = await PostgresStore.open(url, { max: 4, schema });
   const twins: PostgresStore[] = [];
   return {
     store,
     twin: async () => {
-      const t = await PostgresStore.open(url, { max: 2 });
+      const t = await PostgresStore.open(url, { max: 2, schema });
       twins.push(t);
       return t;
     },
