@@ -113,18 +113,19 @@ export async function startPostgres(): Promise<PostgresServer> {
   const admin = new SQL(url("postgres"), { max: 2 });
   let n = 0;
   let shared: Promise<string> | undefined;
+  const newDatabase = async (): Promise<string> => {
+    const name = `sis_test_${process.pid}_${++n}`;
+    // Identifier from our own counter and pid, not input.
+    await admin.unsafe(`CREATE DATABASE ${name}`);
+    return url(name);
+  };
   return {
     port,
     dir,
     admin,
-    async newDatabase() {
-      const name = `sis_test_${process.pid}_${++n}`;
-      // Identifier from our own counter and pid, not input.
-      await admin.unsafe(`CREATE DATABASE ${name}`);
-      return url(name);
-    },
+    newDatabase,
     async newSchema() {
-      shared ??= this.newDatabase();
+      shared ??= newDatabase();
       return { url: await shared, schema: `s${++n}` };
     },
     async stop() {
