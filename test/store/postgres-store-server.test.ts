@@ -4,7 +4,7 @@ import { SQL } from "bun";
 import { SchemaTooNewError } from "../../src/store/migrations.ts";
 import { migratePostgres, PG_SCHEMA_VERSION } from "../../src/store/postgres-migrations.ts";
 import { PostgresStore } from "../../src/store/postgres-store.ts";
-import { type PostgresServer, startPostgres } from "../support/postgres.ts";
+import { type PostgresServer, postgresBinDir, startPostgres } from "../support/postgres.ts";
 import { newCert, newImage } from "./fixtures.ts";
 
 let pg: PostgresServer;
@@ -140,4 +140,11 @@ test("open() refuses a database whose commits are acknowledged before they are f
   const db = new URL(url).pathname.slice(1);
   await pg.admin.unsafe(`ALTER DATABASE ${db} SET synchronous_commit = off`);
   await expect(PostgresStore.open(url)).rejects.toThrow(/synchronous_commit=off.*set it to on/);
+});
+
+test("the test harness fails with what to install when the PostgreSQL server binaries are missing", () => {
+  expect(() => postgresBinDir(["/nonexistent/bin"])).toThrow(
+    "PostgreSQL server binaries not found: apt-get install postgresql (looked in /nonexistent/bin)",
+  );
+  expect(postgresBinDir()).toBeString();
 });

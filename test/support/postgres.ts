@@ -23,17 +23,22 @@ export interface PostgresServer {
   stop(): Promise<void>;
 }
 
-/** Where initdb, postgres and pg_ctl live: /usr/local/bin, else Debian's /usr/lib/postgresql/<version>/bin. */
-export function postgresBinDir(): string {
+/** Where initdb, postgres and pg_ctl may live: /usr/local/bin, then Debian's /usr/lib/postgresql/<version>/bin, newest first. */
+export function postgresBinCandidates(): string[] {
   const candidates = ["/usr/local/bin"];
   const debian = "/usr/lib/postgresql";
   if (existsSync(debian)) {
     for (const v of readdirSync(debian).sort((a, b) => Number(b) - Number(a))) candidates.push(join(debian, v, "bin"));
   }
+  return candidates;
+}
+
+/** The first folder holding all three server binaries; none: an error that says what to install (the tests fail, never skip). */
+export function postgresBinDir(candidates = postgresBinCandidates()): string {
   for (const dir of candidates) {
     if (["initdb", "postgres", "pg_ctl"].every((b) => existsSync(join(dir, b)))) return dir;
   }
-  throw new Error(MISSING);
+  throw new Error(`${MISSING} (looked in ${candidates.join(", ")})`);
 }
 
 async function freePort(): Promise<number> {
