@@ -161,9 +161,11 @@ export interface ServePlacement {
   httpHost: string;
   httpPort: number | null;
   limits: ServerLimits;
+  /** "sqlite", or a postgres:// URL (docs/SCALING.md). */
+  database: string;
 }
 
 /** What startServer() takes, from a configuration (the caller adds version and log). */
 export function serveOptionsOf(config: ServeConfig): ServePlacement {
-  return { dataDir: config.data, host: config.host, port: config.port, httpHost: config["http-host"], httpPort: config["http-port"], limits: limitsOf(config) };
+  return { dataDir: config.data, host: config.host, port: config.port, httpHost: config["http-host"], httpPort: config["http-port"], limits: limitsOf(config), database: config.database };
 }

@@ -16,7 +16,8 @@ import { Metrics } from "../server/metrics.ts";
 import { Semaphore } from "../server/semaphore.ts";
 import { LoginThrottle } from "../server/throttle.ts";
 import { startProtocolServer } from "../server/tls-server.ts";
-import { FileBlobStore, SqliteStore } from "../store/index.ts";
+import type { Notifier, Store } from "../server/ports.ts";
+import { FileBlobStore, PostgresNotifier, PostgresStore, SqliteStore } from "../store/index.ts";
 import { DEFAULT_LIMITS } from "./config.ts";
 
 /** What the CLI prints about addresses and how it explains a port in use. */
@@ -33,6 +34,45 @@ export interface ServeOptions {
   limits?: Partial<ServerLimits>;
   log?: Logger;
   version: string;
+  /** "sqlite" (the default) or a postgres:// URL without a password (docs/SCALING.md). */
+  database?: string;
+}
+
+/** A --database value that cannot be used; the message says what to do. */
+export class DatabaseOptionError extends Error {
+  override readonly name = "DatabaseOptionError";
+}
+
+/** The URL to connect to, or null for SQLite; refuses a password on the command line or in the configuration file. */
+function postgresUrl(database: string | undefined): string | null {
+  if (database === undefined || database === "sqlite") return null;
+  let url: URL;
+  try {
+    url = new URL(database);
+  } catch {
+    throw new DatabaseOptionError("cannot use --database: give sqlite or a postgres://USER@HOST:PORT/DB URL");
+  }
+  if (url.protocol !== "postgres:" && url.protocol !== "postgresql:") {
+    throw new DatabaseOptionError("cannot use --database: give sqlite or a postgres://USER@HOST:PORT/DB URL");
+  }
+  if (url.password !== "") {
+    throw new DatabaseOptionError("cannot use --database: the URL holds a password; remove it and set PGPASSWORD in the server's environment");
+  }
+  return database;
+}
+
+/** The metadata store and the fan-out: SQLite with in-process notification, or PostgreSQL with the cross-node doorbell. */
+async function openStore(dataDir: string, database: string | undefined): Promise<{ store: Store; notifier: Notifier; doorbell: PostgresNotifier | null }> {
+  const url = postgresUrl(database);
+  if (url === null) return { store: SqliteStore.open(join(dataDir, DATA_FILES.database)), notifier: new MemoryNotifier(), doorbell: null };
+  const store = await PostgresStore.open(url, { applicationName: "sis-serve" });
+  try {
+    const doorbell = await PostgresNotifier.start({ url, store, startAfter: await store.highestSeq(), applicationName: "sis-serve-listen" });
+    return { store, notifier: doorbell, doorbell };
+  } catch (error) {
+    await store.close();
+    throw error;
+  }
 }
 
 export interface RunningServer {
@@ -61,14 +101,14 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
   const reachable = reachableHosts(opts.host);
   const hosts = [...new Set(["localhost", "127.0.0.1", ...reachable])];
   const keys = await openDataDir(opts.dataDir, hosts);
-  const store = SqliteStore.open(join(opts.dataDir, DATA_FILES.database));
+  const { store, notifier, doorbell } = await openStore(opts.dataDir, opts.database);
   const blobs = await FileBlobStore.open(join(opts.dataDir, DATA_FILES.blobs));
   // Start-up recovery: temporary files and blobs without a committed record were never acknowledged.
   const swept = await blobs.sweep(await store.allImageIds());
   if (swept.length > 0) log.info("removed unacknowledged upload files", { count: swept.length });
 
-  const notifier = new MemoryNotifier();
   const metrics = new Metrics();
+  if (doorbell) metrics.doorbellAgeMs = () => doorbell.msSinceLastCheck();
   const ctx: ServerContext = {
     store,
     blobs,
@@ -107,6 +147,7 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
       http = listenOrExplain(opts.httpHost, httpPort, "--http-port", () => Bun.serve({ hostname: opts.httpHost, port: httpPort, fetch: app.fetch }));
     } catch (error) {
       await protocol.stop();
+      await doorbell?.close();
       await store.close();
       throw error;
     }
@@ -131,6 +172,7 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
       ctx.hub.close();
       clearInterval(keySweeper);
       ctx.contentKeys.clear();
+      await doorbell?.close();
       await store.close();
     },
   };
