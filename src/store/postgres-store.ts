@@ -33,8 +33,8 @@ export interface PostgresStoreOptions {
   max?: number;
   /** application_name of the pool's connections, so an operator (or a test) can tell the nodes apart. */
   applicationName?: string;
-  /** How many times a call is tried in all when the connection is lost (default 5). */
-  attempts?: number;
+  /** How long a call keeps being tried again while the connection is lost, in ms (default 10 000: a server restart). */
+  retryForMs?: number;
   /** The schema that holds the tables (default: the server's search_path, normally `public`); created if absent. */
   schema?: string;
 }
@@ -43,11 +43,11 @@ const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
 
 export class PostgresStore implements Store {
   readonly #sql: SQL;
-  readonly #attempts: number;
+  readonly #retryForMs: number;
 
-  private constructor(sql: SQL, attempts: number) {
+  private constructor(sql: SQL, retryForMs: number) {
     this.#sql = sql;
-    this.#attempts = attempts;
+    this.#retryForMs = retryForMs;
   }
 
   /**
@@ -72,21 +72,22 @@ export class PostgresStore implements Store {
         throw new Error(`PostgreSQL has synchronous_commit=${sync}: an acknowledged image could be lost; set it to on`);
       }
       await migratePostgres(sql);
-      return new PostgresStore(sql, opts.attempts ?? 5);
+      return new PostgresStore(sql, opts.retryForMs ?? 10_000);
     } catch (err) {
       await sql.close();
       throw err;
     }
   }
 
-  /** Runs `fn`, again on a fresh connection after a lost one; `first` is false on a repeat. */
+  /** Runs `fn`, again on a fresh connection after a lost one (back-off 25 ms doubling to 500 ms) until retryForMs has passed; `first` is false on a repeat. */
   async #retry<T>(fn: (first: boolean) => Promise<T>): Promise<T> {
+    const deadline = Date.now() + this.#retryForMs;
     for (let attempt = 0; ; attempt++) {
       try {
         return await fn(attempt === 0);
       } catch (err) {
-        if (!retryable(err) || attempt + 1 >= this.#attempts) throw err;
-        await Bun.sleep(50 * 2 ** attempt);
+        if (!retryable(err) || Date.now() >= deadline) throw err;
+        await Bun.sleep(Math.min(500, 25 * 2 ** attempt));
       }
     }
   }

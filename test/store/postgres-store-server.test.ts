@@ -85,6 +85,27 @@ describe("killed connections (pg_terminate_backend)", () => {
   });
 });
 
+test("PostgreSQL restarted while images are inserted: every call resolves after the restart and every acknowledged image is kept (ST2)", async () => {
+  const { url, schema } = await pg.newSchema();
+  const store = await PostgresStore.open(url, { max: 4, schema });
+  try {
+    const alice = await store.createUser("alice", "h");
+    await store.insertImage(newImage(alice, "before.png"));
+    // pg_ctl stop runs before the inserts are issued: they meet a stopped server, then a starting one.
+    const restarting = pg.restart();
+    const during = await Promise.allSettled(Array.from({ length: 12 }, (_, i) => store.insertImage(newImage(alice, `during${i}.png`))));
+    await restarting;
+    expect(during.flatMap((r) => (r.status === "rejected" ? [String(r.reason)] : []))).toEqual([]);
+    const after = await store.insertImage(newImage(alice, "after.png"));
+    const all = await store.listImages({ after: 0, limit: 100 });
+    expect(all.length).toBe(14);
+    expect(all.at(-1)).toEqual(after);
+    for (const r of during) if (r.status === "fulfilled") expect(await store.findImage(r.value.id)).toEqual(r.value);
+  } finally {
+    await store.close();
+  }
+});
+
 describe("migrations (schema_version)", () => {
   test("open() stamps the current version and two nodes opening a new database together migrate it once", async () => {
     const { url, schema } = await pg.newSchema();

@@ -1,5 +1,5 @@
 /** A private PostgreSQL server per test file: initdb into a temporary folder, a free port, run as the `postgres` user, stopped in afterAll. */
-import { spawn, spawnSync } from "node:child_process";
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -18,6 +18,8 @@ export interface PostgresServer {
   newDatabase(): Promise<string>;
   /** The URL of one shared database and a fresh schema name in it (fast): for tests that do not LISTEN. */
   newSchema(): Promise<{ url: string; schema: string }>;
+  /** Stops the server (fast shutdown: every connection is cut) and starts it again on the same port and data. */
+  restart(): Promise<void>;
   /** A superuser client on the `postgres` database, for tests that look behind the store (pg_stat_activity, pg_terminate_backend). */
   admin: SQL;
   stop(): Promise<void>;
@@ -52,11 +54,15 @@ async function freePort(): Promise<number> {
   });
 }
 
-/** Runs `argv` as the server user (runuser when we are root), throwing with its output on failure. */
+/** Spawn options that run a child as the server user when we are root (PostgreSQL refuses root). */
+function asServerUser(): { uid?: number; gid?: number } {
+  return process.getuid?.() === 0 ? serverUserIds() : {};
+}
+
+/** Runs `argv` as the server user, throwing with its output on failure. */
 function runAsServerUser(argv: string[]): void {
-  const [cmd, ...args] = process.getuid?.() === 0 ? ["runuser", "-u", SERVER_USER, "--", ...argv] : argv;
-  const r = spawnSync(cmd!, args, { encoding: "utf8" });
-  if (r.status !== 0) throw new Error(`${argv.join(" ")} failed (${r.status}): ${r.stderr}${r.stdout}`);
+  const r = spawnSync(argv[0]!, argv.slice(1), { encoding: "utf8", ...asServerUser() });
+  if (r.status !== 0) throw new Error(`${argv.join(" ")} failed (${r.status}): ${r.error ?? ""}${r.stderr}${r.stdout}`);
 }
 
 function serverUserIds(): { uid: number; gid: number } {
@@ -67,10 +73,70 @@ function serverUserIds(): { uid: number; gid: number } {
 }
 
 /**
- * initdb (trust authentication on 127.0.0.1 only, UTF-8, C locale), then
- * postgres with fsync and synchronous_commit on. The server is a child of
- * this process; stop() ends it with pg_ctl stop -m fast, or SIGKILL.
+ * initdb (trust authentication, listening on 127.0.0.1 only, UTF-8, C
+ * locale), then postgres with fsync and synchronous_commit on, both as the
+ * `postgres` user when we are root. The server is a child of this process;
+ * stop() ends it with pg_ctl stop -m fast, or SIGKILL; a runner that exits
+ * without stop() sends it SIGINT (fast shutdown).
  */
+interface Postmaster {
+  child: ChildProcess;
+  data: string;
+  bin: string;
+  exited: () => boolean;
+}
+
+/**
+ * Spawns the postmaster directly as the server user (not through runuser, so
+ * a signal reaches it) and waits until it accepts connections. A test runner
+ * that exits without stop() (a crash, a timeout) sends it SIGINT, PostgreSQL's
+ * fast shutdown, rather than leave a server behind.
+ */
+async function launch(postgres: string, opts: string[], probeUrl: string): Promise<Postmaster> {
+  const child = spawn(postgres, opts, { stdio: ["ignore", "ignore", "pipe"], ...asServerUser() });
+  let stderr = "";
+  child.stderr!.on("data", (d: Buffer) => {
+    if (stderr.length < 20_000) stderr += d.toString();
+  });
+  let exited = false;
+  const onExit = () => {
+    if (!exited) child.kill("SIGINT");
+  };
+  process.once("exit", onExit);
+  child.once("exit", () => {
+    exited = true;
+    process.off("exit", onExit);
+  });
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    if (exited) throw new Error(`postgres exited at start-up: ${stderr}`);
+    const probe = new SQL(probeUrl, { max: 1, connectionTimeout: 2 });
+    try {
+      await probe`SELECT 1`;
+      break;
+    } catch (err) {
+      if (Date.now() > deadline) throw new Error(`postgres did not accept connections in 30 s: ${String(err)} ${stderr}`);
+      await Bun.sleep(50);
+    } finally {
+      await probe.close();
+    }
+  }
+  const data = opts[opts.indexOf("-D") + 1]!;
+  return { child, data, bin: postgres.slice(0, postgres.lastIndexOf("/")), exited: () => exited };
+}
+
+/** pg_ctl stop -m fast (or SIGKILL if that fails), then waits for the postmaster to exit. */
+async function halt(p: Postmaster): Promise<void> {
+  if (p.exited()) return;
+  const gone = new Promise((r) => p.child.once("exit", r));
+  try {
+    runAsServerUser([join(p.bin, "pg_ctl"), "stop", "-D", p.data, "-m", "fast", "-w", "-t", "20"]);
+  } catch {
+    p.child.kill("SIGKILL");
+  }
+  if (!p.exited()) await gone;
+}
+
 export async function startPostgres(): Promise<PostgresServer> {
   const bin = postgresBinDir();
   const dir = mkdtempSync(join(tmpdir(), "sis-pg-"));
@@ -86,34 +152,8 @@ export async function startPostgres(): Promise<PostgresServer> {
     "-c", "fsync=on", "-c", "synchronous_commit=on", "-c", "max_connections=100",
     "-c", "shared_buffers=16MB", "-c", "log_min_messages=warning",
   ];
-  const [cmd, ...args] = process.getuid?.() === 0
-    ? ["runuser", "-u", SERVER_USER, "--", join(bin, "postgres"), ...opts]
-    : [join(bin, "postgres"), ...opts];
-  const child = spawn(cmd!, args, { stdio: ["ignore", "ignore", "pipe"] });
-  let stderr = "";
-  child.stderr!.on("data", (d: Buffer) => {
-    if (stderr.length < 20_000) stderr += d.toString();
-  });
-  let exited = false;
-  child.once("exit", () => {
-    exited = true;
-  });
-
   const url = (db: string) => `postgres://postgres@127.0.0.1:${port}/${db}`;
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    if (exited) throw new Error(`postgres exited at start-up: ${stderr}`);
-    const probe = new SQL(url("postgres"), { max: 1, connectionTimeout: 2 });
-    try {
-      await probe`SELECT 1`;
-      break;
-    } catch (err) {
-      if (Date.now() > deadline) throw new Error(`postgres did not accept connections in 30 s: ${String(err)} ${stderr}`);
-      await Bun.sleep(50);
-    } finally {
-      await probe.close();
-    }
-  }
+  let server = await launch(join(bin, "postgres"), opts, url("postgres"));
 
   const admin = new SQL(url("postgres"), { max: 2 });
   let n = 0;
@@ -133,16 +173,13 @@ export async function startPostgres(): Promise<PostgresServer> {
       shared ??= newDatabase();
       return { url: await shared, schema: `s${++n}` };
     },
+    async restart() {
+      await halt(server);
+      server = await launch(join(bin, "postgres"), opts, url("postgres"));
+    },
     async stop() {
       await admin.close().catch(() => {});
-      if (!exited) {
-        try {
-          runAsServerUser([join(bin, "pg_ctl"), "stop", "-D", data, "-m", "fast", "-w", "-t", "20"]);
-        } catch {
-          child.kill("SIGKILL");
-        }
-        if (!exited) await new Promise((r) => child.once("exit", r));
-      }
+      await halt(server);
       rmSync(dir, { recursive: true, force: true });
     },
   };
