@@ -65,7 +65,12 @@ function postgresUrl(database: string | undefined): string | null {
 async function openStore(dataDir: string, database: string | undefined): Promise<{ store: Store; notifier: Notifier; doorbell: PostgresNotifier | null }> {
   const url = postgresUrl(database);
   if (url === null) return { store: SqliteStore.open(join(dataDir, DATA_FILES.database)), notifier: new MemoryNotifier(), doorbell: null };
-  const store = await PostgresStore.open(url, { applicationName: "sis-serve" });
+  const where = new URL(url);
+  const store = await PostgresStore.open(url, { applicationName: "sis-serve" }).catch((error: unknown) => {
+    // No password in the message: the URL holds none (postgresUrl), and only host, port and database are named.
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new DatabaseOptionError(`cannot open the database ${where.host}${where.pathname}: ${reason}; check --database and that PostgreSQL runs there`);
+  });
   try {
     const doorbell = await PostgresNotifier.start({ url, store, startAfter: await store.highestSeq(), applicationName: "sis-serve-listen" });
     return { store, notifier: doorbell, doorbell };
@@ -96,6 +101,7 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
   const log = opts.log ?? createLogger();
   // Nothing is created in the data directory for a server that cannot listen.
   assertCanListen(opts.host, opts.port, "--port");
+  postgresUrl(opts.database); // a malformed --database, or one holding a password, creates nothing either
   if (opts.httpPort !== null) assertCanListen(opts.httpHost, opts.httpPort, "--http-port");
   // The TLS certificate names every address a client may use (a wildcard host: each interface's).
   const reachable = reachableHosts(opts.host);

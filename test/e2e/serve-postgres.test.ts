@@ -1,6 +1,7 @@
 /** The compiled `sis serve --database postgres://…` on a private PostgreSQL: register, post, watch, restart; a URL with a password refused. */
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { SQL } from "bun";
+import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { register, sis, startServe, startWatch, tempDir } from "../support/cli.ts";
 import { type PostgresServer, startPostgres } from "../support/postgres.ts";
@@ -66,4 +67,12 @@ test("a --database URL holding a password is refused, and the password is not ec
   expect(r.code).toBe(1);
   expect(r.stderr).toContain("sis: cannot use --database: the URL holds a password; remove it and set PGPASSWORD in the server's environment");
   expect(r.stdout + r.stderr).not.toContain("hunter2-secret");
+  expect(existsSync(join(root, "data"))).toBe(false);
+});
+
+test("a database that cannot be reached: sis serve says which and what to check, and exits 1", async () => {
+  using root = tempDir("sis-serve-pg-");
+  const r = await sis(["serve", "--data", join(root, "data"), "--port", "0", "--http-port", "0", "--database", "postgres://sis@127.0.0.1:1/nowhere"]);
+  expect(r.code).toBe(1);
+  expect(r.stderr).toMatch(/^sis: cannot open the database 127\.0\.0\.1:1\/nowhere: .+; check --database and that PostgreSQL runs there\n$/);
 });
