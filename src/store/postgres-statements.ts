@@ -34,9 +34,15 @@ export async function findUser(sql: SQL, username: string): Promise<UserRecord |
   return rows.length ? userOf(rows[0]) : null;
 }
 
-export async function findUserById(sql: SQL, id: number): Promise<UserRecord | null> {
-  const rows = await sql`SELECT id, username, password_hash, created_at FROM users
-    WHERE id = ${id} AND deleted_at IS NULL`;
+/**
+ * A live user by id, locked FOR SHARE until the caller's transaction ends: a
+ * deleteUser (FOR UPDATE) waits for it, or it waits for the deletion and
+ * then finds no live user. So no image or certificate row is added for a
+ * user whose deletion committed first (ST6).
+ */
+export async function lockLiveUser(tx: SQL, id: number): Promise<UserRecord | null> {
+  const rows = await tx`SELECT id, username, password_hash, created_at FROM users
+    WHERE id = ${id} AND deleted_at IS NULL FOR SHARE`;
   return rows.length ? userOf(rows[0]) : null;
 }
 
@@ -62,14 +68,16 @@ export async function deleteUserTx(tx: SQL, username: string, now: number): Prom
 
 const CERTS = `SELECT ${CERT_COLUMNS} FROM certificates c JOIN users u ON u.id = c.user_id`;
 
-/** Resolves to whether a row was added (false: unknown or deleted user). */
+/** Resolves to whether a row was added (false: unknown or deleted user, also one whose deletion commits meanwhile). */
 export async function addCert(
   sql: SQL, c: { serial: string; userId: number; der: Uint8Array; notBefore: number; notAfter: number }, now: number,
 ): Promise<boolean> {
-  const r = await sql`INSERT INTO certificates (serial, user_id, der, not_before, not_after, created_at)
-    SELECT ${c.serial}, id, ${bytea(c.der)}, ${c.notBefore}, ${c.notAfter}, ${now} FROM users
-    WHERE id = ${c.userId} AND deleted_at IS NULL`;
-  return r.count > 0;
+  return sql.begin(async (tx) => {
+    if (!(await lockLiveUser(tx, c.userId))) return false;
+    await tx`INSERT INTO certificates (serial, user_id, der, not_before, not_after, created_at)
+      VALUES (${c.serial}, ${c.userId}, ${bytea(c.der)}, ${c.notBefore}, ${c.notAfter}, ${now})`;
+    return true;
+  });
 }
 
 export async function findCert(sql: SQL, serial: string): Promise<CertRecord | null> {
@@ -132,7 +140,7 @@ export async function imageNameTaken(sql: SQL, ownerId: number, name: string): P
  * Resolves to the new seq.
  */
 export async function insertImageTx(tx: SQL, image: NewImage, createdAt: number): Promise<number> {
-  const owner = await findUserById(tx, image.ownerId);
+  const owner = await lockLiveUser(tx, image.ownerId);
   if (!owner) throw new Error(`cannot store an image for unknown or deleted user id ${image.ownerId}`);
   if (owner.username !== image.owner) {
     throw new Error(`image owner ${JSON.stringify(image.owner)} does not match user id ${image.ownerId}`);

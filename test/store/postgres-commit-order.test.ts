@@ -1,12 +1,12 @@
-/** ST1 on PostgreSQL: seq is commit order even when one insert's commit is delayed on purpose, so a reader paging with `after` never skips. */
+/** ST1 and ST6 on PostgreSQL under concurrency: seq is commit order even when one insert's commit is delayed on purpose (a reader paging with `after` never skips); a deletion and an insert for the same user serialise. */
 import { afterAll, afterEach, beforeAll, beforeEach, expect, test } from "bun:test";
 import { SQL } from "bun";
 import type { ImageRecord, UserRecord } from "../../src/server/ports.ts";
-import { insertImageTx } from "../../src/store/postgres-statements.ts";
+import { deleteUserTx, insertImageTx } from "../../src/store/postgres-statements.ts";
 import { PostgresStore } from "../../src/store/postgres-store.ts";
 import { type PostgresServer, startPostgres } from "../support/postgres.ts";
 import { until } from "../support/until.ts";
-import { newImage } from "./fixtures.ts";
+import { newCert, newImage } from "./fixtures.ts";
 
 let pg: PostgresServer;
 beforeAll(async () => {
@@ -50,6 +50,13 @@ function reader() {
 async function lockWaiters(): Promise<number> {
   const [{ n }] = await pg.admin`SELECT count(*)::int AS n FROM pg_stat_activity
     WHERE wait_event_type = 'Lock' AND query LIKE '%counters%'`;
+  return n;
+}
+
+/** Backends waiting for a lock on a users row (FOR SHARE behind a deletion's FOR UPDATE). */
+async function userLockWaiters(): Promise<number> {
+  const [{ n }] = await pg.admin`SELECT count(*)::int AS n FROM pg_stat_activity
+    WHERE wait_event_type = 'Lock' AND query LIKE '%FOR SHARE%'`;
   return n;
 }
 
@@ -146,4 +153,25 @@ test("the method catches the bug: with a sequence drawn at insert, a reader pagi
   await page();
   expect(seen).toEqual(["fast"]);
   expect((await other`SELECT count(*)::int AS n FROM naive`)[0].n).toBe(2);
+});
+
+test("a deletion held open: an image and a certificate for that user wait for it, then are refused; nothing is left unrevoked (ST6)", async () => {
+  let release!: () => void;
+  const held = new Promise<void>((resolve) => (release = resolve));
+  let locked = false;
+  const deletion = other.begin(async (tx) => {
+    expect(await deleteUserTx(tx, "alice", Date.now())).toBe(true);
+    locked = true;
+    await held;
+  });
+  await until(() => locked, "the deletion to lock alice's row");
+  const image = store.insertImage(newImage(alice, "late.png"));
+  const cert = store.addCert(newCert(alice.id, "0a0b"));
+  await until(async () => (await userLockWaiters()) >= 2, "the insert and the certificate to wait for the deletion");
+  release();
+  await deletion;
+  await expect(image).rejects.toThrow(/unknown or deleted user/);
+  await expect(cert).rejects.toThrow(/unknown or deleted user/);
+  expect(await store.findImageByName("alice", "late.png")).toBeNull();
+  expect(await store.findCert("0a0b")).toBeNull();
 });
