@@ -65,7 +65,12 @@ export class PostgresStore implements Store {
     const sql = new SQL(url, { max: opts.max ?? 10, connection });
     try {
       // The name matched SCHEMA_NAME above: safe to splice as an identifier.
-      if (opts.schema !== undefined) await sql.unsafe(`CREATE SCHEMA IF NOT EXISTS ${opts.schema}`);
+      // Two nodes racing here: the loser may get a unique violation on the catalog although the schema now exists.
+      if (opts.schema !== undefined) {
+        await sql.unsafe(`CREATE SCHEMA IF NOT EXISTS ${opts.schema}`).catch(async (err) => {
+          if ((await sql`SELECT to_regnamespace(${opts.schema}) AS s`)[0].s === null) throw err;
+        });
+      }
       const [{ synchronous_commit: sync }] = await sql`SHOW synchronous_commit`;
       // "off" acknowledges before the WAL is flushed; every other value waits for at least the local flush.
       if (sync === "off") {
