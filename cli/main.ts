@@ -3,7 +3,7 @@
 import { COMMAND_HELP, USAGE } from "./help.ts";
 import { VERSION } from "./version.ts";
 
-const COMMANDS = ["serve", "register", "whoami", "post", "list", "get", "watch", "admin", "demo", "gallery"] as const;
+const COMMANDS = ["serve", "register", "renew", "whoami", "post", "list", "get", "watch", "admin", "demo", "gallery", "devices", "rm", "passwd"] as const;
 type Command = (typeof COMMANDS)[number];
 
 async function main(argv: string[]): Promise<number> {

@@ -5,18 +5,8 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$PWD/node_modules/.bin:$PATH"
 
-# The browser test drives Debian's Chromium (nothing is downloaded by npm).
-# On a fresh Debian machine as root, install it; elsewhere that test says what is missing.
-if [ ! -x /usr/bin/chromium ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-  echo "installing Debian's chromium for the browser test"
-  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
-fi
-# The PostgreSQL store's tests start a private server from the server binaries (test/support/postgres.ts).
-if [ ! -x /usr/local/bin/initdb ] && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 \
-  && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-  echo "installing Debian's postgresql for the PostgreSQL store's tests"
-  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
-fi
+# Debian's packages the tests drive (Chromium, faketime, exiftool, …), installed when missing and root.
+bash scripts/test-deps.sh
 
 passed=0
 failed=0

@@ -1,8 +1,10 @@
 /** sis admin: revoke certificates and list them, on the data directory (the work is src/app/admin.ts). */
-import { AdminError, certStatuses, revokeSerial, revokeUser } from "../../src/app/admin.ts";
+import { AdminError, certStatuses, revocationDetail, revokeSerial, revokeUser } from "../../src/app/admin.ts";
+import { deleteAnyImage } from "../../src/app/admin-rm.ts";
 import { DEFAULT_CONFIG } from "../../src/app/options.ts";
 import { parse, UsageError } from "../args.ts";
 import { table } from "../format.ts";
+import { membershipCommand } from "./admin-members.ts";
 
 export async function admin(args: string[]): Promise<number> {
   const [sub, ...rest] = args;
@@ -13,23 +15,35 @@ export async function admin(args: string[]): Promise<number> {
       const m = await import("./admin-backup.ts");
       return await (sub === "backup" ? m.backupCommand(rest) : sub === "verify-backup" ? m.verifyBackupCommand(rest) : m.restoreCommand(rest));
     }
+    // Delete any image (M29).
+    if (sub === "rm") return await adminRm(rest);
+    // Membership: invite, invitations, users, disable, enable, delete.
+    const member = membershipCommand(sub);
+    if (member) return await member(rest);
   } catch (error) {
     throw error instanceof AdminError ? new UsageError(error.message) : error;
   }
-  throw new UsageError(sub ? `no admin command '${sub}'` : "say 'revoke', 'certs', 'backup', 'verify-backup' or 'restore'");
+  throw new UsageError(sub ? `no admin command '${sub}'` : "say 'revoke', 'certs', 'invite', 'invitations', 'users', 'disable', 'enable', 'delete', 'rm', 'backup', 'verify-backup' or 'restore'");
 }
 
 async function revoke(args: string[]): Promise<number> {
-  const { values, positionals } = parse(args, { data: { type: "string", default: DEFAULT_CONFIG.data }, serial: { type: "string" } }, { max: 1 });
+  const { values, positionals } = parse(
+    args,
+    { data: { type: "string", default: DEFAULT_CONFIG.data }, serial: { type: "string" }, reason: { type: "string" }, "compromised-since": { type: "string" } },
+    { max: 1 },
+  );
   if (Boolean(values.serial) === Boolean(positionals[0])) throw new UsageError("give a USER or --serial HEX, not both");
+  const now = Date.now();
+  const detail = revocationDetail({ ...(values.reason !== undefined && { reason: values.reason }), ...(values["compromised-since"] !== undefined && { compromisedSince: values["compromised-since"] }) }, now);
+  const why = detail.reason === "unspecified" ? "" : ` (${detail.reason}${detail.invalidityDate !== undefined ? ` since ${new Date(detail.invalidityDate).toISOString()}` : ""})`;
   if (values.serial) {
-    const r = await revokeSerial(values.data, values.serial);
-    process.stdout.write(r.revoked ? `revoked certificate ${r.serial} of ${r.username}\n` : `certificate ${r.serial} of ${r.username} was already revoked\n`);
+    const r = await revokeSerial(values.data, values.serial, now, detail);
+    process.stdout.write(r.revoked ? `revoked certificate ${r.serial} of ${r.username}${why}\n` : `certificate ${r.serial} of ${r.username} was already revoked\n`);
     return 0;
   }
   const user = positionals[0]!;
-  const n = await revokeUser(values.data, user);
-  process.stdout.write(`revoked ${n} certificate${n === 1 ? "" : "s"} of ${user}\n`);
+  const n = await revokeUser(values.data, user, now, detail);
+  process.stdout.write(`revoked ${n} certificate${n === 1 ? "" : "s"} of ${user}${why}\n`);
   return 0;
 }
 
@@ -39,5 +53,16 @@ async function certs(args: string[]): Promise<number> {
   if (values.json) process.stdout.write(JSON.stringify(list, null, 2) + "\n");
   else if (list.length === 0) process.stdout.write("no certificates issued yet\n");
   else process.stdout.write(table([["USER", "SERIAL", "NOT AFTER", "STATUS"], ...list.map((c) => [c.user, c.serial, c.notAfter, c.status])]));
+  return 0;
+}
+
+/** sis admin rm OWNER/NAME: deletes any user's image, also while the server runs (M29). */
+async function adminRm(args: string[]): Promise<number> {
+  const { values, positionals } = parse(args, { data: { type: "string", default: DEFAULT_CONFIG.data } }, { min: 1, max: 1 });
+  const target = positionals[0]!;
+  const slash = target.indexOf("/");
+  if (slash <= 0 || slash === target.length - 1) throw new UsageError("give the image as OWNER/NAME, e.g. alice/cat.png");
+  const r = await deleteAnyImage(values.data, target.slice(0, slash), target.slice(slash + 1));
+  process.stdout.write(`deleted ${r.owner}/${r.name} (#${r.seq}, ${r.cipherSize} bytes stored) from the server\n`);
   return 0;
 }

@@ -40,6 +40,8 @@ export async function get(args: string[]): Promise<number> {
       progress.done(); // also before an error, so it is not printed after a half-drawn bar
     }
     process.stdout.write(`${result.written ? "saved" : "already saved"} ${result.image.owner}/${result.image.name}: signature by ${result.signer} (serial ${result.signerSerial}) verified\n${result.path}\n`);
+    // T4: a token that was not used is never silent; the certificate was judged as of now.
+    if (result.tokenProblem) process.stderr.write(`sis: warning: ${result.image.owner}/${result.image.name}: the time-stamp was not used: ${result.tokenProblem}; the signer's certificate was judged as of now\n`);
   } finally {
     conn.close();
   }

@@ -2,19 +2,20 @@
 import { FlagError, loadConfig, parseFlags, printConfig, serveOptionsOf } from "../../src/app/config.ts";
 import { SERVE_OPTIONS } from "../../src/app/options.ts";
 import { DatabaseOptionError, hostPort, isWildcard, ListenError, reachableHosts, startServer } from "../../src/app/serve.ts";
+import { runService, serviceLogger } from "../../src/app/service.ts";
 import { ClientError } from "../../src/client/errors.ts";
 import { parse, UsageError } from "../args.ts";
 import { VERSION } from "../version.ts";
 
 const FLAGS = {
-  ...Object.fromEntries(SERVE_OPTIONS.map((o) => [o.key, { type: "string" } as const])),
+  ...Object.fromEntries(SERVE_OPTIONS.map((o) => [o.key, { type: (o.kind as string) === "flag" ? "boolean" : "string" } as const])),
   config: { type: "string" },
   "print-config": { type: "boolean", default: false },
 } as const;
 
 export async function serve(args: string[]): Promise<number> {
   const { values } = parse(args, FLAGS);
-  const { config: file, "print-config": print, ...raw } = values as Record<string, string | undefined> & { config?: string; "print-config": boolean };
+  const { config: file, "print-config": print, ...raw } = values as Record<string, string | boolean | undefined> & { config?: string; "print-config": boolean };
   let flags;
   try {
     flags = parseFlags(raw);
@@ -28,12 +29,17 @@ export async function serve(args: string[]): Promise<number> {
   }
   const dataDir = config.data;
   const host = config.host;
-  const server = await startServer({ ...serveOptionsOf(config), version: VERSION }).catch((error: unknown) => {
+  const log = serviceLogger(config);
+  const server = await startServer({ ...serveOptionsOf(config), log, version: VERSION }).catch((error: unknown) => {
     // A port in use (or not ours) is the operator's to fix: say which and how, exit 1.
     if (error instanceof ListenError || error instanceof DatabaseOptionError) throw new ClientError(error.message);
     throw error;
   });
-  if (server.created) process.stderr.write(newCaNotice(dataDir, server.caFingerprint));
+  if (server.created) {
+    // A JSON log stays one object a line (O10): the notice is a log line there.
+    if (log.format === "json") log.warn(newCaNotice(dataDir, server.caFingerprint).replace(/^sis: (NOTE: )?/gm, "").trim().replace(/\n/g, " "), { data: dataDir, caFingerprint: server.caFingerprint });
+    else process.stderr.write(newCaNotice(dataDir, server.caFingerprint));
+  }
   const out = process.stdout;
   const first = server.reachable[0]!;
   out.write(`sis ${VERSION} serving from ${dataDir}${server.created ? " (new CA created)" : ""}\n`);
@@ -41,14 +47,16 @@ export async function serve(args: string[]): Promise<number> {
   out.write(`protocol: tls://${hostPort(host, server.port)}\n`);
   if (isWildcard(host)) out.write(`listening on every interface; clients reach it at ${server.reachable.map((h) => hostPort(h, server.port)).join(", ")}\n`);
   if (server.httpPort !== null) out.write(`http: http://${hostPort(reachableHosts(config["http-host"])[0]!, server.httpPort)} (/ca.pem /crl.pem /healthz /metrics)\n`);
+  // Membership (M7): the first user's invitation, next to the fingerprint; on stdout only, never in a log.
+  if (server.firstInvitation) {
+    out.write(`invitation: ${server.firstInvitation.text}\n`);
+    out.write(`the first user registers with: sis register --invite - --user NAME   (paste the invitation line above when asked; it works once, for 7 days)\n`);
+  }
+  if (config["open-registration"]) out.write(`OPEN REGISTRATION: anyone who can reach this port can create an account (--open-registration)\n`);
+  else out.write(`new users need an invitation: sis admin invite --data ${dataDir}\n`);
   out.write(`users register with: sis register --server ${hostPort(first, server.port)} --user NAME --ca-fingerprint ${server.caFingerprint}\n`);
 
-  await new Promise<void>((done) => {
-    const stop = () => done();
-    process.once("SIGINT", stop);
-    process.once("SIGTERM", stop);
-  });
-  await server.stop();
+  await runService({ server, log, config, ...(file !== undefined ? { file } : {}), flags });
   return 0;
 }
 

@@ -3,7 +3,7 @@ import { existsSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { normalizeSerial } from "../pki/index.ts";
 import { DATA_FILES } from "../server/data-dir.ts";
-import type { CertStore, UserStore } from "../server/ports.ts";
+import type { CertStore, MembershipStore, RevocationDetail, UserStore } from "../server/ports.ts";
 import { SqliteStore } from "../store/index.ts";
 
 /** The operator named something that is not there (exit 2); the message says what to do. */
@@ -11,10 +11,10 @@ export class AdminError extends Error {
   override readonly name = "AdminError";
 }
 
-type AdminStore = UserStore & CertStore & { close(): void };
+type AdminStore = UserStore & CertStore & MembershipStore & { close(): void };
 
 /** Opens the store of the data directory `data` for one task and closes it after. */
-async function withStore<T>(data: string, task: (store: AdminStore) => Promise<T>): Promise<T> {
+export async function withStore<T>(data: string, task: (store: AdminStore) => Promise<T>): Promise<T> {
   const path = join(resolve(data), DATA_FILES.database);
   if (!existsSync(path)) throw new AdminError(`no sis database in ${resolve(data)}; pass the server's --data DIR`);
   const store = SqliteStore.open(path);
@@ -32,21 +32,43 @@ export interface SerialRevocation {
   revoked: boolean;
 }
 
-export function revokeSerial(data: string, serialText: string, now = Date.now()): Promise<SerialRevocation> {
+export function revokeSerial(data: string, serialText: string, now = Date.now(), detail: RevocationDetail = {}): Promise<SerialRevocation> {
   return withStore(data, async (store) => {
     const serial = normalizeSerial(serialText);
     const cert = await store.findCert(serial);
     if (!cert) throw new AdminError(`no certificate with serial ${serial}; 'sis admin certs' lists them`);
-    return { serial, username: cert.username, revoked: await store.revokeSerial(serial, now) };
+    return { serial, username: cert.username, revoked: await store.revokeSerial(serial, now, detail) };
   });
 }
 
-/** Revokes every valid certificate of `user`; returns how many. */
-export function revokeUser(data: string, user: string, now = Date.now()): Promise<number> {
+/** Revokes every valid certificate of `user` (each with `detail`); returns how many. */
+export function revokeUser(data: string, user: string, now = Date.now(), detail: RevocationDetail = {}): Promise<number> {
   return withStore(data, async (store) => {
     if (!(await store.findUser(user))) throw new AdminError(`no user '${user}'`);
-    return store.revokeUser(user, now);
+    return store.revokeUser(user, now, detail);
   });
+}
+
+/** The reasons `sis admin revoke --reason` takes (RFC 5280 CRLReason names; ENVELOPE.md V13). */
+export const REVOKE_REASONS = ["keyCompromise", "affiliationChanged", "superseded", "cessationOfOperation", "unspecified"] as const;
+
+/**
+ * T7: --reason and --compromised-since as a RevocationDetail. --compromised-since implies
+ * keyCompromise and must not be later than the revocation (`now`); a time without a zone is UTC.
+ */
+export function revocationDetail(opts: { reason?: string; compromisedSince?: string }, now = Date.now()): RevocationDetail {
+  const reason = opts.reason ?? (opts.compromisedSince !== undefined ? "keyCompromise" : "unspecified");
+  if (!(REVOKE_REASONS as readonly string[]).includes(reason)) throw new AdminError(`--reason must be one of ${REVOKE_REASONS.join(", ")}, not '${reason}'`);
+  const detail: RevocationDetail = { reason: reason as (typeof REVOKE_REASONS)[number] };
+  if (opts.compromisedSince !== undefined) {
+    if (reason !== "keyCompromise") throw new AdminError("--compromised-since goes with --reason keyCompromise (or no --reason)");
+    const text = opts.compromisedSince.trim();
+    const at = Date.parse(/[zZ]|[+-]\d\d:?\d\d$/.test(text) || !text.includes("T") ? text : `${text}Z`);
+    if (!Number.isFinite(at)) throw new AdminError(`--compromised-since '${opts.compromisedSince}' is not a time; write it as 2026-05-01T10:00:00Z`);
+    if (at > now) throw new AdminError(`--compromised-since ${new Date(at).toISOString()} is in the future; a key cannot be known compromised before it was`);
+    detail.invalidityDate = at;
+  }
+  return detail;
 }
 
 export interface CertStatus {

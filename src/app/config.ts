@@ -7,9 +7,13 @@ import type { ServerLimits } from "../server/context.ts";
 import { allowed, DEFAULT_CONFIG, formatSizeValue, optionSpec, parseSize, SERVE_OPTIONS, type OptionSpec, type ServeConfig } from "./options.ts";
 
 /** One option's value, the same rule for a flag and a file; every message says what is allowed. */
-function valueSchema(o: OptionSpec): z.ZodType<string | number> {
+function valueSchema(o: OptionSpec): z.ZodType<string | number | boolean> {
   const error = `takes ${allowed(o)}`;
+  if (o.kind === "flag") return z.boolean({ error });
   if (o.kind === "string") return z.string({ error }).min(1, { error });
+  if (o.kind === "enum") return z.enum(o.choices as [string, ...string[]], { error });
+  // A flag gives the words, a file a TOML boolean.
+  if (o.kind === "bool") return z.union([z.boolean(), z.enum(["true", "false"])], { error }).transform((v) => v === true || v === "true");
   const int = z.int({ error }).min(o.min ?? 0, { error }).max(o.max ?? Number.MAX_SAFE_INTEGER, { error });
   if (o.kind === "int") return int;
   return z
@@ -25,7 +29,7 @@ function valueSchema(o: OptionSpec): z.ZodType<string | number> {
     .pipe(int);
 }
 
-const VALUES = new Map<string, z.ZodType<string | number>>(SERVE_OPTIONS.map((o) => [o.key, valueSchema(o)]));
+const VALUES = new Map<string, z.ZodType<string | number | boolean>>(SERVE_OPTIONS.map((o) => [o.key, valueSchema(o)]));
 
 /** A config file: every key optional, an unknown key refused. */
 export const CONFIG_SCHEMA = z.strictObject(Object.fromEntries(SERVE_OPTIONS.map((o) => [o.key, valueSchema(o).optional()])));
@@ -36,11 +40,16 @@ export class FlagError extends Error {
 }
 
 /** Flag strings (as parseArgs gives them) to values; `--port 70000` → FlagError("--port takes a whole number from 0 to 65535"). */
-export function parseFlags(raw: Record<string, string | undefined>): Partial<ServeConfig> {
-  const out: Record<string, string | number> = {};
+export function parseFlags(raw: Record<string, string | boolean | undefined>): Partial<ServeConfig> {
+  const out: Record<string, string | number | boolean> = {};
   for (const [key, text] of Object.entries(raw)) {
     const o = optionSpec(key);
     if (text === undefined || !o) continue;
+    // A switch (kind "flag") arrives from parseArgs as true.
+    if (typeof text === "boolean") {
+      if (o.kind === "flag") out[key] = text;
+      continue;
+    }
     const n = Number(text);
     const value = o.kind === "int" && text.trim() !== "" && !Number.isNaN(n) ? n : text;
     const r = VALUES.get(o.key)!.safeParse(value);
@@ -130,9 +139,9 @@ function defined<T extends object>(values: T): Partial<T> {
 export function printConfig(config: ServeConfig): string {
   const lines = ["# sis serve: the effective configuration (sis serve --print-config).", "# Use it with 'sis serve --config FILE'; every key is optional, and a flag overrides the file.", ""];
   for (const o of SERVE_OPTIONS as readonly OptionSpec[]) {
-    const value = (config as Record<string, string | number>)[o.key]!;
+    const value = (config as Record<string, string | number | boolean>)[o.key]!;
     lines.push(`# ${o.help}${o.kind === "string" ? "" : `; ${allowed(o)}`} (default ${o.kind === "size" ? formatSizeValue(Number(o.default)) : JSON.stringify(o.default)})`);
-    lines.push(`${o.key} = ${o.kind === "string" ? JSON.stringify(value) : o.kind === "size" ? JSON.stringify(formatSizeValue(Number(value))) : String(value)}`);
+    lines.push(`${o.key} = ${o.kind === "string" || o.kind === "enum" ? JSON.stringify(value) : o.kind === "size" ? JSON.stringify(formatSizeValue(Number(value))) : String(value)}`);
     lines.push("");
   }
   return lines.join("\n");
@@ -148,6 +157,12 @@ export function limitsOf(config: ServeConfig): ServerLimits {
     idleTimeoutMs: 1000 * config["idle-timeout"],
     uploadStallTimeoutMs: 1000 * config["upload-stall-timeout"],
     revocationCheckMs: 1000 * config["revocation-check"],
+    tlsCertDays: config["tls-cert-days"],
+    tlsRenewCheckMs: 1000 * config["tls-renew-check"],
+    quotaBytes: config.quota,
+    postsPerMinute: config["post-rate"],
+    postBytesPerMinute: config["post-bytes-rate"],
+    linkLifetimeMs: 1000 * config["link-lifetime"],
   };
 }
 
@@ -163,9 +178,11 @@ export interface ServePlacement {
   limits: ServerLimits;
   /** "sqlite", or a postgres:// URL (docs/SCALING.md). */
   database: string;
+  /** Membership (M6): anyone may create an account, no invitation needed. */
+  openRegistration: boolean;
 }
 
 /** What startServer() takes, from a configuration (the caller adds version and log). */
 export function serveOptionsOf(config: ServeConfig): ServePlacement {
-  return { dataDir: config.data, host: config.host, port: config.port, httpHost: config["http-host"], httpPort: config["http-port"], limits: limitsOf(config), database: config.database };
+  return { dataDir: config.data, host: config.host, port: config.port, httpHost: config["http-host"], httpPort: config["http-port"], limits: limitsOf(config), database: config.database, openRegistration: config["open-registration"] };
 }

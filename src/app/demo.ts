@@ -26,6 +26,7 @@ export interface DemoOptions {
 export async function runDemo(opts: DemoOptions): Promise<boolean> {
   const { dir, say } = opts;
   const serverLog: Logger = {
+    debug() {},
     info(message, f) {
       if (message === "image sent") say("server", `unwrapped the key of ${f?.owner}'s image and re-wrapped it for ${f?.to}'s certificate (serial ${f?.serial}); the image itself stayed encrypted`);
     },
@@ -34,7 +35,7 @@ export async function runDemo(opts: DemoOptions): Promise<boolean> {
       opts.onServerError(message, f ?? {});
     },
   };
-  const server = await startServer({ dataDir: join(dir, "server"), host: "127.0.0.1", port: 0, httpHost: "127.0.0.1", httpPort: null, log: serverLog, version: opts.version });
+  const server = await startServer({ dataDir: join(dir, "server"), host: "127.0.0.1", port: 0, httpHost: "127.0.0.1", httpPort: null, log: serverLog, version: opts.version, openRegistration: true });
   const controller = new AbortController();
   try {
     const address = `127.0.0.1:${server.port}`;

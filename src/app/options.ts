@@ -2,18 +2,21 @@
 import { MAX_PLAINTEXT_SIZE } from "../crypto/envelope-header.ts";
 import { DEFAULT_PORT, PING_INTERVAL_MS } from "../protocol/limits.ts";
 
-export type OptionKind = "string" | "int" | "size";
+/** "flag": a switch, `--key` alone on the command line, `key = true` in a file; "bool": `--key=true|false`. */
+export type OptionKind = "string" | "int" | "size" | "enum" | "bool" | "flag";
 
 export interface OptionSpec {
   /** The flag (`--key`) and the key of a `--config` file. */
   readonly key: string;
   readonly kind: OptionKind;
-  readonly default: string | number;
+  readonly default: string | number | boolean;
   /** Inclusive bounds of a number (an int, or a size in bytes). */
   readonly min?: number;
   readonly max?: number;
   /** What an int counts, said in help and errors ("seconds", "days"). */
   readonly unit?: string;
+  /** The values an enum takes. */
+  readonly choices?: readonly string[];
   /** The value's placeholder in help. */
   readonly metavar: string;
   readonly help: string;
@@ -36,14 +39,29 @@ export const SERVE_OPTIONS = [
   { key: "idle-timeout", kind: "int", default: 120, min: MIN_IDLE_S, max: 86_400, unit: "seconds", metavar: "S", help: "a connection without a whole frame from its client is closed" },
   { key: "handshake-timeout", kind: "int", default: 10, min: 1, max: 300, unit: "seconds", metavar: "S", help: "time for the TLS handshake plus HELLO" },
   { key: "upload-stall-timeout", kind: "int", default: 30, min: 1, max: 3600, unit: "seconds", metavar: "S", help: "an upload without a data frame this long is abandoned" },
+  // Renewal (RN8, RN9): the server's TLS certificate is replaced while running when a third of its lifetime is left.
+  { key: "tls-cert-days", kind: "int", default: 397, min: 1, max: 397, unit: "days", metavar: "N", help: "lifetime of the server's TLS certificate; renewed while running once a third of it is left" },
+  { key: "tls-renew-check", kind: "int", default: 3600, min: 1, max: 86_400, unit: "seconds", metavar: "S", help: "how often the TLS certificate (renewal) and the CA (a warning within a year of its end) are checked" },
+  // Membership (M6): off by default, so a server is invitation-only unless its operator says otherwise.
+  { key: "open-registration", kind: "flag", default: false, metavar: "", help: "let ANYONE who can reach the port create an account with just a name and a password (no invitation); for a closed network or a demo only" },
   { key: "revocation-check", kind: "int", default: 2, min: 1, max: 3600, unit: "seconds", metavar: "S", help: "how often open connections are checked against revocations (one indexed read)" },
+  // Devices, quotas, deletion (PROTOCOL.md M25, M26): what one user may put on everyone's disk.
+  { key: "quota", kind: "size", default: 10 * 1024 ** 3, min: 0, max: 1024 ** 5, metavar: "SIZE", help: "storage per user (the encrypted images, uploads under way included); 0 for none" },
+  { key: "post-rate", kind: "int", default: 120, min: 0, max: 1_000_000, unit: "posts per minute", metavar: "N", help: "posts one user may start per minute; 0 for no limit" },
+  { key: "link-lifetime", kind: "int", default: 600, min: 1, max: 86_400, unit: "seconds", metavar: "S", help: "how long a code from 'sis devices link' stays usable (once)" },
+  { key: "post-bytes-rate", kind: "size", default: 2 * 1024 ** 3, min: 0, max: 1024 ** 5, metavar: "SIZE", help: "bytes one user may start uploading per minute (an image larger than this alone still passes); 0 for no limit" },
+  // Operations (signals and logs, PROTOCOL.md O1–O4).
+  { key: "shutdown-grace", kind: "int", default: 10, min: 0, max: 3600, unit: "seconds", metavar: "S", help: "on SIGTERM or SIGINT, uploads in progress get this long to finish before they are aborted" },
+  { key: "log-level", kind: "enum", default: "info", choices: ["debug", "info", "warn", "error"], metavar: "LEVEL", help: "the least severe log lines written (SIGHUP rereads it from --config)" },
+  { key: "log-format", kind: "enum", default: "auto", choices: ["auto", "json", "text"], metavar: "FORMAT", help: "log lines on stderr: one JSON object a line, or text; auto is text on a terminal, JSON otherwise" },
+  { key: "log-names", kind: "bool", default: true, metavar: "BOOL", help: "log image names (false: images are logged by id and owner only)" },
 ] as const satisfies readonly OptionSpec[];
 
 type Spec = (typeof SERVE_OPTIONS)[number];
 export type OptionKey = Spec["key"];
 
 /** The effective configuration of `sis serve`: one value per option, sizes in bytes, times in the option's unit. */
-export type ServeConfig = { -readonly [S in Spec as S["key"]]: S["kind"] extends "string" ? string : number };
+export type ServeConfig = { -readonly [S in Spec as S["key"]]: S["kind"] extends "string" | "enum" ? string : S["kind"] extends "bool" | "flag" ? boolean : number };
 
 export const DEFAULT_CONFIG: Readonly<ServeConfig> = Object.freeze(Object.fromEntries(SERVE_OPTIONS.map((o) => [o.key, o.default])) as ServeConfig);
 
@@ -71,6 +89,8 @@ export function formatSizeValue(bytes: number): string {
 /** What an option takes, as errors and help say it: "a whole number of seconds from 35 to 86400". */
 export function allowed(o: OptionSpec): string {
   if (o.kind === "string") return "a non-empty string";
+  if (o.kind === "enum") return `one of ${(o.choices ?? []).join(", ")}`;
+  if (o.kind === "bool" || o.kind === "flag") return "true or false";
   if (o.kind === "size") return `a size in bytes from ${formatSizeValue(o.min ?? 0)} to ${formatSizeValue(o.max ?? Number.MAX_SAFE_INTEGER)}, such as 104857600, 100M or 1G`;
   return `a whole number${o.unit ? ` of ${o.unit}` : ""} from ${o.min ?? 0} to ${o.max ?? Number.MAX_SAFE_INTEGER}`;
 }

@@ -14,11 +14,16 @@ import { createLogger, type Logger } from "../server/logger.ts";
 import { MemoryNotifier } from "../server/memory-notifier.ts";
 import { Metrics } from "../server/metrics.ts";
 import { Semaphore } from "../server/semaphore.ts";
+import { PostLimiter } from "../server/post-limits.ts";
 import { LoginThrottle } from "../server/throttle.ts";
+import { startTlsRenewal } from "../server/tls-renewal.ts";
 import { startProtocolServer } from "../server/tls-server.ts";
 import type { Notifier, Store } from "../server/ports.ts";
+import { stampStoredImages } from "../server/timestamp.ts";
 import { FileBlobStore, PostgresNotifier, PostgresStore, SqliteStore } from "../store/index.ts";
 import { DEFAULT_LIMITS } from "./config.ts";
+import { ADDRESS_KEY, DEFAULT_INVITE_TTL_MS, mintInvitation, type MintedInvitation } from "./invitations.ts";
+import { hostPort } from "../server/listen-address.ts";
 
 /** What the CLI prints about addresses and how it explains a port in use. */
 export { hostPort, isWildcard, ListenError, reachableHosts } from "../server/listen-address.ts";
@@ -34,6 +39,8 @@ export interface ServeOptions {
   limits?: Partial<ServerLimits>;
   log?: Logger;
   version: string;
+  /** Membership (M6): unknown names register without an invitation. Default false. */
+  openRegistration?: boolean;
   /** "sqlite" (the default) or a postgres:// URL without a password (docs/SCALING.md). */
   database?: string;
 }
@@ -90,6 +97,13 @@ export interface RunningServer {
   /** Addresses a client can use for the protocol port (never a wildcard). */
   reachable: string[];
   context: ServerContext;
+  /**
+   * SIGTERM / SIGINT (O1, O2): stop accepting, let uploads under way finish within
+   * `graceMs`, close every session with SHUTTING_DOWN, then stop; logged at start and end.
+   */
+  shutdown(graceMs: number, signal?: string): Promise<void>;
+  /** Membership (M7): an invitation for the first user, minted when the database has no user yet (and registration is not open); else null. */
+  firstInvitation: MintedInvitation | null;
   stop(): Promise<void>;
 }
 
@@ -106,12 +120,15 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
   // The TLS certificate names every address a client may use (a wildcard host: each interface's).
   const reachable = reachableHosts(opts.host);
   const hosts = [...new Set(["localhost", "127.0.0.1", ...reachable])];
-  const keys = await openDataDir(opts.dataDir, hosts);
+  const limits = withDefaults(opts.limits ?? {});
+  const keys = await openDataDir(opts.dataDir, hosts, { tlsCertDays: limits.tlsCertDays });
   const { store, notifier, doorbell } = await openStore(opts.dataDir, opts.database);
   const blobs = await FileBlobStore.open(join(opts.dataDir, DATA_FILES.blobs));
   // Start-up recovery: temporary files and blobs without a committed record were never acknowledged.
   const swept = await blobs.sweep(await store.allImageIds());
   if (swept.length > 0) log.info("removed unacknowledged upload files", { count: swept.length });
+  // Upgrade (T3): images stored before the server had a TSA are stamped while their signers' certificates are valid.
+  await stampStoredImages(store, keys.tsa, log);
 
   const metrics = new Metrics();
   if (doorbell) metrics.doorbellAgeMs = () => doorbell.msSinceLastCheck();
@@ -122,6 +139,7 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
     ca: keys.ca,
     storageCertDer: keys.storageCertDer,
     storageKeyPkcs8: keys.storageKeyPkcs8,
+    tsa: keys.tsa,
     contentKeys: new ContentKeyCache((wrapped) => unwrapKey(wrapped, keys.storageKeyPkcs8)),
     crl: new CrlCache(keys.ca, store),
     hub: new Hub(notifier),
@@ -130,8 +148,10 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
     metrics,
     log,
     refusalLog: rateLimited(log),
-    limits: withDefaults(opts.limits ?? {}),
+    limits,
+    postLimits: new PostLimiter(limits),
     version: opts.version,
+    openRegistration: opts.openRegistration ?? false,
   };
 
   const protocol = listenOrExplain(opts.host, opts.port, "--port", () => startProtocolServer(ctx, {
@@ -159,11 +179,33 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
     }
   }
 
+  // RN8, RN9: the TLS certificate renewed while running; the CA's end announced in the log.
+  const tlsRenewal = startTlsRenewal({
+    dataDir: opts.dataDir,
+    ca: keys.ca,
+    hosts,
+    certPem: keys.tls.certPem,
+    lifetimeDays: limits.tlsCertDays,
+    checkMs: limits.tlsRenewCheckMs,
+    log,
+    metrics,
+    replace: (files) => protocol.replaceTls({ certPem: files.certPem, keyPem: files.keyPem, caPem: keys.caPem }),
+  });
+  void tlsRenewal.check();
+  // Membership (M2, M7): the address invitations carry, for `sis admin invite`; the first user's invitation.
+  const advertised = hostPort(reachable[0] ?? opts.host, protocol.port);
+  await store.setServerInfo(ADDRESS_KEY, advertised);
+  let firstInvitation: MintedInvitation | null = null;
+  if (!ctx.openRegistration && (await store.userSummaries(Date.now())).length === 0) {
+    firstInvitation = await mintInvitation(store, { address: advertised, fingerprint: keys.ca.fingerprint, username: null, ttlMs: DEFAULT_INVITE_TTL_MS });
+    log.info("invitation made for the first user", { id: firstInvitation.id });
+  }
+
   // Unwrapped content keys leave memory when they expire, not only at the next download.
   const keySweeper = setInterval(() => ctx.contentKeys.sweep(), 10_000);
   keySweeper.unref();
 
-  return {
+  const running: RunningServer = {
     port: protocol.port,
     httpPort: http?.port ?? null,
     caFingerprint: keys.ca.fingerprint,
@@ -172,7 +214,17 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
     dataDir: opts.dataDir,
     reachable,
     context: ctx,
+    async shutdown(graceMs, signal) {
+      const began = Date.now();
+      log.info("shutting down: no new connections; uploads under way may finish", { signal, graceSeconds: graceMs / 1000, connections: protocol.sessions() });
+      void http?.stop(false);
+      const report = await protocol.shutdown(graceMs);
+      await this.stop();
+      log.info("server stopped", { signal, ...report, finished: report.uploads - report.aborted, ms: Date.now() - began });
+    },
+    firstInvitation,
     async stop() {
+      tlsRenewal.stop();
       await protocol.stop();
       await http?.stop(true);
       ctx.hub.close();
@@ -182,6 +234,8 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
       await store.close();
     },
   };
+  log.info("server started", { version: opts.version, port: protocol.port, httpPort: http?.port ?? null, data: opts.dataDir, caFingerprint: keys.ca.fingerprint });
+  return running;
 }
 
 /** The limits given, the defaults for the rest (a key given as undefined takes its default too). */

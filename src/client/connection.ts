@@ -70,6 +70,7 @@ export class Connection {
   private wake: (() => void) | null = null;
   private ended: Error | null = null;
   private readonly pushListeners = new Set<(image: ImageMeta) => void>();
+  private readonly deleteListeners = new Set<(image: ServerMessageOf<"IMAGE_DELETED">["image"]) => void>();
   private readonly closeListeners = new Set<(error: Error) => void>();
   private outbox!: Outbox;
   private socket!: Sock;
@@ -161,6 +162,12 @@ export class Connection {
     return () => this.pushListeners.delete(listener);
   }
 
+  /** IMAGE_DELETED (M27) pushes. */
+  onDeleted(listener: (image: ServerMessageOf<"IMAGE_DELETED">["image"]) => void): () => void {
+    this.deleteListeners.add(listener);
+    return () => this.deleteListeners.delete(listener);
+  }
+
   onClose(listener: (error: Error) => void): void {
     this.closeListeners.add(listener);
   }
@@ -195,16 +202,22 @@ export class Connection {
     this.wake?.();
   }
 
-  /** NEW_IMAGE may arrive between any two frames (PROTOCOL.md section 4). */
+  /** NEW_IMAGE and IMAGE_DELETED may arrive between any two frames (PROTOCOL.md section 4, M27). */
   private dispatchPush(frame: Frame): boolean {
-    // Cheap pre-check before JSON parsing: pushes are the only messages with this type.
+    // Cheap pre-check before JSON parsing: pushes are the only messages with these types.
     const p = frame.payload;
-    if (p.length > 4096 || !Buffer.from(p.buffer, p.byteOffset, Math.min(40, p.length)).toString("latin1").includes("NEW_IMAGE")) return false;
+    if (p.length > 4096) return false;
+    const head = Buffer.from(p.buffer, p.byteOffset, Math.min(40, p.length)).toString("latin1");
+    if (!head.includes("NEW_IMAGE") && !head.includes("IMAGE_DELETED")) return false;
     let message: ServerMessage;
     try {
       message = decodeServerMessage(frame.payload);
     } catch {
       return false;
+    }
+    if (message.type === "IMAGE_DELETED") {
+      for (const listener of this.deleteListeners) listener(message.image);
+      return true;
     }
     if (message.type !== "NEW_IMAGE") return false;
     for (const listener of this.pushListeners) listener(message.image);

@@ -17,7 +17,7 @@ export class RemoteError extends ClientError {
     message: string,
     readonly retryAfter?: number,
   ) {
-    super(message, code === "CERT_REVOKED" || code === "CERT_EXPIRED" || code === "CERT_UNKNOWN" ? 3 : 1);
+    super(message, code === "CERT_REVOKED" || code === "CERT_EXPIRED" || code === "CERT_UNKNOWN" || code === "ACCOUNT_DISABLED" ? 3 : 1);
   }
 }
 

@@ -1,5 +1,5 @@
 /** The client's home: key (0600), certificate, pinned CA, server address, settings, watch state. */
-import { chmod, mkdir, readFile, rename, stat, writeFile } from "node:fs/promises";
+import { chmod, mkdir, readFile, rename, stat, unlink, writeFile } from "node:fs/promises";
 import { homedir } from "node:os";
 import { isAbsolute, join } from "node:path";
 // pem.ts alone: commands that do not verify certificates need not load the X.509 library.
@@ -16,6 +16,8 @@ export const HOME_FILES = {
   settings: "settings.json",
   watchLive: "watch-live.json",
   thumbnails: "thumbnails",
+  /** A renewal saved but not yet applied (RN5): key, certificate and profile in one file, 0600. */
+  renewal: "renewal-pending.json",
   images: "images",
 } as const;
 
@@ -79,8 +81,11 @@ export class Home {
   }
 
   /** Everything a signed-in command needs: profile, key, certificate, pinned CA. */
-  async credentials(): Promise<Credentials> {
+  async credentials(opts: { warn?: boolean } = {}): Promise<Credentials> {
+    // A renewal interrupted after it was saved is finished first (RN5).
+    await this.applyPendingRenewal();
     const profile = await this.readProfile();
+    if (opts.warn !== false) Home.expiryNotice?.(profile);
     const keyPath = this.path("key");
     const mode = await stat(keyPath).then((s) => s.mode & 0o077, () => null);
     if (mode === null) throw new ClientError(`cannot find your private key at ${keyPath}: register again`);
@@ -150,6 +155,36 @@ export class Home {
     await this.ensure();
     await writeFileAtomic(this.path("ca"), caPem);
   }
+
+  /**
+   * Installs a renewed key and certificate (RN5). The pending file, written atomically, is the
+   * commit point: before it, the old key and certificate are untouched; after it, a crash at
+   * any step is finished by the next credentials(). Key and certificate never mismatch.
+   */
+  async saveRenewal(p: { profile: Profile; keyPem: string; certPem: string }): Promise<void> {
+    await writeFileAtomic(this.path("renewal"), JSON.stringify(p), 0o600);
+    await this.applyPendingRenewal();
+  }
+
+  /** Finishes a saved renewal, if one is pending; idempotent. */
+  async applyPendingRenewal(): Promise<void> {
+    const text = await readFile(this.path("renewal"), "utf8").catch(() => null);
+    if (text === null) return;
+    let pending: { profile: Profile; keyPem: string; certPem: string };
+    try {
+      pending = JSON.parse(text) as typeof pending;
+    } catch {
+      // Torn writes cannot happen (it is renamed into place); anything else is not ours to use.
+      throw new ClientError(`cannot read ${this.path("renewal")}: it is damaged; move it away and run 'sis renew' again`);
+    }
+    await writeFileAtomic(this.path("key"), pending.keyPem, 0o600);
+    await writeFileAtomic(this.path("cert"), pending.certPem);
+    await writeFileAtomic(this.path("profile"), JSON.stringify(pending.profile, null, 2) + "\n");
+    await unlink(this.path("renewal"));
+  }
+
+  /** Called with the profile whenever credentials are loaded (the CLI warns of a near expiry, RN6); none by default. */
+  static expiryNotice: ((profile: Profile) => void) | null = null;
 
   async saveRegistration(p: { profile: Profile; keyPem: string; certPem: string }): Promise<void> {
     await this.ensure();

@@ -7,7 +7,7 @@ import { SNIFF_BYTES, sniffImageType } from "../image/sniff.ts";
 import { StripError, stripStream } from "../image/strip.ts";
 import { FRAME_HEADER_SIZE, fromBase64, imageNameProblem, toBase64, type ContentType, type ImageMeta } from "../protocol/index.ts";
 import type { Connection } from "./connection.ts";
-import { ClientError } from "./errors.ts";
+import { ClientError, RemoteError } from "./errors.ts";
 import { readChunksReusing, readHead } from "./file-source.ts";
 import type { Credentials } from "./home.ts";
 import { verifyStorageCert } from "./storage-cert.ts";
@@ -173,7 +173,7 @@ export async function postImage(conn: Connection | Promise<Connection>, creds: C
     let sent = 0;
     for await (const _ of sealStreamInto(key, header, hashed(), into)) {
       if (held) {
-        await connection.sendDataFrame(held);
+        await connection.sendDataFrame(held).catch((error: unknown) => whyClosed(connection, error));
         buffers.sent(held, connection.backlog);
         sent += held.length - FRAME_HEADER_SIZE;
         opts.onProgress?.(sent, dataSize);
@@ -185,12 +185,29 @@ export async function postImage(conn: Connection | Promise<Connection>, creds: C
       connection.close();
       throw new ClientError(`cannot post ${path}: the file changed while it was being posted; try again`);
     }
-    await connection.sendDataFrame(held);
+    await connection.sendDataFrame(held).catch((error: unknown) => whyClosed(connection, error));
     opts.onProgress?.(dataSize, dataSize);
     const reply = await connection.receive();
     if (reply.type !== "POSTED") throw new ClientError(`the server answered ${reply.type} where POSTED was expected`);
     return { image: reply.image, removed, kept };
+  } catch (error) {
+    throw restarting(error, path);
   } finally {
     key.fill(0);
   }
+}
+
+/** SHUTTING_DOWN before POSTED (O3): said of this file, with what to do. */
+function restarting(error: unknown, path: string): unknown {
+  if (!(error instanceof RemoteError) || error.code !== "SHUTTING_DOWN") return error;
+  return new RemoteError(error.code, `cannot post ${path}: the server is shutting down or restarting and kept nothing of this upload; post it again once it is back`);
+}
+
+/**
+ * The connection ended during the upload: the server's last word, an ERROR still
+ * queued unread (SHUTTING_DOWN when it stops, O3), says why; otherwise `error`.
+ */
+async function whyClosed(connection: Connection, error: unknown): Promise<never> {
+  if (connection.closed) await connection.receive();
+  throw error;
 }

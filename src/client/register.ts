@@ -11,7 +11,11 @@ export interface RegisterOptions {
   username: string;
   password: string;
   caFingerprint?: string;
+  /** Membership (M4): the invitation's secret (base64url); the caller takes server and fingerprint from the same invitation. */
+  invitation?: string;
   keyBits?: number;
+  /** The name this device's certificate is listed under in 'sis devices'. */
+  device?: string;
   /** Asked on a terminal when no fingerprint was given; returns true to trust. */
   confirmFingerprint?: (fingerprint: string) => Promise<boolean>;
   log?: (line: string) => void;
@@ -87,7 +91,12 @@ export async function register(opts: RegisterOptions): Promise<Registration> {
   // The registration itself runs over a connection verified against the pinned CA.
   const conn = await Connection.open({ host, port, caPem });
   try {
-    const reply = await conn.expect({ type: "REGISTER", username: opts.username, password: opts.password, csr: toBase64(csrDer) }, "REGISTERED");
+    const request = {
+      type: "REGISTER" as const, username: opts.username, password: opts.password, csr: toBase64(csrDer),
+      ...(opts.device !== undefined ? { device: opts.device } : {}),
+      ...(opts.invitation !== undefined ? { invitation: opts.invitation } : {}),
+    };
+    const reply = await conn.expect(request, "REGISTERED");
     const certDer = fromBase64(reply.certificate);
     if (normalizeFingerprint(fingerprint(fromBase64(reply.caCertificate))) !== normalizeFingerprint(caFingerprint)) {
       throw new TrustError("ca", "the server returned a different CA certificate than the one pinned; refusing");

@@ -1,10 +1,10 @@
 /** Re-verifies one saved image: its detached signature over the file's bytes, and the signer against the pinned CA. */
 import { constants, type Stats } from "node:fs";
 import { open, type FileHandle } from "node:fs/promises";
-import { MAX_SIGNATURE_SIZE, createImageDigest, verifyImageSignature } from "../crypto/index.ts";
+import { MAX_SIGNATURE_SIZE, createImageDigest, extractTimeStampToken, signatureValueOf, verifyImageSignature } from "../crypto/index.ts";
 import { ACCEPTED_IMAGES } from "../image/formats.ts";
 import { SNIFF_BYTES, sniffImageType } from "../image/sniff.ts";
-import { certInfo, verifyUserCert } from "../pki/index.ts";
+import { certInfo, tokenNotUsed, verifySignerAtTimeStamp } from "../pki/index.ts";
 import type { ContentType } from "../protocol/index.ts";
 
 const READ_CHUNK = 1024 * 1024;
@@ -29,6 +29,10 @@ export interface Verdict {
   sha256: string | null;
   signingTime: string | null;
   cert: CertDetails | null;
+  /** T6: the time-stamp's genTime (ISO 8601) the signer's certificate was judged at; absent when judged as of now. */
+  stampedAt?: string;
+  /** T6: why the .p7s's time-stamp was not used ("the time-stamp was not used: CODE: …"); absent when there was none or it was used. */
+  timestampProblem?: string;
 }
 
 /** The identity of a file's current contents: any write changes ctime, which no user can set back. */
@@ -109,11 +113,20 @@ export async function verifyOpenImage(p: { image: FileHandle; p7sPath: string; o
     return refused(`the signature does not verify: ${(error as Error).message}`, { contentType });
   }
   const found = { contentType, signingTime: signer.signingTime.toISOString(), cert: details(signer.signerCertDer) };
+  let verdict;
   try {
     // No CRL here: revocation was checked by sis watch / sis get when the image was saved.
-    await verifyUserCert({ certDer: signer.signerCertDer, caCertDer: p.caDer, expectedUser: p.owner });
+    // T6: the same rule as theirs: judged at the .p7s's time-stamp if it verifies (V11, V12), else as of now.
+    verdict = await verifySignerAtTimeStamp({ signerCertDer: signer.signerCertDer, caCertDer: p.caDer, expectedUser: p.owner, tokenDer: extractTimeStampToken(cms), signatureValue: signatureValueOf(cms) });
   } catch (error) {
     return refused(`the signer's certificate is not acceptable: ${(error as Error).message}`, found);
   }
-  return { verified: true, reason: null, ...found, sha256: Buffer.from(digest).toString("hex") };
+  return {
+    verified: true,
+    reason: null,
+    ...found,
+    sha256: Buffer.from(digest).toString("hex"),
+    ...(verdict.stampedAt && { stampedAt: verdict.stampedAt.toISOString() }),
+    ...(verdict.tokenProblem && { timestampProblem: tokenNotUsed(verdict.tokenProblem) }),
+  };
 }

@@ -6,6 +6,7 @@ import { CrlSource } from "./crl.ts";
 import { ClientError, RemoteError, SaveError, TrustError } from "./errors.ts";
 import type { Credentials, Home } from "./home.ts";
 import { receiveImage, type Received } from "./receive.ts";
+import { renewalDue, renewOver } from "./renew.ts";
 import { connectAs } from "./session.ts";
 import { loadWatchState, recordRefusal, saveWatchState, wasRefused, type WatchState } from "./watch-state.ts";
 
@@ -17,6 +18,7 @@ export interface DownloadProgress {
 
 export interface WatchOptions {
   home: Home;
+  /** Replaced by the renewed credentials when the watch renews the certificate (RN6). */
   creds: Credentials;
   outDir: string;
   log: (line: string) => void;
@@ -39,6 +41,15 @@ export interface WatchSummary {
 /** Reconnecting: 0.25 s doubling to at most 5 s, so a restarted server is noticed within seconds. */
 export const BACKOFF_START_MS = 250;
 export const BACKOFF_MAX_MS = 5_000;
+/** After a renewal that failed, the next attempt waits this long (RN6). */
+const RENEW_RETRY_MS = 60 * 60 * 1000;
+
+/** The watch's own renewal schedule (RN6): checked at each connection and at each idle PING. */
+interface RenewalState {
+  retryAt: number;
+  /** Renewed, yet due again by this computer's clock: the clock is off; no more attempts. */
+  stopped: boolean;
+}
 
 export async function watch(opts: WatchOptions): Promise<WatchSummary> {
   // One position per output folder: a watch into a new folder receives the older images too.
@@ -48,6 +59,7 @@ export async function watch(opts: WatchOptions): Promise<WatchSummary> {
   // A watcher killed mid-download leaves hidden partial files; nothing else owns them.
   const cleaned = await cleanPartials(opts.outDir);
   if (cleaned > 0) opts.log(`removed ${cleaned} unfinished download file${cleaned === 1 ? "" : "s"} left under ${opts.outDir}`);
+  const renewal: RenewalState = { retryAt: 0, stopped: false };
   let backoff = BACKOFF_START_MS;
   let everConnected = false;
   /** Set while connections keep failing: the loss was reported once, the attempts are quiet. */
@@ -63,7 +75,7 @@ export async function watch(opts: WatchOptions): Promise<WatchSummary> {
       everConnected = true;
       lost = false;
       opts.log(`connected to ${opts.creds.profile.server} as ${opts.creds.profile.username}; catching up after #${state.lastSeq}`);
-      await follow(conn, state, crl, opts, summary, progress);
+      await follow(conn, state, crl, opts, summary, progress, renewal);
     } catch (error) {
       if (error instanceof RemoteError && error.exitCode === 3) throw error;
       if (error instanceof TrustError) throw error;
@@ -86,7 +98,7 @@ export async function watch(opts: WatchOptions): Promise<WatchSummary> {
 }
 
 /** One connection's life: a NEW_IMAGE only marks work to do; LIST after lastSeq decides what. */
-async function follow(conn: Connection, state: WatchState, crl: CrlSource, opts: WatchOptions, summary: WatchSummary, progress: { made: boolean }): Promise<void> {
+async function follow(conn: Connection, state: WatchState, crl: CrlSource, opts: WatchOptions, summary: WatchSummary, progress: { made: boolean }, renewal: RenewalState): Promise<void> {
   let dirty = true;
   let wake: (() => void) | null = null;
   conn.onPush((image) => {
@@ -94,6 +106,8 @@ async function follow(conn: Connection, state: WatchState, crl: CrlSource, opts:
     dirty = true;
     wake?.();
   });
+  // (M27) An image deleted on the server. A copy already saved stays (it is the receiver's); nothing to fetch.
+  conn.onDeleted((image) => opts.log(`deleted on the server: ${image.owner}/${image.name} (#${image.seq}); a copy saved here is kept`));
   conn.onClose(() => wake?.());
   const onAbort = () => {
     conn.close();
@@ -101,6 +115,7 @@ async function follow(conn: Connection, state: WatchState, crl: CrlSource, opts:
   };
   opts.signal?.addEventListener("abort", onAbort, { once: true });
   try {
+    await renewIfDue(conn, opts, renewal);
     // Fetched (and verified) while nothing is waiting, not when the first image arrives.
     await crl.get(conn);
     while (!conn.closed && !opts.signal?.aborted) {
@@ -121,6 +136,7 @@ async function follow(conn: Connection, state: WatchState, crl: CrlSource, opts:
       if (timedOut && !conn.closed) {
         await conn.expect({ type: "PING" }, "PONG");
         await crl.get(conn); // refreshed while idle once it is stale
+        await renewIfDue(conn, opts, renewal);
       }
     }
     if (!opts.signal?.aborted) {
@@ -130,6 +146,30 @@ async function follow(conn: Connection, state: WatchState, crl: CrlSource, opts:
     }
   } finally {
     opts.signal?.removeEventListener("abort", onAbort);
+  }
+}
+
+/**
+ * RN6: once two thirds of the certificate's lifetime have passed, RENEW on this connection and
+ * use the new credentials from the next connection on. A failure that leaves the connection up
+ * is said and retried an hour later; a refusal that closes it (CERT_REVOKED) ends the watch.
+ */
+async function renewIfDue(conn: Connection, opts: WatchOptions, renewal: RenewalState): Promise<void> {
+  const now = Date.now();
+  if (renewal.stopped || now < renewal.retryAt || !renewalDue(opts.creds.certDer, now)) return;
+  renewal.retryAt = now + RENEW_RETRY_MS;
+  try {
+    const result = await renewOver(conn, opts.home, opts.creds);
+    opts.creds = result.creds;
+    const p = result.creds.profile;
+    opts.log(`renewed the certificate: serial ${p.serial}, valid until ${new Date(p.notAfter).toISOString()} (serial ${result.previousSerial} stays valid until it expires)`);
+    if (renewalDue(result.creds.certDer)) {
+      renewal.stopped = true;
+      opts.log("the renewed certificate is already due for renewal by this computer's clock: check the clock; no more automatic renewals in this watch");
+    }
+  } catch (error) {
+    if (conn.closed || error instanceof TrustError) throw error;
+    opts.log(`cannot renew the certificate now: ${(error as Error).message}; trying again in an hour (or run 'sis renew')`);
   }
 }
 
@@ -158,7 +198,8 @@ function isImageFailure(conn: Connection, error: unknown): boolean {
   if (error instanceof TrustError) return error.check !== "crl";
   if (error instanceof SaveError) return true;
   // The server's verdict on this one request; BUSY is a passing state and fatal codes end the session.
-  if (error instanceof RemoteError) return error.exitCode !== 3 && error.code !== "BUSY";
+  // SHUTTING_DOWN (O3) may be read before the close is seen: the server's, not the image's, so reconnect.
+  if (error instanceof RemoteError) return error.exitCode !== 3 && error.code !== "BUSY" && error.code !== "SHUTTING_DOWN";
   // Any other file system failure while saving (an errno error that escaped the SaveError wrapping).
   const code = (error as NodeJS.ErrnoException)?.code;
   return typeof code === "string" && /^E[A-Z]+$/.test(code);
@@ -172,10 +213,16 @@ async function handle(conn: Connection, image: ImageMeta, state: WatchState, crl
     progress?.done();
     if (result.written) summary.received++;
     else summary.alreadySaved++;
-    opts.log(`${result.written ? "saved" : "already saved"} ${label}: signature by ${result.signer} (serial ${result.signerSerial}) verified -> ${result.path}`);
+    const note = result.tokenProblem ? ` (the time-stamp was not used: ${result.tokenProblem}; judged as of now)` : "";
+    opts.log(`${result.written ? "saved" : "already saved"} ${label}: signature by ${result.signer} (serial ${result.signerSerial}) verified -> ${result.path}${note}`);
     opts.onImage?.(result);
   } catch (error) {
     progress?.done();
+    // (M28) Deleted between LIST and DOWNLOAD: not a refusal, just gone.
+    if (error instanceof RemoteError && error.code === "NOT_FOUND" && !conn.closed) {
+      opts.log(`skipped ${label}: deleted on the server`);
+      return;
+    }
     if (!isImageFailure(conn, error)) {
       // Not this image's fault, or the stream may be out of step: reconnect and fetch it again.
       conn.close();

@@ -2,6 +2,7 @@
 import { OID } from "./cms-oids.ts";
 import { sameBytes } from "../encoding/bytes.ts";
 import { DerError, TAG, at, children, parseDer, readTlv, type Tlv } from "../encoding/der.ts";
+import { decodeTime } from "./der-time.ts";
 
 export interface CertificateInfo {
   /** The certificate's exact DER. */
@@ -18,6 +19,9 @@ export interface CertificateInfo {
   subjectKeyId: Uint8Array | null;
   /** Every commonName of the subject, decoded (undecodable string types are skipped). */
   commonNames: string[];
+  /** The validity period, Unix milliseconds (DER UTCTime / GeneralizedTime). */
+  notBefore: number;
+  notAfter: number;
 }
 
 const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
@@ -69,7 +73,7 @@ export function readCertificate(der: Uint8Array): CertificateInfo {
   const serial = at(tbs, i++, TAG.INTEGER).content;
   at(tbs, i++, TAG.SEQUENCE); // signature algorithm
   const issuer = at(tbs, i++, TAG.SEQUENCE).bytes;
-  at(tbs, i++, TAG.SEQUENCE); // validity
+  const validity = children(at(tbs, i++, TAG.SEQUENCE));
   const subject = at(tbs, i++, TAG.SEQUENCE);
   const spki = at(tbs, i++, TAG.SEQUENCE);
   const algorithm = at(children(at(children(spki), 0, TAG.SEQUENCE)), 0, TAG.OID);
@@ -82,5 +86,7 @@ export function readCertificate(der: Uint8Array): CertificateInfo {
     rsa: sameBytes(algorithm.bytes, OID.rsaEncryption),
     subjectKeyId: subjectKeyId(extensions),
     commonNames: commonNames(subject),
+    notBefore: decodeTime(at(validity, 0)).getTime(),
+    notAfter: decodeTime(at(validity, 1)).getTime(),
   };
 }

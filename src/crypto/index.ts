@@ -25,6 +25,7 @@ export {
   type EnvelopeErrorCode,
 } from "./envelope-stream.ts";
 export { wrapKey, unwrapKey } from "./key-wrap.ts";
+export { readCertificate, type CertificateInfo } from "./certificate-info.ts";
 export {
   IMAGE_DIGEST_SIZE,
   MAX_SIGNATURE_SIZE,
@@ -38,4 +39,4 @@ export {
   type VerifiedImageSignature,
   type VerifyImageSignatureParams,
 } from "./image-signature.ts";
-export { addTimeStampToken, extractTimeStampToken, signatureValueOf } from "./signature-timestamp.ts";
+export { addTimeStampToken, extractTimeStampToken, removeTimeStampToken, signatureValueOf } from "./signature-timestamp.ts";

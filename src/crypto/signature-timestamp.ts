@@ -94,8 +94,24 @@ export function addTimeStampToken(cms: Uint8Array, tokenDer: Uint8Array): Uint8A
   if (token.tag !== TAG.SEQUENCE) malformed("the time-stamp token is not a ContentInfo");
   const { others } = unsignedAttributes(path);
   const attribute = tlv(TAG.SEQUENCE, OID.signatureTimeStampToken, tlv(TAG.SET, tokenDer));
-  const unsigned = tlv(TAG.CONTEXT_1, ...[...others, attribute].sort(compareBytes)); // DER SET OF order
-  const signerInfo = tlv(TAG.SEQUENCE, ...path.signerInfo.slice(0, path.signatureAt + 1).map((t) => t.bytes), unsigned);
+  return withUnsignedAttributes(path, [...others, attribute]);
+}
+
+/**
+ * The same signature without its time-stamp token (a receiver saves a token only if it
+ * used it, T5); the other unsigned attributes and every signed byte stay as they are.
+ */
+export function removeTimeStampToken(cms: Uint8Array): Uint8Array {
+  const path = signerPath(cms);
+  const { token, others } = unsignedAttributes(path);
+  return token === null ? cms : withUnsignedAttributes(path, others);
+}
+
+/** Re-encodes the SignerInfo with `attributes` as its unsigned attributes (none: the element is left out). */
+function withUnsignedAttributes(path: SignerPath, attributes: Uint8Array[]): Uint8Array {
+  const kept = path.signerInfo.slice(0, path.signatureAt + 1).map((t) => t.bytes);
+  const unsigned = attributes.length > 0 ? [tlv(TAG.CONTEXT_1, ...attributes.sort(compareBytes))] : []; // DER SET OF order
+  const signerInfo = tlv(TAG.SEQUENCE, ...kept, ...unsigned);
   const signedData = tlv(TAG.SEQUENCE, ...path.signedData.slice(0, -1).map((t) => t.bytes), tlv(TAG.SET, signerInfo));
   const out = tlv(TAG.SEQUENCE, path.contentInfo[0]!.bytes, tlv(TAG.CONTEXT_0, signedData));
   if (out.length > MAX_SIGNATURE_SIZE) malformed("the signature with its time-stamp would be larger than 16 KiB (V1)");

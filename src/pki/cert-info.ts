@@ -1,4 +1,6 @@
 /** Display facts about a certificate (whoami, admin listings): no trust decision is made here. */
+import { readCertificate } from "../crypto/index.ts";
+import { toHex } from "../encoding/bytes.ts";
 import { PkiError, wrapSync } from "./errors.ts";
 import { parseCert } from "./parse.ts";
 import { normalizeSerial } from "./serial.ts";
@@ -13,16 +15,23 @@ export interface CertInfo {
   subject: string;
 }
 
+/**
+ * The fields come from the one certificate field reader (src/crypto/certificate-info.ts);
+ * @peculiar/x509 only renders the issuer and subject names as text for display.
+ */
 export function certInfo(der: Uint8Array): CertInfo {
   const cert = parseCert(der);
-  return wrapSync("BAD_CERT", "certificate could not be read", () => ({
-    subjectCn: cert.subjectName.getField("CN")[0] ?? "",
-    serial: normalizeSerial(cert.serialNumber),
-    notBefore: cert.notBefore.getTime(),
-    notAfter: cert.notAfter.getTime(),
-    issuer: cert.issuer,
-    subject: cert.subject,
-  }));
+  return wrapSync("BAD_CERT", "certificate could not be read", () => {
+    const fields = readCertificate(der);
+    return {
+      subjectCn: fields.commonNames[0] ?? "",
+      serial: normalizeSerial(toHex(fields.serial)),
+      notBefore: fields.notBefore,
+      notAfter: fields.notAfter,
+      issuer: cert.issuer,
+      subject: cert.subject,
+    };
+  });
 }
 
 /** The single subject CN; a certificate with none or several names no user. */

@@ -22,3 +22,24 @@ export async function createKeyAndCsr(opts: {
   });
   return { privateKeyPkcs8: await exportPkcs8(keys.privateKey), csrDer: new Uint8Array(csr.rawData) };
 }
+
+/**
+ * A CSR signed with a key the client already holds (renewal without --rekey, RN3), and the
+ * key's SubjectPublicKeyInfo DER, so the caller can check the certificate it gets back holds it.
+ */
+export async function createCsrForKey(opts: { username: string; privateKeyPkcs8: Uint8Array }): Promise<{ csrDer: Uint8Array; publicKeyDer: Uint8Array }> {
+  const extractable = await crypto.subtle.importKey("pkcs8", new Uint8Array(opts.privateKeyPkcs8), SIGNING_ALGORITHM, true, ["sign"]);
+  const jwk = await crypto.subtle.exportKey("jwk", extractable);
+  const publicKey = await crypto.subtle.importKey("jwk", { kty: "RSA", n: jwk.n, e: jwk.e, alg: jwk.alg, ext: true }, SIGNING_ALGORITHM, true, ["verify"]);
+  const csr = await x509.Pkcs10CertificateRequestGenerator.create({
+    name: new x509.Name([{ CN: [opts.username] }]),
+    keys: { privateKey: extractable, publicKey },
+    signingAlgorithm: SIGNING_ALGORITHM,
+  });
+  return { csrDer: new Uint8Array(csr.rawData), publicKeyDer: new Uint8Array(await crypto.subtle.exportKey("spki", publicKey)) };
+}
+
+/** The SubjectPublicKeyInfo DER of a certificate, to compare with the key a client holds. */
+export function certPublicKeyDer(certDer: Uint8Array): Uint8Array {
+  return new Uint8Array(new x509.X509Certificate(new Uint8Array(certDer)).publicKey.rawData);
+}

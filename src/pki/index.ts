@@ -1,6 +1,6 @@
 /** Public API of the PKI layer: CA issuance, CSR checks, certificate and CRL verification, time-stamps, encodings. */
 export { createCa, CertificateAuthority, type CaFiles, type IssuedCert } from "./ca.ts";
-export { createKeyAndCsr, DEFAULT_USER_BITS } from "./client-key.ts";
+export { certPublicKeyDer, createCsrForKey, createKeyAndCsr, DEFAULT_USER_BITS } from "./client-key.ts";
 export { checkCsr, MIN_RSA_BITS, MAX_RSA_BITS } from "./csr.ts";
 export { PkiError, type PkiErrorCode } from "./errors.ts";
 export { fingerprint, normalizeFingerprint } from "./fingerprint.ts";
@@ -15,3 +15,4 @@ export { type CrlRequest } from "./crl.ts";
 export { createTimeStampToken, sha256, TimeStampAuthority, type TimeStampRequest, type TimeStampToken } from "./tsa-token.ts";
 export { MAX_TIMESTAMP_TOKEN_SIZE, verifyTimeStampToken, type VerifiedTimeStamp, type VerifyTimeStampOptions } from "./tsa-verify.ts";
 export { SIS_TSA_POLICY_OID } from "./tsa-oids.ts";
+export { tokenNotUsed, verifySignerAtTimeStamp, type SignerAtTimeOptions, type SignerVerdict } from "./signer-at-time.ts";

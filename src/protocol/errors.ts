@@ -28,6 +28,18 @@ export const ERROR_CODES = {
   NOT_FOUND: false,
   STORAGE_FAILED: true,
   INTERNAL: true,
+  // Devices, quotas, deletion (PROTOCOL.md M20–M29).
+  QUOTA_EXCEEDED: false,
+  RATE_LIMITED: false,
+  LINK_REFUSED: true,
+  /** The server is stopping (SIGTERM, SIGINT): clients reconnect later (O1–O3). */
+  SHUTTING_DOWN: true,
+  // Membership (PROTOCOL.md M5, M10).
+  INVITE_UNKNOWN: true,
+  INVITE_USED: true,
+  INVITE_EXPIRED: true,
+  INVITE_WRONG_USER: true,
+  ACCOUNT_DISABLED: true,
 } as const satisfies Record<string, boolean>;
 
 /** A code from the table; the value above says whether it closes the connection. */

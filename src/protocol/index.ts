@@ -6,3 +6,4 @@ export * from "./limits.ts";
 export * from "./messages.ts";
 export * from "./names.ts";
 export * from "./outbox.ts";
+export * from "./invitation.ts";

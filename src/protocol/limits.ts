@@ -24,6 +24,8 @@ export const PASSWORD_MAX = 1024;
 /** Leaves room for NAME.p7s (4 more bytes) within the 255-byte file-name limit of common file systems, with 11 to spare (P20). */
 /** ENVELOPE.md V1, the one bound of an image signature (src/crypto's MAX_SIGNATURE_SIZE; a test keeps them equal). */
 export const MAX_SIGNATURE_SIZE = 16_384;
+/** T2: the bound of a time-stamp token (ENVELOPE.md V11, src/pki's MAX_TIMESTAMP_TOKEN_SIZE; a test keeps them equal). */
+export const MAX_TIMESTAMP_TOKEN_SIZE = 8_192;
 /** Characters of standard padded base64 for `bytes` bytes. */
 export function base64Length(bytes: number): number {
   return 4 * Math.ceil(bytes / 3);

@@ -1,6 +1,6 @@
 /** Message schemas (PROTOCOL.md section 4): one strict zod schema per message. */
 import { z } from "zod";
-import { base64Length, CONTENT_TYPES, LIST_PAGE_MAX, MAX_SIGNATURE_SIZE, PASSWORD_MAX, PROTOCOL_NAME } from "./limits.ts";
+import { base64Length, CONTENT_TYPES, LIST_PAGE_MAX, MAX_SIGNATURE_SIZE, MAX_TIMESTAMP_TOKEN_SIZE, PASSWORD_MAX, PROTOCOL_NAME } from "./limits.ts";
 
 /** Standard base64 with padding, bounded in length before it is decoded. */
 const b64 = (maxChars: number) =>
@@ -40,6 +40,10 @@ export const Register = z.strictObject({
   // Loose bound: a long password reaches the rules (P13) and gets WEAK_PASSWORD.
   password: z.string().max(4 * PASSWORD_MAX),
   csr: b64(22_000),
+  /** The new certificate's device name; optional, so an older client still registers. */
+  device: shortText(256).optional(),
+  /** Membership (M4): the invitation's secret, base64url of 32 bytes; optional, so older clients still parse. */
+  invitation: z.string().regex(/^[A-Za-z0-9_-]{43}$/, "not an invitation secret").optional(),
 });
 export const PostImage = z.strictObject({
   type: z.literal("POST_IMAGE"),
@@ -61,7 +65,15 @@ export const List = z.strictObject({
   after: z.int().min(0).max(Number.MAX_SAFE_INTEGER).optional(),
   limit: z.int().min(1).max(LIST_PAGE_MAX).optional(),
 });
+// Renewal (RN1–RN6): a new certificate over mutual TLS with the current one, no password.
+export const Renew = z.strictObject({ type: z.literal("RENEW"), csr: b64(22_000) });
 export const GetCrl = z.strictObject({ type: z.literal("GET_CRL") });
+// Membership (M14): change the password on an authenticated connection.
+export const Passwd = z.strictObject({
+  type: z.literal("PASSWD"),
+  password: z.string().max(4 * PASSWORD_MAX),
+  newPassword: z.string().max(4 * PASSWORD_MAX),
+});
 export const Ping = z.strictObject({ type: z.literal("PING") });
 
 // Server to client.
@@ -85,6 +97,15 @@ export const Registered = z.strictObject({
   notAfter: size,
   newUser: z.boolean(),
 });
+// Renewal (RN4): the new certificate; the one the connection presented stays valid until it expires.
+export const Renewed = z.strictObject({
+  type: z.literal("RENEWED"),
+  username: shortText(64),
+  certificate: b64(22_000),
+  caCertificate: b64(22_000),
+  serial: shortText(64),
+  notAfter: size,
+});
 export const UploadReady = z.strictObject({ type: z.literal("UPLOAD_READY") });
 export const Posted = z.strictObject({ type: z.literal("POSTED"), image: ImageMetaSchema });
 export const Image = z.strictObject({
@@ -100,6 +121,7 @@ export const Images = z.strictObject({ type: z.literal("IMAGES"), images: z.arra
 export const Crl = z.strictObject({ type: z.literal("CRL"), dataSize: size });
 export const NewImage = z.strictObject({ type: z.literal("NEW_IMAGE"), image: ImageMetaSchema });
 export const Pong = z.strictObject({ type: z.literal("PONG") });
+export const PasswdChanged = z.strictObject({ type: z.literal("PASSWD_CHANGED"), username: shortText(64) });
 export const ErrorMessage = z.strictObject({
   type: z.literal("ERROR"),
   code: shortText(32),
@@ -109,19 +131,78 @@ export const ErrorMessage = z.strictObject({
   versions: z.array(z.int().min(0).max(65535)).min(1).max(16).optional(),
 });
 
+// --- devices, link codes, usage, deletion (PROTOCOL.md M20–M29) ---
+/** A device name (--device): printable, bounded; the server checks it fully (M21). */
+const deviceName = () => shortText(256);
+const serialText = () => shortText(128);
+// Client to server.
+export const CreateLink = z.strictObject({ type: z.literal("CREATE_LINK") });
+export const LinkDevice = z.strictObject({
+  type: z.literal("LINK_DEVICE"),
+  code: shortText(128),
+  csr: b64(22_000),
+  device: deviceName().optional(),
+});
+export const ListDevices = z.strictObject({ type: z.literal("LIST_DEVICES") });
+export const RemoveDevice = z.strictObject({ type: z.literal("REMOVE_DEVICE"), serial: serialText() });
+export const GetUsage = z.strictObject({ type: z.literal("GET_USAGE") });
+export const DeleteImage = z.union([
+  z.strictObject({ type: z.literal("DELETE_IMAGE"), name: shortText(1024) }),
+  z.strictObject({ type: z.literal("DELETE_IMAGE"), id: imageId }),
+]);
+// Server to client.
+export const LinkCreated = z.strictObject({ type: z.literal("LINK_CREATED"), code: shortText(128), expiresAt: size });
+export const DeviceSchema = z.strictObject({
+  serial: serialText(),
+  device: deviceName().nullable(),
+  createdAt: size,
+  notAfter: size,
+  revokedAt: size.nullable(),
+  lastSeenAt: size.nullable(),
+  current: z.boolean(),
+});
+export const Devices = z.strictObject({ type: z.literal("DEVICES"), devices: z.array(DeviceSchema).max(10_000) });
+export const DeviceRemoved = z.strictObject({ type: z.literal("DEVICE_REMOVED"), serial: serialText(), alreadyRevoked: z.boolean() });
+export const Usage = z.strictObject({
+  type: z.literal("USAGE"),
+  /** Ciphertext bytes stored, and in uploads under way. */
+  bytes: size,
+  inFlight: size,
+  images: size,
+  /** 0: no quota. */
+  quota: size,
+  postsPerMinute: size,
+  bytesPerMinute: size,
+});
+export const Deleted = z.strictObject({ type: z.literal("DELETED"), image: ImageMetaSchema });
+/** Push, like NEW_IMAGE (M27): an image is gone from the server. */
+export const ImageDeleted = z.strictObject({
+  type: z.literal("IMAGE_DELETED"),
+  image: z.strictObject({ seq, id: imageId, owner: shortText(64), name: shortText(1024) }),
+});
+
 export const CLIENT_SCHEMAS = {
   HELLO: ClientHello,
   REGISTER: Register,
+  RENEW: Renew,
   POST_IMAGE: PostImage,
   DOWNLOAD: Download,
   LIST: List,
   GET_CRL: GetCrl,
   PING: Ping,
+  CREATE_LINK: CreateLink,
+  LINK_DEVICE: LinkDevice,
+  LIST_DEVICES: ListDevices,
+  REMOVE_DEVICE: RemoveDevice,
+  GET_USAGE: GetUsage,
+  DELETE_IMAGE: DeleteImage,
+  PASSWD: Passwd,
 } as const;
 
 export const SERVER_SCHEMAS = {
   HELLO: ServerHello,
   REGISTERED: Registered,
+  RENEWED: Renewed,
   UPLOAD_READY: UploadReady,
   POSTED: Posted,
   IMAGE: Image,
@@ -129,7 +210,14 @@ export const SERVER_SCHEMAS = {
   CRL: Crl,
   NEW_IMAGE: NewImage,
   PONG: Pong,
+  PASSWD_CHANGED: PasswdChanged,
   ERROR: ErrorMessage,
+  LINK_CREATED: LinkCreated,
+  DEVICES: Devices,
+  DEVICE_REMOVED: DeviceRemoved,
+  USAGE: Usage,
+  DELETED: Deleted,
+  IMAGE_DELETED: ImageDeleted,
 } as const;
 
 type Infer<T extends Record<string, z.ZodType>> = { [K in keyof T]: z.infer<T[K]> }[keyof T];

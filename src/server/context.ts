@@ -8,6 +8,8 @@ import type { Metrics } from "./metrics.ts";
 import type { BlobStore, Notifier, Store } from "./ports.ts";
 import type { LoginThrottle } from "./throttle.ts";
 import type { Semaphore } from "./semaphore.ts";
+import type { Stamper } from "./timestamp.ts";
+import type { PostLimiter } from "./post-limits.ts";
 
 /** The server's policy; `sis serve` fills it from src/app/options.ts, where every default and range is. */
 export interface ServerLimits {
@@ -22,6 +24,18 @@ export interface ServerLimits {
   uploadStallTimeoutMs: number;
   /** How often open sessions are checked against the store's revocations, one indexed read (P5a, --revocation-check). */
   revocationCheckMs: number;
+  /** Lifetime of the server's TLS certificate, renewed while running (RN8, --tls-cert-days). */
+  tlsCertDays: number;
+  /** How often the TLS certificate and the CA's end are checked (RN8, RN9, --tls-renew-check). */
+  tlsRenewCheckMs: number;
+  /** Ciphertext bytes one user may store, 0 = none (--quota, M25). */
+  quotaBytes: number;
+  /** POST_IMAGE accepted per user per minute, 0 = no limit (--post-rate, M26). */
+  postsPerMinute: number;
+  /** Ciphertext bytes accepted per user per minute, 0 = no limit (--post-bytes-rate, M26). */
+  postBytesPerMinute: number;
+  /** How long a link code stays usable (--link-lifetime, M20). */
+  linkLifetimeMs: number;
 }
 
 export interface ServerContext {
@@ -32,6 +46,8 @@ export interface ServerContext {
   /** The key-transport certificate clients wrap image keys for, and its PKCS#8 key. */
   storageCertDer: Uint8Array;
   storageKeyPkcs8: Uint8Array;
+  /** The time-stamping authority that stamps each stored signature (ENVELOPE.md G9). */
+  tsa: Stamper;
   /** Unwrapped content keys for DOWNLOAD's re-wrap, shared by the receivers of one image. */
   contentKeys: ContentKeyCache;
   crl: CrlCache;
@@ -44,5 +60,9 @@ export interface ServerContext {
   /** ctx.log, rate-limited: for what a peer can cause at will (refusals, revoked sessions). */
   refusalLog: Logger;
   limits: ServerLimits;
+  /** The per-user post rate and the uploads under way (M25, M26). */
+  postLimits: PostLimiter;
   version: string;
+  /** Membership (M6): unknown usernames register with a password alone (--open-registration); otherwise an invitation is needed. */
+  openRegistration?: boolean;
 }

@@ -1,7 +1,7 @@
 /** The server's data directory: CA, TLS and storage keys made on first start, reused afterwards. */
 import { chmod, mkdir, readFile, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { CertificateAuthority, certInfo, createCa, fromPem, type CaFiles } from "../pki/index.ts";
+import { CertificateAuthority, certInfo, createCa, fromPem, TimeStampAuthority, type CaFiles } from "../pki/index.ts";
 
 export interface ServerKeys {
   ca: CertificateAuthority;
@@ -10,11 +10,11 @@ export interface ServerKeys {
   storage: CaFiles;
   storageCertDer: Uint8Array;
   storageKeyPkcs8: Uint8Array;
+  /** The time-stamping authority (ENVELOPE.md G9, G10): its key and certificate, issued by the CA. */
+  tsa: TimeStampAuthority;
   created: boolean;
 }
 
-/** Renew a server certificate this long before it expires. */
-const RENEW_BEFORE_MS = 30 * 24 * 3600 * 1000;
 
 export const DATA_FILES = {
   caCert: "ca.pem",
@@ -24,6 +24,8 @@ export const DATA_FILES = {
   tlsHosts: "server.hosts",
   storageCert: "storage.pem",
   storageKey: "storage.key",
+  tsaCert: "tsa.pem",
+  tsaKey: "tsa.key",
   database: "sis.db",
   blobs: "blobs",
 } as const;
@@ -46,7 +48,7 @@ async function readPair(dir: string, certFile: string, keyFile: string): Promise
   return { certPem: await readFile(join(dir, certFile), "utf8"), keyPem: await readFile(keyPath, "utf8") };
 }
 
-export async function openDataDir(dir: string, hosts: string[]): Promise<ServerKeys> {
+export async function openDataDir(dir: string, hosts: string[], opts: { tlsCertDays?: number } = {}): Promise<ServerKeys> {
   await mkdir(dir, { recursive: true, mode: 0o700 });
   const f = DATA_FILES;
   let created = false;
@@ -60,11 +62,7 @@ export async function openDataDir(dir: string, hosts: string[]): Promise<ServerK
   const wanted = [...new Set(hosts)].sort().join("\n");
   const haveHosts = await readFile(join(dir, f.tlsHosts), "utf8").catch(() => null);
   let tls = (await exists(join(dir, f.tlsKey))) ? await readPair(dir, f.tlsCert, f.tlsKey) : null;
-  if (!tls || haveHosts !== wanted || expiresSoon(tls.certPem)) {
-    tls = await ca.issueServerCert({ hosts });
-    await writePair(dir, f.tlsCert, f.tlsKey, tls);
-    await writeFile(join(dir, f.tlsHosts), wanted);
-  }
+  if (!tls || haveHosts !== wanted || tlsRenewalDue(tls.certPem)) tls = await renewTlsFiles(dir, ca, hosts, opts.tlsCertDays);
 
   let storage = (await exists(join(dir, f.storageKey))) ? await readPair(dir, f.storageCert, f.storageKey) : null;
   if (!storage) {
@@ -78,10 +76,44 @@ export async function openDataDir(dir: string, hosts: string[]): Promise<ServerK
     storage,
     storageCertDer: fromPem(storage.certPem, "CERTIFICATE"),
     storageKeyPkcs8: fromPem(storage.keyPem, "PRIVATE KEY"),
+    tsa: await openTsa(dir, ca),
     created,
   };
 }
 
+/**
+ * The TSA key and certificate (G10): made at first start, and at the first start of an upgraded
+ * data directory, which has none. A new one replaces it before it expires; the tokens the old one
+ * signed stay valid, since a receiver judges the TSA certificate at each token's genTime (V11).
+ */
+/** The TSA certificate is replaced this long before it ends (T1). */
+const TSA_RENEW_BEFORE_MS = 30 * 24 * 3600 * 1000;
+
+async function openTsa(dir: string, ca: CertificateAuthority): Promise<TimeStampAuthority> {
+  const f = DATA_FILES;
+  let files = (await exists(join(dir, f.tsaKey))) ? await readPair(dir, f.tsaCert, f.tsaKey) : null;
+  if (!files || expiresSoon(files.certPem)) {
+    files = await ca.issueTsaCert();
+    await writePair(dir, f.tsaCert, f.tsaKey, files);
+  }
+  return TimeStampAuthority.load(files);
+}
+
 function expiresSoon(certPem: string): boolean {
-  return certInfo(fromPem(certPem, "CERTIFICATE")).notAfter - Date.now() < RENEW_BEFORE_MS;
+  return certInfo(fromPem(certPem, "CERTIFICATE")).notAfter - Date.now() < TSA_RENEW_BEFORE_MS;
+}
+
+/** RN8: a server certificate with less than a third of its lifetime left is renewed (at start and while running). */
+export function tlsRenewalDue(certPem: string, now = Date.now()): boolean {
+  const { notBefore, notAfter } = certInfo(fromPem(certPem, "CERTIFICATE"));
+  return notAfter - now < (notAfter - notBefore) / 3;
+}
+
+/** Issues a new TLS certificate and key for `hosts` and writes them (key first, 0600) with the host list. */
+export async function renewTlsFiles(dir: string, ca: CertificateAuthority, hosts: string[], lifetimeDays?: number): Promise<CaFiles> {
+  const f = DATA_FILES;
+  const tls = await ca.issueServerCert({ hosts, ...(lifetimeDays !== undefined && { lifetimeDays }) });
+  await writePair(dir, f.tlsCert, f.tlsKey, tls);
+  await writeFile(join(dir, f.tlsHosts), [...new Set(hosts)].sort().join("\n"));
+  return tls;
 }

@@ -4,7 +4,11 @@ import type { ServerContext } from "./context.ts";
 import { startUpload } from "./handle-post.ts";
 import { handleDownload, handleGetCrl, handleList } from "./handle-read.ts";
 import { handleRegister } from "./handle-register.ts";
+import { handleRenew } from "./handle-renew.ts";
+import { handlePasswd } from "./handle-passwd.ts";
 import type { Peer } from "./peer.ts";
+import { handleDeleteImage } from "./handle-delete.ts";
+import { handleCreateLink, handleGetUsage, handleLinkDevice, handleListDevices, handleRemoveDevice } from "./handle-devices.ts";
 
 export type Handler<T extends ClientMessage["type"]> = (ctx: ServerContext, peer: Peer, message: ClientMessageOf<T>) => void | Promise<void>;
 
@@ -16,10 +20,19 @@ export const HANDLERS: { readonly [T in ClientMessage["type"]]: Handler<T> } = {
   },
   PING: (_ctx, peer) => peer.send({ type: "PONG" }),
   REGISTER: handleRegister,
+  RENEW: handleRenew,
   GET_CRL: handleGetCrl,
   POST_IMAGE: startUpload,
   DOWNLOAD: handleDownload,
   LIST: handleList,
+  // Devices, usage, deletion (PROTOCOL.md M20–M29).
+  CREATE_LINK: handleCreateLink,
+  LINK_DEVICE: handleLinkDevice,
+  LIST_DEVICES: handleListDevices,
+  REMOVE_DEVICE: handleRemoveDevice,
+  GET_USAGE: handleGetUsage,
+  DELETE_IMAGE: handleDeleteImage,
+  PASSWD: handlePasswd,
 };
 
 export function dispatch(ctx: ServerContext, peer: Peer, message: ClientMessage): void | Promise<void> {

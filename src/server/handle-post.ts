@@ -9,7 +9,9 @@ import { requireCurrentIdentity } from "./authorize.ts";
 import type { ServerContext } from "./context.ts";
 import type { Peer, Upload } from "./peer.ts";
 import { StoreConflictError, type BlobWriter, type NewImage } from "./ports.ts";
+import { stampSignature } from "./timestamp.ts";
 import { toMeta } from "./wire-image.ts";
+import { admitPost } from "./admit-post.ts";
 
 /** Checks the declaration, then hands the peer an Upload that takes the DATA frames (P19, P20). */
 export async function startUpload(ctx: ServerContext, peer: Peer, message: ClientMessageOf<"POST_IMAGE">): Promise<void> {
@@ -48,6 +50,14 @@ export async function startUpload(ctx: ServerContext, peer: Peer, message: Clien
   if (!ctx.hub.beginUpload(identity.username, MAX_UPLOADS_PER_USER)) {
     throw new ProtocolError("BUSY", `at most ${MAX_UPLOADS_PER_USER} uploads at a time per user; wait for one to finish`);
   }
+  // The post rate and the quota, uploads under way included (M25, M26), before UPLOAD_READY.
+  let releaseQuota: () => void;
+  try {
+    releaseQuota = await admitPost(ctx, identity, dataSize);
+  } catch (error) {
+    ctx.hub.endUpload(identity.username);
+    throw error;
+  }
 
   const id = randomBytes(16).toString("hex");
   let writer: BlobWriter;
@@ -55,6 +65,7 @@ export async function startUpload(ctx: ServerContext, peer: Peer, message: Clien
     writer = await ctx.blobs.create(id);
   } catch (error) {
     ctx.hub.endUpload(identity.username);
+    releaseQuota();
     ctx.log.error("cannot create blob", { error: String(error) });
     throw new ProtocolError("STORAGE_FAILED", "the server cannot store images right now; try again later");
   }
@@ -65,6 +76,7 @@ export async function startUpload(ctx: ServerContext, peer: Peer, message: Clien
     if (finished) return;
     finished = true;
     ctx.hub.endUpload(identity.username);
+    releaseQuota();
     if (!keep) await writer.abort().catch(() => {});
   };
 
@@ -102,15 +114,25 @@ export async function startUpload(ctx: ServerContext, peer: Peer, message: Clien
   };
   // The connection may have closed while this request awaited: the session aborts the upload then.
   if (!peer.beginUpload(upload)) return;
+  ctx.log.debug("upload started", { id, owner: identity.username, name, size, address: peer.address });
   peer.touch(ctx.limits.uploadStallTimeoutMs);
   peer.send({ type: "UPLOAD_READY" });
 }
 
-/** The blob is durable; make the metadata durable, then acknowledge and announce (P21, P22). */
+/** The blob is durable; time-stamp the signature, make the metadata and token durable together, then acknowledge and announce (P21, P22, T1). */
 async function commitImage(ctx: ServerContext, peer: Peer, image: NewImage, finish: (keep: boolean) => Promise<void>): Promise<void> {
+  // Closed meanwhile (the server stopping, O2, or the client gone): nobody would get POSTED, so nothing is kept.
+  // From the insert to the POSTED below there is no macrotask, so no close comes in between.
+  if (peer.closed) {
+    await finish(false);
+    await ctx.blobs.remove(image.id).catch(() => {});
+    ctx.log.info("upload abandoned before it was recorded", { id: image.id, owner: image.owner });
+    return;
+  }
   let record;
   try {
-    record = await ctx.store.insertImage(image);
+    const timestampToken = await stampSignature(ctx.tsa, image.signature, ctx.log, image.id);
+    record = await ctx.store.insertImage({ ...image, timestampToken });
   } catch (error) {
     await finish(false);
     await ctx.blobs.remove(image.id).catch(() => {});
@@ -122,7 +144,7 @@ async function commitImage(ctx: ServerContext, peer: Peer, image: NewImage, fini
   ctx.metrics.imagesStored++;
   ctx.metrics.bytesStored += record.cipherSize;
   const meta: ImageMeta = toMeta(record);
-  ctx.log.info("image stored", { id: record.id, owner: record.owner, size: record.size });
+  ctx.log.info("image stored", { id: record.id, owner: record.owner, name: record.name, size: record.size });
   peer.send({ type: "POSTED", image: meta });
   ctx.notifier.publish(meta);
 }

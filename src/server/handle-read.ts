@@ -1,5 +1,5 @@
 /** DOWNLOAD, LIST and GET_CRL (P23–P26): metadata from the store, ciphertext streamed from disk. */
-import { wrapKey } from "../crypto/index.ts";
+import { addTimeStampToken, wrapKey } from "../crypto/index.ts";
 import { encodeImagesPage, LIST_PAGE_DEFAULT, ProtocolError, toBase64, type ClientMessageOf } from "../protocol/index.ts";
 import { requireCurrentIdentity, requireIdentity } from "./authorize.ts";
 import type { ServerContext } from "./context.ts";
@@ -28,17 +28,25 @@ export async function handleDownload(ctx: ServerContext, peer: Peer, message: Cl
   }
   const wrappedForRequester = await wrapKey(contentKey, identity.certDer);
   contentKey.fill(0);
+  // (M28) The blob is opened before IMAGE is sent. Deleted meanwhile (sis rm), it is NOT_FOUND;
+  // once open, a delete does not cut the download short (an unlinked file stays readable while open).
+  let reader;
+  try {
+    reader = await ctx.blobs.open(record.id);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException)?.code !== "ENOENT") throw error;
+    throw new ProtocolError("NOT_FOUND", "this image was deleted; 'sis list' shows what there is");
+  }
 
   peer.send({
     type: "IMAGE",
     image: toMeta(record),
     header: toBase64(record.header),
     ownerCertificate: toBase64(ownerCert.der),
-    signature: toBase64(record.signature),
+    signature: toBase64(signatureWithToken(ctx, record.id, record.signature, record.timestampToken)),
     wrappedKey: toBase64(wrappedForRequester),
     dataSize: record.cipherSize,
   });
-  const reader = await ctx.blobs.open(record.id);
   let result;
   try {
     // No GC pacing here: sendBlob reuses its frame buffers, so a download makes no garbage per chunk.
@@ -70,4 +78,21 @@ export async function handleGetCrl(ctx: Pick<ServerContext, "crl">, peer: Peer):
   const der = await ctx.crl.current();
   peer.send({ type: "CRL", dataSize: der.length });
   for (let offset = 0; offset < der.length; offset += STREAM_CHUNK) peer.sendData(der.subarray(offset, offset + STREAM_CHUNK));
+}
+
+/**
+ * T2: the owner's signature as stored, with the server's token added as its unsigned
+ * attribute id-aa-signatureTimeStampToken (ENVELOPE.md G8). The signed part stays
+ * byte-identical, so every CMS verifier (a client of an earlier build included) accepts
+ * it as before; IMAGE keeps its fields. A signature that would outgrow
+ * MAX_SIGNATURE_SIZE with the token goes without it (the receiver judges it as of now).
+ */
+function signatureWithToken(ctx: ServerContext, id: string, signature: Uint8Array, token: Uint8Array | null): Uint8Array {
+  if (token === null) return signature;
+  try {
+    return addTimeStampToken(signature, token);
+  } catch (error) {
+    ctx.log.warn("image sent without its time-stamp", { id, error: String(error) });
+    return signature;
+  }
 }

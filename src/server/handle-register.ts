@@ -3,9 +3,11 @@ import { checkCsr, PkiError } from "../pki/index.ts";
 import { fromBase64, isValidUsername, normalizePassword, passwordProblem, ProtocolError, toBase64, type ClientMessageOf } from "../protocol/index.ts";
 import type { ServerContext } from "./context.ts";
 import type { Peer } from "./peer.ts";
+import { deviceNameProblem } from "./link-code.ts";
 import { StoreConflictError, type UserRecord } from "./ports.ts";
+import { authenticateMember, type MemberOutcome } from "./membership.ts";
 
-type Outcome = { user: UserRecord; newUser: boolean } | { failed: true };
+type Outcome = MemberOutcome;
 
 export async function handleRegister(ctx: ServerContext, peer: Peer, message: ClientMessageOf<"REGISTER">): Promise<void> {
   const { username } = message;
@@ -28,7 +30,8 @@ export async function handleRegister(ctx: ServerContext, peer: Peer, message: Cl
     throw csrError(error);
   }
 
-  const outcome = await ctx.passwordWork.run(() => authenticate(ctx.store, username, password));
+  // Membership (M4–M10): invitations, open registration and disabled accounts are decided in membership.ts.
+  const outcome = await ctx.passwordWork.run(() => authenticateMember(ctx, username, password, message.invitation, authenticate));
   if (!outcome) throw new ProtocolError("BUSY", "the server is busy; try again in a few seconds");
   if ("failed" in outcome) {
     ctx.throttle.recordFailure(username, peer.address);
@@ -46,6 +49,8 @@ export async function handleRegister(ctx: ServerContext, peer: Peer, message: Cl
     throw csrError(error);
   }
   await ctx.store.addCert({ serial: issued.serial, userId: outcome.user.id, der: issued.der, notBefore: issued.notBefore, notAfter: issued.notAfter });
+  // (M21) The device name, checked like LINK_DEVICE's; a bad one is dropped rather than costing the enrolment.
+  if (message.device !== undefined && deviceNameProblem(message.device) === null) await ctx.store.setDeviceName(issued.serial, message.device);
   if (outcome.newUser) ctx.metrics.registrations++;
   else ctx.metrics.enrolments++;
   ctx.log.info(outcome.newUser ? "user registered" : "key enrolled", { user: username, serial: issued.serial, address: peer.address });

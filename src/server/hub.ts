@@ -65,6 +65,13 @@ export class Hub {
     this.notificationsSent += this.subscribers.size;
   }
 
+  /** IMAGE_DELETED (M27), encoded once, to every authenticated session; a push like NEW_IMAGE. */
+  announceDeleted(image: { seq: number; id: string; owner: string; name: string }): void {
+    const frame = encodeMessage({ type: "IMAGE_DELETED", image: { seq: image.seq, id: image.id, owner: image.owner, name: image.name } });
+    for (const s of this.subscribers) s.push(frame);
+    this.notificationsSent += this.subscribers.size;
+  }
+
   close(): void {
     this.unsubscribe();
   }

@@ -25,5 +25,7 @@ export async function identify(certs: Pick<CertStore, "findCert">, presented: Ui
   if (!record || !sameBytes(record.der, presented)) return { refused: "CERT_UNKNOWN", reason: `serial ${serial} not issued here` };
   if (record.revokedAt !== null) return { refused: "CERT_REVOKED", reason: `serial ${serial} revoked` };
   if (now < record.notBefore || now > record.notAfter) return { refused: "CERT_EXPIRED", reason: `serial ${serial} outside validity` };
+  // Membership (M10): a disabled account's certificates are all refused, at HELLO and at each request.
+  if (record.userDisabled) return { refused: "ACCOUNT_DISABLED", reason: `account ${record.username} disabled` };
   return { identity: { userId: record.userId, username: record.username, serial, certDer: record.der } };
 }

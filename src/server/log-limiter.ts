@@ -23,5 +23,5 @@ export function rateLimited(log: Logger, intervalMs = REFUSAL_LOG_INTERVAL_MS, n
     // Bounded: messages are a fixed set of literals in our code.
     log[level](message, { ...fields, ...extra });
   };
-  return { info: gate("info"), warn: gate("warn"), error: gate("error") };
+  return { debug: gate("debug"), info: gate("info"), warn: gate("warn"), error: gate("error") };
 }

@@ -22,6 +22,8 @@ export interface Peer extends FrameSink {
   readonly address: string;
   /** Who the certificate presented at HELLO belongs to, or null (anonymous). */
   readonly identity: Identity | null;
+  /** The connection has closed (or is closing): nothing sent now reaches the peer. */
+  readonly closed: boolean;
   send(message: ServerMessage): void;
   /** A whole encoded control frame (encodeImagesPage makes one). */
   sendControl(frame: Uint8Array): void;

@@ -44,6 +44,8 @@
  * the same connection running meanwhile.
  */
 
+import type { CrlReason } from "../pki/revocation.ts";
+
 /** Unix milliseconds everywhere. */
 export type Millis = number;
 
@@ -53,6 +55,8 @@ export interface UserRecord {
   /** Argon2id PHC string from Bun.password.hash. */
   passwordHash: string;
   createdAt: Millis;
+  /** Membership (M10): when an administrator disabled the account, or null. Optional so older backends still fit. */
+  disabledAt?: Millis | null;
 }
 
 export interface CertRecord {
@@ -66,6 +70,19 @@ export interface CertRecord {
   notAfter: Millis;
   revokedAt: Millis | null;
   createdAt: Millis;
+  /** Membership (M10): the owner's account is disabled; every certificate of theirs is refused meanwhile. */
+  userDisabled?: boolean;
+  /** Time-stamps, revocation by date (ENVELOPE.md V13): the CRL reason name, absent when unspecified. */
+  revocationReason?: CrlReason;
+  /** When the key is known or suspected to have been compromised; absent when not given. */
+  invalidityDate?: Millis;
+}
+
+/** What `sis admin revoke` says about a revocation (ENVELOPE.md V13): a CRL reason name and an invalidity date. */
+export interface RevocationDetail {
+  /** An RFC 5280 CRLReason name (src/pki/revocation.ts CRL_REASONS); absent or "unspecified" is stored as none. */
+  reason?: CrlReason;
+  invalidityDate?: Millis;
 }
 
 export interface NewCert {
@@ -97,9 +114,11 @@ export interface ImageRecord {
   /** Serial of the owner's certificate that signed it. */
   signerSerial: string;
   createdAt: Millis;
+  /** The server's RFC 3161 token on the signature value (ENVELOPE.md G9), DER; null until stamped. */
+  timestampToken: Uint8Array | null;
 }
 
-export type NewImage = Omit<ImageRecord, "seq" | "createdAt"> & { ownerId: number; createdAt?: Millis };
+export type NewImage = Omit<ImageRecord, "seq" | "createdAt" | "timestampToken"> & { ownerId: number; createdAt?: Millis; timestampToken?: Uint8Array | null };
 
 export interface ImageQuery {
   /** Images with seq < before, newest first (paging backwards). */
@@ -124,12 +143,12 @@ export interface CertStore {
   /** By any spelling of the serial (colons, case, leading zeros); null if unknown or malformed. */
   findCert(serial: string): Promise<CertRecord | null>;
   listCerts(username?: string): Promise<CertRecord[]>;
-  /** Marks one certificate revoked; false if unknown or already revoked. */
-  revokeSerial(serial: string, at: Millis): Promise<boolean>;
-  /** Revokes every unrevoked certificate of a user; resolves to how many. */
-  revokeUser(username: string, at: Millis): Promise<number>;
-  /** Every revoked certificate, for the CRL. */
-  listRevoked(): Promise<{ serial: string; revokedAt: Millis }[]>;
+  /** Marks one certificate revoked, with the reason and invalidity date if given (V13); false if unknown or already revoked. */
+  revokeSerial(serial: string, at: Millis, detail?: RevocationDetail): Promise<boolean>;
+  /** Revokes every unrevoked certificate of a user (each with `detail`, if given); resolves to how many. */
+  revokeUser(username: string, at: Millis, detail?: RevocationDetail): Promise<number>;
+  /** Every revoked certificate, for the CRL: reason and invalidityDate only where recorded. */
+  listRevoked(): Promise<({ serial: string; revokedAt: Millis } & RevocationDetail)[]>;
   /** Changes whenever a revocation is recorded, by any process (ST3): the CRL cache key and the revocation watch's signal. */
   revocationVersion(): Promise<number>;
 }
@@ -148,9 +167,115 @@ export interface ImageStore {
   listImages(query: ImageQuery): Promise<ImageRecord[]>;
   /** Every stored image id, for start-up recovery of the blob directory. */
   allImageIds(): Promise<Set<string>>;
+
+  // --- time-stamps (ENVELOPE.md G9): the upgrade stamps images stored before the server had a TSA.
+  /** Images without a token, oldest first, with seq > after (a page of at most `limit`). */
+  listUnstampedImages(after: number, limit: number): Promise<ImageRecord[]>;
+  /** Sets the token of an image that has none; false if unknown or already stamped (a token is never replaced). */
+  setTimestampToken(id: string, token: Uint8Array): Promise<boolean>;
 }
 
-export interface Store extends UserStore, CertStore, ImageStore {
+// --- devices, link codes, usage and deletion (PROTOCOL.md M20–M29) ---
+
+/** One certificate of a user as `sis devices` shows it. */
+export interface DeviceRecord {
+  serial: string;
+  /** The name given at register or link time (--device), or null for a certificate issued before names. */
+  device: string | null;
+  createdAt: Millis;
+  notAfter: Millis;
+  revokedAt: Millis | null;
+  /** The last HELLO with this certificate (to the minute), or null if never used. */
+  lastSeenAt: Millis | null;
+}
+
+export type LinkOutcome = { userId: number; username: string } | { refused: "unknown" | "used" | "expired" };
+
+export interface DeviceStore {
+  /** Names the device a certificate was issued to (an unknown serial changes nothing). */
+  setDeviceName(serial: string, device: string): Promise<void>;
+  /** Records a use of the certificate; writes at most once a minute per certificate. */
+  touchCert(serial: string, at: Millis): Promise<void>;
+  listDevices(userId: number): Promise<DeviceRecord[]>;
+  /** Stores a link code's hash for a live user; durable on resolve. */
+  createLinkCode(userId: number, hash: Uint8Array, createdAt: Millis, expiresAt: Millis): Promise<void>;
+  /**
+   * Uses a link code once, atomically: the first caller with a live, unexpired,
+   * unused code gets its user; every later one gets { refused: "used" }.
+   */
+  consumeLinkCode(hash: Uint8Array, now: Millis): Promise<LinkOutcome>;
+  /** Ciphertext bytes and count of a user's stored images (the quota counts ciphertext: what the disk holds). */
+  usageOf(userId: number): Promise<{ bytes: number; images: number }>;
+  /** Removes one image row in one transaction (its seq is never reused); the blob is the caller's to remove after. False if unknown. */
+  deleteImage(id: string): Promise<boolean>;
+}
+
+// --- membership: invitations, disabled accounts, last seen, passwords ---
+
+export interface NewInvitation {
+  /** Public id (16 lower-case hex characters): what `sis admin invitations` shows and --revoke takes. */
+  id: string;
+  /** SHA-256 of the 32-byte secret (M3); the secret itself is never stored. */
+  secretHash: Uint8Array;
+  /** The only username it registers, or null for any. */
+  username: string | null;
+  expiresAt: Millis;
+}
+
+export interface InvitationRecord extends NewInvitation {
+  createdAt: Millis;
+  usedAt: Millis | null;
+  revokedAt: Millis | null;
+}
+
+/** Why an invitation registers nobody (M5); nothing was created. */
+export type InvitationRefusal = "INVITE_UNKNOWN" | "INVITE_USED" | "INVITE_EXPIRED" | "INVITE_WRONG_USER";
+
+export interface UserSummary {
+  username: string;
+  createdAt: Millis;
+  disabledAt: Millis | null;
+  lastSeenAt: Millis | null;
+  /** Certificates neither revoked nor expired at `now`. */
+  validCerts: number;
+  certs: number;
+  images: number;
+  /** Ciphertext bytes of their images (what the blob files hold). */
+  bytes: number;
+}
+
+export interface MembershipStore {
+  createInvitation(invitation: NewInvitation): Promise<InvitationRecord>;
+  /** Neither used, revoked nor expired at `now`, oldest first. */
+  listPendingInvitations(now: Millis): Promise<InvitationRecord[]>;
+  /** False for an unknown id or one already used or revoked. */
+  revokeInvitation(id: string, at: Millis): Promise<boolean>;
+  /**
+   * M5: in one transaction, checks the invitation whose secret hashes to
+   * `secretHash`, creates the user and marks the invitation used; a refusal
+   * or a conflict (StoreConflictError, ST5) changes nothing.
+   */
+  redeemInvitation(secretHash: Uint8Array, username: string, passwordHash: string, now: Millis): Promise<{ user: UserRecord } | { refused: InvitationRefusal }>;
+  /** M10: disables or enables a live user and bumps the revocation version in the same transaction (ST3), so open sessions are checked; false for an unknown user or no change. */
+  setUserDisabled(username: string, disabled: boolean, at: Millis): Promise<boolean>;
+  /** M12: coarse last-seen; writes only when the stored value is older than `at - coarseMs`. */
+  touchUser(userId: number, at: Millis, coarseMs: number): Promise<void>;
+  /** M14: replaces a live user's password hash; false for an unknown user. */
+  setPasswordHash(userId: number, passwordHash: string): Promise<boolean>;
+  /** Every live user with their counts (M11). */
+  userSummaries(now: Millis): Promise<UserSummary[]>;
+  /**
+   * M13: like deleteUser (ST6: name reserved, certificates revoked) but the
+   * images stay unless `withImages`; resolves to the ids of the image rows
+   * removed (their blobs are the caller's to remove), or null for an unknown user.
+   */
+  deleteAccount(username: string, withImages: boolean, at: Millis): Promise<string[] | null>;
+  /** A text setting shared with `sis admin` (the advertised address, M2). */
+  getServerInfo(key: string): Promise<string | null>;
+  setServerInfo(key: string, value: string): Promise<void>;
+}
+
+export interface Store extends UserStore, CertStore, ImageStore, DeviceStore, MembershipStore {
   /** Releases the connection(s); no method is called afterwards. */
   close(): Promise<void>;
 }
@@ -185,8 +310,14 @@ export interface BlobStore {
   /** Opens a committed blob for readInto(); a missing one rejects (code ENOENT). */
   open(id: string): Promise<BlobReader>;
   remove(id: string): Promise<void>;
-  /** Deletes temporary files and blobs whose id is not in `keep`; returns what it removed. */
-  sweep(keep: Set<string>): Promise<string[]>;
+  /**
+   * Deletes temporary files and blobs whose id is not in `keep`; returns what
+   * it removed. `olderThan` (Unix ms) spares anything modified at or after it:
+   * a store shared by several nodes removes orphans by age only (S3-3 in
+   * src/store/s3-blob-store.ts); FileBlobStore, one node's start-up recovery,
+   * ignores it.
+   */
+  sweep(keep: Set<string>, olderThan?: Millis): Promise<string[]>;
 }
 
 export class StoreConflictError extends Error {

@@ -1,8 +1,8 @@
-/** Ends open sessions whose certificate was revoked, also by `sis admin revoke` in another process (P5a). */
+/** Ends open sessions whose certificate was revoked or whose account was disabled, also by `sis admin` in another process (P5a, M10). */
 import { ProtocolError } from "../protocol/index.ts";
 import type { ServerContext } from "./context.ts";
 import { identify, type Identity } from "./identify.ts";
-import { REVOKED_WHILE_CONNECTED } from "./refusals.ts";
+import { ACCOUNT_DISABLED_MESSAGE, REVOKED_WHILE_CONNECTED } from "./refusals.ts";
 
 /** What the watch needs of an open session. */
 export interface WatchedSession {
@@ -52,6 +52,11 @@ export class RevocationWatch {
       if ("refused" in result && result.refused === "CERT_REVOKED") {
         session.fail(new ProtocolError("CERT_REVOKED", REVOKED_WHILE_CONNECTED));
         this.ctx.refusalLog.warn("revoked certificate: session ended", { user: identity.username, serial: identity.serial, address: session.address });
+        ended++;
+      } else if ("refused" in result && result.refused === "ACCOUNT_DISABLED") {
+        // Membership (M10): `sis admin disable` bumps the same counter.
+        session.fail(new ProtocolError("ACCOUNT_DISABLED", ACCOUNT_DISABLED_MESSAGE));
+        this.ctx.refusalLog.warn("disabled account: session ended", { user: identity.username, serial: identity.serial, address: session.address });
         ended++;
       }
     }

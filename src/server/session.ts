@@ -12,6 +12,9 @@ import type { FrameSink } from "./send-blob.ts";
 import type { Peer, Upload } from "./peer.ts";
 import { refusalMessage } from "./refusals.ts";
 import type { WatchedSession } from "./revocation-watch.ts";
+
+/** M12: last-seen is written at most this often per user. */
+const LAST_SEEN_COARSE_MS = 60_000;
 import { Outbox, type WritableSocket } from "../protocol/index.ts";
 
 export interface SessionSocket extends WritableSocket {
@@ -77,6 +80,10 @@ export class Session implements Peer, WatchedSession {
   private released = false;
   private subscribed = false;
   private paused = false;
+  /** Set by drain() when the server stops (O1, O2): the session closes once what is under way has ended. */
+  private draining = false;
+  /** A frame is being handled (a request awaits the store, the disk, argon2id, a download's reader). */
+  private handling = false;
   /** Unix ms after which the sweeper closes this session; moves only on whole frames and reply progress. */
   deadline: number;
 
@@ -121,7 +128,7 @@ export class Session implements Peer, WatchedSession {
     }
     for (const frame of frames) {
       this.inbound += frame.payload.length;
-      this.chain = this.chain.then(() => this.handleFrame(frame)).catch((error) => this.fail(error));
+      this.chain = this.chain.then(() => this.handleFrame(frame)).catch((error) => this.fail(error)).finally(() => this.afterFrame());
     }
     if (this.inbound > INBOUND_HIGH && !this.paused) {
       this.paused = true;
@@ -204,7 +211,30 @@ export class Session implements Peer, WatchedSession {
     this.deadline = Date.now() + ms;
   }
 
+  /** An upload is under way (its DATA frames are still coming, or it is being committed). */
+  get uploading(): boolean {
+    return this.upload !== null;
+  }
+
+  /**
+   * The server is stopping (O1, O2): no new request is taken. An idle session is
+   * closed now with SHUTTING_DOWN; one whose request or upload is under way once
+   * that has ended (its reply sent first). The server closes the rest when its
+   * grace period ends.
+   */
+  drain(): void {
+    if (this.closed || this.draining) return;
+    this.draining = true;
+    if (!this.handling && !this.upload) this.fail(shuttingDown());
+  }
+
+  private afterFrame(): void {
+    this.handling = false;
+    if (this.draining && !this.upload) this.fail(shuttingDown());
+  }
+
   private async handleFrame(frame: Frame): Promise<void> {
+    this.handling = true;
     this.inbound -= frame.payload.length;
     if (this.paused && this.inbound < INBOUND_LOW) {
       this.paused = false;
@@ -255,9 +285,13 @@ export class Session implements Peer, WatchedSession {
     }
     this.#state = "ready";
     if (this.#identity) {
+      // Membership (M12): last seen, coarse (one write a minute at most); a failure here costs the session nothing.
+      this.ctx.store.touchUser(this.#identity.userId, Date.now(), LAST_SEEN_COARSE_MS).catch(() => {});
       this.ctx.metrics.authenticatedConnections++;
       this.subscribed = true;
       this.ctx.hub.subscribe(this);
+      // (M23) The certificate's last use, for 'sis devices'; a failure here costs nothing but the date.
+      this.ctx.store.touchCert(this.#identity.serial, Date.now()).catch(() => {});
     }
     this.send({
       type: "HELLO",
@@ -307,4 +341,9 @@ export class Session implements Peer, WatchedSession {
     if (this.subscribed) this.ctx.metrics.authenticatedConnections--;
     if (this.admitted) this.ctx.hub.release(this.address);
   }
+}
+
+/** What every session hears when the server stops (O1); clients reconnect later (O3). */
+export function shuttingDown(): ProtocolError {
+  return new ProtocolError("SHUTTING_DOWN", "the server is shutting down or restarting; reconnect in a moment (a request it did not answer was not done)");
 }

@@ -1,4 +1,4 @@
-/** Login back-off (P17): exponential delay after repeated failures, per username and per address. */
+/** Login back-off (P17, M15): exponential delay after repeated failures, per username and per address for REGISTER, per certificate for PASSWD. */
 
 const USER_THRESHOLD = 3;
 const ADDRESS_THRESHOLD = 10;
@@ -19,16 +19,28 @@ export class LoginThrottle {
 
   /** Seconds to wait before another attempt is allowed, or 0. */
   retryAfter(username: string, address: string): number {
-    return Math.max(this.wait(`u:${username}`, USER_THRESHOLD), this.wait(`a:${address}`, ADDRESS_THRESHOLD));
+    return Math.max(this.wait(`u:${username}`, USER_THRESHOLD), this.wait(`a:${addressPrefix(address)}`, ADDRESS_THRESHOLD));
   }
 
   recordFailure(username: string, address: string): void {
     this.bump(`u:${username}`);
-    this.bump(`a:${address}`);
+    this.bump(`a:${addressPrefix(address)}`);
   }
 
   recordSuccess(username: string): void {
     this.entries.delete(`u:${username}`);
+  }
+
+  // Membership (M15): PASSWD is throttled per certificate, never per username,
+  // so a stranger's guesses at REGISTER do not block a device's own requests.
+  /** Seconds to wait before PASSWD on the certificate `serial` may try again, or 0. */
+  passwdRetryAfter(serial: string): number {
+    return this.wait(`c:${serial}`, USER_THRESHOLD);
+  }
+
+  passwdResult(serial: string, ok: boolean): void {
+    if (ok) this.entries.delete(`c:${serial}`);
+    else this.bump(`c:${serial}`);
   }
 
   private wait(key: string, threshold: number): number {
@@ -61,4 +73,20 @@ export class LoginThrottle {
       this.entries.delete(key);
     }
   }
+}
+
+/**
+ * M15: the per-address counter is kept per network, not per address: an IPv4
+ * /24 and an IPv6 /64 (one customer's allocation), so hopping to the next
+ * address of the same network does not reset it. IPv4-mapped IPv6 counts as IPv4.
+ */
+export function addressPrefix(address: string): string {
+  const v4 = /^(?:::ffff:)?(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.\d{1,3}$/i.exec(address);
+  if (v4) return `${v4[1]}.${v4[2]}.${v4[3]}.0/24`;
+  if (!address.includes(":")) return address;
+  const [head = "", tail = ""] = address.toLowerCase().split("%")[0]!.split("::");
+  const left = head === "" ? [] : head.split(":");
+  const right = address.includes("::") ? (tail === "" ? [] : tail.split(":")) : [];
+  const groups = address.includes("::") ? [...left, ...Array(Math.max(0, 8 - left.length - right.length)).fill("0"), ...right] : left;
+  return `${groups.slice(0, 4).map((g) => g.replace(/^0+(?=.)/, "")).join(":")}::/64`;
 }

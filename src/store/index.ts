@@ -7,3 +7,6 @@ export { BUSY_TIMEOUT_MS, openDatabase } from "./open-database.ts";
 export { MIGRATIONS, SCHEMA_VERSION, SchemaTooNewError, migrate } from "./migrations.ts";
 export { FileBlobStore, assertBlobId, DEFAULT_READ_CHUNK, MAX_READ_CHUNK } from "./file-blob-store.ts";
 export { WRITE_BUFFER_SIZE } from "./file-blob-writer.ts";
+export { S3BlobStore, ObjectStoreError, READ_WINDOW, DEFAULT_MIN_ORPHAN_AGE_MS, type S3BlobStoreOptions } from "./s3-blob-store.ts";
+export { MIN_PART_SIZE } from "./s3-blob-writer.ts";
+export { s3OptionsFromUrl, BlobUrlError } from "./s3-url.ts";

@@ -56,6 +56,49 @@ export const MIGRATIONS: readonly string[] = [
   ) STRICT;
   INSERT INTO meta (key, value) VALUES ('revocation_version', 0);
   `,
+  // 2 (time-stamps, revocation by date; ENVELOPE.md G8, V13): the server's RFC 3161 token of each
+  // image signature (NULL until stamped), and a revocation's CRL reason and invalidity date.
+  `
+  ALTER TABLE images ADD COLUMN timestamp_token BLOB;
+  ALTER TABLE certificates ADD COLUMN revocation_reason TEXT;
+  ALTER TABLE certificates ADD COLUMN invalidity_date INTEGER;
+  `,
+  // 3 (devices, link codes): a device name and the last use of each certificate; one-time link codes, stored hashed (PROTOCOL.md M20–M24).
+  `
+  ALTER TABLE certificates ADD COLUMN device TEXT;
+  ALTER TABLE certificates ADD COLUMN last_seen_at INTEGER;
+  CREATE TABLE link_codes (
+    hash       BLOB    PRIMARY KEY,
+    user_id    INTEGER NOT NULL REFERENCES users(id),
+    created_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL,
+    used_at    INTEGER
+  ) STRICT;
+  CREATE INDEX images_owner ON images(owner_id);
+  `,
+  // 4 (membership, issue 13): disabled accounts, coarse last-seen, invitations, the server's advertised address.
+  `
+  ALTER TABLE users ADD COLUMN disabled_at INTEGER;
+  ALTER TABLE users ADD COLUMN last_seen_at INTEGER;
+
+  -- One-time invitations (PROTOCOL.md M1-M8): only the SHA-256 of the secret is kept.
+  CREATE TABLE invitations (
+    id          TEXT    PRIMARY KEY,
+    secret_hash BLOB    NOT NULL UNIQUE,
+    username    TEXT,
+    created_at  INTEGER NOT NULL,
+    expires_at  INTEGER NOT NULL,
+    used_at     INTEGER,
+    used_by     INTEGER REFERENCES users(id),
+    revoked_at  INTEGER
+  ) STRICT;
+
+  -- Text settings a server records for 'sis admin' (the address an invitation carries).
+  CREATE TABLE server_info (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+  ) STRICT;
+  `,
 ];
 
 /** The schema version this build writes. */

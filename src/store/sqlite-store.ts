@@ -1,13 +1,15 @@
 /** SqliteStore: users, certificates and image metadata in one SQLite file (bun:sqlite, WAL, synchronous=FULL). */
 // bun:sqlite is synchronous: each method does its work before it returns, and the
 // Promise the ports ask for (ports.ts) is already settled; a failure is a rejection.
-import { type Database, SQLiteError } from "bun:sqlite";
+import type { Database } from "bun:sqlite";
+import { conflictOr } from "./conflict.ts";
 import {
-  type CertRecord, type ImageQuery, type ImageRecord, type Millis, type NewCert, type NewImage,
-  type Store, StoreConflictError, type UserRecord,
+  type CertRecord, type DeviceRecord, type ImageQuery, type ImageRecord, type InvitationRecord, type LinkOutcome, type Millis, type NewCert, type NewImage,
+  type NewInvitation, type RevocationDetail, type Store, StoreConflictError, type UserRecord, type UserSummary,
 } from "../server/ports.ts";
 import { openDatabase } from "./open-database.ts";
 import { toCert, toImage, toUser } from "./rows.ts";
+import { SqliteMembership } from "./sqlite-membership.ts";
 import { canonicalSerial } from "../encoding/serial.ts";
 import { prepareStatements, type Statements } from "./sqlite-statements.ts";
 
@@ -15,20 +17,22 @@ const IMAGE_ID = /^[0-9a-f]{32}$/;
 
 const READABLE_PRAGMAS = ["journal_mode", "synchronous", "foreign_keys", "busy_timeout", "user_version"] as const;
 
-/** A UNIQUE or PRIMARY KEY violation becomes StoreConflictError; anything else passes through. */
-function conflictOr(err: unknown, message: string): unknown {
-  const code = err instanceof SQLiteError ? err.code : undefined;
-  const conflict = code === "SQLITE_CONSTRAINT_UNIQUE" || code === "SQLITE_CONSTRAINT_PRIMARYKEY";
-  return conflict ? new StoreConflictError(message) : err;
+
+/** A revocation's reason and invalidity date as bound parameters; "unspecified" is stored as none (RFC 5280 5.3.1). */
+function detailParams(detail: RevocationDetail | undefined): { reason: string | null; invalidity: number | null } {
+  const reason = detail?.reason === undefined || detail.reason === "unspecified" ? null : detail.reason;
+  return { reason, invalidity: detail?.invalidityDate ?? null };
 }
 
 export class SqliteStore implements Store {
   readonly #db: Database;
   readonly #sql: Statements;
+  readonly #members: SqliteMembership;
 
   private constructor(db: Database) {
     this.#db = db;
     this.#sql = prepareStatements(db);
+    this.#members = new SqliteMembership (db, this.#sql);
   }
 
   /** Opens (creating if absent, upgrading if older) the database at `path`. Refuses a newer schema. */
@@ -104,26 +108,31 @@ export class SqliteStore implements Store {
 
   // A revocation and its version bump commit together, so any process that
   // sees the new version also sees the revocation.
-  async revokeSerial(serial: string, at: Millis): Promise<boolean> {
+  async revokeSerial(serial: string, at: Millis, detail?: RevocationDetail): Promise<boolean> {
     const normal = canonicalSerial(serial);
     if (normal === null) return false;
     return this.#db.transaction(() => {
-      if (this.#sql.revokeSerial.run({ serial: normal, at }).changes === 0) return false;
+      if (this.#sql.revokeSerial.run({ serial: normal, at, ...detailParams(detail) }).changes === 0) return false;
       this.#sql.bumpRevocationVersion.run();
       return true;
     }).immediate();
   }
 
-  async revokeUser(username: string, at: Millis): Promise<number> {
+  async revokeUser(username: string, at: Millis, detail?: RevocationDetail): Promise<number> {
     return this.#db.transaction(() => {
-      const n = this.#sql.revokeUsernameCerts.run({ username, at }).changes;
+      const n = this.#sql.revokeUsernameCerts.run({ username, at, ...detailParams(detail) }).changes;
       if (n > 0) this.#sql.bumpRevocationVersion.run();
       return n;
     }).immediate();
   }
 
-  async listRevoked(): Promise<{ serial: string; revokedAt: Millis }[]> {
-    return this.#sql.listRevoked.all().map((r) => ({ serial: r.serial, revokedAt: r.revoked_at }));
+  async listRevoked(): Promise<({ serial: string; revokedAt: Millis } & RevocationDetail)[]> {
+    return this.#sql.listRevoked.all().map((r) => ({
+      serial: r.serial,
+      revokedAt: r.revoked_at,
+      ...(r.revocation_reason !== null && { reason: r.revocation_reason as NonNullable<RevocationDetail["reason"]> }),
+      ...(r.invalidity_date !== null && { invalidityDate: r.invalidity_date }),
+    }));
   }
 
   /** Read from the database on every call, so revocations by other processes are seen at once. */
@@ -152,6 +161,7 @@ export class SqliteStore implements Store {
           id: image.id, ownerId: image.ownerId, name: image.name, contentType: image.contentType,
           size: image.size, cipherSize: image.cipherSize, header: image.header, signature: image.signature,
           wrappedKey: image.wrappedKey, signerSerial: image.signerSerial, createdAt: image.createdAt ?? Date.now(),
+          timestampToken: image.timestampToken ?? null,
         })!.seq;
       } catch (err) {
         throw conflictOr(err, `image ${JSON.stringify(image.name)} of ${image.owner} already exists`);
@@ -185,10 +195,79 @@ export class SqliteStore implements Store {
     return new Set(this.#sql.allImageIds.all().map((r) => r.id));
   }
 
-  /** Beyond ports.ts: removes one image row (its seq is never reused). The blob is the caller's. */
+  /** Removes one image row (its seq is never reused), committed (fsynced) on return. The blob is the caller's. */
   async deleteImage(id: string): Promise<boolean> {
-    return this.#sql.deleteImage.run({ id }).changes > 0;
+    return this.#db.transaction(() => this.#sql.deleteImage.run({ id }).changes > 0).immediate();
   }
+
+  // --- devices, link codes, usage -------------------------------------
+
+  async setDeviceName(serial: string, device: string): Promise<void> {
+    const normal = canonicalSerial(serial);
+    if (normal !== null) this.#sql.setDeviceName.run({ serial: normal, device });
+  }
+
+  async touchCert(serial: string, at: Millis): Promise<void> {
+    const normal = canonicalSerial(serial);
+    if (normal !== null) this.#sql.touchCert.run({ serial: normal, at });
+  }
+
+  async listDevices(userId: number): Promise<DeviceRecord[]> {
+    return this.#sql.listDevices.all({ userId }).map((r) => ({
+      serial: r.serial, device: r.device, createdAt: r.created_at, notAfter: r.not_after, revokedAt: r.revoked_at, lastSeenAt: r.last_seen_at,
+    }));
+  }
+
+  async createLinkCode(userId: number, hash: Uint8Array, createdAt: Millis, expiresAt: Millis): Promise<void> {
+    this.#db.transaction(() => {
+      // Expired codes are of no use to anyone: dropped a day after expiry, while making new ones.
+      this.#sql.pruneLinkCodes.run({ before: createdAt - 86_400_000 });
+      if (this.#sql.createLinkCode.run({ hash, userId, createdAt, expiresAt }).changes === 0) {
+        throw new Error(`cannot make a link code for unknown or deleted user id ${userId}`);
+      }
+    }).immediate();
+  }
+
+  async consumeLinkCode(hash: Uint8Array, now: Millis): Promise<LinkOutcome> {
+    return this.#db.transaction((): LinkOutcome => {
+      const row = this.#sql.findLinkCode.get({ hash });
+      if (!row) return { refused: "unknown" };
+      if (row.used_at !== null) return { refused: "used" };
+      if (now >= row.expires_at) return { refused: "expired" };
+      if (this.#sql.useLinkCode.run({ hash, now }).changes === 0) return { refused: "used" };
+      return { userId: row.user_id, username: row.username };
+    }).immediate();
+  }
+
+  async usageOf(userId: number): Promise<{ bytes: number; images: number }> {
+    return this.#sql.usageOf.get({ userId }) ?? { bytes: 0, images: 0 };
+  }
+
+  // --- time-stamps (ENVELOPE.md G9) -----------------------------------------
+
+  async listUnstampedImages(after: number, limit: number): Promise<ImageRecord[]> {
+    const n = Math.floor(limit);
+    if (!(n > 0)) return [];
+    return this.#sql.listUnstamped.all({ after, limit: n }).map(toImage);
+  }
+
+  async setTimestampToken(id: string, token: Uint8Array): Promise<boolean> {
+    return this.#sql.setTimestampToken.run({ id, token }).changes > 0;
+  }
+
+  // --- membership: src/store/sqlite-membership.ts ---------------
+
+  createInvitation(invitation: NewInvitation): Promise<InvitationRecord> { return this.#members.createInvitation(invitation); }
+  listPendingInvitations(now: Millis): Promise<InvitationRecord[]> { return this.#members.listPendingInvitations(now); }
+  revokeInvitation(id: string, at: Millis): Promise<boolean> { return this.#members.revokeInvitation(id, at); }
+  redeemInvitation(secretHash: Uint8Array, username: string, passwordHash: string, now: Millis) { return this.#members.redeemInvitation(secretHash, username, passwordHash, now); }
+  setUserDisabled(username: string, disabled: boolean, at: Millis): Promise<boolean> { return this.#members.setUserDisabled(username, disabled, at); }
+  touchUser(userId: number, at: Millis, coarseMs: number): Promise<void> { return this.#members.touchUser(userId, at, coarseMs); }
+  setPasswordHash(userId: number, passwordHash: string): Promise<boolean> { return this.#members.setPasswordHash(userId, passwordHash); }
+  userSummaries(now: Millis): Promise<UserSummary[]> { return this.#members.userSummaries(now); }
+  deleteAccount(username: string, withImages: boolean, at: Millis): Promise<string[] | null> { return this.#members.deleteAccount(username, withImages, at); }
+  getServerInfo(key: string): Promise<string | null> { return this.#members.getServerInfo(key); }
+  setServerInfo(key: string, value: string): Promise<void> { return this.#members.setServerInfo(key, value); }
 
   // --- maintenance ---------------------------------------------------------
 

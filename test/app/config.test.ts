@@ -55,7 +55,18 @@ max-connections-per-address = 7
 idle-timeout = 300
 handshake-timeout = 20
 upload-stall-timeout = 60
+open-registration = true
 revocation-check = 5
+tls-cert-days = 90
+tls-renew-check = 60
+quota = "1G"
+post-rate = 30
+link-lifetime = 60
+post-bytes-rate = "500M"
+shutdown-grace = 3
+log-level = "debug"
+log-format = "json"
+log-names = false
 `;
 
 const EVERY_VALUE: ServeConfig = {
@@ -71,7 +82,18 @@ const EVERY_VALUE: ServeConfig = {
   "idle-timeout": 300,
   "handshake-timeout": 20,
   "upload-stall-timeout": 60,
+  "open-registration": true,
   "revocation-check": 5,
+  "tls-cert-days": 90,
+  "tls-renew-check": 60,
+  quota: 1024 ** 3,
+  "post-rate": 30,
+  "link-lifetime": 60,
+  "post-bytes-rate": 500 * 1024 ** 2,
+  "shutdown-grace": 3,
+  "log-level": "debug",
+  "log-format": "json",
+  "log-names": false,
 };
 
 describe("sis serve --config FILE", () => {
@@ -187,7 +209,18 @@ describe("the table is the behaviour", () => {
       "idle-timeout": 120,
       "handshake-timeout": 10,
       "upload-stall-timeout": 30,
+      "open-registration": false,
       "revocation-check": 2,
+      "tls-cert-days": 397,
+      "tls-renew-check": 3600,
+      quota: 10 * 1024 ** 3,
+      "post-rate": 120,
+      "link-lifetime": 600,
+      "post-bytes-rate": 2 * 1024 ** 3,
+      "shutdown-grace": 10,
+      "log-level": "info",
+      "log-format": "auto",
+      "log-names": true,
     });
   });
 
@@ -206,7 +239,13 @@ describe("the table is the behaviour", () => {
         handshakeTimeoutMs: 10_000,
         idleTimeoutMs: 120_000,
         uploadStallTimeoutMs: 30_000,
+        quotaBytes: 10 * 1024 ** 3,
+        postsPerMinute: 120,
+        postBytesPerMinute: 2 * 1024 ** 3,
+        linkLifetimeMs: 600_000,
         revocationCheckMs: 2_000,
+        tlsCertDays: 397,
+        tlsRenewCheckMs: 3_600_000,
       });
       expect(server.context.limits).toEqual(limitsOf(DEFAULT_CONFIG));
       expect(server.context.limits).toEqual({ ...DEFAULT_LIMITS });
@@ -234,6 +273,21 @@ describe("the table is the behaviour", () => {
     expect(help).toContain("\n  --port N (default 1233)\n      TLS port of the protocol (P1); 0 picks a free one; a whole number from 0 to 65535\n");
     expect(help).toContain("\n  --max-image-size SIZE (default 100M)\n");
     expect(help).toContain("\n  --data DIR (default ./sis-data)\n");
-    for (const o of SERVE_OPTIONS) expect(help).toContain(`\n  --${o.key} ${o.metavar} (default `);
+    // A switch (kind "flag", --open-registration) takes no value, so it shows no metavar.
+    for (const o of SERVE_OPTIONS) expect(help).toContain(`\n  --${o.key}${o.metavar ? ` ${o.metavar}` : ""} (default `);
+  });
+});
+
+describe("--open-registration, a switch (M6)", () => {
+  test("off by default; the bare flag turns it on; a file says true or false, and anything else is refused with its line", () => {
+    expect(DEFAULT_CONFIG["open-registration"]).toBe(false);
+    expect(parseFlags({ "open-registration": true })).toEqual({ "open-registration": true });
+    const on = join(root, "open.toml");
+    writeFileSync(on, "open-registration = true\n");
+    expect(loadConfig({ file: on, cwd: root })["open-registration"]).toBe(true);
+    const bad = join(root, "open-bad.toml");
+    writeFileSync(bad, 'port = 1\nopen-registration = "yes"\n');
+    expect(() => loadConfig({ file: bad, cwd: root })).toThrow(/line 2: key "open-registration": takes true or false/);
+    expect(printConfig(loadConfig({ cwd: root }))).toContain("\nopen-registration = false\n");
   });
 });

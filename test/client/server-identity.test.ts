@@ -18,7 +18,7 @@ let caPem: string;
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), "sis-server-identity-"));
-  server = await startServer({ dataDir: dir, host: "127.0.0.1", port: 0, httpHost: "127.0.0.1", httpPort: 0, log: silentLogger, version: "test", limits: {} });
+  server = await startServer({ dataDir: dir, host: "127.0.0.1", port: 0, httpHost: "127.0.0.1", httpPort: 0, log: silentLogger, version: "test", limits: {}, openRegistration: true });
   caPem = toPem(server.context.ca.certDer, "CERTIFICATE");
 }, 60_000);
 

@@ -2,7 +2,7 @@
 import { afterAll, expect, test } from "bun:test";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { addTimeStampToken, extractTimeStampToken, signatureValueOf, signImage, verifyImageSignature } from "../../src/crypto/index.ts";
+import { addTimeStampToken, extractTimeStampToken, removeTimeStampToken, signatureValueOf, signImage, verifyImageSignature } from "../../src/crypto/index.ts";
 import { TAG, at, children, parseDer, tlv } from "../../src/encoding/der.ts";
 import { OID } from "../../src/crypto/cms-oids.ts";
 import { importSigningKey } from "../../src/pki/keys.ts";
@@ -109,6 +109,14 @@ test("other unsigned attributes are kept; two token attributes are MALFORMED", (
   expect(Buffer.from(extractTimeStampToken(withOther)!).equals(Buffer.from(token))).toBe(true);
   const attr = tlv(TAG.SEQUENCE, OID.signatureTimeStampToken, tlv(TAG.SET, token));
   expect(() => extractTimeStampToken(rebuild([attr, attr]))).toThrow("the time-stamp attribute must appear once with one token");
+  // Removing the token keeps the other attribute: the result is the signature it was added to.
+  expect(Buffer.from(removeTimeStampToken(withOther)).equals(Buffer.from(rebuild([other])))).toBe(true);
+});
+
+test("removeTimeStampToken() gives back the owner's signature byte for byte; one without a token is returned as it is (T5)", () => {
+  expect(Buffer.from(removeTimeStampToken(stamped)).equals(Buffer.from(cms))).toBe(true);
+  expect(removeTimeStampToken(cms)).toBe(cms);
+  expect(extractTimeStampToken(removeTimeStampToken(stamped))).toBeNull();
 });
 
 test("garbage in place of a signature or a token is MALFORMED, and nothing over 16 KiB is produced (V1)", async () => {

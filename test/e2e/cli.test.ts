@@ -3,7 +3,7 @@ import { describe, expect, test } from "bun:test";
 import { existsSync } from "node:fs";
 import { sis } from "../support/cli.ts";
 
-const COMMANDS = ["serve", "register", "whoami", "post", "list", "get", "watch", "admin", "gallery", "demo"];
+const COMMANDS = ["serve", "register", "whoami", "post", "list", "get", "watch", "admin", "gallery", "demo", "passwd"];
 
 describe("sis binary", () => {
   test("--version prints the version on stdout and exits 0", async () => {

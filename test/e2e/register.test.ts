@@ -146,7 +146,7 @@ describe("the issued certificates, judged by OpenSSL", () => {
     expectRun(text, {
       code: 0,
       stderr: "",
-      stdout: new RegExp(`^user +alice\\nserial +${serial}\\nexpires +\\d{4}-.*Z\\nCA +${server.fingerprint}\\nserver +127\\.0\\.0\\.1:${server.port}\\nhome +${home("alice")}\\n$`),
+      stdout: new RegExp(`^user +alice\\nserial +${serial}\\nexpires +\\d{4}-.*Z\\nCA +${server.fingerprint}\\nserver +127\\.0\\.0\\.1:${server.port}\\nhome +${home("alice")}\\nstorage +0 B in 0 images, of a 10 GiB \\(10737418240 B\\) quota\\n$`),
     });
     const json = await sis(["whoami", "--home", home("alice"), "--json"]);
     expectRun(json, { code: 0, stderr: "" });

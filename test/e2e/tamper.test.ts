@@ -81,14 +81,15 @@ describe("tampering and revocation", () => {
     expect(await listFiles(out)).toEqual([]);
   });
 
-  test("get of an image whose owner's certificate was revoked exits 3 and writes nothing", async () => {
+  // Revocation by date (ENVELOPE.md V13): only a key compromise still refuses an image stamped before the revocation.
+  test("get of an image whose owner's certificate was revoked for key compromise exits 3 and writes nothing", async () => {
     await postAs(carol, SAMPLE.jpg, "before-revocation.jpg");
     const control = freshDir("out");
     const ok = await sis(["get", "--home", bob, "-o", control, "carol/before-revocation.jpg"]);
     expect({ code: ok.code, stderr: ok.stderr }).toEqual({ code: 0, stderr: "" });
 
-    const revoke = await sis(["admin", "revoke", "carol", "--data", server.dataDir]);
-    expect(revoke).toEqual({ code: 0, stdout: "revoked 1 certificate of carol\n", stderr: "" });
+    const revoke = await sis(["admin", "revoke", "carol", "--data", server.dataDir, "--reason", "keyCompromise"]);
+    expect(revoke).toEqual({ code: 0, stdout: "revoked 1 certificate of carol (keyCompromise)\n", stderr: "" });
 
     const out = freshDir("out");
     const r = await sis(["get", "--home", bob, "-o", out, "carol/before-revocation.jpg"]);

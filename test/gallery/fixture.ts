@@ -51,7 +51,7 @@ export async function startGalleryFixture(): Promise<GalleryFixture> {
   mkdirSync(outside);
   let server: RunningServer | null = null;
   try {
-    server = await startServer({ dataDir: join(root, "data"), host: "127.0.0.1", port: 0, httpHost: "127.0.0.1", httpPort: null, log: silentLogger, version: "test" });
+    server = await startServer({ dataDir: join(root, "data"), host: "127.0.0.1", port: 0, httpHost: "127.0.0.1", httpPort: null, log: silentLogger, version: "test", openRegistration: true });
     const alice = await enrol(server, root, "alice");
     const bob = await enrol(server, root, "bob");
     const crl = new CrlSource(bob.caDer);

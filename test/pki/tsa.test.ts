@@ -212,8 +212,11 @@ describe("verifyTimeStampToken() refuses forged and swapped tokens, each with it
     const sig = signatureValue();
     const before = await tsa.tsa.stampSignature(sig, { genTime: new Date(Date.now() - 2 * 60_000) });
     const after = await tsa.tsa.stampSignature(sig);
-    const retired = await ca.createCrl({ revoked: [{ serial, revokedAt: Date.now() - 60_000, reason: "superseded" }], crlNumber: 5 });
-    const stolen = await ca.createCrl({ revoked: [{ serial, revokedAt: Date.now() - 60_000, reason: "keyCompromise", invalidityDate: Date.now() - 60_000 }], crlNumber: 6 });
+    // One instant for both dates: two Date.now() calls can differ by a millisecond, and an
+    // invalidity date later than the revocation is refused by buildCrl.
+    const revokedAt = Date.now() - 60_000;
+    const retired = await ca.createCrl({ revoked: [{ serial, revokedAt, reason: "superseded" }], crlNumber: 5 });
+    const stolen = await ca.createCrl({ revoked: [{ serial, revokedAt, reason: "keyCompromise", invalidityDate: revokedAt }], crlNumber: 6 });
     const v = await verifyTimeStampToken({ tokenDer: before.der, signatureValue: sig, caCertDer: ca.certDer, crlDer: retired });
     expect(v.genTime).toEqual(before.genTime);
     await failsWithCode(() => verifyTimeStampToken({ tokenDer: after.der, signatureValue: sig, caCertDer: ca.certDer, crlDer: retired }), "TIMESTAMP_REVOKED");

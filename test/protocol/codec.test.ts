@@ -28,6 +28,8 @@ import {
   type ServerMessage,
 } from "../../src/protocol/index.ts";
 import { MAX_HEADER_SIZE, MAX_SIGNATURE_SIZE as CRYPTO_MAX_SIGNATURE_SIZE } from "../../src/crypto/index.ts";
+import { MAX_TIMESTAMP_TOKEN_SIZE as PKI_MAX_TIMESTAMP_TOKEN_SIZE } from "../../src/pki/tsa-verify.ts";
+import { MAX_TIMESTAMP_TOKEN_SIZE } from "../../src/protocol/limits.ts";
 
 const utf8 = new TextEncoder();
 type Decode = (payload: Uint8Array) => unknown;
@@ -773,6 +775,22 @@ describe("every valid message fits in a control frame (P6)", () => {
     };
     expect(server(largest)).toBe("ok");
     expect(encodeMessage(largest).length - FRAME_HEADER_SIZE).toBeLessThanOrEqual(MAX_CONTROL_FRAME);
+  });
+
+  // Time-stamps (issue 12): the token travels inside IMAGE.signature (T2), so IMAGE keeps its fields.
+  test("T2: IMAGE has no field of its own for the token (an IMAGE with one is refused, as by every earlier client); the bound is src/pki's MAX_TIMESTAMP_TOKEN_SIZE", () => {
+    expect(MAX_TIMESTAMP_TOKEN_SIZE).toBe(PKI_MAX_TIMESTAMP_TOKEN_SIZE);
+    const image: ServerMessage = {
+      type: "IMAGE",
+      image: { seq: 1, id: "f".repeat(32), owner: "alice", name: "a.png", size: 1, contentType: "image/png", createdAt: 1 },
+      header: toBase64(new Uint8Array(MAX_HEADER_SIZE)),
+      ownerCertificate: b64chars(22_000),
+      signature: toBase64(new Uint8Array(MAX_SIGNATURE_SIZE)),
+      wrappedKey: b64chars(1_368),
+      dataSize: 1,
+    };
+    expect(server(image)).toBe("ok");
+    expect(server({ ...image, timestampToken: toBase64(new Uint8Array(16)) } as unknown as ServerMessage)).not.toBe("ok");
   });
 
   // Found by this suite: an IMAGES page of LIST_PAGE_MAX images, each with a P20-valid name of 255 (now 240)

@@ -3,6 +3,7 @@
 import "../../src/pki/reflect-polyfill.ts";
 import { describe, expect, test } from "bun:test";
 import { readdirSync } from "node:fs";
+import { join } from "node:path";
 import { verifyCrl } from "../../src/pki/index.ts";
 import {
   CONTROL, DATA, decodeServerMessage, FrameDecoder, MAX_DATA_FRAME, MAX_UPLOADS_PER_USER, ProtocolError,
@@ -96,7 +97,7 @@ describe("handlers against a fake peer", () => {
     expect(peer.sent).toEqual([{ type: "PONG" }]);
     expect(await refusal(() => dispatch(ctx, peer, { type: "HELLO", protocol: "sis", version: 1 } as ClientMessage))).toBe("BAD_MESSAGE");
     // Every message type has its handler.
-    expect(Object.keys(HANDLERS).sort()).toEqual(["DOWNLOAD", "GET_CRL", "HELLO", "LIST", "PING", "POST_IMAGE", "REGISTER"]);
+    expect(Object.keys(HANDLERS).sort()).toEqual(["CREATE_LINK", "DELETE_IMAGE", "DOWNLOAD", "GET_CRL", "GET_USAGE", "HELLO", "LINK_DEVICE", "LIST", "LIST_DEVICES", "PASSWD", "PING", "POST_IMAGE", "REGISTER", "REMOVE_DEVICE", "RENEW"]);
   });
 
   test("GET_CRL sends the CRL message, then its DER as data frames (P26)", async () => {
@@ -149,6 +150,26 @@ describe("handlers against a fake peer", () => {
     expect(peer.upload).toBeNull();
     await until(() => readdirSync(sb.tmpDir).length === 0, "the temporary file to be removed");
     // Every upload slot of hana's is free again.
+    for (let i = 0; i < MAX_UPLOADS_PER_USER; i++) expect(ctx.hub.beginUpload("hana", MAX_UPLOADS_PER_USER)).toBe(true);
+    for (let i = 0; i < MAX_UPLOADS_PER_USER; i++) ctx.hub.endUpload("hana");
+  });
+
+  test("POST_IMAGE whose connection closed before its last frame was recorded keeps nothing: no record, no blob, no slot (O2)", async () => {
+    const peer = new FakePeer(hanaId);
+    const { message, ciphertext } = await craftPost(hana, ctx.storageCertDer, { name: "closed-at-commit.png", bytes: pngLike(2 * MAX_DATA_FRAME + 10) });
+    await HANDLERS.POST_IMAGE(ctx, peer, message);
+    const upload = peer.upload!;
+    const last = Math.floor((ciphertext.length - 1) / MAX_DATA_FRAME) * MAX_DATA_FRAME;
+    for (let at = 0; at < last; at += MAX_DATA_FRAME) await upload.receive(dataFrame(ciphertext.subarray(at, at + MAX_DATA_FRAME)));
+    // The server stopping closes the session while the last frame is being committed (FakePeer is
+    // called directly, so its upload is not aborted by a close here: the commit itself must look).
+    peer.closed = true;
+    const before = (await ctx.store.allImageIds()).size;
+    await upload.receive(dataFrame(ciphertext.subarray(last)));
+    expect(await ctx.store.findImageByName("hana", "closed-at-commit.png")).toBeNull();
+    expect((await ctx.store.allImageIds()).size).toBe(before);
+    expect(readdirSync(sb.tmpDir)).toEqual([]);
+    expect(readdirSync(join(sb.root, "data", "blobs")).filter((f) => f !== "tmp").length).toBe(before);
     for (let i = 0; i < MAX_UPLOADS_PER_USER; i++) expect(ctx.hub.beginUpload("hana", MAX_UPLOADS_PER_USER)).toBe(true);
     for (let i = 0; i < MAX_UPLOADS_PER_USER; i++) ctx.hub.endUpload("hana");
   });

@@ -85,3 +85,27 @@ describe("RevocationWatch", () => {
     expect(s.failed).toEqual([]);
   });
 });
+
+describe("RevocationWatch and disabled accounts (M10)", () => {
+  test("a disable by another handle ends every session of that user with ACCOUNT_DISABLED, and only theirs; enable lets new sessions in", async () => {
+    const laptop = await enrol("dora");
+    const phone = await enrol("dora");
+    const other = await enrol("ed");
+    const sessions = [new Watched(laptop.identity), new Watched(phone.identity), new Watched(other.identity)];
+    const watch = new RevocationWatch({ store, log: silentLogger, refusalLog: silentLogger }, () => sessions);
+    await watch.check();
+    const admin = SqliteStore.open(path);
+    try {
+      expect(await admin.setUserDisabled("dora", true, Date.now())).toBe(true);
+    } finally {
+      await admin.close();
+    }
+    expect(await watch.check()).toBe(2);
+    expect(sessions.map((s) => s.failed)).toEqual([["ACCOUNT_DISABLED"], ["ACCOUNT_DISABLED"], []]);
+    expect(await store.setUserDisabled("dora", false, Date.now())).toBe(true);
+    const again = new Watched(laptop.identity);
+    sessions.push(again);
+    expect(await watch.check()).toBe(0);
+    expect(again.failed).toEqual([]);
+  });
+});

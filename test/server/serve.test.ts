@@ -22,7 +22,7 @@ type Registered = Extract<ServerMessage, { type: "REGISTERED" }>;
 
 async function boot(limits: { maxConnectionsPerAddress?: number } = {}): Promise<RunningServer & { dir: string }> {
   const dir = mkdtempSync(join(tmpdir(), "sis-serve-"));
-  const server = await startServer({ dataDir: dir, host: "127.0.0.1", port: 0, httpHost: "127.0.0.1", httpPort: 0, log: silentLogger, version: "test", limits });
+  const server = await startServer({ dataDir: dir, host: "127.0.0.1", port: 0, httpHost: "127.0.0.1", httpPort: 0, log: silentLogger, version: "test", limits, openRegistration: true });
   return Object.assign(server, { dir });
 }
 

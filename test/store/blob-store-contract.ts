@@ -5,7 +5,13 @@ import { bytes, collect, concat, randomId } from "./fixtures.ts";
 
 export interface BlobHarness {
   blobs: BlobStore;
-  cleanup(): void;
+  cleanup(): void | Promise<void>;
+  /**
+   * False for a store where an unfinished write leaves nothing that sweep()
+   * can list (S3: a write below one part is not sent before commit, and an
+   * open multipart upload is not an object). Default true.
+   */
+  unfinishedWritesListed?: boolean;
 }
 
 export const BAD_IDS = ["../x", "ABC", "a".repeat(31), "a".repeat(33), "A".repeat(32), `${"a".repeat(15)}/${"a".repeat(16)}`, ""];
@@ -18,7 +24,7 @@ export function runBlobStoreContract(name: string, make: () => Promise<BlobHarne
       h = await make();
       blobs = h.blobs;
     });
-    afterEach(() => h.cleanup());
+    afterEach(async () => await h.cleanup());
 
     async function put(id: string, data: Uint8Array, chunk = 64 * 1024): Promise<void> {
       const w = await blobs.create(id);
@@ -169,7 +175,7 @@ export function runBlobStoreContract(name: string, make: () => Promise<BlobHarne
       const removed = await blobs.sweep(new Set([kept]));
       expect(removed).toContain(orphan);
       expect(removed).not.toContain(kept);
-      expect(removed).toHaveLength(2);
+      expect(removed).toHaveLength(h.unfinishedWritesListed === false ? 1 : 2);
       expect(concat(await collect(blobs.read(kept))).byteLength).toBe(10);
       await expect(collect(blobs.read(orphan))).rejects.toThrow();
       expect(await blobs.sweep(new Set([kept]))).toEqual([]);

@@ -86,6 +86,28 @@ export function certStoreContract(f: StoreFixture): void {
       expect(revoked).toEqual([{ serial: "a1", revokedAt: 100 }, { serial: "b2", revokedAt: 200 }]);
     });
 
+    // --- revocation by date (issue 12, ENVELOPE.md V13): reason and invalidity date are kept for the CRL.
+    test("revokeSerial() and revokeUser() keep a reason and invalidity date; listRevoked() and findCert() return them, unspecified as none", async () => {
+      await store.addCert(newCert(alice.id, "a1"));
+      await store.addCert(newCert(alice.id, "a2"));
+      await store.addCert(newCert(bob.id, "b1"));
+      await store.addCert(newCert(bob.id, "b2"));
+      expect(await store.revokeSerial("a1", 100, { reason: "keyCompromise", invalidityDate: 40 })).toBe(true);
+      expect(await store.revokeSerial("a2", 110, { reason: "unspecified" })).toBe(true);
+      expect(await store.revokeUser("bob", 120, { reason: "affiliationChanged" })).toBe(2);
+      const revoked = (await store.listRevoked()).sort((x, y) => x.serial.localeCompare(y.serial));
+      expect(revoked).toStrictEqual([
+        { serial: "a1", revokedAt: 100, reason: "keyCompromise", invalidityDate: 40 },
+        { serial: "a2", revokedAt: 110 },
+        { serial: "b1", revokedAt: 120, reason: "affiliationChanged" },
+        { serial: "b2", revokedAt: 120, reason: "affiliationChanged" },
+      ]);
+      expect(await store.findCert("a1")).toMatchObject({ revokedAt: 100, revocationReason: "keyCompromise", invalidityDate: 40 });
+      const plain = await store.findCert("a2");
+      expect(plain?.revocationReason).toBeUndefined();
+      expect(plain?.invalidityDate).toBeUndefined();
+    });
+
     test("revocationVersion() changes only when a revocation is recorded", async () => {
       const v0 = await store.revocationVersion();
       await store.addCert(newCert(alice.id, "a1"));

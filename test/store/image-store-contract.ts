@@ -156,6 +156,30 @@ export function imageStoreContract(f: StoreFixture): void {
       expect(await store.allImageIds()).toEqual(new Set(ids));
     });
 
+    // --- time-stamps (issue 12, ENVELOPE.md G9): the token is kept with the image.
+    test("insertImage() keeps a given timestampToken; without one the record's token is null", async () => {
+      const token = new Uint8Array([0x30, 3, 2, 1, 7]);
+      const stamped = await store.insertImage(newImage(alice, "stamped.png", { timestampToken: token }));
+      expect(stamped.timestampToken).toEqual(token);
+      expect((await store.findImage(stamped.id))?.timestampToken).toEqual(token);
+      expect((await store.insertImage(newImage(alice, "plain.png"))).timestampToken).toBeNull();
+    });
+
+    test("listUnstampedImages() pages the images without a token oldest first; setTimestampToken() stamps once, never replaces", async () => {
+      const a = await store.insertImage(newImage(alice, "a"));
+      await store.insertImage(newImage(alice, "b", { timestampToken: new Uint8Array([1]) }));
+      const c = await store.insertImage(newImage(bob, "c"));
+      expect((await store.listUnstampedImages(0, 10)).map((r) => r.id)).toEqual([a.id, c.id]);
+      expect((await store.listUnstampedImages(a.seq, 10)).map((r) => r.id)).toEqual([c.id]);
+      expect((await store.listUnstampedImages(0, 1)).map((r) => r.id)).toEqual([a.id]);
+      expect(await store.listUnstampedImages(0, 0)).toEqual([]);
+      expect(await store.setTimestampToken(a.id, new Uint8Array([2, 2]))).toBe(true);
+      expect(await store.setTimestampToken(a.id, new Uint8Array([3]))).toBe(false);
+      expect(await store.setTimestampToken("f".repeat(32), new Uint8Array([3]))).toBe(false);
+      expect((await store.findImage(a.id))?.timestampToken).toEqual(new Uint8Array([2, 2]));
+      expect((await store.listUnstampedImages(0, 10)).map((r) => r.id)).toEqual([c.id]);
+    });
+
     test("an image stored through a second handle is visible through the first", async () => {
       const other = await h.twin();
       try {

@@ -104,6 +104,27 @@ describe("SqliteStore on disk", () => {
     }
   });
 
+  // Time-stamps, revocation by date (issue 12): a database of schema 1 opens with its rows unstamped and its revocations without reason.
+  test("a schema-1 database is upgraded in place: its images have no token and are listed unstamped, its revocations have no reason", async () => {
+    const db = new Database(path);
+    try {
+      migrate(db, MIGRATIONS.slice(0, 1));
+      db.exec("INSERT INTO users (id, username, password_hash, created_at) VALUES (1, 'alice', 'h', 1)");
+      db.exec("INSERT INTO certificates (serial, user_id, der, not_before, not_after, revoked_at, created_at) VALUES ('a1', 1, x'00', 1, 2, 5, 1)");
+      db.exec(
+        "INSERT INTO images (id, owner_id, name, content_type, size, cipher_size, header, signature, wrapped_key, signer_serial, created_at) " +
+          `VALUES ('${"a".repeat(32)}', 1, 'old.png', 'image/png', 1, 17, x'00', x'00', x'00', 'a1', 1)`,
+      );
+    } finally {
+      db.close();
+    }
+    using store = SqliteStore.open(path);
+    expect(store.pragma("user_version")).toBe(SCHEMA_VERSION);
+    const [old] = await store.listUnstampedImages(0, 10);
+    expect(old).toMatchObject({ name: "old.png", timestampToken: null });
+    expect(await store.listRevoked()).toStrictEqual([{ serial: "a1", revokedAt: 5 }]);
+  });
+
   test("a failing migration step leaves the database at the previous version", () => {
     const db = new Database(path);
     try {

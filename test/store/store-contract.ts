@@ -3,7 +3,9 @@ import { afterEach, beforeEach, describe } from "bun:test";
 import type { Store, UserRecord } from "../../src/server/ports.ts";
 import { certStoreContract } from "./cert-store-contract.ts";
 import { imageStoreContract } from "./image-store-contract.ts";
+import { membershipStoreContract } from "./membership-store-contract.ts";
 import { userStoreContract } from "./user-store-contract.ts";
+import { deviceStoreContract } from "./device-store-contract.ts";
 
 /** Every call may be asynchronous: a backend over the network opens, clones and drops its handles so. */
 export interface StoreHarness {
@@ -36,5 +38,7 @@ export function runStoreContract(name: string, make: () => Promise<StoreHarness>
     userStoreContract(f);
     certStoreContract(f);
     imageStoreContract(f);
+    deviceStoreContract(f);
+    membershipStoreContract(f);
   });
 }

@@ -13,8 +13,9 @@ export interface Result {
 }
 
 /** Runs `sis ARGS`, feeding `stdin`; stdout, stderr and exit code are all returned. */
-export async function sis(args: string[], opts: { stdin?: string; env?: Record<string, string>; cwd?: string; timeoutMs?: number } = {}): Promise<Result> {
-  const proc = Bun.spawn([SIS, ...args], {
+/** `prefix` runs the binary through a wrapper (a wrapper that forks, such as faketime, is not stopped by stop(): use `env` there, FAKE_TIME). */
+export async function sis(args: string[], opts: { stdin?: string; env?: Record<string, string>; cwd?: string; timeoutMs?: number; prefix?: string[] } = {}): Promise<Result> {
+  const proc = Bun.spawn([...(opts.prefix ?? []), SIS, ...args], {
     stdin: opts.stdin !== undefined ? new Blob([opts.stdin]) : "ignore",
     stdout: "pipe",
     stderr: "pipe",
@@ -38,17 +39,32 @@ export interface ServerProcess extends AsyncDisposable {
   fingerprint: string;
   address: string;
   dataDir: string;
+  /** The first user's invitation it printed (M7), when started invitation-only on an empty database. */
+  invitation: string | null;
   proc: ReturnType<typeof Bun.spawn>;
   output(): string;
+  /** Its stderr alone: the log (and the new-CA notice). */
+  log(): string;
   stop(signal?: NodeJS.Signals | number): Promise<void>;
 }
 
-/** Starts `sis serve` on free ports and waits for the line that says where it listens. */
-export async function startServe(dataDir: string, extra: string[] = []): Promise<ServerProcess> {
-  const proc = Bun.spawn([SIS, "serve", "--data", dataDir, "--port", "0", "--http-port", "0", ...extra], {
+/** libfaketime for a process spawned directly (no wrapper process in between): its clock `offset` ahead, e.g. "+300d". */
+export function fakeTime(offset: string): Record<string, string> {
+  return { LD_PRELOAD: "/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1", FAKETIME: offset, FAKETIME_DONT_FAKE_MONOTONIC: "1" };
+}
+
+/**
+ * Starts `sis serve` on free ports and waits for the line that says where it listens; `prefix` and `env` as for sis().
+ * Its log is text (`--log-format text`, which `extra` may override): the tests read it as a person would.
+ * With --open-registration unless `invitations` is set: most tests register users
+ * freely; those about invitations (M4–M7) start it invitation-only.
+ */
+export async function startServe(dataDir: string, extra: string[] = [], opts: { prefix?: string[]; env?: Record<string, string>; invitations?: boolean } = {}): Promise<ServerProcess> {
+  const open = opts.invitations ? [] : ["--open-registration"];
+  const proc = Bun.spawn([...(opts.prefix ?? []), SIS, "serve", "--data", dataDir, "--port", "0", "--http-port", "0", "--log-format", "text", ...open, ...extra], {
     stdout: "pipe",
     stderr: "pipe",
-    env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/root" },
+    env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/root", ...opts.env },
   });
   let out = "";
   let err = "";
@@ -84,8 +100,10 @@ export async function startServe(dataDir: string, extra: string[] = []): Promise
     fingerprint,
     address: `127.0.0.1:${port}`,
     dataDir,
+    invitation: /^invitation: (\S+)$/m.exec(out)?.[1] ?? null,
     proc,
     output: () => out + err,
+    log: () => err,
     stop,
     [Symbol.asyncDispose]: () => stop(),
   };
@@ -96,6 +114,11 @@ export function register(server: ServerProcess, user: string, home: string, pass
   return sis(["register", "--server", server.address, "--user", user, "--home", home, "--password-stdin", "--ca-fingerprint", server.fingerprint, "--key-bits", "2048"], {
     stdin: password + "\n",
   });
+}
+
+/** Registers USER with an invitation read from stdin (`--invite -`, M4), then the password on the next line. */
+export function registerInvited(invitation: string, user: string, home: string, password = `${user}-password-1`, env: Record<string, string> = {}): Promise<Result> {
+  return sis(["register", "--invite", "-", "--user", user, "--home", home, "--password-stdin", "--key-bits", "2048"], { stdin: `${invitation}\n${password}\n`, env });
 }
 
 /** A long-running `sis watch`; lines collected as they come. */
@@ -109,8 +132,8 @@ export interface WatchProcess extends AsyncDisposable {
 }
 
 /** `sis watch`; `prefix` runs it through a wrapper (e.g. a shell that sets a resource limit, then exec "$0" "$@"). */
-export function startWatch(home: string, outDir: string, opts: { prefix?: string[] } = {}): WatchProcess {
-  const proc = Bun.spawn([...(opts.prefix ?? []), SIS, "watch", "--home", home, "-o", outDir], { stdout: "pipe", stderr: "pipe", env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/root" } });
+export function startWatch(home: string, outDir: string, opts: { prefix?: string[]; env?: Record<string, string> } = {}): WatchProcess {
+  const proc = Bun.spawn([...(opts.prefix ?? []), SIS, "watch", "--home", home, "-o", outDir], { stdout: "pipe", stderr: "pipe", env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/root", ...opts.env } });
   const lines: string[] = [];
   const errLines: string[] = [];
   const waiters = new Set<() => void>();

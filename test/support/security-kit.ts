@@ -26,10 +26,12 @@ export type { ErrorReply } from "./raw-client.ts";
 export type Sandbox = SharedSandbox<RunningServer>;
 
 /** A server on 127.0.0.1, port 0, in a fresh temporary data directory. */
-export async function startSandbox(limits: Partial<ServerLimits> = {}): Promise<Sandbox> {
+export async function startSandbox(limits: Partial<ServerLimits> = {}, opts: { openRegistration?: boolean } = {}): Promise<Sandbox> {
   const root = tempDir("sis-security-");
+  // Open registration unless a test is about invitations (M6): the rows here register users freely.
   const server = await startServer({
     dataDir: join(root, "data"), host: "127.0.0.1", port: 0, httpHost: "127.0.0.1", httpPort: null, log: silentLogger, version: "test", limits,
+    openRegistration: opts.openRegistration ?? true,
   });
   return sandboxAround(root, server);
 }

@@ -8,6 +8,8 @@ export interface Terminal extends AsyncDisposable {
   screen(): Promise<string>;
   /** Types `text` literally, then Enter. */
   type(text: string): Promise<void>;
+  /** Presses one key as tmux names it (`C-c` is Ctrl-C: SIGINT to the foreground process). */
+  press(key: string): Promise<void>;
   /** Polls the screen (bounded) until `pattern` shows; returns the screen. */
   waitFor(pattern: RegExp, timeoutMs?: number): Promise<string>;
   close(): Promise<void>;
@@ -47,6 +49,9 @@ export async function openTerminal(argv: string[], env: Record<string, string> =
     async type(text) {
       await tmux(id, ["send-keys", "-t", id, "-l", text]);
       await tmux(id, ["send-keys", "-t", id, "Enter"]);
+    },
+    async press(key) {
+      await tmux(id, ["send-keys", "-t", id, key]);
     },
     async waitFor(pattern, timeoutMs = 60_000) {
       const deadline = Date.now() + timeoutMs;

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# The outside judges and tools the test suite drives, from Debian's packages: installed when
+# missing and we are root with apt-get (CI, a fresh machine); elsewhere the tests that need one
+# fail and say what is missing. Used by .ci/run and scripts/test.sh.
+need=()
+command -v openssl >/dev/null 2>&1 || need+=(openssl)
+# Debian's Chromium for the gallery's browser test (playwright-core drives it; nothing is downloaded).
+[ -x /usr/bin/chromium ] || need+=(chromium)
+# HAProxy for the PROXY protocol test (test/server/proxy-tls-listener.test.ts).
+command -v haproxy >/dev/null 2>&1 || [ -x /usr/sbin/haproxy ] || need+=(haproxy)
+# Time moved for the real binary (renewal, time-stamps, expiry): libfaketime.
+command -v faketime >/dev/null 2>&1 || need+=(faketime)
+# Photos: exiftool judges metadata, heif-enc/heif-convert make and read HEIC/AVIF fixtures.
+command -v exiftool >/dev/null 2>&1 || need+=(libimage-exiftool-perl)
+command -v heif-enc >/dev/null 2>&1 || need+=(libheif-examples)
+# PostgreSQL's server binaries: the PostgreSQL store's tests start a private server (test/support/postgres.ts).
+if [ ! -x /usr/local/bin/initdb ] && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then need+=(postgresql); fi
+# Terminal behaviour is tested in a real pseudo-terminal.
+command -v tmux >/dev/null 2>&1 || need+=(tmux)
+if [ ${#need[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "installing Debian packages for the tests: ${need[*]}"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+  else
+    echo "missing for the tests (install them): ${need[*]}" >&2
+  fi
+fi
