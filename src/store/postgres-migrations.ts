@@ -60,6 +60,41 @@ export const PG_MIGRATIONS: readonly string[] = [
   );
   INSERT INTO counters (name, value) VALUES ('image_seq', 0), ('revocation_version', 0);
   `,
+  // 2 (SQLite's steps 2-4 in one): time-stamps and revocation by date (ENVELOPE.md G8, V13), devices and
+  // one-time link codes stored hashed (PROTOCOL.md M20-M24), membership: disabled accounts, coarse
+  // last-seen, invitations stored hashed (M1-M14) and the server's text settings (the advertised address).
+  `
+  ALTER TABLE images ADD COLUMN timestamp_token BYTEA;
+  ALTER TABLE certificates ADD COLUMN revocation_reason TEXT;
+  ALTER TABLE certificates ADD COLUMN invalidity_date BIGINT;
+  ALTER TABLE certificates ADD COLUMN device TEXT;
+  ALTER TABLE certificates ADD COLUMN last_seen_at BIGINT;
+  CREATE TABLE link_codes (
+    hash       BYTEA  PRIMARY KEY,
+    user_id    BIGINT NOT NULL REFERENCES users(id),
+    created_at BIGINT NOT NULL,
+    expires_at BIGINT NOT NULL,
+    used_at    BIGINT
+  );
+  CREATE INDEX images_owner ON images(owner_id);
+
+  ALTER TABLE users ADD COLUMN disabled_at BIGINT;
+  ALTER TABLE users ADD COLUMN last_seen_at BIGINT;
+  CREATE TABLE invitations (
+    id          TEXT COLLATE "C" PRIMARY KEY,
+    secret_hash BYTEA  NOT NULL UNIQUE,
+    username    TEXT COLLATE "C",
+    created_at  BIGINT NOT NULL,
+    expires_at  BIGINT NOT NULL,
+    used_at     BIGINT,
+    used_by     BIGINT REFERENCES users(id),
+    revoked_at  BIGINT
+  );
+  CREATE TABLE server_info (
+    key   TEXT COLLATE "C" PRIMARY KEY,
+    value TEXT NOT NULL
+  );
+  `,
 ];
 
 export const PG_SCHEMA_VERSION = PG_MIGRATIONS.length;

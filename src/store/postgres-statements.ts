@@ -1,6 +1,6 @@
 /** Every SQL statement PostgresStore runs, as functions of a client or a transaction; values are always bound, never spliced. */
 import type { SQL } from "bun";
-import type { CertRecord, ImageRecord, NewImage, UserRecord } from "../server/ports.ts";
+import type { CertRecord, ImageRecord, NewImage, RevocationDetail, UserRecord } from "../server/ports.ts";
 import { CERT_COLUMNS, IMAGE_COLUMNS, toCert, toImage, toUser } from "./rows.ts";
 
 /** The NOTIFY channel of the cross-node doorbell (postgres-notifier.ts); the payload is the new seq. */
@@ -15,8 +15,8 @@ function numbers<T>(row: Row, keys: readonly string[]): T {
   return out as T;
 }
 
-const USER_NUMS = ["id", "created_at"] as const;
-const CERT_NUMS = ["user_id", "not_before", "not_after", "revoked_at", "created_at"] as const;
+const USER_NUMS = ["id", "created_at", "disabled_at"] as const;
+const CERT_NUMS = ["user_id", "not_before", "not_after", "revoked_at", "created_at", "invalidity_date", "user_disabled_at"] as const;
 const IMAGE_NUMS = ["seq", "size", "cipher_size", "created_at"] as const;
 
 export const userOf = (row: Row): UserRecord => toUser(numbers(row, USER_NUMS));
@@ -24,12 +24,12 @@ export const certOf = (row: Row): CertRecord => toCert(numbers(row, CERT_NUMS));
 export const imageOf = (row: Row): ImageRecord => toImage(numbers(row, IMAGE_NUMS));
 
 /** Bun.sql sends a Uint8Array as BYTEA; a Buffer view keeps the exact bytes. */
-const bytea = (b: Uint8Array) => Buffer.from(b.buffer, b.byteOffset, b.byteLength);
+export const bytea = (b: Uint8Array) => Buffer.from(b.buffer, b.byteOffset, b.byteLength);
 
 // --- users -------------------------------------------------------------------
 
 export async function findUser(sql: SQL, username: string): Promise<UserRecord | null> {
-  const rows = await sql`SELECT id, username, password_hash, created_at FROM users
+  const rows = await sql`SELECT id, username, password_hash, created_at, disabled_at FROM users
     WHERE username = ${username} AND deleted_at IS NULL`;
   return rows.length ? userOf(rows[0]) : null;
 }
@@ -41,27 +41,33 @@ export async function findUser(sql: SQL, username: string): Promise<UserRecord |
  * user whose deletion committed first (ST6).
  */
 export async function lockLiveUser(tx: SQL, id: number): Promise<UserRecord | null> {
-  const rows = await tx`SELECT id, username, password_hash, created_at FROM users
+  const rows = await tx`SELECT id, username, password_hash, created_at, disabled_at FROM users
     WHERE id = ${id} AND deleted_at IS NULL FOR SHARE`;
   return rows.length ? userOf(rows[0]) : null;
 }
 
 export async function createUser(sql: SQL, username: string, hash: string, now: number): Promise<UserRecord> {
   const rows = await sql`INSERT INTO users (username, password_hash, created_at) VALUES (${username}, ${hash}, ${now})
-    RETURNING id, username, password_hash, created_at`;
+    RETURNING id, username, password_hash, created_at, disabled_at`;
   return userOf(rows[0]);
 }
 
 /** Tombstones the user, revokes their certificates (bumping the version if any), removes their image rows. */
 export async function deleteUserTx(tx: SQL, username: string, now: number): Promise<boolean> {
+  return (await deleteAccountTx(tx, username, true, now)) !== null;
+}
+
+/** ST6 / M13: deleteUserTx, the image rows removed only `withImages`; resolves to the removed ids, or null for no live user. */
+export async function deleteAccountTx(tx: SQL, username: string, withImages: boolean, now: number): Promise<string[] | null> {
   const rows = await tx`SELECT id FROM users WHERE username = ${username} AND deleted_at IS NULL FOR UPDATE`;
-  if (rows.length === 0) return false;
+  if (rows.length === 0) return null;
   const id = Number(rows[0].id);
   await tx`UPDATE users SET deleted_at = ${now} WHERE id = ${id}`;
   const revoked = await tx`UPDATE certificates SET revoked_at = ${now} WHERE user_id = ${id} AND revoked_at IS NULL`;
   if (revoked.count > 0) await bumpRevocationVersion(tx);
-  await tx`DELETE FROM images WHERE owner_id = ${id}`;
-  return true;
+  if (!withImages) return [];
+  const gone = await tx`DELETE FROM images WHERE owner_id = ${id} RETURNING id`;
+  return [...gone].map((r) => r.id as string);
 }
 
 // --- certificates ------------------------------------------------------------
@@ -96,24 +102,39 @@ export async function bumpRevocationVersion(tx: SQL): Promise<void> {
   await tx`UPDATE counters SET value = value + 1 WHERE name = 'revocation_version'`;
 }
 
-export async function revokeSerialTx(tx: SQL, serial: string, at: number): Promise<boolean> {
-  const r = await tx`UPDATE certificates SET revoked_at = ${at} WHERE serial = ${serial} AND revoked_at IS NULL`;
+/** A revocation's reason and invalidity date as bound values; "unspecified" is stored as none (RFC 5280 5.3.1). */
+function detailOf(detail: RevocationDetail | undefined): { reason: string | null; invalidity: number | null } {
+  const reason = detail?.reason === undefined || detail.reason === "unspecified" ? null : detail.reason;
+  return { reason, invalidity: detail?.invalidityDate ?? null };
+}
+
+export async function revokeSerialTx(tx: SQL, serial: string, at: number, detail?: RevocationDetail): Promise<boolean> {
+  const { reason, invalidity } = detailOf(detail);
+  const r = await tx`UPDATE certificates SET revoked_at = ${at}, revocation_reason = ${reason}, invalidity_date = ${invalidity}
+    WHERE serial = ${serial} AND revoked_at IS NULL`;
   if (r.count === 0) return false;
   await bumpRevocationVersion(tx);
   return true;
 }
 
-export async function revokeUserTx(tx: SQL, username: string, at: number): Promise<number> {
-  const r = await tx`UPDATE certificates SET revoked_at = ${at} WHERE revoked_at IS NULL
+export async function revokeUserTx(tx: SQL, username: string, at: number, detail?: RevocationDetail): Promise<number> {
+  const { reason, invalidity } = detailOf(detail);
+  const r = await tx`UPDATE certificates SET revoked_at = ${at}, revocation_reason = ${reason}, invalidity_date = ${invalidity}
+    WHERE revoked_at IS NULL
     AND user_id IN (SELECT id FROM users WHERE username = ${username})`;
   if (r.count > 0) await bumpRevocationVersion(tx);
   return r.count;
 }
 
-export async function listRevoked(sql: SQL): Promise<{ serial: string; revokedAt: number }[]> {
-  const rows = await sql`SELECT serial, revoked_at FROM certificates WHERE revoked_at IS NOT NULL
-    ORDER BY revoked_at, serial`;
-  return [...rows].map((r) => ({ serial: r.serial as string, revokedAt: Number(r.revoked_at) }));
+export async function listRevoked(sql: SQL): Promise<({ serial: string; revokedAt: number } & RevocationDetail)[]> {
+  const rows = await sql`SELECT serial, revoked_at, revocation_reason, invalidity_date FROM certificates
+    WHERE revoked_at IS NOT NULL ORDER BY revoked_at, serial`;
+  return [...rows].map((r) => ({
+    serial: r.serial as string,
+    revokedAt: Number(r.revoked_at),
+    ...(r.revocation_reason !== null && { reason: r.revocation_reason as NonNullable<RevocationDetail["reason"]> }),
+    ...(r.invalidity_date !== null && { invalidityDate: Number(r.invalidity_date) }),
+  }));
 }
 
 export async function counter(sql: SQL, name: "revocation_version" | "image_seq"): Promise<number> {
@@ -148,10 +169,10 @@ export async function insertImageTx(tx: SQL, image: NewImage, createdAt: number)
   const [{ value }] = await tx`UPDATE counters SET value = value + 1 WHERE name = 'image_seq' RETURNING value`;
   const seq = Number(value);
   await tx`INSERT INTO images (seq, id, owner_id, name, content_type, size, cipher_size, header, signature,
-      wrapped_key, signer_serial, created_at)
+      wrapped_key, signer_serial, created_at, timestamp_token)
     VALUES (${seq}, ${image.id}, ${image.ownerId}, ${image.name}, ${image.contentType}, ${image.size},
       ${image.cipherSize}, ${bytea(image.header)}, ${bytea(image.signature)}, ${bytea(image.wrappedKey)},
-      ${image.signerSerial}, ${createdAt})`;
+      ${image.signerSerial}, ${createdAt}, ${image.timestampToken ? bytea(image.timestampToken) : null})`;
   await tx`SELECT pg_notify(${IMAGE_CHANNEL}, ${String(seq)})`;
   return seq;
 }
@@ -183,4 +204,16 @@ export async function allImageIds(sql: SQL): Promise<Set<string>> {
 
 export async function deleteImage(sql: SQL, id: string): Promise<boolean> {
   return (await sql`DELETE FROM images WHERE id = ${id}`).count > 0;
+}
+
+// --- time-stamps (ENVELOPE.md G9) ----------------------------------------------
+
+export async function listUnstamped(sql: SQL, after: number, limit: number): Promise<ImageRecord[]> {
+  const rows = await sql.unsafe(`${IMAGES} WHERE i.timestamp_token IS NULL AND i.seq > $1 ORDER BY i.seq ASC LIMIT $2`, [after, limit]);
+  return [...rows].map(imageOf);
+}
+
+/** A token is never replaced: only an image without one is stamped. */
+export async function setTimestampToken(sql: SQL, id: string, token: Uint8Array): Promise<boolean> {
+  return (await sql`UPDATE images SET timestamp_token = ${bytea(token)} WHERE id = ${id} AND timestamp_token IS NULL`).count > 0;
 }

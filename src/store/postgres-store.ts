@@ -1,11 +1,13 @@
 /** PostgresStore: users, certificates and image metadata in PostgreSQL (Bun.sql), for several `sis serve` nodes on one database. */
 import { SQL } from "bun";
 import {
-  type CertRecord, type ImageQuery, type ImageRecord, type Millis, type NewCert, type NewImage,
-  type Store, StoreConflictError, type UserRecord,
+  type CertRecord, type DeviceRecord, type ImageQuery, type ImageRecord, type InvitationRecord, type InvitationRefusal, type LinkOutcome,
+  type Millis, type NewCert, type NewImage, type NewInvitation, type RevocationDetail, type Store, StoreConflictError, type UserRecord,
+  type UserSummary,
 } from "../server/ports.ts";
 import { canonicalSerial } from "../encoding/serial.ts";
 import { migratePostgres } from "./postgres-migrations.ts";
+import * as m from "./postgres-membership.ts";
 import * as q from "./postgres-statements.ts";
 
 const IMAGE_ID = /^[0-9a-f]{32}$/;
@@ -155,17 +157,17 @@ export class PostgresStore implements Store {
   }
 
   /** The revocation and its version bump commit together (ST3). A repeat after a lost connection may report false. */
-  async revokeSerial(serial: string, at: Millis): Promise<boolean> {
+  async revokeSerial(serial: string, at: Millis, detail?: RevocationDetail): Promise<boolean> {
     const normal = canonicalSerial(serial);
     if (normal === null) return false;
-    return this.#retry(() => this.#sql.begin((tx) => q.revokeSerialTx(tx, normal, at)));
+    return this.#retry(() => this.#sql.begin((tx) => q.revokeSerialTx(tx, normal, at, detail)));
   }
 
-  async revokeUser(username: string, at: Millis): Promise<number> {
-    return this.#retry(() => this.#sql.begin((tx) => q.revokeUserTx(tx, username, at)));
+  async revokeUser(username: string, at: Millis, detail?: RevocationDetail): Promise<number> {
+    return this.#retry(() => this.#sql.begin((tx) => q.revokeUserTx(tx, username, at, detail)));
   }
 
-  async listRevoked(): Promise<{ serial: string; revokedAt: Millis }[]> {
+  async listRevoked(): Promise<({ serial: string; revokedAt: Millis } & RevocationDetail)[]> {
     return this.#retry(() => q.listRevoked(this.#sql));
   }
 
@@ -225,10 +227,64 @@ export class PostgresStore implements Store {
     return this.#retry(() => q.allImageIds(this.#sql));
   }
 
-  /** Beyond ports.ts: removes one image row (its seq is never reused). The blob is the caller's. */
+  /** Removes one image row (its seq is never reused). The blob is the caller's. */
   async deleteImage(id: string): Promise<boolean> {
     return this.#retry(() => q.deleteImage(this.#sql, id));
   }
+
+  // --- time-stamps (ENVELOPE.md G9) -----------------------------------------
+
+  async listUnstampedImages(after: number, limit: number): Promise<ImageRecord[]> {
+    const n = Math.floor(limit);
+    if (!(n > 0)) return [];
+    return this.#retry(() => q.listUnstamped(this.#sql, after, n));
+  }
+
+  async setTimestampToken(id: string, token: Uint8Array): Promise<boolean> {
+    return this.#retry(() => q.setTimestampToken(this.#sql, id, token));
+  }
+
+  // --- devices, link codes, usage: src/store/postgres-membership.ts ----------
+  // The use-once writes (consumeLinkCode, redeemInvitation) are not repeated after a
+  // lost connection: a repeat could not tell its own first try from another node's.
+
+  async setDeviceName(serial: string, device: string): Promise<void> {
+    const normal = canonicalSerial(serial);
+    if (normal !== null) await this.#retry(() => m.setDeviceName(this.#sql, normal, device));
+  }
+
+  async touchCert(serial: string, at: Millis): Promise<void> {
+    const normal = canonicalSerial(serial);
+    if (normal !== null) await this.#retry(() => m.touchCert(this.#sql, normal, at));
+  }
+
+  listDevices(userId: number): Promise<DeviceRecord[]> { return this.#retry(() => m.listDevices(this.#sql, userId)); }
+  createLinkCode(userId: number, hash: Uint8Array, createdAt: Millis, expiresAt: Millis): Promise<void> {
+    return this.#retry(() => m.createLinkCode(this.#sql, userId, hash, createdAt, expiresAt));
+  }
+  consumeLinkCode(hash: Uint8Array, now: Millis): Promise<LinkOutcome> { return m.consumeLinkCode(this.#sql, hash, now); }
+  usageOf(userId: number): Promise<{ bytes: number; images: number }> { return this.#retry(() => m.usageOf(this.#sql, userId)); }
+
+  // --- membership: src/store/postgres-membership.ts ---------------------------
+
+  createInvitation(invitation: NewInvitation): Promise<InvitationRecord> { return m.createInvitation(this.#sql, invitation, Date.now()); }
+  listPendingInvitations(now: Millis): Promise<InvitationRecord[]> { return this.#retry(() => m.listPendingInvitations(this.#sql, now)); }
+  revokeInvitation(id: string, at: Millis): Promise<boolean> { return this.#retry(() => m.revokeInvitation(this.#sql, id, at)); }
+  redeemInvitation(secretHash: Uint8Array, username: string, passwordHash: string, now: Millis): Promise<{ user: UserRecord } | { refused: InvitationRefusal }> {
+    return m.redeemInvitation(this.#sql, secretHash, username, passwordHash, now);
+  }
+  setUserDisabled(username: string, disabled: boolean, at: Millis): Promise<boolean> {
+    return this.#retry(() => m.setUserDisabled(this.#sql, username, disabled, at));
+  }
+  touchUser(userId: number, at: Millis, coarseMs: number): Promise<void> { return this.#retry(() => m.touchUser(this.#sql, userId, at, coarseMs)); }
+  setPasswordHash(userId: number, passwordHash: string): Promise<boolean> { return this.#retry(() => m.setPasswordHash(this.#sql, userId, passwordHash)); }
+  userSummaries(now: Millis): Promise<UserSummary[]> { return this.#retry(() => m.userSummaries(this.#sql, now)); }
+  /** ST6 / M13 in one transaction; a repeat after a lost connection may report null. */
+  deleteAccount(username: string, withImages: boolean, at: Millis): Promise<string[] | null> {
+    return this.#retry(() => this.#sql.begin((tx) => q.deleteAccountTx(tx, username, withImages, at)));
+  }
+  getServerInfo(key: string): Promise<string | null> { return this.#retry(() => m.getServerInfo(this.#sql, key)); }
+  setServerInfo(key: string, value: string): Promise<void> { return this.#retry(() => m.setServerInfo(this.#sql, key, value)); }
 
   /** The highest seq ever handed out (committed): where a node's doorbell starts. */
   async highestSeq(): Promise<number> {
