@@ -167,6 +167,9 @@ test("a deletion held open: an image and a certificate for that user wait for it
   await until(() => locked, "the deletion to lock alice's row");
   const image = store.insertImage(newImage(alice, "late.png"));
   const cert = store.addCert(newCert(alice.id, "0a0b"));
+  // Either may be refused first, while the other is awaited: both are handled from the start.
+  image.catch(() => {});
+  cert.catch(() => {});
   await until(async () => (await userLockWaiters()) >= 2, "the insert and the certificate to wait for the deletion");
   release();
   await deletion;
