@@ -13,6 +13,8 @@ command -v faketime >/dev/null 2>&1 || need+=(faketime)
 # Photos: exiftool judges metadata, heif-enc/heif-convert make and read HEIC/AVIF fixtures.
 command -v exiftool >/dev/null 2>&1 || need+=(libimage-exiftool-perl)
 command -v heif-enc >/dev/null 2>&1 || need+=(libheif-examples)
+# PostgreSQL's server binaries: the PostgreSQL store's tests start a private server (test/support/postgres.ts).
+if [ ! -x /usr/local/bin/initdb ] && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then need+=(postgresql); fi
 # Terminal behaviour is tested in a real pseudo-terminal.
 command -v tmux >/dev/null 2>&1 || need+=(tmux)
 if [ ${#need[@]} -gt 0 ]; then

@@ -18,8 +18,9 @@ import { PostLimiter } from "../server/post-limits.ts";
 import { LoginThrottle } from "../server/throttle.ts";
 import { startTlsRenewal } from "../server/tls-renewal.ts";
 import { startProtocolServer } from "../server/tls-server.ts";
+import type { Notifier, Store } from "../server/ports.ts";
 import { stampStoredImages } from "../server/timestamp.ts";
-import { FileBlobStore, SqliteStore } from "../store/index.ts";
+import { FileBlobStore, PostgresNotifier, PostgresStore, SqliteStore } from "../store/index.ts";
 import { DEFAULT_LIMITS } from "./config.ts";
 import { ADDRESS_KEY, DEFAULT_INVITE_TTL_MS, mintInvitation, type MintedInvitation } from "./invitations.ts";
 import { hostPort } from "../server/listen-address.ts";
@@ -40,6 +41,50 @@ export interface ServeOptions {
   version: string;
   /** Membership (M6): unknown names register without an invitation. Default false. */
   openRegistration?: boolean;
+  /** "sqlite" (the default) or a postgres:// URL without a password (docs/SCALING.md). */
+  database?: string;
+}
+
+/** A --database value that cannot be used; the message says what to do. */
+export class DatabaseOptionError extends Error {
+  override readonly name = "DatabaseOptionError";
+}
+
+/** The URL to connect to, or null for SQLite; refuses a password on the command line or in the configuration file. */
+function postgresUrl(database: string | undefined): string | null {
+  if (database === undefined || database === "sqlite") return null;
+  let url: URL;
+  try {
+    url = new URL(database);
+  } catch {
+    throw new DatabaseOptionError("cannot use --database: give sqlite or a postgres://USER@HOST:PORT/DB URL");
+  }
+  if (url.protocol !== "postgres:" && url.protocol !== "postgresql:") {
+    throw new DatabaseOptionError("cannot use --database: give sqlite or a postgres://USER@HOST:PORT/DB URL");
+  }
+  if (url.password !== "") {
+    throw new DatabaseOptionError("cannot use --database: the URL holds a password; remove it and set PGPASSWORD in the server's environment");
+  }
+  return database;
+}
+
+/** The metadata store and the fan-out: SQLite with in-process notification, or PostgreSQL with the cross-node doorbell. */
+async function openStore(dataDir: string, database: string | undefined): Promise<{ store: Store; notifier: Notifier; doorbell: PostgresNotifier | null }> {
+  const url = postgresUrl(database);
+  if (url === null) return { store: SqliteStore.open(join(dataDir, DATA_FILES.database)), notifier: new MemoryNotifier(), doorbell: null };
+  const where = new URL(url);
+  const store = await PostgresStore.open(url, { applicationName: "sis-serve" }).catch((error: unknown) => {
+    // No password in the message: the URL holds none (postgresUrl), and only host, port and database are named.
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new DatabaseOptionError(`cannot open the database ${where.host}${where.pathname}: ${reason}; check --database and that PostgreSQL runs there`);
+  });
+  try {
+    const doorbell = await PostgresNotifier.start({ url, store, startAfter: await store.highestSeq(), applicationName: "sis-serve-listen" });
+    return { store, notifier: doorbell, doorbell };
+  } catch (error) {
+    await store.close();
+    throw error;
+  }
 }
 
 export interface RunningServer {
@@ -70,13 +115,14 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
   const log = opts.log ?? createLogger();
   // Nothing is created in the data directory for a server that cannot listen.
   assertCanListen(opts.host, opts.port, "--port");
+  postgresUrl(opts.database); // a malformed --database, or one holding a password, creates nothing either
   if (opts.httpPort !== null) assertCanListen(opts.httpHost, opts.httpPort, "--http-port");
   // The TLS certificate names every address a client may use (a wildcard host: each interface's).
   const reachable = reachableHosts(opts.host);
   const hosts = [...new Set(["localhost", "127.0.0.1", ...reachable])];
   const limits = withDefaults(opts.limits ?? {});
   const keys = await openDataDir(opts.dataDir, hosts, { tlsCertDays: limits.tlsCertDays });
-  const store = SqliteStore.open(join(opts.dataDir, DATA_FILES.database));
+  const { store, notifier, doorbell } = await openStore(opts.dataDir, opts.database);
   const blobs = await FileBlobStore.open(join(opts.dataDir, DATA_FILES.blobs));
   // Start-up recovery: temporary files and blobs without a committed record were never acknowledged.
   const swept = await blobs.sweep(await store.allImageIds());
@@ -84,8 +130,8 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
   // Upgrade (T3): images stored before the server had a TSA are stamped while their signers' certificates are valid.
   await stampStoredImages(store, keys.tsa, log);
 
-  const notifier = new MemoryNotifier();
   const metrics = new Metrics();
+  if (doorbell) metrics.doorbellAgeMs = () => doorbell.msSinceLastCheck();
   const ctx: ServerContext = {
     store,
     blobs,
@@ -127,6 +173,7 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
       http = listenOrExplain(opts.httpHost, httpPort, "--http-port", () => Bun.serve({ hostname: opts.httpHost, port: httpPort, fetch: app.fetch }));
     } catch (error) {
       await protocol.stop();
+      await doorbell?.close();
       await store.close();
       throw error;
     }
@@ -183,6 +230,7 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
       ctx.hub.close();
       clearInterval(keySweeper);
       ctx.contentKeys.clear();
+      await doorbell?.close();
       await store.close();
     },
   };

@@ -17,6 +17,8 @@ export class Metrics {
   /** Images deleted by their owners through the protocol (M27). */
   imagesDeleted = 0;
   readonly refusals = new Map<string, number>();
+  /** With several nodes (docs/SCALING.md): milliseconds since the image doorbell last heard a notification or finished a read. */
+  doorbellAgeMs: (() => number) | null = null;
 
   refuse(code: string): void {
     this.refusals.set(code, (this.refusals.get(code) ?? 0) + 1);
@@ -39,6 +41,7 @@ export class Metrics {
     metric("sis_notifications_sent_total", "counter", "NEW_IMAGE messages sent.", this.notificationsSent);
     metric("sis_downloads_total", "counter", "Images streamed to clients.", this.downloads);
     metric("sis_images_deleted_total", "counter", "Images deleted by their owners (sis rm).", this.imagesDeleted);
+    if (this.doorbellAgeMs) metric("sis_doorbell_age_milliseconds", "gauge", "Time since the cross-node image doorbell last heard a notification or finished a poll.", this.doorbellAgeMs());
     lines.push("# HELP sis_refusals_total Requests refused, by error code.", "# TYPE sis_refusals_total counter");
     for (const [code, n] of [...this.refusals].sort()) lines.push(`sis_refusals_total{code="${code}"} ${n}`);
     return lines.join("\n") + "\n";

@@ -1,5 +1,8 @@
 /** Storage implementations of the interfaces declared in src/server/ports.ts. */
 export { SqliteStore } from "./sqlite-store.ts";
+export { PostgresStore, type PostgresStoreOptions } from "./postgres-store.ts";
+export { PostgresNotifier, type PostgresNotifierOptions } from "./postgres-notifier.ts";
+export { PG_MIGRATIONS, PG_SCHEMA_VERSION, migratePostgres } from "./postgres-migrations.ts";
 export { BUSY_TIMEOUT_MS, openDatabase } from "./open-database.ts";
 export { MIGRATIONS, SCHEMA_VERSION, SchemaTooNewError, migrate } from "./migrations.ts";
 export { FileBlobStore, assertBlobId, DEFAULT_READ_CHUNK, MAX_READ_CHUNK } from "./file-blob-store.ts";

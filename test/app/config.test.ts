@@ -48,6 +48,7 @@ port = 4321
 http-host = "127.0.0.3"
 http-port = 4322
 data = "/srv/sis"
+database = "postgres://sis@db.example:5432/sis"
 max-image-size = "5M"
 cert-days = 30
 max-connections-per-address = 7
@@ -74,6 +75,7 @@ const EVERY_VALUE: ServeConfig = {
   "http-host": "127.0.0.3",
   "http-port": 4322,
   data: "/srv/sis",
+  database: "postgres://sis@db.example:5432/sis",
   "max-image-size": 5 * 1024 * 1024,
   "cert-days": 30,
   "max-connections-per-address": 7,
@@ -200,6 +202,7 @@ describe("the table is the behaviour", () => {
       "http-host": "127.0.0.1",
       "http-port": 8233,
       data: "./sis-data",
+      database: "sqlite",
       "max-image-size": 100 * 1024 * 1024,
       "cert-days": 365,
       "max-connections-per-address": 256,

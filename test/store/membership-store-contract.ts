@@ -53,6 +53,21 @@ export function membershipStoreContract(f: StoreFixture): void {
       expect((await store.listPendingInvitations(Date.now())).map((i) => i.id)).toEqual([inv.record.id]);
     });
 
+    test("two handles racing to redeem one invitation: exactly one creates its user, the other is INVITE_USED (M5)", async () => {
+      const inv = await invitation();
+      const twin = await f.h.twin();
+      const results = await Promise.all([
+        store.redeemInvitation(inv.hash, "hana", "$argon2id$hana", Date.now()),
+        twin.redeemInvitation(inv.hash, "ivan", "$argon2id$ivan", Date.now()),
+      ]);
+      const winners = results.flatMap((r) => ("user" in r ? [r.user.username] : []));
+      expect(winners).toHaveLength(1);
+      expect(results.filter((r) => "refused" in r)).toEqual([{ refused: "INVITE_USED" }]);
+      const loser = winners[0] === "hana" ? "ivan" : "hana";
+      expect(await store.findUser(loser)).toBeNull();
+      expect(await twin.findUser(winners[0]!)).not.toBeNull();
+    });
+
     test("only the hash is kept: a record holds the secret's SHA-256, and another handle lists it at once (ST7)", async () => {
       const inv = await invitation("gina");
       expect(inv.record.secretHash).toEqual(inv.hash);

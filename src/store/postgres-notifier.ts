@@ -1,0 +1,192 @@
+/** PostgresNotifier: the Notifier port across nodes: a LISTEN doorbell on sis_images plus a periodic poll, each node reading the new rows itself. */
+import { SQL } from "bun";
+import type { ImageEvent, ImageRecord, Notifier, Store } from "../server/ports.ts";
+import { IMAGE_CHANNEL } from "./postgres-statements.ts";
+
+export interface PostgresNotifierOptions {
+  /** The database the stores write to (the doorbell is per database). */
+  url: string;
+  /** Where the new rows are read from: this node's store. */
+  store: Pick<Store, "listImages">;
+  /** The seq this node has already seen (PostgresStore.highestSeq() at start-up): events begin after it. */
+  startAfter: number;
+  /** Catch-up read every this many ms even without a notification: covers a lost listener (default 2000). */
+  pollMs?: number;
+  /** Rows read per query while catching up (default 200). */
+  batch?: number;
+  /** application_name of the LISTEN connection (default "sis-listen"). */
+  applicationName?: string;
+  /** A failed catch-up read or a listener that threw; by default logged. The poll tries again. */
+  onError?: (error: unknown) => void;
+}
+
+const logError = (error: unknown) => console.error("sis: the image doorbell failed:", error);
+
+export function toEvent(r: ImageRecord): ImageEvent {
+  return { seq: r.seq, id: r.id, owner: r.owner, name: r.name, size: r.size, contentType: r.contentType, createdAt: r.createdAt };
+}
+
+/**
+ * The rule (SCALING.md): a notification carries no data, only "the newest seq
+ * is now N". On any wake-up (a notification, this node's own publish(), the
+ * poll, a re-established LISTEN) the node reads `LIST after=lastSeen` from
+ * PostgreSQL and hands each row, in seq order, exactly once to its local
+ * subscribers. seq is commit order (ports.ts ST1), so reading after the last
+ * seen seq never skips a row; a lost notification only delays delivery until
+ * the next wake-up, at most pollMs.
+ */
+export class PostgresNotifier implements Notifier {
+  readonly #listeners = new Set<{ listener: (event: ImageEvent) => void }>();
+  readonly #opts: Required<Omit<PostgresNotifierOptions, "startAfter">>;
+  readonly #sql: SQL;
+  #lastSeen: number;
+  #lastWake = Date.now();
+  #draining: Promise<void> | null = null;
+  #again = false;
+  #closed = false;
+  #timer: ReturnType<typeof setInterval> | null = null;
+  #subscription: SQL.ListenSubscription | null = null;
+  /** Counters for /metrics and tests. */
+  readonly stats = { notifications: 0, polls: 0, relistens: 0, delivered: 0, failures: 0 };
+
+  private constructor(opts: PostgresNotifierOptions) {
+    this.#opts = {
+      url: opts.url, store: opts.store, pollMs: opts.pollMs ?? 2000, batch: opts.batch ?? 200,
+      applicationName: opts.applicationName ?? "sis-listen", onError: opts.onError ?? logError,
+    };
+    this.#lastSeen = opts.startAfter;
+    this.#sql = new SQL(opts.url, { max: 1, connection: { application_name: this.#opts.applicationName } });
+  }
+
+  /** Subscribes to the channel (resolves once PostgreSQL acknowledged the LISTEN) and starts the poll. */
+  static async start(opts: PostgresNotifierOptions): Promise<PostgresNotifier> {
+    const n = new PostgresNotifier(opts);
+    let listened = false;
+    try {
+      n.#subscription = await n.#sql.listen(IMAGE_CHANNEL, (payload) => n.#onNotify(payload), () => {
+        // Bun re-subscribes after a dropped connection; notifications sent meanwhile are lost: catch up.
+        if (listened) {
+          n.stats.relistens++;
+          n.#wake();
+        }
+        listened = true;
+      });
+    } catch (err) {
+      await n.#sql.close();
+      throw err;
+    }
+    n.#timer = setInterval(() => {
+      n.stats.polls++;
+      n.#wake();
+    }, n.#opts.pollMs);
+    n.#timer.unref?.();
+    // Rows committed between startAfter and the LISTEN would otherwise wait for the first poll.
+    n.#wake();
+    return n;
+  }
+
+  subscribe(listener: (event: ImageEvent) => void): () => void {
+    const entry = { listener };
+    this.#listeners.add(entry);
+    return () => {
+      this.#listeners.delete(entry);
+    };
+  }
+
+  /**
+   * Called by this node once its own insert committed. The event is not
+   * delivered from here: it is only a local doorbell, and the row is
+   * delivered by the catch-up read with every other node's rows, in seq
+   * order and once (the insert's NOTIFY rings again; the read finds nothing new).
+   */
+  publish(_event: ImageEvent): void {
+    this.#wake();
+  }
+
+  /** The highest seq delivered to this node's subscribers. */
+  get lastSeen(): number {
+    return this.#lastSeen;
+  }
+
+  /** Milliseconds since the last notification or completed catch-up read: for /metrics (a dead doorbell and a dead poll both show here). */
+  msSinceLastCheck(now = Date.now()): number {
+    return now - this.#lastWake;
+  }
+
+  /** Resolves once no catch-up read is running or queued (for tests and shutdown). */
+  async settled(): Promise<void> {
+    while (this.#draining) await this.#draining;
+  }
+
+  #onNotify(payload: string): void {
+    this.stats.notifications++;
+    this.#lastWake = Date.now();
+    const seq = Number(payload);
+    // Already delivered (this node's own insert, or a repeat): nothing to read.
+    if (Number.isSafeInteger(seq) && seq <= this.#lastSeen && !this.#draining) return;
+    this.#wake();
+  }
+
+  #wake(): void {
+    if (this.#closed) return;
+    if (this.#draining) {
+      this.#again = true;
+      return;
+    }
+    this.#draining = this.#drain().finally(() => {
+      this.#draining = null;
+    });
+  }
+
+  async #drain(): Promise<void> {
+    do {
+      this.#again = false;
+      try {
+        for (;;) {
+          const rows = await this.#opts.store.listImages({ after: this.#lastSeen, limit: this.#opts.batch });
+          for (const r of rows) {
+            if (r.seq <= this.#lastSeen) continue;
+            this.#lastSeen = r.seq;
+            this.#deliver(toEvent(r));
+          }
+          if (rows.length < this.#opts.batch || this.#closed) break;
+        }
+        this.#lastWake = Date.now();
+      } catch (err) {
+        this.stats.failures++;
+        this.#report(err);
+        return; // the next wake-up (at the latest the poll) tries again
+      }
+    } while (this.#again && !this.#closed);
+  }
+
+  #deliver(event: ImageEvent): void {
+    this.stats.delivered++;
+    for (const entry of [...this.#listeners]) {
+      if (!this.#listeners.has(entry)) continue;
+      try {
+        entry.listener(event);
+      } catch (err) {
+        this.#report(err);
+      }
+    }
+  }
+
+  #report(err: unknown): void {
+    try {
+      this.#opts.onError(err);
+    } catch {
+      // The error handler failed; delivery to the others matters more.
+    }
+  }
+
+  /** Stops the poll, leaves the channel and closes the LISTEN connection. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    if (this.#timer) clearInterval(this.#timer);
+    await this.settled();
+    await this.#subscription?.unlisten().catch(() => {});
+    await this.#sql.close();
+  }
+}

@@ -1,0 +1,297 @@
+/** PostgresStore: users, certificates and image metadata in PostgreSQL (Bun.sql), for several `sis serve` nodes on one database. */
+import { SQL } from "bun";
+import {
+  type CertRecord, type DeviceRecord, type ImageQuery, type ImageRecord, type InvitationRecord, type InvitationRefusal, type LinkOutcome,
+  type Millis, type NewCert, type NewImage, type NewInvitation, type RevocationDetail, type Store, StoreConflictError, type UserRecord,
+  type UserSummary,
+} from "../server/ports.ts";
+import { canonicalSerial } from "../encoding/serial.ts";
+import { migratePostgres } from "./postgres-migrations.ts";
+import * as m from "./postgres-membership.ts";
+import * as q from "./postgres-statements.ts";
+
+const IMAGE_ID = /^[0-9a-f]{32}$/;
+
+/** SQLSTATE unique_violation. */
+const UNIQUE_VIOLATION = "23505";
+
+/**
+ * Failures after which the same call is tried again on a fresh connection:
+ * the connection was lost (killed backend, restarted server, network) or the
+ * server asked for a retry (serialization failure, deadlock).
+ */
+function retryable(err: unknown): boolean {
+  const e = err as { code?: string; errno?: string };
+  if (typeof e?.errno === "string" && /^(08|57P|40001|40P01)/.test(e.errno)) return true;
+  return typeof e?.code === "string" && /^ERR_POSTGRES_(CONNECTION_CLOSED|CONNECTION_REFUSED|CONNECTION_TIMEOUT|IDLE_TIMEOUT|LIFETIME_TIMEOUT)$/.test(e.code);
+}
+
+function isConflict(err: unknown): boolean {
+  return (err as { errno?: string })?.errno === UNIQUE_VIOLATION;
+}
+
+export interface PostgresStoreOptions {
+  /** Connections in the pool (default 10). */
+  max?: number;
+  /** application_name of the pool's connections, so an operator (or a test) can tell the nodes apart. */
+  applicationName?: string;
+  /** How long a call keeps being tried again while the connection is lost, in ms (default 10 000: a server restart). */
+  retryForMs?: number;
+  /** The schema that holds the tables (default: the server's search_path, normally `public`); created if absent. */
+  schema?: string;
+}
+
+const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
+
+export class PostgresStore implements Store {
+  readonly #sql: SQL;
+  readonly #retryForMs: number;
+
+  private constructor(sql: SQL, retryForMs: number) {
+    this.#sql = sql;
+    this.#retryForMs = retryForMs;
+  }
+
+  /**
+   * Connects to `url` (postgres://user@host:port/db), then creates or
+   * upgrades the schema; refuses a newer one. Durability rests on the
+   * server's `synchronous_commit` (on by default): a commit returns once its
+   * WAL is flushed (ST2), which open() checks.
+   */
+  static async open(url: string, opts: PostgresStoreOptions = {}): Promise<PostgresStore> {
+    if (opts.schema !== undefined && !SCHEMA_NAME.test(opts.schema)) {
+      throw new TypeError(`schema name ${JSON.stringify(opts.schema)} must be lower-case letters, digits and _`);
+    }
+    const connection: Record<string, string> = { application_name: opts.applicationName ?? "sis-store" };
+    if (opts.schema !== undefined) connection.search_path = opts.schema;
+    const sql = new SQL(url, { max: opts.max ?? 10, connection });
+    try {
+      // The name matched SCHEMA_NAME above: safe to splice as an identifier.
+      // Two nodes racing here: the loser may get a unique violation on the catalog although the schema now exists.
+      if (opts.schema !== undefined) {
+        await sql.unsafe(`CREATE SCHEMA IF NOT EXISTS ${opts.schema}`).catch(async (err) => {
+          if ((await sql`SELECT to_regnamespace(${opts.schema}) AS s`)[0].s === null) throw err;
+        });
+      }
+      const [{ synchronous_commit: sync }] = await sql`SHOW synchronous_commit`;
+      // "off" acknowledges before the WAL is flushed; every other value waits for at least the local flush.
+      if (sync === "off") {
+        throw new Error(`PostgreSQL has synchronous_commit=${sync}: an acknowledged image could be lost; set it to on`);
+      }
+      await migratePostgres(sql);
+      return new PostgresStore(sql, opts.retryForMs ?? 10_000);
+    } catch (err) {
+      await sql.close();
+      throw err;
+    }
+  }
+
+  /** Runs `fn`, again on a fresh connection after a lost one (back-off 25 ms doubling to 500 ms) until retryForMs has passed; `first` is false on a repeat. */
+  async #retry<T>(fn: (first: boolean) => Promise<T>): Promise<T> {
+    const deadline = Date.now() + this.#retryForMs;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await fn(attempt === 0);
+      } catch (err) {
+        if (!retryable(err) || Date.now() >= deadline) throw err;
+        await Bun.sleep(Math.min(500, 25 * 2 ** attempt));
+      }
+    }
+  }
+
+  // --- users ---------------------------------------------------------------
+
+  async findUser(username: string): Promise<UserRecord | null> {
+    return this.#retry(() => q.findUser(this.#sql, username));
+  }
+
+  async createUser(username: string, passwordHash: string): Promise<UserRecord> {
+    const now = Date.now();
+    return this.#retry(async (first) => {
+      try {
+        return await q.createUser(this.#sql, username, passwordHash, now);
+      } catch (err) {
+        if (!isConflict(err)) throw err;
+        // A repeat after a lost connection may find the row its first try committed (same salted hash).
+        const mine = first ? null : await q.findUser(this.#sql, username);
+        if (mine && mine.passwordHash === passwordHash && mine.createdAt === now) return mine;
+        throw new StoreConflictError(`username ${JSON.stringify(username)} is taken`);
+      }
+    });
+  }
+
+  /** Soft delete, revocation and image removal in one transaction (ST6). A repeat after a lost connection may report false. */
+  async deleteUser(username: string): Promise<boolean> {
+    return this.#retry(() => this.#sql.begin((tx) => q.deleteUserTx(tx, username, Date.now())));
+  }
+
+  // --- certificates --------------------------------------------------------
+
+  async addCert(cert: NewCert): Promise<CertRecord> {
+    const serial = canonicalSerial(cert.serial);
+    if (serial === null) throw new TypeError(`invalid certificate serial ${JSON.stringify(cert.serial)}`);
+    const now = Date.now();
+    return this.#retry(async (first) => {
+      let added: boolean;
+      try {
+        added = await q.addCert(this.#sql, { ...cert, serial }, now);
+      } catch (err) {
+        if (!isConflict(err)) throw err;
+        const mine = first ? null : await q.findCert(this.#sql, serial);
+        if (mine && mine.createdAt === now && mine.userId === cert.userId) return mine;
+        throw new StoreConflictError(`certificate serial ${serial} already exists`);
+      }
+      if (!added) throw new Error(`cannot add a certificate for unknown or deleted user id ${cert.userId}`);
+      return (await q.findCert(this.#sql, serial))!;
+    });
+  }
+
+  async findCert(serial: string): Promise<CertRecord | null> {
+    const normal = canonicalSerial(serial);
+    if (normal === null) return null;
+    return this.#retry(() => q.findCert(this.#sql, normal));
+  }
+
+  async listCerts(username?: string): Promise<CertRecord[]> {
+    return this.#retry(() => q.listCerts(this.#sql, username));
+  }
+
+  /** The revocation and its version bump commit together (ST3). A repeat after a lost connection may report false. */
+  async revokeSerial(serial: string, at: Millis, detail?: RevocationDetail): Promise<boolean> {
+    const normal = canonicalSerial(serial);
+    if (normal === null) return false;
+    return this.#retry(() => this.#sql.begin((tx) => q.revokeSerialTx(tx, normal, at, detail)));
+  }
+
+  async revokeUser(username: string, at: Millis, detail?: RevocationDetail): Promise<number> {
+    return this.#retry(() => this.#sql.begin((tx) => q.revokeUserTx(tx, username, at, detail)));
+  }
+
+  async listRevoked(): Promise<({ serial: string; revokedAt: Millis } & RevocationDetail)[]> {
+    return this.#retry(() => q.listRevoked(this.#sql));
+  }
+
+  /** Read from the database on every call: every node sees every node's revocations (ST3). */
+  async revocationVersion(): Promise<number> {
+    return this.#retry(() => q.counter(this.#sql, "revocation_version"));
+  }
+
+  // --- images --------------------------------------------------------------
+
+  async imageNameTaken(ownerId: number, name: string): Promise<boolean> {
+    return this.#retry(() => q.imageNameTaken(this.#sql, ownerId, name));
+  }
+
+  /**
+   * Durable when it resolves: the COMMIT returned, so its WAL is flushed
+   * (synchronous_commit=on). seq is commit order (ST1, insertImageTx). When
+   * the connection is lost around the COMMIT, the repeat finds out whether
+   * the first try committed (the id is unique and server-made) and then
+   * returns that row instead of a false conflict.
+   */
+  async insertImage(image: NewImage): Promise<ImageRecord> {
+    if (!IMAGE_ID.test(image.id)) throw new TypeError("image id must be 32 lower-case hex characters");
+    const createdAt = image.createdAt ?? Date.now();
+    return this.#retry(async (first) => {
+      if (!first) {
+        const mine = await q.findImage(this.#sql, image.id);
+        if (mine) return mine;
+      }
+      try {
+        await this.#sql.begin((tx) => q.insertImageTx(tx, image, createdAt));
+      } catch (err) {
+        if (isConflict(err)) throw new StoreConflictError(`image ${JSON.stringify(image.name)} of ${image.owner} already exists`);
+        throw err;
+      }
+      const row = await q.findImage(this.#sql, image.id);
+      if (!row) throw new Error(`image ${image.id} vanished right after insert`);
+      return row;
+    });
+  }
+
+  async findImage(id: string): Promise<ImageRecord | null> {
+    return this.#retry(() => q.findImage(this.#sql, id));
+  }
+
+  async findImageByName(owner: string, name: string): Promise<ImageRecord | null> {
+    return this.#retry(() => q.findImageByName(this.#sql, owner, name));
+  }
+
+  async listImages(query: ImageQuery): Promise<ImageRecord[]> {
+    const limit = Math.floor(query.limit);
+    if (!(limit > 0)) return [];
+    return this.#retry(() => q.listImages(this.#sql, query.after, query.before, limit));
+  }
+
+  async allImageIds(): Promise<Set<string>> {
+    return this.#retry(() => q.allImageIds(this.#sql));
+  }
+
+  /** Removes one image row (its seq is never reused). The blob is the caller's. */
+  async deleteImage(id: string): Promise<boolean> {
+    return this.#retry(() => q.deleteImage(this.#sql, id));
+  }
+
+  // --- time-stamps (ENVELOPE.md G9) -----------------------------------------
+
+  async listUnstampedImages(after: number, limit: number): Promise<ImageRecord[]> {
+    const n = Math.floor(limit);
+    if (!(n > 0)) return [];
+    return this.#retry(() => q.listUnstamped(this.#sql, after, n));
+  }
+
+  async setTimestampToken(id: string, token: Uint8Array): Promise<boolean> {
+    return this.#retry(() => q.setTimestampToken(this.#sql, id, token));
+  }
+
+  // --- devices, link codes, usage: src/store/postgres-membership.ts ----------
+  // The use-once writes (consumeLinkCode, redeemInvitation) are not repeated after a
+  // lost connection: a repeat could not tell its own first try from another node's.
+
+  async setDeviceName(serial: string, device: string): Promise<void> {
+    const normal = canonicalSerial(serial);
+    if (normal !== null) await this.#retry(() => m.setDeviceName(this.#sql, normal, device));
+  }
+
+  async touchCert(serial: string, at: Millis): Promise<void> {
+    const normal = canonicalSerial(serial);
+    if (normal !== null) await this.#retry(() => m.touchCert(this.#sql, normal, at));
+  }
+
+  listDevices(userId: number): Promise<DeviceRecord[]> { return this.#retry(() => m.listDevices(this.#sql, userId)); }
+  createLinkCode(userId: number, hash: Uint8Array, createdAt: Millis, expiresAt: Millis): Promise<void> {
+    return this.#retry(() => m.createLinkCode(this.#sql, userId, hash, createdAt, expiresAt));
+  }
+  consumeLinkCode(hash: Uint8Array, now: Millis): Promise<LinkOutcome> { return m.consumeLinkCode(this.#sql, hash, now); }
+  usageOf(userId: number): Promise<{ bytes: number; images: number }> { return this.#retry(() => m.usageOf(this.#sql, userId)); }
+
+  // --- membership: src/store/postgres-membership.ts ---------------------------
+
+  createInvitation(invitation: NewInvitation): Promise<InvitationRecord> { return m.createInvitation(this.#sql, invitation, Date.now()); }
+  listPendingInvitations(now: Millis): Promise<InvitationRecord[]> { return this.#retry(() => m.listPendingInvitations(this.#sql, now)); }
+  revokeInvitation(id: string, at: Millis): Promise<boolean> { return this.#retry(() => m.revokeInvitation(this.#sql, id, at)); }
+  redeemInvitation(secretHash: Uint8Array, username: string, passwordHash: string, now: Millis): Promise<{ user: UserRecord } | { refused: InvitationRefusal }> {
+    return m.redeemInvitation(this.#sql, secretHash, username, passwordHash, now);
+  }
+  setUserDisabled(username: string, disabled: boolean, at: Millis): Promise<boolean> {
+    return this.#retry(() => m.setUserDisabled(this.#sql, username, disabled, at));
+  }
+  touchUser(userId: number, at: Millis, coarseMs: number): Promise<void> { return this.#retry(() => m.touchUser(this.#sql, userId, at, coarseMs)); }
+  setPasswordHash(userId: number, passwordHash: string): Promise<boolean> { return this.#retry(() => m.setPasswordHash(this.#sql, userId, passwordHash)); }
+  userSummaries(now: Millis): Promise<UserSummary[]> { return this.#retry(() => m.userSummaries(this.#sql, now)); }
+  /** ST6 / M13 in one transaction; a repeat after a lost connection may report null. */
+  deleteAccount(username: string, withImages: boolean, at: Millis): Promise<string[] | null> {
+    return this.#retry(() => this.#sql.begin((tx) => q.deleteAccountTx(tx, username, withImages, at)));
+  }
+  getServerInfo(key: string): Promise<string | null> { return this.#retry(() => m.getServerInfo(this.#sql, key)); }
+  setServerInfo(key: string, value: string): Promise<void> { return this.#retry(() => m.setServerInfo(this.#sql, key, value)); }
+
+  /** The highest seq ever handed out (committed): where a node's doorbell starts. */
+  async highestSeq(): Promise<number> {
+    return this.#retry(() => q.counter(this.#sql, "image_seq"));
+  }
+
+  async close(): Promise<void> {
+    await this.#sql.close();
+  }
+}
