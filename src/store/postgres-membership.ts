@@ -56,7 +56,7 @@ export async function createLinkCode(sql: SQL, userId: number, hash: Uint8Array,
 export async function consumeLinkCode(sql: SQL, hash: Uint8Array, now: Millis): Promise<LinkOutcome> {
   return sql.begin(async (tx): Promise<LinkOutcome> => {
     const rows = await tx`SELECT l.user_id, u.username, l.expires_at, l.used_at FROM link_codes l JOIN users u ON u.id = l.user_id
-      WHERE l.hash = ${bytea(hash)} AND u.deleted_at IS NULL FOR UPDATE OF l`;
+      WHERE l.hash = ${bytea(hash)} AND u.deleted_at IS NULL AND u.disabled_at IS NULL FOR UPDATE OF l`;
     if (rows.length === 0) return { refused: "unknown" };
     const row = rows[0];
     if (row.used_at !== null) return { refused: "used" };
