@@ -10,7 +10,7 @@ import { CertificateAuthority, createCa, createTimeStampToken, fromPem, sha256, 
 import { importSigningKey } from "../../src/pki/keys.ts";
 import { DATA_FILES } from "../../src/server/data-dir.ts";
 import { expectRun, openssl, until } from "../support/auth-kit.ts";
-import { register, SIS, sis, startServe, startWatch, type ServerProcess } from "../support/cli.ts";
+import { fakeTime, register, SIS, sis, startServe, startWatch, type ServerProcess } from "../support/cli.ts";
 import { dirsForFile } from "../support/sandbox.ts";
 import { SAMPLE } from "../support/share.ts";
 
@@ -204,9 +204,12 @@ describe("upgrade: a data directory from before the TSA (T3)", () => {
   });
 });
 
-/** `sis gallery` on a home, under `prefix`; resolves its base URL and session cookie. */
-async function startGallery(homeDir: string, dir: string, prefix: string[]) {
-  const proc = Bun.spawn([...prefix, SIS, "gallery", "--port", "0", "--home", homeDir, "-o", dir], { stdout: "pipe", stderr: "pipe", env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/root" } });
+/**
+ * `sis gallery` on a home with `env` (fakeTime(): libfaketime preloaded into the process itself,
+ * so that stop() stops it — the faketime wrapper forks, and its child would outlive the test).
+ */
+async function startGallery(homeDir: string, dir: string, env: Record<string, string>) {
+  const proc = Bun.spawn([SIS, "gallery", "--port", "0", "--home", homeDir, "-o", dir], { stdout: "pipe", stderr: "pipe", env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/root", ...env } });
   const reader = proc.stdout.getReader();
   let text = "";
   while (!text.includes("\n")) {
@@ -224,7 +227,8 @@ async function startGallery(homeDir: string, dir: string, prefix: string[]) {
 describe("400 days later: the posters' certificates have expired (T4, T6, V12)", () => {
   beforeAll(async () => {
     await server.stop();
-    server = await startServe(data, [], { prefix: LATER });
+    // A long-lived process gets libfaketime in its own environment (see startGallery).
+    server = await startServe(data, [], { env: fakeTime("+400d") });
     // Registration at +400 days issues bob a new certificate (his old one has expired): a new home.
     const r = await sis(["register", "--server", server.address, "--user", "bob", "--home", home("bob-later"), "--password-stdin", "--ca-fingerprint", server.fingerprint, "--key-bits", "2048"], { stdin: "bob-password-1\n", prefix: LATER });
     expectRun(r, { code: 0, stderr: "" });
@@ -254,7 +258,7 @@ describe("400 days later: the posters' certificates have expired (T4, T6, V12)",
 
   test("the gallery shows the image saved a year ago verified, and one saved without a token NOT verified (expired)", async () => {
     const dir = out("now");
-    const g = await startGallery(home("bob-later"), dir, LATER);
+    const g = await startGallery(home("bob-later"), dir, fakeTime("+400d"));
     try {
       // Saved 400 days ago with its token; and one of the forged images, saved without any.
       const swapped = out("forged-swapped.png");
