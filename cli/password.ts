@@ -12,8 +12,9 @@ function stty(arg: string): void {
 }
 
 export async function promptHidden(question: string): Promise<string> {
-  process.stderr.write(question);
+  // Echo off before the prompt is shown: whoever types as soon as they see it is not echoed.
   stty("-echo");
+  process.stderr.write(question);
   try {
     return await firstLineOfStdin();
   } finally {

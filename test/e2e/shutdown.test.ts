@@ -170,7 +170,11 @@ describe("SIGTERM and SIGINT (O1, O2)", () => {
     const saved = await w.waitFor(/ saved alice\/big\.png /, 120_000);
     expect(saved).toContain("verified");
     expect(w.lines.filter((l) => / refused /.test(l))).toEqual([]);
-    expect(w.lines.some((l) => /disconnected: .*shutting down or restarting/.test(l))).toBe(true);
+    // It says once that it lost the server: with SHUTTING_DOWN's words when the ERROR got through,
+    // or as a lost connection when the socket closed behind a full outbox of download frames
+    // (grace 0 closes at once; on a loaded machine the ERROR may not be flushed first). Either way
+    // the image is fetched again, never refused (above): that is O3's promise.
+    expect(w.lines.some((l) => /disconnected: /.test(l))).toBe(true);
     await w.stop();
     expect(w.proc.exitCode).toBe(0);
   }, 240_000);
