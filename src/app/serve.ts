@@ -23,6 +23,9 @@ import { stampStoredImages } from "../server/timestamp.ts";
 import { FileBlobStore, PostgresNotifier, PostgresStore, SqliteStore } from "../store/index.ts";
 import { S3BlobStore, type S3BlobStoreOptions } from "../store/s3-blob-store.ts";
 import { BlobUrlError, s3OptionsFromUrl } from "../store/s3-url.ts";
+import { DatabaseOptionError, postgresUrl } from "./database-url.ts";
+
+export { DatabaseOptionError } from "./database-url.ts";
 import { DEFAULT_LIMITS } from "./config.ts";
 import { ADDRESS_KEY, DEFAULT_INVITE_TTL_MS, mintInvitation, type MintedInvitation } from "./invitations.ts";
 import { hostPort } from "../server/listen-address.ts";
@@ -47,29 +50,6 @@ export interface ServeOptions {
   database?: string;
   /** "files" (the default: the data directory's blobs folder) or an s3:// URL (docs/SCALING.md, "Blobs on S3"). */
   blobs?: string;
-}
-
-/** A --database value that cannot be used; the message says what to do. */
-export class DatabaseOptionError extends Error {
-  override readonly name = "DatabaseOptionError";
-}
-
-/** The URL to connect to, or null for SQLite; refuses a password on the command line or in the configuration file. */
-function postgresUrl(database: string | undefined): string | null {
-  if (database === undefined || database === "sqlite") return null;
-  let url: URL;
-  try {
-    url = new URL(database);
-  } catch {
-    throw new DatabaseOptionError("cannot use --database: give sqlite or a postgres://USER@HOST:PORT/DB URL");
-  }
-  if (url.protocol !== "postgres:" && url.protocol !== "postgresql:") {
-    throw new DatabaseOptionError("cannot use --database: give sqlite or a postgres://USER@HOST:PORT/DB URL");
-  }
-  if (url.password !== "") {
-    throw new DatabaseOptionError("cannot use --database: the URL holds a password; remove it and set PGPASSWORD in the server's environment");
-  }
-  return database;
 }
 
 /** The S3 options of an s3:// --blobs, or null for the blob folder; refuses a bad URL before anything is created. */
