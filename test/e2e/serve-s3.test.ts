@@ -92,6 +92,23 @@ test("an orphan object younger than the minimum orphan age survives a start-up s
   }
 });
 
+test("with minOrphanAgeS=0 the start-up sweep does remove an orphan object, and keeps other keys under the prefix (S3-3)", async () => {
+  using root = tempDir("sis-serve-s3-");
+  const url = await pg.newDatabase();
+  const client = new S3Client({ endpoint: s3.endpoint, bucket: s3.bucket, accessKeyId: S3RVER_KEY, secretAccessKey: "S3RVER" });
+  const orphan = `old/${"cd".repeat(16)}`;
+  await client.write(orphan, "a blob whose row never committed");
+  await client.write("old/README", "not a blob id: never swept");
+  const server = await startServe(join(root, "data"), ["--database", url, "--blobs", `s3://${s3.bucket}/old/?endpoint=${s3.endpoint}&minOrphanAgeS=0`], { env: S3_ENV });
+  try {
+    expect(await client.exists(orphan)).toBe(false);
+    expect(await client.exists("old/README")).toBe(true);
+    expect(server.log()).toMatch(/removed orphan blobs older than the minimum orphan age.*count=1/);
+  } finally {
+    await server.stop();
+  }
+});
+
 for (const [what, blobs, message] of [
   ["credentials in it", "s3://AKIA:hunter2-secret@sis-test?endpoint=http://127.0.0.1:1", "sis: cannot use --blobs: it holds credentials; remove them and set S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY in the environment instead"],
   ["no bucket", "s3:///?endpoint=http://127.0.0.1:1", "sis: cannot use --blobs: "],
