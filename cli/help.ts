@@ -203,22 +203,26 @@ watch-live.json in the home (its pid and the time) for the gallery's "live" mark
 An image that cannot be verified or saved is refused once and not fetched
 again. Images are saved private to you (folders 0700, files 0600). A lost
 server is retried every few seconds; Ctrl-C prints a summary and exits 0.`,
-  admin: `usage: sis admin revoke USER [--reason R] [--compromised-since TIME] [--data DIR]
-       sis admin revoke --serial HEX [--reason R] [--compromised-since TIME] [--data DIR]
-       sis admin certs [--json] [--data DIR]
+  admin: `usage: sis admin revoke USER [--reason R] [--compromised-since TIME] [STORES]
+       sis admin revoke --serial HEX [--reason R] [--compromised-since TIME] [STORES]
+       sis admin certs [--json] [STORES]
        sis admin backup DEST [--data DIR] [--encrypt]
        sis admin verify-backup DEST
        sis admin restore DEST --data DIR
 
-       sis admin rm OWNER/NAME [--data DIR]
-       sis admin invite [--user NAME] [--expires 7d] [--server HOST:PORT] [--data DIR]
-       sis admin invitations [--json] [--revoke ID] [--data DIR]
-       sis admin users [--json] [--data DIR]
-       sis admin disable USER [--data DIR]
-       sis admin enable USER [--data DIR]
-       sis admin delete USER [--images] [--data DIR]
+       sis admin rm OWNER/NAME [STORES]
+       sis admin invite [--user NAME] [--expires 7d] [--server HOST:PORT] [STORES]
+       sis admin invitations [--json] [--revoke ID] [STORES]
+       sis admin users [--json] [STORES]
+       sis admin disable USER [STORES]
+       sis admin enable USER [STORES]
+       sis admin delete USER [--images] [STORES]
 
-Works on the server's data directory, also while the server runs. A revoked
+STORES is [--data DIR] [--database URL] [--blobs URL]: the server's own
+values. Works on the server's stores, also while the server runs; for a
+server started with --database postgres://… (and --blobs s3://…) give the
+same here, or set SIS_DATABASE (and SIS_BLOBS); the password goes in
+PGPASSWORD, the S3 keys in S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY. A revoked
 certificate is refused at its next connection and listed in /crl.pem.
 invite prints one line, an invitation (sis1:HOST:PORT:FINGERPRINT:SECRET)
 that registers one new user, once, until it expires (--expires 45s, 30m,
@@ -232,7 +236,9 @@ removed from the server too (copies already saved by receivers are theirs).
 backup copies a consistent snapshot of the database, the images it lists and
 the keys into DEST (0700/0600; again into the same DEST copies only new
 images); --encrypt asks for a passphrase (or reads stdin's first line).
-restore refuses a directory that is not empty. See docs/OPERATIONS.md.
+restore refuses a directory that is not empty. On PostgreSQL or S3 backup
+refuses: back up with pg_dump and the object store's own tools (see
+docs/OPERATIONS.md).
 
 R is unspecified (the default), affiliationChanged, superseded,
 cessationOfOperation or keyCompromise. Images the user posted before the

@@ -1,4 +1,5 @@
 /** sis admin backup / verify-backup / restore: argument parsing and output; the work is in src/app. */
+import { assertBackupable } from "../../src/app/admin-place.ts";
 import { backup } from "../../src/app/backup.ts";
 import { restore } from "../../src/app/restore.ts";
 import { verifyBackup } from "../../src/app/verify-backup.ts";
@@ -29,8 +30,9 @@ function fail(what: string, err: unknown): number {
 }
 
 export async function backupCommand(args: string[]): Promise<number> {
-  const { values, positionals } = parse(args, { data: { type: "string", default: "./sis-data" }, encrypt: { type: "boolean", default: false } }, { min: 1, max: 1 });
+  const { values, positionals } = parse(args, { data: { type: "string", default: "./sis-data" }, database: { type: "string" }, blobs: { type: "string" }, encrypt: { type: "boolean", default: false } }, { min: 1, max: 1 });
   const dest = positionals[0]!;
+  assertBackupable(values); // PostgreSQL and S3 are backed up with their own tools
   try {
     const log = (line: string) => process.stderr.write(`${JSON.stringify({ time: new Date().toISOString(), level: "info", event: "backup", msg: line })}\n`);
     const r = await backup({ dest, data: values.data, passphrase: values.encrypt ? passphraseFrom(true) : null, sisVersion: VERSION, log });

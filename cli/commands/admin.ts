@@ -1,10 +1,13 @@
-/** sis admin: revoke certificates and list them, on the data directory (the work is src/app/admin.ts). */
+/** sis admin: revoke certificates and list them, on the server's stores (the work is src/app/admin.ts). */
 import { AdminError, certStatuses, revocationDetail, revokeSerial, revokeUser } from "../../src/app/admin.ts";
 import { deleteAnyImage } from "../../src/app/admin-rm.ts";
 import { DEFAULT_CONFIG } from "../../src/app/options.ts";
 import { parse, UsageError } from "../args.ts";
 import { table } from "../format.ts";
 import { membershipCommand } from "./admin-members.ts";
+
+/** Where the server's stores are: --data, and --database / --blobs on PostgreSQL / S3 (else SIS_DATABASE / SIS_BLOBS, else sqlite / files). */
+export const PLACE = { data: { type: "string", default: DEFAULT_CONFIG.data }, database: { type: "string" }, blobs: { type: "string" } } as const;
 
 export async function admin(args: string[]): Promise<number> {
   const [sub, ...rest] = args;
@@ -29,7 +32,7 @@ export async function admin(args: string[]): Promise<number> {
 async function revoke(args: string[]): Promise<number> {
   const { values, positionals } = parse(
     args,
-    { data: { type: "string", default: DEFAULT_CONFIG.data }, serial: { type: "string" }, reason: { type: "string" }, "compromised-since": { type: "string" } },
+    { ...PLACE, serial: { type: "string" }, reason: { type: "string" }, "compromised-since": { type: "string" } },
     { max: 1 },
   );
   if (Boolean(values.serial) === Boolean(positionals[0])) throw new UsageError("give a USER or --serial HEX, not both");
@@ -37,19 +40,19 @@ async function revoke(args: string[]): Promise<number> {
   const detail = revocationDetail({ ...(values.reason !== undefined && { reason: values.reason }), ...(values["compromised-since"] !== undefined && { compromisedSince: values["compromised-since"] }) }, now);
   const why = detail.reason === "unspecified" ? "" : ` (${detail.reason}${detail.invalidityDate !== undefined ? ` since ${new Date(detail.invalidityDate).toISOString()}` : ""})`;
   if (values.serial) {
-    const r = await revokeSerial(values.data, values.serial, now, detail);
+    const r = await revokeSerial(values, values.serial, now, detail);
     process.stdout.write(r.revoked ? `revoked certificate ${r.serial} of ${r.username}${why}\n` : `certificate ${r.serial} of ${r.username} was already revoked\n`);
     return 0;
   }
   const user = positionals[0]!;
-  const n = await revokeUser(values.data, user, now, detail);
+  const n = await revokeUser(values, user, now, detail);
   process.stdout.write(`revoked ${n} certificate${n === 1 ? "" : "s"} of ${user}${why}\n`);
   return 0;
 }
 
 async function certs(args: string[]): Promise<number> {
-  const { values } = parse(args, { data: { type: "string", default: DEFAULT_CONFIG.data }, json: { type: "boolean", default: false } });
-  const list = await certStatuses(values.data);
+  const { values } = parse(args, { ...PLACE, json: { type: "boolean", default: false } });
+  const list = await certStatuses(values);
   if (values.json) process.stdout.write(JSON.stringify(list, null, 2) + "\n");
   else if (list.length === 0) process.stdout.write("no certificates issued yet\n");
   else process.stdout.write(table([["USER", "SERIAL", "NOT AFTER", "STATUS"], ...list.map((c) => [c.user, c.serial, c.notAfter, c.status])]));
@@ -58,11 +61,11 @@ async function certs(args: string[]): Promise<number> {
 
 /** sis admin rm OWNER/NAME: deletes any user's image, also while the server runs (M29). */
 async function adminRm(args: string[]): Promise<number> {
-  const { values, positionals } = parse(args, { data: { type: "string", default: DEFAULT_CONFIG.data } }, { min: 1, max: 1 });
+  const { values, positionals } = parse(args, PLACE, { min: 1, max: 1 });
   const target = positionals[0]!;
   const slash = target.indexOf("/");
   if (slash <= 0 || slash === target.length - 1) throw new UsageError("give the image as OWNER/NAME, e.g. alice/cat.png");
-  const r = await deleteAnyImage(values.data, target.slice(0, slash), target.slice(slash + 1));
+  const r = await deleteAnyImage(values, target.slice(0, slash), target.slice(slash + 1));
   process.stdout.write(`deleted ${r.owner}/${r.name} (#${r.seq}, ${r.cipherSize} bytes stored) from the server\n`);
   return 0;
 }

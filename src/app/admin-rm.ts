@@ -1,9 +1,5 @@
-/** `sis admin rm`: deletes any image on the data directory, row then blob, also while the server runs (PROTOCOL.md M29). */
-import { existsSync } from "node:fs";
-import { join, resolve } from "node:path";
-import { DATA_FILES } from "../server/data-dir.ts";
-import { FileBlobStore, SqliteStore } from "../store/index.ts";
-import { AdminError } from "./admin.ts";
+/** `sis admin rm`: deletes any image on the server's stores (admin-place.ts), row then blob, also while the server runs (PROTOCOL.md M29). */
+import { AdminError, adminPlace, openAdminBlobs, openAdminStore, type Where } from "./admin-place.ts";
 
 export interface DeletedImage {
   seq: number;
@@ -17,17 +13,15 @@ export interface DeletedImage {
  * server reads the database at every LIST and DOWNLOAD, so it stops serving the
  * image at once (its connected clients get no IMAGE_DELETED push: the server is
  * another process). A download already streaming finishes (M28). A crash
- * between the two steps leaves an orphan file that the server's start-up sweep removes.
+ * between the two steps leaves an orphan that the server's start-up sweep removes (on S3: once older than its minimum orphan age).
  */
-export async function deleteAnyImage(data: string, owner: string, name: string): Promise<DeletedImage> {
-  const dir = resolve(data);
-  const path = join(dir, DATA_FILES.database);
-  if (!existsSync(path)) throw new AdminError(`no sis database in ${dir}; pass the server's --data DIR`);
-  const store = SqliteStore.open(path);
+export async function deleteAnyImage(data: Where, owner: string, name: string): Promise<DeletedImage> {
+  const place = adminPlace(data);
+  const store = await openAdminStore(place);
   try {
     const record = await store.findImageByName(owner, name);
     if (!record || !(await store.deleteImage(record.id))) throw new AdminError(`no image ${owner}/${name}; 'sis list' shows them`);
-    const blobs = await FileBlobStore.open(join(dir, DATA_FILES.blobs));
+    const blobs = await openAdminBlobs(place);
     await blobs.remove(record.id);
     return { seq: record.seq, owner: record.owner, name: record.name, cipherSize: record.cipherSize };
   } finally {

@@ -1,29 +1,9 @@
-/** The wiring of `sis admin`: the data directory's store opened behind the ports, and the revocations and listing done on it (safe while the server runs). */
-import { existsSync } from "node:fs";
-import { join, resolve } from "node:path";
+/** The wiring of `sis admin`: the server's store (admin-place.ts) opened behind the ports, and the revocations and listing done on it (safe while the server runs). */
 import { normalizeSerial } from "../pki/index.ts";
-import { DATA_FILES } from "../server/data-dir.ts";
-import type { CertStore, MembershipStore, RevocationDetail, UserStore } from "../server/ports.ts";
-import { SqliteStore } from "../store/index.ts";
+import type { RevocationDetail } from "../server/ports.ts";
+import { AdminError, withStore, type Where } from "./admin-place.ts";
 
-/** The operator named something that is not there (exit 2); the message says what to do. */
-export class AdminError extends Error {
-  override readonly name = "AdminError";
-}
-
-type AdminStore = UserStore & CertStore & MembershipStore & { close(): void };
-
-/** Opens the store of the data directory `data` for one task and closes it after. */
-export async function withStore<T>(data: string, task: (store: AdminStore) => Promise<T>): Promise<T> {
-  const path = join(resolve(data), DATA_FILES.database);
-  if (!existsSync(path)) throw new AdminError(`no sis database in ${resolve(data)}; pass the server's --data DIR`);
-  const store = SqliteStore.open(path);
-  try {
-    return await task(store);
-  } finally {
-    store.close();
-  }
-}
+export { AdminError, withStore, type AdminPlace, type Where } from "./admin-place.ts";
 
 export interface SerialRevocation {
   serial: string;
@@ -32,7 +12,7 @@ export interface SerialRevocation {
   revoked: boolean;
 }
 
-export function revokeSerial(data: string, serialText: string, now = Date.now(), detail: RevocationDetail = {}): Promise<SerialRevocation> {
+export function revokeSerial(data: Where, serialText: string, now = Date.now(), detail: RevocationDetail = {}): Promise<SerialRevocation> {
   return withStore(data, async (store) => {
     const serial = normalizeSerial(serialText);
     const cert = await store.findCert(serial);
@@ -42,7 +22,7 @@ export function revokeSerial(data: string, serialText: string, now = Date.now(),
 }
 
 /** Revokes every valid certificate of `user` (each with `detail`); returns how many. */
-export function revokeUser(data: string, user: string, now = Date.now(), detail: RevocationDetail = {}): Promise<number> {
+export function revokeUser(data: Where, user: string, now = Date.now(), detail: RevocationDetail = {}): Promise<number> {
   return withStore(data, async (store) => {
     if (!(await store.findUser(user))) throw new AdminError(`no user '${user}'`);
     return store.revokeUser(user, now, detail);
@@ -79,7 +59,7 @@ export interface CertStatus {
   status: "valid" | "expired" | "revoked";
 }
 
-export function certStatuses(data: string, now = Date.now()): Promise<CertStatus[]> {
+export function certStatuses(data: Where, now = Date.now()): Promise<CertStatus[]> {
   return withStore(data, async (store) =>
     (await store.listCerts()).map((c) => ({
       user: c.username,

@@ -178,11 +178,13 @@ export interface ServePlacement {
   limits: ServerLimits;
   /** "sqlite", or a postgres:// URL (docs/SCALING.md). */
   database: string;
+  /** "files", or an s3:// URL (docs/SCALING.md, "Blobs on S3"). */
+  blobs: string;
   /** Membership (M6): anyone may create an account, no invitation needed. */
   openRegistration: boolean;
 }
 
 /** What startServer() takes, from a configuration (the caller adds version and log). */
 export function serveOptionsOf(config: ServeConfig): ServePlacement {
-  return { dataDir: config.data, host: config.host, port: config.port, httpHost: config["http-host"], httpPort: config["http-port"], limits: limitsOf(config), database: config.database, openRegistration: config["open-registration"] };
+  return { dataDir: config.data, host: config.host, port: config.port, httpHost: config["http-host"], httpPort: config["http-port"], limits: limitsOf(config), database: config.database, blobs: config.blobs, openRegistration: config["open-registration"] };
 }

@@ -32,6 +32,7 @@ export const SERVE_OPTIONS = [
   { key: "http-port", kind: "int", default: 8233, min: 0, max: 65535, metavar: "N", help: "port of the HTTP side; 0 picks a free one" },
   { key: "data", kind: "string", default: "./sis-data", metavar: "DIR", help: "data directory: CA, keys, database and images (made at the first start)" },
   { key: "database", kind: "string", default: "sqlite", metavar: "URL", help: "metadata store: sqlite (a file in the data directory) or postgres://USER@HOST:PORT/DB for several nodes (docs/SCALING.md); the password goes in PGPASSWORD, never in the URL" },
+  { key: "blobs", kind: "string", default: "files", metavar: "URL", help: "image store: files (the blobs folder of the data directory) or s3://BUCKET[/PREFIX/]?endpoint=https://HOST for several nodes (docs/SCALING.md); the keys go in S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY, never in the URL" },
   // 2^48 is the envelope's own bound (ENVELOPE.md H4).
   { key: "max-image-size", kind: "size", default: 100 * 1024 ** 2, min: 1, max: MAX_PLAINTEXT_SIZE, metavar: "SIZE", help: "largest image accepted (its plaintext)" },
   { key: "cert-days", kind: "int", default: 365, min: 1, max: 3650, unit: "days", metavar: "N", help: "lifetime of a user certificate" },

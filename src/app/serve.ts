@@ -18,9 +18,14 @@ import { PostLimiter } from "../server/post-limits.ts";
 import { LoginThrottle } from "../server/throttle.ts";
 import { startTlsRenewal } from "../server/tls-renewal.ts";
 import { startProtocolServer } from "../server/tls-server.ts";
-import type { Notifier, Store } from "../server/ports.ts";
+import type { BlobStore, Notifier, Store } from "../server/ports.ts";
 import { stampStoredImages } from "../server/timestamp.ts";
 import { FileBlobStore, PostgresNotifier, PostgresStore, SqliteStore } from "../store/index.ts";
+import { S3BlobStore, type S3BlobStoreOptions } from "../store/s3-blob-store.ts";
+import { BlobUrlError, s3OptionsFromUrl } from "../store/s3-url.ts";
+import { DatabaseOptionError, postgresUrl } from "./database-url.ts";
+
+export { DatabaseOptionError } from "./database-url.ts";
 import { DEFAULT_LIMITS } from "./config.ts";
 import { ADDRESS_KEY, DEFAULT_INVITE_TTL_MS, mintInvitation, type MintedInvitation } from "./invitations.ts";
 import { hostPort } from "../server/listen-address.ts";
@@ -43,29 +48,43 @@ export interface ServeOptions {
   openRegistration?: boolean;
   /** "sqlite" (the default) or a postgres:// URL without a password (docs/SCALING.md). */
   database?: string;
+  /** "files" (the default: the data directory's blobs folder) or an s3:// URL (docs/SCALING.md, "Blobs on S3"). */
+  blobs?: string;
 }
 
-/** A --database value that cannot be used; the message says what to do. */
-export class DatabaseOptionError extends Error {
-  override readonly name = "DatabaseOptionError";
-}
-
-/** The URL to connect to, or null for SQLite; refuses a password on the command line or in the configuration file. */
-function postgresUrl(database: string | undefined): string | null {
-  if (database === undefined || database === "sqlite") return null;
-  let url: URL;
+/** The S3 options of an s3:// --blobs, or null for the blob folder; refuses a bad URL before anything is created. */
+function s3Options(blobs: string | undefined): S3BlobStoreOptions | null {
+  if (blobs === undefined || blobs === "files") return null;
   try {
-    url = new URL(database);
-  } catch {
-    throw new DatabaseOptionError("cannot use --database: give sqlite or a postgres://USER@HOST:PORT/DB URL");
+    return s3OptionsFromUrl(blobs, process.env);
+  } catch (error) {
+    if (error instanceof BlobUrlError) throw new DatabaseOptionError(error.message.replace(/^sis: /, "").replace("cannot use the blob location", "cannot use --blobs"));
+    throw error;
   }
-  if (url.protocol !== "postgres:" && url.protocol !== "postgresql:") {
-    throw new DatabaseOptionError("cannot use --database: give sqlite or a postgres://USER@HOST:PORT/DB URL");
+}
+
+/**
+ * The blob store and its start-up sweep. The folder is this node's own: blobs without a
+ * committed row were never acknowledged and go at once. A bucket is shared by every node:
+ * the sweep removes only objects older than the store's minimum orphan age (S3-3), with
+ * the ids read before the listing, so another node's upload that is about to be
+ * acknowledged is never deleted.
+ */
+async function openBlobs(dataDir: string, s3: S3BlobStoreOptions | null, store: Store, log: Logger): Promise<BlobStore> {
+  if (s3 === null) {
+    const blobs = await FileBlobStore.open(join(dataDir, DATA_FILES.blobs));
+    const swept = await blobs.sweep(await store.allImageIds());
+    if (swept.length > 0) log.info("removed unacknowledged upload files", { count: swept.length });
+    return blobs;
   }
-  if (url.password !== "") {
-    throw new DatabaseOptionError("cannot use --database: the URL holds a password; remove it and set PGPASSWORD in the server's environment");
-  }
-  return database;
+  const blobs = new S3BlobStore(s3);
+  const readAt = Date.now();
+  const keep = await store.allImageIds();
+  const swept = await blobs.sweep(keep, readAt - blobs.minOrphanAgeMs).catch((error: unknown) => {
+    throw new DatabaseOptionError(`cannot use --blobs: ${error instanceof Error ? error.message.replace(/^sis: /, "") : String(error)}`);
+  });
+  if (swept.length > 0) log.info("removed orphan blobs older than the minimum orphan age", { count: swept.length, minOrphanAgeSeconds: blobs.minOrphanAgeMs / 1000 });
+  return blobs;
 }
 
 /** The metadata store and the fan-out: SQLite with in-process notification, or PostgreSQL with the cross-node doorbell. */
@@ -116,6 +135,7 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
   // Nothing is created in the data directory for a server that cannot listen.
   assertCanListen(opts.host, opts.port, "--port");
   postgresUrl(opts.database); // a malformed --database, or one holding a password, creates nothing either
+  const s3 = s3Options(opts.blobs); // nor does a bad --blobs (credentials in it, no bucket, no endpoint)
   if (opts.httpPort !== null) assertCanListen(opts.httpHost, opts.httpPort, "--http-port");
   // The TLS certificate names every address a client may use (a wildcard host: each interface's).
   const reachable = reachableHosts(opts.host);
@@ -123,10 +143,15 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
   const limits = withDefaults(opts.limits ?? {});
   const keys = await openDataDir(opts.dataDir, hosts, { tlsCertDays: limits.tlsCertDays });
   const { store, notifier, doorbell } = await openStore(opts.dataDir, opts.database);
-  const blobs = await FileBlobStore.open(join(opts.dataDir, DATA_FILES.blobs));
-  // Start-up recovery: temporary files and blobs without a committed record were never acknowledged.
-  const swept = await blobs.sweep(await store.allImageIds());
-  if (swept.length > 0) log.info("removed unacknowledged upload files", { count: swept.length });
+  // Start-up recovery: blobs without a committed record were never acknowledged (by age only on S3).
+  let blobs: BlobStore;
+  try {
+    blobs = await openBlobs(opts.dataDir, s3, store, log);
+  } catch (error) {
+    await doorbell?.close();
+    await store.close();
+    throw error;
+  }
   // Upgrade (T3): images stored before the server had a TSA are stamped while their signers' certificates are valid.
   await stampStoredImages(store, keys.tsa, log);
 

@@ -49,6 +49,7 @@ http-host = "127.0.0.3"
 http-port = 4322
 data = "/srv/sis"
 database = "postgres://sis@db.example:5432/sis"
+blobs = "s3://sis-blobs/images/?endpoint=https://s3.example"
 max-image-size = "5M"
 cert-days = 30
 max-connections-per-address = 7
@@ -76,6 +77,7 @@ const EVERY_VALUE: ServeConfig = {
   "http-port": 4322,
   data: "/srv/sis",
   database: "postgres://sis@db.example:5432/sis",
+  blobs: "s3://sis-blobs/images/?endpoint=https://s3.example",
   "max-image-size": 5 * 1024 * 1024,
   "cert-days": 30,
   "max-connections-per-address": 7,
@@ -203,6 +205,7 @@ describe("the table is the behaviour", () => {
       "http-port": 8233,
       data: "./sis-data",
       database: "sqlite",
+      blobs: "files",
       "max-image-size": 100 * 1024 * 1024,
       "cert-days": 365,
       "max-connections-per-address": 256,
