@@ -1,8 +1,9 @@
-/** The per-process TSA certificate memo (V11): a certificate that passed once never lets a look-alike pass, on the receiver or the server. */
+/** The per-process memos of the time-stamp path (V11, V13): a certificate or CRL that passed once never lets a look-alike pass, nor a stale CRL. */
 import { describe, expect, test } from "bun:test";
 import * as asn1js from "asn1js";
 import * as pkijs from "pkijs";
 import { CertificateAuthority, createCa } from "../../src/pki/ca.ts";
+import { verifyCrl } from "../../src/pki/crl-verify.ts";
 import { parseCert } from "../../src/pki/parse.ts";
 import { clearTsaCertCache } from "../../src/pki/tsa-cert-cache.ts";
 import { createTimeStampToken, sha256 } from "../../src/pki/tsa-token.ts";
@@ -54,5 +55,20 @@ describe("TSA certificate memo (V11)", () => {
     const ess = sd.signerInfos[0]!.signedAttrs!.attributes.find((x) => x.type === "1.2.840.113549.1.9.16.2.47")!.values[0] as asn1js.Sequence;
     const certHash = (((ess.valueBlock.value[0] as asn1js.Sequence).valueBlock.value[0] as asn1js.Sequence).valueBlock.value[0] as asn1js.OctetString).valueBlock.valueHexView;
     expect(Buffer.from(certHash)).toEqual(Buffer.from(await sha256(second.certDer)));
+  });
+});
+
+describe("CRL memo (V13)", () => {
+  test("a CRL remembered as verified is still judged fresh or STALE_CRL at each call, a look-alike CRL (same issuer name, other CA key) is BAD_CRL, and a newer CRL is read afresh", async () => {
+    const { ca } = await sharedCa();
+    const now = new Date();
+    const first = await ca.createCrl({ revoked: [], crlNumber: 1, now, nextUpdateSeconds: 3600 });
+    expect((await verifyCrl(first, ca.certDer, now)).entries.size).toBe(0);
+    await failsWithCode(() => verifyCrl(first, ca.certDer, new Date(now.getTime() + 2 * 3600_000)), "STALE_CRL");
+    const impostorCa = await CertificateAuthority.load(await createCa({ commonName: "sis CA test" }));
+    await failsWithCode(async () => verifyCrl(await impostorCa.createCrl({ revoked: [], crlNumber: 1, now }), ca.certDer, now), "BAD_CRL");
+    const second = await ca.createCrl({ revoked: [{ serial: "0badc0de", revokedAt: now.getTime() - 1000 }], crlNumber: 2, now });
+    expect([...(await verifyCrl(second, ca.certDer, now)).revokedSerials]).toEqual(["0badc0de"]);
+    expect((await verifyCrl(first, ca.certDer, now)).revokedSerials.size).toBe(0);
   });
 });
