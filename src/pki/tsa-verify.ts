@@ -5,7 +5,7 @@ import { assertIssuedBy, assertTsaUsage, assertValidAt } from "./chain.ts";
 import { verifyCrl } from "./crl-verify.ts";
 import { isStrictDer } from "../encoding/der.ts";
 import { PkiError, wrapAsync, type PkiErrorCode } from "./errors.ts";
-import { issuedByMemo, parseCertMemo, publicKeyMemo } from "./tsa-cert-cache.ts";
+import { issuedByMemo, parseCertMemo, publicKeyMemo } from "./cert-memo.ts";
 import { BACKDATE_MS } from "./profiles.ts";
 import { COMPROMISE_REASONS } from "./revocation.ts";
 import { normalizeSerial } from "./serial.ts";

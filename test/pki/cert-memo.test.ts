@@ -5,7 +5,7 @@ import * as pkijs from "pkijs";
 import { CertificateAuthority, createCa } from "../../src/pki/ca.ts";
 import { verifyCrl } from "../../src/pki/crl-verify.ts";
 import { parseCert } from "../../src/pki/parse.ts";
-import { clearTsaCertCache } from "../../src/pki/tsa-cert-cache.ts";
+import { clearTsaCertCache } from "../../src/pki/cert-memo.ts";
 import { createTimeStampToken, sha256 } from "../../src/pki/tsa-token.ts";
 import { verifyTimeStampToken } from "../../src/pki/tsa-verify.ts";
 import { failsWithCode, sharedCa } from "./helpers.ts";

@@ -1,4 +1,4 @@
-/** Per-process memo of what depends only on a TSA certificate's and the CA's exact DER bytes (V11): parsed forms, the chain verdict, the imported key. */
+/** Per-process memo of what depends only on a certificate's (and the CA's) exact DER bytes (V11): parsed forms, the TSA chain verdict, the imported key. */
 import { parseCert } from "./parse.ts";
 import type { x509 } from "./setup.ts";
 
