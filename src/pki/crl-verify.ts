@@ -1,7 +1,7 @@
 /** Verifies a CRL against the pinned CA: issuer, signature, freshness. A stale CRL is an error, never "no revocations". */
 import { sameName } from "./cert-info.ts";
 import { CRL_NUMBER_OID } from "./crl.ts";
-import { PkiError, wrapAsync } from "./errors.ts";
+import { asPkiError, PkiError, wrapAsync } from "./errors.ts";
 import { parseCert, parseCrl } from "./parse.ts";
 import { BACKDATE_MS } from "./profiles.ts";
 import { reasonName, type RevocationEntry } from "./revocation.ts";
@@ -16,9 +16,9 @@ const KNOWN_ENTRY_EXTENSIONS = new Set([REASON_CODE_OID, INVALIDITY_DATE_OID]);
 export const ACCEPTED_HASHES = new Set(["SHA-256", "SHA-384", "SHA-512"]);
 
 export interface VerifiedCrl {
-  revokedSerials: Set<string>;
+  revokedSerials: ReadonlySet<string>;
   /** Each revoked serial with its revocation date, reason and invalidity date (ENVELOPE.md V13). */
-  entries: Map<string, RevocationEntry>;
+  entries: ReadonlyMap<string, RevocationEntry>;
   thisUpdate: number;
   nextUpdate: number;
 }
@@ -28,7 +28,42 @@ export async function verifyCrl(crlDer: Uint8Array, caCertDer: Uint8Array, now: 
   return wrapAsync("BAD_CRL", "CRL could not be read", () => verifyUnwrapped(crlDer, caCertDer, now));
 }
 
+/** What a CRL says whatever the time: kept only once its issuer, signature and extensions passed; the entries' own error is thrown after the time checks, as before. */
+interface ReadCrl {
+  thisUpdate: number;
+  nextUpdate: number | undefined;
+  entries: VerifiedCrl["entries"] | PkiError;
+  revokedSerials: VerifiedCrl["revokedSerials"];
+}
+
+/** A watcher checks one CRL for every image: the time-free part is remembered by the SHA-256 of the CRL's and the CA's exact bytes (a newer CRL is other bytes). */
+const MAX_REMEMBERED = 8;
+const remembered = new Map<string, ReadCrl>();
+
+function keyOf(crlDer: Uint8Array, caCertDer: Uint8Array): string {
+  return new Bun.CryptoHasher("sha256").update(crlDer).digest("hex") + new Bun.CryptoHasher("sha256").update(caCertDer).digest("hex");
+}
+
 async function verifyUnwrapped(crlDer: Uint8Array, caCertDer: Uint8Array, now: Date): Promise<VerifiedCrl> {
+  const key = keyOf(crlDer, caCertDer);
+  let read = remembered.get(key);
+  if (!read) {
+    read = await readCrl(crlDer, caCertDer);
+    if (remembered.size >= MAX_REMEMBERED) remembered.clear();
+    remembered.set(key, read);
+  }
+  const t = now.getTime();
+  const { thisUpdate, nextUpdate, entries } = read;
+  if (thisUpdate > t + BACKDATE_MS) throw new PkiError("BAD_CRL", "CRL is dated in the future");
+  // Without nextUpdate nobody can tell a current list from a replayed old one.
+  if (nextUpdate === undefined) throw new PkiError("BAD_CRL", "CRL has no nextUpdate");
+  if (t > nextUpdate) throw new PkiError("STALE_CRL", "CRL is out of date; fetch a fresh one from the server");
+  if (entries instanceof PkiError) throw entries;
+  // Shared, read-only: a look-up per call, no copy of a large list.
+  return { revokedSerials: read.revokedSerials, entries, thisUpdate, nextUpdate };
+}
+
+async function readCrl(crlDer: Uint8Array, caCertDer: Uint8Array): Promise<ReadCrl> {
   const ca = parseCert(caCertDer);
   const crl = parseCrl(crlDer);
 
@@ -42,23 +77,25 @@ async function verifyUnwrapped(crlDer: Uint8Array, caCertDer: Uint8Array, now: D
   for (const ext of crl.extensions) {
     if (ext.critical && !KNOWN_CRL_EXTENSIONS.has(ext.type)) throw new PkiError("BAD_CRL", `CRL has an unsupported critical extension ${ext.type}`);
   }
+  const entries = readEntries(crl);
+  const revokedSerials = new Set(entries instanceof PkiError ? [] : entries.keys());
+  return { thisUpdate: crl.thisUpdate.getTime(), nextUpdate: crl.nextUpdate?.getTime(), entries, revokedSerials };
+}
 
-  const t = now.getTime();
-  const thisUpdate = crl.thisUpdate.getTime();
-  const nextUpdate = crl.nextUpdate?.getTime();
-  if (thisUpdate > t + BACKDATE_MS) throw new PkiError("BAD_CRL", "CRL is dated in the future");
-  // Without nextUpdate nobody can tell a current list from a replayed old one.
-  if (nextUpdate === undefined) throw new PkiError("BAD_CRL", "CRL has no nextUpdate");
-  if (t > nextUpdate) throw new PkiError("STALE_CRL", "CRL is out of date; fetch a fresh one from the server");
-
+function readEntries(crl: x509.X509Crl): Map<string, RevocationEntry> | PkiError {
   const entries = new Map<string, RevocationEntry>();
-  for (const e of crl.entries) {
-    const entry = readEntry(e);
-    // Two entries for one serial could disagree on dates or reason: the list would mean nothing.
-    if (entries.has(entry.serial)) throw new PkiError("BAD_CRL", `CRL lists serial ${entry.serial} twice`);
-    entries.set(entry.serial, entry);
+  try {
+    for (const e of crl.entries) {
+      const entry = readEntry(e);
+      // Two entries for one serial could disagree on dates or reason: the list would mean nothing.
+      if (entries.has(entry.serial)) throw new PkiError("BAD_CRL", `CRL lists serial ${entry.serial} twice`);
+      entries.set(entry.serial, entry);
+    }
+  } catch (error) {
+    // Kept, and thrown after the time checks: a stale CRL is STALE_CRL whatever its entries hold.
+    return asPkiError(error, "BAD_CRL", "CRL could not be read");
   }
-  return { revokedSerials: new Set(entries.keys()), entries, thisUpdate, nextUpdate };
+  return entries;
 }
 
 function readEntry(e: x509.X509CrlEntry): RevocationEntry {

@@ -51,7 +51,7 @@ export function wrapSync<T>(code: PkiErrorCode, message: string, fn: () => T): T
   }
 }
 
-function asPkiError(err: unknown, code: PkiErrorCode, message: string): PkiError {
+export function asPkiError(err: unknown, code: PkiErrorCode, message: string): PkiError {
   if (err instanceof PkiError) return err;
   const wrapped = new PkiError(code, message);
   (wrapped as { cause?: unknown }).cause = err;

@@ -54,6 +54,19 @@ async function signingCertificateV2(cert: pkijs.Certificate, certDer: Uint8Array
   return new asn1js.Sequence({ value: [new asn1js.Sequence({ value: [essCertIdV2] })] });
 }
 
+/** The last TSA certificate seen, parsed, with its SigningCertificateV2 encoded: the server stamps with one TSA. */
+let lastSigner: { der: Buffer; cert: pkijs.Certificate; essDer: Uint8Array } | undefined;
+
+/** The pkijs form of `certDer` and its SigningCertificateV2 DER, remembered for the exact same bytes. */
+async function signerOf(certDer: Uint8Array): Promise<{ cert: pkijs.Certificate; essDer: Uint8Array }> {
+  if (lastSigner?.der.equals(certDer)) return lastSigner;
+  parseCert(certDer); // strict DER and size bound before pkijs reads it
+  const cert = pkijs.Certificate.fromBER(new Uint8Array(certDer));
+  const essDer = new Uint8Array((await signingCertificateV2(cert, certDer)).toBER());
+  lastSigner = { der: Buffer.from(certDer), cert, essDer };
+  return lastSigner;
+}
+
 /** The signed attributes, in DER SET OF order (sorted by encoding). */
 function sortedAttributes(attributes: pkijs.Attribute[]): pkijs.Attribute[] {
   const encoded = attributes.map((a) => ({ a, der: Buffer.from(a.toSchema().toBER()) }));
@@ -66,8 +79,7 @@ export async function createTimeStampToken(req: TimeStampRequest): Promise<TimeS
   const genTime = new Date(Math.floor((req.genTime ?? new Date()).getTime() / 1000) * 1000);
   if (!Number.isFinite(genTime.getTime())) throw new RangeError("createTimeStampToken: genTime is not a valid date");
   const serial = serialToDerHex(req.serial ?? randomSerial());
-  parseCert(req.tsaCertDer); // strict DER and size bound before pkijs reads it
-  const cert = pkijs.Certificate.fromBER(new Uint8Array(req.tsaCertDer));
+  const { cert, essDer } = await signerOf(req.tsaCertDer);
 
   const tstInfo = new pkijs.TSTInfo({
     version: 1,
@@ -84,7 +96,7 @@ export async function createTimeStampToken(req: TimeStampRequest): Promise<TimeS
   const attributes = sortedAttributes([
     new pkijs.Attribute({ type: OIDS.contentType, values: [new asn1js.ObjectIdentifier({ value: OIDS.tstInfo })] }),
     new pkijs.Attribute({ type: OIDS.messageDigest, values: [octets(await sha256(tstDer))] }),
-    new pkijs.Attribute({ type: OIDS.signingCertificateV2, values: [await signingCertificateV2(cert, req.tsaCertDer)] }),
+    new pkijs.Attribute({ type: OIDS.signingCertificateV2, values: [asn1js.fromBER(essDer).result] }),
   ]);
   const signedData = new pkijs.SignedData({
     version: 3,

@@ -5,7 +5,7 @@ import { assertIssuedBy, assertTsaUsage, assertValidAt } from "./chain.ts";
 import { verifyCrl } from "./crl-verify.ts";
 import { isStrictDer } from "../encoding/der.ts";
 import { PkiError, wrapAsync, type PkiErrorCode } from "./errors.ts";
-import { parseCert } from "./parse.ts";
+import { issuedByMemo, parseCertMemo, publicKeyMemo } from "./cert-memo.ts";
 import { BACKDATE_MS } from "./profiles.ts";
 import { COMPROMISE_REASONS } from "./revocation.ts";
 import { normalizeSerial } from "./serial.ts";
@@ -141,9 +141,9 @@ async function assertSigned(p: Parsed): Promise<void> {
   if (!Buffer.from(ess.hash).equals(Buffer.from(await sha256(p.signerDer)))) badSignature("names another certificate than its signer's (ESSCertIDv2)");
   if (ess.serial !== null && !ess.serial.isEqual(p.signer.serialNumber)) badSignature("names another serial number than its signer's (ESSCertIDv2)");
 
-  const cert = parseCert(p.signerDer);
-  const key = await crypto.subtle.importKey("spki", new Uint8Array(cert.publicKey.rawData), RSA_PKCS1_SHA256, false, ["verify"]).catch(() =>
-    malformed("signer key is not RSA"),
+  const cert = parseCertMemo(p.signerDer);
+  const key = await publicKeyMemo(p.signerDer, () =>
+    crypto.subtle.importKey("spki", new Uint8Array(cert.publicKey.rawData), RSA_PKCS1_SHA256, false, ["verify"]).catch(() => malformed("signer key is not RSA")),
   );
   if ((key.algorithm as RsaHashedKeyAlgorithm).modulusLength < MIN_RSA_BITS) malformed("signer key is shorter than 2048 bits");
   const signature = p.signerInfo.signature.valueBlock.valueHexView;
@@ -157,10 +157,11 @@ async function verifyUnwrapped(opts: VerifyTimeStampOptions): Promise<VerifiedTi
   await assertSigned(parsed);
 
   const genTime = parsed.tst.genTime;
-  const tsa = parseCert(parsed.signerDer);
-  const ca = parseCert(opts.caCertDer);
+  const tsa = parseCertMemo(parsed.signerDer);
+  const ca = parseCertMemo(opts.caCertDer);
   try {
-    await assertIssuedBy(tsa, ca);
+    // Remembered by the exact bytes of both certificates: another TSA certificate runs the check afresh.
+    await issuedByMemo(parsed.signerDer, opts.caCertDer, () => assertIssuedBy(tsa, ca));
     // A token cannot predate its own making; the allowance is the certificates' clock skew.
     if (genTime.getTime() > now.getTime() + BACKDATE_MS) fail("UNTRUSTED", `the token is dated in the future (${genTime.toISOString()})`);
     assertValidAt(tsa, genTime, "TSA certificate", true);

@@ -3,6 +3,7 @@ import { certInfo, singleCommonName } from "./cert-info.ts";
 import { assertIssuedBy, assertValidAt } from "./chain.ts";
 import { verifyCrl } from "./crl-verify.ts";
 import { PkiError, wrapAsync } from "./errors.ts";
+import { parseCertMemo } from "./cert-memo.ts";
 import { parseCert } from "./parse.ts";
 import { revocationRefusal } from "./revocation.ts";
 import { normalizeSerial } from "./serial.ts";
@@ -52,7 +53,7 @@ async function verifyUnwrapped(opts: VerifyUserCertOptions): Promise<VerifiedUse
   const at = opts.signedAt ?? now;
   const stamped = opts.signedAt !== undefined;
   const cert = parseCert(opts.certDer);
-  const ca = parseCert(opts.caCertDer);
+  const ca = parseCertMemo(opts.caCertDer); // the pinned CA: the same bytes for every image
 
   await assertIssuedBy(cert, ca);
   assertValidAt(cert, at, "certificate", stamped);

@@ -1,0 +1,49 @@
+/** Per-process memo of what depends only on a certificate's (and the CA's) exact DER bytes (V11): parsed forms, the TSA chain verdict, the imported key. */
+import { parseCert } from "./parse.ts";
+import type { x509 } from "./setup.ts";
+
+/** A watcher sees one TSA and one CA; a few entries suffice, and the bound keeps hostile tokens from growing the maps. */
+const MAX_ENTRIES = 32;
+
+/** The key is the certificate's whole DER (base64): a cache hit is the very same bytes, never a look-alike (same subject, other key). */
+function keyOf(der: Uint8Array): string {
+  return Buffer.from(der.buffer, der.byteOffset, der.byteLength).toString("base64");
+}
+
+function remember<V>(map: Map<string, V>, key: string, value: V): V {
+  if (map.size >= MAX_ENTRIES) map.clear();
+  map.set(key, value);
+  return value;
+}
+
+const parsed = new Map<string, x509.X509Certificate>();
+const issued = new Set<string>();
+const keys = new Map<string, CryptoKey>();
+
+/** parseCert, remembered by exact bytes; only a certificate that parsed is kept (a failure throws, as parseCert does, every time). */
+export function parseCertMemo(der: Uint8Array): x509.X509Certificate {
+  const key = keyOf(der);
+  return parsed.get(key) ?? remember(parsed, key, parseCert(der));
+}
+
+/** Whether `check` (assertIssuedBy of these exact TSA and CA bytes) already passed; a failure is never remembered, so it runs again. */
+export async function issuedByMemo(tsaDer: Uint8Array, caDer: Uint8Array, check: () => Promise<void>): Promise<void> {
+  const key = `${keyOf(tsaDer)}|${keyOf(caDer)}`;
+  if (issued.has(key)) return;
+  await check();
+  if (issued.size >= MAX_ENTRIES) issued.clear();
+  issued.add(key);
+}
+
+/** The certificate's public key imported by `importKey`, remembered by the certificate's exact bytes; a failure is not remembered. */
+export async function publicKeyMemo(certDer: Uint8Array, importKey: () => Promise<CryptoKey>): Promise<CryptoKey> {
+  const key = keyOf(certDer);
+  return keys.get(key) ?? remember(keys, key, await importKey());
+}
+
+/** Forgets everything (tests). */
+export function clearTsaCertCache(): void {
+  parsed.clear();
+  issued.clear();
+  keys.clear();
+}
