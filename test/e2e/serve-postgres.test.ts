@@ -5,6 +5,7 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { register, sis, startServe, startWatch, tempDir } from "../support/cli.ts";
 import { type PostgresServer, startPostgres } from "../support/postgres.ts";
+import { firstShare } from "../support/first-share.ts";
 import { SAMPLE, sameBytes } from "../support/share.ts";
 
 let pg: PostgresServer;
@@ -19,19 +20,7 @@ test("users, certificates and images live in PostgreSQL: a watch gets a post, an
   const data = join(root, "data");
   let server = await startServe(data, ["--database", url]);
   try {
-    for (const u of ["alice", "bob"]) {
-      const r = await register(server, u, join(root, u));
-      expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 0, stderr: "" });
-    }
-    const out = join(root, "out");
-    {
-      await using w = startWatch(join(root, "bob"), out);
-      await w.waitFor(/ connected to .* as bob; catching up after #\d+$/);
-      const posted = await sis(["post", "--home", join(root, "alice"), "--name", "pg.png", SAMPLE.png]);
-      expect({ code: posted.code, stderr: posted.stderr }).toEqual({ code: 0, stderr: "" });
-      await w.waitFor(/ saved alice\/pg\.png \(#1\): signature by alice \(serial [0-9a-f]+\) verified -> /);
-    }
-    expect(await sameBytes(SAMPLE.png, join(out, "alice", "pg.png"))).toBe(true);
+    await firstShare(server, root, "pg.png");
 
     const db = new SQL(url, { max: 1 });
     try {

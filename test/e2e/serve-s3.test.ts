@@ -3,9 +3,10 @@ import { afterAll, beforeAll, expect, test } from "bun:test";
 import { S3Client, SQL } from "bun";
 import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
-import { register, sis, startServe, startWatch, tempDir } from "../support/cli.ts";
+import { sis, startServe, startWatch, tempDir } from "../support/cli.ts";
 import { type PostgresServer, startPostgres } from "../support/postgres.ts";
 import { S3RVER_KEY, type S3Server, startS3 } from "../support/s3.ts";
+import { firstShare } from "../support/first-share.ts";
 import { SAMPLE, sameBytes } from "../support/share.ts";
 
 let pg: PostgresServer;
@@ -35,19 +36,7 @@ test("with --blobs s3://…, a watch gets a post, a restarted server still serve
   const data = join(root, "data");
   let server = await startServe(data, ["--database", url, "--blobs", blobs], { env: S3_ENV });
   try {
-    for (const u of ["alice", "bob"]) {
-      const r = await register(server, u, join(root, u));
-      expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 0, stderr: "" });
-    }
-    const out = join(root, "out");
-    {
-      await using w = startWatch(join(root, "bob"), out);
-      await w.waitFor(/ connected to .* as bob; catching up after #\d+$/);
-      const posted = await sis(["post", "--home", join(root, "alice"), "--name", "s3.png", SAMPLE.png]);
-      expect({ code: posted.code, stderr: posted.stderr }).toEqual({ code: 0, stderr: "" });
-      await w.waitFor(/ saved alice\/s3\.png \(#1\): signature by alice \(serial [0-9a-f]+\) verified -> /);
-    }
-    expect(await sameBytes(SAMPLE.png, join(out, "alice", "s3.png"))).toBe(true);
+    await firstShare(server, root, "s3.png");
 
     const db = new SQL(url, { max: 1 });
     let id: string;
