@@ -11,6 +11,10 @@ export interface HaproxyOptions {
   tunnelTimeoutS?: number;
   /** Connections at once; HAProxy needs about twice as many file descriptors (ulimit -n). Default 4096. */
   maxconn?: number;
+  /** Send a PROXY v2 header to each backend (default true); false for nodes that do not read it yet. */
+  sendProxy?: boolean;
+  /** Health-check each backend every `checkMs` (a plain TCP connect): a dead node is taken out, a restarted one back in. */
+  checkMs?: number;
 }
 
 export interface Haproxy {
@@ -36,7 +40,9 @@ export function haproxyConfig(frontPort: number, o: HaproxyOptions): string {
     "  default_backend sis_nodes",
     "backend sis_nodes",
     "  balance leastconn",
-    ...o.backends.map((p, i) => `  server node${i + 1} 127.0.0.1:${p} send-proxy-v2`),
+    // A connection refused by a dead node is tried again on another before the client sees it.
+    ...(o.checkMs ? ["  option redispatch", "  retries 3"] : []),
+    ...o.backends.map((p, i) => `  server node${i + 1} 127.0.0.1:${p}${o.sendProxy === false ? "" : " send-proxy-v2"}${o.checkMs ? ` check${o.sendProxy === false ? "" : " check-send-proxy"} inter ${o.checkMs}ms fall 1 rise 1` : ""}`),
     "",
   ].join("\n");
 }
