@@ -1,24 +1,17 @@
 /**
  * A sis cluster for end-to-end tests (docs/SCALING.md): one private PostgreSQL, one s3rver,
- * N nodes of the compiled binary (each its own --data, the same keys) and HAProxy in front
+ * N nodes of the compiled binary (each its own --data, the same --keys from `sis admin
+ * init-cluster`) and HAProxy in front
  * (mode tcp, TLS passthrough, leastconn, health checks). Clients use `address` only.
  */
-import { chmodSync, copyFileSync, existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { type Result, type ServerProcess, sis, startServe, tempDir } from "./cli.ts";
+import { initCluster, type Result, type ServerProcess, sis, startServe, tempDir } from "./cli.ts";
 import { type Haproxy, startHaproxy } from "./haproxy.ts";
 import { type PostgresServer, startPostgres } from "./postgres.ts";
 import { S3RVER_KEY, type S3Server, startS3 } from "./s3.ts";
 
 /** s3rver checks the access key id only (docs/SCALING.md); the secret is a placeholder. */
 export const S3_ENV = { S3_ACCESS_KEY_ID: S3RVER_KEY, S3_SECRET_ACCESS_KEY: "S3RVER" };
-
-/**
- * The key files every node must share (src/server/data-dir.ts DATA_FILES): the CA (clients pin
- * its fingerprint), the storage key (wrapped content keys), the TSA, and the TLS pair (it names
- * localhost and 127.0.0.1, the name clients use for HAProxy here). Not the database nor blobs.
- */
-const SHARED_KEY_FILES = ["ca.pem", "ca.key", "server.pem", "server.key", "server.hosts", "storage.pem", "storage.key", "tsa.pem", "tsa.key"];
 
 /** HAProxy's health-check interval: a killed node is out of the rotation within about this long. */
 const CHECK_MS = 300;
@@ -43,6 +36,8 @@ export interface Cluster extends AsyncDisposable {
   /** HOST:PORT of HAProxy: what every client is given. */
   readonly address: string;
   readonly fingerprint: string;
+  /** The folder `sis admin init-cluster` made: every node's --keys. */
+  readonly keysDir: string;
   /** A scratch folder removed with the cluster (homes, output folders, images). */
   readonly root: string;
   /** SIGKILL, as a machine or process dying: nothing is flushed, nothing said. */
@@ -81,7 +76,11 @@ export async function startCluster(o: ClusterOptions = {}): Promise<Cluster> {
     cleanups.push(() => s3[Symbol.asyncDispose]());
     const databaseUrl = await pg.newDatabase();
     const blobsUrl = `s3://${s3.bucket}/blobs/?endpoint=${s3.endpoint}`;
-    const args = ["--database", databaseUrl, "--blobs", blobsUrl, ...(o.serveArgs ?? [])];
+    // One set of keys for every node (docs/SCALING.md): the TLS certificate names localhost and
+    // 127.0.0.1, the name clients use for HAProxy here; each node keeps its own --data.
+    const keysDir = join(root, "keys");
+    await initCluster(keysDir, "localhost");
+    const args = ["--keys", keysDir, "--database", databaseUrl, "--blobs", blobsUrl, ...(o.serveArgs ?? [])];
     const serve = (dir: string, ports: string[] = []) => startServe(dir, [...args, ...ports], { env: S3_ENV });
 
     const nodes: ClusterNode[] = [];
@@ -90,8 +89,6 @@ export async function startCluster(o: ClusterOptions = {}): Promise<Cluster> {
     });
     for (let i = 0; i < count; i++) {
       const dataDir = join(root, `node${i + 1}`);
-      // Node 1 makes the keys; the others start from copies of them (until `sis admin init-cluster`).
-      if (i > 0) shareKeys(nodes[0]!.dataDir, dataDir);
       const server = await serve(dataDir);
       nodes.push({ index: i, dataDir, server, port: server.port, httpPort: server.httpPort, alive: true });
     }
@@ -108,7 +105,7 @@ export async function startCluster(o: ClusterOptions = {}): Promise<Cluster> {
       return new Uint8Array(await r.arrayBuffer());
     };
     return {
-      pg, s3, haproxy, nodes, databaseUrl, blobsUrl, address, fingerprint, root,
+      pg, s3, haproxy, nodes, databaseUrl, blobsUrl, address, fingerprint, keysDir, root,
       async kill(i) {
         const n = nodes[i]!;
         await n.server.stop("SIGKILL");
@@ -126,7 +123,7 @@ export async function startCluster(o: ClusterOptions = {}): Promise<Cluster> {
         return [...rows].filter((r: { ok: boolean }) => r.ok).length;
       },
       admin(a) {
-        return sis(["admin", ...a, "--data", nodes[0]!.dataDir, "--database", databaseUrl, "--blobs", blobsUrl], { env: S3_ENV });
+        return sis(["admin", ...a, "--data", keysDir, "--database", databaseUrl, "--blobs", blobsUrl], { env: S3_ENV });
       },
       http,
       async metric(i, name) {
@@ -139,15 +136,5 @@ export async function startCluster(o: ClusterOptions = {}): Promise<Cluster> {
   } catch (error) {
     await dispose();
     throw error;
-  }
-}
-
-function shareKeys(from: string, to: string): void {
-  mkdirSync(to, { recursive: true, mode: 0o700 });
-  for (const f of SHARED_KEY_FILES) {
-    if (!existsSync(join(from, f))) throw new Error(`node 1 has no ${f}: cannot share its keys`);
-    copyFileSync(join(from, f), join(to, f));
-    // A key readable by others is refused at start (data-dir.ts).
-    chmodSync(join(to, f), f.endsWith(".key") ? 0o600 : 0o644);
   }
 }
