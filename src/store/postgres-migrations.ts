@@ -95,6 +95,17 @@ export const PG_MIGRATIONS: readonly string[] = [
     value TEXT NOT NULL
   );
   `,
+  // 3 (SQLite's step 5; several nodes, issue 16): the signed CRL every node serves, its number (never goes
+  // down) and the revocation version it covers (ports.ts ST9). One row at most.
+  `
+  CREATE TABLE crl (
+    id                 INTEGER PRIMARY KEY CHECK (id = 1),
+    number             BIGINT NOT NULL,
+    revocation_version BIGINT NOT NULL,
+    signed_at          BIGINT NOT NULL,
+    der                BYTEA  NOT NULL
+  );
+  `,
 ];
 
 export const PG_SCHEMA_VERSION = PG_MIGRATIONS.length;

@@ -2,13 +2,14 @@
 import { SQL } from "bun";
 import {
   type CertRecord, type DeviceRecord, type ImageQuery, type ImageRecord, type InvitationRecord, type InvitationRefusal, type LinkOutcome,
-  type Millis, type NewCert, type NewImage, type NewInvitation, type RevocationDetail, type Store, StoreConflictError, type UserRecord,
+  type Millis, type NewCert, type NewImage, type NewInvitation, type RevocationDetail, type Store, StoreConflictError, type StoredCrl, type UserRecord,
   type UserSummary,
 } from "../server/ports.ts";
 import { canonicalSerial } from "../encoding/serial.ts";
 import { migratePostgres } from "./postgres-migrations.ts";
 import * as m from "./postgres-membership.ts";
 import * as q from "./postgres-statements.ts";
+import { replaceCrlTx, storedCrl } from "./postgres-crl.ts";
 
 const IMAGE_ID = /^[0-9a-f]{32}$/;
 
@@ -285,6 +286,13 @@ export class PostgresStore implements Store {
   }
   getServerInfo(key: string): Promise<string | null> { return this.#retry(() => m.getServerInfo(this.#sql, key)); }
   setServerInfo(key: string, value: string): Promise<void> { return this.#retry(() => m.setServerInfo(this.#sql, key, value)); }
+
+  // --- the shared CRL (ST9): src/store/postgres-crl.ts ------------------------
+
+  storedCrl(): Promise<StoredCrl | null> { return this.#retry(() => storedCrl(this.#sql)); }
+  replaceCrl(sign: (stored: StoredCrl | null) => Promise<StoredCrl | null>): Promise<StoredCrl> {
+    return this.#retry(() => this.#sql.begin((tx) => replaceCrlTx(tx, sign)));
+  }
 
   /** The highest seq ever handed out (committed): where a node's doorbell starts. */
   async highestSeq(): Promise<number> {
