@@ -90,6 +90,9 @@ async function fanout(c: Cluster, key: string, alice: string, bob: string, resul
     for (let rep = -1; rep < p.reps; rep++) {
       for (const w of workers) w.send({ cmd: "ping" });
       await allLines(workers, (l) => "pinged" in l, 60_000, "PONGs");
+      // Timed from the start of the post: on several nodes the other nodes hear the NOTIFY at
+      // commit, before the poster's node has answered POSTED, so POSTED is no zero for them.
+      const start = clockMs();
       const posted = await postImage(poster, creds, png, { name: `${key}-fanout-${rep + 1}.png`, keepMetadata: true });
       const stored = clockMs();
       const seq = posted.image.seq;
@@ -97,8 +100,10 @@ async function fanout(c: Cluster, key: string, alice: string, bob: string, resul
       const last = Math.max(...lines.map((l) => Number(l.last)));
       const n = lines.reduce((a, l) => a + Number(l.n), 0);
       if (n < p.connections) throw new Error(`fan-out reached ${n} of ${p.connections}`);
-      log(`  ${key}: fan-out #${rep}${rep < 0 ? " (warm-up)" : ""}: ${(last - stored).toFixed(1)} ms to ${n}`);
-      if (rep >= 0) results.add(`${key}_fanout_2000_ms`, last - stored, "ms", `POSTED at the poster → NEW_IMAGE on the last of ${p.connections} watchers (through HAProxy)`);
+      log(`  ${key}: fan-out #${rep}${rep < 0 ? " (warm-up)" : ""}: ${(last - start).toFixed(1)} ms to ${n} (POSTED after ${(stored - start).toFixed(1)} ms)`);
+      if (rep < 0) continue;
+      results.add(`${key}_fanout_2000_ms`, last - start, "ms", `start of a 4 KiB post → NEW_IMAGE on the last of ${p.connections} watchers (through HAProxy)`);
+      results.add(`${key}_fanout_post_ms`, stored - start, "ms", "the same 4 KiB post, start → POSTED");
     }
     poster.close();
   } finally {
@@ -133,8 +138,8 @@ async function crossNode(c: Cluster, alice: string, bob: string, results: Result
       if (rep < 0) continue;
       const a = arrived.get(`same ${seq}`)!;
       const b = arrived.get(`other ${seq}`)!;
-      results.add("cluster3_new_image_same_node_ms", a - tPosted, "ms", "POSTED on node A → NEW_IMAGE at a watcher on node A (negative: before POSTED)");
-      results.add("cluster3_new_image_cross_node_ms", b - tPosted, "ms", "POSTED on node A → NEW_IMAGE at a watcher on node B (NOTIFY → LISTEN → read → send)");
+      results.add("cluster3_new_image_same_node_ms", a - t0, "ms", "start of a 2 KiB post on node A → NEW_IMAGE at a watcher on node A");
+      results.add("cluster3_new_image_cross_node_ms", b - t0, "ms", "the same post → NEW_IMAGE at a watcher on node B (NOTIFY → LISTEN → read → send)");
       results.add("cluster3_new_image_extra_ms", b - a, "ms", "NEW_IMAGE at the watcher on node B minus at the one on node A, same post");
       results.add("cluster3_post_small_ms", tPosted - t0, "ms", "a 2 KiB post on node A, start to POSTED");
     }

@@ -35,7 +35,7 @@ test("kill -9 of a node mid-upload and mid-download: every acknowledged image re
   const pinned = await registerAt(c, "pinned", c.nodes[VICTIM]!.server.address);
   const roaming = await registerAt(c, "roaming");
   const big = await makeImages(c, "big", 3, (i) => (i === 0 ? 10 : 24) * 1024 * 1024 + 4096);
-  const small = await makeImages(c, "small", 16, (i) => 3000 + i * 1000);
+  const small = await makeImages(c, "small", 12, (i) => 3000 + i * 1000);
 
   const outcome = new Map<string, { ok: boolean; path: string }>();
   const record = (owner: string, im: Image) => async () => {
@@ -47,7 +47,7 @@ test("kill -9 of a node mid-upload and mid-download: every acknowledged image re
   const first = await record("pinned", big[0]!)();
   expect({ code: first.code, stderr: first.stderr }).toEqual({ code: 0, stderr: "" });
   const inFlight = Promise.all(big.slice(1).map((im) => record("pinned", im)()));
-  const roamingPosts = limited(2, small.slice(0, 8).map((im) => record("roaming", im)));
+  const roamingPosts = limited(2, small.slice(0, 6).map((im) => record("roaming", im)));
   // A multipart upload under way in s3rver (only the pinned big posts make one): the victim is mid-upload.
   const uploads = join(c.s3.dir, c.s3.bucket, "._S3rver_uploads");
   await until(() => existsSync(uploads) && readdirSync(uploads).length > 0, "a multipart upload in flight", 60_000);
@@ -55,7 +55,7 @@ test("kill -9 of a node mid-upload and mid-download: every acknowledged image re
   await inFlight;
   await roamingPosts;
   // With the node down, posts through HAProxy go to the two others.
-  const whileDown = small.slice(8);
+  const whileDown = small.slice(6);
   await limited(2, whileDown.map((im) => record("roaming", im)));
 
   // The restart sweeps S3 by age: a blob another node just completed (row not yet committed) stays.
