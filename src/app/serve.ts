@@ -102,9 +102,10 @@ async function openBlobs(dataDir: string, s3: S3BlobStoreOptions | null, store: 
 }
 
 /** The metadata store and the fan-out: SQLite with in-process notification, or PostgreSQL with the cross-node doorbell. */
-async function openStore(dataDir: string, database: string | undefined): Promise<{ store: Store; notifier: Notifier; doorbell: PostgresNotifier | null }> {
+async function openStore(dataDir: string, database: string | undefined): Promise<{ store: Store; notifier: Notifier; doorbell: PostgresNotifier | null; throttle: LoginThrottle; postgres: PostgresStore | null }> {
   const url = postgresUrl(database);
-  if (url === null) return { store: SqliteStore.open(join(dataDir, DATA_FILES.database)), notifier: new MemoryNotifier(), doorbell: null };
+  // One node on SQLite: the throttle counts in memory; on PostgreSQL every node counts into the database (ST10).
+  if (url === null) return { store: SqliteStore.open(join(dataDir, DATA_FILES.database)), notifier: new MemoryNotifier(), doorbell: null, throttle: new LoginThrottle(), postgres: null };
   const where = new URL(url);
   const store = await PostgresStore.open(url, { applicationName: "sis-serve" }).catch((error: unknown) => {
     // No password in the message: the URL holds none (postgresUrl), and only host, port and database are named.
@@ -113,7 +114,7 @@ async function openStore(dataDir: string, database: string | undefined): Promise
   });
   try {
     const doorbell = await PostgresNotifier.start({ url, store, startAfter: await store.highestSeq(), applicationName: "sis-serve-listen" });
-    return { store, notifier: doorbell, doorbell };
+    return { store, notifier: doorbell, doorbell, throttle: new LoginThrottle(Date.now, store), postgres: store };
   } catch (error) {
     await store.close();
     throw error;
@@ -157,7 +158,7 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
   const limits = withDefaults(opts.limits ?? {});
   const keysDir = clusterKeysDir(opts);
   const keys: ServerKeys = keysDir !== null ? await openClusterKeys(keysDir) : await openDataDir(opts.dataDir, hosts, { tlsCertDays: limits.tlsCertDays });
-  const { store, notifier, doorbell } = await openStore(opts.dataDir, opts.database);
+  const { store, notifier, doorbell, throttle, postgres } = await openStore(opts.dataDir, opts.database);
   // Start-up recovery: blobs without a committed record were never acknowledged (by age only on S3).
   let blobs: BlobStore;
   try {
@@ -183,7 +184,7 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
     contentKeys: new ContentKeyCache((wrapped) => unwrapKey(wrapped, keys.storageKeyPkcs8)),
     crl: new CrlCache(keys.ca, store),
     hub: new Hub(notifier),
-    throttle: new LoginThrottle(),
+    throttle,
     passwordWork: new Semaphore(PASSWORD_PERMITS, PASSWORD_QUEUE),
     metrics,
     log,
