@@ -17,6 +17,7 @@ server
   admin users      list users: certificates, state, images, bytes, last seen
   admin disable USER / enable USER   stop (and restore) a user's access at once
   admin delete USER [--images]       delete an account (and its images)
+  admin init-cluster  make the keys every node of a cluster loads (sis serve --keys)
 
 client
   register         create your key, register or enrol it, pin the server's CA
@@ -217,6 +218,8 @@ server is retried every few seconds; Ctrl-C prints a summary and exits 0.`,
        sis admin disable USER [STORES]
        sis admin enable USER [STORES]
        sis admin delete USER [--images] [STORES]
+       sis admin init-cluster --out DIR --name LB[,MORE] [--tls-cert-days N]
+       sis admin init-cluster --out DIR --renew-tls [--name LB[,MORE]]
 
 STORES is [--data DIR] [--database URL] [--blobs URL]: the server's own
 values. Works on the server's stores, also while the server runs; for a
@@ -247,7 +250,15 @@ time-stamped since TIME (e.g. 2026-05-01T10:00:00Z; without it, all of
 them) are refused. --compromised-since implies keyCompromise.
 
 'rm' deletes any user's image (row, then file): a running server stops
-listing and serving it at once; its connected clients are not told.`,
+listing and serving it at once; its connected clients are not told.
+
+init-cluster makes, once, the keys every node of a cluster loads with
+'sis serve --keys DIR' (docs/SCALING.md): the CA, the storage and
+time-stamping keys, and one TLS certificate for the load balancer's names
+(--name, comma-separated; localhost and 127.0.0.1 are always in it). It
+refuses a DIR that already holds a CA. --renew-tls re-issues the TLS
+certificate (and a time-stamping one near its end) in DIR; copy the files to
+every node, which take them up within --tls-renew-check.`,
   passwd: `usage: sis passwd [--password-stdin] [--home DIR]
 
 Changes your password on the server, over a connection made with this

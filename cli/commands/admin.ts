@@ -2,7 +2,8 @@
 import { AdminError, certStatuses, revocationDetail, revokeSerial, revokeUser } from "../../src/app/admin.ts";
 import { deleteAnyImage } from "../../src/app/admin-rm.ts";
 import { DEFAULT_CONFIG } from "../../src/app/options.ts";
-import { parse, UsageError } from "../args.ts";
+import { runInitCluster } from "../../src/app/init-cluster.ts";
+import { intOption, parse, UsageError } from "../args.ts";
 import { table } from "../format.ts";
 import { membershipCommand } from "./admin-members.ts";
 
@@ -18,6 +19,8 @@ export async function admin(args: string[]): Promise<number> {
       const m = await import("./admin-backup.ts");
       return await (sub === "backup" ? m.backupCommand(rest) : sub === "verify-backup" ? m.verifyBackupCommand(rest) : m.restoreCommand(rest));
     }
+    // Cluster keys, made once for every node (docs/SCALING.md).
+    if (sub === "init-cluster") return await initClusterCommand(rest);
     // Delete any image (M29).
     if (sub === "rm") return await adminRm(rest);
     // Membership: invite, invitations, users, disable, enable, delete.
@@ -26,7 +29,7 @@ export async function admin(args: string[]): Promise<number> {
   } catch (error) {
     throw error instanceof AdminError ? new UsageError(error.message) : error;
   }
-  throw new UsageError(sub ? `no admin command '${sub}'` : "say 'revoke', 'certs', 'invite', 'invitations', 'users', 'disable', 'enable', 'delete', 'rm', 'backup', 'verify-backup' or 'restore'");
+  throw new UsageError(sub ? `no admin command '${sub}'` : "say 'revoke', 'certs', 'invite', 'invitations', 'users', 'disable', 'enable', 'delete', 'rm', 'backup', 'verify-backup', 'restore' or 'init-cluster'");
 }
 
 async function revoke(args: string[]): Promise<number> {
@@ -67,5 +70,21 @@ async function adminRm(args: string[]): Promise<number> {
   if (slash <= 0 || slash === target.length - 1) throw new UsageError("give the image as OWNER/NAME, e.g. alice/cat.png");
   const r = await deleteAnyImage(values, target.slice(0, slash), target.slice(slash + 1));
   process.stdout.write(`deleted ${r.owner}/${r.name} (#${r.seq}, ${r.cipherSize} bytes stored) from the server\n`);
+  return 0;
+}
+
+/** sis admin init-cluster --out DIR --name LB[,MORE]: the keys of a cluster, once; --renew-tls re-issues the TLS certificate. */
+async function initClusterCommand(args: string[]): Promise<number> {
+  const { values } = parse(args, { out: { type: "string" }, name: { type: "string" }, "renew-tls": { type: "boolean", default: false }, "tls-cert-days": { type: "string" } });
+  if (values.out === undefined) throw new UsageError("give --out DIR, the folder for the cluster's keys");
+  const days = intOption(values["tls-cert-days"], "tls-cert-days", 397, 1, 397);
+  const r = await runInitCluster({ out: values.out, ...(values.name !== undefined && { names: values.name }), renewTls: values["renew-tls"], tlsCertDays: days });
+  const out = process.stdout;
+  out.write(values["renew-tls"] ? `renewed in ${r.dir}: ${r.files.join(", ")}\n` : `cluster keys made in ${r.dir}: ${r.files.join(", ")} (keys 0600)\n`);
+  out.write(`CA fingerprint (SHA-256): ${r.fingerprint}\n`);
+  out.write(`TLS certificate names: ${r.hosts.join(", ")}\n`);
+  out.write(values["renew-tls"]
+    ? `copy server.pem and server.key (and any other file renewed) to every node's --keys; running nodes take it up within --tls-renew-check\n`
+    : `copy ${r.dir} to every node (it holds the CA key: owner-only, never in a backup left open) and start each with: sis serve --keys DIR --database postgres://…\n`);
   return 0;
 }

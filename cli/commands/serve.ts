@@ -1,7 +1,7 @@
 /** sis serve: start the server with its CA; print the CA fingerprint and where it listens (options: src/app/options.ts). */
 import { FlagError, loadConfig, parseFlags, printConfig, serveOptionsOf } from "../../src/app/config.ts";
 import { SERVE_OPTIONS } from "../../src/app/options.ts";
-import { DatabaseOptionError, hostPort, isWildcard, ListenError, reachableHosts, startServer } from "../../src/app/serve.ts";
+import { ClusterKeyError, DatabaseOptionError, hostPort, isWildcard, ListenError, reachableHosts, startServer } from "../../src/app/serve.ts";
 import { runService, serviceLogger } from "../../src/app/service.ts";
 import { ClientError } from "../../src/client/errors.ts";
 import { parse, UsageError } from "../args.ts";
@@ -32,7 +32,7 @@ export async function serve(args: string[]): Promise<number> {
   const log = serviceLogger(config);
   const server = await startServer({ ...serveOptionsOf(config), log, version: VERSION }).catch((error: unknown) => {
     // A port in use (or not ours) is the operator's to fix: say which and how, exit 1.
-    if (error instanceof ListenError || error instanceof DatabaseOptionError) throw new ClientError(error.message);
+    if (error instanceof ListenError || error instanceof DatabaseOptionError || error instanceof ClusterKeyError) throw new ClientError(error.message);
     throw error;
   });
   if (server.created) {

@@ -10,7 +10,8 @@ import { allowed, DEFAULT_CONFIG, formatSizeValue, optionSpec, parseSize, SERVE_
 function valueSchema(o: OptionSpec): z.ZodType<string | number | boolean> {
   const error = `takes ${allowed(o)}`;
   if (o.kind === "flag") return z.boolean({ error });
-  if (o.kind === "string") return z.string({ error }).min(1, { error });
+  // A string whose default is empty ("keys": none given) may be written back empty.
+  if (o.kind === "string") return o.default === "" ? z.string({ error }) : z.string({ error }).min(1, { error });
   if (o.kind === "enum") return z.enum(o.choices as [string, ...string[]], { error });
   // A flag gives the words, a file a TOML boolean.
   if (o.kind === "bool") return z.union([z.boolean(), z.enum(["true", "false"])], { error }).transform((v) => v === true || v === "true");
@@ -128,6 +129,7 @@ export function loadConfig(opts: { file?: string; flags?: Partial<ServeConfig>; 
   const fromFile = opts.file !== undefined ? readConfigFile(opts.file) : {};
   const config: ServeConfig = { ...DEFAULT_CONFIG, ...defined(fromFile), ...defined(opts.flags ?? {}) };
   config.data = resolve(opts.cwd ?? process.cwd(), config.data);
+  if (config.keys !== "") config.keys = resolve(opts.cwd ?? process.cwd(), config.keys);
   return config;
 }
 
@@ -182,9 +184,11 @@ export interface ServePlacement {
   blobs: string;
   /** Membership (M6): anyone may create an account, no invitation needed. */
   openRegistration: boolean;
+  /** Cluster keys (docs/SCALING.md): a directory made by 'sis admin init-cluster'; undefined: the data directory's. */
+  keys?: string;
 }
 
 /** What startServer() takes, from a configuration (the caller adds version and log). */
 export function serveOptionsOf(config: ServeConfig): ServePlacement {
-  return { dataDir: config.data, host: config.host, port: config.port, httpHost: config["http-host"], httpPort: config["http-port"], limits: limitsOf(config), database: config.database, blobs: config.blobs, openRegistration: config["open-registration"] };
+  return { dataDir: config.data, host: config.host, port: config.port, httpHost: config["http-host"], httpPort: config["http-port"], limits: limitsOf(config), database: config.database, blobs: config.blobs, openRegistration: config["open-registration"], ...(config.keys !== "" && { keys: config.keys }) };
 }

@@ -33,6 +33,8 @@ export const SERVE_OPTIONS = [
   { key: "data", kind: "string", default: "./sis-data", metavar: "DIR", help: "data directory: CA, keys, database and images (made at the first start)" },
   { key: "database", kind: "string", default: "sqlite", metavar: "URL", help: "metadata store: sqlite (a file in the data directory) or postgres://USER@HOST:PORT/DB for several nodes (docs/SCALING.md); the password goes in PGPASSWORD, never in the URL" },
   { key: "blobs", kind: "string", default: "files", metavar: "URL", help: "image store: files (the blobs folder of the data directory) or s3://BUCKET[/PREFIX/]?endpoint=https://HOST for several nodes (docs/SCALING.md); the keys go in S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY, never in the URL" },
+  // Cluster mode (docs/SCALING.md): every node loads the keys 'sis admin init-cluster' made once, and makes none.
+  { key: "keys", kind: "string", default: "", metavar: "DIR", help: "cluster keys made by 'sis admin init-cluster' (CA, storage, TSA, TLS), loaded and never created; empty: the data directory's own keys (with --database postgres they must exist there)" },
   // 2^48 is the envelope's own bound (ENVELOPE.md H4).
   { key: "max-image-size", kind: "size", default: 100 * 1024 ** 2, min: 1, max: MAX_PLAINTEXT_SIZE, metavar: "SIZE", help: "largest image accepted (its plaintext)" },
   { key: "cert-days", kind: "int", default: 365, min: 1, max: 3650, unit: "days", metavar: "N", help: "lifetime of a user certificate" },

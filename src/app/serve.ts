@@ -6,7 +6,8 @@ import { toPem } from "../pki/index.ts";
 import type { ServerContext, ServerLimits } from "../server/context.ts";
 import { ContentKeyCache } from "../server/content-key-cache.ts";
 import { CrlCache } from "../server/crl-cache.ts";
-import { DATA_FILES, openDataDir } from "../server/data-dir.ts";
+import { DATA_FILES, openDataDir, type ServerKeys } from "../server/data-dir.ts";
+import { openClusterKeys, readClusterTls } from "../server/cluster-keys.ts";
 import { Hub } from "../server/hub.ts";
 import { assertCanListen, listenOrExplain, reachableHosts } from "../server/listen-address.ts";
 import { rateLimited } from "../server/log-limiter.ts";
@@ -26,6 +27,7 @@ import { BlobUrlError, s3OptionsFromUrl } from "../store/s3-url.ts";
 import { DatabaseOptionError, postgresUrl } from "./database-url.ts";
 
 export { DatabaseOptionError } from "./database-url.ts";
+export { ClusterKeyError } from "../server/cluster-keys.ts";
 import { DEFAULT_LIMITS } from "./config.ts";
 import { ADDRESS_KEY, DEFAULT_INVITE_TTL_MS, mintInvitation, type MintedInvitation } from "./invitations.ts";
 import { hostPort } from "../server/listen-address.ts";
@@ -50,6 +52,18 @@ export interface ServeOptions {
   database?: string;
   /** "files" (the default: the data directory's blobs folder) or an s3:// URL (docs/SCALING.md, "Blobs on S3"). */
   blobs?: string;
+  /** Cluster keys made by `sis admin init-cluster`: loaded, never created (docs/SCALING.md). */
+  keys?: string;
+}
+
+/**
+ * Cluster mode: --keys given, or the metadata on PostgreSQL (several nodes share it). Then the
+ * keys are read from --keys (else the data directory) and never made: a node that made its own
+ * CA would answer unlike the others. Null: the single node's data directory, made at first start.
+ */
+function clusterKeysDir(opts: ServeOptions): string | null {
+  if (opts.keys !== undefined) return opts.keys;
+  return postgresUrl(opts.database) !== null ? opts.dataDir : null;
 }
 
 /** The S3 options of an s3:// --blobs, or null for the blob folder; refuses a bad URL before anything is created. */
@@ -88,9 +102,10 @@ async function openBlobs(dataDir: string, s3: S3BlobStoreOptions | null, store: 
 }
 
 /** The metadata store and the fan-out: SQLite with in-process notification, or PostgreSQL with the cross-node doorbell. */
-async function openStore(dataDir: string, database: string | undefined): Promise<{ store: Store; notifier: Notifier; doorbell: PostgresNotifier | null }> {
+async function openStore(dataDir: string, database: string | undefined): Promise<{ store: Store; notifier: Notifier; doorbell: PostgresNotifier | null; throttle: LoginThrottle; postgres: PostgresStore | null }> {
   const url = postgresUrl(database);
-  if (url === null) return { store: SqliteStore.open(join(dataDir, DATA_FILES.database)), notifier: new MemoryNotifier(), doorbell: null };
+  // One node on SQLite: the throttle counts in memory; on PostgreSQL every node counts into the database (ST10).
+  if (url === null) return { store: SqliteStore.open(join(dataDir, DATA_FILES.database)), notifier: new MemoryNotifier(), doorbell: null, throttle: new LoginThrottle(), postgres: null };
   const where = new URL(url);
   const store = await PostgresStore.open(url, { applicationName: "sis-serve" }).catch((error: unknown) => {
     // No password in the message: the URL holds none (postgresUrl), and only host, port and database are named.
@@ -99,7 +114,7 @@ async function openStore(dataDir: string, database: string | undefined): Promise
   });
   try {
     const doorbell = await PostgresNotifier.start({ url, store, startAfter: await store.highestSeq(), applicationName: "sis-serve-listen" });
-    return { store, notifier: doorbell, doorbell };
+    return { store, notifier: doorbell, doorbell, throttle: new LoginThrottle(Date.now, store), postgres: store };
   } catch (error) {
     await store.close();
     throw error;
@@ -141,8 +156,9 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
   const reachable = reachableHosts(opts.host);
   const hosts = [...new Set(["localhost", "127.0.0.1", ...reachable])];
   const limits = withDefaults(opts.limits ?? {});
-  const keys = await openDataDir(opts.dataDir, hosts, { tlsCertDays: limits.tlsCertDays });
-  const { store, notifier, doorbell } = await openStore(opts.dataDir, opts.database);
+  const keysDir = clusterKeysDir(opts);
+  const keys: ServerKeys = keysDir !== null ? await openClusterKeys(keysDir) : await openDataDir(opts.dataDir, hosts, { tlsCertDays: limits.tlsCertDays });
+  const { store, notifier, doorbell, throttle, postgres } = await openStore(opts.dataDir, opts.database);
   // Start-up recovery: blobs without a committed record were never acknowledged (by age only on S3).
   let blobs: BlobStore;
   try {
@@ -168,7 +184,7 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
     contentKeys: new ContentKeyCache((wrapped) => unwrapKey(wrapped, keys.storageKeyPkcs8)),
     crl: new CrlCache(keys.ca, store),
     hub: new Hub(notifier),
-    throttle: new LoginThrottle(),
+    throttle,
     passwordWork: new Semaphore(PASSWORD_PERMITS, PASSWORD_QUEUE),
     metrics,
     log,
@@ -214,6 +230,7 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
     checkMs: limits.tlsRenewCheckMs,
     log,
     metrics,
+    ...(keysDir !== null && { reload: () => readClusterTls(keysDir) }),
     replace: (files) => protocol.replaceTls({ certPem: files.certPem, keyPem: files.keyPem, caPem: keys.caPem }),
   });
   void tlsRenewal.check();
@@ -259,7 +276,7 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
       await store.close();
     },
   };
-  log.info("server started", { version: opts.version, port: protocol.port, httpPort: http?.port ?? null, data: opts.dataDir, caFingerprint: keys.ca.fingerprint });
+  log.info("server started", { version: opts.version, port: protocol.port, httpPort: http?.port ?? null, data: opts.dataDir, ...(keysDir !== null && { keys: keysDir }), caFingerprint: keys.ca.fingerprint });
   return running;
 }
 

@@ -30,18 +30,18 @@ export const DATA_FILES = {
   blobs: "blobs",
 } as const;
 
-async function exists(path: string): Promise<boolean> {
+export async function exists(path: string): Promise<boolean> {
   return stat(path).then(() => true, () => false);
 }
 
 /** Private keys are written 0600 and re-checked: a key readable by others is a key given away. */
-async function writePair(dir: string, certFile: string, keyFile: string, files: CaFiles): Promise<void> {
+export async function writePair(dir: string, certFile: string, keyFile: string, files: CaFiles): Promise<void> {
   await writeFile(join(dir, keyFile), files.keyPem, { mode: 0o600 });
   await chmod(join(dir, keyFile), 0o600);
   await writeFile(join(dir, certFile), files.certPem, { mode: 0o644 });
 }
 
-async function readPair(dir: string, certFile: string, keyFile: string): Promise<CaFiles> {
+export async function readPair(dir: string, certFile: string, keyFile: string): Promise<CaFiles> {
   const keyPath = join(dir, keyFile);
   const mode = (await stat(keyPath)).mode & 0o077;
   if (mode !== 0) throw new Error(`${keyPath} is readable by other users; run 'chmod 600 ${keyPath}'`);
@@ -89,7 +89,7 @@ export async function openDataDir(dir: string, hosts: string[], opts: { tlsCertD
 /** The TSA certificate is replaced this long before it ends (T1). */
 const TSA_RENEW_BEFORE_MS = 30 * 24 * 3600 * 1000;
 
-async function openTsa(dir: string, ca: CertificateAuthority): Promise<TimeStampAuthority> {
+export async function openTsa(dir: string, ca: CertificateAuthority): Promise<TimeStampAuthority> {
   const f = DATA_FILES;
   let files = (await exists(join(dir, f.tsaKey))) ? await readPair(dir, f.tsaCert, f.tsaKey) : null;
   if (!files || expiresSoon(files.certPem)) {
@@ -99,7 +99,7 @@ async function openTsa(dir: string, ca: CertificateAuthority): Promise<TimeStamp
   return TimeStampAuthority.load(files);
 }
 
-function expiresSoon(certPem: string): boolean {
+export function expiresSoon(certPem: string): boolean {
   return certInfo(fromPem(certPem, "CERTIFICATE")).notAfter - Date.now() < TSA_RENEW_BEFORE_MS;
 }
 

@@ -38,6 +38,18 @@
  *      handle committed, another handle on the same data reads at once.
  * ST8  listImages(): `after` given, oldest first (seq > after); otherwise
  *      newest first; `before` bounds either; a limit of 0 or less gives [].
+ * ST9  replaceCrl() runs its callback under one lock shared by every process
+ *      on the data (two nodes never both sign), and stores what it returns
+ *      only if its number is above the stored one: the CRL number never goes
+ *      down, also across restarts; storedCrl() returns the stored bytes
+ *      exactly, so every node serves the same CRL. (SQLite, one node: the
+ *      lock is the process's, per file; the number check holds across
+ *      processes.)
+ * ST10 throttleFailure() counts each key once per call, atomically, for
+ *      every process sharing the counters (nodes on one database throttle
+ *      at one node's count); a key whose last failure is `forgetAfterMs` or
+ *      more before `at` starts again from one; throttleEntries() reads what
+ *      every process recorded.
  *
  * The server keeps its own rule on top: one request per connection at a time
  * (session.ts), so a handler may await the store without another request of
@@ -275,7 +287,42 @@ export interface MembershipStore {
   setServerInfo(key: string, value: string): Promise<void>;
 }
 
-export interface Store extends UserStore, CertStore, ImageStore, DeviceStore, MembershipStore {
+/** The signed CRL every node serves (issue 16): its number, the revocation version it covers, when it was signed. */
+export interface StoredCrl {
+  number: number;
+  revocationVersion: number;
+  signedAt: Millis;
+  der: Uint8Array;
+}
+
+export interface CrlStore {
+  /** The stored CRL, or null before the first is signed. */
+  storedCrl(): Promise<StoredCrl | null>;
+  /**
+   * ST9: under the lock, `sign` gets the stored CRL and returns a new one (its number above the
+   * stored one) or null to keep it; resolves to the CRL stored afterwards. Rejects if the number
+   * would not grow, and changes nothing then.
+   */
+  replaceCrl(sign: (stored: StoredCrl | null) => Promise<StoredCrl | null>): Promise<StoredCrl>;
+}
+
+/** One login-throttle key's failures and the time of its last one (P17, M15). */
+export interface ThrottleEntry {
+  failures: number;
+  last: Millis;
+}
+
+/** The login throttle's counters (ST10): in memory for one node, in the database for several. */
+export interface ThrottleCounters {
+  /** The entries of the keys that have one (a key without failures is absent). */
+  throttleEntries(keys: readonly string[]): Promise<Map<string, ThrottleEntry>>;
+  /** One more failure for each key, at `at`; a key last failed `forgetAfterMs` or more before starts again from one. */
+  throttleFailure(keys: readonly string[], at: Millis, forgetAfterMs: Millis): Promise<void>;
+  /** Forgets a key (a success). */
+  throttleClear(key: string): Promise<void>;
+}
+
+export interface Store extends UserStore, CertStore, ImageStore, DeviceStore, MembershipStore, CrlStore {
   /** Releases the connection(s); no method is called afterwards. */
   close(): Promise<void>;
 }

@@ -18,6 +18,12 @@ export interface TlsRenewalOptions {
   checkMs: number;
   log: Logger;
   metrics: Metrics;
+  /**
+   * Cluster mode (docs/SCALING.md): the node never issues a key of its own. It rereads the
+   * keys directory instead; a certificate the operator renewed there ('sis admin init-cluster
+   * --renew-tls') is taken up at the next check, and a due one is only warned about.
+   */
+  reload?: () => Promise<CaFiles>;
   /** Makes new connections use the renewed certificate (ProtocolServer.replaceTls). */
   replace(files: CaFiles): void;
 }
@@ -33,6 +39,7 @@ export function startTlsRenewal(opts: TlsRenewalOptions): TlsRenewal {
   let running: Promise<void> | null = null;
   let caWarnedAt = -Infinity;
   let stopped = false;
+  let dueWarnedAt = -Infinity;
   const caNotAfter = certInfo(opts.ca.certDer).notAfter;
 
   async function once(now: number): Promise<void> {
@@ -41,6 +48,7 @@ export function startTlsRenewal(opts: TlsRenewalOptions): TlsRenewal {
       const days = Math.floor((caNotAfter - now) / DAY_MS);
       opts.log.warn("the CA certificate ends within a year: certificates it issued stop verifying then; plan the CA rollover (docs/SECURITY.md)", { notAfter: new Date(caNotAfter).toISOString(), daysLeft: days });
     }
+    if (opts.reload) return reread(now, opts.reload);
     if (!tlsRenewalDue(certPem, now)) return;
     try {
       const files = await renewTlsFiles(opts.dataDir, opts.ca, opts.hosts, opts.lifetimeDays);
@@ -52,6 +60,26 @@ export function startTlsRenewal(opts: TlsRenewalOptions): TlsRenewal {
       opts.log.info("TLS certificate renewed; new connections get it, open ones keep theirs", { serial: info.serial, notAfter: new Date(info.notAfter).toISOString() });
     } catch (error) {
       opts.log.error("cannot renew the TLS certificate; trying again at the next check", { error: String(error) });
+    }
+  }
+
+  async function reread(now: number, reload: () => Promise<CaFiles>): Promise<void> {
+    try {
+      const files = await reload();
+      if (files.certPem !== certPem && !stopped) {
+        opts.replace(files);
+        certPem = files.certPem;
+        opts.metrics.tlsRenewals++;
+        const info = certInfo(fromPem(files.certPem, "CERTIFICATE"));
+        opts.log.info("TLS certificate of the keys directory taken up; new connections get it, open ones keep theirs", { serial: info.serial, notAfter: new Date(info.notAfter).toISOString() });
+      }
+    } catch (error) {
+      opts.log.error("cannot reread the TLS certificate of the keys directory; the one in use is kept", { error: String(error) });
+    }
+    if (tlsRenewalDue(certPem, now) && now - dueWarnedAt >= DAY_MS) {
+      dueWarnedAt = now;
+      const notAfter = new Date(certInfo(fromPem(certPem, "CERTIFICATE")).notAfter).toISOString();
+      opts.log.warn("the cluster's TLS certificate is due for renewal; run 'sis admin init-cluster --renew-tls --out DIR' and copy server.pem and server.key to every node's --keys (taken up within --tls-renew-check)", { notAfter });
     }
   }
 

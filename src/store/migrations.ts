@@ -99,6 +99,17 @@ export const MIGRATIONS: readonly string[] = [
     value TEXT NOT NULL
   ) STRICT;
   `,
+  // 5 (several nodes, issue 16): the signed CRL every node serves, with its number (never goes down) and
+  // the revocation version it covers (ports.ts ST9). One row at most.
+  `
+  CREATE TABLE crl (
+    id                 INTEGER PRIMARY KEY CHECK (id = 1),
+    number             INTEGER NOT NULL,
+    revocation_version INTEGER NOT NULL,
+    signed_at          INTEGER NOT NULL,
+    der                BLOB    NOT NULL
+  ) STRICT;
+  `,
 ];
 
 /** The schema version this build writes. */

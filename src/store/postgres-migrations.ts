@@ -95,6 +95,27 @@ export const PG_MIGRATIONS: readonly string[] = [
     value TEXT NOT NULL
   );
   `,
+  // 3 (SQLite's step 5; several nodes, issue 16): the signed CRL every node serves, its number (never goes
+  // down) and the revocation version it covers (ports.ts ST9). One row at most.
+  `
+  CREATE TABLE crl (
+    id                 INTEGER PRIMARY KEY CHECK (id = 1),
+    number             BIGINT NOT NULL,
+    revocation_version BIGINT NOT NULL,
+    signed_at          BIGINT NOT NULL,
+    der                BYTEA  NOT NULL
+  );
+  `,
+  // 4 (several nodes, issue 16): the login throttle's counters, one row per key (ports.ts ST10), so
+  // wrong passwords spread over the nodes count together. SQLite (one node) keeps them in memory.
+  `
+  CREATE TABLE throttle (
+    key          TEXT COLLATE "C" PRIMARY KEY,
+    failures     INTEGER NOT NULL,
+    last_failure BIGINT  NOT NULL
+  );
+  CREATE INDEX throttle_last ON throttle(last_failure);
+  `,
 ];
 
 export const PG_SCHEMA_VERSION = PG_MIGRATIONS.length;

@@ -2,13 +2,15 @@
 import { SQL } from "bun";
 import {
   type CertRecord, type DeviceRecord, type ImageQuery, type ImageRecord, type InvitationRecord, type InvitationRefusal, type LinkOutcome,
-  type Millis, type NewCert, type NewImage, type NewInvitation, type RevocationDetail, type Store, StoreConflictError, type UserRecord,
+  type Millis, type NewCert, type NewImage, type NewInvitation, type RevocationDetail, type Store, StoreConflictError, type StoredCrl, type ThrottleCounters, type ThrottleEntry, type UserRecord,
   type UserSummary,
 } from "../server/ports.ts";
 import { canonicalSerial } from "../encoding/serial.ts";
 import { migratePostgres } from "./postgres-migrations.ts";
 import * as m from "./postgres-membership.ts";
 import * as q from "./postgres-statements.ts";
+import { replaceCrlTx, storedCrl } from "./postgres-crl.ts";
+import { PostgresThrottle } from "./postgres-throttle.ts";
 
 const IMAGE_ID = /^[0-9a-f]{32}$/;
 
@@ -43,13 +45,15 @@ export interface PostgresStoreOptions {
 
 const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
 
-export class PostgresStore implements Store {
+export class PostgresStore implements Store, ThrottleCounters {
   readonly #sql: SQL;
   readonly #retryForMs: number;
+  readonly #throttle: PostgresThrottle;
 
   private constructor(sql: SQL, retryForMs: number) {
     this.#sql = sql;
     this.#retryForMs = retryForMs;
+    this.#throttle = new PostgresThrottle(() => this.#sql);
   }
 
   /**
@@ -285,6 +289,20 @@ export class PostgresStore implements Store {
   }
   getServerInfo(key: string): Promise<string | null> { return this.#retry(() => m.getServerInfo(this.#sql, key)); }
   setServerInfo(key: string, value: string): Promise<void> { return this.#retry(() => m.setServerInfo(this.#sql, key, value)); }
+
+  // --- the shared CRL (ST9): src/store/postgres-crl.ts ------------------------
+
+  storedCrl(): Promise<StoredCrl | null> { return this.#retry(() => storedCrl(this.#sql)); }
+  replaceCrl(sign: (stored: StoredCrl | null) => Promise<StoredCrl | null>): Promise<StoredCrl> {
+    return this.#retry(() => this.#sql.begin((tx) => replaceCrlTx(tx, sign)));
+  }
+
+  // --- the login throttle's counters (ST10): src/store/postgres-throttle.ts ----
+
+  throttleEntries(keys: readonly string[]): Promise<Map<string, ThrottleEntry>> { return this.#retry(() => this.#throttle.entries(keys)); }
+  /** Not repeated after a lost connection: a repeat could count a failure twice; the caller sees the error. */
+  throttleFailure(keys: readonly string[], at: Millis, forgetAfterMs: Millis): Promise<void> { return this.#throttle.failure(keys, at, forgetAfterMs); }
+  throttleClear(key: string): Promise<void> { return this.#retry(() => this.#throttle.clear(key)); }
 
   /** The highest seq ever handed out (committed): where a node's doorbell starts. */
   async highestSeq(): Promise<number> {

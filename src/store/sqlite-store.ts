@@ -5,11 +5,12 @@ import type { Database } from "bun:sqlite";
 import { conflictOr } from "./conflict.ts";
 import {
   type CertRecord, type DeviceRecord, type ImageQuery, type ImageRecord, type InvitationRecord, type LinkOutcome, type Millis, type NewCert, type NewImage,
-  type NewInvitation, type RevocationDetail, type Store, StoreConflictError, type UserRecord, type UserSummary,
+  type NewInvitation, type RevocationDetail, type Store, StoreConflictError, type StoredCrl, type UserRecord, type UserSummary,
 } from "../server/ports.ts";
 import { openDatabase } from "./open-database.ts";
 import { toCert, toImage, toUser } from "./rows.ts";
 import { SqliteMembership } from "./sqlite-membership.ts";
+import { SqliteCrl } from "./sqlite-crl.ts";
 import { canonicalSerial } from "../encoding/serial.ts";
 import { prepareStatements, type Statements } from "./sqlite-statements.ts";
 
@@ -28,11 +29,13 @@ export class SqliteStore implements Store {
   readonly #db: Database;
   readonly #sql: Statements;
   readonly #members: SqliteMembership;
+  readonly #crl: SqliteCrl;
 
   private constructor(db: Database) {
     this.#db = db;
     this.#sql = prepareStatements(db);
     this.#members = new SqliteMembership (db, this.#sql);
+    this.#crl = new SqliteCrl(db);
   }
 
   /** Opens (creating if absent, upgrading if older) the database at `path`. Refuses a newer schema. */
@@ -266,6 +269,9 @@ export class SqliteStore implements Store {
   setPasswordHash(userId: number, passwordHash: string): Promise<boolean> { return this.#members.setPasswordHash(userId, passwordHash); }
   userSummaries(now: Millis): Promise<UserSummary[]> { return this.#members.userSummaries(now); }
   deleteAccount(username: string, withImages: boolean, at: Millis): Promise<string[] | null> { return this.#members.deleteAccount(username, withImages, at); }
+  // The shared CRL (ST9): src/store/sqlite-crl.ts.
+  storedCrl(): Promise<StoredCrl | null> { return this.#crl.stored(); }
+  replaceCrl(sign: (stored: StoredCrl | null) => Promise<StoredCrl | null>): Promise<StoredCrl> { return this.#crl.replace(sign); }
   getServerInfo(key: string): Promise<string | null> { return this.#members.getServerInfo(key); }
   setServerInfo(key: string, value: string): Promise<void> { return this.#members.setServerInfo(key, value); }
 

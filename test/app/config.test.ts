@@ -50,6 +50,7 @@ http-port = 4322
 data = "/srv/sis"
 database = "postgres://sis@db.example:5432/sis"
 blobs = "s3://sis-blobs/images/?endpoint=https://s3.example"
+keys = "/srv/sis-keys"
 max-image-size = "5M"
 cert-days = 30
 max-connections-per-address = 7
@@ -78,6 +79,7 @@ const EVERY_VALUE: ServeConfig = {
   data: "/srv/sis",
   database: "postgres://sis@db.example:5432/sis",
   blobs: "s3://sis-blobs/images/?endpoint=https://s3.example",
+  keys: "/srv/sis-keys",
   "max-image-size": 5 * 1024 * 1024,
   "cert-days": 30,
   "max-connections-per-address": 7,
@@ -206,6 +208,7 @@ describe("the table is the behaviour", () => {
       data: "./sis-data",
       database: "sqlite",
       blobs: "files",
+      keys: "",
       "max-image-size": 100 * 1024 * 1024,
       "cert-days": 365,
       "max-connections-per-address": 256,

@@ -2,7 +2,7 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { registerInvited, sis, startServe, startWatch, tempDir } from "../support/cli.ts";
+import { initCluster, registerInvited, sis, startServe, startWatch, tempDir } from "../support/cli.ts";
 import { type PostgresServer, startPostgres } from "../support/postgres.ts";
 import { SAMPLE } from "../support/share.ts";
 
@@ -16,6 +16,7 @@ test("sis admin on PostgreSQL: an invitation from --database registers, --databa
   using root = tempDir("sis-admin-pg-");
   const url = await pg.newDatabase();
   const data = join(root, "data");
+  await initCluster(data);
   const server = await startServe(data, ["--database", url], { invitations: true });
   try {
     // The data directory has keys but no SQLite file: without --database, admin says where to look.

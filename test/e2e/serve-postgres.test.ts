@@ -3,7 +3,7 @@ import { afterAll, beforeAll, expect, test } from "bun:test";
 import { SQL } from "bun";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { register, sis, startServe, startWatch, tempDir } from "../support/cli.ts";
+import { initCluster, register, sis, startServe, startWatch, tempDir } from "../support/cli.ts";
 import { type PostgresServer, startPostgres } from "../support/postgres.ts";
 import { firstShare } from "../support/first-share.ts";
 import { SAMPLE, sameBytes } from "../support/share.ts";
@@ -18,6 +18,8 @@ test("users, certificates and images live in PostgreSQL: a watch gets a post, an
   using root = tempDir("sis-serve-pg-");
   const url = await pg.newDatabase();
   const data = join(root, "data");
+  // Cluster mode: the keys are made once by init-cluster, never by the node (docs/SCALING.md).
+  await initCluster(data);
   let server = await startServe(data, ["--database", url]);
   try {
     await firstShare(server, root, "pg.png");
@@ -61,6 +63,7 @@ test("a --database URL holding a password is refused, and the password is not ec
 
 test("a database that cannot be reached: sis serve says which and what to check, and exits 1", async () => {
   using root = tempDir("sis-serve-pg-");
+  await initCluster(join(root, "data"));
   const r = await sis(["serve", "--data", join(root, "data"), "--port", "0", "--http-port", "0", "--database", "postgres://sis@127.0.0.1:1/nowhere"]);
   expect(r.code).toBe(1);
   expect(r.stderr).toMatch(/^sis: cannot open the database 127\.0\.0\.1:1\/nowhere: .+; check --database and that PostgreSQL runs there\n$/);

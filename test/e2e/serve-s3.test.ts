@@ -3,7 +3,7 @@ import { afterAll, beforeAll, expect, test } from "bun:test";
 import { S3Client, SQL } from "bun";
 import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
-import { sis, startServe, startWatch, tempDir } from "../support/cli.ts";
+import { initCluster, sis, startServe, startWatch, tempDir } from "../support/cli.ts";
 import { type PostgresServer, startPostgres } from "../support/postgres.ts";
 import { S3RVER_KEY, type S3Server, startS3 } from "../support/s3.ts";
 import { firstShare } from "../support/first-share.ts";
@@ -34,6 +34,7 @@ test("with --blobs s3://…, a watch gets a post, a restarted server still serve
   const url = await pg.newDatabase();
   const blobs = `s3://${s3.bucket}/images/?endpoint=${s3.endpoint}`;
   const data = join(root, "data");
+  await initCluster(data);
   let server = await startServe(data, ["--database", url, "--blobs", blobs], { env: S3_ENV });
   try {
     await firstShare(server, root, "s3.png");
@@ -73,6 +74,7 @@ test("an orphan object younger than the minimum orphan age survives a start-up s
   const client = new S3Client({ endpoint: s3.endpoint, bucket: s3.bucket, accessKeyId: S3RVER_KEY, secretAccessKey: "S3RVER" });
   const orphan = `young/${"ab".repeat(16)}`;
   await client.write(orphan, "another node's upload, row not yet committed");
+  await initCluster(join(root, "data"));
   const server = await startServe(join(root, "data"), ["--database", url, "--blobs", `s3://${s3.bucket}/young/?endpoint=${s3.endpoint}`], { env: S3_ENV });
   try {
     expect(await client.exists(orphan)).toBe(true);
@@ -88,6 +90,7 @@ test("with minOrphanAgeS=0 the start-up sweep does remove an orphan object, and 
   const orphan = `old/${"cd".repeat(16)}`;
   await client.write(orphan, "a blob whose row never committed");
   await client.write("old/README", "not a blob id: never swept");
+  await initCluster(join(root, "data"));
   const server = await startServe(join(root, "data"), ["--database", url, "--blobs", `s3://${s3.bucket}/old/?endpoint=${s3.endpoint}&minOrphanAgeS=0`], { env: S3_ENV });
   try {
     expect(await client.exists(orphan)).toBe(false);
@@ -117,6 +120,7 @@ for (const [what, blobs, message] of [
 test("an object store that cannot be reached: sis serve says so and exits 1", async () => {
   using root = tempDir("sis-serve-s3-");
   const url = await pg.newDatabase();
+  await initCluster(join(root, "data"));
   const r = await sis(["serve", "--data", join(root, "data"), "--port", "0", "--http-port", "0", "--database", url, "--blobs", "s3://sis-test?endpoint=http://127.0.0.1:1"], { env: S3_ENV });
   expect(r.code).toBe(1);
   expect(r.stderr).toMatch(/^sis: cannot use --blobs: cannot sweep orphan blobs .*check that the object store is running/);

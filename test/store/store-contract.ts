@@ -6,6 +6,7 @@ import { imageStoreContract } from "./image-store-contract.ts";
 import { membershipStoreContract } from "./membership-store-contract.ts";
 import { userStoreContract } from "./user-store-contract.ts";
 import { deviceStoreContract } from "./device-store-contract.ts";
+import { crlStoreContract } from "./crl-store-contract.ts";
 
 /** Every call may be asynchronous: a backend over the network opens, clones and drops its handles so. */
 export interface StoreHarness {
@@ -23,7 +24,7 @@ export interface StoreFixture {
   bob: UserRecord;
 }
 
-/** The rules of ports.ts (ST1–ST8), as far as a test can see them; each backend runs this once. */
+/** The rules of ports.ts (ST1–ST9), as far as a test can see them; each backend runs this once. */
 export function runStoreContract(name: string, make: () => Promise<StoreHarness>): void {
   describe(`${name} (Store contract)`, () => {
     const f = {} as StoreFixture;
@@ -40,5 +41,6 @@ export function runStoreContract(name: string, make: () => Promise<StoreHarness>
     imageStoreContract(f);
     deviceStoreContract(f);
     membershipStoreContract(f);
+    crlStoreContract(f);
   });
 }

@@ -181,3 +181,10 @@ export function startWatch(home: string, outDir: string, opts: { prefix?: string
     [Symbol.asyncDispose]: () => stop(),
   };
 }
+
+/** `sis admin init-cluster --out DIR --name NAMES`: the keys a node in cluster mode (--database postgres, --keys) loads; fails the test if refused. */
+export async function initCluster(dir: string, names = "localhost"): Promise<Result> {
+  const r = await sis(["admin", "init-cluster", "--out", dir, "--name", names]);
+  if (r.code !== 0) throw new Error(`sis admin init-cluster failed (${r.code}): ${r.stderr}`);
+  return r;
+}
