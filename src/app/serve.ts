@@ -8,7 +8,7 @@ import { ContentKeyCache } from "../server/content-key-cache.ts";
 import { CrlCache } from "../server/crl-cache.ts";
 import { DATA_FILES, openDataDir } from "../server/data-dir.ts";
 import { Hub } from "../server/hub.ts";
-import { assertCanListen, listenOrExplain, reachableHosts } from "../server/listen-address.ts";
+import { assertCanListen, listenOrExplain, listenOrExplainAsync, reachableHosts } from "../server/listen-address.ts";
 import { rateLimited } from "../server/log-limiter.ts";
 import { createLogger, type Logger } from "../server/logger.ts";
 import { MemoryNotifier } from "../server/memory-notifier.ts";
@@ -50,6 +50,8 @@ export interface ServeOptions {
   database?: string;
   /** "files" (the default: the data directory's blobs folder) or an s3:// URL (docs/SCALING.md, "Blobs on S3"). */
   blobs?: string;
+  /** Balancer addresses that send a PROXY header (--proxy-from, PX4); none: no header is read. */
+  proxyFrom?: readonly string[];
 }
 
 /** The S3 options of an s3:// --blobs, or null for the blob folder; refuses a bad URL before anything is created. */
@@ -179,10 +181,11 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
     openRegistration: opts.openRegistration ?? false,
   };
 
-  const protocol = listenOrExplain(opts.host, opts.port, "--port", () => startProtocolServer(ctx, {
+  const protocol = await listenOrExplainAsync(opts.host, opts.port, "--port", () => startProtocolServer(ctx, {
     hostname: opts.host,
     port: opts.port,
     tls: { certPem: keys.tls.certPem, keyPem: keys.tls.keyPem, caPem: keys.caPem },
+    proxyFrom: opts.proxyFrom ?? [],
   }));
 
   let http: ReturnType<typeof Bun.serve> | null = null;
@@ -259,7 +262,7 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
       await store.close();
     },
   };
-  log.info("server started", { version: opts.version, port: protocol.port, httpPort: http?.port ?? null, data: opts.dataDir, caFingerprint: keys.ca.fingerprint });
+  log.info("server started", { version: opts.version, port: protocol.port, httpPort: http?.port ?? null, data: opts.dataDir, caFingerprint: keys.ca.fingerprint, ...(opts.proxyFrom?.length ? { proxyFrom: opts.proxyFrom.join(",") } : {}) });
   return running;
 }
 
