@@ -79,12 +79,18 @@ export async function listenProxiedTls(o: ProxyTlsOptions): Promise<ProxyTlsList
   const requestCert = o.requestCert ?? !!o.ca;
   const rejectUnauthorized = o.rejectUnauthorized ?? !!o.ca;
   const timeout = o.headerTimeoutMs ?? 5000;
+  /**
+   * Every connection, raw until its header is read, then its TLS socket: Bun's TLSSocket takes
+   * the raw socket over (that one reports closed), so close() must end the TLS socket itself.
+   */
   const sockets = new Set<net.Socket>();
   let accepting = true;
 
   const startTls = (sock: net.Socket, rest: Uint8Array, client: ClientAddress) => {
     if (rest.byteLength > 0) sock.unshift(Buffer.from(rest));
     const secure = new tls.TLSSocket(sock, { isServer: true, secureContext: context, requestCert, rejectUnauthorized });
+    sockets.add(secure);
+    secure.once("close", () => sockets.delete(secure));
     secure.on("error", () => secure.destroy());
     o.onTls?.(secure, client);
     secure.once("secure", () => o.onSecure?.(secure, client));
