@@ -99,6 +99,8 @@ export async function listenProxiedTls(o: ProxyTlsOptions): Promise<ProxyTlsList
   const server = net.createServer((sock) => {
     // A connection accepted just as the listener stopped (close() does not cut those).
     if (!accepting) return void sock.destroy();
+    // No address: the peer reset before we looked (HAProxy's own probes do). Nothing to decide or log.
+    if (!sock.remoteAddress) return void sock.destroy();
     sockets.add(sock);
     sock.once("close", () => sockets.delete(sock));
     const from = plain(sock.remoteAddress);
