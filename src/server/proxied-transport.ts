@@ -7,7 +7,7 @@ import type tls from "node:tls";
 import type { ServerContext } from "./context.ts";
 import { listenProxiedTls, type ClientAddress, type ProxyRefusal } from "./proxy-tls-listener.ts";
 import type { Session, SessionSocket } from "./session.ts";
-import type { ConnectionEvents, TlsMaterial, Transport } from "./tls-server.ts";
+import type { ConnectionEvents, TlsMaterial, Transport } from "./transport.ts";
 
 /** What the log says of each refusal: a fixed message per kind, so the rate limit groups them (log-limiter.ts). */
 const REFUSED: Record<ProxyRefusal, string> = {

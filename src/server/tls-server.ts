@@ -4,17 +4,12 @@ import { ProtocolError } from "../protocol/index.ts";
 import type { ServerContext } from "./context.ts";
 import { RevocationWatch } from "./revocation-watch.ts";
 import { listenProxied } from "./proxied-transport.ts";
+import type { ConnectionEvents, TlsMaterial, Transport } from "./transport.ts";
 import { Session, shuttingDown, type SessionSocket } from "./session.ts";
 
 /** TLS 1.3 is 0x0304; Bun takes the number, not "TLSv1.3" (docs/IMPLEMENTATION.md I2). */
 const TLS_1_3 = 0x0304;
 const SWEEP_INTERVAL_MS = 1_000;
-
-export interface TlsMaterial {
-  certPem: string;
-  keyPem: string;
-  caPem: string;
-}
 
 export interface ProtocolServer {
   readonly port: number;
@@ -37,31 +32,6 @@ export interface DrainReport {
 
 /** After the grace period, closed sessions get this long to flush their ERROR (Session.close ends a socket within 2 s). */
 const FLUSH_MS = 3_000;
-
-/**
- * What a transport (the listener under the sessions) reports about its connections. Bun's TLS
- * listener below and the PROXY-aware one (proxied-transport.ts) drive sessions the same way:
- * open at accept (the handshake deadline runs from there), the client certificate after the
- * handshake, then bytes, drains and the close; the session writes through a SessionSocket.
- */
-export interface ConnectionEvents {
-  /** A new connection from `socket.remoteAddress` (the client's, from a PROXY header when there is one). */
-  open(socket: SessionSocket): Session;
-  handshake(session: Session, peerCertDer: Uint8Array | null): void;
-  close(session: Session): void;
-  error(address: string, error: Error): void;
-}
-
-/** A listener on the protocol port, as the server starts, renews (RN8) and stops it (O1). */
-export interface Transport {
-  readonly port: number;
-  readonly hostname: string;
-  replaceTls(tls: TlsMaterial): void;
-  /** Accepts no new connection; the open ones stay until they end. */
-  stopAccepting(): void;
-  /** Closes every connection it still has. */
-  stop(): Promise<void>;
-}
 
 export interface ProtocolServerOptions {
   hostname: string;
