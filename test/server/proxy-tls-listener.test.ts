@@ -215,3 +215,36 @@ test("O1: stopAccepting() refuses new connections while an open one is still ser
   await l.server.close();
   expect(await Promise.race([open.ping(), Bun.sleep(2_000).then(() => "no answer")])).toBe("no answer");
 });
+
+test("the data chunks of a TLS socket are fresh buffers, never reused: held until the end of a 20 MiB stream, they are intact (the session's decoder keeps views of them)", async () => {
+  const TOTAL = 20 * 1024 * 1024;
+  const chunks: Buffer[] = [];
+  let received = 0;
+  const all = Promise.withResolvers<void>();
+  const server = await listenProxiedTls({
+    host: "127.0.0.1", port: 0, balancers: new Set(["127.0.0.1"]), key: pki.key, cert: pki.cert,
+    onSecure(socket) {
+      socket.on("data", (chunk: Buffer) => {
+        chunks.push(chunk);
+        received += chunk.length;
+        if (received >= TOTAL) all.resolve();
+      });
+    },
+  });
+  try {
+    const c = tls.connect({ host: "127.0.0.1", port: server.port, localAddress: "127.0.0.8", ca: pki.ca, checkServerIdentity: () => undefined } as tls.ConnectionOptions, () => {
+      const data = Buffer.alloc(TOTAL);
+      for (let i = 0; i < TOTAL; i += 4) data.writeUInt32LE(i, i);
+      c.write(data);
+    });
+    c.on("error", () => {});
+    await all.promise;
+    const joined = Buffer.concat(chunks);
+    let wrong = 0;
+    for (let i = 0; i < TOTAL; i += 4) if (joined.readUInt32LE(i) !== i) wrong++;
+    expect({ wrong, distinctBuffers: new Set(chunks.map((b) => b.buffer)).size }).toEqual({ wrong: 0, distinctBuffers: chunks.length });
+    c.destroy();
+  } finally {
+    await server.close();
+  }
+});
