@@ -12,11 +12,13 @@
  */
 import "reflect-metadata";
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { encodeMessage, type ServerMessage } from "../../src/protocol/index.ts";
+import { DATA_FILES } from "../../src/server/data-dir.ts";
 import { encodeProxyV2 } from "../../src/server/proxy-protocol.ts";
 import { freshCsr, helloAs } from "../support/auth-kit.ts";
-import { sis, startServe, startWatch, tempDir, type ServerProcess } from "../support/cli.ts";
+import { SIS, sis, startServe, startWatch, tempDir, type ServerProcess } from "../support/cli.ts";
 import { startHaproxy, type Haproxy } from "../support/haproxy.ts";
 import { rawConnect, type RawClient } from "../support/raw-client.ts";
 import { sameBytes, writeBigPng } from "../support/share.ts";
@@ -48,7 +50,8 @@ async function attempt(from: string, username: string, password: string, csr = s
 
 beforeAll(async () => {
   root = tempDir("sis-haproxy-e2e-");
-  server = await startServe(join(root, "data"), ["--proxy-from", "127.0.0.1"]);
+  // debug: the shutdown test waits for "upload started".
+  server = await startServe(join(root, "data"), ["--proxy-from", "127.0.0.1", "--log-level", "debug", "--shutdown-grace", "30"]);
   haproxy = await startHaproxy({ backends: [server.port] });
   spareCsr = (await freshCsr("spare")).csr;
 });
@@ -128,5 +131,22 @@ describe("sis serve --proxy-from behind HAProxy (send-proxy-v2)", () => {
     await until(() => /warn connection refused: a --proxy-from balancer sent no valid PROXY header \(PX4\) address="127\.0\.0\.1"/.test(server.log()), "the missing header logged");
     // A direct client from any other address is served without a header.
     expect(await outcome({ localAddress: "127.0.0.5" })).toBe("served: HELLO");
+  });
+
+  // Last: it stops the server.
+  test("SIGTERM during a 40 MiB post through HAProxy: the upload under way finishes on this transport and is acknowledged; the server drains and exits 0 (O1, O2)", async () => {
+    const alice = join(root, "alice");
+    const image = join(root, "huge.png");
+    await writeBigPng(image, 40 * 1024 * 1024);
+    const proc = Bun.spawn([SIS, "post", "--home", alice, "--name", "huge.png", image], { stdout: "pipe", stderr: "pipe", env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/root" } });
+    const posted = Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
+    const tmp = join(root, "data", DATA_FILES.blobs, "tmp");
+    const tmpBytes = () => readdirSync(tmp).reduce((n, f) => n + statSync(join(tmp, f)).size, 0);
+    await until(() => / debug upload started /.test(server.log()) && tmpBytes() >= 4 * 1024 * 1024, "the upload to be under way", 60_000);
+    server.proc.kill("SIGTERM");
+    const [[stdout, stderr, code], exit] = await Promise.all([posted, server.proc.exited]);
+    expect({ code, stderr, exit }).toEqual({ code: 0, stderr: "", exit: 0 });
+    expect(stdout).toStartWith("posted alice/huge.png id ");
+    expect(server.log()).toMatch(/ info server stopped signal="SIGTERM" sessions=\d+ uploads=1 aborted=0 finished=1 /);
   });
 });
