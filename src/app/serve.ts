@@ -9,7 +9,7 @@ import { CrlCache } from "../server/crl-cache.ts";
 import { DATA_FILES, openDataDir, type ServerKeys } from "../server/data-dir.ts";
 import { openClusterKeys, readClusterTls } from "../server/cluster-keys.ts";
 import { Hub } from "../server/hub.ts";
-import { assertCanListen, listenOrExplain, reachableHosts } from "../server/listen-address.ts";
+import { assertCanListen, listenOrExplain, listenOrExplainAsync, reachableHosts } from "../server/listen-address.ts";
 import { rateLimited } from "../server/log-limiter.ts";
 import { createLogger, type Logger } from "../server/logger.ts";
 import { MemoryNotifier } from "../server/memory-notifier.ts";
@@ -54,6 +54,8 @@ export interface ServeOptions {
   blobs?: string;
   /** Cluster keys made by `sis admin init-cluster`: loaded, never created (docs/SCALING.md). */
   keys?: string;
+  /** Balancer addresses that send a PROXY header (--proxy-from, PX4); none: no header is read. */
+  proxyFrom?: readonly string[];
 }
 
 /**
@@ -195,10 +197,11 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
     openRegistration: opts.openRegistration ?? false,
   };
 
-  const protocol = listenOrExplain(opts.host, opts.port, "--port", () => startProtocolServer(ctx, {
+  const protocol = await listenOrExplainAsync(opts.host, opts.port, "--port", () => startProtocolServer(ctx, {
     hostname: opts.host,
     port: opts.port,
     tls: { certPem: keys.tls.certPem, keyPem: keys.tls.keyPem, caPem: keys.caPem },
+    proxyFrom: opts.proxyFrom ?? [],
   }));
 
   let http: ReturnType<typeof Bun.serve> | null = null;
@@ -276,7 +279,7 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
       await store.close();
     },
   };
-  log.info("server started", { version: opts.version, port: protocol.port, httpPort: http?.port ?? null, data: opts.dataDir, ...(keysDir !== null && { keys: keysDir }), caFingerprint: keys.ca.fingerprint });
+  log.info("server started", { version: opts.version, port: protocol.port, httpPort: http?.port ?? null, data: opts.dataDir, ...(keysDir !== null && { keys: keysDir }), caFingerprint: keys.ca.fingerprint, ...(opts.proxyFrom?.length ? { proxyFrom: opts.proxyFrom.join(",") } : {}) });
   return running;
 }
 
