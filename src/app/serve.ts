@@ -18,6 +18,8 @@ import { Semaphore } from "../server/semaphore.ts";
 import { PostLimiter } from "../server/post-limits.ts";
 import { LoginThrottle } from "../server/throttle.ts";
 import { startTlsRenewal } from "../server/tls-renewal.ts";
+import { startOrphanSweep, type OrphanSweep } from "../server/orphan-sweep.ts";
+import { ProcessLocks } from "../server/process-locks.ts";
 import { startProtocolServer } from "../server/tls-server.ts";
 import type { BlobStore, Notifier, Store } from "../server/ports.ts";
 import { stampStoredImages } from "../server/timestamp.ts";
@@ -141,6 +143,14 @@ export interface RunningServer {
   stop(): Promise<void>;
 }
 
+/**
+ * How often a node tries the S3 orphan sweep while running (S3-3). Orphans come only from a node
+ * that died between its object's commit and its row's, so they are rare; each sweep lists the
+ * whole prefix (one request per 1,000 objects). An hour keeps an orphan at most about the minimum
+ * orphan age plus an hour, at 24 listings a day for the cluster: the lock lets one node run it.
+ */
+export const ORPHAN_SWEEP_EVERY_MS = 60 * 60 * 1000;
+
 /** Argon2id uses 64 MiB per run: at most two at once on this machine's two cores. */
 const PASSWORD_PERMITS = 2;
 const PASSWORD_QUEUE = 64;
@@ -246,6 +256,10 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
   // Unwrapped content keys leave memory when they expire, not only at the next download.
   const keySweeper = setInterval(() => ctx.contentKeys.sweep(), 10_000);
   keySweeper.unref();
+  // S3-3 while running: on the node holding the cluster-wide lock (PostgreSQL), by age as at start.
+  const orphanSweep: OrphanSweep | null = blobs instanceof S3BlobStore
+    ? startOrphanSweep({ blobs, store, locks: postgres ?? new ProcessLocks(), intervalMs: ORPHAN_SWEEP_EVERY_MS, log })
+    : null;
 
   const running: RunningServer = {
     port: protocol.port,
@@ -271,6 +285,7 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
       await http?.stop(true);
       ctx.hub.close();
       clearInterval(keySweeper);
+      orphanSweep?.stop();
       ctx.contentKeys.clear();
       await doorbell?.close();
       await store.close();
