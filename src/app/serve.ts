@@ -2,7 +2,7 @@
 import { join } from "node:path";
 import { createHttpApp } from "../http/app.ts";
 import { unwrapKey } from "../crypto/index.ts";
-import { toPem } from "../pki/index.ts";
+import { certInfo, toPem } from "../pki/index.ts";
 import type { ServerContext, ServerLimits } from "../server/context.ts";
 import { ContentKeyCache } from "../server/content-key-cache.ts";
 import { CrlCache } from "../server/crl-cache.ts";
@@ -151,6 +151,9 @@ export interface RunningServer {
  */
 export const ORPHAN_SWEEP_EVERY_MS = 60 * 60 * 1000;
 
+/** The TSA certificate's renewal window of a single node (data-dir.ts, T1): in cluster mode a warning at start. */
+const TSA_WARN_BEFORE_MS = 30 * 24 * 3600 * 1000;
+
 /** Argon2id uses 64 MiB per run: at most two at once on this machine's two cores. */
 const PASSWORD_PERMITS = 2;
 const PASSWORD_QUEUE = 64;
@@ -168,6 +171,10 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
   const limits = withDefaults(opts.limits ?? {});
   const keysDir = clusterKeysDir(opts);
   const keys: ServerKeys = keysDir !== null ? await openClusterKeys(keysDir) : await openDataDir(opts.dataDir, hosts, { tlsCertDays: limits.tlsCertDays });
+  // T1 in cluster mode: a node never replaces the TSA certificate itself; the operator does, with init-cluster --renew-tls.
+  if (keysDir !== null && certInfo(keys.tsa.certDer).notAfter - Date.now() < TSA_WARN_BEFORE_MS) {
+    log.warn("the cluster's time-stamping certificate ends within 30 days; run 'sis admin init-cluster --renew-tls --out DIR' and copy tsa.pem and tsa.key to every node, then restart them", { keys: keysDir, notAfter: new Date(certInfo(keys.tsa.certDer).notAfter).toISOString() });
+  }
   const { store, notifier, doorbell, throttle, postgres } = await openStore(opts.dataDir, opts.database);
   // Start-up recovery: blobs without a committed record were never acknowledged (by age only on S3).
   let blobs: BlobStore;
