@@ -2,7 +2,7 @@
 import { join } from "node:path";
 import { createHttpApp } from "../http/app.ts";
 import { unwrapKey } from "../crypto/index.ts";
-import { toPem } from "../pki/index.ts";
+import { certInfo, toPem } from "../pki/index.ts";
 import type { ServerContext, ServerLimits } from "../server/context.ts";
 import { ContentKeyCache } from "../server/content-key-cache.ts";
 import { CrlCache } from "../server/crl-cache.ts";
@@ -18,6 +18,8 @@ import { Semaphore } from "../server/semaphore.ts";
 import { PostLimiter } from "../server/post-limits.ts";
 import { LoginThrottle } from "../server/throttle.ts";
 import { startTlsRenewal } from "../server/tls-renewal.ts";
+import { startOrphanSweep, type OrphanSweep } from "../server/orphan-sweep.ts";
+import { ProcessLocks } from "../server/process-locks.ts";
 import { startProtocolServer } from "../server/tls-server.ts";
 import type { BlobStore, Notifier, Store } from "../server/ports.ts";
 import { stampStoredImages } from "../server/timestamp.ts";
@@ -143,6 +145,17 @@ export interface RunningServer {
   stop(): Promise<void>;
 }
 
+/**
+ * How often a node tries the S3 orphan sweep while running (S3-3). Orphans come only from a node
+ * that died between its object's commit and its row's, so they are rare; each sweep lists the
+ * whole prefix (one request per 1,000 objects). An hour keeps an orphan at most about the minimum
+ * orphan age plus an hour, at 24 listings a day for the cluster: the lock lets one node run it.
+ */
+export const ORPHAN_SWEEP_EVERY_MS = 60 * 60 * 1000;
+
+/** The TSA certificate's renewal window of a single node (data-dir.ts, T1): in cluster mode a warning at start. */
+const TSA_WARN_BEFORE_MS = 30 * 24 * 3600 * 1000;
+
 /** Argon2id uses 64 MiB per run: at most two at once on this machine's two cores. */
 const PASSWORD_PERMITS = 2;
 const PASSWORD_QUEUE = 64;
@@ -160,6 +173,10 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
   const limits = withDefaults(opts.limits ?? {});
   const keysDir = clusterKeysDir(opts);
   const keys: ServerKeys = keysDir !== null ? await openClusterKeys(keysDir) : await openDataDir(opts.dataDir, hosts, { tlsCertDays: limits.tlsCertDays });
+  // T1 in cluster mode: a node never replaces the TSA certificate itself; the operator does, with init-cluster --renew-tls.
+  if (keysDir !== null && certInfo(keys.tsa.certDer).notAfter - Date.now() < TSA_WARN_BEFORE_MS) {
+    log.warn("the cluster's time-stamping certificate ends within 30 days; run 'sis admin init-cluster --renew-tls --out DIR' and copy tsa.pem and tsa.key to every node, then restart them", { keys: keysDir, notAfter: new Date(certInfo(keys.tsa.certDer).notAfter).toISOString() });
+  }
   const { store, notifier, doorbell, throttle, postgres } = await openStore(opts.dataDir, opts.database);
   // Start-up recovery: blobs without a committed record were never acknowledged (by age only on S3).
   let blobs: BlobStore;
@@ -249,6 +266,10 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
   // Unwrapped content keys leave memory when they expire, not only at the next download.
   const keySweeper = setInterval(() => ctx.contentKeys.sweep(), 10_000);
   keySweeper.unref();
+  // S3-3 while running: on the node holding the cluster-wide lock (PostgreSQL), by age as at start.
+  const orphanSweep: OrphanSweep | null = blobs instanceof S3BlobStore
+    ? startOrphanSweep({ blobs, store, locks: postgres ?? new ProcessLocks(), intervalMs: ORPHAN_SWEEP_EVERY_MS, log })
+    : null;
 
   const running: RunningServer = {
     port: protocol.port,
@@ -274,6 +295,7 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
       await http?.stop(true);
       ctx.hub.close();
       clearInterval(keySweeper);
+      orphanSweep?.stop();
       ctx.contentKeys.clear();
       await doorbell?.close();
       await store.close();

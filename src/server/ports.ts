@@ -50,6 +50,10 @@
  *      at one node's count); a key whose last failure is `forgetAfterMs` or
  *      more before `at` starts again from one; throttleEntries() reads what
  *      every process recorded.
+ * ST11 tryExclusive(name) runs its task only while this process holds the
+ *      lock `name` for every process sharing the data, and resolves to null
+ *      at once, without running it, while another one holds it; the lock is
+ *      released when the task ends (also when it throws).
  *
  * The server keeps its own rule on top: one request per connection at a time
  * (session.ts), so a handler may await the store without another request of
@@ -320,6 +324,11 @@ export interface ThrottleCounters {
   throttleFailure(keys: readonly string[], at: Millis, forgetAfterMs: Millis): Promise<void>;
   /** Forgets a key (a success). */
   throttleClear(key: string): Promise<void>;
+}
+
+/** Cluster-wide locks for work one node at a time does (ST11): the periodic S3 orphan sweep. */
+export interface ExclusiveLocks {
+  tryExclusive<T>(name: string, task: () => Promise<T>): Promise<{ value: T } | null>;
 }
 
 export interface Store extends UserStore, CertStore, ImageStore, DeviceStore, MembershipStore, CrlStore {

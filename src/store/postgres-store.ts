@@ -2,7 +2,7 @@
 import { SQL } from "bun";
 import {
   type CertRecord, type DeviceRecord, type ImageQuery, type ImageRecord, type InvitationRecord, type InvitationRefusal, type LinkOutcome,
-  type Millis, type NewCert, type NewImage, type NewInvitation, type RevocationDetail, type Store, StoreConflictError, type StoredCrl, type ThrottleCounters, type ThrottleEntry, type UserRecord,
+  type Millis, type NewCert, type NewImage, type NewInvitation, type RevocationDetail, type Store, StoreConflictError, type StoredCrl, type ThrottleCounters, type ThrottleEntry, type ExclusiveLocks, type UserRecord,
   type UserSummary,
 } from "../server/ports.ts";
 import { canonicalSerial } from "../encoding/serial.ts";
@@ -11,6 +11,7 @@ import * as m from "./postgres-membership.ts";
 import * as q from "./postgres-statements.ts";
 import { replaceCrlTx, storedCrl } from "./postgres-crl.ts";
 import { PostgresThrottle } from "./postgres-throttle.ts";
+import { tryExclusive } from "./postgres-lock.ts";
 
 const IMAGE_ID = /^[0-9a-f]{32}$/;
 
@@ -45,7 +46,7 @@ export interface PostgresStoreOptions {
 
 const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
 
-export class PostgresStore implements Store, ThrottleCounters {
+export class PostgresStore implements Store, ThrottleCounters, ExclusiveLocks {
   readonly #sql: SQL;
   readonly #retryForMs: number;
   readonly #throttle: PostgresThrottle;
@@ -303,6 +304,9 @@ export class PostgresStore implements Store, ThrottleCounters {
   /** Not repeated after a lost connection: a repeat could count a failure twice; the caller sees the error. */
   throttleFailure(keys: readonly string[], at: Millis, forgetAfterMs: Millis): Promise<void> { return this.#throttle.failure(keys, at, forgetAfterMs); }
   throttleClear(key: string): Promise<void> { return this.#retry(() => this.#throttle.clear(key)); }
+
+  /** ST11: one node at a time (the periodic S3 orphan sweep); src/store/postgres-lock.ts. Not retried: null means another holds it. */
+  tryExclusive<T>(name: string, task: () => Promise<T>): Promise<{ value: T } | null> { return tryExclusive(this.#sql, name, task); }
 
   /** The highest seq ever handed out (committed): where a node's doorbell starts. */
   async highestSeq(): Promise<number> {
