@@ -9,7 +9,7 @@ import { join } from "node:path";
 import jpeg from "jpeg-js";
 import { chromium } from "playwright-core";
 import { createImageDigest, signImage } from "../src/crypto/index.ts";
-import { createGalleryApp } from "../src/gallery/app.ts";
+import { createGalleryApp, GALLERY_IDLE_TIMEOUT_S } from "../src/gallery/app.ts";
 import { newGalleryToken } from "../src/gallery/token.ts";
 import { startGalleryFixture } from "../test/gallery/fixture.ts";
 
@@ -93,7 +93,7 @@ for (let n = 1; n <= COUNT; n++) {
 const homeDir = join(fx.root, "gallery-home");
 mkdirSync(homeDir);
 const token = newGalleryToken();
-const server = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: createGalleryApp({ dir: fx.dir, caDer: fx.caDer, token, homeDir }).fetch, idleTimeout: 255 });
+const server = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: createGalleryApp({ dir: fx.dir, caDer: fx.caDer, token, homeDir }).fetch, idleTimeout: GALLERY_IDLE_TIMEOUT_S });
 const browser = await chromium.launch({ executablePath: "/usr/bin/chromium", args: ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run"] });
 try {
   const url = `http://127.0.0.1:${server.port}/?token=${token}`;

@@ -3,7 +3,7 @@ import { mkdir } from "node:fs/promises";
 import { resolve } from "node:path";
 import { ClientError } from "../../src/client/errors.ts";
 import { Home, resolveHome } from "../../src/client/home.ts";
-import { createGalleryApp } from "../../src/gallery/app.ts";
+import { createGalleryApp, GALLERY_IDLE_TIMEOUT_S } from "../../src/gallery/app.ts";
 import { newGalleryToken } from "../../src/gallery/token.ts";
 import { fromPem } from "../../src/pki/index.ts";
 import { intOption, parse } from "../args.ts";
@@ -35,7 +35,7 @@ export async function gallery(args: string[]): Promise<number> {
   const app = createGalleryApp({ dir, caDer, token, homeDir: home.dir });
   let server: ReturnType<typeof Bun.serve>;
   try {
-    server = Bun.serve({ hostname: HOSTNAME, port, fetch: app.fetch });
+    server = Bun.serve({ hostname: HOSTNAME, port, fetch: app.fetch, idleTimeout: GALLERY_IDLE_TIMEOUT_S });
   } catch (error) {
     const inUse = (error as NodeJS.ErrnoException).code === "EADDRINUSE" || /in use/i.test(String((error as Error).message));
     throw new ClientError(inUse ? `cannot listen on ${HOSTNAME}:${port}: the port is in use; pass --port N (0 picks a free one)` : `cannot listen on ${HOSTNAME}:${port}: ${(error as Error).message}`);

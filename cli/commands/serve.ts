@@ -53,7 +53,8 @@ export async function serve(args: string[]): Promise<number> {
     out.write(`the first user registers with: sis register --invite - --user NAME   (paste the invitation line above when asked; it works once, for 7 days)\n`);
   }
   if (config["open-registration"]) out.write(`OPEN REGISTRATION: anyone who can reach this port can create an account (--open-registration)\n`);
-  else out.write(`new users need an invitation: sis admin invite --data ${dataDir}\n`);
+  // The CA's folder: invite reads the fingerprint there (the keys folder in cluster mode).
+  else out.write(`new users need an invitation: sis admin invite --data ${config.keys !== "" ? config.keys : dataDir}${config.database !== "sqlite" ? " --database URL" : ""}\n`);
   out.write(`users register with: sis register --server ${hostPort(first, server.port)} --user NAME --ca-fingerprint ${server.caFingerprint}\n`);
 
   await runService({ server, log, config, ...(file !== undefined ? { file } : {}), flags });

@@ -4,7 +4,7 @@ import { resolve } from "node:path";
 import { z } from "zod";
 import { ClientError } from "../client/errors.ts";
 import type { ServerLimits } from "../server/context.ts";
-import { allowed, DEFAULT_CONFIG, formatSizeValue, optionSpec, parseSize, SERVE_OPTIONS, type OptionSpec, type ServeConfig } from "./options.ts";
+import { allowed, canonicalAddresses, DEFAULT_CONFIG, formatSizeValue, optionSpec, parseSize, SERVE_OPTIONS, type OptionSpec, type ServeConfig } from "./options.ts";
 
 /** One option's value, the same rule for a flag and a file; every message says what is allowed. */
 function valueSchema(o: OptionSpec): z.ZodType<string | number | boolean> {
@@ -13,6 +13,17 @@ function valueSchema(o: OptionSpec): z.ZodType<string | number | boolean> {
   // A string whose default is empty ("keys": none given) may be written back empty.
   if (o.kind === "string") return o.default === "" ? z.string({ error }) : z.string({ error }).min(1, { error });
   if (o.kind === "enum") return z.enum(o.choices as [string, ...string[]], { error });
+  // A flag gives "A,B", a file a list of strings (or the same string).
+  if (o.kind === "addresses") {
+    return z.union([z.string(), z.array(z.string())], { error }).transform((v, ctx) => {
+      const canonical = canonicalAddresses(v);
+      if (canonical === null) {
+        ctx.addIssue({ code: "custom", message: error });
+        return z.NEVER;
+      }
+      return canonical;
+    });
+  }
   // A flag gives the words, a file a TOML boolean.
   if (o.kind === "bool") return z.union([z.boolean(), z.enum(["true", "false"])], { error }).transform((v) => v === true || v === "true");
   const int = z.int({ error }).min(o.min ?? 0, { error }).max(o.max ?? Number.MAX_SAFE_INTEGER, { error });
@@ -143,10 +154,22 @@ export function printConfig(config: ServeConfig): string {
   for (const o of SERVE_OPTIONS as readonly OptionSpec[]) {
     const value = (config as Record<string, string | number | boolean>)[o.key]!;
     lines.push(`# ${o.help}${o.kind === "string" ? "" : `; ${allowed(o)}`} (default ${o.kind === "size" ? formatSizeValue(Number(o.default)) : JSON.stringify(o.default)})`);
-    lines.push(`${o.key} = ${o.kind === "string" || o.kind === "enum" ? JSON.stringify(value) : o.kind === "size" ? JSON.stringify(formatSizeValue(Number(value))) : String(value)}`);
+    lines.push(`${o.key} = ${tomlValue(o, value)}`);
     lines.push("");
   }
   return lines.join("\n");
+}
+
+function tomlValue(o: OptionSpec, value: string | number | boolean): string {
+  if (o.kind === "string" || o.kind === "enum") return JSON.stringify(value);
+  if (o.kind === "size") return JSON.stringify(formatSizeValue(Number(value)));
+  if (o.kind === "addresses") return JSON.stringify(addressList(String(value)));
+  return String(value);
+}
+
+/** An "addresses" value ("A,B", "" for none) as a list. */
+export function addressList(value: string): string[] {
+  return value === "" ? [] : value.split(",");
 }
 
 /** The server's policy from a configuration (times in ms). */
@@ -186,9 +209,11 @@ export interface ServePlacement {
   openRegistration: boolean;
   /** Cluster keys (docs/SCALING.md): a directory made by 'sis admin init-cluster'; undefined: the data directory's. */
   keys?: string;
+  /** Balancers that send a PROXY header (--proxy-from, PX4); empty: none read. */
+  proxyFrom: string[];
 }
 
 /** What startServer() takes, from a configuration (the caller adds version and log). */
 export function serveOptionsOf(config: ServeConfig): ServePlacement {
-  return { dataDir: config.data, host: config.host, port: config.port, httpHost: config["http-host"], httpPort: config["http-port"], limits: limitsOf(config), database: config.database, blobs: config.blobs, openRegistration: config["open-registration"], ...(config.keys !== "" && { keys: config.keys }) };
+  return { dataDir: config.data, host: config.host, port: config.port, httpHost: config["http-host"], httpPort: config["http-port"], limits: limitsOf(config), database: config.database, blobs: config.blobs, openRegistration: config["open-registration"], proxyFrom: addressList(config["proxy-from"]), ...(config.keys !== "" && { keys: config.keys }) };
 }

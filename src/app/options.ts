@@ -1,9 +1,13 @@
 /** Every option of `sis serve`, once: its key (flag and config-file key), kind, default, range, unit and help; plain data for `--help`. */
 import { MAX_PLAINTEXT_SIZE } from "../crypto/envelope-header.ts";
+import { isIP } from "node:net";
 import { DEFAULT_PORT, PING_INTERVAL_MS } from "../protocol/limits.ts";
 
-/** "flag": a switch, `--key` alone on the command line, `key = true` in a file; "bool": `--key=true|false`. */
-export type OptionKind = "string" | "int" | "size" | "enum" | "bool" | "flag";
+/**
+ * "flag": a switch, `--key` alone on the command line, `key = true` in a file; "bool": `--key=true|false`;
+ * "addresses": IP addresses, `--key A,B` or `key = ["A", "B"]`, held as one canonical comma-separated string ("" for none).
+ */
+export type OptionKind = "string" | "int" | "size" | "enum" | "bool" | "flag" | "addresses";
 
 export interface OptionSpec {
   /** The flag (`--key`) and the key of a `--config` file. */
@@ -38,6 +42,8 @@ export const SERVE_OPTIONS = [
   // 2^48 is the envelope's own bound (ENVELOPE.md H4).
   { key: "max-image-size", kind: "size", default: 100 * 1024 ** 2, min: 1, max: MAX_PLAINTEXT_SIZE, metavar: "SIZE", help: "largest image accepted (its plaintext)" },
   { key: "cert-days", kind: "int", default: 365, min: 1, max: 3650, unit: "days", metavar: "N", help: "lifetime of a user certificate" },
+  // Behind HAProxy (PX4, docs/SCALING.md): only these addresses may send a PROXY header, and they must.
+  { key: "proxy-from", kind: "addresses", default: "", metavar: "ADDR[,ADDR...]", help: "balancer addresses (HAProxy with send-proxy-v2) whose connections start with a PROXY header giving the client's address; a PROXY header from any other address is refused; empty: none read" },
   { key: "max-connections-per-address", kind: "int", default: 256, min: 1, max: 1_000_000, metavar: "N", help: "open connections from one IP address" },
   { key: "idle-timeout", kind: "int", default: 120, min: MIN_IDLE_S, max: 86_400, unit: "seconds", metavar: "S", help: "a connection without a whole frame from its client is closed" },
   { key: "handshake-timeout", kind: "int", default: 10, min: 1, max: 300, unit: "seconds", metavar: "S", help: "time for the TLS handshake plus HELLO" },
@@ -64,7 +70,7 @@ type Spec = (typeof SERVE_OPTIONS)[number];
 export type OptionKey = Spec["key"];
 
 /** The effective configuration of `sis serve`: one value per option, sizes in bytes, times in the option's unit. */
-export type ServeConfig = { -readonly [S in Spec as S["key"]]: S["kind"] extends "string" | "enum" ? string : S["kind"] extends "bool" | "flag" ? boolean : number };
+export type ServeConfig = { -readonly [S in Spec as S["key"]]: S["kind"] extends "string" | "enum" | "addresses" ? string : S["kind"] extends "bool" | "flag" ? boolean : number };
 
 export const DEFAULT_CONFIG: Readonly<ServeConfig> = Object.freeze(Object.fromEntries(SERVE_OPTIONS.map((o) => [o.key, o.default])) as ServeConfig);
 
@@ -92,6 +98,7 @@ export function formatSizeValue(bytes: number): string {
 /** What an option takes, as errors and help say it: "a whole number of seconds from 35 to 86400". */
 export function allowed(o: OptionSpec): string {
   if (o.kind === "string") return "a non-empty string";
+  if (o.kind === "addresses") return "IP addresses separated by commas (a list of strings in a file), such as 10.0.0.2,10.0.0.3, or nothing for none";
   if (o.kind === "enum") return `one of ${(o.choices ?? []).join(", ")}`;
   if (o.kind === "bool" || o.kind === "flag") return "true or false";
   if (o.kind === "size") return `a size in bytes from ${formatSizeValue(o.min ?? 0)} to ${formatSizeValue(o.max ?? Number.MAX_SAFE_INTEGER)}, such as 104857600, 100M or 1G`;
@@ -100,5 +107,32 @@ export function allowed(o: OptionSpec): string {
 
 /** An option's default as help shows it (sizes in their short form). */
 export function shownDefault(o: OptionSpec): string {
+  if (o.kind === "addresses") return o.default === "" ? "none" : String(o.default);
   return o.kind === "size" ? formatSizeValue(Number(o.default)) : String(o.default);
+}
+
+/**
+ * An "addresses" value to its canonical form: each an IPv4 or IPv6 literal (IPv6 compressed and
+ * lower-case, an IPv4-mapped one as its dotted quad: how the listener sees a peer), comma-joined
+ * without duplicates; null when one of them is not an IP address. "" is none.
+ */
+export function canonicalAddresses(given: string | readonly string[]): string | null {
+  const items = (typeof given === "string" ? given.split(",") : given).map((a) => a.trim()).filter((a) => a !== "");
+  const out: string[] = [];
+  for (const item of items) {
+    const v = isIP(item);
+    // A zone (fe80::1%eth0) names no address a PROXY peer could have here.
+    if (v === 0 || item.includes("%")) return null;
+    let a = v === 6 ? new URL(`http://[${item}]/`).hostname.slice(1, -1) : item;
+    const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/.exec(a);
+    if (mapped) a = mapped[1]!;
+    // The URL parser writes a mapped IPv4 address in hex (::ffff:a00:2): back to the dotted quad.
+    const hexMapped = /^::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/.exec(a);
+    if (hexMapped) {
+      const hi = parseInt(hexMapped[1]!, 16), lo = parseInt(hexMapped[2]!, 16);
+      a = `${hi >> 8}.${hi & 255}.${lo >> 8}.${lo & 255}`;
+    }
+    if (!out.includes(a)) out.push(a);
+  }
+  return out.join(",");
 }

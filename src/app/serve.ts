@@ -2,14 +2,14 @@
 import { join } from "node:path";
 import { createHttpApp } from "../http/app.ts";
 import { unwrapKey } from "../crypto/index.ts";
-import { toPem } from "../pki/index.ts";
+import { certInfo, toPem } from "../pki/index.ts";
 import type { ServerContext, ServerLimits } from "../server/context.ts";
 import { ContentKeyCache } from "../server/content-key-cache.ts";
 import { CrlCache } from "../server/crl-cache.ts";
 import { DATA_FILES, openDataDir, type ServerKeys } from "../server/data-dir.ts";
 import { openClusterKeys, readClusterTls } from "../server/cluster-keys.ts";
 import { Hub } from "../server/hub.ts";
-import { assertCanListen, listenOrExplain, reachableHosts } from "../server/listen-address.ts";
+import { assertCanListen, listenOrExplain, listenOrExplainAsync, reachableHosts } from "../server/listen-address.ts";
 import { rateLimited } from "../server/log-limiter.ts";
 import { createLogger, type Logger } from "../server/logger.ts";
 import { MemoryNotifier } from "../server/memory-notifier.ts";
@@ -18,6 +18,8 @@ import { Semaphore } from "../server/semaphore.ts";
 import { PostLimiter } from "../server/post-limits.ts";
 import { LoginThrottle } from "../server/throttle.ts";
 import { startTlsRenewal } from "../server/tls-renewal.ts";
+import { startOrphanSweep, type OrphanSweep } from "../server/orphan-sweep.ts";
+import { ProcessLocks } from "../server/process-locks.ts";
 import { startProtocolServer } from "../server/tls-server.ts";
 import type { BlobStore, Notifier, Store } from "../server/ports.ts";
 import { stampStoredImages } from "../server/timestamp.ts";
@@ -54,6 +56,8 @@ export interface ServeOptions {
   blobs?: string;
   /** Cluster keys made by `sis admin init-cluster`: loaded, never created (docs/SCALING.md). */
   keys?: string;
+  /** Balancer addresses that send a PROXY header (--proxy-from, PX4); none: no header is read. */
+  proxyFrom?: readonly string[];
 }
 
 /**
@@ -102,9 +106,10 @@ async function openBlobs(dataDir: string, s3: S3BlobStoreOptions | null, store: 
 }
 
 /** The metadata store and the fan-out: SQLite with in-process notification, or PostgreSQL with the cross-node doorbell. */
-async function openStore(dataDir: string, database: string | undefined): Promise<{ store: Store; notifier: Notifier; doorbell: PostgresNotifier | null }> {
+async function openStore(dataDir: string, database: string | undefined): Promise<{ store: Store; notifier: Notifier; doorbell: PostgresNotifier | null; throttle: LoginThrottle; postgres: PostgresStore | null }> {
   const url = postgresUrl(database);
-  if (url === null) return { store: SqliteStore.open(join(dataDir, DATA_FILES.database)), notifier: new MemoryNotifier(), doorbell: null };
+  // One node on SQLite: the throttle counts in memory; on PostgreSQL every node counts into the database (ST10).
+  if (url === null) return { store: SqliteStore.open(join(dataDir, DATA_FILES.database)), notifier: new MemoryNotifier(), doorbell: null, throttle: new LoginThrottle(), postgres: null };
   const where = new URL(url);
   const store = await PostgresStore.open(url, { applicationName: "sis-serve" }).catch((error: unknown) => {
     // No password in the message: the URL holds none (postgresUrl), and only host, port and database are named.
@@ -113,7 +118,7 @@ async function openStore(dataDir: string, database: string | undefined): Promise
   });
   try {
     const doorbell = await PostgresNotifier.start({ url, store, startAfter: await store.highestSeq(), applicationName: "sis-serve-listen" });
-    return { store, notifier: doorbell, doorbell };
+    return { store, notifier: doorbell, doorbell, throttle: new LoginThrottle(Date.now, store), postgres: store };
   } catch (error) {
     await store.close();
     throw error;
@@ -140,6 +145,17 @@ export interface RunningServer {
   stop(): Promise<void>;
 }
 
+/**
+ * How often a node tries the S3 orphan sweep while running (S3-3). Orphans come only from a node
+ * that died between its object's commit and its row's, so they are rare; each sweep lists the
+ * whole prefix (one request per 1,000 objects). An hour keeps an orphan at most about the minimum
+ * orphan age plus an hour, at 24 listings a day for the cluster: the lock lets one node run it.
+ */
+export const ORPHAN_SWEEP_EVERY_MS = 60 * 60 * 1000;
+
+/** The TSA certificate's renewal window of a single node (data-dir.ts, T1): in cluster mode a warning at start. */
+const TSA_WARN_BEFORE_MS = 30 * 24 * 3600 * 1000;
+
 /** Argon2id uses 64 MiB per run: at most two at once on this machine's two cores. */
 const PASSWORD_PERMITS = 2;
 const PASSWORD_QUEUE = 64;
@@ -157,7 +173,11 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
   const limits = withDefaults(opts.limits ?? {});
   const keysDir = clusterKeysDir(opts);
   const keys: ServerKeys = keysDir !== null ? await openClusterKeys(keysDir) : await openDataDir(opts.dataDir, hosts, { tlsCertDays: limits.tlsCertDays });
-  const { store, notifier, doorbell } = await openStore(opts.dataDir, opts.database);
+  // T1 in cluster mode: a node never replaces the TSA certificate itself; the operator does, with init-cluster --renew-tls.
+  if (keysDir !== null && certInfo(keys.tsa.certDer).notAfter - Date.now() < TSA_WARN_BEFORE_MS) {
+    log.warn("the cluster's time-stamping certificate ends within 30 days; run 'sis admin init-cluster --renew-tls --out DIR' and copy tsa.pem and tsa.key to every node, then restart them", { keys: keysDir, notAfter: new Date(certInfo(keys.tsa.certDer).notAfter).toISOString() });
+  }
+  const { store, notifier, doorbell, throttle, postgres } = await openStore(opts.dataDir, opts.database);
   // Start-up recovery: blobs without a committed record were never acknowledged (by age only on S3).
   let blobs: BlobStore;
   try {
@@ -183,7 +203,7 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
     contentKeys: new ContentKeyCache((wrapped) => unwrapKey(wrapped, keys.storageKeyPkcs8)),
     crl: new CrlCache(keys.ca, store),
     hub: new Hub(notifier),
-    throttle: new LoginThrottle(),
+    throttle,
     passwordWork: new Semaphore(PASSWORD_PERMITS, PASSWORD_QUEUE),
     metrics,
     log,
@@ -194,10 +214,11 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
     openRegistration: opts.openRegistration ?? false,
   };
 
-  const protocol = listenOrExplain(opts.host, opts.port, "--port", () => startProtocolServer(ctx, {
+  const protocol = await listenOrExplainAsync(opts.host, opts.port, "--port", () => startProtocolServer(ctx, {
     hostname: opts.host,
     port: opts.port,
     tls: { certPem: keys.tls.certPem, keyPem: keys.tls.keyPem, caPem: keys.caPem },
+    proxyFrom: opts.proxyFrom ?? [],
   }));
 
   let http: ReturnType<typeof Bun.serve> | null = null;
@@ -245,6 +266,10 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
   // Unwrapped content keys leave memory when they expire, not only at the next download.
   const keySweeper = setInterval(() => ctx.contentKeys.sweep(), 10_000);
   keySweeper.unref();
+  // S3-3 while running: on the node holding the cluster-wide lock (PostgreSQL), by age as at start.
+  const orphanSweep: OrphanSweep | null = blobs instanceof S3BlobStore
+    ? startOrphanSweep({ blobs, store, locks: postgres ?? new ProcessLocks(), intervalMs: ORPHAN_SWEEP_EVERY_MS, log })
+    : null;
 
   const running: RunningServer = {
     port: protocol.port,
@@ -270,12 +295,13 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
       await http?.stop(true);
       ctx.hub.close();
       clearInterval(keySweeper);
+      orphanSweep?.stop();
       ctx.contentKeys.clear();
       await doorbell?.close();
       await store.close();
     },
   };
-  log.info("server started", { version: opts.version, port: protocol.port, httpPort: http?.port ?? null, data: opts.dataDir, ...(keysDir !== null && { keys: keysDir }), caFingerprint: keys.ca.fingerprint });
+  log.info("server started", { version: opts.version, port: protocol.port, httpPort: http?.port ?? null, data: opts.dataDir, ...(keysDir !== null && { keys: keysDir }), caFingerprint: keys.ca.fingerprint, ...(opts.proxyFrom?.length ? { proxyFrom: opts.proxyFrom.join(",") } : {}) });
   return running;
 }
 

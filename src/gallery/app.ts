@@ -38,6 +38,14 @@ const LOOPBACK_HOSTS = new Set(["127.0.0.1", "localhost", "[::1]"]);
 
 /** Bun closes a connection that is quiet for 10 s; a comment line keeps the event stream open. */
 const HEARTBEAT_MS = 5_000;
+
+/**
+ * The gallery server's idle timeout, in seconds (Bun's maximum). Previews are made one at a
+ * time (thumbnails.ts), so on the first visit of a large album the last grid preview waits
+ * for every one before it: with Bun's default of 10 s it was cut off and the browser showed
+ * a broken image (seen in CI: 8 previews on a busy machine).
+ */
+export const GALLERY_IDLE_TIMEOUT_S = 255;
 const READ_CHUNK = 256 * 1024;
 
 function fileStream(handle: FileHandle, size: number): ReadableStream<Uint8Array> {

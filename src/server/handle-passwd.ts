@@ -11,7 +11,7 @@ export async function handlePasswd(ctx: ServerContext, peer: Peer, message: Clie
   const weak = passwordProblem(next);
   if (weak) throw new ProtocolError("WEAK_PASSWORD", weak);
   // Per certificate (M15): only this device's own failures delay it.
-  const wait = ctx.throttle.passwdRetryAfter(identity.serial);
+  const wait = await ctx.throttle.passwdRetryAfter(identity.serial);
   if (wait > 0) throw new ProtocolError("THROTTLED", `too many wrong current passwords; wait ${wait} s and try again`, wait);
   const done = await ctx.passwordWork.run(async () => {
     const user = await ctx.store.findUser(identity.username);
@@ -22,7 +22,7 @@ export async function handlePasswd(ctx: ServerContext, peer: Peer, message: Clie
   });
   if (!done) throw new ProtocolError("BUSY", "the server is busy; try again in a few seconds");
   if (done === "gone") throw new ProtocolError("CERT_REVOKED", "your account no longer exists on this server");
-  ctx.throttle.passwdResult(identity.serial, done === "changed");
+  await ctx.throttle.passwdResult(identity.serial, done === "changed");
   if (done === "wrong") {
     ctx.log.info("password change refused", { user: identity.username, serial: identity.serial, address: peer.address });
     throw new ProtocolError("AUTH_FAILED", "the current password is wrong");

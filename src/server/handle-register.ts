@@ -19,7 +19,7 @@ export async function handleRegister(ctx: ServerContext, peer: Peer, message: Cl
   const weak = passwordProblem(password);
   if (weak) throw new ProtocolError("WEAK_PASSWORD", weak);
 
-  const wait = ctx.throttle.retryAfter(username, peer.address);
+  const wait = await ctx.throttle.retryAfter(username, peer.address);
   if (wait > 0) throw new ProtocolError("THROTTLED", `too many failed attempts; wait ${wait} s and try again`, wait);
 
   const csrDer = fromBase64(message.csr);
@@ -34,13 +34,13 @@ export async function handleRegister(ctx: ServerContext, peer: Peer, message: Cl
   const outcome = await ctx.passwordWork.run(() => authenticateMember(ctx, username, password, message.invitation, authenticate));
   if (!outcome) throw new ProtocolError("BUSY", "the server is busy; try again in a few seconds");
   if ("failed" in outcome) {
-    ctx.throttle.recordFailure(username, peer.address);
+    await ctx.throttle.recordFailure(username, peer.address);
     ctx.metrics.loginsFailed++;
     ctx.log.info("login failed", { user: username, address: peer.address });
     // One answer for every failed login (P16): the same code and the same words.
     throw new ProtocolError("AUTH_FAILED", "wrong username or password");
   }
-  ctx.throttle.recordSuccess(username);
+  await ctx.throttle.recordSuccess(username);
 
   let issued;
   try {

@@ -72,3 +72,12 @@ export function listenOrExplain<T>(host: string, port: number, flag: string, lis
     throw new ListenError(listenReason(error, host, port, flag));
   }
 }
+
+/** listenOrExplain for a listen that settles later (node:net reports EADDRINUSE as an event). */
+export async function listenOrExplainAsync<T>(host: string, port: number, flag: string, listen: () => Promise<T>): Promise<T> {
+  try {
+    return await listen();
+  } catch (error) {
+    throw new ListenError(listenReason(error, host, port, flag));
+  }
+}

@@ -45,6 +45,15 @@
  *      exactly, so every node serves the same CRL. (SQLite, one node: the
  *      lock is the process's, per file; the number check holds across
  *      processes.)
+ * ST10 throttleFailure() counts each key once per call, atomically, for
+ *      every process sharing the counters (nodes on one database throttle
+ *      at one node's count); a key whose last failure is `forgetAfterMs` or
+ *      more before `at` starts again from one; throttleEntries() reads what
+ *      every process recorded.
+ * ST11 tryExclusive(name) runs its task only while this process holds the
+ *      lock `name` for every process sharing the data, and resolves to null
+ *      at once, without running it, while another one holds it; the lock is
+ *      released when the task ends (also when it throws).
  *
  * The server keeps its own rule on top: one request per connection at a time
  * (session.ts), so a handler may await the store without another request of
@@ -299,6 +308,27 @@ export interface CrlStore {
    * would not grow, and changes nothing then.
    */
   replaceCrl(sign: (stored: StoredCrl | null) => Promise<StoredCrl | null>): Promise<StoredCrl>;
+}
+
+/** One login-throttle key's failures and the time of its last one (P17, M15). */
+export interface ThrottleEntry {
+  failures: number;
+  last: Millis;
+}
+
+/** The login throttle's counters (ST10): in memory for one node, in the database for several. */
+export interface ThrottleCounters {
+  /** The entries of the keys that have one (a key without failures is absent). */
+  throttleEntries(keys: readonly string[]): Promise<Map<string, ThrottleEntry>>;
+  /** One more failure for each key, at `at`; a key last failed `forgetAfterMs` or more before starts again from one. */
+  throttleFailure(keys: readonly string[], at: Millis, forgetAfterMs: Millis): Promise<void>;
+  /** Forgets a key (a success). */
+  throttleClear(key: string): Promise<void>;
+}
+
+/** Cluster-wide locks for work one node at a time does (ST11): the periodic S3 orphan sweep. */
+export interface ExclusiveLocks {
+  tryExclusive<T>(name: string, task: () => Promise<T>): Promise<{ value: T } | null>;
 }
 
 export interface Store extends UserStore, CertStore, ImageStore, DeviceStore, MembershipStore, CrlStore {

@@ -1,5 +1,7 @@
 /**
- * A TLS listener that takes a PROXY protocol header from trusted balancers first (spike, docs/SCALING.md).
+ * A TLS listener that takes a PROXY protocol header from trusted balancers first
+ * (docs/SCALING.md); `sis serve --proxy-from` runs its protocol port on it
+ * (src/server/proxied-transport.ts).
  *
  * Why node:net + node:tls: the header arrives before the ClientHello, often
  * in the same TCP segment. Bun.listen({ tls }) expects the ClientHello at
@@ -26,23 +28,38 @@ export interface ClientAddress {
   proxied: boolean;
 }
 
+/** Why a connection was refused before TLS: stable words for a rate-limited log (PX4). */
+export type ProxyRefusal = "forged" | "missing" | "timeout";
+
 export interface ProxyTlsOptions {
   host: string;
   port: number;
-  /** Addresses (as the socket reports them) allowed to send a PROXY header. */
+  /** Addresses (as the socket reports them, IPv4-mapped IPv6 as a dotted quad) allowed to send a PROXY header. */
   balancers: ReadonlySet<string>;
   key: string;
   cert: string;
-  /** CA for client certificates; with it, a client certificate is required. */
+  /** CA for client certificates; with it alone, a client certificate is required. */
   ca?: string;
+  /** Ask for a client certificate (default: when `ca` is given). */
+  requestCert?: boolean;
+  /** Refuse a client without a valid certificate in TLS itself (default: when `ca` is given). */
+  rejectUnauthorized?: boolean;
   headerTimeoutMs?: number;
-  onSecure(socket: tls.TLSSocket, client: ClientAddress): void;
-  /** Why a connection was refused before TLS (for the log and the tests). */
-  onRefused?(reason: string, from: string): void;
+  /** The TLS socket, as soon as the header has been accepted (before the handshake). */
+  onTls?(socket: tls.TLSSocket, client: ClientAddress): void;
+  /** The handshake completed. */
+  onSecure?(socket: tls.TLSSocket, client: ClientAddress): void;
+  /** Why a connection was refused before TLS (for the log and the tests); `kind` is stable, `reason` may carry details. */
+  onRefused?(reason: string, from: string, kind: ProxyRefusal): void;
 }
 
 export interface ProxyTlsListener {
   readonly port: number;
+  /** RN8: new connections use this certificate from now on; open ones keep theirs. */
+  setSecureContext(o: { key: string; cert: string; ca?: string }): void;
+  /** Accepts no new connection; open ones stay (a shutdown drains them, O1). */
+  stopAccepting(): void;
+  /** Stops accepting and destroys every connection. */
   close(): Promise<void>;
 }
 
@@ -56,28 +73,45 @@ function plain(address: string | undefined): string {
 }
 
 export async function listenProxiedTls(o: ProxyTlsOptions): Promise<ProxyTlsListener> {
-  const context = tls.createSecureContext({ key: o.key, cert: o.cert, ...(o.ca ? { ca: o.ca } : {}), minVersion: "TLSv1.3" });
+  const contextOf = (m: { key: string; cert: string; ca?: string }) =>
+    tls.createSecureContext({ key: m.key, cert: m.cert, ...(m.ca ? { ca: m.ca } : {}), minVersion: "TLSv1.3" });
+  let context = contextOf(o);
+  const requestCert = o.requestCert ?? !!o.ca;
+  const rejectUnauthorized = o.rejectUnauthorized ?? !!o.ca;
   const timeout = o.headerTimeoutMs ?? 5000;
+  /**
+   * Every connection, raw until its header is read, then its TLS socket: Bun's TLSSocket takes
+   * the raw socket over (that one reports closed), so close() must end the TLS socket itself.
+   */
   const sockets = new Set<net.Socket>();
+  let accepting = true;
 
   const startTls = (sock: net.Socket, rest: Uint8Array, client: ClientAddress) => {
     if (rest.byteLength > 0) sock.unshift(Buffer.from(rest));
-    const secure = new tls.TLSSocket(sock, { isServer: true, secureContext: context, requestCert: !!o.ca, rejectUnauthorized: !!o.ca });
+    const secure = new tls.TLSSocket(sock, { isServer: true, secureContext: context, requestCert, rejectUnauthorized });
+    sockets.add(secure);
+    secure.once("close", () => sockets.delete(secure));
     secure.on("error", () => secure.destroy());
-    secure.once("secure", () => o.onSecure(secure, client));
+    o.onTls?.(secure, client);
+    secure.once("secure", () => o.onSecure?.(secure, client));
   };
 
   const server = net.createServer((sock) => {
+    // A connection accepted just as the listener stopped (close() does not cut those).
+    if (!accepting) return void sock.destroy();
+    // No address: the peer reset before we looked (HAProxy's own probes do). Nothing to decide or log.
+    if (!sock.remoteAddress) return void sock.destroy();
     sockets.add(sock);
     sock.once("close", () => sockets.delete(sock));
     const from = plain(sock.remoteAddress);
     const fromBalancer = o.balancers.has(from);
     let buffered: Buffer = Buffer.alloc(0);
-    const refuse = (reason: string) => {
-      o.onRefused?.(reason, from);
+    const refuse = (reason: string, kind: ProxyRefusal) => {
+      o.onRefused?.(reason, from, kind);
       sock.destroy();
     };
-    const timer = setTimeout(() => refuse(`no PROXY header within ${timeout} ms`), timeout);
+    // A balancer's whole header, or anyone else's first byte (which decides at once), must come within it.
+    const timer = setTimeout(() => refuse(`no PROXY header within ${timeout} ms`, "timeout"), timeout);
     const onData = (chunk: Buffer) => {
       buffered = buffered.byteLength === 0 ? chunk : Buffer.concat([buffered, chunk]);
       if (!fromBalancer) {
@@ -89,7 +123,7 @@ export async function listenProxiedTls(o: ProxyTlsOptions): Promise<ProxyTlsList
         };
         if (first === V2_FIRST || first === V1_FIRST) {
           finish();
-          return refuse("a PROXY header from an address that is not a balancer");
+          return refuse("a PROXY header from an address that is not a balancer", "forged");
         }
         finish();
         return startTls(sock, buffered, { address: from, port: sock.remotePort ?? 0, proxied: false });
@@ -99,7 +133,7 @@ export async function listenProxiedTls(o: ProxyTlsOptions): Promise<ProxyTlsList
       clearTimeout(timer);
       sock.off("data", onData);
       sock.pause();
-      if (parsed.kind === "invalid") return refuse(`a balancer sent no valid PROXY header: ${parsed.reason}`);
+      if (parsed.kind === "invalid") return refuse(`a balancer sent no valid PROXY header: ${parsed.reason}`, "missing");
       const client: ClientAddress = parsed.source
         ? { address: parsed.source.address, port: parsed.source.port, proxied: true }
         : { address: from, port: sock.remotePort ?? 0, proxied: false };
@@ -113,11 +147,20 @@ export async function listenProxiedTls(o: ProxyTlsOptions): Promise<ProxyTlsList
     server.once("error", reject);
     server.listen(o.port, o.host, () => resolve());
   });
+  const stopAccepting = () => {
+    if (!accepting) return;
+    accepting = false;
+    server.close();
+  };
+  const closed = new Promise<void>((resolve) => server.once("close", () => resolve()));
   return {
     port: (server.address() as net.AddressInfo).port,
-    close: () => new Promise<void>((resolve) => {
+    setSecureContext: (m) => void (context = contextOf(m)),
+    stopAccepting,
+    close: async () => {
+      stopAccepting();
       for (const s of sockets) s.destroy();
-      server.close(() => resolve());
-    }),
+      await closed;
+    },
   };
 }

@@ -1,77 +1,61 @@
 /** Login back-off (P17, M15): exponential delay after repeated failures, per username and per address for REGISTER, per certificate for PASSWD. */
 
+import type { ThrottleCounters, ThrottleEntry } from "./ports.ts";
+import { MemoryThrottleCounters } from "./throttle-memory.ts";
+
 const USER_THRESHOLD = 3;
 const ADDRESS_THRESHOLD = 10;
 const MAX_DELAY_S = 900;
-/** Forget a key this long after its last failure, so the table cannot grow without bound. */
-const FORGET_AFTER_MS = 2 * MAX_DELAY_S * 1000;
-const MAX_ENTRIES = 100_000;
+/** Forget a key this long after its last failure, so the counters cannot grow without bound. */
+export const FORGET_AFTER_MS = 2 * MAX_DELAY_S * 1000;
 
-interface Entry {
-  failures: number;
-  last: number;
-}
-
+/**
+ * The policy (thresholds, exponential back-off, cap) over counters kept elsewhere: in this
+ * process for one node, in the database for several (ports.ts ST10), so wrong passwords spread
+ * over the nodes are throttled at the count one node would throttle them at.
+ */
 export class LoginThrottle {
-  private readonly entries = new Map<string, Entry>();
-
-  constructor(private readonly now: () => number = Date.now) {}
+  constructor(
+    private readonly now: () => number = Date.now,
+    private readonly counters: ThrottleCounters = new MemoryThrottleCounters(),
+  ) {}
 
   /** Seconds to wait before another attempt is allowed, or 0. */
-  retryAfter(username: string, address: string): number {
-    return Math.max(this.wait(`u:${username}`, USER_THRESHOLD), this.wait(`a:${addressPrefix(address)}`, ADDRESS_THRESHOLD));
+  async retryAfter(username: string, address: string): Promise<number> {
+    const user = `u:${username}`;
+    const net = `a:${addressPrefix(address)}`;
+    const entries = await this.counters.throttleEntries([user, net]);
+    return Math.max(this.wait(entries.get(user), USER_THRESHOLD), this.wait(entries.get(net), ADDRESS_THRESHOLD));
   }
 
-  recordFailure(username: string, address: string): void {
-    this.bump(`u:${username}`);
-    this.bump(`a:${addressPrefix(address)}`);
+  recordFailure(username: string, address: string): Promise<void> {
+    return this.counters.throttleFailure([`u:${username}`, `a:${addressPrefix(address)}`], this.now(), FORGET_AFTER_MS);
   }
 
-  recordSuccess(username: string): void {
-    this.entries.delete(`u:${username}`);
+  recordSuccess(username: string): Promise<void> {
+    return this.counters.throttleClear(`u:${username}`);
   }
 
   // Membership (M15): PASSWD is throttled per certificate, never per username,
   // so a stranger's guesses at REGISTER do not block a device's own requests.
   /** Seconds to wait before PASSWD on the certificate `serial` may try again, or 0. */
-  passwdRetryAfter(serial: string): number {
-    return this.wait(`c:${serial}`, USER_THRESHOLD);
+  async passwdRetryAfter(serial: string): Promise<number> {
+    const key = `c:${serial}`;
+    return this.wait((await this.counters.throttleEntries([key])).get(key), USER_THRESHOLD);
   }
 
-  passwdResult(serial: string, ok: boolean): void {
-    if (ok) this.entries.delete(`c:${serial}`);
-    else this.bump(`c:${serial}`);
+  passwdResult(serial: string, ok: boolean): Promise<void> {
+    return ok ? this.counters.throttleClear(`c:${serial}`) : this.counters.throttleFailure([`c:${serial}`], this.now(), FORGET_AFTER_MS);
   }
 
-  private wait(key: string, threshold: number): number {
-    const entry = this.entries.get(key);
+  private wait(entry: ThrottleEntry | undefined, threshold: number): number {
     if (!entry || entry.failures < threshold) return 0;
-    const delay = Math.min(2 ** (entry.failures - threshold), MAX_DELAY_S);
-    const left = entry.last + delay * 1000 - this.now();
-    return left > 0 ? Math.ceil(left / 1000) : 0;
-  }
-
-  private bump(key: string): void {
     const now = this.now();
-    const entry = this.entries.get(key);
-    if (entry && now - entry.last < FORGET_AFTER_MS) {
-      entry.failures++;
-      entry.last = now;
-      return;
-    }
-    if (this.entries.size >= MAX_ENTRIES) this.prune(now);
-    this.entries.set(key, { failures: 1, last: now });
-  }
-
-  private prune(now: number): void {
-    for (const [key, entry] of this.entries) {
-      if (now - entry.last >= FORGET_AFTER_MS) this.entries.delete(key);
-    }
-    // Still full: drop the oldest; Map iterates in insertion order.
-    for (const key of this.entries.keys()) {
-      if (this.entries.size < MAX_ENTRIES) break;
-      this.entries.delete(key);
-    }
+    // A forgotten entry waits for nothing, also where the counters prune lazily.
+    if (now - entry.last >= FORGET_AFTER_MS) return 0;
+    const delay = Math.min(2 ** (entry.failures - threshold), MAX_DELAY_S);
+    const left = entry.last + delay * 1000 - now;
+    return left > 0 ? Math.ceil(left / 1000) : 0;
   }
 }
 

@@ -106,6 +106,16 @@ export const PG_MIGRATIONS: readonly string[] = [
     der                BYTEA  NOT NULL
   );
   `,
+  // 4 (several nodes, issue 16): the login throttle's counters, one row per key (ports.ts ST10), so
+  // wrong passwords spread over the nodes count together. SQLite (one node) keeps them in memory.
+  `
+  CREATE TABLE throttle (
+    key          TEXT COLLATE "C" PRIMARY KEY,
+    failures     INTEGER NOT NULL,
+    last_failure BIGINT  NOT NULL
+  );
+  CREATE INDEX throttle_last ON throttle(last_failure);
+  `,
 ];
 
 export const PG_SCHEMA_VERSION = PG_MIGRATIONS.length;

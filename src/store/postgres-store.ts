@@ -2,7 +2,7 @@
 import { SQL } from "bun";
 import {
   type CertRecord, type DeviceRecord, type ImageQuery, type ImageRecord, type InvitationRecord, type InvitationRefusal, type LinkOutcome,
-  type Millis, type NewCert, type NewImage, type NewInvitation, type RevocationDetail, type Store, StoreConflictError, type StoredCrl, type UserRecord,
+  type Millis, type NewCert, type NewImage, type NewInvitation, type RevocationDetail, type Store, StoreConflictError, type StoredCrl, type ThrottleCounters, type ThrottleEntry, type ExclusiveLocks, type UserRecord,
   type UserSummary,
 } from "../server/ports.ts";
 import { canonicalSerial } from "../encoding/serial.ts";
@@ -10,6 +10,8 @@ import { migratePostgres } from "./postgres-migrations.ts";
 import * as m from "./postgres-membership.ts";
 import * as q from "./postgres-statements.ts";
 import { replaceCrlTx, storedCrl } from "./postgres-crl.ts";
+import { PostgresThrottle } from "./postgres-throttle.ts";
+import { tryExclusive } from "./postgres-lock.ts";
 
 const IMAGE_ID = /^[0-9a-f]{32}$/;
 
@@ -44,13 +46,15 @@ export interface PostgresStoreOptions {
 
 const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
 
-export class PostgresStore implements Store {
+export class PostgresStore implements Store, ThrottleCounters, ExclusiveLocks {
   readonly #sql: SQL;
   readonly #retryForMs: number;
+  readonly #throttle: PostgresThrottle;
 
   private constructor(sql: SQL, retryForMs: number) {
     this.#sql = sql;
     this.#retryForMs = retryForMs;
+    this.#throttle = new PostgresThrottle(() => this.#sql);
   }
 
   /**
@@ -293,6 +297,16 @@ export class PostgresStore implements Store {
   replaceCrl(sign: (stored: StoredCrl | null) => Promise<StoredCrl | null>): Promise<StoredCrl> {
     return this.#retry(() => this.#sql.begin((tx) => replaceCrlTx(tx, sign)));
   }
+
+  // --- the login throttle's counters (ST10): src/store/postgres-throttle.ts ----
+
+  throttleEntries(keys: readonly string[]): Promise<Map<string, ThrottleEntry>> { return this.#retry(() => this.#throttle.entries(keys)); }
+  /** Not repeated after a lost connection: a repeat could count a failure twice; the caller sees the error. */
+  throttleFailure(keys: readonly string[], at: Millis, forgetAfterMs: Millis): Promise<void> { return this.#throttle.failure(keys, at, forgetAfterMs); }
+  throttleClear(key: string): Promise<void> { return this.#retry(() => this.#throttle.clear(key)); }
+
+  /** ST11: one node at a time (the periodic S3 orphan sweep); src/store/postgres-lock.ts. Not retried: null means another holds it. */
+  tryExclusive<T>(name: string, task: () => Promise<T>): Promise<{ value: T } | null> { return tryExclusive(this.#sql, name, task); }
 
   /** The highest seq ever handed out (committed): where a node's doorbell starts. */
   async highestSeq(): Promise<number> {

@@ -5,7 +5,7 @@ import { afterAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { COMMAND_HELP } from "../../cli/help.ts";
-import { DEFAULT_LIMITS, FlagError, keyLine, limitsOf, loadConfig, parseFlags, printConfig } from "../../src/app/config.ts";
+import { DEFAULT_LIMITS, FlagError, keyLine, limitsOf, loadConfig, parseFlags, printConfig, serveOptionsOf } from "../../src/app/config.ts";
 import { DEFAULT_CONFIG, SERVE_OPTIONS, type ServeConfig } from "../../src/app/options.ts";
 import { startServer } from "../../src/app/serve.ts";
 import { ClientError } from "../../src/client/errors.ts";
@@ -53,6 +53,7 @@ blobs = "s3://sis-blobs/images/?endpoint=https://s3.example"
 keys = "/srv/sis-keys"
 max-image-size = "5M"
 cert-days = 30
+proxy-from = ["10.0.0.2", "2001:DB8:0::7"]
 max-connections-per-address = 7
 idle-timeout = 300
 handshake-timeout = 20
@@ -82,6 +83,7 @@ const EVERY_VALUE: ServeConfig = {
   keys: "/srv/sis-keys",
   "max-image-size": 5 * 1024 * 1024,
   "cert-days": 30,
+  "proxy-from": "10.0.0.2,2001:db8::7",
   "max-connections-per-address": 7,
   "idle-timeout": 300,
   "handshake-timeout": 20,
@@ -211,6 +213,7 @@ describe("the table is the behaviour", () => {
       keys: "",
       "max-image-size": 100 * 1024 * 1024,
       "cert-days": 365,
+      "proxy-from": "",
       "max-connections-per-address": 256,
       "idle-timeout": 120,
       "handshake-timeout": 10,
@@ -295,5 +298,23 @@ describe("--open-registration, a switch (M6)", () => {
     writeFileSync(bad, 'port = 1\nopen-registration = "yes"\n');
     expect(() => loadConfig({ file: bad, cwd: root })).toThrow(/line 2: key "open-registration": takes true or false/);
     expect(printConfig(loadConfig({ cwd: root }))).toContain("\nopen-registration = false\n");
+  });
+});
+
+describe("--proxy-from, the balancers that send a PROXY header (PX4)", () => {
+  test("none by default; a flag takes A,B, a file a list; each must be an IP address; serveOptionsOf gives the list", () => {
+    expect(DEFAULT_CONFIG["proxy-from"]).toBe("");
+    expect(serveOptionsOf(loadConfig({ cwd: root })).proxyFrom).toEqual([]);
+    expect(parseFlags({ "proxy-from": "10.0.0.2, 10.0.0.3,10.0.0.2" })).toEqual({ "proxy-from": "10.0.0.2,10.0.0.3" });
+    // How the listener sees a peer: an IPv4-mapped address as its dotted quad, IPv6 compressed.
+    expect(parseFlags({ "proxy-from": "::ffff:10.0.0.9,0:0:0:0:0:0:0:1" })).toEqual({ "proxy-from": "10.0.0.9,::1" });
+    expect(() => parseFlags({ "proxy-from": "10.0.0.2,haproxy.local" })).toThrow(new FlagError("--proxy-from takes IP addresses separated by commas (a list of strings in a file), such as 10.0.0.2,10.0.0.3, or nothing for none"));
+    expect(() => parseFlags({ "proxy-from": "10.0.0.0/24" })).toThrow(FlagError);
+    expect(() => parseFlags({ "proxy-from": "fe80::1%eth0" })).toThrow(FlagError);
+    expect(serveOptionsOf(loadConfig({ file: file('proxy-from = ["10.0.0.2", "10.0.0.3"]\n'), cwd: root })).proxyFrom).toEqual(["10.0.0.2", "10.0.0.3"]);
+    expect(refusal('port = 1\nproxy-from = ["10.0.0.2", 7]\n').message).toMatch(/line 2: key "proxy-from": takes IP addresses separated by commas/);
+    expect(refusal('proxy-from = ["10.0.0.300"]\n').message).toMatch(/line 1: key "proxy-from": takes IP addresses/);
+    expect(printConfig(loadConfig({ cwd: root }))).toContain("\nproxy-from = []\n");
+    expect(printConfig(loadConfig({ flags: { "proxy-from": "10.0.0.2,::1" }, cwd: root }))).toContain('\nproxy-from = ["10.0.0.2","::1"]\n');
   });
 });

@@ -13,7 +13,7 @@ import { spawnSync } from "node:child_process";
 import jpeg from "jpeg-js";
 import { Home } from "../../src/client/home.ts";
 import { WatchHeartbeat } from "../../src/client/watch-live.ts";
-import { createGalleryApp } from "../../src/gallery/app.ts";
+import { createGalleryApp, GALLERY_IDLE_TIMEOUT_S } from "../../src/gallery/app.ts";
 import { sniffImageType } from "../../src/image/sniff.ts";
 import { newGalleryToken } from "../../src/gallery/token.ts";
 import { startGalleryFixture } from "./fixture.ts";
@@ -26,7 +26,9 @@ const LAUNCH = {
 };
 const ARTIFACTS = join(import.meta.dir, "../../test-artifacts");
 /** Starting the server, registering two users and launching Chromium take seconds, not the default 5. */
-const BROWSER_TEST_TIMEOUT_MS = 90_000;
+const BROWSER_TEST_TIMEOUT_MS = 150_000;
+/** Playwright's own 30 s per wait is too short on a busy two-core machine: previews are made one at a time. */
+const WAIT_MS = 60_000;
 const VERIFIED = "verified (CA chain; revocation checked when saved)";
 
 test("the gallery page shows the saved images with honest marks, and a newly saved image appears without a reload", async () => {
@@ -40,13 +42,14 @@ test("the gallery page shows the saved images with honest marks, and a newly sav
 
   const token = newGalleryToken();
   const app = createGalleryApp({ dir: fx.dir, caDer: fx.caDer, token });
-  const server = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: app.fetch });
+  const server = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: app.fetch, idleTimeout: GALLERY_IDLE_TIMEOUT_S });
   const browser = await chromium.launch({
     executablePath: CHROMIUM,
     args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--no-first-run"],
   });
   try {
     const page = await browser.newPage({ viewport: { width: 1180, height: 820 } });
+    page.setDefaultTimeout(WAIT_MS);
     const problems: string[] = [];
     page.on("console", (m) => void (m.type() === "error" && problems.push(m.text())));
     page.on("pageerror", (e) => void problems.push(e.message));
@@ -136,10 +139,11 @@ test("the grid loads previews, not originals; a portrait stands upright; a click
   await heartbeat.start();
   heartbeat.imageSaved();
   const token = newGalleryToken();
-  const server = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: createGalleryApp({ dir: fx.dir, caDer: fx.caDer, token, homeDir }).fetch });
+  const server = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: createGalleryApp({ dir: fx.dir, caDer: fx.caDer, token, homeDir }).fetch, idleTimeout: GALLERY_IDLE_TIMEOUT_S });
   const browser = await chromium.launch(LAUNCH);
   try {
     const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    page.setDefaultTimeout(WAIT_MS);
     const problems: string[] = [];
     page.on("pageerror", (e) => void problems.push(e.message));
     // Bytes on the wire, as Chromium counts them (headers and bodies).
@@ -203,6 +207,7 @@ test("the grid loads previews, not originals; a portrait stands upright; a click
 
     // Phone width: nothing wider than the screen, cards in two columns, the large view stacked.
     const phone = await browser.newPage({ viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true });
+    phone.setDefaultTimeout(WAIT_MS);
     await phone.goto(`http://127.0.0.1:${server.port}/?token=${token}`);
     await phone.waitForFunction((n) => document.querySelectorAll(".card").length === n, cards);
     await phone.waitForFunction(() => [...document.images].slice(0, 4).every((img) => img.complete && img.naturalWidth > 0));

@@ -4,13 +4,14 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import net from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { X509Certificate } from "node:crypto";
 import tls from "node:tls";
 import { encodeProxyV2 } from "../../src/server/proxy-protocol.ts";
 import { startHaproxy } from "../support/haproxy.ts";
 import { type ClientAddress, type ProxyTlsListener, listenProxiedTls } from "../../src/server/proxy-tls-listener.ts";
 
 let dir: string;
-let pki: Record<"ca" | "key" | "cert" | "clientKey" | "clientCert", string>;
+let pki: Record<"ca" | "key" | "cert" | "key2" | "cert2" | "clientKey" | "clientCert", string>;
 
 function openssl(...args: string[]): void {
   const r = Bun.spawnSync(["openssl", ...args], { cwd: dir, stdout: "pipe", stderr: "pipe" });
@@ -22,12 +23,12 @@ beforeAll(() => {
   writeFileSync(join(dir, "ext.cnf"), "[srv]\nsubjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n[cli]\nextendedKeyUsage=clientAuth\n");
   const ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"];
   openssl("req", "-x509", ...ec, "-keyout", "ca.key", "-out", "ca.pem", "-subj", "/CN=proxy-spike-ca", "-days", "2");
-  for (const [name, cn, ext] of [["srv", "127.0.0.1", "srv"], ["cli", "alice", "cli"]] as const) {
+  for (const [name, cn, ext] of [["srv", "127.0.0.1", "srv"], ["srv2", "127.0.0.1", "srv"], ["cli", "alice", "cli"]] as const) {
     openssl("req", ...ec, "-keyout", `${name}.key`, "-out", `${name}.csr`, "-subj", `/CN=${cn}`);
     openssl("x509", "-req", "-in", `${name}.csr`, "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-out", `${name}.pem`, "-days", "2", "-extfile", "ext.cnf", "-extensions", ext);
   }
   const read = (n: string) => readFileSync(join(dir, n), "utf8");
-  pki = { ca: read("ca.pem"), key: read("srv.key"), cert: read("srv.pem"), clientKey: read("cli.key"), clientCert: read("cli.pem") };
+  pki = { ca: read("ca.pem"), key: read("srv.key"), cert: read("srv.pem"), key2: read("srv2.key"), cert2: read("srv2.pem"), clientKey: read("cli.key"), clientCert: read("cli.pem") };
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -168,5 +169,82 @@ test("through Debian's HAProxy (mode tcp, send-proxy-v2, leastconn): 127.0.0.2 a
     ]);
   } finally {
     await l.server.close();
+  }
+});
+
+/** An open TLS connection from `localAddress`: the server certificate's serial, and a ping that answers on the same connection. */
+async function openTls(port: number, localAddress: string): Promise<{ serial: string; ping(): Promise<string>; close(): void }> {
+  const c = await new Promise<tls.TLSSocket>((resolve, reject) => {
+    const s = tls.connect({ host: "127.0.0.1", port, localAddress, ca: pki.ca, checkServerIdentity: () => undefined, key: pki.clientKey, cert: pki.clientCert } as tls.ConnectionOptions, () => resolve(s));
+    s.once("error", reject);
+  });
+  return {
+    serial: c.getPeerCertificate().serialNumber,
+    ping: () => new Promise((resolve) => {
+      c.once("data", (d) => resolve(String(d)));
+      c.write("ping");
+    }),
+    close: () => c.destroy(),
+  };
+}
+
+test("RN8: setSecureContext() gives new connections the new certificate; an open connection keeps its own and goes on", async () => {
+  const l = await listener();
+  try {
+    const first = await openTls(l.server.port, "127.0.0.6");
+    l.server.setSecureContext({ key: pki.key2, cert: pki.cert2, ca: pki.ca });
+    const second = await openTls(l.server.port, "127.0.0.6");
+    expect(second.serial).not.toBe(first.serial);
+    expect(second.serial).toBe(new X509Certificate(pki.cert2).serialNumber);
+    expect(first.serial).toBe(new X509Certificate(pki.cert).serialNumber);
+    expect(await first.ping()).toBe("pong 127.0.0.6");
+    expect(await second.ping()).toBe("pong 127.0.0.6");
+    first.close();
+    second.close();
+  } finally {
+    await l.server.close();
+  }
+});
+
+test("O1: stopAccepting() refuses new connections while an open one is still served; close() ends it", async () => {
+  const l = await listener();
+  const open = await openTls(l.server.port, "127.0.0.7");
+  l.server.stopAccepting();
+  expect(await ping(l.server.port, "127.0.0.7")).toMatch(/^closed: .*ECONNREFUSED|^closed: .*refused/i);
+  expect(await open.ping()).toBe("pong 127.0.0.7");
+  await l.server.close();
+  expect(await Promise.race([open.ping(), Bun.sleep(2_000).then(() => "no answer")])).toBe("no answer");
+});
+
+test("the data chunks of a TLS socket are fresh buffers, never reused: held until the end of a 20 MiB stream, they are intact (the session's decoder keeps views of them)", async () => {
+  const TOTAL = 20 * 1024 * 1024;
+  const chunks: Buffer[] = [];
+  let received = 0;
+  const all = Promise.withResolvers<void>();
+  const server = await listenProxiedTls({
+    host: "127.0.0.1", port: 0, balancers: new Set(["127.0.0.1"]), key: pki.key, cert: pki.cert,
+    onSecure(socket) {
+      socket.on("data", (chunk: Buffer) => {
+        chunks.push(chunk);
+        received += chunk.length;
+        if (received >= TOTAL) all.resolve();
+      });
+    },
+  });
+  try {
+    const c = tls.connect({ host: "127.0.0.1", port: server.port, localAddress: "127.0.0.8", ca: pki.ca, checkServerIdentity: () => undefined } as tls.ConnectionOptions, () => {
+      const data = Buffer.alloc(TOTAL);
+      for (let i = 0; i < TOTAL; i += 4) data.writeUInt32LE(i, i);
+      c.write(data);
+    });
+    c.on("error", () => {});
+    await all.promise;
+    const joined = Buffer.concat(chunks);
+    let wrong = 0;
+    for (let i = 0; i < TOTAL; i += 4) if (joined.readUInt32LE(i) !== i) wrong++;
+    expect({ wrong, distinctBuffers: new Set(chunks.map((b) => b.buffer)).size }).toEqual({ wrong: 0, distinctBuffers: chunks.length });
+    c.destroy();
+  } finally {
+    await server.close();
   }
 });

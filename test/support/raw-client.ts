@@ -1,4 +1,5 @@
 /** A raw TLS client for hostile tests and bench/fuzz-connections.ts: sends any bytes, reads frames, optionally with a client certificate. */
+import net from "node:net";
 import tls from "node:tls";
 import { CONTROL, decodeServerMessage, encodeMessage, FrameDecoder, type Frame, type ServerMessage } from "../../src/protocol/index.ts";
 
@@ -28,6 +29,8 @@ export interface RawConnectOptions {
   caPem?: string;
   /** The source address to connect from (any of 127.0.0.0/8 on Linux), for per-address limits. */
   localAddress?: string;
+  /** Bytes sent in clear before the TLS ClientHello: a PROXY header, as a balancer would send it. */
+  before?: Uint8Array;
 }
 
 export async function rawConnect(port: number, opts: RawConnectOptions = {}): Promise<RawClient> {
@@ -45,8 +48,18 @@ export async function rawConnect(port: number, opts: RawConnectOptions = {}): Pr
     ...(opts.certPem ? { cert: opts.certPem, key: opts.keyPem } : {}),
     ...(opts.localAddress ? { localAddress: opts.localAddress } : {}),
   } as tls.ConnectionOptions;
+  // With bytes to send first, TLS starts on a TCP socket that has sent them.
+  const tcp = opts.before
+    ? await new Promise<net.Socket>((resolve, reject) => {
+        const t = net.connect({ host: "127.0.0.1", port, ...(opts.localAddress ? { localAddress: opts.localAddress } : {}) }, () => {
+          t.write(opts.before!);
+          resolve(t);
+        });
+        t.once("error", reject);
+      })
+    : null;
   const socket = await new Promise<tls.TLSSocket>((resolve, reject) => {
-    const s = tls.connect(options, () => resolve(s));
+    const s = tls.connect(tcp ? { ...options, socket: tcp } : options, () => resolve(s));
     s.on("data", (chunk: Buffer) => {
       try {
         frames.push(...decoder.push(new Uint8Array(chunk)));
