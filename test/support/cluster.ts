@@ -1,8 +1,8 @@
 /**
  * A sis cluster for end-to-end tests (docs/SCALING.md): one private PostgreSQL, one s3rver,
  * N nodes of the compiled binary (each its own --data, the same --keys from `sis admin
- * init-cluster`) and HAProxy in front
- * (mode tcp, TLS passthrough, leastconn, health checks). Clients use `address` only.
+ * init-cluster`) and HAProxy in front (mode tcp, TLS passthrough, send-proxy-v2 from 127.0.0.2
+ * read by --proxy-from, leastconn, health checks). Clients use `address`, or a node's own.
  */
 import { join } from "node:path";
 import { initCluster, type Result, type ServerProcess, sis, startServe, tempDir } from "./cli.ts";
@@ -12,6 +12,9 @@ import { S3RVER_KEY, type S3Server, startS3 } from "./s3.ts";
 
 /** s3rver checks the access key id only (docs/SCALING.md); the secret is a placeholder. */
 export const S3_ENV = { S3_ACCESS_KEY_ID: S3RVER_KEY, S3_SECRET_ACCESS_KEY: "S3RVER" };
+
+/** The loopback alias HAProxy connects to the nodes from: the nodes' --proxy-from. */
+const BALANCER = "127.0.0.2";
 
 /** HAProxy's health-check interval: a killed node is out of the rotation within about this long. */
 const CHECK_MS = 300;
@@ -80,7 +83,9 @@ export async function startCluster(o: ClusterOptions = {}): Promise<Cluster> {
     // 127.0.0.1, the name clients use for HAProxy here; each node keeps its own --data.
     const keysDir = join(root, "keys");
     await initCluster(keysDir, "localhost");
-    const args = ["--keys", keysDir, "--database", databaseUrl, "--blobs", blobsUrl, ...(o.serveArgs ?? [])];
+    // HAProxy connects from BALANCER with a PROXY v2 header (read by --proxy-from); clients
+    // connecting to a node directly come from 127.0.0.1 and send none.
+    const args = ["--keys", keysDir, "--database", databaseUrl, "--blobs", blobsUrl, "--proxy-from", BALANCER, ...(o.serveArgs ?? [])];
     const serve = (dir: string, ports: string[] = []) => startServe(dir, [...args, ...ports], { env: S3_ENV });
 
     const nodes: ClusterNode[] = [];
@@ -95,7 +100,7 @@ export async function startCluster(o: ClusterOptions = {}): Promise<Cluster> {
     const fingerprint = nodes[0]!.server.fingerprint;
     for (const n of nodes) if (n.server.fingerprint !== fingerprint) throw new Error(`node ${n.index + 1} has another CA: the keys were not shared`);
 
-    const haproxy = await startHaproxy({ backends: nodes.map((n) => n.port), sendProxy: false, checkMs: CHECK_MS });
+    const haproxy = await startHaproxy({ backends: nodes.map((n) => n.port), sendProxy: true, source: BALANCER, checkMs: CHECK_MS });
     cleanups.push(() => haproxy[Symbol.asyncDispose]());
     const address = `127.0.0.1:${haproxy.port}`;
 

@@ -15,6 +15,8 @@ export interface HaproxyOptions {
   sendProxy?: boolean;
   /** Health-check each backend every `checkMs` (a plain TCP connect): a dead node is taken out, a restarted one back in. */
   checkMs?: number;
+  /** The address HAProxy connects to the backends from (`source`): a loopback alias such as 127.0.0.2 keeps the balancer apart from direct clients on 127.0.0.1. */
+  source?: string;
 }
 
 export interface Haproxy {
@@ -42,6 +44,7 @@ export function haproxyConfig(frontPort: number, o: HaproxyOptions): string {
     "  balance leastconn",
     // A connection refused by a dead node is tried again on another before the client sees it.
     ...(o.checkMs ? ["  option redispatch", "  retries 3"] : []),
+    ...(o.source ? [`  source ${o.source}`] : []),
     ...o.backends.map((p, i) => `  server node${i + 1} 127.0.0.1:${p}${o.sendProxy === false ? "" : " send-proxy-v2"}${o.checkMs ? ` check${o.sendProxy === false ? "" : " check-send-proxy"} inter ${o.checkMs}ms fall 1 rise 1` : ""}`),
     "",
   ].join("\n");
