@@ -41,7 +41,7 @@ export function setDisabled(data: Where, user: string, disabled: boolean, now = 
   });
 }
 
-/** M13: the rows go in one transaction; then each blob file is unlinked and the folder fsynced. Resolves to how many images were removed. */
+/** M13: the rows go in one transaction (on PostgreSQL with the deletion log: every node pushes IMAGE_DELETED); then each blob is removed. Resolves to how many images were removed. */
 export async function deleteUser(data: Where, user: string, withImages: boolean, now = Date.now()): Promise<number> {
   const ids = await withStore(data, async (store) => {
     const removed = await store.deleteAccount(user, withImages, now);

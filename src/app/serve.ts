@@ -117,7 +117,7 @@ async function openStore(dataDir: string, database: string | undefined): Promise
     throw new DatabaseOptionError(`cannot open the database ${where.host}${where.pathname}: ${reason}; check --database and that PostgreSQL runs there`);
   });
   try {
-    const doorbell = await PostgresNotifier.start({ url, store, startAfter: await store.highestSeq(), applicationName: "sis-serve-listen" });
+    const doorbell = await PostgresNotifier.start({ url, store, startAfter: await store.highestSeq(), deletionsAfter: await store.highestDeletion(), applicationName: "sis-serve-listen" });
     return { store, notifier: doorbell, doorbell, throttle: new LoginThrottle(Date.now, store), postgres: store };
   } catch (error) {
     await store.close();

@@ -1,4 +1,4 @@
-/** DELETE_IMAGE (PROTOCOL.md M27, M28): the owner deletes their own image, row first (durably), then the blob; connected clients are told. */
+/** DELETE_IMAGE (PROTOCOL.md M27, M28): the owner deletes their own image, row first (durably), then the blob; connected clients are told through the notifier. */
 import { imageNameProblem, ProtocolError, type ClientMessageOf } from "../protocol/index.ts";
 import { requireCurrentIdentity } from "./authorize.ts";
 import type { ServerContext } from "./context.ts";
@@ -27,5 +27,7 @@ export async function handleDeleteImage(ctx: ServerContext, peer: Peer, message:
   ctx.metrics.imagesDeleted++;
   ctx.log.info("image deleted", { id: record.id, owner: record.owner, by: identity.username });
   peer.send({ type: "DELETED", image: toMeta(record) });
-  ctx.hub.announceDeleted(record);
+  // The hub pushes IMAGE_DELETED from the notifier's event, as NEW_IMAGE: in process on SQLite; on
+  // PostgreSQL this is a wake-up, and every node (this one too) delivers the deletion from the log.
+  ctx.notifier.publishDeletion({ seq: record.seq, id: record.id, owner: record.owner, name: record.name });
 }

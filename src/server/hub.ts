@@ -1,6 +1,6 @@
-/** Who is connected: per-address counts and the NEW_IMAGE fan-out to authenticated sessions. */
+/** Who is connected: per-address counts and the NEW_IMAGE and IMAGE_DELETED fan-out to authenticated sessions, from the notifier's events. */
 import { encodeMessage } from "../protocol/index.ts";
-import type { ImageEvent, Notifier } from "./ports.ts";
+import type { DeletionEvent, ImageEvent, Notifier } from "./ports.ts";
 import { toMeta } from "./wire-image.ts";
 
 export interface Subscriber {
@@ -11,11 +11,16 @@ export class Hub {
   private readonly perAddress = new Map<string, number>();
   private readonly subscribers = new Set<Subscriber>();
   private readonly uploads = new Map<string, number>();
-  private readonly unsubscribe: () => void;
+  private readonly unsubscribe: (() => void)[];
   notificationsSent = 0;
 
   constructor(notifier: Notifier) {
-    this.unsubscribe = notifier.subscribe((event) => this.broadcast(event));
+    // Deletions come from the notifier too, not from the handler: on several nodes the notifier also
+    // delivers what another node or a `sis admin` process deleted (PROTOCOL.md M27, M29).
+    this.unsubscribe = [
+      notifier.subscribe((event) => this.broadcast(event)),
+      notifier.subscribeDeletions((event) => this.broadcastDeleted(event)),
+    ];
   }
 
   /** Counts a new connection; false if the address is over its limit. */
@@ -66,13 +71,13 @@ export class Hub {
   }
 
   /** IMAGE_DELETED (M27), encoded once, to every authenticated session; a push like NEW_IMAGE. */
-  announceDeleted(image: { seq: number; id: string; owner: string; name: string }): void {
+  private broadcastDeleted(image: DeletionEvent): void {
     const frame = encodeMessage({ type: "IMAGE_DELETED", image: { seq: image.seq, id: image.id, owner: image.owner, name: image.name } });
     for (const s of this.subscribers) s.push(frame);
     this.notificationsSent += this.subscribers.size;
   }
 
   close(): void {
-    this.unsubscribe();
+    for (const off of this.unsubscribe) off();
   }
 }

@@ -116,6 +116,22 @@ export const PG_MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX throttle_last ON throttle(last_failure);
   `,
+  // 5 (several nodes, issue 16): the deletion log every node's doorbell reads after a lost notification,
+  // as it reads images after the last seq (postgres-notifier.ts). \`deletion_seq\` is its counter, taken
+  // inside the deleting transaction like image_seq (ST1): commit order is dseq order. Rows older than a
+  // day are pruned by later deletions. SQLite (one node) has none (PROTOCOL.md M29).
+  `
+  CREATE TABLE image_deletions (
+    dseq       BIGINT PRIMARY KEY,
+    seq        BIGINT NOT NULL,
+    id         TEXT COLLATE "C" NOT NULL,
+    owner      TEXT COLLATE "C" NOT NULL,
+    name       TEXT COLLATE "C" NOT NULL,
+    deleted_at BIGINT NOT NULL
+  );
+  CREATE INDEX image_deletions_at ON image_deletions(deleted_at);
+  INSERT INTO counters (name, value) VALUES ('deletion_seq', 0);
+  `,
 ];
 
 export const PG_SCHEMA_VERSION = PG_MIGRATIONS.length;

@@ -1,15 +1,24 @@
-/** PostgresNotifier: the Notifier port across nodes: a LISTEN doorbell on sis_images plus a periodic poll, each node reading the new rows itself. */
+/** PostgresNotifier: the Notifier port across nodes: a LISTEN doorbell on sis_images plus a periodic poll, each node reading the new rows and the deletion log itself. */
 import { SQL } from "bun";
-import type { ImageEvent, ImageRecord, Notifier, Store } from "../server/ports.ts";
-import { IMAGE_CHANNEL } from "./postgres-statements.ts";
+import type { DeletionEvent, ImageEvent, ImageRecord, Notifier, Store } from "../server/ports.ts";
+import { DELETION_PREFIX, IMAGE_CHANNEL } from "./postgres-statements.ts";
+
+/** What the notifier reads: this node's store (PostgresStore). */
+export interface DoorbellSource extends Pick<Store, "listImages"> {
+  /** The deletion log after a dseq, oldest first (PostgresStore.listDeletions). */
+  listDeletions(after: number, limit: number): Promise<(DeletionEvent & { dseq: number })[]>;
+  highestDeletion(): Promise<number>;
+}
 
 export interface PostgresNotifierOptions {
   /** The database the stores write to (the doorbell is per database). */
   url: string;
-  /** Where the new rows are read from: this node's store. */
-  store: Pick<Store, "listImages">;
+  /** Where the new rows and the deletions are read from: this node's store. */
+  store: DoorbellSource;
   /** The seq this node has already seen (PostgresStore.highestSeq() at start-up): events begin after it. */
   startAfter: number;
+  /** The dseq of the deletion log already seen (PostgresStore.highestDeletion()); read at start() when absent. */
+  deletionsAfter?: number;
   /** Catch-up read every this many ms even without a notification: covers a lost listener (default 2000). */
   pollMs?: number;
   /** Rows read per query while catching up (default 200). */
@@ -28,18 +37,24 @@ export function toEvent(r: ImageRecord): ImageEvent {
 
 /**
  * The rule (SCALING.md): a notification carries no data, only "the newest seq
- * is now N". On any wake-up (a notification, this node's own publish(), the
- * poll, a re-established LISTEN) the node reads `LIST after=lastSeen` from
- * PostgreSQL and hands each row, in seq order, exactly once to its local
- * subscribers. seq is commit order (ports.ts ST1), so reading after the last
- * seen seq never skips a row; a lost notification only delays delivery until
- * the next wake-up, at most pollMs.
+ * is now N" (or "the newest deletion is now N"). On any wake-up (a
+ * notification, this node's own publish() or publishDeletion(), the poll, a
+ * re-established LISTEN) the node reads `LIST after=lastSeen` from PostgreSQL
+ * and hands each row, in seq order, exactly once to its local subscribers;
+ * then the same for the deletion log after the last dseq seen. seq and dseq
+ * are commit order (ports.ts ST1, postgres-statements.ts logDeletionsTx), so
+ * reading after the last seen never skips a row; a lost notification only
+ * delays delivery until the next wake-up, at most pollMs. Images are read
+ * before deletions, so an image deleted in the same interval is announced
+ * (if at all) before its deletion.
  */
 export class PostgresNotifier implements Notifier {
   readonly #listeners = new Set<{ listener: (event: ImageEvent) => void }>();
-  readonly #opts: Required<Omit<PostgresNotifierOptions, "startAfter">>;
+  readonly #deletionListeners = new Set<{ listener: (event: DeletionEvent) => void }>();
+  readonly #opts: Required<Omit<PostgresNotifierOptions, "startAfter" | "deletionsAfter">>;
   readonly #sql: SQL;
   #lastSeen: number;
+  #lastDeletion: number;
   #lastWake = Date.now();
   #draining: Promise<void> | null = null;
   #again = false;
@@ -47,20 +62,21 @@ export class PostgresNotifier implements Notifier {
   #timer: ReturnType<typeof setInterval> | null = null;
   #subscription: SQL.ListenSubscription | null = null;
   /** Counters for /metrics and tests. */
-  readonly stats = { notifications: 0, polls: 0, relistens: 0, delivered: 0, failures: 0 };
+  readonly stats = { notifications: 0, polls: 0, relistens: 0, delivered: 0, deletions: 0, failures: 0 };
 
-  private constructor(opts: PostgresNotifierOptions) {
+  private constructor(opts: PostgresNotifierOptions & { deletionsAfter: number }) {
     this.#opts = {
       url: opts.url, store: opts.store, pollMs: opts.pollMs ?? 2000, batch: opts.batch ?? 200,
       applicationName: opts.applicationName ?? "sis-listen", onError: opts.onError ?? logError,
     };
     this.#lastSeen = opts.startAfter;
+    this.#lastDeletion = opts.deletionsAfter;
     this.#sql = new SQL(opts.url, { max: 1, connection: { application_name: this.#opts.applicationName } });
   }
 
   /** Subscribes to the channel (resolves once PostgreSQL acknowledged the LISTEN) and starts the poll. */
   static async start(opts: PostgresNotifierOptions): Promise<PostgresNotifier> {
-    const n = new PostgresNotifier(opts);
+    const n = new PostgresNotifier({ ...opts, deletionsAfter: opts.deletionsAfter ?? (await opts.store.highestDeletion()) });
     let listened = false;
     try {
       n.#subscription = await n.#sql.listen(IMAGE_CHANNEL, (payload) => n.#onNotify(payload), () => {
@@ -86,11 +102,11 @@ export class PostgresNotifier implements Notifier {
   }
 
   subscribe(listener: (event: ImageEvent) => void): () => void {
-    const entry = { listener };
-    this.#listeners.add(entry);
-    return () => {
-      this.#listeners.delete(entry);
-    };
+    return add(this.#listeners, listener);
+  }
+
+  subscribeDeletions(listener: (event: DeletionEvent) => void): () => void {
+    return add(this.#deletionListeners, listener);
   }
 
   /**
@@ -101,6 +117,20 @@ export class PostgresNotifier implements Notifier {
    */
   publish(_event: ImageEvent): void {
     this.#wake();
+  }
+
+  /**
+   * Called by this node once its own deletion committed: a wake-up as
+   * publish(). The deletion is delivered from the log (postgres-statements.ts
+   * logDeletionsTx), like another node's or a `sis admin rm` process's.
+   */
+  publishDeletion(_event: DeletionEvent): void {
+    this.#wake();
+  }
+
+  /** The highest dseq of the deletion log delivered to this node's subscribers. */
+  get lastDeletion(): number {
+    return this.#lastDeletion;
   }
 
   /** The highest seq delivered to this node's subscribers. */
@@ -121,9 +151,10 @@ export class PostgresNotifier implements Notifier {
   #onNotify(payload: string): void {
     this.stats.notifications++;
     this.#lastWake = Date.now();
-    const seq = Number(payload);
-    // Already delivered (this node's own insert, or a repeat): nothing to read.
-    if (Number.isSafeInteger(seq) && seq <= this.#lastSeen && !this.#draining) return;
+    const deletion = payload.startsWith(DELETION_PREFIX);
+    const n = Number(deletion ? payload.slice(DELETION_PREFIX.length) : payload);
+    // Already delivered (this node's own insert or deletion, or a repeat): nothing to read.
+    if (Number.isSafeInteger(n) && n <= (deletion ? this.#lastDeletion : this.#lastSeen) && !this.#draining) return;
     this.#wake();
   }
 
@@ -151,6 +182,15 @@ export class PostgresNotifier implements Notifier {
           }
           if (rows.length < this.#opts.batch || this.#closed) break;
         }
+        for (;;) {
+          const gone = await this.#opts.store.listDeletions(this.#lastDeletion, this.#opts.batch);
+          for (const d of gone) {
+            if (d.dseq <= this.#lastDeletion) continue;
+            this.#lastDeletion = d.dseq;
+            this.#deliverDeletion({ seq: d.seq, id: d.id, owner: d.owner, name: d.name });
+          }
+          if (gone.length < this.#opts.batch || this.#closed) break;
+        }
         this.#lastWake = Date.now();
       } catch (err) {
         this.stats.failures++;
@@ -162,8 +202,17 @@ export class PostgresNotifier implements Notifier {
 
   #deliver(event: ImageEvent): void {
     this.stats.delivered++;
-    for (const entry of [...this.#listeners]) {
-      if (!this.#listeners.has(entry)) continue;
+    this.#each(this.#listeners, event);
+  }
+
+  #deliverDeletion(event: DeletionEvent): void {
+    this.stats.deletions++;
+    this.#each(this.#deletionListeners, event);
+  }
+
+  #each<T>(listeners: Set<{ listener: (event: T) => void }>, event: T): void {
+    for (const entry of [...listeners]) {
+      if (!listeners.has(entry)) continue;
       try {
         entry.listener(event);
       } catch (err) {
@@ -189,4 +238,13 @@ export class PostgresNotifier implements Notifier {
     await this.#subscription?.unlisten().catch(() => {});
     await this.#sql.close();
   }
+}
+
+/** Each subscription its own entry (the Notifier contract: one function subscribed twice is delivered twice). */
+function add<T>(set: Set<{ listener: (event: T) => void }>, listener: (event: T) => void): () => void {
+  const entry = { listener };
+  set.add(entry);
+  return () => {
+    set.delete(entry);
+  };
 }

@@ -1,10 +1,17 @@
 /** Every SQL statement PostgresStore runs, as functions of a client or a transaction; values are always bound, never spliced. */
 import type { SQL } from "bun";
-import type { CertRecord, ImageRecord, NewImage, RevocationDetail, UserRecord } from "../server/ports.ts";
+import type { CertRecord, DeletionEvent, ImageRecord, NewImage, RevocationDetail, UserRecord } from "../server/ports.ts";
 import { CERT_COLUMNS, IMAGE_COLUMNS, toCert, toImage, toUser } from "./rows.ts";
 
-/** The NOTIFY channel of the cross-node doorbell (postgres-notifier.ts); the payload is the new seq. */
+/**
+ * The NOTIFY channel of the cross-node doorbell (postgres-notifier.ts): the payload is the new seq
+ * after an insert, DELETION_PREFIX and the new dseq after a deletion. One channel, one LISTEN connection.
+ */
 export const IMAGE_CHANNEL = "sis_images";
+export const DELETION_PREFIX = "deleted:";
+
+/** How long a deletion log row is kept: a node whose reads fail longer only misses IMAGE_DELETED pushes (harmless, M27). */
+export const DELETION_LOG_MS = 24 * 60 * 60 * 1000;
 
 type Row = Record<string, unknown>;
 
@@ -66,8 +73,10 @@ export async function deleteAccountTx(tx: SQL, username: string, withImages: boo
   const revoked = await tx`UPDATE certificates SET revoked_at = ${now} WHERE user_id = ${id} AND revoked_at IS NULL`;
   if (revoked.count > 0) await bumpRevocationVersion(tx);
   if (!withImages) return [];
-  const gone = await tx`DELETE FROM images WHERE owner_id = ${id} RETURNING id`;
-  return [...gone].map((r) => r.id as string);
+  const gone = await tx`DELETE FROM images WHERE owner_id = ${id} RETURNING seq, id, name`;
+  const removed = [...gone].map((r) => ({ seq: Number(r.seq), id: r.id as string, owner: username, name: r.name as string }));
+  await logDeletionsTx(tx, removed, now);
+  return removed.map((r) => r.id);
 }
 
 // --- certificates ------------------------------------------------------------
@@ -137,7 +146,7 @@ export async function listRevoked(sql: SQL): Promise<({ serial: string; revokedA
   }));
 }
 
-export async function counter(sql: SQL, name: "revocation_version" | "image_seq"): Promise<number> {
+export async function counter(sql: SQL, name: "revocation_version" | "image_seq" | "deletion_seq"): Promise<number> {
   const rows = await sql`SELECT value FROM counters WHERE name = ${name}`;
   return rows.length ? Number(rows[0].value) : 0;
 }
@@ -202,8 +211,39 @@ export async function allImageIds(sql: SQL): Promise<Set<string>> {
   return new Set([...rows].map((r) => r.id as string));
 }
 
-export async function deleteImage(sql: SQL, id: string): Promise<boolean> {
-  return (await sql`DELETE FROM images WHERE id = ${id}`).count > 0;
+/** Removes one image row and logs the deletion, inside the caller's transaction; false when there was none. */
+export async function deleteImageTx(tx: SQL, id: string, now: number): Promise<boolean> {
+  const gone = await tx`DELETE FROM images i USING users u WHERE i.id = ${id} AND u.id = i.owner_id
+    RETURNING i.seq, i.id, i.name, u.username`;
+  const removed = [...gone].map((r) => ({ seq: Number(r.seq), id: r.id as string, owner: r.username as string, name: r.name as string }));
+  await logDeletionsTx(tx, removed, now);
+  return removed.length > 0;
+}
+
+/**
+ * The deletion log (migration step 5), written inside the deleting transaction
+ * as insertImageTx writes seq: the `deletion_seq` counter row's UPDATE holds
+ * its lock until commit, so commit order is dseq order and a reader after its
+ * last dseq never skips a row. The NOTIFY is part of the transaction too:
+ * delivered at commit, dropped on rollback. Rows older than DELETION_LOG_MS
+ * go in the same transaction, so the log stays small.
+ */
+export async function logDeletionsTx(tx: SQL, removed: readonly DeletionEvent[], now: number): Promise<void> {
+  if (removed.length === 0) return;
+  const [{ value }] = await tx`UPDATE counters SET value = value + ${removed.length} WHERE name = 'deletion_seq' RETURNING value`;
+  const last = Number(value);
+  for (const [i, r] of removed.entries()) {
+    await tx`INSERT INTO image_deletions (dseq, seq, id, owner, name, deleted_at)
+      VALUES (${last - removed.length + 1 + i}, ${r.seq}, ${r.id}, ${r.owner}, ${r.name}, ${now})`;
+  }
+  await tx`DELETE FROM image_deletions WHERE deleted_at < ${now - DELETION_LOG_MS}`;
+  await tx`SELECT pg_notify(${IMAGE_CHANNEL}, ${DELETION_PREFIX + String(last)})`;
+}
+
+/** Logged deletions after `after` (a dseq), oldest first. */
+export async function listDeletions(sql: SQL, after: number, limit: number): Promise<(DeletionEvent & { dseq: number })[]> {
+  const rows = await sql`SELECT dseq, seq, id, owner, name FROM image_deletions WHERE dseq > ${after} ORDER BY dseq ASC LIMIT ${limit}`;
+  return [...rows].map((r) => ({ dseq: Number(r.dseq), seq: Number(r.seq), id: r.id as string, owner: r.owner as string, name: r.name as string }));
 }
 
 // --- time-stamps (ENVELOPE.md G9) ----------------------------------------------

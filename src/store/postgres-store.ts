@@ -1,7 +1,7 @@
 /** PostgresStore: users, certificates and image metadata in PostgreSQL (Bun.sql), for several `sis serve` nodes on one database. */
 import { SQL } from "bun";
 import {
-  type CertRecord, type DeviceRecord, type ImageQuery, type ImageRecord, type InvitationRecord, type InvitationRefusal, type LinkOutcome,
+  type CertRecord, type DeletionEvent, type DeviceRecord, type ImageQuery, type ImageRecord, type InvitationRecord, type InvitationRefusal, type LinkOutcome,
   type Millis, type NewCert, type NewImage, type NewInvitation, type RevocationDetail, type Store, StoreConflictError, type StoredCrl, type ThrottleCounters, type ThrottleEntry, type ExclusiveLocks, type UserRecord,
   type UserSummary,
 } from "../server/ports.ts";
@@ -232,9 +232,25 @@ export class PostgresStore implements Store, ThrottleCounters, ExclusiveLocks {
     return this.#retry(() => q.allImageIds(this.#sql));
   }
 
-  /** Removes one image row (its seq is never reused). The blob is the caller's. */
+  /**
+   * Removes one image row (its seq is never reused) and logs the deletion in
+   * the same transaction, whose NOTIFY rings every node's doorbell at commit
+   * (postgres-statements.ts logDeletionsTx). The blob is the caller's.
+   */
   async deleteImage(id: string): Promise<boolean> {
-    return this.#retry(() => q.deleteImage(this.#sql, id));
+    return this.#retry(() => this.#sql.begin((tx) => q.deleteImageTx(tx, id, Date.now())));
+  }
+
+  /** The deletion log after `after` (a dseq), oldest first: what every node's doorbell reads. */
+  async listDeletions(after: number, limit: number): Promise<(DeletionEvent & { dseq: number })[]> {
+    const n = Math.floor(limit);
+    if (!(n > 0)) return [];
+    return this.#retry(() => q.listDeletions(this.#sql, after, n));
+  }
+
+  /** The highest dseq ever handed out (committed): where a node's doorbell starts reading deletions. */
+  async highestDeletion(): Promise<number> {
+    return this.#retry(() => q.counter(this.#sql, "deletion_seq"));
   }
 
   // --- time-stamps (ENVELOPE.md G9) -----------------------------------------
