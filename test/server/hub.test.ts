@@ -1,4 +1,4 @@
-/** Hub: per-address connection counts, per-user upload slots, and NEW_IMAGE fan-out from a real notifier. */
+/** Hub: per-address connection counts, per-user upload slots, and NEW_IMAGE and IMAGE_DELETED fan-out from a real notifier. */
 import { describe, expect, test } from "bun:test";
 import { CONTROL, decodeServerMessage, FrameDecoder } from "../../src/protocol/index.ts";
 import { Hub } from "../../src/server/hub.ts";
@@ -84,13 +84,31 @@ describe("Hub", () => {
     expect(hub.subscriberCount).toBe(1);
   });
 
-  test("close() stops the fan-out from the notifier", () => {
+  test("a deletion published on the notifier reaches every subscriber as one IMAGE_DELETED frame, the same bytes for all", () => {
+    const notifier = new MemoryNotifier();
+    const hub = new Hub(notifier);
+    const a = recorder();
+    const b = recorder();
+    hub.subscribe(a);
+    hub.subscribe(b);
+    notifier.publishDeletion({ seq: event.seq, id: event.id, owner: event.owner, name: event.name });
+    expect(a.frames).toHaveLength(1);
+    expect(b.frames[0]).toBe(a.frames[0]!);
+    const frames = new FrameDecoder().push(a.frames[0]!);
+    expect(frames).toHaveLength(1);
+    expect(decodeServerMessage(frames[0]!.payload)).toEqual({ type: "IMAGE_DELETED", image: { seq: 7, id: event.id, owner: "alice", name: "cat.png" } } as never);
+    expect(hub.notificationsSent).toBe(2);
+  });
+
+  test("close() stops the fan-out from the notifier, of new images and of deletions", () => {
     const notifier = new MemoryNotifier();
     const hub = new Hub(notifier);
     const a = recorder();
     hub.subscribe(a);
     hub.close();
     notifier.publish(event);
+    notifier.publishDeletion(event);
     expect(a.frames).toHaveLength(0);
+    expect(notifier.size).toBe(0);
   });
 });

@@ -1,10 +1,12 @@
 /** The Notifier contract (ports.ts): one suite every notifier must pass. */
 import { describe, expect, test } from "bun:test";
-import type { ImageEvent, Notifier } from "../../src/server/ports.ts";
+import type { DeletionEvent, ImageEvent, Notifier } from "../../src/server/ports.ts";
 
 export const EVENT: ImageEvent = {
   seq: 1, id: "0".repeat(32), owner: "alice", name: "cat.png", size: 5, contentType: "image/png", createdAt: 1,
 };
+
+export const DELETION: DeletionEvent = { seq: 1, id: "0".repeat(32), owner: "alice", name: "cat.png" };
 
 /** `make` gets a callback to report listener failures to, so a failing listener does not spam the log. */
 export function runNotifierContract(name: string, make: (onError: (e: unknown) => void) => Notifier): void {
@@ -70,6 +72,44 @@ export function runNotifierContract(name: string, make: (onError: (e: unknown) =
       offSecond = n.subscribe(() => got.push("second"));
       n.publish(EVENT);
       expect(got).toEqual(["first"]);
+    });
+
+    test("publishDeletion() delivers the deletion to every deletion subscriber, and not to image subscribers", () => {
+      const n = make(() => {});
+      const images: ImageEvent[] = [];
+      const gone: DeletionEvent[][] = [[], []];
+      n.subscribe((e) => images.push(e));
+      n.subscribeDeletions((e) => gone[0]!.push(e));
+      n.subscribeDeletions((e) => gone[1]!.push(e));
+      n.publishDeletion(DELETION);
+      n.publish(EVENT);
+      expect(gone).toEqual([[DELETION], [DELETION]]);
+      expect(images).toEqual([EVENT]);
+    });
+
+    test("an unsubscribed deletion listener receives nothing, and unsubscribing twice is harmless", () => {
+      const n = make(() => {});
+      const got: number[] = [];
+      const off = n.subscribeDeletions((e) => got.push(e.seq));
+      n.publishDeletion(DELETION);
+      off();
+      off();
+      n.publishDeletion({ ...DELETION, seq: 2 });
+      expect(got).toEqual([1]);
+    });
+
+    test("a deletion listener that throws does not stop the others", () => {
+      const errors: unknown[] = [];
+      const n = make((e) => errors.push(e));
+      const got: string[] = [];
+      n.subscribeDeletions(() => got.push("first"));
+      n.subscribeDeletions(() => {
+        throw new Error("broken connection");
+      });
+      n.subscribeDeletions(() => got.push("third"));
+      expect(() => n.publishDeletion(DELETION)).not.toThrow();
+      expect(got).toEqual(["first", "third"]);
+      expect(errors).toHaveLength(1);
     });
   });
 }
