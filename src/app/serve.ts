@@ -12,6 +12,7 @@ import { Hub } from "../server/hub.ts";
 import { assertCanListen, listenOrExplain, listenOrExplainAsync, reachableHosts } from "../server/listen-address.ts";
 import { rateLimited } from "../server/log-limiter.ts";
 import { createLogger, type Logger } from "../server/logger.ts";
+import { DeletionLogNotifier } from "../server/deletion-log-notifier.ts";
 import { MemoryNotifier } from "../server/memory-notifier.ts";
 import { Metrics } from "../server/metrics.ts";
 import { Semaphore } from "../server/semaphore.ts";
@@ -106,10 +107,15 @@ async function openBlobs(dataDir: string, s3: S3BlobStoreOptions | null, store: 
 }
 
 /** The metadata store and the fan-out: SQLite with in-process notification, or PostgreSQL with the cross-node doorbell. */
-async function openStore(dataDir: string, database: string | undefined): Promise<{ store: Store; notifier: Notifier; doorbell: PostgresNotifier | null; throttle: LoginThrottle; postgres: PostgresStore | null }> {
+async function openStore(dataDir: string, database: string | undefined): Promise<{ store: Store; notifier: Notifier & { close(): Promise<void> }; doorbell: PostgresNotifier | null; throttle: LoginThrottle; postgres: PostgresStore | null }> {
   const url = postgresUrl(database);
   // One node on SQLite: the throttle counts in memory; on PostgreSQL every node counts into the database (ST10).
-  if (url === null) return { store: SqliteStore.open(join(dataDir, DATA_FILES.database)), notifier: new MemoryNotifier(), doorbell: null, throttle: new LoginThrottle(), postgres: null };
+  // Deletions come from the store's log on both, so `sis admin rm` (another process) is pushed too (M29).
+  if (url === null) {
+    const store = SqliteStore.open(join(dataDir, DATA_FILES.database));
+    const notifier = await DeletionLogNotifier.start({ store, notifier: new MemoryNotifier() });
+    return { store, notifier, doorbell: null, throttle: new LoginThrottle(), postgres: null };
+  }
   const where = new URL(url);
   const store = await PostgresStore.open(url, { applicationName: "sis-serve" }).catch((error: unknown) => {
     // No password in the message: the URL holds none (postgresUrl), and only host, port and database are named.
@@ -183,7 +189,7 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
   try {
     blobs = await openBlobs(opts.dataDir, s3, store, log);
   } catch (error) {
-    await doorbell?.close();
+    await notifier.close();
     await store.close();
     throw error;
   }
@@ -234,7 +240,7 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
       http = listenOrExplain(opts.httpHost, httpPort, "--http-port", () => Bun.serve({ hostname: opts.httpHost, port: httpPort, fetch: app.fetch }));
     } catch (error) {
       await protocol.stop();
-      await doorbell?.close();
+      await notifier.close();
       await store.close();
       throw error;
     }
@@ -297,7 +303,7 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
       clearInterval(keySweeper);
       orphanSweep?.stop();
       ctx.contentKeys.clear();
-      await doorbell?.close();
+      await notifier.close();
       await store.close();
     },
   };

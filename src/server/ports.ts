@@ -54,6 +54,14 @@
  *      lock `name` for every process sharing the data, and resolves to null
  *      at once, without running it, while another one holds it; the lock is
  *      released when the task ends (also when it throws).
+ * ST12 Every image row that deleteImage(), deleteAccount(…, true) or
+ *      deleteUser() removes is logged in the same transaction (seq, id,
+ *      owner, name), numbered by `dseq`: commit order, never reused, also
+ *      across processes sharing the data; listDeletions(after) reads the log
+ *      oldest first, highestDeletion() the highest dseq handed out. A
+ *      rolled-back deletion logs nothing. Rows older than a day may be
+ *      pruned: the log feeds IMAGE_DELETED pushes (PROTOCOL.md M27), which
+ *      a reader that was away longer may miss without harm.
  *
  * The server keeps its own rule on top: one request per connection at a time
  * (session.ts), so a handler may await the store without another request of
@@ -222,8 +230,17 @@ export interface DeviceStore {
   consumeLinkCode(hash: Uint8Array, now: Millis): Promise<LinkOutcome>;
   /** Ciphertext bytes and count of a user's stored images (the quota counts ciphertext: what the disk holds). */
   usageOf(userId: number): Promise<{ bytes: number; images: number }>;
-  /** Removes one image row in one transaction (its seq is never reused); the blob is the caller's to remove after. False if unknown. */
+  /** Removes one image row in one transaction (its seq is never reused) and logs it (ST12); the blob is the caller's to remove after. False if unknown. */
   deleteImage(id: string): Promise<boolean>;
+  /** ST12: logged deletions with dseq above `after`, oldest first; a limit of 0 or less gives []. */
+  listDeletions(after: number, limit: number): Promise<LoggedDeletion[]>;
+  /** ST12: the highest dseq ever handed out (0 before the first deletion): where a reader starts. */
+  highestDeletion(): Promise<number>;
+}
+
+/** One row of the deletion log (ST12). */
+export interface LoggedDeletion extends DeletionEvent {
+  dseq: number;
 }
 
 // --- membership: invitations, disabled accounts, last seen, passwords ---

@@ -110,6 +110,20 @@ export const MIGRATIONS: readonly string[] = [
     der                BLOB    NOT NULL
   ) STRICT;
   `,
+  // 6 (issue 16): the deletion log the server polls, so a deletion by \`sis admin rm\` or \`sis admin delete
+  // --images\` (another process) reaches its watchers as IMAGE_DELETED (PROTOCOL.md M27, M29). dseq is
+  // AUTOINCREMENT: one writer at a time, so commit order, never reused after pruning (rows older than a day).
+  `
+  CREATE TABLE image_deletions (
+    dseq       INTEGER PRIMARY KEY AUTOINCREMENT,
+    seq        INTEGER NOT NULL,
+    id         TEXT    NOT NULL,
+    owner      TEXT    NOT NULL,
+    name       TEXT    NOT NULL,
+    deleted_at INTEGER NOT NULL
+  ) STRICT;
+  CREATE INDEX image_deletions_at ON image_deletions(deleted_at);
+  `,
 ];
 
 /** The schema version this build writes. */

@@ -3,12 +3,8 @@ import { SQL } from "bun";
 import type { DeletionEvent, ImageEvent, ImageRecord, Notifier, Store } from "../server/ports.ts";
 import { DELETION_PREFIX, IMAGE_CHANNEL } from "./postgres-statements.ts";
 
-/** What the notifier reads: this node's store (PostgresStore). */
-export interface DoorbellSource extends Pick<Store, "listImages"> {
-  /** The deletion log after a dseq, oldest first (PostgresStore.listDeletions). */
-  listDeletions(after: number, limit: number): Promise<(DeletionEvent & { dseq: number })[]>;
-  highestDeletion(): Promise<number>;
-}
+/** What the notifier reads: this node's store (the new rows, and the deletion log: ports.ts ST12). */
+export type DoorbellSource = Pick<Store, "listImages" | "listDeletions" | "highestDeletion">;
 
 export interface PostgresNotifierOptions {
   /** The database the stores write to (the doorbell is per database). */

@@ -1,6 +1,6 @@
 /** Every SQL statement PostgresStore runs, as functions of a client or a transaction; values are always bound, never spliced. */
 import type { SQL } from "bun";
-import type { CertRecord, DeletionEvent, ImageRecord, NewImage, RevocationDetail, UserRecord } from "../server/ports.ts";
+import type { CertRecord, DeletionEvent, ImageRecord, LoggedDeletion, NewImage, RevocationDetail, UserRecord } from "../server/ports.ts";
 import { CERT_COLUMNS, IMAGE_COLUMNS, toCert, toImage, toUser } from "./rows.ts";
 
 /**
@@ -241,7 +241,7 @@ export async function logDeletionsTx(tx: SQL, removed: readonly DeletionEvent[],
 }
 
 /** Logged deletions after `after` (a dseq), oldest first. */
-export async function listDeletions(sql: SQL, after: number, limit: number): Promise<(DeletionEvent & { dseq: number })[]> {
+export async function listDeletions(sql: SQL, after: number, limit: number): Promise<LoggedDeletion[]> {
   const rows = await sql`SELECT dseq, seq, id, owner, name FROM image_deletions WHERE dseq > ${after} ORDER BY dseq ASC LIMIT ${limit}`;
   return [...rows].map((r) => ({ dseq: Number(r.dseq), seq: Number(r.seq), id: r.id as string, owner: r.owner as string, name: r.name as string }));
 }

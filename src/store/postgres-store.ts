@@ -1,7 +1,7 @@
 /** PostgresStore: users, certificates and image metadata in PostgreSQL (Bun.sql), for several `sis serve` nodes on one database. */
 import { SQL } from "bun";
 import {
-  type CertRecord, type DeletionEvent, type DeviceRecord, type ImageQuery, type ImageRecord, type InvitationRecord, type InvitationRefusal, type LinkOutcome,
+  type CertRecord, type DeviceRecord, type LoggedDeletion, type ImageQuery, type ImageRecord, type InvitationRecord, type InvitationRefusal, type LinkOutcome,
   type Millis, type NewCert, type NewImage, type NewInvitation, type RevocationDetail, type Store, StoreConflictError, type StoredCrl, type ThrottleCounters, type ThrottleEntry, type ExclusiveLocks, type UserRecord,
   type UserSummary,
 } from "../server/ports.ts";
@@ -241,8 +241,8 @@ export class PostgresStore implements Store, ThrottleCounters, ExclusiveLocks {
     return this.#retry(() => this.#sql.begin((tx) => q.deleteImageTx(tx, id, Date.now())));
   }
 
-  /** The deletion log after `after` (a dseq), oldest first: what every node's doorbell reads. */
-  async listDeletions(after: number, limit: number): Promise<(DeletionEvent & { dseq: number })[]> {
+  /** The deletion log after `after` (a dseq), oldest first (ST12): what every node's doorbell reads. */
+  async listDeletions(after: number, limit: number): Promise<LoggedDeletion[]> {
     const n = Math.floor(limit);
     if (!(n > 0)) return [];
     return this.#retry(() => q.listDeletions(this.#sql, after, n));

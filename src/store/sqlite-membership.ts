@@ -5,7 +5,7 @@ import {
 } from "../server/ports.ts";
 import { conflictOr } from "./conflict.ts";
 import { toInvitation, toUser } from "./rows.ts";
-import type { Statements } from "./sqlite-statements.ts";
+import { logDeletionsOf, type Statements } from "./sqlite-statements.ts";
 
 export class SqliteMembership implements MembershipStore {
   constructor(
@@ -86,6 +86,7 @@ export class SqliteMembership implements MembershipStore {
       if (this.sql.revokeUserCerts.run({ id: user.id, at }).changes > 0) this.sql.bumpRevocationVersion.run();
       if (!withImages) return [];
       const ids = this.sql.imageIdsOf.all({ id: user.id }).map((r) => r.id);
+      logDeletionsOf(this.sql, user.id, at);
       this.sql.deleteImagesOf.run({ id: user.id });
       return ids;
     }).immediate();

@@ -77,6 +77,21 @@ export function prepareStatements(db: Database) {
     ),
     allImageIds: db.prepare<{ id: Str }, []>("SELECT id FROM images"),
     deleteImage: db.prepare<never, { id: Str }>("DELETE FROM images WHERE id = $id"),
+    // The deletion log (migration 6), written in the deleting transaction just before the rows go.
+    logDeletion: db.prepare<never, { id: Str; now: Num }>(
+      "INSERT INTO image_deletions (seq, id, owner, name, deleted_at) " +
+        "SELECT i.seq, i.id, u.username, i.name, $now FROM images i JOIN users u ON u.id = i.owner_id WHERE i.id = $id",
+    ),
+    logDeletionsOf: db.prepare<never, { id: Num; now: Num }>(
+      "INSERT INTO image_deletions (seq, id, owner, name, deleted_at) " +
+        "SELECT i.seq, i.id, u.username, i.name, $now FROM images i JOIN users u ON u.id = i.owner_id WHERE i.owner_id = $id ORDER BY i.seq",
+    ),
+    pruneDeletions: db.prepare<never, { before: Num }>("DELETE FROM image_deletions WHERE deleted_at < $before"),
+    listDeletions: db.prepare<{ dseq: Num; seq: Num; id: Str; owner: Str; name: Str }, { after: Num; limit: Num }>(
+      "SELECT dseq, seq, id, owner, name FROM image_deletions WHERE dseq > $after ORDER BY dseq ASC LIMIT $limit",
+    ),
+    // AUTOINCREMENT's high-water mark: kept when the rows are pruned.
+    highestDeletion: db.prepare<{ seq: Num }, []>("SELECT seq FROM sqlite_sequence WHERE name = 'image_deletions'"),
 
     // Time-stamps (ENVELOPE.md G9): the upgrade's pass over images stored before the server had a TSA.
     listUnstamped: db.prepare<ImageRow, { after: Num; limit: Num }>(
@@ -152,3 +167,12 @@ export function prepareStatements(db: Database) {
 }
 
 export type Statements = ReturnType<typeof prepareStatements>;
+
+/** How long a deletion log row is kept (ports.ts ST12): the server polls every few seconds. */
+export const DELETION_LOG_MS = 24 * 60 * 60 * 1000;
+
+/** Logs the deletion of every image of a user, inside the caller's transaction, before their rows go (ST12). */
+export function logDeletionsOf(sql: Statements, userId: number, now: number): void {
+  sql.logDeletionsOf.run({ id: userId, now });
+  sql.pruneDeletions.run({ before: now - DELETION_LOG_MS });
+}

@@ -4,7 +4,7 @@
 import type { Database } from "bun:sqlite";
 import { conflictOr } from "./conflict.ts";
 import {
-  type CertRecord, type DeviceRecord, type ImageQuery, type ImageRecord, type InvitationRecord, type LinkOutcome, type Millis, type NewCert, type NewImage,
+  type CertRecord, type DeviceRecord, type ImageQuery, type LoggedDeletion, type ImageRecord, type InvitationRecord, type LinkOutcome, type Millis, type NewCert, type NewImage,
   type NewInvitation, type RevocationDetail, type Store, StoreConflictError, type StoredCrl, type UserRecord, type UserSummary,
 } from "../server/ports.ts";
 import { openDatabase } from "./open-database.ts";
@@ -12,7 +12,7 @@ import { toCert, toImage, toUser } from "./rows.ts";
 import { SqliteMembership } from "./sqlite-membership.ts";
 import { SqliteCrl } from "./sqlite-crl.ts";
 import { canonicalSerial } from "../encoding/serial.ts";
-import { prepareStatements, type Statements } from "./sqlite-statements.ts";
+import { DELETION_LOG_MS, logDeletionsOf, prepareStatements, type Statements } from "./sqlite-statements.ts";
 
 const IMAGE_ID = /^[0-9a-f]{32}$/;
 
@@ -75,6 +75,7 @@ export class SqliteStore implements Store {
       if (this.#sql.revokeUserCerts.run({ id: user.id, at: now }).changes > 0) {
         this.#sql.bumpRevocationVersion.run();
       }
+      logDeletionsOf(this.#sql, user.id, now);
       this.#sql.deleteImagesOf.run({ id: user.id });
       return true;
     }).immediate();
@@ -199,8 +200,24 @@ export class SqliteStore implements Store {
   }
 
   /** Removes one image row (its seq is never reused), committed (fsynced) on return. The blob is the caller's. */
+  /** The row and its deletion log entry (ST12) in one transaction. */
   async deleteImage(id: string): Promise<boolean> {
-    return this.#db.transaction(() => this.#sql.deleteImage.run({ id }).changes > 0).immediate();
+    return this.#db.transaction(() => {
+      const now = Date.now();
+      this.#sql.logDeletion.run({ id, now });
+      this.#sql.pruneDeletions.run({ before: now - DELETION_LOG_MS });
+      return this.#sql.deleteImage.run({ id }).changes > 0;
+    }).immediate();
+  }
+
+  async listDeletions(after: number, limit: number): Promise<LoggedDeletion[]> {
+    const n = Math.floor(limit);
+    if (!(n > 0)) return [];
+    return this.#sql.listDeletions.all({ after, limit: n });
+  }
+
+  async highestDeletion(): Promise<number> {
+    return this.#sql.highestDeletion.get()?.seq ?? 0;
   }
 
   // --- devices, link codes, usage -------------------------------------

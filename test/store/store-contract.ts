@@ -7,6 +7,7 @@ import { membershipStoreContract } from "./membership-store-contract.ts";
 import { userStoreContract } from "./user-store-contract.ts";
 import { deviceStoreContract } from "./device-store-contract.ts";
 import { crlStoreContract } from "./crl-store-contract.ts";
+import { deletionLogContract } from "./deletion-log-contract.ts";
 
 /** Every call may be asynchronous: a backend over the network opens, clones and drops its handles so. */
 export interface StoreHarness {
@@ -24,7 +25,7 @@ export interface StoreFixture {
   bob: UserRecord;
 }
 
-/** The rules of ports.ts (ST1–ST9), as far as a test can see them; each backend runs this once. */
+/** The rules of ports.ts (ST1–ST12), as far as a test can see them; each backend runs this once. */
 export function runStoreContract(name: string, make: () => Promise<StoreHarness>): void {
   describe(`${name} (Store contract)`, () => {
     const f = {} as StoreFixture;
@@ -42,5 +43,6 @@ export function runStoreContract(name: string, make: () => Promise<StoreHarness>
     deviceStoreContract(f);
     membershipStoreContract(f);
     crlStoreContract(f);
+    deletionLogContract(f);
   });
 }
