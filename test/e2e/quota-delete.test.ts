@@ -121,10 +121,15 @@ describe("sis rm (M27, M28)", () => {
 });
 
 describe("sis admin rm (M29)", () => {
-  test("deletes any user's image while the server runs: gone from LIST and DOWNLOAD, blob removed, quota freed", async () => {
+  test("deletes any user's image while the server runs: gone from LIST and DOWNLOAD, blob removed, quota freed, a running watch told", async () => {
     const id = (await listed("alice")).find((i) => i.name === "second.png")!.id;
+    await using w = startWatch(home("carol"), join(home("carol"), "out-admin"));
+    await w.waitFor(/ saved alice\/second\.png /);
     const r = await sis(["admin", "rm", "alice/second.png", "--data", data]);
     expectRun(r, { code: 0, stderr: "", stdout: /^deleted alice\/second\.png \(#\d+, \d+ bytes stored\) from the server\n$/ });
+    // Another process: the server reads the deletion from its log (ports.ts ST12) at its next poll.
+    await w.waitFor(/deleted on the server: alice\/second\.png \(#\d+\); a copy saved here is kept$/);
+    expect(w.proc.exitCode).toBeNull();
     expect((await listed("bob")).map((i) => i.name)).not.toContain("second.png");
     expectRun(await sis(["get", id, "--home", home("bob"), "-o", join(home("bob"), "got")]), { code: 1, stderr: /\(NOT_FOUND\)\n$/ });
     expect(blobs()).not.toContain(id);
