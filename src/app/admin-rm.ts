@@ -11,10 +11,10 @@ export interface DeletedImage {
 /**
  * The row is deleted in a committed transaction, then the blob file: a running
  * server reads the database at every LIST and DOWNLOAD, so it stops serving the
- * image at once. On PostgreSQL the same transaction logs the deletion and rings
- * the doorbell, so every node pushes IMAGE_DELETED to its sessions; on SQLite
- * the server is another process and its clients get no push (M29). A download
- * already streaming finishes (M28). A crash
+ * image at once. The same transaction logs the deletion (ports.ts ST12), which
+ * every server reads: on PostgreSQL at once (the transaction rings the
+ * doorbell), on SQLite at the server's next 2 s poll; they push IMAGE_DELETED
+ * (M29). A download already streaming finishes (M28). A crash
  * between the two steps leaves an orphan that the server's start-up sweep removes (on S3: once older than its minimum orphan age).
  */
 export async function deleteAnyImage(data: Where, owner: string, name: string): Promise<DeletedImage> {

@@ -50,9 +50,9 @@ class Listeners<T> {
 }
 
 /**
- * One node on SQLite: only this process stores images and answers
- * DELETE_IMAGE, so publishing is delivering. (`sis admin rm` on SQLite is
- * another process and cannot reach these listeners: PROTOCOL.md M29.)
+ * In process: publishing is delivering. On one node with SQLite `sis serve`
+ * puts a DeletionLogNotifier in front, so that deletions come from the
+ * store's log, where `sis admin rm` (another process) writes too (M29).
  */
 export class MemoryNotifier implements Notifier {
   readonly #images: Listeners<ImageEvent>;
