@@ -25,6 +25,14 @@ export interface PostgresNotifierOptions {
   onError?: (error: unknown) => void;
 }
 
+interface Reads {
+  images: boolean;
+  deletions: boolean;
+}
+const BOTH: Reads = { images: true, deletions: true };
+const IMAGES: Reads = { images: true, deletions: false };
+const DELETIONS: Reads = { images: false, deletions: true };
+
 const logError = (error: unknown) => console.error("sis: the image doorbell failed:", error);
 
 export function toEvent(r: ImageRecord): ImageEvent {
@@ -41,8 +49,8 @@ export function toEvent(r: ImageRecord): ImageEvent {
  * are commit order (ports.ts ST1, postgres-statements.ts logDeletionsTx), so
  * reading after the last seen never skips a row; a lost notification only
  * delays delivery until the next wake-up, at most pollMs. Images are read
- * before deletions, so an image deleted in the same interval is announced
- * (if at all) before its deletion.
+ * before deletions, and a deletion is logged only once its row is gone, so
+ * an image is never announced after its deletion.
  */
 export class PostgresNotifier implements Notifier {
   readonly #listeners = new Set<{ listener: (event: ImageEvent) => void }>();
@@ -53,7 +61,8 @@ export class PostgresNotifier implements Notifier {
   #lastDeletion: number;
   #lastWake = Date.now();
   #draining: Promise<void> | null = null;
-  #again = false;
+  /** What the next read must cover: set by wake-ups, taken by #drain. */
+  #pending: Reads = { images: false, deletions: false };
   #closed = false;
   #timer: ReturnType<typeof setInterval> | null = null;
   #subscription: SQL.ListenSubscription | null = null;
@@ -112,7 +121,7 @@ export class PostgresNotifier implements Notifier {
    * order and once (the insert's NOTIFY rings again; the read finds nothing new).
    */
   publish(_event: ImageEvent): void {
-    this.#wake();
+    this.#wake(IMAGES);
   }
 
   /**
@@ -121,7 +130,7 @@ export class PostgresNotifier implements Notifier {
    * logDeletionsTx), like another node's or a `sis admin rm` process's.
    */
   publishDeletion(_event: DeletionEvent): void {
-    this.#wake();
+    this.#wake(DELETIONS);
   }
 
   /** The highest dseq of the deletion log delivered to this node's subscribers. */
@@ -151,25 +160,30 @@ export class PostgresNotifier implements Notifier {
     const n = Number(deletion ? payload.slice(DELETION_PREFIX.length) : payload);
     // Already delivered (this node's own insert or deletion, or a repeat): nothing to read.
     if (Number.isSafeInteger(n) && n <= (deletion ? this.#lastDeletion : this.#lastSeen) && !this.#draining) return;
-    this.#wake();
+    this.#wake(deletion ? DELETIONS : IMAGES);
   }
 
-  #wake(): void {
+  /**
+   * A notification or a local publish names what changed, so only that is
+   * read (an insert costs no deletion-log query on every node); the poll,
+   * a re-established LISTEN and the start read both.
+   */
+  #wake(what: Reads = BOTH): void {
     if (this.#closed) return;
-    if (this.#draining) {
-      this.#again = true;
-      return;
-    }
+    this.#pending = { images: this.#pending.images || what.images, deletions: this.#pending.deletions || what.deletions };
+    if (this.#draining) return;
     this.#draining = this.#drain().finally(() => {
       this.#draining = null;
     });
   }
 
   async #drain(): Promise<void> {
-    do {
-      this.#again = false;
+    while ((this.#pending.images || this.#pending.deletions) && !this.#closed) {
+      const now = this.#pending;
+      this.#pending = { images: false, deletions: false };
       try {
         for (;;) {
+          if (!now.images) break;
           const rows = await this.#opts.store.listImages({ after: this.#lastSeen, limit: this.#opts.batch });
           for (const r of rows) {
             if (r.seq <= this.#lastSeen) continue;
@@ -179,6 +193,7 @@ export class PostgresNotifier implements Notifier {
           if (rows.length < this.#opts.batch || this.#closed) break;
         }
         for (;;) {
+          if (!now.deletions) break;
           const gone = await this.#opts.store.listDeletions(this.#lastDeletion, this.#opts.batch);
           for (const d of gone) {
             if (d.dseq <= this.#lastDeletion) continue;
@@ -193,7 +208,7 @@ export class PostgresNotifier implements Notifier {
         this.#report(err);
         return; // the next wake-up (at the latest the poll) tries again
       }
-    } while (this.#again && !this.#closed);
+    }
   }
 
   #deliver(event: ImageEvent): void {
