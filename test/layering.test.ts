@@ -26,7 +26,7 @@ const MAY_IMPORT: Record<string, string[]> = {
 };
 
 /** What src/store may take from src/server: the interfaces the server declares, nothing that runs. */
-const STORE_MAY_TAKE_FROM_SERVER = /^src\/server\/ports\.ts$/;
+const STORE_MAY_TAKE_FROM_SERVER = /^src\/server\/ports(\.ts|\/[a-z-]+\.ts)$/;
 
 interface Edge { from: string; to: string }
 

@@ -68,89 +68,29 @@
  * the same connection running meanwhile.
  */
 
-import type { CrlReason } from "../pki/revocation.ts";
+import type {
+  CertRecord,
+  DeviceRecord,
+  ImageQuery,
+  ImageRecord,
+  InvitationRecord,
+  InvitationRefusal,
+  LinkOutcome,
+  LoggedDeletion,
+  Millis,
+  NewCert,
+  NewImage,
+  NewInvitation,
+  RevocationDetail,
+  StoredCrl,
+  ThrottleEntry,
+  UserRecord,
+  UserSummary,
+} from "./ports/records.ts";
 
-/** Unix milliseconds everywhere. */
-export type Millis = number;
-
-export interface UserRecord {
-  id: number;
-  username: string;
-  /** Argon2id PHC string from Bun.password.hash. */
-  passwordHash: string;
-  createdAt: Millis;
-  /** Membership (M10): when an administrator disabled the account, or null. Optional so older backends still fit. */
-  disabledAt?: Millis | null;
-}
-
-export interface CertRecord {
-  /** Normalised serial: lower-case hex, no leading zero bytes, no colons. */
-  serial: string;
-  userId: number;
-  username: string;
-  /** Exact DER bytes as issued. */
-  der: Uint8Array;
-  notBefore: Millis;
-  notAfter: Millis;
-  revokedAt: Millis | null;
-  createdAt: Millis;
-  /** Membership (M10): the owner's account is disabled; every certificate of theirs is refused meanwhile. */
-  userDisabled?: boolean;
-  /** Time-stamps, revocation by date (ENVELOPE.md V13): the CRL reason name, absent when unspecified. */
-  revocationReason?: CrlReason;
-  /** When the key is known or suspected to have been compromised; absent when not given. */
-  invalidityDate?: Millis;
-}
-
-/** What `sis admin revoke` says about a revocation (ENVELOPE.md V13): a CRL reason name and an invalidity date. */
-export interface RevocationDetail {
-  /** An RFC 5280 CRLReason name (src/pki/revocation.ts CRL_REASONS); absent or "unspecified" is stored as none. */
-  reason?: CrlReason;
-  invalidityDate?: Millis;
-}
-
-export interface NewCert {
-  serial: string;
-  userId: number;
-  der: Uint8Array;
-  notBefore: Millis;
-  notAfter: Millis;
-}
-
-export interface ImageRecord {
-  /** Monotonic sequence number: the order images were stored in; catch-up cursor. */
-  seq: number;
-  /** Server-made random id (32 lower-case hex chars); the only thing a blob path is made of. */
-  id: string;
-  owner: string;
-  name: string;
-  contentType: string;
-  /** Plaintext size in bytes. */
-  size: number;
-  /** Ciphertext size in bytes (what the blob file holds). */
-  cipherSize: number;
-  /** Envelope header bytes (ENVELOPE.md). */
-  header: Uint8Array;
-  /** Detached CMS SignedData, DER. */
-  signature: Uint8Array;
-  /** AES key wrapped for the server's storage certificate (RSA-OAEP-SHA256). */
-  wrappedKey: Uint8Array;
-  /** Serial of the owner's certificate that signed it. */
-  signerSerial: string;
-  createdAt: Millis;
-  /** The server's RFC 3161 token on the signature value (ENVELOPE.md G9), DER; null until stamped. */
-  timestampToken: Uint8Array | null;
-}
-
-export type NewImage = Omit<ImageRecord, "seq" | "createdAt" | "timestampToken"> & { ownerId: number; createdAt?: Millis; timestampToken?: Uint8Array | null };
-
-export interface ImageQuery {
-  /** Images with seq < before, newest first (paging backwards). */
-  before?: number;
-  /** Images with seq > after, oldest first (catch-up). */
-  after?: number;
-  limit: number;
-}
+export type * from "./ports/records.ts";
+export type * from "./ports/blobs.ts";
+export type * from "./ports/notifier.ts";
 
 export interface UserStore {
   /** A live (not deleted) user by exact name (ST4), or null. */
@@ -201,20 +141,6 @@ export interface ImageStore {
 
 // --- devices, link codes, usage and deletion (PROTOCOL.md M20–M29) ---
 
-/** One certificate of a user as `sis devices` shows it. */
-export interface DeviceRecord {
-  serial: string;
-  /** The name given at register or link time (--device), or null for a certificate issued before names. */
-  device: string | null;
-  createdAt: Millis;
-  notAfter: Millis;
-  revokedAt: Millis | null;
-  /** The last HELLO with this certificate (to the minute), or null if never used. */
-  lastSeenAt: Millis | null;
-}
-
-export type LinkOutcome = { userId: number; username: string } | { refused: "unknown" | "used" | "expired" };
-
 export interface DeviceStore {
   /** Names the device a certificate was issued to (an unknown serial changes nothing). */
   setDeviceName(serial: string, device: string): Promise<void>;
@@ -238,44 +164,7 @@ export interface DeviceStore {
   highestDeletion(): Promise<number>;
 }
 
-/** One row of the deletion log (ST12). */
-export interface LoggedDeletion extends DeletionEvent {
-  dseq: number;
-}
-
 // --- membership: invitations, disabled accounts, last seen, passwords ---
-
-export interface NewInvitation {
-  /** Public id (16 lower-case hex characters): what `sis admin invitations` shows and --revoke takes. */
-  id: string;
-  /** SHA-256 of the 32-byte secret (M3); the secret itself is never stored. */
-  secretHash: Uint8Array;
-  /** The only username it registers, or null for any. */
-  username: string | null;
-  expiresAt: Millis;
-}
-
-export interface InvitationRecord extends NewInvitation {
-  createdAt: Millis;
-  usedAt: Millis | null;
-  revokedAt: Millis | null;
-}
-
-/** Why an invitation registers nobody (M5); nothing was created. */
-export type InvitationRefusal = "INVITE_UNKNOWN" | "INVITE_USED" | "INVITE_EXPIRED" | "INVITE_WRONG_USER";
-
-export interface UserSummary {
-  username: string;
-  createdAt: Millis;
-  disabledAt: Millis | null;
-  lastSeenAt: Millis | null;
-  /** Certificates neither revoked nor expired at `now`. */
-  validCerts: number;
-  certs: number;
-  images: number;
-  /** Ciphertext bytes of their images (what the blob files hold). */
-  bytes: number;
-}
 
 export interface MembershipStore {
   createInvitation(invitation: NewInvitation): Promise<InvitationRecord>;
@@ -308,14 +197,6 @@ export interface MembershipStore {
   setServerInfo(key: string, value: string): Promise<void>;
 }
 
-/** The signed CRL every node serves (issue 16): its number, the revocation version it covers, when it was signed. */
-export interface StoredCrl {
-  number: number;
-  revocationVersion: number;
-  signedAt: Millis;
-  der: Uint8Array;
-}
-
 export interface CrlStore {
   /** The stored CRL, or null before the first is signed. */
   storedCrl(): Promise<StoredCrl | null>;
@@ -325,12 +206,6 @@ export interface CrlStore {
    * would not grow, and changes nothing then.
    */
   replaceCrl(sign: (stored: StoredCrl | null) => Promise<StoredCrl | null>): Promise<StoredCrl>;
-}
-
-/** One login-throttle key's failures and the time of its last one (P17, M15). */
-export interface ThrottleEntry {
-  failures: number;
-  last: Millis;
 }
 
 /** The login throttle's counters (ST10): in memory for one node, in the database for several. */
@@ -353,80 +228,7 @@ export interface Store extends UserStore, CertStore, ImageStore, DeviceStore, Me
   close(): Promise<void>;
 }
 
-export interface BlobWriter {
-  /** Appends `chunk`; it is not retained once the promise resolves (handle-post.ts reuses it). */
-  write(chunk: Uint8Array): Promise<void>;
-  /** Flushes, fsyncs the file, renames it into place and fsyncs the directory. */
-  commit(): Promise<void>;
-  /** Removes the temporary file. Safe to call more than once and after commit failed. */
-  abort(): Promise<void>;
-  readonly bytesWritten: number;
-}
-
-/** Sequential reads of one committed blob into buffers the caller owns. */
-export interface BlobReader {
-  /**
-   * Fills `target` from the current position; fewer bytes only at the end of
-   * the blob (0 there). No reference to `target` is kept once it settles, so
-   * the caller may reuse the buffer. Calls must not overlap.
-   */
-  readInto(target: Uint8Array): Promise<number>;
-  /** Closes once; later calls do nothing. */
-  close(): Promise<void>;
-}
-
-export interface BlobStore {
-  /** id must match /^[0-9a-f]{32}$/; the store refuses anything else. */
-  create(id: string): Promise<BlobWriter>;
-  /** Streams a committed blob in bounded chunks. */
-  read(id: string, chunkSize?: number): AsyncIterable<Uint8Array>;
-  /** Opens a committed blob for readInto(); a missing one rejects (code ENOENT). */
-  open(id: string): Promise<BlobReader>;
-  remove(id: string): Promise<void>;
-  /**
-   * Deletes temporary files and blobs whose id is not in `keep`; returns what
-   * it removed. `olderThan` (Unix ms) spares anything modified at or after it:
-   * a store shared by several nodes removes orphans by age only (S3-3 in
-   * src/store/s3-blob-store.ts); FileBlobStore, one node's start-up recovery,
-   * ignores it.
-   */
-  sweep(keep: Set<string>, olderThan?: Millis): Promise<string[]>;
-}
-
 export class StoreConflictError extends Error {
   override readonly name = "StoreConflictError";
 }
 
-/** What the server publishes when an image is stored. */
-export interface ImageEvent {
-  seq: number;
-  id: string;
-  owner: string;
-  name: string;
-  size: number;
-  contentType: string;
-  createdAt: Millis;
-}
-
-/** What the server publishes when an image is deleted (PROTOCOL.md M27, M29, M13): the IMAGE_DELETED push's fields. */
-export interface DeletionEvent {
-  seq: number;
-  id: string;
-  owner: string;
-  name: string;
-}
-
-/**
- * The fan-out of stored and deleted images to this node's sessions (the Hub
- * subscribes). New images and deletions travel the same way: the handler
- * publishes after its store call committed, and the notifier delivers to
- * every subscriber; a notifier across nodes (src/store/postgres-notifier.ts)
- * also delivers what other nodes and `sis admin` processes committed, and
- * treats publish() as a wake-up, not a delivery, so each event arrives once.
- */
-export interface Notifier {
-  subscribe(listener: (event: ImageEvent) => void): () => void;
-  publish(event: ImageEvent): void;
-  subscribeDeletions(listener: (event: DeletionEvent) => void): () => void;
-  publishDeletion(event: DeletionEvent): void;
-}
