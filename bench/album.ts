@@ -20,8 +20,10 @@ export interface AlbumPlan {
   reps: number;
 }
 
+/** 200 images in 2 repetitions; quick: 20 in 1. SIS_BENCH_ALBUM_IMAGES and SIS_BENCH_ALBUM_REPS override (before/after runs). */
 export function albumPlan(quick: boolean): AlbumPlan {
-  return { images: quick ? 20 : 200, imageBytes: 3 * MiB, reps: quick ? 1 : 2 };
+  const env = (name: string, fallback: number) => (process.env[name] ? Number(process.env[name]) : fallback);
+  return { images: env("SIS_BENCH_ALBUM_IMAGES", quick ? 20 : 200), imageBytes: 3 * MiB, reps: env("SIS_BENCH_ALBUM_REPS", quick ? 1 : 2) };
 }
 
 interface SisAlbumRound {
