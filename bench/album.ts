@@ -31,6 +31,8 @@ interface SisAlbumRound {
   /** When `sis post` exited (POSTED for the last image), seconds from its spawn: the rest is the watch catching up. */
   postSeconds: number;
   rss: Record<"post" | "watch" | "serve", { first: number; second: number }>;
+  /** Highest VmRSS per quarter of the album (MiB), for the log. */
+  quarters: Record<"post" | "watch" | "serve", number[]>;
 }
 
 function imageBytesOf(dir: string, name: string): number {
@@ -98,7 +100,8 @@ async function sisAlbum(rig: SisRig, albumDir: string, names: string[], outDir: 
     for (const name of names) if (statSync(join(target, name)).size !== imageBytesOf(albumDir, name)) throw new Error(`${name} arrived with another size`);
     serveRss.stop();
     watchRss.stop();
-    return { seconds, postSeconds: (postExitAt - t0) / 1000, rss: { post: postRss.halves(postedHalfAt), watch: watchRss.halves(deliveredHalfAt), serve: serveRss.halves(deliveredHalfAt) } };
+    const quarters = { post: postRss.profile(), watch: watchRss.profile(), serve: serveRss.profile() };
+    return { seconds, postSeconds: (postExitAt - t0) / 1000, quarters, rss: { post: postRss.halves(postedHalfAt), watch: watchRss.halves(deliveredHalfAt), serve: serveRss.halves(deliveredHalfAt) } };
   } finally {
     await watch.stop();
     await server.stop();
@@ -151,6 +154,7 @@ export async function runAlbum(rig: SisRig, opensslDir: string, results: Results
       }
       const rss = (["post", "watch", "serve"] as const).map((w) => `${w} ${toMiB(sis.rss[w].first)} → ${toMiB(sis.rss[w].second)} MiB`).join(", ");
       log(`${line}; RSS first → second half: ${rss}`);
+      log(`  album #${rep}: VmRSS peak per quarter (MiB): ${(["post", "watch", "serve"] as const).map((w) => `${w} ${sis.quarters[w].join(" / ")}`).join(", ")}`);
       rmSync(albumDir, { recursive: true, force: true });
     }
   } finally {

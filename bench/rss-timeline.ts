@@ -31,6 +31,19 @@ export class RssTimeline {
     clearInterval(this.timer);
   }
 
+  /** The highest VmRSS in each of `n` equal stretches of the sampled time (MiB, one decimal): the shape, for the log. */
+  profile(n = 4): number[] {
+    if (this.samples.length === 0) return [];
+    const start = this.samples[0]!.at;
+    const span = Math.max(1, this.samples.at(-1)!.at - start);
+    const peaks = Array.from({ length: n }, () => 0);
+    for (const s of this.samples) {
+      const i = Math.min(n - 1, Math.floor(((s.at - start) / span) * n));
+      peaks[i] = Math.max(peaks[i]!, s.rss);
+    }
+    return peaks.map((b) => Math.round((b / 1048576) * 10) / 10);
+  }
+
   /**
    * The peak before `split` and the peak from it on. VmHWM is exact for the first half (it is
    * the peak so far, read at the last sample before the split); the second half is the highest
