@@ -20,6 +20,7 @@ export const GOALS: Goal[] = [
   { key: "rss_server_5000_idle_mib", op: "<=", bound: 250 },
   { key: "download_ratio", op: ">=", bound: 0.6 },
   { key: "version_ms", op: "<=", bound: 2, of: "bun_bare_ms" },
+  { key: "album_ratio", op: "<=", bound: 0.3 },
 ];
 
 export interface Verdict {

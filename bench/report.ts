@@ -16,6 +16,10 @@ export const MAIN_KEYS = [
   "fanout_5000_ms", "fanout_floor_5000_ms", "fanout_ratio", "rss_server_5000_idle_mib",
   "download_50x10mib_gbps", "tls_loopback_gbps", "download_ratio",
   "version_ms", "bun_bare_ms",
+  "album_post_get_s", "openssl_cms_album_s", "album_ratio", "album_per_image_ms",
+  "rss_album_post_first_half_mib", "rss_album_post_second_half_mib",
+  "rss_album_watch_first_half_mib", "rss_album_watch_second_half_mib",
+  "rss_album_serve_first_half_mib", "rss_album_serve_second_half_mib",
 ];
 
 function orderedKeys(results: Results): string[] {

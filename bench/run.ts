@@ -1,13 +1,16 @@
 /**
  * `npm run bench`: every figure of issue #6 in one run, printed as a table and
  * written to bench/results/latest.json with the machine's description.
- * Set SIS_BENCH_QUICK=1 for a smoke run (fewer connections and repetitions).
+ * Set SIS_BENCH_QUICK=1 for a smoke run (fewer connections and repetitions, a 20-image album).
+ * `bun bench/run.ts album` (npm run bench:album) runs the album section alone and writes
+ * bench/results/album.json instead.
  */
 // First, before anything loads @peculiar/x509: Bun may evaluate CommonJS dependencies out of source order.
 import "reflect-metadata";
 import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { albumPlan, runAlbum } from "./album.ts";
 import { runDownload } from "./download.ts";
 import { runFanout } from "./fanout.ts";
 import { describeMachine } from "./machine.ts";
@@ -23,7 +26,10 @@ const quick = process.env.SIS_BENCH_QUICK === "1";
 const FANOUT = { connections: quick ? 500 : 5000, workers: 4, reps: quick ? 3 : 5 };
 const DOWNLOAD = { downloaders: 50, reps: quick ? 2 : 3 };
 const STARTUP_REPS = 15;
-const OUT = resolve(import.meta.dir, "results", "latest.json");
+const ALBUM = albumPlan(quick);
+const albumOnly = process.argv[2] === "album";
+if (process.argv[2] !== undefined && !albumOnly) throw new Error(`sis bench: cannot run section ${JSON.stringify(process.argv[2])}: the only section that runs alone is "album"`);
+const OUT = resolve(import.meta.dir, "results", albumOnly ? "album.json" : "latest.json");
 
 const log = (line: string) => process.stderr.write(line + "\n");
 const started = clockMs();
@@ -39,19 +45,26 @@ try {
   mkdirSync(opensslDir);
   makeOpensslCerts(opensslDir);
   const rig = await SisRig.create(root);
-  log(`[${elapsed()}] registered alice and bob; post → watch (1, 10, 100 MiB) beside openssl cms`);
-  const tenMibId = await runTransfer(rig, opensslDir, results, log);
-  results.ratio("ratio_10mib", "post_get_10mib_s", "openssl_cms_10mib_s");
-  results.ratio("ratio_100mib", "post_get_100mib_s", "openssl_cms_100mib_s");
+  if (!albumOnly) {
+    log(`[${elapsed()}] registered alice and bob; post → watch (1, 10, 100 MiB) beside openssl cms`);
+    const tenMibId = await runTransfer(rig, opensslDir, results, log);
+    results.ratio("ratio_10mib", "post_get_10mib_s", "openssl_cms_10mib_s");
+    results.ratio("ratio_100mib", "post_get_100mib_s", "openssl_cms_100mib_s");
 
-  log(`[${elapsed()}] fan-out to ${FANOUT.connections} watchers beside a plain TCP floor`);
-  await runFanout(rig, results, FANOUT, log);
+    log(`[${elapsed()}] fan-out to ${FANOUT.connections} watchers beside a plain TCP floor`);
+    await runFanout(rig, results, FANOUT, log);
 
-  log(`[${elapsed()}] ${DOWNLOAD.downloaders} concurrent downloads beside one TLS stream`);
-  await runDownload(rig, tenMibId, opensslDir, results, DOWNLOAD, log);
+    log(`[${elapsed()}] ${DOWNLOAD.downloaders} concurrent downloads beside one TLS stream`);
+    await runDownload(rig, tenMibId, opensslDir, results, DOWNLOAD, log);
+  }
 
-  log(`[${elapsed()}] start-up: sis --version beside bun -e 0`);
-  runStartup(results, STARTUP_REPS, root);
+  log(`[${elapsed()}] album: ${ALBUM.images} JPEGs of 3 MiB in one sis post, beside openssl cms per file and rsync over ssh (${ALBUM.reps} repetition${ALBUM.reps === 1 ? "" : "s"})`);
+  await runAlbum(rig, opensslDir, results, ALBUM, log);
+
+  if (!albumOnly) {
+    log(`[${elapsed()}] start-up: sis --version beside bun -e 0`);
+    runStartup(results, STARTUP_REPS, root);
+  }
 } finally {
   rmSync(root, { recursive: true, force: true });
 }
@@ -65,5 +78,5 @@ writeJson(OUT, results, machine, {
   source,
   seconds,
   quick,
-  plan: { transfer: PLAN, fanout: FANOUT, download: DOWNLOAD, startupReps: STARTUP_REPS },
+  plan: albumOnly ? { album: ALBUM } : { transfer: PLAN, fanout: FANOUT, download: DOWNLOAD, album: ALBUM, startupReps: STARTUP_REPS },
 });

@@ -7,6 +7,7 @@ import { fromPem } from "../src/pki/pem.ts";
 import { verifySignerAtTimeStamp } from "../src/pki/signer-at-time.ts";
 import { TimeStampAuthority } from "../src/pki/tsa-token.ts";
 import { verifyTimeStampToken } from "../src/pki/tsa-verify.ts";
+import { verifyUserCert } from "../src/pki/verify.ts";
 import { assertIssuedBy } from "../src/pki/chain.ts";
 import * as pkijs from "pkijs";
 
@@ -38,6 +39,7 @@ await time("verifyTimeStampToken (no CRL)", () => verifyTimeStampToken({ tokenDe
 await time("verifySignerAtTimeStamp (with CRL)", () =>
   verifySignerAtTimeStamp({ signerCertDer: userDer, caCertDer: ca.certDer, crlDer, expectedUser: "alice", tokenDer: token, signatureValue }),
 );
+await time("verifyUserCert (signer, with CRL)", () => verifyUserCert({ certDer: userDer, caCertDer: ca.certDer, crlDer, expectedUser: "alice" }));
 console.log("parts:");
 await time("  pkijs ContentInfo+SignedData of the token", () => new pkijs.SignedData({ schema: pkijs.ContentInfo.fromBER(new Uint8Array(token)).content }));
 await time("  parseCert (TSA certificate)", () => parseCert(tsa.certDer));

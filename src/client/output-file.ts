@@ -9,6 +9,7 @@ import { join, resolve, sep } from "node:path";
 import { createImageDigest } from "../crypto/index.ts";
 import { ClientError, fileErrorHint, fileErrorReason, SaveConflictError, SaveError, TrustError } from "./errors.ts";
 import { readChunks } from "./file-source.ts";
+import { fsyncDir, type DirSyncs } from "./save-group.ts";
 
 export const PARTIAL_PREFIX = ".sis-partial-";
 
@@ -23,15 +24,6 @@ async function saving<T>(target: string, step: () => Promise<T>): Promise<T> {
   } catch (error) {
     if (error instanceof ClientError) throw error;
     throw new SaveError(`cannot save ${target}: ${fileErrorReason(error)}; nothing was saved (${fileErrorHint(error)})`);
-  }
-}
-
-async function fsyncDir(dir: string): Promise<void> {
-  const handle = await open(dir, "r");
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
   }
 }
 
@@ -142,12 +134,16 @@ export class OutputFile {
     this.syncing.catch(() => {}); // only to shorten commit()'s fsync; that one must succeed
   }
 
-  /** Makes the verified image visible; `written` is false if an identical file was already there. */
-  async commit(signature: Uint8Array, digest: Uint8Array): Promise<{ path: string; written: boolean }> {
-    return saving(this.target, () => this.place(signature, digest));
+  /**
+   * Makes the verified image visible; `written` is false if an identical file was already there.
+   * The folder is fsynced before this returns, or, with `dirSyncs`, left to it: the caller then
+   * must not acknowledge the save before it has synced the folder (src/client/save-group.ts).
+   */
+  async commit(signature: Uint8Array, digest: Uint8Array, dirSyncs?: DirSyncs): Promise<{ path: string; written: boolean }> {
+    return saving(this.target, () => this.place(signature, digest, dirSyncs));
   }
 
-  private async place(signature: Uint8Array, digest: Uint8Array): Promise<{ path: string; written: boolean }> {
+  private async place(signature: Uint8Array, digest: Uint8Array, dirSyncs?: DirSyncs): Promise<{ path: string; written: boolean }> {
     const handle = this.handle!;
     await this.flush();
     await this.writing;
@@ -169,7 +165,9 @@ export class OutputFile {
           // left the image without its signature: put the signature back if it is missing.
           const repaired = await link(p7sTmp, `${this.target}.p7s`).then(() => true, () => false);
           await unlink(this.tmp).catch(() => {});
-          if (repaired) await fsyncDir(this.dir);
+          // With dirSyncs the entry found may be an earlier save's whose folder sync never ran.
+          if (dirSyncs) dirSyncs.add(this.dir);
+          else if (repaired) await fsyncDir(this.dir);
           return { path: this.target, written: false };
         }
         throw new SaveConflictError(`cannot save ${this.target}: a different file with that name is already there; move it away or use -o`);
@@ -194,7 +192,8 @@ export class OutputFile {
     }
     await unlink(p7sTmp);
     await unlink(this.tmp);
-    await fsyncDir(this.dir);
+    if (dirSyncs) dirSyncs.add(this.dir);
+    else await fsyncDir(this.dir);
     return { path: this.target, written: true };
   }
 

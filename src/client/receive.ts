@@ -15,6 +15,7 @@ import type { CrlSource } from "./crl.ts";
 import { TrustError } from "./errors.ts";
 import type { Credentials } from "./home.ts";
 import { OutputFile } from "./output-file.ts";
+import type { DirSyncs } from "./save-group.ts";
 
 export interface Received {
   image: ImageMeta;
@@ -44,7 +45,10 @@ function refuse(check: string, message: string): never {
   throw new TrustError(check, message);
 }
 
-export async function receiveImage(conn: Connection, creds: Credentials, crl: CrlSource, target: Target, outDir: string, onProgress?: (got: number, total: number) => void): Promise<Received> {
+/** With `dirSyncs` the folder's fsync is left to the caller, which must sync it before it acknowledges the save (src/client/save-group.ts). */
+export async function receiveImage(
+  conn: Connection, creds: Credentials, crl: CrlSource, target: Target, outDir: string, onProgress?: (got: number, total: number) => void, dirSyncs?: DirSyncs,
+): Promise<Received> {
   const request: ClientMessageOf<"DOWNLOAD"> = "id" in target ? { type: "DOWNLOAD", id: target.id } : { type: "DOWNLOAD", owner: target.owner, name: target.name };
   const reply = await conn.expect(request, "IMAGE");
   const { image } = reply;
@@ -121,7 +125,7 @@ export async function receiveImage(conn: Connection, creds: Credentials, crl: Cr
 
     // T5: the saved NAME.p7s carries the token that was used, so the gallery and OpenSSL can check it too.
     const saved = verdict.stampedAt !== null && tokenDer !== null ? withToken(cms, tokenDer) : removeTimeStampToken(cms);
-    const { path, written } = await output.commit(saved, plainDigest);
+    const { path, written } = await output.commit(saved, plainDigest, dirSyncs);
     output = null;
     const serial = certInfo(signer.signerCertDer).serial;
     const tokenProblem = verdict.tokenProblem && `${verdict.tokenProblem.code}: ${verdict.tokenProblem.message}`;

@@ -7,6 +7,7 @@ import { ClientError, RemoteError, SaveError, TrustError } from "./errors.ts";
 import type { Credentials, Home } from "./home.ts";
 import { receiveImage, type Received } from "./receive.ts";
 import { renewalDue, renewOver } from "./renew.ts";
+import { SaveGroup, type DirSyncs } from "./save-group.ts";
 import { connectAs } from "./session.ts";
 import { loadWatchState, recordRefusal, saveWatchState, wasRefused, type WatchState } from "./watch-state.ts";
 
@@ -173,17 +174,38 @@ async function renewIfDue(conn: Connection, opts: WatchOptions, renewal: Renewal
   }
 }
 
+/**
+ * Images listed together are saved one after the other and acknowledged together (SaveGroup):
+ * their folders are fsynced once, then each is said and the position moves past it. The
+ * position file is written only after that sync, so it is never ahead of a durable file.
+ */
 async function catchUp(conn: Connection, state: WatchState, crl: CrlSource, opts: WatchOptions, summary: WatchSummary, progress: { made: boolean }): Promise<void> {
-  for (;;) {
-    const page = await conn.expect({ type: "LIST", after: state.lastSeq, limit: LIST_PAGE_MAX }, "IMAGES");
-    for (const image of page.images) {
-      if (image.seq <= state.lastSeq) continue;
-      if (!wasRefused(state, image.id)) await handle(conn, image, state, crl, opts, summary);
-      state.lastSeq = image.seq;
-      progress.made = true;
-      await saveWatchState(opts.home, state);
+  const group = new SaveGroup();
+  const flush = async () => {
+    await group.flush();
+    await saveWatchState(opts.home, state);
+  };
+  let at = state.lastSeq;
+  try {
+    for (;;) {
+      const page = await conn.expect({ type: "LIST", after: at, limit: LIST_PAGE_MAX }, "IMAGES");
+      for (const [i, image] of page.images.entries()) {
+        if (image.seq <= at) continue;
+        const ack = wasRefused(state, image.id) ? null : await handle(conn, image, state, crl, opts, summary, group);
+        at = image.seq;
+        group.handled(() => {
+          ack?.();
+          state.lastSeq = image.seq;
+        });
+        progress.made = true;
+        if (group.full || i === page.images.length - 1) await flush();
+      }
+      if (page.next === null || page.images.length === 0) return;
     }
-    if (page.next === null || page.images.length === 0) return;
+  } finally {
+    // After a failure too: what was saved before it is complete, and is acknowledged once its folder is synced.
+    // If that sync fails, nothing is acknowledged and the images are fetched again (saving is idempotent).
+    if (!group.empty) await flush().catch(() => {});
   }
 }
 
@@ -205,23 +227,25 @@ function isImageFailure(conn: Connection, error: unknown): boolean {
   return typeof code === "string" && /^E[A-Z]+$/.test(code);
 }
 
-async function handle(conn: Connection, image: ImageMeta, state: WatchState, crl: CrlSource, opts: WatchOptions, summary: WatchSummary): Promise<void> {
+/** Fetches, verifies and saves one image; returns what acknowledges it (said once its folder is durable, SaveGroup). */
+async function handle(conn: Connection, image: ImageMeta, state: WatchState, crl: CrlSource, opts: WatchOptions, summary: WatchSummary, dirSyncs: DirSyncs): Promise<() => void> {
   const label = `${image.owner}/${image.name} (#${image.seq})`;
   const progress = opts.progress?.(`getting ${image.owner}/${image.name}`);
   try {
-    const result = await receiveImage(conn, opts.creds, crl, { id: image.id }, opts.outDir, progress?.update);
+    const result = await receiveImage(conn, opts.creds, crl, { id: image.id }, opts.outDir, progress?.update, dirSyncs);
     progress?.done();
     if (result.written) summary.received++;
     else summary.alreadySaved++;
     const note = result.tokenProblem ? ` (the time-stamp was not used: ${result.tokenProblem}; judged as of now)` : "";
-    opts.log(`${result.written ? "saved" : "already saved"} ${label}: signature by ${result.signer} (serial ${result.signerSerial}) verified -> ${result.path}${note}`);
-    opts.onImage?.(result);
+    return () => {
+      opts.log(`${result.written ? "saved" : "already saved"} ${label}: signature by ${result.signer} (serial ${result.signerSerial}) verified -> ${result.path}${note}`);
+      opts.onImage?.(result);
+    };
   } catch (error) {
     progress?.done();
     // (M28) Deleted between LIST and DOWNLOAD: not a refusal, just gone.
     if (error instanceof RemoteError && error.code === "NOT_FOUND" && !conn.closed) {
-      opts.log(`skipped ${label}: deleted on the server`);
-      return;
+      return () => opts.log(`skipped ${label}: deleted on the server`);
     }
     if (!isImageFailure(conn, error)) {
       // Not this image's fault, or the stream may be out of step: reconnect and fetch it again.
@@ -231,8 +255,10 @@ async function handle(conn: Connection, image: ImageMeta, state: WatchState, crl
     const reason = error instanceof TrustError ? `${error.check}: ${error.message}` : (error as Error).message;
     summary.refused++;
     recordRefusal(state, { seq: image.seq, id: image.id, label: `${image.owner}/${image.name}`, reason });
-    opts.log(`refused ${label}: ${reason}`);
-    opts.onImage?.({ image, refused: reason });
+    return () => {
+      opts.log(`refused ${label}: ${reason}`);
+      opts.onImage?.({ image, refused: reason });
+    };
   }
 }
 

@@ -30,14 +30,31 @@ export async function wrapKey(contentKey: Uint8Array, recipientCertDer: Uint8Arr
 }
 
 /**
+ * Imported private keys, per PKCS#8 buffer: the server unwraps every upload's key with its one
+ * storage key, a watcher every image's with its own, and an RSA PKCS#8 import costs about as
+ * much as the decryption (~2.5 ms, bench/README.md "Performance, second round"). Keyed by the
+ * buffer object, and used only while its bytes are still those imported (a caller that reuses
+ * or wipes the buffer gets a fresh import); a failed import is not remembered.
+ */
+const imported = new WeakMap<Uint8Array, { bytes: Buffer; key: CryptoKey }>();
+
+async function importOaepPrivateKey(pkcs8: Uint8Array): Promise<CryptoKey> {
+  const hit = imported.get(pkcs8);
+  if (hit && hit.bytes.equals(pkcs8)) return hit.key;
+  // A WebCrypto key is bound to one algorithm: this one is for OAEP-SHA-256 decryption only.
+  const key = await crypto.subtle.importKey("pkcs8", buf(pkcs8), OAEP, false, ["decrypt"]);
+  imported.set(pkcs8, { bytes: Buffer.from(pkcs8), key });
+  return key;
+}
+
+/**
  * Unwraps a content key with a PKCS#8 RSA private key (W4). Every failure is the same
  * BAD_KEY with the same message, so a caller that reports it leaks nothing about why.
  */
 export async function unwrapKey(wrapped: Uint8Array, privateKeyPkcs8: Uint8Array): Promise<Uint8Array> {
   let key: Uint8Array;
   try {
-    // A WebCrypto key is bound to one algorithm: import per use, for OAEP-SHA-256 only.
-    const privateKey = await crypto.subtle.importKey("pkcs8", buf(privateKeyPkcs8), OAEP, false, ["decrypt"]);
+    const privateKey = await importOaepPrivateKey(privateKeyPkcs8);
     key = new Uint8Array(await crypto.subtle.decrypt(OAEP, privateKey, buf(wrapped)));
   } catch {
     badKey("wrapped key does not unwrap");

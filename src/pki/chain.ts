@@ -31,7 +31,7 @@ export async function assertIssuedBy(cert: x509.X509Certificate, ca: x509.X509Ce
  * `cert` is within its validity period at `at`: the present, or with `stamped` a time-stamp's
  * genTime (ENVELOPE.md V12), and the message says which.
  */
-export function assertValidAt(cert: x509.X509Certificate, at: Date, what: string, stamped = false): void {
+export function assertValidAt(cert: Pick<x509.X509Certificate, "notBefore" | "notAfter">, at: Date, what: string, stamped = false): void {
   const t = at.getTime();
   const when = stamped ? ` at its time-stamp (${at.toISOString()})` : "";
   if (t < cert.notBefore.getTime()) throw new PkiError("NOT_YET_VALID", `${what} ${stamped ? "was" : "is"} not valid yet${when}`);

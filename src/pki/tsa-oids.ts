@@ -41,3 +41,17 @@ export function decodeOid(content: Uint8Array): string {
   const top = first < 40n ? 0n : first < 80n ? 1n : 2n;
   return [top, first - top * 40n, ...arcs].join(".");
 }
+
+/** DER of an OBJECT IDENTIFIER in dotted form, with arcs of any size (the 2.25 policy arc exceeds 2^53, so der.ts's oid() cannot write it). */
+export function encodeOid(dotted: string): Uint8Array {
+  if (!/^[0-2](\.\d+)+$/.test(dotted)) throw new RangeError(`not a dotted OID: ${dotted}`);
+  const [a, b, ...rest] = dotted.split(".").map(BigInt) as [bigint, bigint, ...bigint[]];
+  const body: number[] = [];
+  for (const arc of [40n * a + b, ...rest]) {
+    const groups = [Number(arc & 0x7fn)];
+    for (let n = arc >> 7n; n > 0n; n >>= 7n) groups.unshift(0x80 | Number(n & 0x7fn));
+    body.push(...groups);
+  }
+  if (body.length > 127) throw new RangeError("OID too long");
+  return new Uint8Array([0x06, body.length, ...body]);
+}

@@ -2,8 +2,8 @@
 import { certInfo, singleCommonName } from "./cert-info.ts";
 import { assertIssuedBy, assertValidAt } from "./chain.ts";
 import { verifyCrl } from "./crl-verify.ts";
-import { PkiError, wrapAsync } from "./errors.ts";
-import { parseCertMemo } from "./cert-memo.ts";
+import { asPkiError, PkiError, wrapAsync } from "./errors.ts";
+import { parseCertMemo, signerJudgementMemo, type SignerJudgement } from "./cert-memo.ts";
 import { parseCert } from "./parse.ts";
 import { revocationRefusal } from "./revocation.ts";
 import { normalizeSerial } from "./serial.ts";
@@ -52,25 +52,50 @@ async function verifyUnwrapped(opts: VerifyUserCertOptions): Promise<VerifiedUse
   const now = opts.now ?? new Date();
   const at = opts.signedAt ?? now;
   const stamped = opts.signedAt !== undefined;
-  const cert = parseCert(opts.certDer);
-  const ca = parseCertMemo(opts.caCertDer); // the pinned CA: the same bytes for every image
+  // A watcher judges the same signer for every image: what depends only on the two certificates'
+  // bytes is done once (issuedBy is an RSA verification, the parse ~1-2 ms); the time and the
+  // CRL are judged below at every call.
+  const judged = await signerJudgementMemo(opts.certDer, opts.caCertDer, () => judge(opts.certDer, opts.caCertDer));
 
-  await assertIssuedBy(cert, ca);
-  assertValidAt(cert, at, "certificate", stamped);
-  assertValidAt(ca, at, "CA certificate", stamped);
-  const serial = normalizeSerial(cert.serialNumber);
+  assertValidAt({ notBefore: judged.notBefore, notAfter: judged.notAfter }, at, "certificate", stamped);
+  assertValidAt({ notBefore: judged.caNotBefore, notAfter: judged.caNotAfter }, at, "CA certificate", stamped);
+  const serial = judged.serial;
   if (opts.crlDer) {
     const entry = (await verifyCrl(opts.crlDer, opts.caCertDer, now)).entries.get(serial);
     const refusal = entry === undefined ? null : revocationRefusal(entry, opts.signedAt);
     if (refusal !== null) throw new PkiError("REVOKED", refusal);
   }
-  assertUserUsage(cert);
-
-  const username = singleCommonName(cert);
+  if (judged.usage) throw judged.usage;
+  const username = judged.username;
+  if (typeof username !== "string") throw username;
   if (opts.expectedUser !== undefined && username !== opts.expectedUser) {
     throw new PkiError("WRONG_OWNER", `certificate belongs to ${JSON.stringify(username)}, not ${JSON.stringify(opts.expectedUser)}`);
   }
-  return { username, serial, notAfter: cert.notAfter.getTime() };
+  return { username, serial, notAfter: judged.notAfter.getTime() };
+}
+
+/** What no clock or CRL changes; a certificate the CA did not sign throws (and is not remembered). */
+async function judge(certDer: Uint8Array, caCertDer: Uint8Array): Promise<SignerJudgement> {
+  const cert = parseCert(certDer);
+  const ca = parseCertMemo(caCertDer); // the pinned CA: the same bytes for every image
+  await assertIssuedBy(cert, ca);
+  const verdict = <T>(fn: () => T): T | Error => {
+    try {
+      return fn();
+    } catch (error) {
+      return asPkiError(error, "BAD_CERT", "certificate could not be read");
+    }
+  };
+  const usage = verdict(() => assertUserUsage(cert));
+  return {
+    serial: normalizeSerial(cert.serialNumber),
+    notBefore: cert.notBefore,
+    notAfter: cert.notAfter,
+    caNotBefore: ca.notBefore,
+    caNotAfter: ca.notAfter,
+    usage: usage instanceof Error ? usage : null, // assertUserUsage returns nothing when it passes
+    username: verdict(() => singleCommonName(cert)),
+  };
 }
 
 function assertUserUsage(cert: x509.X509Certificate): void {

@@ -91,3 +91,28 @@ test("wrapKey() wraps for any RSA certificate regardless of its key usage or iss
   const wrapped = await wrapKey(key, fx.ca.certDer);
   expect(Buffer.from(await unwrapKey(wrapped, fx.ca.privateKeyPkcs8)).equals(Buffer.from(key))).toBe(true);
 });
+
+test("unwrapKey() remembers an imported private key only while its buffer still holds those bytes: wiped, the same buffer opens nothing; refilled, it opens again (W4)", async () => {
+  const key = generateContentKey();
+  const forAlice = await wrapKey(key, fx.alice.certDer);
+  const forBob = await wrapKey(key, fx.bob.certDer);
+  const alicePkcs8 = new Uint8Array(fx.alice.privateKeyPkcs8);
+  const bobPkcs8 = new Uint8Array(fx.bob.privateKeyPkcs8);
+  const shared = new Uint8Array(Math.max(alicePkcs8.length, bobPkcs8.length));
+  const holding = (pkcs8: Uint8Array) => {
+    shared.fill(0);
+    shared.set(pkcs8);
+    return shared.subarray(0, pkcs8.length);
+  };
+  const asAlice = holding(alicePkcs8);
+  expect(Buffer.from(await unwrapKey(forAlice, asAlice)).equals(Buffer.from(key))).toBe(true);
+  expect(Buffer.from(await unwrapKey(forAlice, asAlice)).equals(Buffer.from(key))).toBe(true); // remembered
+  expect(await code(unwrapKey(forBob, asAlice))).toBe("BAD_KEY");
+  asAlice.fill(0);
+  expect(await code(unwrapKey(forAlice, asAlice))).toBe("BAD_KEY");
+  asAlice.set(alicePkcs8); // the same buffer object with its key back: imported afresh, it opens again
+  expect(Buffer.from(await unwrapKey(forAlice, asAlice)).equals(Buffer.from(key))).toBe(true);
+  // Another buffer with bob's key is its own entry.
+  expect(Buffer.from(await unwrapKey(forBob, bobPkcs8)).equals(Buffer.from(key))).toBe(true);
+  expect(await code(unwrapKey(forAlice, bobPkcs8))).toBe("BAD_KEY");
+});

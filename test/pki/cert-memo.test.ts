@@ -1,15 +1,18 @@
-/** The per-process memos of the time-stamp path (V11, V13): a certificate or CRL that passed once never lets a look-alike pass, nor a stale CRL. */
+/** The per-process memos of the verification path (V8, V11, V13): a certificate or CRL that passed once never lets a look-alike pass, nor a stale CRL, nor a revocation in a newer CRL. */
 import { describe, expect, test } from "bun:test";
 import * as asn1js from "asn1js";
 import * as pkijs from "pkijs";
 import { CertificateAuthority, createCa } from "../../src/pki/ca.ts";
 import { verifyCrl } from "../../src/pki/crl-verify.ts";
 import { parseCert } from "../../src/pki/parse.ts";
-import { clearTsaCertCache } from "../../src/pki/cert-memo.ts";
+import { clearTsaCertCache, signerJudgementCount } from "../../src/pki/cert-memo.ts";
+import { certInfo } from "../../src/pki/cert-info.ts";
+import { fromPem } from "../../src/pki/pem.ts";
+import { verifyUserCert } from "../../src/pki/verify.ts";
 import { createTimeStampToken, sha256 } from "../../src/pki/tsa-token.ts";
 import { verifyTimeStampToken } from "../../src/pki/tsa-verify.ts";
 import { failsWithCode, sharedCa } from "./helpers.ts";
-import { sharedTsa, signatureValue, tsaOf } from "./tsa-fixtures.ts";
+import { sharedTsa, signatureValue, tsaOf, userWithKey } from "./tsa-fixtures.ts";
 
 /** The certificate a token carries (DER). */
 function carriedCert(tokenDer: Uint8Array): Uint8Array {
@@ -70,5 +73,53 @@ describe("CRL memo (V13)", () => {
     const second = await ca.createCrl({ revoked: [{ serial: "0badc0de", revokedAt: now.getTime() - 1000 }], crlNumber: 2, now });
     expect([...(await verifyCrl(second, ca.certDer, now)).revokedSerials]).toEqual(["0badc0de"]);
     expect((await verifyCrl(first, ca.certDer, now)).revokedSerials.size).toBe(0);
+  });
+});
+
+describe("signer judgement memo (V8, V13)", () => {
+  async function alice() {
+    const { issued } = await userWithKey("alice");
+    return fromPem(issued.pem, "CERTIFICATE");
+  }
+
+  test("a signer remembered as good is REVOKED as soon as a newer CRL lists it (and as of a time-stamp after the revocation), and still good at a time-stamp before it", async () => {
+    clearTsaCertCache();
+    const { ca } = await sharedCa();
+    const now = new Date();
+    const der = await alice();
+    const clean = await ca.createCrl({ revoked: [], crlNumber: 10, now });
+    expect((await verifyUserCert({ certDer: der, caCertDer: ca.certDer, crlDer: clean, expectedUser: "alice", now })).username).toBe("alice");
+    expect(signerJudgementCount()).toBe(1);
+    const revokedAt = now.getTime() - 60_000;
+    const revoking = await ca.createCrl({ revoked: [{ serial: certInfo(der).serial, revokedAt }], crlNumber: 11, now });
+    await failsWithCode(() => verifyUserCert({ certDer: der, caCertDer: ca.certDer, crlDer: revoking, expectedUser: "alice", now }), "REVOKED");
+    await failsWithCode(() => verifyUserCert({ certDer: der, caCertDer: ca.certDer, crlDer: revoking, expectedUser: "alice", now, signedAt: new Date(revokedAt + 1000) }), "REVOKED");
+    expect((await verifyUserCert({ certDer: der, caCertDer: ca.certDer, crlDer: revoking, expectedUser: "alice", now, signedAt: new Date(revokedAt - 1000) })).username).toBe("alice");
+    // The judgement itself stayed remembered: it was the CRL of the moment that refused.
+    expect(signerJudgementCount()).toBe(1);
+  });
+
+  test("other bytes with the same serial (a changed signature) are not a hit: UNTRUSTED after the genuine certificate was remembered, and never remembered", async () => {
+    clearTsaCertCache();
+    const { ca } = await sharedCa();
+    const der = await alice();
+    await verifyUserCert({ certDer: der, caCertDer: ca.certDer, expectedUser: "alice" });
+    const forged = der.slice();
+    forged[forged.length - 1]! ^= 0x01; // the last byte of the CA's signature
+    expect(certInfo(forged).serial).toBe(certInfo(der).serial);
+    await failsWithCode(() => verifyUserCert({ certDer: forged, caCertDer: ca.certDer, expectedUser: "alice" }), "UNTRUSTED");
+    expect(signerJudgementCount()).toBe(1);
+  });
+
+  test("validity and the expected owner are judged at every call, not remembered: a remembered signer is EXPIRED after its notAfter, NOT_YET_VALID at a time-stamp before its notBefore, WRONG_OWNER for another name", async () => {
+    clearTsaCertCache();
+    const { ca } = await sharedCa();
+    const der = await alice();
+    const info = certInfo(der);
+    await verifyUserCert({ certDer: der, caCertDer: ca.certDer, expectedUser: "alice" });
+    await failsWithCode(() => verifyUserCert({ certDer: der, caCertDer: ca.certDer, expectedUser: "alice", now: new Date(info.notAfter + 1000) }), "EXPIRED");
+    await failsWithCode(() => verifyUserCert({ certDer: der, caCertDer: ca.certDer, expectedUser: "alice", signedAt: new Date(info.notBefore - 1000) }), "NOT_YET_VALID");
+    await failsWithCode(() => verifyUserCert({ certDer: der, caCertDer: ca.certDer, expectedUser: "bob" }), "WRONG_OWNER");
+    expect(signerJudgementCount()).toBe(1);
   });
 });
