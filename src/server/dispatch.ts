@@ -2,6 +2,7 @@
 import { ProtocolError, type ClientMessage, type ClientMessageOf } from "../protocol/index.ts";
 import type { ServerContext } from "./context.ts";
 import { startUpload } from "./handle-post.ts";
+import { handlePostSignature } from "./handle-post-v2.ts";
 import { handleDownload, handleGetCrl, handleList } from "./handle-read.ts";
 import { handleRegister } from "./handle-register.ts";
 import { handleRenew } from "./handle-renew.ts";
@@ -23,6 +24,7 @@ export const HANDLERS: { readonly [T in ClientMessage["type"]]: Handler<T> } = {
   RENEW: handleRenew,
   GET_CRL: handleGetCrl,
   POST_IMAGE: startUpload,
+  POST_SIGNATURE: handlePostSignature,
   DOWNLOAD: handleDownload,
   LIST: handleList,
   // Devices, usage, deletion (PROTOCOL.md M20–M29).

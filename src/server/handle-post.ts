@@ -7,14 +7,25 @@ import {
 } from "../protocol/index.ts";
 import { requireCurrentIdentity } from "./authorize.ts";
 import type { ServerContext } from "./context.ts";
+import type { Identity } from "./identify.ts";
 import type { Peer, Upload } from "./peer.ts";
 import { StoreConflictError, type BlobWriter, type NewImage } from "./ports.ts";
 import { stampSignature } from "./timestamp.ts";
 import { toMeta } from "./wire-image.ts";
 import { admitPost } from "./admit-post.ts";
+import { startPipelinedUpload } from "./handle-post-v2.ts";
 
-/** Checks the declaration, then hands the peer an Upload that takes the DATA frames (P19, P20). */
-export async function startUpload(ctx: ServerContext, peer: Peer, message: ClientMessageOf<"POST_IMAGE">): Promise<void> {
+type Declaration = Omit<ClientMessageOf<"POST_IMAGE">, "signature" | "upload" | "type">;
+
+/** The declaration as checked (P19): who posts, the header's bytes and the wrapped key. */
+export interface Declared {
+  identity: Identity;
+  headerBytes: Uint8Array;
+  wrappedKey: Uint8Array;
+}
+
+/** The checks of P19 up to the wrapped key, in the order version 1 has always made them. */
+export async function checkDeclaration(ctx: ServerContext, peer: Peer, message: Declaration): Promise<Declared> {
   const identity = await requireCurrentIdentity(ctx, peer);
   const { name, contentType, size, dataSize } = message;
   const nameProblem = imageNameProblem(name);
@@ -38,19 +49,33 @@ export async function startUpload(ctx: ServerContext, peer: Peer, message: Clien
   if (header.owner !== identity.username || header.name !== name || header.contentType !== contentType || header.size !== size) {
     throw new ProtocolError("BAD_UPLOAD", "the envelope header does not match the request (owner, name, size or content type)");
   }
-  const wrappedKey = fromBase64(message.wrappedKey);
+  return { identity, headerBytes, wrappedKey: fromBase64(message.wrappedKey) };
+}
+
+/** The wrapped key opens with the storage key (P19): the key, or BAD_UPLOAD. */
+export async function checkWrappedKey(ctx: ServerContext, wrappedKey: Uint8Array): Promise<Uint8Array> {
   try {
-    await unwrapKey(wrappedKey, ctx.storageKeyPkcs8);
+    return await unwrapKey(wrappedKey, ctx.storageKeyPkcs8);
   } catch {
     throw new ProtocolError("BAD_UPLOAD", "the image key is not wrapped for this server's storage certificate");
   }
+}
+
+/** An upload admitted: its id, its temporary blob, and `finish`, which releases what it holds exactly once. */
+export interface Reserved {
+  id: string;
+  writer: BlobWriter;
+  finish(keep: boolean): Promise<void>;
+}
+
+/** The name is free, an upload slot, the rate and the quota (M25, M26), a temporary blob: before UPLOAD_READY. */
+export async function reserveUpload(ctx: ServerContext, identity: Identity, name: string, dataSize: number): Promise<Reserved> {
   if (await ctx.store.imageNameTaken(identity.userId, name)) {
     throw new ProtocolError("NAME_TAKEN", `you already have an image named ${JSON.stringify(name)}; choose another --name`);
   }
   if (!ctx.hub.beginUpload(identity.username, MAX_UPLOADS_PER_USER)) {
     throw new ProtocolError("BUSY", `at most ${MAX_UPLOADS_PER_USER} uploads at a time per user; wait for one to finish`);
   }
-  // The post rate and the quota, uploads under way included (M25, M26), before UPLOAD_READY.
   let releaseQuota: () => void;
   try {
     releaseQuota = await admitPost(ctx, identity, dataSize);
@@ -58,7 +83,6 @@ export async function startUpload(ctx: ServerContext, peer: Peer, message: Clien
     ctx.hub.endUpload(identity.username);
     throw error;
   }
-
   const id = randomBytes(16).toString("hex");
   let writer: BlobWriter;
   try {
@@ -69,8 +93,6 @@ export async function startUpload(ctx: ServerContext, peer: Peer, message: Clien
     ctx.log.error("cannot create blob", { error: String(error) });
     throw new ProtocolError("STORAGE_FAILED", "the server cannot store images right now; try again later");
   }
-
-  let remaining = dataSize;
   let finished = false;
   const finish = async (keep: boolean) => {
     if (finished) return;
@@ -79,21 +101,50 @@ export async function startUpload(ctx: ServerContext, peer: Peer, message: Clien
     releaseQuota();
     if (!keep) await writer.abort().catch(() => {});
   };
+  return { id, writer, finish };
+}
+
+/** POST_IMAGE: version 1 (the signature inside) or version 2 (an upload id, P30). */
+export async function startUpload(ctx: ServerContext, peer: Peer, message: ClientMessageOf<"POST_IMAGE">): Promise<void> {
+  if ("upload" in message) return startPipelinedUpload(ctx, peer, message);
+  // A version-2 connection posts with upload ids only (P30): the two forms never mix on one connection.
+  if (peer.version >= 2) throw new ProtocolError("BAD_MESSAGE", "POST_IMAGE on a version-2 connection carries an upload id and no signature (P30)");
+  return startSequentialUpload(ctx, peer, message);
+}
+
+/** Version 1: checks the declaration, then hands the peer an Upload that takes the DATA frames (P19, P20). */
+async function startSequentialUpload(ctx: ServerContext, peer: Peer, message: ClientMessageOf<"POST_IMAGE"> & { signature: string }): Promise<void> {
+  const { identity, headerBytes, wrappedKey } = await checkDeclaration(ctx, peer, message);
+  const { name, contentType, size, dataSize } = message;
+  const contentKey = await checkWrappedKey(ctx, wrappedKey);
+  let reserved: Reserved;
+  try {
+    reserved = await reserveUpload(ctx, identity, name, dataSize);
+  } catch (error) {
+    contentKey.fill(0);
+    throw error;
+  }
+  const { id, writer, finish } = reserved;
+  let remaining = dataSize;
 
   const image: NewImage = {
     id, ownerId: identity.userId, owner: identity.username, name, contentType, size, cipherSize: dataSize,
     header: headerBytes, signature: fromBase64(message.signature), wrappedKey, signerSerial: identity.serial,
   };
+  const abort = async () => {
+    contentKey.fill(0);
+    await finish(false);
+  };
 
   const upload: Upload = {
-    abort: () => finish(false),
+    abort,
     async receive(frame) {
       if (frame.kind !== DATA) {
-        await finish(false);
+        await abort();
         throw new ProtocolError("BAD_UPLOAD", `${remaining} bytes of the image are still missing`);
       }
       if (frame.payload.length > remaining) {
-        await finish(false);
+        await abort();
         throw new ProtocolError("BAD_UPLOAD", "more image bytes than declared");
       }
       peer.touch(ctx.limits.uploadStallTimeoutMs);
@@ -103,13 +154,13 @@ export async function startUpload(ctx: ServerContext, peer: Peer, message: Clien
         if (remaining > 0) return;
         await writer.commit();
       } catch (error) {
-        await finish(false);
+        await abort();
         peer.endUpload();
         ctx.log.error("cannot store upload", { id, error: String(error) });
         throw new ProtocolError("STORAGE_FAILED", "the server could not store the image; nothing was kept, try again later");
       }
       peer.endUpload();
-      await commitImage(ctx, peer, image, finish);
+      await commitImage(ctx, peer, image, finish, contentKey);
     },
   };
   // The connection may have closed while this request awaited: the session aborts the upload then.
@@ -119,32 +170,42 @@ export async function startUpload(ctx: ServerContext, peer: Peer, message: Clien
   peer.send({ type: "UPLOAD_READY" });
 }
 
-/** The blob is durable; time-stamp the signature, make the metadata and token durable together, then acknowledge and announce (P21, P22, T1). */
-async function commitImage(ctx: ServerContext, peer: Peer, image: NewImage, finish: (keep: boolean) => Promise<void>): Promise<void> {
-  // Closed meanwhile (the server stopping, O2, or the client gone): nobody would get POSTED, so nothing is kept.
-  // From the insert to the POSTED below there is no macrotask, so no close comes in between.
-  if (peer.closed) {
-    await finish(false);
-    await ctx.blobs.remove(image.id).catch(() => {});
-    ctx.log.info("upload abandoned before it was recorded", { id: image.id, owner: image.owner });
-    return;
-  }
-  let record;
+/**
+ * The blob is durable; time-stamp the signature, make the metadata and token durable together, then
+ * acknowledge and announce (P21, P22, T1). `contentKey`, unwrapped by the check, seeds the download
+ * cache (P24) and is zeroed here; `upload` is the version-2 id POSTED carries (P30).
+ */
+export async function commitImage(ctx: ServerContext, peer: Peer, image: NewImage, finish: (keep: boolean) => Promise<void>, contentKey: Uint8Array, upload?: number): Promise<void> {
   try {
-    const timestampToken = await stampSignature(ctx.tsa, image.signature, ctx.log, image.id);
-    record = await ctx.store.insertImage({ ...image, timestampToken });
-  } catch (error) {
-    await finish(false);
-    await ctx.blobs.remove(image.id).catch(() => {});
-    if (error instanceof StoreConflictError) throw new ProtocolError("NAME_TAKEN", `you already have an image named ${JSON.stringify(image.name)}`);
-    ctx.log.error("cannot record image", { id: image.id, error: String(error) });
-    throw new ProtocolError("STORAGE_FAILED", "the server could not record the image; nothing was kept, try again later");
+    // Closed meanwhile (the server stopping, O2, or the client gone): nobody would get POSTED, so nothing is kept.
+    // From the insert to the POSTED below there is no macrotask, so no close comes in between.
+    if (peer.closed) {
+      await finish(false);
+      await ctx.blobs.remove(image.id).catch(() => {});
+      ctx.log.info("upload abandoned before it was recorded", { id: image.id, owner: image.owner });
+      return;
+    }
+    let record;
+    try {
+      const timestampToken = await stampSignature(ctx.tsa, image.signature, ctx.log, image.id);
+      record = await ctx.store.insertImage({ ...image, timestampToken });
+    } catch (error) {
+      await finish(false);
+      await ctx.blobs.remove(image.id).catch(() => {});
+      if (error instanceof StoreConflictError) throw new ProtocolError("NAME_TAKEN", `you already have an image named ${JSON.stringify(image.name)}`);
+      ctx.log.error("cannot record image", { id: image.id, error: String(error) });
+      throw new ProtocolError("STORAGE_FAILED", "the server could not record the image; nothing was kept, try again later");
+    }
+    await finish(true);
+    // Every watcher downloads a new image at once: its key is already open, so none of them costs an unwrap.
+    ctx.contentKeys.put(record.id, image.wrappedKey, contentKey);
+    ctx.metrics.imagesStored++;
+    ctx.metrics.bytesStored += record.cipherSize;
+    const meta: ImageMeta = toMeta(record);
+    ctx.log.info("image stored", { id: record.id, owner: record.owner, name: record.name, size: record.size });
+    peer.send(upload === undefined ? { type: "POSTED", image: meta } : { type: "POSTED", image: meta, upload });
+    ctx.notifier.publish(meta);
+  } finally {
+    contentKey.fill(0);
   }
-  await finish(true);
-  ctx.metrics.imagesStored++;
-  ctx.metrics.bytesStored += record.cipherSize;
-  const meta: ImageMeta = toMeta(record);
-  ctx.log.info("image stored", { id: record.id, owner: record.owner, name: record.name, size: record.size });
-  peer.send({ type: "POSTED", image: meta });
-  ctx.notifier.publish(meta);
 }
