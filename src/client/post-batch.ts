@@ -9,6 +9,8 @@ import { postImage, type Posted, type PostOptions } from "./post.ts";
 import { connectAs } from "./session.ts";
 import { ClientError, RemoteError } from "./errors.ts";
 import type { Connection } from "./connection.ts";
+import { PIPELINED_VERSION } from "../protocol/index.ts";
+import { postPipelined } from "./post-batch-pipelined.ts";
 
 export interface PostSources {
   /** The files to post, in order: named files as given, a folder's images in name order. */
@@ -123,15 +125,19 @@ export interface BatchResult {
 }
 
 /**
- * Posts `files` one after another over one connection. A file that fails is reported and
+ * Posts `files` over one connection: pipelined over protocol version 2, otherwise one after
+ * another. A file that fails is reported and
  * the next one is tried; a connection the failure closed is replaced by a new one. When no
  * connection can be made at all, the files left are not tried (each would fail the same way).
  */
 export async function postBatch(creds: Credentials, files: string[], opts: { keepMetadata?: boolean; rename?: boolean }, events: BatchEvents): Promise<BatchResult> {
-  const used = new Set<string>();
-  const result: BatchResult = { posted: 0, failed: 0, notTried: [] };
   let connecting = connectAs(creds);
   connecting.catch(() => {}); // a failure is reported where it is awaited, not as an unhandled rejection
+  // Protocol version 2: pipelined (post-batch-pipelined.ts); an older server: one file after another.
+  const first = await connecting.catch(() => null);
+  if (first && first.version >= PIPELINED_VERSION) return postPipelined(creds, files, opts, events, first);
+  const used = new Set<string>();
+  const result: BatchResult = { posted: 0, failed: 0, notTried: [] };
   try {
     for (const [i, file] of files.entries()) {
       const onProgress = events.starting?.(file) ?? undefined;
