@@ -20,8 +20,8 @@ function pipelineOf(peer: Peer, what: string): PostPipeline {
 export async function startPipelinedUpload(ctx: ServerContext, peer: Peer, message: ClientMessageOf<"POST_IMAGE"> & { upload: number }): Promise<void> {
   const pipeline = pipelineOf(peer, "POST_IMAGE");
   const uploadId = message.upload;
-  pipeline.admit(uploadId);
   try {
+    pipeline.admit(uploadId);
     await announce(ctx, peer, pipeline, message);
   } catch (error) {
     throw aboutUpload(error, uploadId);
@@ -113,5 +113,9 @@ async function announce(ctx: ServerContext, peer: Peer, pipeline: PostPipeline, 
 export function handlePostSignature(_ctx: ServerContext, peer: Peer, message: ClientMessageOf<"POST_SIGNATURE">): void {
   // On a version-1 connection the message does not exist, exactly as on a server of version 1.
   if (peer.version < 2 || !peer.pipeline) throw new ProtocolError("UNKNOWN_MESSAGE", "unknown message type \"POST_SIGNATURE\"");
-  peer.pipeline.signature(message.upload, fromBase64(message.signature));
+  try {
+    peer.pipeline.signature(message.upload, fromBase64(message.signature));
+  } catch (error) {
+    throw aboutUpload(error, message.upload);
+  }
 }
