@@ -18,7 +18,13 @@ import { storageKeyOf } from "./storage-cert.ts";
  * makes the one before durable and the next is prepared. Measured on the album (bench/README.md,
  * "Pipelined posting"); the protocol allows MAX_UPLOADS_IN_FLIGHT.
  */
-export const CLIENT_WINDOW = Math.min(3, MAX_UPLOADS_IN_FLIGHT);
+export const CLIENT_WINDOW = windowFrom(process.env.SIS_POST_WINDOW);
+
+/** SIS_POST_WINDOW (1 to MAX_UPLOADS_IN_FLIGHT) overrides the window, to measure it (bench/pipelined-posting.ts). */
+function windowFrom(text: string | undefined): number {
+  const n = Number(text);
+  return Number.isInteger(n) && n >= 1 && n <= MAX_UPLOADS_IN_FLIGHT ? n : Math.min(3, MAX_UPLOADS_IN_FLIGHT);
+}
 
 export interface PipelinedPost {
   path: string;

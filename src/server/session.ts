@@ -285,7 +285,10 @@ export class Session implements Peer, WatchedSession {
       throw new ProtocolError(this.#state === "hello" ? "HELLO_REQUIRED" : "BAD_UPLOAD", "unexpected data frame");
     }
     if (this.#state === "hello") return this.hello(frame.payload);
-    await dispatch(this.ctx, this, decodeClientMessage(frame.payload, this.#version));
+    const message = decodeClientMessage(frame.payload, this.#version);
+    // Draining with version-2 uploads in flight (O1, P37): they may finish, nothing new starts.
+    if (this.draining && message.type !== "POST_SIGNATURE" && message.type !== "PING") throw shuttingDown();
+    await dispatch(this.ctx, this, message);
   }
 
   private async hello(payload: Uint8Array): Promise<void> {
