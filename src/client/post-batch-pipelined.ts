@@ -11,7 +11,7 @@ import type { Credentials } from "./home.ts";
 import { check, type Posted } from "./post.ts";
 import { Poster, type PostHandle } from "./post-pipeline.ts";
 import { connectAs } from "./session.ts";
-import { MAX_RENAME_TRIES, renamed, type BatchEvents, type BatchResult } from "./post-batch.ts";
+import { MAX_RENAME_TRIES, renamed, type BatchEvents, type BatchResult } from "./post-batch-shared.ts";
 
 interface Outcome {
   posted?: Posted & { takenName?: string };

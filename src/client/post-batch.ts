@@ -1,6 +1,6 @@
 /** Posting several files: folders expanded to their images (sub-folders with --recursive), each file tried, a failure not the end of the rest. */
 import { lstat, readdir, stat } from "node:fs/promises";
-import { basename, extname, join } from "node:path";
+import { basename, join } from "node:path";
 import { readHead } from "./file-source.ts";
 import type { Credentials } from "./home.ts";
 import { ACCEPTED_IMAGES } from "../image/formats.ts";
@@ -11,6 +11,9 @@ import { ClientError, RemoteError } from "./errors.ts";
 import type { Connection } from "./connection.ts";
 import { PIPELINED_VERSION } from "../protocol/index.ts";
 import { postPipelined } from "./post-batch-pipelined.ts";
+import { MAX_RENAME_TRIES, renamed, type BatchEvents, type BatchResult } from "./post-batch-shared.ts";
+
+export { MAX_RENAME_TRIES, renamed, type BatchEvents, type BatchResult };
 
 export interface PostSources {
   /** The files to post, in order: named files as given, a folder's images in name order. */
@@ -70,17 +73,6 @@ export async function expandPostSources(paths: string[], opts: { recursive?: boo
   return out;
 }
 
-/** The most suffixes --rename tries before it gives up on a file. */
-export const MAX_RENAME_TRIES = 1000;
-
-/** NAME with its n-th suffix: "trip.jpg", "trip (2).jpg", "trip (3).jpg" … (before the extension). */
-export function renamed(name: string, n: number): string {
-  if (n <= 1) return name;
-  const ext = extname(name);
-  const stem = ext.length > 0 && ext.length < name.length ? name.slice(0, -ext.length) : name;
-  return `${stem} (${n})${stem === name ? "" : ext}`;
-}
-
 /**
  * Posts `file` under its base name; with `rename`, a name the server refuses as taken
  * (NAME_TAKEN) is tried again with the next suffix until the server accepts one. `used`
@@ -107,21 +99,6 @@ export async function postNamed(
     }
   }
   throw new ClientError(`cannot post ${file}: the names ${JSON.stringify(base)} to ${JSON.stringify(renamed(base, MAX_RENAME_TRIES))} are all taken; pass --name`);
-}
-
-export interface BatchEvents {
-  /** Called before each file is tried; may return a progress callback for it. */
-  starting?(file: string): PostOptions["onProgress"] | void;
-  /** `takenName` is the base name the server refused as taken when --rename chose another. */
-  posted(file: string, result: Posted & { takenName?: string }): void;
-  failed(file: string, error: unknown): void;
-}
-
-export interface BatchResult {
-  posted: number;
-  failed: number;
-  /** Files not tried because no connection to the server could be made. */
-  notTried: string[];
 }
 
 /**

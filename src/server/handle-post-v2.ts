@@ -6,7 +6,7 @@
 import { SignatureError, verifyImageSignatureShape } from "../crypto/index.ts";
 import { aboutUpload, fromBase64, ProtocolError, type ClientMessageOf } from "../protocol/index.ts";
 import type { ServerContext } from "./context.ts";
-import { checkDeclaration, checkWrappedKey, commitImage, reserveUpload } from "./handle-post.ts";
+import { checkDeclaration, checkWrappedKey, commitImage, reserveUpload } from "./upload-steps.ts";
 import type { Peer } from "./peer.ts";
 import type { PipelinedUpload, PostPipeline } from "./post-pipeline.ts";
 import type { NewImage } from "./ports.ts";
