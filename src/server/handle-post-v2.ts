@@ -49,6 +49,8 @@ async function announce(ctx: ServerContext, peer: Peer, pipeline: PostPipeline, 
   };
   let sealing: Promise<void> | null = null;
   let aborted = false;
+  /** The checks passed and commitImage runs: from here it alone decides about the blob (it may be in a committed row). */
+  let committing = false;
   const storageFailed = (error: unknown, what: string) => {
     ctx.log.error(what, { id, error: String(error) });
     return new ProtocolError("STORAGE_FAILED", "the server could not store the image; nothing was kept, try again later");
@@ -84,10 +86,15 @@ async function announce(ctx: ServerContext, peer: Peer, pipeline: PostPipeline, 
         if (!(error instanceof SignatureError)) throw error;
         throw new ProtocolError("BAD_SIGNATURE", `the signature of ${JSON.stringify(image.name)} does not verify (${error.code}); nothing was kept`);
       }
+      if (aborted) {
+        contentKey.fill(0);
+        return; // the connection went meanwhile: abort() released everything
+      }
+      committing = true;
       await commitImage(ctx, peer, { ...image, signature: signatureBytes }, finish, contentKey, uploadId);
     },
     async abort() {
-      if (aborted) return;
+      if (aborted || committing) return;
       aborted = true;
       zeroKey();
       await finish(false);
