@@ -119,7 +119,9 @@ export async function postBatch(creds: Credentials, files: string[], opts: { kee
     for (const [i, file] of files.entries()) {
       const onProgress = events.starting?.(file) ?? undefined;
       try {
-        const posted = await postNamed(connecting, creds, file, {
+        // The connection itself once it is there (a failed one stays the promise, whose error is this file's).
+        const conn = await connecting.then((c) => c, () => connecting);
+        const posted = await postNamed(conn, creds, file, {
           ...(opts.keepMetadata !== undefined ? { keepMetadata: opts.keepMetadata } : {}),
           ...(onProgress ? { onProgress } : {}),
           rename: opts.rename ?? false,

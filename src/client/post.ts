@@ -6,7 +6,7 @@ import { ACCEPTED_IMAGES } from "../image/formats.ts";
 import { SNIFF_BYTES, sniffImageType } from "../image/sniff.ts";
 import { StripError, stripStream } from "../image/strip.ts";
 import { FRAME_HEADER_SIZE, imageNameProblem, PIPELINED_VERSION, toBase64, type ContentType, type ImageMeta } from "../protocol/index.ts";
-import type { Connection } from "./connection.ts";
+import { offeredVersions, type Connection } from "./connection.ts";
 import { ClientError, RemoteError } from "./errors.ts";
 import { readChunksReusing, readHead } from "./file-source.ts";
 import type { Credentials } from "./home.ts";
@@ -116,8 +116,9 @@ interface Checked {
 export async function postImage(conn: Connection | Promise<Connection>, creds: Credentials, path: string, opts: PostOptions = {}): Promise<Posted> {
   const checked = await check(conn, path, opts);
   const keep = opts.keepMetadata ?? false;
-  // While the connection is made, the file is read (and stripped) for version 2; dropped for version 1.
-  const early = conn instanceof Promise ? readPostSource(path, checked.contentType, keep, checked.size) : null;
+  // While the connection is made, the file is read (and stripped) for version 2; an older server
+  // (found out only now) makes this read a wasted one, so a client that offers only 1 skips it.
+  const early = conn instanceof Promise && offeredVersions().includes(PIPELINED_VERSION) ? readPostSource(path, checked.contentType, keep, checked.size) : null;
   early?.catch(() => {});
   const c = await conn;
   if (c.version < PIPELINED_VERSION) return postSequential(c, creds, path, checked, opts);
