@@ -197,7 +197,7 @@ function medians(ts: Timing[]): Timing {
 const least = (ts: Timing[], k: keyof Timing) => Math.min(...ts.map((t) => t[k]));
 
 console.log(`load average at the end: ${load()}`);
-console.log(`\nmedians (${ROUNDS} rounds of ${COUNT} images; 10 MiB: ${ROUNDS * 2} posts):`);
+console.log(`\nmedians (${ROUNDS} rounds of ${COUNT} images; 10 MiB: ${ROUNDS * SINGLES} posts):`);
 for (const m of modes) {
   console.log(`${m.name.padEnd(9)} album   ${line(medians(album[m.name] ?? []), COUNT)}`);
   const s = single[m.name] ?? [];
