@@ -247,6 +247,8 @@ export class Session implements Peer, WatchedSession {
 
   /** The last pipelined upload has been answered (P30): a draining session may close now (O1). */
   private pipelineIdle(): void {
+    // As endUpload() does for version 1: an idle session holds no payload buffers.
+    if (!this.pipeline?.streamingNow) this.payloads.clear();
     if (this.draining && !this.handling && !this.uploading) this.fail(shuttingDown());
   }
 
