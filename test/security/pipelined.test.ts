@@ -2,7 +2,7 @@
 // Before anything that loads @peculiar/x509 (docs/IMPLEMENTATION.md I4): bun evaluates its CommonJS early otherwise.
 import "../../src/pki/reflect-polyfill.ts";
 import { describe, expect, test } from "bun:test";
-import { encodeData, encodeMessage, MAX_DATA_FRAME, MAX_UPLOADS_IN_FLIGHT, type ServerMessage } from "../../src/protocol/index.ts";
+import { encodeData, encodeMessage, MAX_DATA_FRAME, MAX_UPLOADS_IN_FLIGHT, MAX_UPLOADS_PER_USER, type ServerMessage } from "../../src/protocol/index.ts";
 import {
   craftPost, expectRefusal, expectStillServing, listedNames, pngLike, raw, sandboxForFile, storageCert, rawHello,
   tmpFiles, until, type CraftOptions, type Sandbox, type User,
@@ -190,6 +190,23 @@ describe("pipelined posting (P30–P37)", () => {
     await expectRefusal(client, "TOO_MANY_UPLOADS", true);
     await until(() => tmpFiles(sb).length === 0, "the temporary files to be removed");
     expect((await listedNames(olga)).filter((n) => n.startsWith("carol/window-"))).toEqual([]);
+  });
+
+  test(`uploads in flight on two connections still count against MAX_UPLOADS_PER_USER: the fifth is BUSY, with its id, not fatal`, async () => {
+    const a = await v2();
+    const b = await v2();
+    const posts = [];
+    for (let i = 1; i <= MAX_UPLOADS_PER_USER + 1; i++) posts.push(await crafted(i, { name: `per-user-${i}.png`, bytes: pngLike(1000) }));
+    for (const p of posts.slice(0, 3)) a.write(p.post);
+    for (let i = 1; i <= 3; i++) expect(await next(a)).toEqual({ type: "UPLOAD_READY", upload: i });
+    b.write(posts[3]!.post);
+    expect(await next(b)).toEqual({ type: "UPLOAD_READY", upload: 4 });
+    b.write(posts[4]!.post);
+    const refusal = await expectRefusal(b, "BUSY", false);
+    expect(refusal.upload).toBe(5);
+    a.destroy();
+    b.destroy();
+    for (let i = 1; i <= MAX_UPLOADS_PER_USER + 1; i++) await nothingKept(`per-user-${i}.png`);
   });
 
   test("a signature before the upload's last data frame is BAD_UPLOAD; nothing is kept", async () => {
