@@ -1,7 +1,7 @@
 /** One protocol connection: frames in, the hello / ready state machine, replies and pushes out. */
 import {
   CONTROL, DATA, decodeClientMessage, encodeData, encodeMessage, FrameDecoder,
-  isFatal, MAX_CONTROL_FRAME, MAX_DATA_FRAME, PIPELINED_VERSION, PROTOCOL_NAME, PROTOCOL_VERSIONS, ProtocolError, SUPPORTED_VERSIONS,
+  isFatal, MAX_CONTROL_FRAME, MAX_DATA_FRAME, PIPELINED_VERSION, PROTOCOL_NAME, PROTOCOL_VERSION, ProtocolError, agreedVersion, SUPPORTED_VERSIONS,
   toBase64, type ClientMessage, type ErrorCode, type Frame, type ServerMessage,
 } from "../protocol/index.ts";
 import type { ServerContext } from "./context.ts";
@@ -307,8 +307,8 @@ export class Session implements Peer, WatchedSession {
       throw new ProtocolError("UNSUPPORTED_VERSION", `protocol version ${message.version} is not supported; this server speaks ${SUPPORTED_VERSIONS.join(", ")}`, undefined, SUPPORTED_VERSIONS);
     }
     // P10a: the highest version both speak; a client that offers none (version 1) gets version 1.
-    const offered = new Set([message.version, ...(message.versions ?? [])]);
-    const agreed = Math.max(...PROTOCOL_VERSIONS.filter((v) => offered.has(v)));
+    // HELLO.version is 1 (checked above), which every server speaks: there is always a common version.
+    const agreed = agreedVersion(message.version, message.versions) ?? PROTOCOL_VERSION;
     await this.identified;
     if (this.closed) return;
     if (this.refusal) {
