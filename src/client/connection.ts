@@ -1,7 +1,7 @@
 /** A client connection: TLS to the pinned CA, the HELLO exchange, one request at a time, pushes aside. */
 import {
   CONTROL, DATA, decodeServerMessage, encodeData, encodeDataInPlace, encodeMessage, FrameDecoder, MAX_DATA_FRAME, Outbox,
-  PROTOCOL_NAME, PROTOCOL_VERSION, ProtocolError, type ClientMessage, type Frame, type ImageMeta,
+  PROTOCOL_NAME, PROTOCOL_VERSION, PROTOCOL_VERSIONS, ProtocolError, type ClientMessage, type Frame, type ImageMeta,
   type ServerMessage, type ServerMessageOf,
 } from "../protocol/index.ts";
 import { ClientError, RemoteError, TrustError } from "./errors.ts";
@@ -15,6 +15,21 @@ export interface ConnectOptions {
   keyPem?: string;
   clientName?: string;
   timeoutMs?: number;
+  /** The protocol versions to offer (P10a); by default every one this build speaks, or SIS_PROTOCOL_MAX's. */
+  versions?: readonly number[];
+}
+
+/**
+ * Servers (host:port) that refused HELLO.versions with BAD_MESSAGE: a server of version 1, whose
+ * HELLO schema has no such field. Later connections of this process offer it version 1 at once.
+ */
+const versionOneServers = new Set<string>();
+
+/** What a client offers (P10a): every version it speaks; SIS_PROTOCOL_MAX=1 limits it (comparisons, benchmarks). */
+export function offeredVersions(): readonly number[] {
+  const max = Number(process.env.SIS_PROTOCOL_MAX ?? Number.POSITIVE_INFINITY);
+  const offered = PROTOCOL_VERSIONS.filter((v) => v <= max);
+  return offered.length > 0 ? offered : [PROTOCOL_VERSION];
 }
 
 const INBOUND_HIGH = 4 * 1024 * 1024;
@@ -77,13 +92,43 @@ export class Connection {
 
   private constructor() {}
 
+  /**
+   * Connects and says HELLO, offering the versions this client speaks (P10a). A client that offers
+   * only version 1 sends exactly the HELLO it always sent. A server of version 1 refuses the
+   * offer (BAD_MESSAGE: its HELLO has no `versions`); the client then connects again with version
+   * 1 alone and remembers the server for the rest of the process.
+   */
   static async open(opts: ConnectOptions): Promise<Connection> {
+    const where = `${opts.host}:${opts.port}`;
+    const versions = versionOneServers.has(where) ? [PROTOCOL_VERSION] : (opts.versions ?? offeredVersions());
+    const offer = versions.some((v) => v !== PROTOCOL_VERSION);
+    try {
+      return await Connection.openWith(opts, offer ? versions : null);
+    } catch (error) {
+      if (!(offer && error instanceof RemoteError && error.code === "BAD_MESSAGE")) throw error;
+      versionOneServers.add(where);
+      return Connection.openWith(opts, null);
+    }
+  }
+
+  private static async openWith(opts: ConnectOptions, versions: readonly number[] | null): Promise<Connection> {
     const conn = new Connection();
     await conn.connect(opts);
-    const reply = await conn.request({ type: "HELLO", protocol: PROTOCOL_NAME, version: PROTOCOL_VERSION, client: opts.clientName ?? "sis" }, opts.timeoutMs ?? 15_000);
+    const hello: ClientMessage = { type: "HELLO", protocol: PROTOCOL_NAME, version: PROTOCOL_VERSION, client: opts.clientName ?? "sis", ...(versions ? { versions: [...versions] } : {}) };
+    const reply = await conn.request(hello, opts.timeoutMs ?? 15_000);
     if (reply.type !== "HELLO") throw new ClientError(`cannot talk to the server: it answered ${reply.type} to HELLO`);
+    // The server answers the highest version both speak; anything else is not a version this client can use.
+    if (!(versions ?? [PROTOCOL_VERSION]).includes(reply.version)) {
+      conn.close();
+      throw new ClientError(`cannot talk to the server: it chose protocol version ${reply.version}, which this client did not offer; update sis`);
+    }
     conn.hello = reply;
     return conn;
+  }
+
+  /** The protocol version agreed at HELLO (P10a). */
+  get version(): number {
+    return this.hello.version;
   }
 
   private connect(opts: ConnectOptions): Promise<void> {
@@ -264,7 +309,7 @@ export class Connection {
     } catch (error) {
       throw new ClientError(`the server sent an invalid message: ${(error as ProtocolError).message}`);
     }
-    if (message.type === "ERROR") throw new RemoteError(message.code, message.message, message.retryAfter);
+    if (message.type === "ERROR") throw new RemoteError(message.code, message.message, message.retryAfter, message.upload);
     return message;
   }
 

@@ -16,6 +16,8 @@ export class RemoteError extends ClientError {
     readonly code: string,
     message: string,
     readonly retryAfter?: number,
+    /** Protocol version 2 (P30): the upload this refusal is about; absent when it is about the connection. */
+    readonly upload?: number,
   ) {
     super(message, code === "CERT_REVOKED" || code === "CERT_EXPIRED" || code === "CERT_UNKNOWN" || code === "ACCOUNT_DISABLED" ? 3 : 1);
   }

@@ -1,6 +1,6 @@
 /** Posting several files: folders expanded to their images (sub-folders with --recursive), each file tried, a failure not the end of the rest. */
 import { lstat, readdir, stat } from "node:fs/promises";
-import { basename, extname, join } from "node:path";
+import { basename, join } from "node:path";
 import { readHead } from "./file-source.ts";
 import type { Credentials } from "./home.ts";
 import { ACCEPTED_IMAGES } from "../image/formats.ts";
@@ -9,6 +9,11 @@ import { postImage, type Posted, type PostOptions } from "./post.ts";
 import { connectAs } from "./session.ts";
 import { ClientError, RemoteError } from "./errors.ts";
 import type { Connection } from "./connection.ts";
+import { PIPELINED_VERSION } from "../protocol/index.ts";
+import { postPipelined } from "./post-batch-pipelined.ts";
+import { MAX_RENAME_TRIES, renamed, type BatchEvents, type BatchResult } from "./post-batch-shared.ts";
+
+export { MAX_RENAME_TRIES, renamed, type BatchEvents, type BatchResult };
 
 export interface PostSources {
   /** The files to post, in order: named files as given, a folder's images in name order. */
@@ -68,17 +73,6 @@ export async function expandPostSources(paths: string[], opts: { recursive?: boo
   return out;
 }
 
-/** The most suffixes --rename tries before it gives up on a file. */
-export const MAX_RENAME_TRIES = 1000;
-
-/** NAME with its n-th suffix: "trip.jpg", "trip (2).jpg", "trip (3).jpg" … (before the extension). */
-export function renamed(name: string, n: number): string {
-  if (n <= 1) return name;
-  const ext = extname(name);
-  const stem = ext.length > 0 && ext.length < name.length ? name.slice(0, -ext.length) : name;
-  return `${stem} (${n})${stem === name ? "" : ext}`;
-}
-
 /**
  * Posts `file` under its base name; with `rename`, a name the server refuses as taken
  * (NAME_TAKEN) is tried again with the next suffix until the server accepts one. `used`
@@ -107,36 +101,27 @@ export async function postNamed(
   throw new ClientError(`cannot post ${file}: the names ${JSON.stringify(base)} to ${JSON.stringify(renamed(base, MAX_RENAME_TRIES))} are all taken; pass --name`);
 }
 
-export interface BatchEvents {
-  /** Called before each file is tried; may return a progress callback for it. */
-  starting?(file: string): PostOptions["onProgress"] | void;
-  /** `takenName` is the base name the server refused as taken when --rename chose another. */
-  posted(file: string, result: Posted & { takenName?: string }): void;
-  failed(file: string, error: unknown): void;
-}
-
-export interface BatchResult {
-  posted: number;
-  failed: number;
-  /** Files not tried because no connection to the server could be made. */
-  notTried: string[];
-}
-
 /**
- * Posts `files` one after another over one connection. A file that fails is reported and
+ * Posts `files` over one connection: pipelined over protocol version 2, otherwise one after
+ * another. A file that fails is reported and
  * the next one is tried; a connection the failure closed is replaced by a new one. When no
  * connection can be made at all, the files left are not tried (each would fail the same way).
  */
 export async function postBatch(creds: Credentials, files: string[], opts: { keepMetadata?: boolean; rename?: boolean }, events: BatchEvents): Promise<BatchResult> {
-  const used = new Set<string>();
-  const result: BatchResult = { posted: 0, failed: 0, notTried: [] };
   let connecting = connectAs(creds);
   connecting.catch(() => {}); // a failure is reported where it is awaited, not as an unhandled rejection
+  // Protocol version 2: pipelined (post-batch-pipelined.ts); an older server: one file after another.
+  const first = await connecting.catch(() => null);
+  if (first && first.version >= PIPELINED_VERSION) return postPipelined(creds, files, opts, events, first);
+  const used = new Set<string>();
+  const result: BatchResult = { posted: 0, failed: 0, notTried: [] };
   try {
     for (const [i, file] of files.entries()) {
       const onProgress = events.starting?.(file) ?? undefined;
       try {
-        const posted = await postNamed(connecting, creds, file, {
+        // The connection itself once it is there (a failed one stays the promise, whose error is this file's).
+        const conn = await connecting.then((c) => c, () => connecting);
+        const posted = await postNamed(conn, creds, file, {
           ...(opts.keepMetadata !== undefined ? { keepMetadata: opts.keepMetadata } : {}),
           ...(onProgress ? { onProgress } : {}),
           rename: opts.rename ?? false,

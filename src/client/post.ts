@@ -1,17 +1,19 @@
 /** Posting: check the file is an image, sign it, seal it, wrap its key for the server, stream it up. */
 import { stat } from "node:fs/promises";
 import { basename } from "node:path";
-import { CHUNK_SIZE, cipherSize, createImageDigest, encodeHeader, generateContentKey, newHeader, sealStreamInto, signImage, TAG_SIZE, wrapKey } from "../crypto/index.ts";
+import { CHUNK_SIZE, cipherSize, createImageDigest, encodeHeader, generateContentKey, newHeader, sealStreamInto, signImage, TAG_SIZE, wrapKeyWith } from "../crypto/index.ts";
 import { ACCEPTED_IMAGES } from "../image/formats.ts";
 import { SNIFF_BYTES, sniffImageType } from "../image/sniff.ts";
 import { StripError, stripStream } from "../image/strip.ts";
-import { FRAME_HEADER_SIZE, fromBase64, imageNameProblem, toBase64, type ContentType, type ImageMeta } from "../protocol/index.ts";
-import type { Connection } from "./connection.ts";
+import { FRAME_HEADER_SIZE, imageNameProblem, PIPELINED_VERSION, toBase64, type ContentType, type ImageMeta } from "../protocol/index.ts";
+import { offeredVersions, type Connection } from "./connection.ts";
 import { ClientError, RemoteError } from "./errors.ts";
 import { readChunksReusing, readHead } from "./file-source.ts";
 import type { Credentials } from "./home.ts";
-import { verifyStorageCert } from "./storage-cert.ts";
+import { storageKeyOf } from "./storage-cert.ts";
 import { SendBuffers } from "./send-buffers.ts";
+import { Poster } from "./post-pipeline.ts";
+import { readPostSource } from "./post-source.ts";
 
 export interface PostOptions {
   name?: string;
@@ -99,12 +101,47 @@ interface Recipient {
   wrappedKey: Uint8Array;
 }
 
+/** What postImage learnt of the file before it talks to the server. */
+interface Checked {
+  name: string;
+  size: number;
+  contentType: ContentType;
+}
+
 /**
- * Posts the image at `path`. `conn` may still be connecting: the first pass over the file
- * (stripping and digesting) runs meanwhile, and the storage certificate is checked and the
- * key wrapped as soon as the connection is there. A failed connection stops the first pass.
+ * Posts the image at `path`. `conn` may still be connecting: the file is read meanwhile. Over
+ * protocol version 2 (P30–P37) it is read, stripped, hashed and sealed once and signed after
+ * its data; over version 1 (an older server) as before, in two passes.
  */
 export async function postImage(conn: Connection | Promise<Connection>, creds: Credentials, path: string, opts: PostOptions = {}): Promise<Posted> {
+  const checked = await check(conn, path, opts);
+  const keep = opts.keepMetadata ?? false;
+  // While the connection is made, the file is read (and stripped) for version 2; an older server
+  // (found out only now) makes this read a wasted one, so a client that offers only 1 skips it.
+  const early = conn instanceof Promise && offeredVersions().includes(PIPELINED_VERSION) ? readPostSource(path, checked.contentType, keep, checked.size) : null;
+  early?.catch(() => {});
+  const c = await conn;
+  if (c.version < PIPELINED_VERSION) return postSequential(c, creds, path, checked, opts);
+  tooLarge(c, path, checked.size);
+  const handle = Poster.of(c, creds).post({
+    path, name: checked.name, contentType: checked.contentType, fileSize: checked.size, keepMetadata: keep,
+    ...(early ? { source: early } : {}),
+    ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
+  });
+  try {
+    return await handle.posted;
+  } catch (error) {
+    throw restarting(error, path);
+  }
+}
+
+function tooLarge(c: Connection, path: string, size: number): void {
+  const max = c.hello.limits.maxImageSize;
+  if (size > max) throw new ClientError(`cannot post ${path}: it is ${size} bytes and the server takes at most ${max}`);
+}
+
+/** The name, the file and its type, judged before anything is sent. */
+export async function check(conn: Connection | Promise<Connection>, path: string, opts: PostOptions): Promise<Checked> {
   const name = opts.name ?? basename(path);
   const problem = imageNameProblem(name);
   if (problem) {
@@ -115,24 +152,21 @@ export async function postImage(conn: Connection | Promise<Connection>, creds: C
   const info = await stat(path).catch(() => null);
   if (!info?.isFile()) throw new ClientError(`cannot post ${path}: no such file`);
   const size = info.size;
-  const tooLarge = (c: Connection) => {
-    const max = c.hello.limits.maxImageSize;
-    if (size > max) throw new ClientError(`cannot post ${path}: it is ${size} bytes and the server takes at most ${max}`);
-  };
-  if (!(conn instanceof Promise)) tooLarge(conn);
+  if (!(conn instanceof Promise)) tooLarge(conn, path, size);
   const contentType = sniffImageType(await readHead(path, SNIFF_BYTES));
   if (!contentType) throw new ClientError(`cannot post ${path}: it is not a ${ACCEPTED_IMAGES} (judged by its content)`);
+  return { name, size, contentType };
+}
 
+/** Protocol version 1: the signature in POST_IMAGE, so the file is read twice (P19–P21). */
+async function postSequential(conn: Connection, creds: Credentials, path: string, { name, size, contentType }: Checked, opts: PostOptions): Promise<Posted> {
   const key = generateContentKey();
   try {
-    // Side by side: the connection, then the storage certificate and the key wrap; pass 1 over the file.
+    // Side by side: the storage certificate (checked once per connection) and the key wrap; pass 1 over the file.
     let failed: { error: unknown } | null = null;
     const recipient = (async (): Promise<Recipient> => {
-      const c = await conn;
-      tooLarge(c);
-      const storageCertDer = fromBase64(c.hello.storageCertificate);
-      await verifyStorageCert(storageCertDer, creds.caDer, creds.homeDir);
-      return { conn: c, wrappedKey: await wrapKey(key, storageCertDer) };
+      tooLarge(conn, path, size);
+      return { conn, wrappedKey: await wrapKeyWith(key, await storageKeyOf(conn, creds)) };
     })();
     recipient.catch((error: unknown) => (failed = { error })); // handled here; rethrown where awaited
     const check = () => {

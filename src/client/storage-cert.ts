@@ -2,8 +2,11 @@
 import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
+import { importWrapKey } from "../crypto/index.ts";
+import { fromBase64 } from "../protocol/index.ts";
+import type { Connection } from "./connection.ts";
 import { TrustError } from "./errors.ts";
-import { writeFileAtomic } from "./home.ts";
+import { writeFileAtomic, type Credentials } from "./home.ts";
 
 /**
  * A certificate verified once is remembered in the client home, bound to the
@@ -39,4 +42,21 @@ async function verifyIssued(certDer: Uint8Array, caDer: Uint8Array): Promise<num
     // fall through to the refusal
   }
   throw new TrustError("storage-certificate", "the server's storage certificate is not issued by the pinned CA; refusing to wrap a key for it");
+}
+
+const storageKeys = new WeakMap<Connection, Promise<CryptoKey>>();
+
+/**
+ * The storage certificate of `conn`'s HELLO, checked against the pinned CA (P11), and its RSA key
+ * imported for wrapping: once per connection, however many images are posted over it.
+ */
+export function storageKeyOf(conn: Connection, creds: Pick<Credentials, "caDer" | "homeDir">): Promise<CryptoKey> {
+  let key = storageKeys.get(conn);
+  if (!key) {
+    const der = fromBase64(conn.hello.storageCertificate);
+    key = verifyStorageCert(der, creds.caDer, creds.homeDir).then(() => importWrapKey(der));
+    storageKeys.set(conn, key);
+    key.catch(() => storageKeys.delete(conn)); // a failure is said to each post, not remembered
+  }
+  return key;
 }

@@ -87,7 +87,20 @@ function parse(cms: Uint8Array): Parsed {
 }
 
 /** Verifies an image signature (V1..V7) and returns the signer certificate; see ENVELOPE.md section 5. */
-export async function verifyImageSignature(p: VerifyImageSignatureParams): Promise<VerifiedImageSignature> {
+export function verifyImageSignature(p: VerifyImageSignatureParams): Promise<VerifiedImageSignature> {
+  return verify(p, p.digest);
+}
+
+/**
+ * V1..V4, V6 and V7 without V5: what can be checked without the plaintext. The server runs it on a
+ * signature that follows the data (PROTOCOL.md P34) before it commits; every receiver still checks
+ * all of V1..V7 against the decrypted image.
+ */
+export function verifyImageSignatureShape(p: Omit<VerifyImageSignatureParams, "digest">): Promise<VerifiedImageSignature> {
+  return verify(p, null);
+}
+
+async function verify(p: Omit<VerifyImageSignatureParams, "digest">, digest: Uint8Array | null): Promise<VerifiedImageSignature> {
   // V1: bound the work before any parsing.
   if (p.cms.length > MAX_SIGNATURE_SIZE) malformed("the signature is larger than 16 KiB");
   let parsed: Parsed;
@@ -117,7 +130,7 @@ export async function verifyImageSignature(p: VerifyImageSignatureParams): Promi
   }
 
   // V5: the digest decides whether this signature is about these bytes.
-  if (!constantTimeEqual(attrs.messageDigest, p.digest)) {
+  if (digest !== null && !constantTimeEqual(attrs.messageDigest, digest)) {
     throw new SignatureError("DIGEST_MISMATCH", "the image does not match the signed digest");
   }
 

@@ -4,6 +4,7 @@ export { signImage, type SignImageParams } from "./image-signature-sign.ts";
 export {
   MAX_SIGNATURE_SIZE,
   verifyImageSignature,
+  verifyImageSignatureShape,
   type VerifiedImageSignature,
   type VerifyImageSignatureParams,
 } from "./image-signature-verify.ts";

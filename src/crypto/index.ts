@@ -24,7 +24,7 @@ export {
   sealStreamWithHeadroom,
   type EnvelopeErrorCode,
 } from "./envelope-stream.ts";
-export { wrapKey, unwrapKey } from "./key-wrap.ts";
+export { importWrapKey, wrapKey, wrapKeyWith, unwrapKey } from "./key-wrap.ts";
 export { readCertificate, type CertificateInfo } from "./certificate-info.ts";
 export {
   IMAGE_DIGEST_SIZE,
@@ -33,6 +33,7 @@ export {
   createImageDigest,
   signImage,
   verifyImageSignature,
+  verifyImageSignatureShape,
   type ImageDigest,
   type SignImageParams,
   type SignatureErrorCode,

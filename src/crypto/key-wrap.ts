@@ -14,6 +14,17 @@ function badKey(message: string): never {
 /** Wraps `contentKey` for the RSA key of the recipient's certificate (W1..W3). */
 export async function wrapKey(contentKey: Uint8Array, recipientCertDer: Uint8Array): Promise<Uint8Array> {
   if (contentKey.length !== CONTENT_KEY_SIZE) badKey("content key is not 32 bytes");
+  return wrapKeyWith(contentKey, await importWrapKey(recipientCertDer));
+}
+
+/** Wraps `contentKey` with a key from importWrapKey() (W1): a poster imports the server's key once per connection. */
+export async function wrapKeyWith(contentKey: Uint8Array, publicKey: CryptoKey): Promise<Uint8Array> {
+  if (contentKey.length !== CONTENT_KEY_SIZE) badKey("content key is not 32 bytes");
+  return new Uint8Array(await crypto.subtle.encrypt(OAEP, publicKey, buf(contentKey)));
+}
+
+/** The recipient certificate's RSA key for wrapping, checked as W2..W3 require. */
+export async function importWrapKey(recipientCertDer: Uint8Array): Promise<CryptoKey> {
   let publicKey: CryptoKey;
   try {
     const cert = readCertificate(recipientCertDer);
@@ -26,7 +37,7 @@ export async function wrapKey(contentKey: Uint8Array, recipientCertDer: Uint8Arr
   // A short modulus would make the wrap the weakest link; 2048 is the system's floor (ENVELOPE.md W2, docs/IMPLEMENTATION.md I5).
   const bits = (publicKey.algorithm as RsaHashedKeyAlgorithm).modulusLength;
   if (bits < MIN_RSA_BITS) badKey(`recipient RSA key has ${bits} bits, fewer than ${MIN_RSA_BITS}`);
-  return new Uint8Array(await crypto.subtle.encrypt(OAEP, publicKey, buf(contentKey)));
+  return publicKey;
 }
 
 /**

@@ -3,7 +3,7 @@ import { z } from "zod";
 import { ProtocolError } from "./errors.ts";
 import { CONTROL, DATA, encodeFrame, encodeFrameInPlace } from "./frame.ts";
 import { MAX_JSON_DEPTH } from "./limits.ts";
-import { CLIENT_SCHEMAS, SERVER_SCHEMAS, type ClientMessage, type ImageMeta, type ServerMessage } from "./messages.ts";
+import { CLIENT_SCHEMAS, PostImageV1, PostImageV2, SERVER_SCHEMAS, type ClientMessage, type ImageMeta, type ServerMessage } from "./messages.ts";
 import { MAX_CONTROL_FRAME } from "./limits.ts";
 
 const utf8 = new TextDecoder("utf-8", { fatal: true });
@@ -63,8 +63,19 @@ function decodeWith<T>(payload: Uint8Array, schemas: Record<string, z.ZodType>):
   return result.data as T;
 }
 
-export function decodeClientMessage(payload: Uint8Array): ClientMessage {
-  return decodeWith<ClientMessage>(payload, CLIENT_SCHEMAS);
+/**
+ * The messages of one protocol version (P10a): version 1 has POST_IMAGE with its signature and no
+ * POST_SIGNATURE, exactly as a server of version 1 decodes them; version 2 has POST_IMAGE with an
+ * upload id (P30). Without a version, every form is accepted (HELLO, before a version is agreed).
+ */
+const { POST_SIGNATURE: _signature, ...V1_COMMON } = CLIENT_SCHEMAS;
+const BY_VERSION: Record<number, Record<string, z.ZodType>> = {
+  1: { ...V1_COMMON, POST_IMAGE: PostImageV1 },
+  2: { ...CLIENT_SCHEMAS, POST_IMAGE: PostImageV2 },
+};
+
+export function decodeClientMessage(payload: Uint8Array, version?: number): ClientMessage {
+  return decodeWith<ClientMessage>(payload, (version !== undefined && BY_VERSION[version]) || CLIENT_SCHEMAS);
 }
 
 export function decodeServerMessage(payload: Uint8Array): ServerMessage {

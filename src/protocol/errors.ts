@@ -40,6 +40,13 @@ export const ERROR_CODES = {
   INVITE_EXPIRED: true,
   INVITE_WRONG_USER: true,
   ACCOUNT_DISABLED: true,
+  // Pipelined posting, version 2 (PROTOCOL.md P30–P37).
+  /** An upload id already in flight, or a POST_SIGNATURE for an id that is not. */
+  UNKNOWN_UPLOAD: true,
+  /** A POST_IMAGE while MAX_UPLOADS_IN_FLIGHT uploads of this connection are in flight. */
+  TOO_MANY_UPLOADS: true,
+  /** The signature sent after the data does not verify for this owner, name and content type; nothing kept. */
+  BAD_SIGNATURE: false,
 } as const satisfies Record<string, boolean>;
 
 /** A code from the table; the value above says whether it closes the connection. */
@@ -66,4 +73,12 @@ export class ProtocolError extends Error {
   ) {
     super(message);
   }
+  /** Version 2 (P30): the upload this refusal is about, sent as ERROR.upload. */
+  upload?: number;
+}
+
+/** `error` said of upload `id` (P30): a ProtocolError gets the id, anything else is left for the session. */
+export function aboutUpload(error: unknown, id: number): unknown {
+  if (error instanceof ProtocolError && error.upload === undefined) error.upload = id;
+  return error;
 }

@@ -7,3 +7,4 @@ export * from "./messages.ts";
 export * from "./names.ts";
 export * from "./outbox.ts";
 export * from "./invitation.ts";
+export * from "./versions.ts";

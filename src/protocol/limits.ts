@@ -1,8 +1,18 @@
 /** Protocol limits (PROTOCOL.md section 7): every one a named constant; the server's policy defaults live in src/app/options.ts. */
 
 export const PROTOCOL_NAME = "sis";
+/** HELLO.version: every client opens with it (P10); later versions are offered in HELLO.versions (P10a). */
 export const PROTOCOL_VERSION = 1;
+/** The values HELLO.version may take; UNSUPPORTED_VERSION lists them (P10). */
 export const SUPPORTED_VERSIONS: readonly number[] = [1];
+/** The protocol versions this build speaks, negotiated through HELLO.versions (P10a): the highest common one is used. */
+export const PROTOCOL_VERSIONS: readonly number[] = [1, 2];
+/** Version 2: pipelined posting, the signature after the data (P30–P37). */
+export const PIPELINED_VERSION = 2;
+/** P31: uploads one connection may have between POST_IMAGE and its POSTED or ERROR (version 2). */
+export const MAX_UPLOADS_IN_FLIGHT = 4;
+/** P30: the largest upload id a client may choose. */
+export const MAX_UPLOAD_ID = 2 ** 31 - 1;
 
 /** P1: the TCP port of the protocol when an address names none (clients) and `sis serve` is given none. */
 export const DEFAULT_PORT = 1233;

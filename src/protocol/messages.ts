@@ -1,6 +1,6 @@
 /** Message schemas (PROTOCOL.md section 4): one strict zod schema per message. */
 import { z } from "zod";
-import { base64Length, CONTENT_TYPES, LIST_PAGE_MAX, MAX_SIGNATURE_SIZE, MAX_TIMESTAMP_TOKEN_SIZE, PASSWORD_MAX, PROTOCOL_NAME } from "./limits.ts";
+import { base64Length, CONTENT_TYPES, LIST_PAGE_MAX, MAX_SIGNATURE_SIZE, MAX_TIMESTAMP_TOKEN_SIZE, MAX_UPLOAD_ID, PASSWORD_MAX, PROTOCOL_NAME } from "./limits.ts";
 
 /** Standard base64 with padding, bounded in length before it is decoded. */
 const b64 = (maxChars: number) =>
@@ -12,6 +12,8 @@ const signature = () => b64(base64Length(MAX_SIGNATURE_SIZE));
 const seq = z.int().min(1).max(Number.MAX_SAFE_INTEGER);
 const size = z.int().min(0).max(Number.MAX_SAFE_INTEGER);
 const imageId = z.string().regex(/^[0-9a-f]{32}$/);
+/** Version 2 (P30): the client's id of one upload on its connection. */
+const uploadId = z.int().min(1).max(MAX_UPLOAD_ID);
 /** Names are checked fully by the server's name rules (P20); here only bounded. */
 const shortText = (max: number) => z.string().max(max);
 
@@ -32,6 +34,8 @@ export const ClientHello = z.strictObject({
   protocol: z.literal(PROTOCOL_NAME),
   version: z.int().min(0).max(65535),
   client: shortText(64),
+  /** P10a: every protocol version the client speaks; absent: only `version`. Optional, so a client of version 1 sends exactly what it always sent. */
+  versions: z.array(z.int().min(1).max(65535)).min(1).max(16).optional(),
 });
 export const Register = z.strictObject({
   type: z.literal("REGISTER"),
@@ -45,16 +49,22 @@ export const Register = z.strictObject({
   /** Membership (M4): the invitation's secret, base64url of 32 bytes; optional, so older clients still parse. */
   invitation: z.string().regex(/^[A-Za-z0-9_-]{43}$/, "not an invitation secret").optional(),
 });
-export const PostImage = z.strictObject({
+const postFields = {
   type: z.literal("POST_IMAGE"),
   name: shortText(1024),
   contentType: shortText(64),
   size,
   dataSize: size,
   header: b64(2_048),
-  signature: signature(),
   wrappedKey: b64(1_400),
-});
+};
+/** Version 1: the signature before the data. */
+export const PostImageV1 = z.strictObject({ ...postFields, signature: signature() });
+/** Version 2 (P30): an upload id, no signature (POST_SIGNATURE follows the data). */
+export const PostImageV2 = z.strictObject({ ...postFields, upload: uploadId });
+export const PostImage = z.union([PostImageV1, PostImageV2]);
+/** Version 2 (P33): the owner's CMS signature, after the upload's last data frame. */
+export const PostSignature = z.strictObject({ type: z.literal("POST_SIGNATURE"), upload: uploadId, signature: signature() });
 export const Download = z.union([
   z.strictObject({ type: z.literal("DOWNLOAD"), id: imageId }),
   z.strictObject({ type: z.literal("DOWNLOAD"), owner: shortText(64), name: shortText(1024) }),
@@ -106,8 +116,9 @@ export const Renewed = z.strictObject({
   serial: shortText(64),
   notAfter: size,
 });
-export const UploadReady = z.strictObject({ type: z.literal("UPLOAD_READY") });
-export const Posted = z.strictObject({ type: z.literal("POSTED"), image: ImageMetaSchema });
+/** `upload` in version 2 only (P30); a version-1 session never gets it. */
+export const UploadReady = z.strictObject({ type: z.literal("UPLOAD_READY"), upload: uploadId.optional() });
+export const Posted = z.strictObject({ type: z.literal("POSTED"), image: ImageMetaSchema, upload: uploadId.optional() });
 export const Image = z.strictObject({
   type: z.literal("IMAGE"),
   image: ImageMetaSchema,
@@ -129,6 +140,8 @@ export const ErrorMessage = z.strictObject({
   retryAfter: z.number().min(0).max(86_400).optional(),
   /** UNSUPPORTED_VERSION only: the protocol versions the server speaks (P10). Optional, so older clients still parse ERROR. */
   versions: z.array(z.int().min(0).max(65535)).min(1).max(16).optional(),
+  /** Version 2 (P30): the upload the refusal is about; absent when it is about the connection. */
+  upload: uploadId.optional(),
 });
 
 // --- devices, link codes, usage, deletion (PROTOCOL.md M20–M29) ---
@@ -186,6 +199,7 @@ export const CLIENT_SCHEMAS = {
   REGISTER: Register,
   RENEW: Renew,
   POST_IMAGE: PostImage,
+  POST_SIGNATURE: PostSignature,
   DOWNLOAD: Download,
   LIST: List,
   GET_CRL: GetCrl,

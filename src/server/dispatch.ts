@@ -2,6 +2,7 @@
 import { ProtocolError, type ClientMessage, type ClientMessageOf } from "../protocol/index.ts";
 import type { ServerContext } from "./context.ts";
 import { startUpload } from "./handle-post.ts";
+import { handlePostSignature, startPipelinedUpload } from "./handle-post-v2.ts";
 import { handleDownload, handleGetCrl, handleList } from "./handle-read.ts";
 import { handleRegister } from "./handle-register.ts";
 import { handleRenew } from "./handle-renew.ts";
@@ -22,7 +23,9 @@ export const HANDLERS: { readonly [T in ClientMessage["type"]]: Handler<T> } = {
   REGISTER: handleRegister,
   RENEW: handleRenew,
   GET_CRL: handleGetCrl,
-  POST_IMAGE: startUpload,
+  // Version 1's form carries the signature, version 2's an upload id (P30); the agreed version's schema admits one of them.
+  POST_IMAGE: (ctx, peer, message) => ("upload" in message ? startPipelinedUpload(ctx, peer, message) : startUpload(ctx, peer, message)),
+  POST_SIGNATURE: handlePostSignature,
   DOWNLOAD: handleDownload,
   LIST: handleList,
   // Devices, usage, deletion (PROTOCOL.md M20–M29).

@@ -1,99 +1,45 @@
-/** POST_IMAGE (P19–P22): check the declaration, stream the ciphertext to disk, commit, announce. */
-import { randomBytes } from "node:crypto";
-import { cipherSize, decodeHeader, unwrapKey } from "../crypto/index.ts";
-import {
-  CONTENT_TYPES, DATA, fromBase64, imageNameProblem, MAX_UPLOADS_PER_USER, ProtocolError,
-  type ClientMessageOf, type ImageMeta,
-} from "../protocol/index.ts";
-import { requireCurrentIdentity } from "./authorize.ts";
+/** POST_IMAGE of protocol version 1 (P19–P22): check the declaration, stream the ciphertext to disk, commit, announce. */
+import { DATA, fromBase64, ProtocolError, type ClientMessageOf } from "../protocol/index.ts";
 import type { ServerContext } from "./context.ts";
 import type { Peer, Upload } from "./peer.ts";
-import { StoreConflictError, type BlobWriter, type NewImage } from "./ports.ts";
-import { stampSignature } from "./timestamp.ts";
-import { toMeta } from "./wire-image.ts";
-import { admitPost } from "./admit-post.ts";
+import type { NewImage } from "./ports.ts";
+import { checkDeclaration, checkWrappedKey, commitImage, reserveUpload, type Reserved } from "./upload-steps.ts";
 
-/** Checks the declaration, then hands the peer an Upload that takes the DATA frames (P19, P20). */
-export async function startUpload(ctx: ServerContext, peer: Peer, message: ClientMessageOf<"POST_IMAGE">): Promise<void> {
-  const identity = await requireCurrentIdentity(ctx, peer);
+/** Version 1: checks the declaration, then hands the peer an Upload that takes the DATA frames (P19, P20). */
+export async function startUpload(ctx: ServerContext, peer: Peer, message: ClientMessageOf<"POST_IMAGE"> & { signature: string }): Promise<void> {
+  // A version-2 connection posts with upload ids only (P30): the two forms never mix on one connection.
+  if (peer.version >= 2) throw new ProtocolError("BAD_MESSAGE", "POST_IMAGE on a version-2 connection carries an upload id and no signature (P30)");
+  const { identity, headerBytes, wrappedKey } = await checkDeclaration(ctx, peer, message);
   const { name, contentType, size, dataSize } = message;
-  const nameProblem = imageNameProblem(name);
-  if (nameProblem) throw new ProtocolError("BAD_NAME", nameProblem);
-  if (!(CONTENT_TYPES as readonly string[]).includes(contentType)) {
-    throw new ProtocolError("BAD_IMAGE", `content type ${JSON.stringify(contentType.slice(0, 64))} is not accepted; sis takes ${CONTENT_TYPES.join(", ")}`);
-  }
-  // Every receiver refuses an empty image, so the server does not store one.
-  if (size === 0) throw new ProtocolError("BAD_IMAGE", "the image is empty (0 bytes); post a PNG, JPEG, GIF or WebP file with content");
-  if (size > ctx.limits.maxImageSize) throw new ProtocolError("TOO_LARGE", `the image is ${size} bytes; this server takes at most ${ctx.limits.maxImageSize}`);
-  if (dataSize !== cipherSize(size)) throw new ProtocolError("BAD_UPLOAD", "dataSize does not match the envelope size for this image size");
-
-  const headerBytes = fromBase64(message.header);
-  let header;
+  const contentKey = await checkWrappedKey(ctx, wrappedKey);
+  let reserved: Reserved;
   try {
-    header = decodeHeader(headerBytes);
-  } catch {
-    throw new ProtocolError("BAD_UPLOAD", "the envelope header does not decode");
-  }
-  // The header is authenticated with every chunk; it must say what the request says.
-  if (header.owner !== identity.username || header.name !== name || header.contentType !== contentType || header.size !== size) {
-    throw new ProtocolError("BAD_UPLOAD", "the envelope header does not match the request (owner, name, size or content type)");
-  }
-  const wrappedKey = fromBase64(message.wrappedKey);
-  try {
-    await unwrapKey(wrappedKey, ctx.storageKeyPkcs8);
-  } catch {
-    throw new ProtocolError("BAD_UPLOAD", "the image key is not wrapped for this server's storage certificate");
-  }
-  if (await ctx.store.imageNameTaken(identity.userId, name)) {
-    throw new ProtocolError("NAME_TAKEN", `you already have an image named ${JSON.stringify(name)}; choose another --name`);
-  }
-  if (!ctx.hub.beginUpload(identity.username, MAX_UPLOADS_PER_USER)) {
-    throw new ProtocolError("BUSY", `at most ${MAX_UPLOADS_PER_USER} uploads at a time per user; wait for one to finish`);
-  }
-  // The post rate and the quota, uploads under way included (M25, M26), before UPLOAD_READY.
-  let releaseQuota: () => void;
-  try {
-    releaseQuota = await admitPost(ctx, identity, dataSize);
+    reserved = await reserveUpload(ctx, identity, name, dataSize);
   } catch (error) {
-    ctx.hub.endUpload(identity.username);
+    contentKey.fill(0);
     throw error;
   }
-
-  const id = randomBytes(16).toString("hex");
-  let writer: BlobWriter;
-  try {
-    writer = await ctx.blobs.create(id);
-  } catch (error) {
-    ctx.hub.endUpload(identity.username);
-    releaseQuota();
-    ctx.log.error("cannot create blob", { error: String(error) });
-    throw new ProtocolError("STORAGE_FAILED", "the server cannot store images right now; try again later");
-  }
-
+  const { id, writer, finish } = reserved;
   let remaining = dataSize;
-  let finished = false;
-  const finish = async (keep: boolean) => {
-    if (finished) return;
-    finished = true;
-    ctx.hub.endUpload(identity.username);
-    releaseQuota();
-    if (!keep) await writer.abort().catch(() => {});
-  };
 
   const image: NewImage = {
     id, ownerId: identity.userId, owner: identity.username, name, contentType, size, cipherSize: dataSize,
     header: headerBytes, signature: fromBase64(message.signature), wrappedKey, signerSerial: identity.serial,
   };
+  const abort = async () => {
+    contentKey.fill(0);
+    await finish(false);
+  };
 
   const upload: Upload = {
-    abort: () => finish(false),
+    abort,
     async receive(frame) {
       if (frame.kind !== DATA) {
-        await finish(false);
+        await abort();
         throw new ProtocolError("BAD_UPLOAD", `${remaining} bytes of the image are still missing`);
       }
       if (frame.payload.length > remaining) {
-        await finish(false);
+        await abort();
         throw new ProtocolError("BAD_UPLOAD", "more image bytes than declared");
       }
       peer.touch(ctx.limits.uploadStallTimeoutMs);
@@ -103,13 +49,13 @@ export async function startUpload(ctx: ServerContext, peer: Peer, message: Clien
         if (remaining > 0) return;
         await writer.commit();
       } catch (error) {
-        await finish(false);
+        await abort();
         peer.endUpload();
         ctx.log.error("cannot store upload", { id, error: String(error) });
         throw new ProtocolError("STORAGE_FAILED", "the server could not store the image; nothing was kept, try again later");
       }
       peer.endUpload();
-      await commitImage(ctx, peer, image, finish);
+      await commitImage(ctx, peer, image, finish, contentKey);
     },
   };
   // The connection may have closed while this request awaited: the session aborts the upload then.
@@ -119,32 +65,3 @@ export async function startUpload(ctx: ServerContext, peer: Peer, message: Clien
   peer.send({ type: "UPLOAD_READY" });
 }
 
-/** The blob is durable; time-stamp the signature, make the metadata and token durable together, then acknowledge and announce (P21, P22, T1). */
-async function commitImage(ctx: ServerContext, peer: Peer, image: NewImage, finish: (keep: boolean) => Promise<void>): Promise<void> {
-  // Closed meanwhile (the server stopping, O2, or the client gone): nobody would get POSTED, so nothing is kept.
-  // From the insert to the POSTED below there is no macrotask, so no close comes in between.
-  if (peer.closed) {
-    await finish(false);
-    await ctx.blobs.remove(image.id).catch(() => {});
-    ctx.log.info("upload abandoned before it was recorded", { id: image.id, owner: image.owner });
-    return;
-  }
-  let record;
-  try {
-    const timestampToken = await stampSignature(ctx.tsa, image.signature, ctx.log, image.id);
-    record = await ctx.store.insertImage({ ...image, timestampToken });
-  } catch (error) {
-    await finish(false);
-    await ctx.blobs.remove(image.id).catch(() => {});
-    if (error instanceof StoreConflictError) throw new ProtocolError("NAME_TAKEN", `you already have an image named ${JSON.stringify(image.name)}`);
-    ctx.log.error("cannot record image", { id: image.id, error: String(error) });
-    throw new ProtocolError("STORAGE_FAILED", "the server could not record the image; nothing was kept, try again later");
-  }
-  await finish(true);
-  ctx.metrics.imagesStored++;
-  ctx.metrics.bytesStored += record.cipherSize;
-  const meta: ImageMeta = toMeta(record);
-  ctx.log.info("image stored", { id: record.id, owner: record.owner, name: record.name, size: record.size });
-  peer.send({ type: "POSTED", image: meta });
-  ctx.notifier.publish(meta);
-}

@@ -2,6 +2,7 @@
 import type { Frame, ServerMessage } from "../protocol/index.ts";
 import type { Identity } from "./identify.ts";
 import type { FrameSink } from "./send-blob.ts";
+import type { PostPipeline } from "./post-pipeline.ts";
 
 /** An upload under way: the session hands it every frame until the upload ends itself. */
 export interface Upload {
@@ -24,6 +25,10 @@ export interface Peer extends FrameSink {
   readonly identity: Identity | null;
   /** The connection has closed (or is closing): nothing sent now reaches the peer. */
   readonly closed: boolean;
+  /** The protocol version agreed at HELLO (P10a); 1 until then. */
+  readonly version: number;
+  /** Version 2 (P30): the uploads in flight on this connection; null on a version-1 connection. */
+  readonly pipeline: PostPipeline | null;
   send(message: ServerMessage): void;
   /** A whole encoded control frame (encodeImagesPage makes one). */
   sendControl(frame: Uint8Array): void;

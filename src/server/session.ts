@@ -1,13 +1,14 @@
 /** One protocol connection: frames in, the hello / ready state machine, replies and pushes out. */
 import {
   CONTROL, DATA, decodeClientMessage, encodeData, encodeMessage, FrameDecoder,
-  isFatal, MAX_CONTROL_FRAME, MAX_DATA_FRAME, PROTOCOL_NAME, PROTOCOL_VERSION, ProtocolError, SUPPORTED_VERSIONS,
+  isFatal, MAX_CONTROL_FRAME, MAX_DATA_FRAME, PIPELINED_VERSION, PROTOCOL_NAME, PROTOCOL_VERSION, ProtocolError, agreedVersion, SUPPORTED_VERSIONS,
   toBase64, type ClientMessage, type ErrorCode, type Frame, type ServerMessage,
 } from "../protocol/index.ts";
 import type { ServerContext } from "./context.ts";
 import { dispatch } from "./dispatch.ts";
 import { identify, type Identity } from "./identify.ts";
 import { PayloadPool } from "./payload-pool.ts";
+import { PostPipeline } from "./post-pipeline.ts";
 import type { FrameSink } from "./send-blob.ts";
 import type { Peer, Upload } from "./peer.ts";
 import { refusalMessage } from "./refusals.ts";
@@ -48,6 +49,9 @@ const OUTBOUND_HIGH = 1024 * 1024;
 export class Session implements Peer, WatchedSession {
   #state: "hello" | "ready" | "closed" = "hello";
   #identity: Identity | null = null;
+  #version = 1;
+  /** Version 2 (P30): the uploads in flight; created at a HELLO that agrees on version 2. */
+  pipeline: PostPipeline | null = null;
   /** Settles when the certificate presented in the handshake has been identified (the store is asked). */
   private identified: Promise<void> = Promise.resolve();
   /** A presented certificate we refuse; answered to the HELLO (P5). */
@@ -69,7 +73,7 @@ export class Session implements Peer, WatchedSession {
   private readonly decoder = new FrameDecoder({
     ownsChunks: true,
     releaseChunks: true,
-    allocate: (kind, length) => (kind === DATA && this.upload ? this.payloads.take(length) : null),
+    allocate: (kind, length) => (kind === DATA && (this.upload || this.pipeline?.streamingNow) ? this.payloads.take(length) : null),
   });
   readonly outbox: Outbox;
   private chain: Promise<void> = Promise.resolve();
@@ -105,6 +109,10 @@ export class Session implements Peer, WatchedSession {
 
   get identity(): Identity | null {
     return this.#identity;
+  }
+
+  get version(): number {
+    return this.#version;
   }
 
   /** Starts identifying the presented certificate; the HELLO waits for the answer (P4, P5). */
@@ -209,11 +217,15 @@ export class Session implements Peer, WatchedSession {
   /** Pushes the idle deadline forward: called on every whole frame and on reply progress. */
   touch(ms = this.ctx.limits.idleTimeoutMs): void {
     this.deadline = Date.now() + ms;
+    // P36: an upload waiting for its data or its signature bounds the deadline, whatever else
+    // (PING, other requests) the client sends meanwhile.
+    const pipeline = this.pipeline;
+    if (pipeline?.awaitingClient) this.deadline = Math.min(this.deadline, pipeline.progressAt + this.ctx.limits.uploadStallTimeoutMs);
   }
 
   /** An upload is under way (its DATA frames are still coming, or it is being committed). */
   get uploading(): boolean {
-    return this.upload !== null;
+    return this.upload !== null || (this.pipeline?.size ?? 0) > 0;
   }
 
   /**
@@ -225,12 +237,19 @@ export class Session implements Peer, WatchedSession {
   drain(): void {
     if (this.closed || this.draining) return;
     this.draining = true;
-    if (!this.handling && !this.upload) this.fail(shuttingDown());
+    if (!this.handling && !this.uploading) this.fail(shuttingDown());
   }
 
   private afterFrame(): void {
     this.handling = false;
-    if (this.draining && !this.upload) this.fail(shuttingDown());
+    if (this.draining && !this.uploading) this.fail(shuttingDown());
+  }
+
+  /** The last pipelined upload has been answered (P30): a draining session may close now (O1). */
+  private pipelineIdle(): void {
+    // As endUpload() does for version 1: an idle session holds no payload buffers.
+    if (!this.pipeline?.streamingNow) this.payloads.clear();
+    if (this.draining && !this.handling && !this.uploading) this.fail(shuttingDown());
   }
 
   private async handleFrame(frame: Frame): Promise<void> {
@@ -256,12 +275,22 @@ export class Session implements Peer, WatchedSession {
       if (frame.kind === DATA && this.upload === upload) this.payloads.give(frame.payload);
       return;
     }
+    if (frame.kind === DATA && this.pipeline) {
+      // Version 2 (P32): the data of the oldest upload still missing bytes.
+      await this.pipeline.data(frame);
+      this.touch();
+      this.payloads.give(frame.payload);
+      return;
+    }
     this.touch();
     if (frame.kind !== CONTROL) {
       throw new ProtocolError(this.#state === "hello" ? "HELLO_REQUIRED" : "BAD_UPLOAD", "unexpected data frame");
     }
     if (this.#state === "hello") return this.hello(frame.payload);
-    await dispatch(this.ctx, this, decodeClientMessage(frame.payload));
+    const message = decodeClientMessage(frame.payload, this.#version);
+    // Draining with version-2 uploads in flight (O1, P37): they may finish, nothing new starts.
+    if (this.draining && message.type !== "POST_SIGNATURE" && message.type !== "PING") throw shuttingDown();
+    await dispatch(this.ctx, this, message);
   }
 
   private async hello(payload: Uint8Array): Promise<void> {
@@ -277,6 +306,9 @@ export class Session implements Peer, WatchedSession {
     if (!SUPPORTED_VERSIONS.includes(message.version)) {
       throw new ProtocolError("UNSUPPORTED_VERSION", `protocol version ${message.version} is not supported; this server speaks ${SUPPORTED_VERSIONS.join(", ")}`, undefined, SUPPORTED_VERSIONS);
     }
+    // P10a: the highest version both speak; a client that offers none (version 1) gets version 1.
+    // HELLO.version is 1 (checked above), which every server speaks: there is always a common version.
+    const agreed = agreedVersion(message.version, message.versions) ?? PROTOCOL_VERSION;
     await this.identified;
     if (this.closed) return;
     if (this.refusal) {
@@ -284,6 +316,8 @@ export class Session implements Peer, WatchedSession {
       throw new ProtocolError(this.refusal.code, refusalMessage(this.refusal.code));
     }
     this.#state = "ready";
+    this.#version = agreed;
+    if (agreed >= PIPELINED_VERSION) this.pipeline = new PostPipeline((error) => this.fail(error), () => this.pipelineIdle());
     if (this.#identity) {
       // Membership (M12): last seen, coarse (one write a minute at most); a failure here costs the session nothing.
       this.ctx.store.touchUser(this.#identity.userId, Date.now(), LAST_SEEN_COARSE_MS).catch(() => {});
@@ -296,7 +330,7 @@ export class Session implements Peer, WatchedSession {
     this.send({
       type: "HELLO",
       protocol: PROTOCOL_NAME,
-      version: PROTOCOL_VERSION,
+      version: agreed,
       server: `sis/${this.ctx.version}`,
       user: this.identity?.username ?? null,
       serial: this.identity?.serial ?? null,
@@ -316,7 +350,13 @@ export class Session implements Peer, WatchedSession {
       pe = new ProtocolError("INTERNAL", "the server hit an internal error; try again later");
     }
     this.ctx.metrics.refuse(pe.code);
-    this.send({ type: "ERROR", code: pe.code, message: pe.message.slice(0, 512), ...(pe.retryAfter !== undefined ? { retryAfter: pe.retryAfter } : {}), ...(pe.versions ? { versions: [...pe.versions] } : {}) });
+    this.send({
+      type: "ERROR", code: pe.code, message: pe.message.slice(0, 512),
+      ...(pe.retryAfter !== undefined ? { retryAfter: pe.retryAfter } : {}),
+      ...(pe.versions ? { versions: [...pe.versions] } : {}),
+      // Only a version-2 connection has upload ids (P30); a version-1 client never sees the field.
+      ...(pe.upload !== undefined && this.pipeline ? { upload: pe.upload } : {}),
+    });
     if (isFatal(pe.code)) this.close();
   }
 
@@ -335,6 +375,7 @@ export class Session implements Peer, WatchedSession {
     const upload = this.upload;
     this.upload = null;
     void upload?.abort();
+    void this.pipeline?.abortAll();
     this.payloads.clear();
     this.ctx.hub.unsubscribeSession(this);
     this.ctx.metrics.connections--;

@@ -39,6 +39,9 @@ class FakePeer implements Peer {
   readonly data: Uint8Array[] = [];
   readonly backlog = 0;
   closed = false;
+  /** A version-1 connection: no upload ids, no pipeline (P30). */
+  readonly version = 1;
+  readonly pipeline = null;
   upload: Upload | null = null;
   private readonly decoder = new FrameDecoder();
 
@@ -97,7 +100,7 @@ describe("handlers against a fake peer", () => {
     expect(peer.sent).toEqual([{ type: "PONG" }]);
     expect(await refusal(() => dispatch(ctx, peer, { type: "HELLO", protocol: "sis", version: 1 } as ClientMessage))).toBe("BAD_MESSAGE");
     // Every message type has its handler.
-    expect(Object.keys(HANDLERS).sort()).toEqual(["CREATE_LINK", "DELETE_IMAGE", "DOWNLOAD", "GET_CRL", "GET_USAGE", "HELLO", "LINK_DEVICE", "LIST", "LIST_DEVICES", "PASSWD", "PING", "POST_IMAGE", "REGISTER", "REMOVE_DEVICE", "RENEW"]);
+    expect(Object.keys(HANDLERS).sort()).toEqual(["CREATE_LINK", "DELETE_IMAGE", "DOWNLOAD", "GET_CRL", "GET_USAGE", "HELLO", "LINK_DEVICE", "LIST", "LIST_DEVICES", "PASSWD", "PING", "POST_IMAGE", "POST_SIGNATURE", "REGISTER", "REMOVE_DEVICE", "RENEW"]);
   });
 
   test("GET_CRL sends the CRL message, then its DER as data frames (P26)", async () => {

@@ -1,0 +1,49 @@
+/**
+ * The sis of protocol version 1, compiled from the commit before version 2 (PROTOCOL.md P10a), for
+ * the compatibility tests: `git archive` of that commit, this checkout's node_modules linked in,
+ * `bun build --compile` as package.json's build script does. Built once and kept in
+ * test-artifacts/, keyed by the commit, so a run (and the next) builds it once.
+ */
+import { existsSync, mkdirSync, renameSync, rmSync, symlinkSync } from "node:fs";
+import { join, resolve } from "node:path";
+
+/** main before protocol version 2: speaks version 1 only. */
+export const VERSION_ONE_COMMIT = "457748b";
+
+const REPO = resolve(import.meta.dir, "../..");
+const ARTIFACTS = join(REPO, "test-artifacts", "compat");
+
+async function run(cmd: string[], cwd: string): Promise<void> {
+  const proc = Bun.spawn(cmd, { cwd, stdout: "pipe", stderr: "pipe" });
+  const [out, err, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
+  if (code !== 0) throw new Error(`${cmd.join(" ")} failed (${code}) in ${cwd}:\n${out}\n${err}`);
+}
+
+/** The path of the version-1 binary, built if this checkout has none yet. */
+export async function versionOneBinary(): Promise<string> {
+  const binary = join(ARTIFACTS, `sis-${VERSION_ONE_COMMIT}`);
+  if (existsSync(binary)) return binary;
+  const src = join(ARTIFACTS, `src-${VERSION_ONE_COMMIT}-${process.pid}`);
+  rmSync(src, { recursive: true, force: true });
+  mkdirSync(src, { recursive: true });
+  try {
+    await run(["sh", "-c", `git -C "$0" archive ${VERSION_ONE_COMMIT} | tar -x -C "$1"`, REPO, src], REPO);
+    symlinkSync(join(REPO, "node_modules"), join(src, "node_modules"));
+    const bun = join(REPO, "node_modules", ".bin", "bun");
+    await run([bun, "build", "cli/main.ts", "src/gallery/preview-worker.ts", "--compile", "--splitting", "--bytecode", "--format=esm", "--minify", "--sourcemap", "--outfile", "dist/sis"], src);
+    // Renamed into place whole, so a concurrent run never starts a half-written binary.
+    renameSync(join(src, "dist", "sis"), binary);
+  } finally {
+    rmSync(src, { recursive: true, force: true });
+  }
+  return binary;
+}
+
+/**
+ * A `prefix` for sis(), startServe() and startWatch() (test/support/cli.ts) that runs `binary`
+ * instead of dist/sis: the shell drops the path it is given and execs the other binary in its
+ * place (no fork, so stopping the process stops sis itself).
+ */
+export function runAs(binary: string): string[] {
+  return ["sh", "-c", 'shift; exec "$0" "$@"', binary];
+}
