@@ -68,10 +68,13 @@ function decodeWith<T>(payload: Uint8Array, schemas: Record<string, z.ZodType>):
  * POST_SIGNATURE, exactly as a server of version 1 decodes them; version 2 has POST_IMAGE with an
  * upload id (P30). Without a version, every form is accepted (HELLO, before a version is agreed).
  */
-const { POST_SIGNATURE: _signature, ...V1_COMMON } = CLIENT_SCHEMAS;
+const { POST_SIGNATURE: _signature, WATCH_INCOMING: _watch, ...V1_COMMON } = CLIENT_SCHEMAS;
+const { WATCH_INCOMING: _watch2, ...V2_COMMON } = CLIENT_SCHEMAS;
+/** Version 3 (P40) adds WATCH_INCOMING; versions 1 and 2 decode exactly as their servers did. */
 const BY_VERSION: Record<number, Record<string, z.ZodType>> = {
   1: { ...V1_COMMON, POST_IMAGE: PostImageV1 },
-  2: { ...CLIENT_SCHEMAS, POST_IMAGE: PostImageV2 },
+  2: { ...V2_COMMON, POST_IMAGE: PostImageV2 },
+  3: { ...CLIENT_SCHEMAS, POST_IMAGE: PostImageV2 },
 };
 
 export function decodeClientMessage(payload: Uint8Array, version?: number): ClientMessage {

@@ -4,23 +4,40 @@ import { FRAME_HEADER_SIZE, MAX_CONTROL_FRAME, MAX_DATA_FRAME } from "./limits.t
 
 export const CONTROL = 0x01;
 export const DATA = 0x02;
-export type FrameKind = typeof CONTROL | typeof DATA;
+/**
+ * Version 3, server to client only (P41): one piece of a cut-through delivery, its delivery
+ * number (u32 BE) then ciphertext. Only a decoder made with `pushData` accepts it: a server
+ * refuses it from a client (BAD_FRAME) exactly as before version 3.
+ */
+export const PUSH_DATA = 0x03;
+/** Bytes before the ciphertext in a PUSH_DATA payload: the delivery number. */
+export const PUSH_DATA_PREFIX = 4;
+export type FrameKind = typeof CONTROL | typeof DATA | typeof PUSH_DATA;
 
 export interface Frame {
   kind: FrameKind;
   payload: Uint8Array;
 }
 
-export function maxPayload(kind: number): number {
+export function maxPayload(kind: number, pushData = false): number {
   if (kind === CONTROL) return MAX_CONTROL_FRAME;
   if (kind === DATA) return MAX_DATA_FRAME;
+  if (kind === PUSH_DATA && pushData) return MAX_DATA_FRAME + PUSH_DATA_PREFIX;
   return 0;
+}
+
+/** A PUSH_DATA frame (P41): the delivery number, then a copy of `ciphertext` (at most MAX_DATA_FRAME bytes). */
+export function encodePushData(delivery: number, ciphertext: Uint8Array): Uint8Array {
+  const payload = new Uint8Array(PUSH_DATA_PREFIX + ciphertext.length);
+  new DataView(payload.buffer).setUint32(0, delivery, false);
+  payload.set(ciphertext, PUSH_DATA_PREFIX);
+  return encodeFrame(PUSH_DATA, payload);
 }
 
 /** Encodes one frame; refuses payloads the receiver would refuse (P6). */
 export function encodeFrame(kind: FrameKind, payload: Uint8Array): Uint8Array {
-  if (payload.length === 0 || payload.length > maxPayload(kind)) {
-    throw new RangeError(`frame payload of ${payload.length} bytes is outside 1..${maxPayload(kind)}`);
+  if (payload.length === 0 || payload.length > maxPayload(kind, true)) {
+    throw new RangeError(`frame payload of ${payload.length} bytes is outside 1..${maxPayload(kind, true)}`);
   }
   const out = new Uint8Array(FRAME_HEADER_SIZE + payload.length);
   out[0] = kind;
@@ -53,6 +70,8 @@ export interface FrameDecoderOptions {
    * garbage of large ArrayBuffers late, and a socket's chunks are up to ~512 KiB each.
    */
   releaseChunks?: boolean;
+  /** Accept PUSH_DATA frames (P41): a client's decoder only. */
+  pushData?: boolean;
 }
 
 /**
@@ -81,6 +100,7 @@ export class FrameDecoder {
   private readonly headerView = new DataView(this.header.buffer);
   private readonly ownsChunks: boolean;
   private readonly releaseChunks: boolean;
+  private readonly pushData: boolean;
   private readonly allocate: (kind: FrameKind, length: number) => Uint8Array | null;
   private headerFill = 0;
   private kind: FrameKind = CONTROL;
@@ -94,6 +114,7 @@ export class FrameDecoder {
     this.ownsChunks = options.ownsChunks ?? false;
     this.releaseChunks = this.ownsChunks && (options.releaseChunks ?? false);
     this.allocate = options.allocate ?? (() => null);
+    this.pushData = options.pushData ?? false;
   }
 
   /** Bytes of a frame received so far and not yet returned. */
@@ -156,7 +177,7 @@ export class FrameDecoder {
   private startPayload(): void {
     const kind = this.header[0]!;
     const length = this.headerView.getUint32(1, false);
-    const limit = maxPayload(kind);
+    const limit = maxPayload(kind, this.pushData);
     if (limit === 0) return this.fail(new ProtocolError("BAD_FRAME", `unknown frame kind 0x${kind.toString(16).padStart(2, "0")}`));
     if (length === 0) return this.fail(new ProtocolError("BAD_FRAME", "empty frame"));
     if (length > limit) return this.fail(new ProtocolError("FRAME_TOO_LARGE", `frame of ${length} bytes exceeds the limit of ${limit}`));

@@ -1,6 +1,6 @@
 /** Message schemas (PROTOCOL.md section 4): one strict zod schema per message. */
 import { z } from "zod";
-import { base64Length, CONTENT_TYPES, LIST_PAGE_MAX, MAX_SIGNATURE_SIZE, MAX_TIMESTAMP_TOKEN_SIZE, MAX_UPLOAD_ID, PASSWORD_MAX, PROTOCOL_NAME } from "./limits.ts";
+import { base64Length, CONTENT_TYPES, LIST_PAGE_MAX, MAX_DELIVERY_ID, MAX_INCOMING, MAX_SIGNATURE_SIZE, MAX_TIMESTAMP_TOKEN_SIZE, MAX_UPLOAD_ID, PASSWORD_MAX, PROTOCOL_NAME } from "./limits.ts";
 
 /** Standard base64 with padding, bounded in length before it is decoded. */
 const b64 = (maxChars: number) =>
@@ -194,6 +194,30 @@ export const ImageDeleted = z.strictObject({
   image: z.strictObject({ seq, id: imageId, owner: shortText(64), name: shortText(1024) }),
 });
 
+// --- cut-through delivery, version 3 (PROTOCOL.md P40–P49) ---
+const delivery = z.int().min(1).max(MAX_DELIVERY_ID);
+/** Client to server (P40): this connection takes INCOMING pushes; answered with INCOMING_ON. */
+export const WatchIncoming = z.strictObject({ type: z.literal("WATCH_INCOMING") });
+export const IncomingOn = z.strictObject({ type: z.literal("INCOMING_ON"), maxIncoming: z.int().min(1).max(MAX_INCOMING) });
+/** Push (P41): an upload started; its ciphertext follows in PUSH_DATA frames of this delivery number. */
+export const Incoming = z.strictObject({
+  type: z.literal("INCOMING"),
+  delivery,
+  id: imageId,
+  owner: shortText(64),
+  name: shortText(1024),
+  contentType: z.enum(CONTENT_TYPES),
+  size,
+  dataSize: size,
+  header: b64(2_048),
+  /** The content key wrapped for this connection's certificate (P24's re-wrap, done at upload start). */
+  wrappedKey: b64(1_400),
+});
+/** Push (P42): the image is durable on the server; the receiver verifies and saves it. */
+export const Delivered = z.strictObject({ type: z.literal("DELIVERED"), delivery, image: ImageMetaSchema, signature: signature() });
+/** Push (P43): the delivery ends without an image here (the upload failed, or this receiver fell behind). */
+export const Dropped = z.strictObject({ type: z.literal("DROPPED"), delivery, reason: z.enum(["FAILED", "BEHIND"]) });
+
 export const CLIENT_SCHEMAS = {
   HELLO: ClientHello,
   REGISTER: Register,
@@ -211,6 +235,7 @@ export const CLIENT_SCHEMAS = {
   GET_USAGE: GetUsage,
   DELETE_IMAGE: DeleteImage,
   PASSWD: Passwd,
+  WATCH_INCOMING: WatchIncoming,
 } as const;
 
 export const SERVER_SCHEMAS = {
@@ -232,6 +257,10 @@ export const SERVER_SCHEMAS = {
   USAGE: Usage,
   DELETED: Deleted,
   IMAGE_DELETED: ImageDeleted,
+  INCOMING_ON: IncomingOn,
+  INCOMING: Incoming,
+  DELIVERED: Delivered,
+  DROPPED: Dropped,
 } as const;
 
 type Infer<T extends Record<string, z.ZodType>> = { [K in keyof T]: z.infer<T[K]> }[keyof T];

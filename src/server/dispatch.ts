@@ -1,5 +1,5 @@
 /** Request dispatch after HELLO: one handler per client message type, as a table (PROTOCOL.md section 4). */
-import { ProtocolError, type ClientMessage, type ClientMessageOf } from "../protocol/index.ts";
+import { MAX_INCOMING, ProtocolError, type ClientMessage, type ClientMessageOf } from "../protocol/index.ts";
 import type { ServerContext } from "./context.ts";
 import { startUpload } from "./handle-post.ts";
 import { handlePostSignature, startPipelinedUpload } from "./handle-post-v2.ts";
@@ -36,6 +36,13 @@ export const HANDLERS: { readonly [T in ClientMessage["type"]]: Handler<T> } = {
   GET_USAGE: handleGetUsage,
   DELETE_IMAGE: handleDeleteImage,
   PASSWD: handlePasswd,
+  // Version 3 (P40): the version's schema admits the message only on a version-3 connection.
+  WATCH_INCOMING: (_ctx, peer) => {
+    if (!peer.identity) throw new ProtocolError("AUTH_REQUIRED", "WATCH_INCOMING needs a registered certificate: run 'sis register' first");
+    if (!peer.watchIncoming) throw new ProtocolError("INTERNAL", "this connection cannot take cut-through deliveries");
+    peer.watchIncoming();
+    peer.send({ type: "INCOMING_ON", maxIncoming: MAX_INCOMING });
+  },
 };
 
 export function dispatch(ctx: ServerContext, peer: Peer, message: ClientMessage): void | Promise<void> {

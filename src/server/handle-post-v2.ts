@@ -10,6 +10,8 @@ import { checkDeclaration, checkWrappedKey, commitImage, reserveUpload } from ".
 import type { Peer } from "./peer.ts";
 import type { PipelinedUpload, PostPipeline } from "./post-pipeline.ts";
 import type { NewImage } from "./ports.ts";
+import { Delivery, type IncomingImage } from "./cut-through.ts";
+import { signatureWithToken } from "./handle-read.ts";
 
 /** The session's pipeline, on a version-2 connection only (P30): elsewhere the message does not exist. */
 function pipelineOf(peer: Peer, what: string): PostPipeline {
@@ -47,6 +49,8 @@ async function announce(ctx: ServerContext, peer: Peer, pipeline: PostPipeline, 
     id, ownerId: identity.userId, owner: identity.username, name, contentType, size, cipherSize: dataSize,
     header: headerBytes, wrappedKey, signerSerial: identity.serial,
   };
+  // P41: the watchers connected now get the ciphertext while it arrives; DELIVERED or DROPPED ends it.
+  const delivery = Delivery.start(ctx, { id, owner: identity.username, name, contentType: contentType as IncomingImage["contentType"], size, dataSize, header: headerBytes }, keyCheck);
   let sealing: Promise<void> | null = null;
   let aborted = false;
   /** The checks passed and commitImage runs: from here it alone decides about the blob (it may be in a committed row). */
@@ -61,6 +65,7 @@ async function announce(ctx: ServerContext, peer: Peer, pipeline: PostPipeline, 
     remaining: dataSize,
     async write(payload) {
       peer.touch(ctx.limits.uploadStallTimeoutMs);
+      delivery?.chunk(payload); // a copy, made now: the payload's buffer is reused once this resolves
       try {
         await writer.write(payload);
       } catch (error) {
@@ -91,10 +96,20 @@ async function announce(ctx: ServerContext, peer: Peer, pipeline: PostPipeline, 
         return; // the connection went meanwhile: abort() released everything
       }
       committing = true;
-      await commitImage(ctx, peer, { ...image, signature: signatureBytes }, finish, contentKey, uploadId);
+      let recorded = false;
+      try {
+        await commitImage(ctx, peer, { ...image, signature: signatureBytes }, finish, contentKey, uploadId, (meta, record) => {
+          recorded = true;
+          delivery?.delivered(meta, signatureWithToken(ctx, record.id, record.signature, record.timestampToken));
+        });
+      } finally {
+        // Abandoned or failed before the record: the receivers remove their partial files (P43).
+        if (!recorded) delivery?.dropped();
+      }
     },
     async abort() {
       if (aborted || committing) return;
+      delivery?.dropped();
       aborted = true;
       zeroKey();
       await finish(false);

@@ -87,7 +87,7 @@ export async function handleGetCrl(ctx: Pick<ServerContext, "crl">, peer: Peer):
  * it as before; IMAGE keeps its fields. A signature that would outgrow
  * MAX_SIGNATURE_SIZE with the token goes without it (the receiver judges it as of now).
  */
-function signatureWithToken(ctx: ServerContext, id: string, signature: Uint8Array, token: Uint8Array | null): Uint8Array {
+export function signatureWithToken(ctx: Pick<ServerContext, "log">, id: string, signature: Uint8Array, token: Uint8Array | null): Uint8Array {
   if (token === null) return signature;
   try {
     return addTimeStampToken(signature, token);

@@ -2,6 +2,7 @@
 import { encodeMessage } from "../protocol/index.ts";
 import type { DeletionEvent, ImageEvent, Notifier } from "./ports.ts";
 import { toMeta } from "./wire-image.ts";
+import type { IncomingReceiver } from "./cut-through.ts";
 
 export interface Subscriber {
   push(frame: Uint8Array): void;
@@ -11,6 +12,8 @@ export class Hub {
   private readonly perAddress = new Map<string, number>();
   private readonly subscribers = new Set<Subscriber>();
   private readonly uploads = new Map<string, number>();
+  /** Version 3 (P40): connections that asked for cut-through deliveries. */
+  private readonly watchingIncoming = new Set<IncomingReceiver>();
   private readonly unsubscribe: (() => void)[];
   notificationsSent = 0;
 
@@ -43,6 +46,16 @@ export class Hub {
 
   unsubscribeSession(s: Subscriber): void {
     this.subscribers.delete(s);
+    this.watchingIncoming.delete(s as unknown as IncomingReceiver);
+  }
+
+  /** WATCH_INCOMING (P40): the connection takes INCOMING pushes until it closes. */
+  watchIncoming(r: IncomingReceiver): void {
+    this.watchingIncoming.add(r);
+  }
+
+  incomingWatchers(): IncomingReceiver[] {
+    return [...this.watchingIncoming];
   }
 
   get subscriberCount(): number {

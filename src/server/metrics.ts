@@ -14,6 +14,9 @@ export class Metrics {
   bytesStored = 0;
   notificationsSent = 0;
   downloads = 0;
+  /** Version 3 (P42): images a watcher got while they were posted (DELIVERED sent), and deliveries ended with DROPPED. */
+  cutThroughDelivered = 0;
+  cutThroughDropped = 0;
   /** Images deleted by their owners through the protocol (M27). */
   imagesDeleted = 0;
   readonly refusals = new Map<string, number>();
@@ -40,6 +43,8 @@ export class Metrics {
     metric("sis_bytes_stored_total", "counter", "Ciphertext bytes stored.", this.bytesStored);
     metric("sis_notifications_sent_total", "counter", "NEW_IMAGE messages sent.", this.notificationsSent);
     metric("sis_downloads_total", "counter", "Images streamed to clients.", this.downloads);
+    metric("sis_cut_through_delivered_total", "counter", "Images delivered to watchers while they were posted (DELIVERED, protocol version 3).", this.cutThroughDelivered);
+    metric("sis_cut_through_dropped_total", "counter", "Cut-through deliveries ended without the image (DROPPED: the upload failed or the watcher fell behind).", this.cutThroughDropped);
     metric("sis_images_deleted_total", "counter", "Images deleted by their owners (sis rm).", this.imagesDeleted);
     if (this.doorbellAgeMs) metric("sis_doorbell_age_milliseconds", "gauge", "Time since the cross-node image doorbell last heard a notification or finished a poll.", this.doorbellAgeMs());
     lines.push("# HELP sis_refusals_total Requests refused, by error code.", "# TYPE sis_refusals_total counter");

@@ -43,4 +43,6 @@ export interface Peer extends FrameSink {
   beginUpload(upload: Upload): boolean;
   /** The upload ended (committed or failed): frames are requests again. */
   endUpload(): void;
+  /** Version 3 (P40): cut-through deliveries reach this connection from now on. */
+  watchIncoming?(): void;
 }

@@ -155,6 +155,20 @@ export class Session implements Peer, WatchedSession {
     this.release();
   }
 
+  /** Version 3 (P44): the cut-through deliveries this connection is in (counted by them). */
+  incoming = 0;
+
+  watchIncoming(): void {
+    if (this.closed || !this.subscribed) return;
+    this.ctx.hub.watchIncoming(this);
+  }
+
+  /** A cut-through frame (P41–P43): queued like any other, without moving the idle deadline. */
+  pushIncoming(frame: Uint8Array): void {
+    if (this.closed) return;
+    this.outbox.send(frame);
+  }
+
   /** NEW_IMAGE from the hub: the same encoded bytes for every subscriber. */
   push(frame: Uint8Array): void {
     if (this.closed) return;

@@ -9,7 +9,7 @@ import { requireCurrentIdentity } from "./authorize.ts";
 import type { ServerContext } from "./context.ts";
 import type { Identity } from "./identify.ts";
 import type { Peer } from "./peer.ts";
-import { StoreConflictError, type BlobWriter, type NewImage } from "./ports.ts";
+import { StoreConflictError, type BlobWriter, type ImageRecord, type NewImage } from "./ports.ts";
 import { stampSignature } from "./timestamp.ts";
 import { toMeta } from "./wire-image.ts";
 import { admitPost } from "./admit-post.ts";
@@ -108,7 +108,11 @@ export async function reserveUpload(ctx: ServerContext, identity: Identity, name
  * acknowledge and announce (P21, P22, T1). `contentKey`, unwrapped by the check, seeds the download
  * cache (P24) and is zeroed here; `upload` is the version-2 id POSTED carries (P30).
  */
-export async function commitImage(ctx: ServerContext, peer: Peer, image: NewImage, finish: (keep: boolean) => Promise<void>, contentKey: Uint8Array, upload?: number): Promise<void> {
+export async function commitImage(
+  ctx: ServerContext, peer: Peer, image: NewImage, finish: (keep: boolean) => Promise<void>, contentKey: Uint8Array, upload?: number,
+  /** Version 3 (P42): told of the record before POSTED and NEW_IMAGE go out, so DELIVERED precedes NEW_IMAGE. */
+  onRecorded?: (meta: ImageMeta, record: ImageRecord) => void,
+): Promise<void> {
   try {
     // Closed meanwhile (the server stopping, O2, or the client gone): nobody would get POSTED, so nothing is kept.
     // From the insert to the POSTED below there is no macrotask, so no close comes in between.
@@ -136,6 +140,7 @@ export async function commitImage(ctx: ServerContext, peer: Peer, image: NewImag
     ctx.metrics.bytesStored += record.cipherSize;
     const meta: ImageMeta = toMeta(record);
     ctx.log.info("image stored", { id: record.id, owner: record.owner, name: record.name, size: record.size });
+    onRecorded?.(meta, record);
     peer.send(upload === undefined ? { type: "POSTED", image: meta } : { type: "POSTED", image: meta, upload });
     ctx.notifier.publish(meta);
   } finally {

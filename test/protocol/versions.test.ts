@@ -4,7 +4,7 @@ import { agreedVersion, PROTOCOL_VERSIONS } from "../../src/protocol/index.ts";
 
 describe("agreedVersion (P10a)", () => {
   test("the highest version both speak", () => {
-    expect(PROTOCOL_VERSIONS).toEqual([1, 2]);
+    expect(PROTOCOL_VERSIONS).toEqual([1, 2, 3]);
     expect(agreedVersion(1, [1, 2])).toBe(2);
     expect(agreedVersion(1, [2, 1, 9])).toBe(2);
     expect(agreedVersion(1, [1, 3, 7])).toBe(1);
