@@ -31,6 +31,8 @@ export async function watchCommand(args: string[]): Promise<number> {
     // A bar on the terminal for large downloads, as for 'sis get'; never in a pipe or a log file.
     const summary = await watch({
       home, creds, outDir, log, signal: controller.signal,
+      // SIS_DEBUG: also how each image came (cut-through or download), for tests and benchmarks.
+      ...(process.env.SIS_DEBUG ? { debug: (line: string) => log(`debug: ${line}`) } : {}),
       progress: (label) => progressReporter(label, values.quiet),
       onImage: (r) => void ("path" in r && heartbeat.imageSaved()),
     });

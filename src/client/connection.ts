@@ -1,6 +1,6 @@
 /** A client connection: TLS to the pinned CA, the HELLO exchange, one request at a time, pushes aside. */
 import {
-  CONTROL, DATA, decodeServerMessage, encodeData, encodeDataInPlace, encodeMessage, FrameDecoder, MAX_DATA_FRAME, Outbox,
+  CONTROL, DATA, PUSH_DATA, PUSH_DATA_PREFIX, decodeServerMessage, encodeData, encodeDataInPlace, encodeMessage, FrameDecoder, MAX_DATA_FRAME, Outbox,
   PROTOCOL_NAME, PROTOCOL_VERSION, PROTOCOL_VERSIONS, ProtocolError, type ClientMessage, type Frame, type ImageMeta,
   type ServerMessage, type ServerMessageOf,
 } from "../protocol/index.ts";
@@ -69,6 +69,15 @@ class PayloadPool {
   }
 }
 
+/** Who takes the cut-through pushes of a connection (P41–P43): called synchronously, in frame order. */
+export interface IncomingListener {
+  incoming(message: ServerMessageOf<"INCOMING">): void;
+  /** `bytes` is the listener's to keep: a view of a buffer nothing else uses. */
+  data(delivery: number, bytes: Uint8Array): void;
+  delivered(message: ServerMessageOf<"DELIVERED">): void;
+  dropped(message: ServerMessageOf<"DROPPED">): void;
+}
+
 export class Connection {
   hello!: ServerMessageOf<"HELLO">;
   private readonly pool = new PayloadPool();
@@ -78,7 +87,9 @@ export class Connection {
   // buffers instead, so the 512 KiB socket buffers die at once and collect cheaply, and the
   // pool's buffers come back from consumers that are done with them (receiveData `transient`).
   // A socket buffer that only data payloads came from is freed at once (releaseChunks).
-  private readonly decoder = new FrameDecoder({ ownsChunks: true, releaseChunks: true, allocate: (kind, length) => (kind === DATA ? this.pool.take(length) : null) });
+  // PUSH_DATA (P41, version 3) is accepted: a server of an earlier version never sends it. Its
+  // payloads are views of the socket's buffers, handed to the cut-through listener for good.
+  private readonly decoder = new FrameDecoder({ ownsChunks: true, releaseChunks: true, pushData: true, allocate: (kind, length) => (kind === DATA ? this.pool.take(length) : null) });
   private readonly frames: Frame[] = [];
   private queued = 0;
   private paused = false;
@@ -87,6 +98,8 @@ export class Connection {
   private readonly pushListeners = new Set<(image: ImageMeta) => void>();
   private readonly deleteListeners = new Set<(image: ServerMessageOf<"IMAGE_DELETED">["image"]) => void>();
   private readonly closeListeners = new Set<(error: Error) => void>();
+  /** Version 3 (P41–P43): INCOMING, PUSH_DATA, DELIVERED, DROPPED; without one they are ignored. */
+  private incomingListener: IncomingListener | null = null;
   private outbox!: Outbox;
   private socket!: Sock;
 
@@ -213,6 +226,11 @@ export class Connection {
     return () => this.deleteListeners.delete(listener);
   }
 
+  /** Cut-through pushes (P41–P43) go to `listener`; null stops them. */
+  onIncoming(listener: IncomingListener | null): void {
+    this.incomingListener = listener;
+  }
+
   onClose(listener: (error: Error) => void): void {
     this.closeListeners.add(listener);
   }
@@ -236,6 +254,10 @@ export class Connection {
       return;
     }
     for (const frame of frames) {
+      if (frame.kind === PUSH_DATA) {
+        this.dispatchPushData(frame.payload);
+        continue;
+      }
       if (frame.kind === CONTROL && this.dispatchPush(frame)) continue;
       this.frames.push(frame);
       this.queued += frame.payload.length;
@@ -247,12 +269,34 @@ export class Connection {
     this.wake?.();
   }
 
-  /** NEW_IMAGE and IMAGE_DELETED may arrive between any two frames (PROTOCOL.md section 4, M27). */
+  /** A PUSH_DATA frame (P41): its delivery number, then ciphertext. */
+  private dispatchPushData(payload: Uint8Array): void {
+    if (payload.length <= PUSH_DATA_PREFIX) return; // no bytes: nothing to deliver (a hostile server's frame)
+    const delivery = new DataView(payload.buffer, payload.byteOffset, PUSH_DATA_PREFIX).getUint32(0, false);
+    this.incomingListener?.data(delivery, payload.subarray(PUSH_DATA_PREFIX));
+  }
+
+  /** NEW_IMAGE and IMAGE_DELETED may arrive between any two frames (PROTOCOL.md section 4, M27); so may INCOMING, DELIVERED and DROPPED (P41–P43). */
   private dispatchPush(frame: Frame): boolean {
     // Cheap pre-check before JSON parsing: pushes are the only messages with these types.
     const p = frame.payload;
-    if (p.length > 4096) return false;
     const head = Buffer.from(p.buffer, p.byteOffset, Math.min(40, p.length)).toString("latin1");
+    const cutThrough = head.includes("\"INCOMING\"") || head.includes("\"DELIVERED\"") || head.includes("\"DROPPED\"");
+    if (cutThrough) {
+      let pushed: ServerMessage;
+      try {
+        pushed = decodeServerMessage(p);
+      } catch {
+        return false;
+      }
+      const listener = this.incomingListener;
+      if (pushed.type === "INCOMING") listener?.incoming(pushed);
+      else if (pushed.type === "DELIVERED") listener?.delivered(pushed);
+      else if (pushed.type === "DROPPED") listener?.dropped(pushed);
+      else return false;
+      return true;
+    }
+    if (p.length > 4096) return false;
     if (!head.includes("NEW_IMAGE") && !head.includes("IMAGE_DELETED")) return false;
     let message: ServerMessage;
     try {

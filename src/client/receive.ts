@@ -57,26 +57,8 @@ export async function receiveImage(
   const data = conn.receiveData(reply.dataSize, { transient: true });
   let output: OutputFile | null = null;
   try {
-    // The names become a path under OUT: they must be one plain segment each.
-    if (!isValidUsername(image.owner) || imageNameProblem(image.name)) refuse("name", `the image's owner or name is not a safe file name (${JSON.stringify(image.owner)}/${JSON.stringify(image.name)})`);
-    const headerBytes = fromBase64(reply.header);
-    let header;
-    try {
-      header = decodeHeader(headerBytes);
-    } catch (error) {
-      refuse("envelope", `the envelope header is invalid: ${(error as Error).message}`);
-    }
-    if (header.owner !== image.owner || header.name !== image.name || header.size !== image.size || header.contentType !== image.contentType) {
-      refuse("envelope", "the envelope header does not match the image the server announced");
-    }
-    if (reply.dataSize !== cipherSize(header.size)) refuse("envelope", "the ciphertext size does not match the envelope header");
-
-    let key: Uint8Array;
-    try {
-      key = await unwrapKey(fromBase64(reply.wrappedKey), creds.keyPkcs8);
-    } catch {
-      refuse("key", "the image key is not wrapped for your certificate");
-    }
+    const { headerBytes, header } = checkAnnounced(image, reply.header, reply.dataSize);
+    const key = await openKey(reply.wrappedKey, creds);
     output = await OutputFile.create(outDir, image.owner, image.name);
     const digest = createImageDigest();
     let head: Uint8Array | null = null;
@@ -99,40 +81,78 @@ export async function receiveImage(
       key.fill(0);
     }
 
-    const plainDigest = digest.digest();
-    const cms = fromBase64(reply.signature);
-    let signer;
-    let tokenDer: Uint8Array | null;
-    try {
-      signer = await verifyImageSignature({ cms, digest: plainDigest, owner: image.owner, name: image.name, contentType: image.contentType });
-      // T4: the server's token travels in the signature, as its unsigned attribute (G8).
-      tokenDer = extractTimeStampToken(cms);
-    } catch (error) {
-      refuse("signature", `the signature does not verify: ${(error as Error).message}`);
-    }
-    // Fetched outside the verdict below: a lost connection here is not a verdict on the image.
-    const crlDer = await crl.get(conn);
-    let verdict;
-    try {
-      // V11 on the token, then V8 at the time V12 gives, with V13.
-      verdict = await verifySignerAtTimeStamp({ signerCertDer: signer.signerCertDer, caCertDer: creds.caDer, crlDer, expectedUser: image.owner, tokenDer, signatureValue: signatureValueOf(cms) });
-    } catch (error) {
-      if (error instanceof TrustError) throw error;
-      refuse("certificate", `the signer's certificate is not acceptable: ${(error as Error).message}`);
-    }
-    const detected = head ? sniffImageType(head) : null;
-    if (detected !== image.contentType) refuse("content", `the content is not the declared ${image.contentType}`);
-
-    // T5: the saved NAME.p7s carries the token that was used, so the gallery and OpenSSL can check it too.
-    const saved = verdict.stampedAt !== null && tokenDer !== null ? withToken(cms, tokenDer) : removeTimeStampToken(cms);
-    const { path, written } = await output.commit(saved, plainDigest, dirSyncs);
+    const saved = await verifyAndCommit(conn, creds, crl, image, output, digest.digest(), head, reply.signature, dirSyncs);
     output = null;
-    const serial = certInfo(signer.signerCertDer).serial;
-    const tokenProblem = verdict.tokenProblem && `${verdict.tokenProblem.code}: ${verdict.tokenProblem.message}`;
-    return { image, path, signer: image.owner, signerSerial: serial, written, stampedAt: verdict.stampedAt, tokenProblem };
+    return saved;
   } finally {
     await output?.discard();
     // Leave the connection usable: drain whatever the failed check left unread.
     await data.return(undefined);
   }
+}
+
+/** The checks of an announced image before any byte is opened (ENVELOPE.md section 5): safe names, a header that says what the server said. */
+export function checkAnnounced(image: Pick<ImageMeta, "owner" | "name" | "size" | "contentType">, headerB64: string, dataSize: number) {
+  // The names become a path under OUT: they must be one plain segment each.
+  if (!isValidUsername(image.owner) || imageNameProblem(image.name)) refuse("name", `the image's owner or name is not a safe file name (${JSON.stringify(image.owner)}/${JSON.stringify(image.name)})`);
+  const headerBytes = fromBase64(headerB64);
+  let header;
+  try {
+    header = decodeHeader(headerBytes);
+  } catch (error) {
+    refuse("envelope", `the envelope header is invalid: ${(error as Error).message}`);
+  }
+  if (header.owner !== image.owner || header.name !== image.name || header.size !== image.size || header.contentType !== image.contentType) {
+    refuse("envelope", "the envelope header does not match the image the server announced");
+  }
+  if (dataSize !== cipherSize(header.size)) refuse("envelope", "the ciphertext size does not match the envelope header");
+  return { headerBytes, header };
+}
+
+/** The content key, unwrapped with this client's key (it was wrapped for its certificate, P24). */
+export async function openKey(wrappedKeyB64: string, creds: Credentials): Promise<Uint8Array> {
+  try {
+    return await unwrapKey(fromBase64(wrappedKeyB64), creds.keyPkcs8);
+  } catch {
+    refuse("key", "the image key is not wrapped for your certificate");
+  }
+}
+
+/**
+ * The plaintext is all in `output` and hashed to `plainDigest`: the signature (V1–V13), the
+ * signer's certificate against the CRL, the content type; then the file is linked into place.
+ * `output` is committed or left to the caller to discard.
+ */
+export async function verifyAndCommit(
+  conn: Connection, creds: Credentials, crl: CrlSource, image: ImageMeta, output: OutputFile, plainDigest: Uint8Array, head: Uint8Array | null, signatureB64: string, dirSyncs?: DirSyncs,
+): Promise<Received> {
+  const cms = fromBase64(signatureB64);
+  let signer;
+  let tokenDer: Uint8Array | null;
+  try {
+    signer = await verifyImageSignature({ cms, digest: plainDigest, owner: image.owner, name: image.name, contentType: image.contentType });
+    // T4: the server's token travels in the signature, as its unsigned attribute (G8).
+    tokenDer = extractTimeStampToken(cms);
+  } catch (error) {
+    refuse("signature", `the signature does not verify: ${(error as Error).message}`);
+  }
+  // Fetched outside the verdict below: a lost connection here is not a verdict on the image.
+  const crlDer = await crl.get(conn);
+  let verdict;
+  try {
+    // V11 on the token, then V8 at the time V12 gives, with V13.
+    verdict = await verifySignerAtTimeStamp({ signerCertDer: signer.signerCertDer, caCertDer: creds.caDer, crlDer, expectedUser: image.owner, tokenDer, signatureValue: signatureValueOf(cms) });
+  } catch (error) {
+    if (error instanceof TrustError) throw error;
+    refuse("certificate", `the signer's certificate is not acceptable: ${(error as Error).message}`);
+  }
+  const detected = head ? sniffImageType(head) : null;
+  if (detected !== image.contentType) refuse("content", `the content is not the declared ${image.contentType}`);
+
+  // T5: the saved NAME.p7s carries the token that was used, so the gallery and OpenSSL can check it too.
+  const saved = verdict.stampedAt !== null && tokenDer !== null ? withToken(cms, tokenDer) : removeTimeStampToken(cms);
+  const { path, written } = await output.commit(saved, plainDigest, dirSyncs);
+  const serial = certInfo(signer.signerCertDer).serial;
+  const tokenProblem = verdict.tokenProblem && `${verdict.tokenProblem.code}: ${verdict.tokenProblem.message}`;
+  return { image, path, signer: image.owner, signerSerial: serial, written, stampedAt: verdict.stampedAt, tokenProblem };
 }

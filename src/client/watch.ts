@@ -1,10 +1,11 @@
 /** sis watch: catch up, then fetch, verify and save every NEW_IMAGE; reconnect with back-off. */
-import { PING_INTERVAL_MS, LIST_PAGE_MAX, type ImageMeta } from "../protocol/index.ts";
+import { CUT_THROUGH_VERSION, PING_INTERVAL_MS, LIST_PAGE_MAX, type ImageMeta } from "../protocol/index.ts";
 import type { Connection } from "./connection.ts";
 import { cleanPartials } from "./clean-partials.ts";
 import { CrlSource } from "./crl.ts";
 import { ClientError, RemoteError, SaveError, TrustError } from "./errors.ts";
 import type { Credentials, Home } from "./home.ts";
+import { IncomingDeliveries } from "./incoming.ts";
 import { receiveImage, type Received } from "./receive.ts";
 import { renewalDue, renewOver } from "./renew.ts";
 import { SaveGroup, type DirSyncs } from "./save-group.ts";
@@ -29,6 +30,8 @@ export interface WatchOptions {
   onNotice?: (image: ImageMeta) => void;
   /** A progress display per download, given its label. */
   progress?: (label: string) => DownloadProgress;
+  /** Lines only a debugging run wants (SIS_DEBUG): how each image came. */
+  debug?: (line: string) => void;
 }
 
 /** What a watch did, for the summary when it is stopped. */
@@ -110,6 +113,15 @@ async function follow(conn: Connection, state: WatchState, crl: CrlSource, opts:
   // (M27) An image deleted on the server. A copy already saved stays (it is the receiver's); nothing to fetch.
   conn.onDeleted((image) => opts.log(`deleted on the server: ${image.owner}/${image.name} (#${image.seq}); a copy saved here is kept`));
   conn.onClose(() => wake?.());
+  // Version 3 (P40): images posted while this connection is up arrive as they are posted; the
+  // catch-up below still decides, in sequence order, what is saved and acknowledged (P46).
+  const incoming = conn.version >= CUT_THROUGH_VERSION
+    ? new IncomingDeliveries(opts.creds, opts.outDir, () => {
+        dirty = true;
+        wake?.();
+      })
+    : null;
+  if (incoming) conn.onIncoming(incoming);
   const onAbort = () => {
     conn.close();
     wake?.();
@@ -119,10 +131,12 @@ async function follow(conn: Connection, state: WatchState, crl: CrlSource, opts:
     await renewIfDue(conn, opts, renewal);
     // Fetched (and verified) while nothing is waiting, not when the first image arrives.
     await crl.get(conn);
+    if (incoming) await conn.expect({ type: "WATCH_INCOMING" }, "INCOMING_ON");
     while (!conn.closed && !opts.signal?.aborted) {
       if (dirty) {
         dirty = false;
-        await catchUp(conn, state, crl, opts, summary, progress);
+        await catchUp(conn, state, crl, opts, summary, progress, incoming);
+        await incoming?.dropListedUpTo(state.lastSeq);
         progress.made = true;
         continue;
       }
@@ -147,6 +161,9 @@ async function follow(conn: Connection, state: WatchState, crl: CrlSource, opts:
     }
   } finally {
     opts.signal?.removeEventListener("abort", onAbort);
+    // P47: partials belong to their connection; the next one's catch-up fetches what they were.
+    conn.onIncoming(null);
+    await incoming?.discardAll();
   }
 }
 
@@ -179,7 +196,7 @@ async function renewIfDue(conn: Connection, opts: WatchOptions, renewal: Renewal
  * their folders are fsynced once, then each is said and the position moves past it. The
  * position file is written only after that sync, so it is never ahead of a durable file.
  */
-async function catchUp(conn: Connection, state: WatchState, crl: CrlSource, opts: WatchOptions, summary: WatchSummary, progress: { made: boolean }): Promise<void> {
+async function catchUp(conn: Connection, state: WatchState, crl: CrlSource, opts: WatchOptions, summary: WatchSummary, progress: { made: boolean }, incoming: IncomingDeliveries | null): Promise<void> {
   const group = new SaveGroup();
   const flush = async () => {
     await group.flush();
@@ -191,7 +208,7 @@ async function catchUp(conn: Connection, state: WatchState, crl: CrlSource, opts
       const page = await conn.expect({ type: "LIST", after: at, limit: LIST_PAGE_MAX }, "IMAGES");
       for (const [i, image] of page.images.entries()) {
         if (image.seq <= at) continue;
-        const ack = wasRefused(state, image.id) ? null : await handle(conn, image, state, crl, opts, summary, group);
+        const ack = wasRefused(state, image.id) ? null : await handle(conn, image, state, crl, opts, summary, group, incoming);
         at = image.seq;
         group.handled(() => {
           ack?.();
@@ -228,11 +245,14 @@ function isImageFailure(conn: Connection, error: unknown): boolean {
 }
 
 /** Fetches, verifies and saves one image; returns what acknowledges it (said once its folder is durable, SaveGroup). */
-async function handle(conn: Connection, image: ImageMeta, state: WatchState, crl: CrlSource, opts: WatchOptions, summary: WatchSummary, dirSyncs: DirSyncs): Promise<() => void> {
+async function handle(conn: Connection, image: ImageMeta, state: WatchState, crl: CrlSource, opts: WatchOptions, summary: WatchSummary, dirSyncs: DirSyncs, incoming: IncomingDeliveries | null): Promise<() => void> {
   const label = `${image.owner}/${image.name} (#${image.seq})`;
-  const progress = opts.progress?.(`getting ${image.owner}/${image.name}`);
+  let progress: DownloadProgress | undefined;
   try {
-    const result = await receiveImage(conn, opts.creds, crl, { id: image.id }, opts.outDir, progress?.update, dirSyncs);
+    const result = (await fromIncoming(conn, image, crl, opts, dirSyncs, incoming)) ?? await (async () => {
+      progress = opts.progress?.(`getting ${image.owner}/${image.name}`);
+      return receiveImage(conn, opts.creds, crl, { id: image.id }, opts.outDir, progress?.update, dirSyncs);
+    })();
     progress?.done();
     if (result.written) summary.received++;
     else summary.alreadySaved++;
@@ -259,6 +279,25 @@ async function handle(conn: Connection, image: ImageMeta, state: WatchState, crl
       opts.log(`refused ${label}: ${reason}`);
       opts.onImage?.({ image, refused: reason });
     };
+  }
+}
+
+/**
+ * The image as its cut-through delivery brought it (P46), verified and saved like a download;
+ * null when it has none or the delivery cannot be used, and it is then downloaded: a refusal
+ * is always the download's verdict.
+ */
+async function fromIncoming(conn: Connection, image: ImageMeta, crl: CrlSource, opts: WatchOptions, dirSyncs: DirSyncs, incoming: IncomingDeliveries | null): Promise<Received | null> {
+  const partial = incoming?.take(image);
+  if (!partial) return null;
+  try {
+    const result = await partial.save(conn, opts.creds, crl, image, dirSyncs);
+    opts.debug?.(`${image.owner}/${image.name} (#${image.seq}) came by cut-through delivery`);
+    return result;
+  } catch (error) {
+    if (conn.closed) throw error;
+    opts.debug?.(`${image.owner}/${image.name} (#${image.seq}): the cut-through delivery cannot be used (${(error as Error).message}); downloading it`);
+    return null;
   }
 }
 

@@ -1,0 +1,221 @@
+/**
+ * Cut-through delivery on the watcher's side (PROTOCOL.md P40–P49, version 3): an image's
+ * ciphertext arrives while it is being posted and is decrypted into a hidden partial file at
+ * once. Nothing is linked into place here: the watch's catch-up, which takes images in sequence
+ * order, takes a partial whose DELIVERED matches the image LIST gave (take()), verifies it
+ * exactly as a download and saves it through the same SaveGroup, so the position file is never
+ * ahead of a durable file (D1–D6). Whatever goes wrong with a partial (DROPPED, a gap, too much
+ * data, a lost connection, a failed check) only discards it: the image is then fetched the
+ * ordinary way, and a verdict on it is the download's.
+ */
+import { CHUNK_SIZE, createImageDigest, openStreamInto } from "../crypto/index.ts";
+import { SNIFF_BYTES } from "../image/sniff.ts";
+import { MAX_INCOMING, type ImageMeta, type ServerMessageOf } from "../protocol/index.ts";
+import type { Connection, IncomingListener } from "./connection.ts";
+import type { CrlSource } from "./crl.ts";
+import { ClientError } from "./errors.ts";
+import type { Credentials } from "./home.ts";
+import { OutputFile } from "./output-file.ts";
+import { checkAnnounced, openKey, verifyAndCommit, type Received } from "./receive.ts";
+import type { DirSyncs } from "./save-group.ts";
+
+/** Ciphertext a partial may hold unwritten (the disk is slower than the network); more and it is given up. */
+const QUEUED_MAX = 16 * 1024 * 1024;
+
+/** One delivery: its ciphertext is opened and written as it comes. */
+class Partial {
+  private readonly chunks: Uint8Array[] = [];
+  private queued = 0;
+  private received = 0;
+  private ended = false;
+  private wake: (() => void) | null = null;
+  /** Set once DELIVERED came and matched (P42). */
+  delivered: ServerMessageOf<"DELIVERED"> | null = null;
+  failed = false;
+  private output: OutputFile | null = null;
+  private readonly digest = createImageDigest();
+  private head: Uint8Array | null = null;
+  private plainBytes = 0;
+  /** Settles when every byte is decrypted and written (or the partial failed); never rejects. */
+  readonly done: Promise<void>;
+
+  constructor(
+    readonly announced: ServerMessageOf<"INCOMING">,
+    creds: Credentials,
+    outDir: string,
+  ) {
+    this.done = this.run(creds, outDir).catch(() => {
+      this.failed = true;
+    });
+  }
+
+  private async run(creds: Credentials, outDir: string): Promise<void> {
+    const m = this.announced;
+    const { headerBytes } = checkAnnounced(m, m.header, m.dataSize);
+    const key = await openKey(m.wrappedKey, creds);
+    try {
+      this.output = await OutputFile.create(outDir, m.owner, m.name);
+      if (this.failed) throw new ClientError("given up");
+      for await (const plain of openStreamInto(key, headerBytes, this.source(), new Uint8Array(CHUNK_SIZE))) {
+        this.digest.update(plain);
+        if (!this.head) this.head = plain.slice(0, SNIFF_BYTES);
+        await this.output.write(plain);
+        this.plainBytes += plain.length;
+      }
+      if (this.plainBytes !== m.size) throw new ClientError("the delivery ended short");
+    } finally {
+      key.fill(0);
+    }
+  }
+
+  private async *source(): AsyncGenerator<Uint8Array> {
+    for (;;) {
+      if (this.failed) throw new ClientError("given up");
+      const chunk = this.chunks.shift();
+      if (chunk) {
+        this.queued -= chunk.length;
+        yield chunk;
+        continue;
+      }
+      if (this.ended) return;
+      await new Promise<void>((resolve) => (this.wake = resolve));
+      this.wake = null;
+    }
+  }
+
+  push(bytes: Uint8Array): void {
+    if (this.failed || this.ended) return;
+    this.received += bytes.length;
+    this.queued += bytes.length;
+    // More than announced, or a disk that cannot keep up: the download gets it instead.
+    if (this.received > this.announced.dataSize || this.queued > QUEUED_MAX) return this.fail();
+    this.chunks.push(bytes);
+    this.wake?.();
+  }
+
+  /** DELIVERED: every byte must be in (the server sends it after the last PUSH_DATA). */
+  end(): void {
+    if (this.received !== this.announced.dataSize) return this.fail();
+    this.ended = true;
+    this.wake?.();
+  }
+
+  fail(): void {
+    this.failed = true;
+    this.chunks.length = 0;
+    this.queued = 0;
+    this.wake?.();
+  }
+
+  /** Removes the hidden file (once the decrypting has stopped). */
+  async discard(): Promise<void> {
+    this.fail();
+    await this.done;
+    await this.output?.discard();
+    this.output = null;
+  }
+
+  /** Verified and linked into place like a download (receive.ts); the caller acknowledges it after `dirSyncs` is synced. */
+  async save(conn: Connection, creds: Credentials, crl: CrlSource, image: ImageMeta, dirSyncs: DirSyncs): Promise<Received> {
+    await this.done;
+    if (this.failed || !this.output || !this.delivered) throw new ClientError("the cut-through delivery did not complete");
+    const output = this.output;
+    this.output = null;
+    try {
+      return await verifyAndCommit(conn, creds, crl, image, output, this.digest.digest(), this.head, this.delivered.signature, dirSyncs);
+    } catch (error) {
+      await output.discard();
+      throw error;
+    }
+  }
+}
+
+function sameMeta(a: ImageMeta, b: ImageMeta): boolean {
+  return a.seq === b.seq && a.id === b.id && a.owner === b.owner && a.name === b.name && a.size === b.size && a.contentType === b.contentType && a.createdAt === b.createdAt;
+}
+
+/** The deliveries of one connection; the watch takes the delivered ones in sequence order. */
+export class IncomingDeliveries implements IncomingListener {
+  private readonly byNumber = new Map<number, Partial>();
+  /** Delivered and waiting for the catch-up, by image id. */
+  private readonly ready = new Map<string, Partial>();
+  /** How many images this connection saved by cut-through (the watch says so at its debug level). */
+  saved = 0;
+
+  constructor(
+    private readonly creds: Credentials,
+    private readonly outDir: string,
+    /** A delivery completed: the watch should catch up (NEW_IMAGE may come later on a cluster). */
+    private readonly onDelivered: () => void,
+  ) {}
+
+  incoming(message: ServerMessageOf<"INCOMING">): void {
+    // P44: the server keeps to MAX_INCOMING; more (a hostile server) are ignored and fetched the ordinary way.
+    if (this.byNumber.has(message.delivery) || this.byNumber.size + this.ready.size >= MAX_INCOMING) return;
+    this.byNumber.set(message.delivery, new Partial(message, this.creds, this.outDir));
+  }
+
+  data(delivery: number, bytes: Uint8Array): void {
+    this.byNumber.get(delivery)?.push(bytes);
+  }
+
+  delivered(message: ServerMessageOf<"DELIVERED">): void {
+    const partial = this.byNumber.get(message.delivery);
+    if (!partial) return;
+    this.byNumber.delete(message.delivery);
+    const a = partial.announced;
+    const m = message.image;
+    if (m.id !== a.id || m.owner !== a.owner || m.name !== a.name || m.size !== a.size || m.contentType !== a.contentType || this.ready.has(m.id)) {
+      void partial.discard();
+      return;
+    }
+    partial.delivered = message;
+    partial.end();
+    this.ready.set(m.id, partial);
+    this.onDelivered();
+  }
+
+  dropped(message: ServerMessageOf<"DROPPED">): void {
+    const partial = this.byNumber.get(message.delivery);
+    if (!partial) return;
+    this.byNumber.delete(message.delivery);
+    void partial.discard();
+  }
+
+  /**
+   * The catch-up reached `image`: its delivered partial if it has one that says exactly the
+   * same (P46), else null; a delivery of it still under way is given up (the download wins).
+   */
+  take(image: ImageMeta): Partial | null {
+    for (const [n, p] of this.byNumber) {
+      if (p.announced.id !== image.id) continue;
+      this.byNumber.delete(n);
+      void p.discard();
+    }
+    const partial = this.ready.get(image.id);
+    if (!partial) return null;
+    this.ready.delete(image.id);
+    if (sameMeta(partial.delivered!.image, image)) return partial;
+    void partial.discard();
+    return null;
+  }
+
+  /** After a catch-up: delivered images it did not list (deleted meanwhile) are not kept. */
+  async dropListedUpTo(seq: number): Promise<void> {
+    for (const [id, p] of this.ready) {
+      if (p.delivered!.image.seq > seq) continue;
+      this.ready.delete(id);
+      await p.discard();
+    }
+  }
+
+  /** The connection is gone: every partial is removed; the next connection's catch-up fetches the images. */
+  async discardAll(): Promise<void> {
+    const all = [...this.byNumber.values(), ...this.ready.values()];
+    this.byNumber.clear();
+    this.ready.clear();
+    await Promise.all(all.map((p) => p.discard()));
+  }
+}
+
+export type { Partial as IncomingPartial };
