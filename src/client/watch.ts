@@ -131,7 +131,10 @@ async function follow(conn: Connection, state: WatchState, crl: CrlSource, opts:
     await renewIfDue(conn, opts, renewal);
     // Fetched (and verified) while nothing is waiting, not when the first image arrives.
     await crl.get(conn);
-    if (incoming) await conn.expect({ type: "WATCH_INCOMING" }, "INCOMING_ON");
+    if (incoming) {
+      await conn.expect({ type: "WATCH_INCOMING" }, "INCOMING_ON");
+      opts.debug?.("taking cut-through deliveries (protocol version 3)");
+    }
     while (!conn.closed && !opts.signal?.aborted) {
       if (dirty) {
         dirty = false;
