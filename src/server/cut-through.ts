@@ -9,19 +9,8 @@
 import { wrapKey } from "../crypto/index.ts";
 import { encodeMessage, encodePushData, MAX_DELIVERY_ID, MAX_INCOMING, toBase64, type ImageMeta } from "../protocol/index.ts";
 import type { ServerContext } from "./context.ts";
-import { identify, type Identity } from "./identify.ts";
-
-/** A connection that asked for INCOMING pushes (WATCH_INCOMING, P40); the Session implements it. */
-export interface IncomingReceiver {
-  readonly identity: Identity | null;
-  readonly closed: boolean;
-  /** Bytes queued for the socket and not yet taken. */
-  readonly backlog: number;
-  /** Deliveries this connection is in (P44); kept by the deliveries. */
-  incoming: number;
-  /** A whole encoded frame, queued behind what is queued already (the idle deadline does not move: the peer did nothing). */
-  pushIncoming(frame: Uint8Array): void;
-}
+import type { IncomingReceiver } from "./hub.ts";
+import { identify } from "./identify.ts";
 
 /** P45: a receiver with more than this queued is dropped from the delivery (it reads too slowly). */
 export const RECEIVER_BACKLOG_MAX = 4 * 1024 * 1024;

@@ -2,10 +2,22 @@
 import { encodeMessage } from "../protocol/index.ts";
 import type { DeletionEvent, ImageEvent, Notifier } from "./ports.ts";
 import { toMeta } from "./wire-image.ts";
-import type { IncomingReceiver } from "./cut-through.ts";
+import type { Identity } from "./identify.ts";
 
 export interface Subscriber {
   push(frame: Uint8Array): void;
+}
+
+/** A connection that asked for INCOMING pushes (WATCH_INCOMING, P40); the Session implements it. */
+export interface IncomingReceiver {
+  readonly identity: Identity | null;
+  readonly closed: boolean;
+  /** Bytes queued for the socket and not yet taken. */
+  readonly backlog: number;
+  /** Deliveries this connection is in (P44); kept by the deliveries. */
+  incoming: number;
+  /** A whole encoded frame, queued behind what is queued already (the idle deadline does not move: the peer did nothing). */
+  pushIncoming(frame: Uint8Array): void;
 }
 
 export class Hub {

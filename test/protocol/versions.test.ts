@@ -7,7 +7,9 @@ describe("agreedVersion (P10a)", () => {
     expect(PROTOCOL_VERSIONS).toEqual([1, 2, 3]);
     expect(agreedVersion(1, [1, 2])).toBe(2);
     expect(agreedVersion(1, [2, 1, 9])).toBe(2);
-    expect(agreedVersion(1, [1, 3, 7])).toBe(1);
+    expect(agreedVersion(1, [1, 4, 7])).toBe(1);
+    expect(agreedVersion(1, [1, 2, 3])).toBe(3);
+    expect(agreedVersion(1, [1, 2])).toBe(2);
   });
 
   test("a client that offers no versions gets version 1, exactly as from a server of version 1", () => {

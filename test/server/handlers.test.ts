@@ -100,7 +100,7 @@ describe("handlers against a fake peer", () => {
     expect(peer.sent).toEqual([{ type: "PONG" }]);
     expect(await refusal(() => dispatch(ctx, peer, { type: "HELLO", protocol: "sis", version: 1 } as ClientMessage))).toBe("BAD_MESSAGE");
     // Every message type has its handler.
-    expect(Object.keys(HANDLERS).sort()).toEqual(["CREATE_LINK", "DELETE_IMAGE", "DOWNLOAD", "GET_CRL", "GET_USAGE", "HELLO", "LINK_DEVICE", "LIST", "LIST_DEVICES", "PASSWD", "PING", "POST_IMAGE", "POST_SIGNATURE", "REGISTER", "REMOVE_DEVICE", "RENEW"]);
+    expect(Object.keys(HANDLERS).sort()).toEqual(["CREATE_LINK", "DELETE_IMAGE", "DOWNLOAD", "GET_CRL", "GET_USAGE", "HELLO", "LINK_DEVICE", "LIST", "LIST_DEVICES", "PASSWD", "PING", "POST_IMAGE", "POST_SIGNATURE", "REGISTER", "REMOVE_DEVICE", "RENEW", "WATCH_INCOMING"]);
   });
 
   test("GET_CRL sends the CRL message, then its DER as data frames (P26)", async () => {
