@@ -139,9 +139,6 @@ export class IncomingDeliveries implements IncomingListener {
   private readonly byNumber = new Map<number, Partial>();
   /** Delivered and waiting for the catch-up, by image id. */
   private readonly ready = new Map<string, Partial>();
-  /** How many images this connection saved by cut-through (the watch says so at its debug level). */
-  saved = 0;
-
   constructor(
     private readonly creds: Credentials,
     private readonly outDir: string,
@@ -218,4 +215,24 @@ export class IncomingDeliveries implements IncomingListener {
   }
 }
 
-export type { Partial as IncomingPartial };
+/**
+ * The image as its cut-through delivery brought it (P46), verified and saved like a download;
+ * null when it has none or the delivery cannot be used, and it is then downloaded: a refusal
+ * is always the download's verdict. A lost connection is thrown, as a download's would be.
+ */
+export async function savedFromIncoming(
+  incoming: IncomingDeliveries | null, conn: Connection, image: ImageMeta, creds: Credentials, crl: CrlSource, dirSyncs: DirSyncs, debug?: (line: string) => void,
+): Promise<Received | null> {
+  const partial = incoming?.take(image);
+  if (!partial) return null;
+  const label = `${image.owner}/${image.name} (#${image.seq})`;
+  try {
+    const result = await partial.save(conn, creds, crl, image, dirSyncs);
+    debug?.(`${label} came by cut-through delivery`);
+    return result;
+  } catch (error) {
+    if (conn.closed) throw error;
+    debug?.(`${label}: the cut-through delivery cannot be used (${(error as Error).message}); downloading it`);
+    return null;
+  }
+}

@@ -5,7 +5,7 @@ import { cleanPartials } from "./clean-partials.ts";
 import { CrlSource } from "./crl.ts";
 import { ClientError, RemoteError, SaveError, TrustError } from "./errors.ts";
 import type { Credentials, Home } from "./home.ts";
-import { IncomingDeliveries } from "./incoming.ts";
+import { IncomingDeliveries, savedFromIncoming } from "./incoming.ts";
 import { receiveImage, type Received } from "./receive.ts";
 import { renewalDue, renewOver } from "./renew.ts";
 import { SaveGroup, type DirSyncs } from "./save-group.ts";
@@ -252,7 +252,7 @@ async function handle(conn: Connection, image: ImageMeta, state: WatchState, crl
   const label = `${image.owner}/${image.name} (#${image.seq})`;
   let progress: DownloadProgress | undefined;
   try {
-    const result = (await fromIncoming(conn, image, crl, opts, dirSyncs, incoming)) ?? await (async () => {
+    const result = (await savedFromIncoming(incoming, conn, image, opts.creds, crl, dirSyncs, opts.debug)) ?? await (async () => {
       progress = opts.progress?.(`getting ${image.owner}/${image.name}`);
       return receiveImage(conn, opts.creds, crl, { id: image.id }, opts.outDir, progress?.update, dirSyncs);
     })();
@@ -282,25 +282,6 @@ async function handle(conn: Connection, image: ImageMeta, state: WatchState, crl
       opts.log(`refused ${label}: ${reason}`);
       opts.onImage?.({ image, refused: reason });
     };
-  }
-}
-
-/**
- * The image as its cut-through delivery brought it (P46), verified and saved like a download;
- * null when it has none or the delivery cannot be used, and it is then downloaded: a refusal
- * is always the download's verdict.
- */
-async function fromIncoming(conn: Connection, image: ImageMeta, crl: CrlSource, opts: WatchOptions, dirSyncs: DirSyncs, incoming: IncomingDeliveries | null): Promise<Received | null> {
-  const partial = incoming?.take(image);
-  if (!partial) return null;
-  try {
-    const result = await partial.save(conn, opts.creds, crl, image, dirSyncs);
-    opts.debug?.(`${image.owner}/${image.name} (#${image.seq}) came by cut-through delivery`);
-    return result;
-  } catch (error) {
-    if (conn.closed) throw error;
-    opts.debug?.(`${image.owner}/${image.name} (#${image.seq}): the cut-through delivery cannot be used (${(error as Error).message}); downloading it`);
-    return null;
   }
 }
 
