@@ -19,6 +19,12 @@ import { OutputFile } from "./output-file.ts";
 import { checkAnnounced, openKey, verifyAndCommit, type Received } from "./receive.ts";
 import type { DirSyncs } from "./save-group.ts";
 
+/** A progress display (the watch's, as for a download). */
+interface Progress {
+  update(got: number, total: number): void;
+  done(): void;
+}
+
 /** Ciphertext a partial may hold unwritten (the disk is slower than the network); more and it is given up. */
 const QUEUED_MAX = 16 * 1024 * 1024;
 
@@ -43,13 +49,16 @@ class Partial {
     readonly announced: ServerMessageOf<"INCOMING">,
     creds: Credentials,
     outDir: string,
+    progress?: Progress,
   ) {
-    this.done = this.run(creds, outDir).catch(() => {
-      this.failed = true;
-    });
+    this.done = this.run(creds, outDir, progress)
+      .catch(() => {
+        this.failed = true;
+      })
+      .finally(() => progress?.done());
   }
 
-  private async run(creds: Credentials, outDir: string): Promise<void> {
+  private async run(creds: Credentials, outDir: string, progress?: Progress): Promise<void> {
     const m = this.announced;
     const { headerBytes } = checkAnnounced(m, m.header, m.dataSize);
     const key = await openKey(m.wrappedKey, creds);
@@ -61,6 +70,7 @@ class Partial {
         if (!this.head) this.head = plain.slice(0, SNIFF_BYTES);
         await this.output.write(plain);
         this.plainBytes += plain.length;
+        progress?.update(this.plainBytes, m.size);
       }
       if (this.plainBytes !== m.size) throw new ClientError("the delivery ended short");
     } finally {
@@ -144,12 +154,14 @@ export class IncomingDeliveries implements IncomingListener {
     private readonly outDir: string,
     /** A delivery completed: the watch should catch up (NEW_IMAGE may come later on a cluster). */
     private readonly onDelivered: () => void,
+    /** A bar per delivery while it arrives, as a download draws one. */
+    private readonly progress?: (label: string) => Progress,
   ) {}
 
   incoming(message: ServerMessageOf<"INCOMING">): void {
     // P44: the server keeps to MAX_INCOMING; more (a hostile server) are ignored and fetched the ordinary way.
     if (this.byNumber.has(message.delivery) || this.byNumber.size + this.ready.size >= MAX_INCOMING) return;
-    this.byNumber.set(message.delivery, new Partial(message, this.creds, this.outDir));
+    this.byNumber.set(message.delivery, new Partial(message, this.creds, this.outDir, this.progress?.(`getting ${message.owner}/${message.name}`)));
   }
 
   data(delivery: number, bytes: Uint8Array): void {
