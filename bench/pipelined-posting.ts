@@ -6,7 +6,9 @@
  *   v1-build  the build of 457748b (protocol 1 only), its own server;
  *   v1        this build with SIS_PROTOCOL_MAX=1 (protocol 1 on this code: the per-connection key
  *             import and the download-cache seeding, nothing of version 2);
- *   v2        this build.
+ *   v2        this build with SIS_PROTOCOL_MAX=2 for poster and watcher (version 2: no cut-through);
+ *   v3        this build (version 3: the watcher gets each image while it is posted, P40–P49).
+ * SIS_BENCH_ONLY=v2,v3: only those modes (the cut-through's before and after).
  * Usage: bun bench/pipelined-posting.ts [ALBUM_COUNT=50] [ROUNDS=3]  (needs dist/sis: npm run build)
  * SIS_BENCH_SINGLES=N: 10 MiB posts per round and client (4); SIS_BENCH_WINDOWS=1,2: version 2 with
  * those client windows too (SIS_POST_WINDOW).
@@ -48,6 +50,8 @@ interface Mode {
   name: string;
   prefix: string[];
   env: Record<string, string>;
+  /** The watcher's environment (the poster's is `env`). */
+  watchEnv?: Record<string, string>;
   server?: ServerProcess;
   watch?: WatchProcess;
   root: string;
@@ -63,8 +67,9 @@ async function setUp(mode: Mode): Promise<void> {
     const r = await register(mode.server, user, join(mode.root, user));
     if (r.code !== 0) throw new Error(`register ${user} (${mode.name}): ${r.stderr}`);
   }
-  mode.watch = startWatch(join(mode.root, "bob"), mode.out, { prefix: mode.prefix });
+  mode.watch = startWatch(join(mode.root, "bob"), mode.out, { prefix: mode.prefix, env: mode.watchEnv ?? {} });
   await mode.watch.waitFor(/ connected to /, 30_000);
+  await Bun.sleep(1000); // its WATCH_INCOMING (version 3) follows the connection's GET_CRL
 }
 
 /** CPU seconds (user + system) a running process has used so far, from /proc. */
@@ -123,16 +128,19 @@ async function timed(mode: Mode, args: string[], names: string[]): Promise<Timin
 }
 
 using root = tempDir("sis-bench-pipelined-");
-const oldBinary = await versionOneBinary();
-const modes: Mode[] = [
-  { name: "v1-build", prefix: runAs(oldBinary), env: {}, root: join(root, "v1-build"), out: join(root, "v1-build", "out") },
+const only = (process.env.SIS_BENCH_ONLY ?? "").split(",").filter(Boolean);
+const oldBinary = only.length === 0 || only.includes("v1-build") ? await versionOneBinary() : "";
+const allModes: Mode[] = [
+  { name: "v1-build", prefix: oldBinary ? runAs(oldBinary) : [], env: {}, root: join(root, "v1-build"), out: join(root, "v1-build", "out") },
   { name: "v1", prefix: [], env: { SIS_PROTOCOL_MAX: "1" }, root: join(root, "v1"), out: join(root, "v1", "out") },
-  { name: "v2", prefix: [], env: {}, root: join(root, "v2"), out: join(root, "v2", "out") },
+  { name: "v2", prefix: [], env: { SIS_PROTOCOL_MAX: "2" }, watchEnv: { SIS_PROTOCOL_MAX: "2" }, root: join(root, "v2"), out: join(root, "v2", "out") },
+  { name: "v3", prefix: [], env: {}, root: join(root, "v3"), out: join(root, "v3", "out") },
   // SIS_BENCH_WINDOWS=1,2,4: version 2 with other client windows as well (SIS_POST_WINDOW).
   ...(process.env.SIS_BENCH_WINDOWS ?? "").split(",").filter(Boolean).map((w) => ({
     name: `v2-w${w}`, prefix: [], env: { SIS_POST_WINDOW: w }, root: join(root, `v2-w${w}`), out: join(root, `v2-w${w}`, "out"),
   })),
 ];
+const modes = only.length > 0 ? allModes.filter((m) => only.includes(m.name)) : allModes;
 for (const m of modes) mkdirSync(m.root, { recursive: true });
 
 // The album: COUNT distinct JPEGs, hard-linked under new names for each round and mode.
@@ -175,6 +183,12 @@ try {
         console.log(`round ${round} ${m.name}: 10 MiB ${line(t, 1)}`);
       }
     }
+  }
+  // How the watcher got the images: by cut-through (DELIVERED) or by download.
+  for (const m of modes) {
+    const text = await fetch(`http://127.0.0.1:${m.server!.httpPort}/metrics`).then((r) => r.text()).catch(() => "");
+    const count = (name: string) => /^(\S+) (\d+)$/m.test(text) ? (new RegExp(`^${name} (\\d+)$`, "m").exec(text)?.[1] ?? "-") : "-";
+    console.log(`${m.name}: cut-through deliveries ${count("sis_cut_through_delivered_total")}, dropped ${count("sis_cut_through_dropped_total")}, downloads ${count("sis_downloads_total")}`);
   }
 } finally {
   for (const m of modes) {

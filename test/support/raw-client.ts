@@ -34,7 +34,8 @@ export interface RawConnectOptions {
 }
 
 export async function rawConnect(port: number, opts: RawConnectOptions = {}): Promise<RawClient> {
-  const decoder = new FrameDecoder();
+  // Push data (kind 0x03, version 3) is read too: hostile tests look at what a watcher is sent.
+  const decoder = new FrameDecoder({ pushData: true });
   const frames: Frame[] = [];
   const frameErrors: string[] = [];
   let wake: (() => void) | null = null;
