@@ -25,6 +25,13 @@ interface Progress {
   done(): void;
 }
 
+/**
+ * How long the catch-up waits for a delivery still under way of an image it has listed: the image
+ * is committed, so its DELIVERED (after the rest of its data) is on the way; a server that never
+ * sends it costs this wait, then a download.
+ */
+const SETTLE_WAIT_MS = 30_000;
+
 /** Ciphertext a partial may hold unwritten (the disk is slower than the network); more and it is given up. */
 const QUEUED_MAX = 16 * 1024 * 1024;
 
@@ -40,6 +47,9 @@ class Partial {
   failed = false;
   private output: OutputFile | null = null;
   private readonly digest = createImageDigest();
+  private settle!: () => void;
+  /** Resolves at DELIVERED, DROPPED or discard(): the delivery is no longer under way. */
+  readonly settled = new Promise<void>((resolve) => (this.settle = resolve));
   private head: Uint8Array | null = null;
   private plainBytes = 0;
   /** Settles when every byte is decrypted and written (or the partial failed); never rejects. */
@@ -105,12 +115,14 @@ class Partial {
 
   /** DELIVERED: every byte must be in (the server sends it after the last PUSH_DATA). */
   end(): void {
+    this.settle();
     if (this.received !== this.announced.dataSize) return this.fail();
     this.ended = true;
     this.wake?.();
   }
 
   fail(): void {
+    this.settle();
     this.failed = true;
     this.chunks.length = 0;
     this.queued = 0;
@@ -193,9 +205,16 @@ export class IncomingDeliveries implements IncomingListener {
 
   /**
    * The catch-up reached `image`: its delivered partial if it has one that says exactly the
-   * same (P46), else null; a delivery of it still under way is given up (the download wins).
+   * same (P46), else null. A delivery of it still under way (LIST can see the row before the
+   * server has sent DELIVERED) is waited for, at most SETTLE_WAIT_MS, then given up.
    */
-  take(image: ImageMeta): Partial | null {
+  async take(image: ImageMeta): Promise<Partial | null> {
+    const underWay = [...this.byNumber.values()].find((p) => p.announced.id === image.id);
+    if (underWay) {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([underWay.settled, new Promise<void>((resolve) => (timer = setTimeout(resolve, SETTLE_WAIT_MS)))]);
+      clearTimeout(timer);
+    }
     for (const [n, p] of this.byNumber) {
       if (p.announced.id !== image.id) continue;
       this.byNumber.delete(n);
@@ -235,7 +254,7 @@ export class IncomingDeliveries implements IncomingListener {
 export async function savedFromIncoming(
   incoming: IncomingDeliveries | null, conn: Connection, image: ImageMeta, creds: Credentials, crl: CrlSource, dirSyncs: DirSyncs, debug?: (line: string) => void,
 ): Promise<Received | null> {
-  const partial = incoming?.take(image);
+  const partial = await incoming?.take(image);
   if (!partial) return null;
   const label = `${image.owner}/${image.name} (#${image.seq})`;
   try {

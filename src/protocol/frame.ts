@@ -26,12 +26,23 @@ export function maxPayload(kind: number, pushData = false): number {
   return 0;
 }
 
-/** A PUSH_DATA frame (P41): the delivery number, then a copy of `ciphertext` (at most MAX_DATA_FRAME bytes). */
-export function encodePushData(delivery: number, ciphertext: Uint8Array): Uint8Array {
-  const payload = new Uint8Array(PUSH_DATA_PREFIX + ciphertext.length);
-  new DataView(payload.buffer).setUint32(0, delivery, false);
-  payload.set(ciphertext, PUSH_DATA_PREFIX);
-  return encodeFrame(PUSH_DATA, payload);
+/** The bytes of the largest PUSH_DATA frame: a buffer this long holds any of them (encodePushData's `into`). */
+export const MAX_PUSH_DATA_FRAME = FRAME_HEADER_SIZE + PUSH_DATA_PREFIX + MAX_DATA_FRAME;
+
+/**
+ * A PUSH_DATA frame (P41): the delivery number, then a copy of `ciphertext` (1..MAX_DATA_FRAME
+ * bytes), the one copy made straight into the frame; into `into` (MAX_PUSH_DATA_FRAME bytes, reused) if given.
+ */
+export function encodePushData(delivery: number, ciphertext: Uint8Array, into?: Uint8Array): Uint8Array {
+  if (ciphertext.length === 0 || ciphertext.length > MAX_DATA_FRAME) throw new RangeError(`push data of ${ciphertext.length} bytes is outside 1..${MAX_DATA_FRAME}`);
+  const length = PUSH_DATA_PREFIX + ciphertext.length;
+  const frame = (into ?? new Uint8Array(MAX_PUSH_DATA_FRAME)).subarray(0, FRAME_HEADER_SIZE + length);
+  const view = new DataView(frame.buffer, frame.byteOffset, FRAME_HEADER_SIZE + PUSH_DATA_PREFIX);
+  frame[0] = PUSH_DATA;
+  view.setUint32(1, length, false);
+  view.setUint32(FRAME_HEADER_SIZE, delivery, false);
+  frame.set(ciphertext, FRAME_HEADER_SIZE + PUSH_DATA_PREFIX);
+  return frame;
 }
 
 /** Encodes one frame; refuses payloads the receiver would refuse (P6). */

@@ -7,7 +7,7 @@
  * memory, and it gets the image the ordinary way (NEW_IMAGE, LIST, DOWNLOAD).
  */
 import { wrapKey } from "../crypto/index.ts";
-import { encodeMessage, encodePushData, MAX_DELIVERY_ID, MAX_INCOMING, toBase64, type ImageMeta } from "../protocol/index.ts";
+import { encodeMessage, encodePushData, MAX_DELIVERY_ID, MAX_PUSH_DATA_FRAME, MAX_INCOMING, toBase64, type ImageMeta } from "../protocol/index.ts";
 import type { ServerContext } from "./context.ts";
 import type { IncomingReceiver } from "./hub.ts";
 import { identify } from "./identify.ts";
@@ -39,6 +39,8 @@ export class Delivery {
   readonly number = nextDelivery();
   private state: "opening" | "live" | "ended" = "opening";
   private readonly receivers = new Set<IncomingReceiver>();
+  /** A frame buffer no outbox holds any more (every receiver's socket took the frame at once): the next frame goes into it. */
+  private spare: Uint8Array | null = null;
   /** PUSH_DATA frames made while the receivers' keys are wrapped, sent once they are. */
   private pending: Uint8Array[] = [];
   private pendingBytes = 0;
@@ -114,8 +116,13 @@ export class Delivery {
   /** The upload wrote these ciphertext bytes (P41); copied into one frame shared by every receiver. */
   chunk(ciphertext: Uint8Array): void {
     if (this.state === "ended") return;
+    if (this.state === "live") {
+      const frame = encodePushData(this.number, ciphertext, this.spare ?? undefined);
+      this.spare = null;
+      if (!this.forward(frame)) this.spare = new Uint8Array(frame.buffer, frame.byteOffset, MAX_PUSH_DATA_FRAME);
+      return;
+    }
     const frame = encodePushData(this.number, ciphertext);
-    if (this.state === "live") return this.forward(frame);
     this.pending.push(frame);
     this.pendingBytes += frame.length;
     if (this.pendingBytes > PENDING_MAX) {
@@ -126,7 +133,9 @@ export class Delivery {
     }
   }
 
-  private forward(frame: Uint8Array): void {
+  /** Queues `frame` for every receiver still in; true if an outbox kept it (a socket did not take it all at once). */
+  private forward(frame: Uint8Array): boolean {
+    let kept = false;
     for (const r of this.receivers) {
       if (r.closed) {
         this.leave(r);
@@ -136,9 +145,13 @@ export class Delivery {
         this.ctx.metrics.cutThroughDropped++;
         this.leave(r);
       } else {
+        // The outbox writes at once when it is empty; what the socket did not take is queued (a view of the frame).
+        const before = r.backlog;
         r.pushIncoming(frame);
+        if (r.backlog > before || before > 0) kept = true;
       }
     }
+    return kept;
   }
 
   /**
@@ -187,6 +200,7 @@ export class Delivery {
     this.state = "ended";
     this.pending = [];
     this.pendingBytes = 0;
+    this.spare = null;
     // While opening, open() releases the watchers it counted once their keys are done.
     if (!wasOpening) for (const r of [...this.receivers]) this.leave(r);
   }
