@@ -67,7 +67,7 @@ async function setUp(mode: Mode): Promise<void> {
     const r = await register(mode.server, user, join(mode.root, user));
     if (r.code !== 0) throw new Error(`register ${user} (${mode.name}): ${r.stderr}`);
   }
-  mode.watch = startWatch(join(mode.root, "bob"), mode.out, { prefix: mode.prefix, env: mode.watchEnv ?? {} });
+  mode.watch = startWatch(join(mode.root, "bob"), mode.out, { prefix: mode.prefix, env: { ...mode.watchEnv, ...(process.env.SIS_BENCH_DEBUG ? { SIS_DEBUG: "1" } : {}) } });
   await mode.watch.waitFor(/ connected to /, 30_000);
   await Bun.sleep(1000); // its WATCH_INCOMING (version 3) follows the connection's GET_CRL
 }
@@ -184,6 +184,7 @@ try {
       }
     }
   }
+  if (process.env.SIS_BENCH_DEBUG) for (const m of modes) console.log(m.watch!.lines.filter((l) => / debug: /.test(l) && !/came by cut-through/.test(l)).join("\n"));
   // How the watcher got the images: by cut-through (DELIVERED) or by download.
   for (const m of modes) {
     const text = await fetch(`http://127.0.0.1:${m.server!.httpPort}/metrics`).then((r) => r.text()).catch(() => "");

@@ -32,6 +32,9 @@ interface Progress {
  */
 const SETTLE_WAIT_MS = 30_000;
 
+/** Delivered partials waiting for the catch-up (a save group's worth, MAX_GROUP): more are not started. */
+const READY_MAX = 16;
+
 /** Ciphertext a partial may hold unwritten (the disk is slower than the network); more and it is given up. */
 const QUEUED_MAX = 16 * 1024 * 1024;
 
@@ -171,8 +174,9 @@ export class IncomingDeliveries implements IncomingListener {
   ) {}
 
   incoming(message: ServerMessageOf<"INCOMING">): void {
-    // P44: the server keeps to MAX_INCOMING; more (a hostile server) are ignored and fetched the ordinary way.
-    if (this.byNumber.has(message.delivery) || this.byNumber.size + this.ready.size >= MAX_INCOMING) return;
+    // P44: the server keeps to MAX_INCOMING under way; more (a hostile server), or more delivered
+    // than the catch-up has taken yet (READY_MAX), are ignored and fetched the ordinary way.
+    if (this.byNumber.has(message.delivery) || this.byNumber.size >= MAX_INCOMING || this.ready.size >= READY_MAX) return;
     this.byNumber.set(message.delivery, new Partial(message, this.creds, this.outDir, this.progress?.(`getting ${message.owner}/${message.name}`)));
   }
 
