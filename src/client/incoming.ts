@@ -143,7 +143,10 @@ class Partial {
   /** Verified and linked into place like a download (receive.ts); the caller acknowledges it after `dirSyncs` is synced. */
   async save(conn: Connection, creds: Credentials, crl: CrlSource, image: ImageMeta, dirSyncs: DirSyncs): Promise<Received> {
     await this.done;
-    if (this.failed || !this.output || !this.delivered) throw new ClientError("the cut-through delivery did not complete");
+    if (this.failed || !this.output || !this.delivered) {
+      await this.discard();
+      throw new ClientError("the cut-through delivery did not complete");
+    }
     const output = this.output;
     this.output = null;
     try {
@@ -196,6 +199,10 @@ export class IncomingDeliveries implements IncomingListener {
     }
     partial.delivered = message;
     partial.end();
+    if (partial.failed) {
+      void partial.discard(); // short, too long, or not opened: the catch-up downloads it
+      return;
+    }
     this.ready.set(m.id, partial);
     this.onDelivered();
   }

@@ -1,0 +1,133 @@
+/**
+ * The watcher's side of cut-through delivery (PROTOCOL.md P41–P47) against what a hostile or
+ * broken server may push: real keys (registered on a real server), real envelopes, real files.
+ * Whatever is wrong, the partial is removed and no file becomes visible.
+ */
+// Before anything that loads @peculiar/x509 (docs/IMPLEMENTATION.md I4).
+import "../../src/pki/reflect-polyfill.ts";
+import { describe, expect, test } from "bun:test";
+import { cipherSize, encodeHeader, generateContentKey, newHeader, sealStream, wrapKey } from "../../src/crypto/index.ts";
+import { IncomingDeliveries } from "../../src/client/incoming.ts";
+import { MAX_INCOMING, toBase64, type ImageMeta, type ServerMessageOf } from "../../src/protocol/index.ts";
+import { tempDir } from "../support/cli.ts";
+import { listFiles } from "../support/share.ts";
+import { pngLike, sandboxForFile, until, type User } from "../support/security-kit.ts";
+
+let walt: User;
+sandboxForFile(["walt"], (_sb, [walt_]) => {
+  walt = walt_;
+});
+
+let n = 0;
+/** An INCOMING for walt and its ciphertext, made with the real crypto; `fields` may lie. */
+async function delivery(name: string, size: number, fields: Partial<ServerMessageOf<"INCOMING">> = {}) {
+  const k = ++n; // taken now: several are made at once
+  const bytes = pngLike(size, k);
+  const header = newHeader({ owner: "olga", name, contentType: "image/png", size });
+  const key = generateContentKey();
+  const chunks: Uint8Array[] = [];
+  for await (const c of sealStream(key, header, (async function* () { yield bytes; })())) chunks.push(c);
+  const ciphertext = new Uint8Array(Buffer.concat(chunks));
+  const id = k.toString(16).padStart(32, "0");
+  const incoming: ServerMessageOf<"INCOMING"> = {
+    type: "INCOMING", delivery: k, id, owner: "olga", name, contentType: "image/png", size, dataSize: cipherSize(size),
+    header: toBase64(encodeHeader(header)), wrappedKey: toBase64(await wrapKey(key, walt.creds.certDer)), ...fields,
+  };
+  const meta: ImageMeta = { seq: k, id, owner: "olga", name, size, contentType: "image/png", createdAt: 1 };
+  // A placeholder signature: these tests never reach the signature check.
+  const delivered: ServerMessageOf<"DELIVERED"> = { type: "DELIVERED", delivery: incoming.delivery, image: meta, signature: "AAAA" };
+  return { incoming, ciphertext, meta, delivered };
+}
+
+/** Hidden partial files and visible files under `dir`. */
+async function files(dir: string): Promise<string[]> {
+  return listFiles(dir);
+}
+
+describe("cut-through partials (P41–P47)", () => {
+  test("a complete delivery becomes a hidden partial only; DROPPED removes it; nothing is visible", async () => {
+    using out = tempDir("sis-incoming-");
+    const d = new IncomingDeliveries(walt.creds, out, () => {});
+    const x = await delivery("dropped.png", 200_000);
+    d.incoming(x.incoming);
+    d.data(x.incoming.delivery, x.ciphertext.subarray(0, 100_000));
+    await until(async () => (await files(out)).length === 1, "the partial file");
+    expect((await files(out))[0]).toMatch(/^olga\/\.sis-partial-[0-9a-f]+$/);
+    d.dropped({ type: "DROPPED", delivery: x.incoming.delivery, reason: "FAILED" });
+    await until(async () => (await files(out)).length === 0, "the partial to be removed");
+  });
+
+  test("a delivered image is taken by the catch-up only with exactly the metadata DELIVERED gave", async () => {
+    using out = tempDir("sis-incoming-");
+    let told = 0;
+    const d = new IncomingDeliveries(walt.creds, out, () => told++);
+    const x = await delivery("taken.png", 300_000);
+    d.incoming(x.incoming);
+    d.data(x.incoming.delivery, x.ciphertext);
+    d.delivered(x.delivered);
+    expect(told).toBe(1);
+    expect(await d.take({ ...x.meta, seq: x.meta.seq + 1 })).toBeNull(); // another seq: not this delivery; it is given up
+    await until(async () => (await files(out)).length === 0, "the partial to be removed");
+    const y = await delivery("taken-2.png", 300_000);
+    d.incoming(y.incoming);
+    d.data(y.incoming.delivery, y.ciphertext);
+    d.delivered(y.delivered);
+    const partial = await d.take(y.meta);
+    expect(partial).not.toBeNull();
+    await partial!.done;
+    expect(partial!.failed).toBe(false);
+    await partial!.discard();
+    expect(await files(out)).toEqual([]);
+  });
+
+  test("more data than announced, a short delivery, a DELIVERED for another image: given up, the partial removed", async () => {
+    using out = tempDir("sis-incoming-");
+    const d = new IncomingDeliveries(walt.creds, out, () => {});
+    const long = await delivery("long.png", 100_000);
+    d.incoming(long.incoming);
+    d.data(long.incoming.delivery, long.ciphertext);
+    d.data(long.incoming.delivery, new Uint8Array(10));
+    d.delivered(long.delivered);
+    const short = await delivery("short.png", 100_000);
+    d.incoming(short.incoming);
+    d.data(short.incoming.delivery, short.ciphertext.subarray(0, 50_000));
+    d.delivered(short.delivered);
+    const other = await delivery("other.png", 100_000);
+    d.incoming(other.incoming);
+    d.data(other.incoming.delivery, other.ciphertext);
+    d.delivered({ ...other.delivered, image: { ...other.meta, id: "f".repeat(32) } });
+    for (const x of [long, short, other]) expect(await d.take(x.meta)).toBeNull();
+    await until(async () => (await files(out)).length === 0, "every partial to be removed");
+  });
+
+  test("an INCOMING with an unsafe name or a header that does not match writes nothing", async () => {
+    using out = tempDir("sis-incoming-");
+    const d = new IncomingDeliveries(walt.creds, out, () => {});
+    const unsafe = await delivery("unsafe.png", 1000, { name: "../escape.png" });
+    const lying = await delivery("lying.png", 1000, { size: 999 });
+    for (const x of [unsafe, lying]) {
+      d.incoming(x.incoming);
+      d.data(x.incoming.delivery, x.ciphertext);
+      d.delivered(x.delivered);
+    }
+    await Bun.sleep(200); // nothing would show up later either: the checks run before any file is made
+    expect(await files(out)).toEqual([]);
+    await d.discardAll();
+    expect(await files(out)).toEqual([]);
+  });
+
+  test(`at most ${MAX_INCOMING} deliveries under way: a further INCOMING and its data are ignored; discardAll removes every partial`, async () => {
+    using out = tempDir("sis-incoming-");
+    const d = new IncomingDeliveries(walt.creds, out, () => {});
+    const all = await Promise.all(Array.from({ length: MAX_INCOMING + 1 }, (_, i) => delivery(`window-${i}.png`, 100_000)));
+    for (const x of all) {
+      d.incoming(x.incoming);
+      d.data(x.incoming.delivery, x.ciphertext.subarray(0, 1000));
+    }
+    await until(async () => (await files(out)).length === MAX_INCOMING, `${MAX_INCOMING} partial files`);
+    await Bun.sleep(200);
+    expect(await files(out)).toHaveLength(MAX_INCOMING);
+    await d.discardAll();
+    expect(await files(out)).toEqual([]);
+  });
+});
