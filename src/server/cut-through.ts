@@ -78,15 +78,15 @@ export class Delivery {
     }
     const announced = new Map<IncomingReceiver, Uint8Array>();
     try {
-      await Promise.all(watchers.map(async (r) => {
+      // Each receiver on its own: a store failure for one leaves it to NEW_IMAGE, the others still get it.
+      const results = await Promise.allSettled(watchers.map(async (r) => {
         // As at DOWNLOAD (P5a): a certificate revoked or expired since HELLO is given no key.
         const current = await identify(this.ctx.store, r.identity!.certDer);
         if (!("identity" in current)) return;
         announced.set(r, await wrapKey(key, r.identity!.certDer));
       }));
-    } catch (error) {
-      this.ctx.log.warn("cut-through not started", { id: this.image.id, error: String(error) });
-      announced.clear();
+      const failed = results.find((r) => r.status === "rejected");
+      if (failed) this.ctx.log.warn("cut-through not started for a receiver", { id: this.image.id, error: String((failed as PromiseRejectedResult).reason) });
     } finally {
       key.fill(0);
     }
