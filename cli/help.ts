@@ -170,6 +170,10 @@ same run, is refused for that file (NAME_TAKEN) and the others go on. With
 --rename a suffix is added before the extension instead, "x (2).jpg",
 "x (3).jpg" ..., the first the server accepts.
 
+Over the server's post rate (RATE_LIMITED) sis waits as long as the server
+says and goes on, with one line on stderr; at most 5 minutes a wait and an
+hour a run. Ctrl-C stops it; what was posted stays posted.
+
   sis post cat.png
   sis post ~/Pictures/holiday
   sis post -r --rename ~/Pictures/trip

@@ -7,6 +7,7 @@ import { parse, UsageError } from "../args.ts";
 import { formatSize } from "../format.ts";
 import { progressReporter } from "../progress.ts";
 import { errorLine } from "../error-line.ts";
+import { RateGate, rateWaitLine } from "../../src/client/rate-wait.ts";
 
 export async function post(args: string[]): Promise<number> {
   const { values, positionals } = parse(
@@ -37,7 +38,12 @@ export async function post(args: string[]): Promise<number> {
     connecting.catch(() => {}); // a failure is reported where it is awaited, not as an unhandled rejection
     const progress = progressReporter(`posting ${file}`, quiet);
     try {
-      report(await postNamed(connecting, creds, file, { ...(values.name !== undefined ? { name: values.name } : {}), keepMetadata, onProgress: progress.update, rename }));
+      // Over the server's post rate (M26) the one file waits too, saying so; past the bounds the refusal is the error.
+      const gate = new RateGate((wait) => {
+        progress.done();
+        process.stderr.write(rateWaitLine(wait));
+      });
+      report(await postNamed(connecting, creds, file, { ...(values.name !== undefined ? { name: values.name } : {}), keepMetadata, onProgress: progress.update, rename, gate }));
     } finally {
       progress.done();
       (await connecting.catch(() => null))?.close();
@@ -56,6 +62,12 @@ export async function post(args: string[]): Promise<number> {
     posted: (_file, posted) => {
       progress.done();
       report(posted);
+    },
+    waiting: (wait) => {
+      // Said once, and again only for a long wait, so a big album does not fill the screen.
+      if (!wait.first && wait.seconds < 10) return;
+      progress.done();
+      process.stderr.write(rateWaitLine(wait));
     },
     failed: (file, error) => {
       progress.done();

@@ -12,6 +12,7 @@ import { check, type Posted } from "./post.ts";
 import { Poster, type PostHandle } from "./post-pipeline.ts";
 import { connectAs } from "./session.ts";
 import { MAX_RENAME_TRIES, renamed, type BatchEvents, type BatchResult } from "./post-batch-shared.ts";
+import { RateGate } from "./rate-wait.ts";
 
 interface Outcome {
   posted?: Posted & { takenName?: string };
@@ -25,7 +26,7 @@ interface Outcome {
  * one). `used` holds the names this run has taken or has in flight, so two files of one name in
  * one run never race for it. `announced` resolves when the file no longer holds up the next.
  */
-function postOne(poster: Poster, file: string, opts: { keepMetadata: boolean; rename: boolean; used: Set<string>; pending: Map<string, Promise<unknown>>; onProgress?: (sent: number, total: number) => void }): { announced: Promise<void>; outcome: Promise<Outcome> } {
+function postOne(poster: Poster, file: string, opts: { keepMetadata: boolean; rename: boolean; used: Set<string>; pending: Map<string, Promise<unknown>>; gate: RateGate; left: number; onProgress?: (sent: number, total: number) => void }): { announced: Promise<void>; outcome: Promise<Outcome> } {
   let announce!: () => void;
   const announced = new Promise<void>((resolve) => (announce = resolve));
   const outcome = (async (): Promise<Outcome> => {
@@ -34,6 +35,7 @@ function postOne(poster: Poster, file: string, opts: { keepMetadata: boolean; re
     try {
       for (let n = 1; n <= MAX_RENAME_TRIES; n++) {
         const name = renamed(base, n);
+        await opts.gate.open();
         if (opts.rename && opts.used.has(name)) continue;
         const checked = await check(poster.conn, file, n === 1 ? {} : { name });
         // The same name still in flight in this run: its outcome first, so the server answers this
@@ -51,6 +53,11 @@ function postOne(poster: Poster, file: string, opts: { keepMetadata: boolean; re
           return { posted: n === 1 ? result : { ...result, takenName: base } };
         } catch (error) {
           if (!(error instanceof RemoteError && error.code === "NAME_TAKEN")) opts.used.delete(name);
+          // Over the server's post rate (M26): refused before UPLOAD_READY, nothing kept; the same name again after the wait.
+          if (await opts.gate.waitOut(error, opts.left)) {
+            n--;
+            continue;
+          }
           if (!(opts.rename && error instanceof RemoteError && error.code === "NAME_TAKEN")) throw error;
         }
       }
@@ -79,6 +86,7 @@ export async function postPipelined(creds: Credentials, files: string[], opts: {
   const retried = new Set<string>();
   const pending = new Map<string, Promise<unknown>>();
   const queue = [...files];
+  const gate = new RateGate((wait) => events.waiting?.(wait));
   try {
     while (queue.length > 0 && conn) {
       const poster = Poster.of(conn, creds);
@@ -100,9 +108,11 @@ export async function postPipelined(creds: Credentials, files: string[], opts: {
       }));
       // Announce in order; each file starts once the one before has its POST_IMAGE out.
       while (queue.length > 0 && !conn.closed) {
+        await gate.open(); // no new file while the server's rate is waited out
+        if (conn.closed) break;
         const file = queue.shift()!;
         const onProgress = events.starting?.(file) ?? undefined;
-        const { announced, outcome } = postOne(poster, file, { keepMetadata, rename, used, pending, ...(onProgress ? { onProgress } : {}) });
+        const { announced, outcome } = postOne(poster, file, { keepMetadata, rename, used, pending, gate, left: queue.length + 1, ...(onProgress ? { onProgress } : {}) });
         report(file, outcome);
         await announced;
       }

@@ -1,6 +1,7 @@
 /** What a batch of posts shares, whichever protocol version carries it: the --rename suffixes, the events, the result. */
 import { extname } from "node:path";
 import type { Posted, PostOptions } from "./post.ts";
+import type { RateWait } from "./rate-wait.ts";
 
 /** The most suffixes --rename tries before it gives up on a file. */
 export const MAX_RENAME_TRIES = 1000;
@@ -19,6 +20,8 @@ export interface BatchEvents {
   /** `takenName` is the base name the server refused as taken when --rename chose another. */
   posted(file: string, result: Posted & { takenName?: string }): void;
   failed(file: string, error: unknown): void;
+  /** The server's post rate is being waited out (rate-wait.ts). */
+  waiting?(wait: RateWait): void;
 }
 
 export interface BatchResult {

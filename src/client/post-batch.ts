@@ -12,6 +12,7 @@ import type { Connection } from "./connection.ts";
 import { PIPELINED_VERSION } from "../protocol/index.ts";
 import { postPipelined } from "./post-batch-pipelined.ts";
 import { MAX_RENAME_TRIES, renamed, type BatchEvents, type BatchResult } from "./post-batch-shared.ts";
+import { RateGate } from "./rate-wait.ts";
 
 export { MAX_RENAME_TRIES, renamed, type BatchEvents, type BatchResult };
 
@@ -76,15 +77,16 @@ export async function expandPostSources(paths: string[], opts: { recursive?: boo
 /**
  * Posts `file` under its base name; with `rename`, a name the server refuses as taken
  * (NAME_TAKEN) is tried again with the next suffix until the server accepts one. `used`
- * holds the names this run already took, so they are not asked for again.
+ * holds the names this run already took, so they are not asked for again. With `gate`, a post
+ * over the server's rate (RATE_LIMITED) is tried again once the gate's wait is over (rate-wait.ts).
  */
 export async function postNamed(
   conn: Connection | Promise<Connection>,
   creds: Credentials,
   file: string,
-  opts: PostOptions & { rename?: boolean; used?: Set<string> },
+  opts: PostOptions & { rename?: boolean; used?: Set<string>; gate?: RateGate; left?: number },
 ): Promise<Posted & { takenName?: string }> {
-  const { rename, used, ...postOpts } = opts;
+  const { rename, used, gate, left, ...postOpts } = opts;
   const base = postOpts.name ?? basename(file);
   for (let n = 1; n <= MAX_RENAME_TRIES; n++) {
     const name = renamed(base, n);
@@ -94,6 +96,10 @@ export async function postNamed(
       used?.add(posted.image.name);
       return n === 1 ? posted : { ...posted, takenName: base };
     } catch (error) {
+      if (await gate?.waitOut(error, left)) {
+        n--; // the same name again: the refusal came before anything was uploaded
+        continue;
+      }
       if (!(rename && error instanceof RemoteError && error.code === "NAME_TAKEN")) throw error;
       used?.add(name);
     }
@@ -115,6 +121,7 @@ export async function postBatch(creds: Credentials, files: string[], opts: { kee
   if (first && first.version >= PIPELINED_VERSION) return postPipelined(creds, files, opts, events, first);
   const used = new Set<string>();
   const result: BatchResult = { posted: 0, failed: 0, notTried: [] };
+  const gate = new RateGate((wait) => events.waiting?.(wait));
   try {
     for (const [i, file] of files.entries()) {
       const onProgress = events.starting?.(file) ?? undefined;
@@ -126,6 +133,8 @@ export async function postBatch(creds: Credentials, files: string[], opts: { kee
           ...(onProgress ? { onProgress } : {}),
           rename: opts.rename ?? false,
           used,
+          gate,
+          left: files.length - i,
         });
         result.posted++;
         events.posted(file, posted);

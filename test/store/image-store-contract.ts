@@ -84,6 +84,23 @@ export function imageStoreContract(f: StoreFixture): void {
       expect(new Set(inserted.map((r) => r.seq)).size).toBe(names.length);
     });
 
+    test("inserts issued together, one of them refused (a name taken, an unknown owner): only those fail, the rest are stored, each with its own seq", async () => {
+      // A store that commits inserts in groups must refuse one without undoing the others (bench/README.md "Group commit").
+      await store.insertImage(newImage(alice, "taken.png"));
+      const jobs = [
+        newImage(alice, "g1.png"), newImage(alice, "taken.png"), newImage(bob, "g2.png"),
+        { ...newImage(bob, "ghost.png"), ownerId: 999_999 }, newImage(alice, "g3.png"),
+      ];
+      const settled = await Promise.allSettled(jobs.map((j) => store.insertImage(j)));
+      expect(settled.map((s) => s.status)).toEqual(["fulfilled", "rejected", "fulfilled", "rejected", "fulfilled"]);
+      expect((settled[1] as PromiseRejectedResult).reason).toBeInstanceOf(StoreConflictError);
+      // Seq is commit order (ST1), not the order asked: only distinct.
+      const seqs = [0, 2, 4].map((i) => (settled[i] as PromiseFulfilledResult<{ seq: number }>).value.seq);
+      expect(new Set(seqs).size).toBe(3);
+      for (const i of [0, 2, 4]) expect((await store.findImage(jobs[i]!.id))?.name).toBe(jobs[i]!.name);
+      for (const i of [1, 3]) expect(await store.findImage(jobs[i]!.id)).toBeNull();
+    });
+
     test("image names are compared exactly: no case folding or Unicode normalisation (ST4)", async () => {
       const nfc = await store.insertImage(newImage(alice, "caf\u00e9.png"));
       const nfd = await store.insertImage(newImage(alice, "cafe\u0301.png"));
