@@ -190,7 +190,7 @@ export class Connection {
           drain: () => this.outbox?.flush(),
           close: () => {
             clearTimeout(timer);
-            this.finish(new ClientError("the server closed the connection"));
+            this.finish(this.closedBecause());
             settle(new ClientError(`cannot connect to ${opts.host}:${opts.port}: the connection closed during the handshake`));
           },
           error: (_socket, error) => {
@@ -311,6 +311,24 @@ export class Connection {
     if (message.type !== "NEW_IMAGE") return false;
     for (const listener of this.pushListeners) listener(message.image);
     return true;
+  }
+
+  /**
+   * Why the server closed: a fatal ERROR it sent last (still queued for the reader) is the
+   * reason, so a sender that finds the socket closed first (a pipelined upload, P30) reports
+   * STORAGE_FAILED and not a bare "closed" (test/security/resources.test.ts, a full disk).
+   */
+  private closedBecause(): Error {
+    for (const frame of this.frames) {
+      if (frame.kind !== CONTROL) continue;
+      try {
+        const m = decodeServerMessage(frame.payload);
+        if (m.type === "ERROR") return new RemoteError(m.code, m.message, m.retryAfter, m.upload);
+      } catch {
+        // not a message: the plain reason stands
+      }
+    }
+    return new ClientError("the server closed the connection");
   }
 
   private finish(error: Error): void {

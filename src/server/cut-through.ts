@@ -84,6 +84,8 @@ export class Delivery {
         const current = await identify(this.ctx.store, r.identity!.certDer);
         if (!("identity" in current)) return;
         announced.set(r, await wrapKey(key, r.identity!.certDer));
+        // The same line as a DOWNLOAD's (handle-read.ts): the key re-wrapped for this receiver, the image on its way.
+        this.ctx.log.info("image sent", { id: this.image.id, owner: this.image.owner, to: current.identity.username, serial: current.identity.serial, via: "cut-through" });
       }));
       const failed = results.find((r) => r.status === "rejected");
       if (failed) this.ctx.log.warn("cut-through not started for a receiver", { id: this.image.id, error: String((failed as PromiseRejectedResult).reason) });
