@@ -84,6 +84,9 @@ export class Poster {
     private readonly creds: Credentials,
   ) {}
 
+  /** The first ERROR the reader took on this connection: why a later step found it closed. */
+  private remoteFailure: RemoteError | null = null;
+
   /** One poster per connection: ids, window and the storage key are the connection's. */
   static of(conn: Connection, creds: Credentials): Poster {
     let poster = posters.get(conn);
@@ -94,7 +97,10 @@ export class Poster {
   post(job: PipelinedPost): PostHandle {
     const announced = deferred<void>();
     const handle = { announced: announced.promise, posted: null as unknown as Promise<PipelinedResult>, signed: false };
-    handle.posted = this.run(job, announced, () => (handle.signed = true));
+    // A step that finds the connection closed reports the server's ERROR the reader took, if any (P30, O3).
+    handle.posted = this.run(job, announced, () => (handle.signed = true)).catch((error: unknown) => {
+      throw this.remoteFailure && !(error instanceof RemoteError) && this.conn.closed ? this.remoteFailure : error;
+    });
     handle.posted.catch(() => announced.resolve()); // a post that failed early is "announced" for the batch's pacing
     return handle;
   }
@@ -194,6 +200,7 @@ export class Poster {
         try {
           message = await this.conn.receive();
         } catch (error) {
+          if (error instanceof RemoteError) this.remoteFailure ??= error;
           const about = error instanceof RemoteError ? error.upload : undefined;
           if (about !== undefined && this.waiters.has(about)) {
             reject(this.settle(about), error);
