@@ -7,28 +7,16 @@
  * Small images, so the fixed costs per post (fsyncs, the SQLite commit) are most of the work.
  *   bun bench/group-commit.ts BASE_BIN NEW_BIN [POSTERS=4] [IMAGES=30] [ROUNDS=3]
  */
-import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { register, startServe } from "../test/support/cli.ts";
 import { SAMPLE } from "../test/support/share.ts";
-import { clockMs, summarize } from "./measure.ts";
+import { clockMs, cpuNs, summarize } from "./measure.ts";
 
 const [baseBin, newBin, ...rest] = process.argv.slice(2);
 if (!baseBin || !newBin) throw new Error("usage: bun bench/group-commit.ts BASE_BIN NEW_BIN [POSTERS] [IMAGES] [ROUNDS]");
 const [posters = 4, images = 30, rounds = 3] = rest.map(Number);
-
-function cpuNs(pid: number): number {
-  let total = 0;
-  for (const task of readdirSync(`/proc/${pid}/task`)) {
-    try {
-      total += Number(readFileSync(`/proc/${pid}/task/${task}/schedstat`, "utf8").split(" ")[0]);
-    } catch {
-      // the thread ended meanwhile
-    }
-  }
-  return total;
-}
 
 async function round(bin: string): Promise<{ seconds: number; serverCpuMs: number }> {
   const root = mkdtempSync(join(tmpdir(), "sis-group-commit-"));

@@ -1,5 +1,5 @@
 /** Measurement primitives: a shared clock, summaries of repeated samples, peak resident memory from /proc. */
-import { readFileSync, writeFileSync } from "node:fs";
+import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 
 export const MiB = 1024 * 1024;
 
@@ -66,4 +66,17 @@ export function samplePeak(pid: number, everyMs = 5): { stop(): number } {
 
 export function toMiB(bytes: number): number {
   return Math.round((bytes / MiB) * 10) / 10;
+}
+
+/** CPU nanoseconds of every live thread of `pid` (schedstat's first field: time on a CPU). */
+export function cpuNs(pid: number): number {
+  let total = 0;
+  for (const task of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      total += Number(readFileSync(`/proc/${pid}/task/${task}/schedstat`, "utf8").split(" ")[0]);
+    } catch {
+      // the thread ended meanwhile
+    }
+  }
+  return total;
 }

@@ -7,30 +7,17 @@
  */
 // First, before anything loads @peculiar/x509: Bun may evaluate CommonJS dependencies out of source order.
 import "reflect-metadata";
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { SIS } from "../test/support/cli.ts";
 import { writeBigPng } from "../test/support/share.ts";
 import { spawnChild } from "./child-process.ts";
-import { MiB, summarize } from "./measure.ts";
+import { cpuNs, MiB, summarize } from "./measure.ts";
 import { makeOpensslCerts } from "./openssl-peer.ts";
 import { SisRig } from "./sis-rig.ts";
 
 const [uploads = 10, mib = 10] = process.argv.slice(2).map(Number);
-
-/** CPU nanoseconds of every live thread of `pid` (schedstat's first field: time on a CPU). */
-function cpuNs(pid: number): number {
-  let total = 0;
-  for (const task of readdirSync(`/proc/${pid}/task`)) {
-    try {
-      total += Number(readFileSync(`/proc/${pid}/task/${task}/schedstat`, "utf8").split(" ")[0]);
-    } catch {
-      // the thread ended meanwhile
-    }
-  }
-  return total;
-}
 
 /** User and system CPU milliseconds of the whole process (/proc/PID/stat utime, stime; 10 ms ticks). */
 function userSysMs(pid: number): { user: number; sys: number } {
