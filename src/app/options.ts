@@ -50,7 +50,7 @@ export const SERVE_OPTIONS = [
   { key: "upload-stall-timeout", kind: "int", default: 30, min: 1, max: 3600, unit: "seconds", metavar: "S", help: "an upload without a data frame this long is abandoned" },
   // Renewal (RN8, RN9): the server's TLS certificate is replaced while running when a third of its lifetime is left.
   { key: "tls-cert-days", kind: "int", default: 397, min: 1, max: 397, unit: "days", metavar: "N", help: "lifetime of the server's TLS certificate; renewed while running once a third of it is left" },
-  { key: "tls-renew-check", kind: "int", default: 3600, min: 1, max: 86_400, unit: "seconds", metavar: "S", help: "how often the TLS certificate (renewal) and the CA (a warning within a year of its end) are checked" },
+  { key: "tls-renew-check", kind: "int", default: 3600, min: 1, max: 86_400, unit: "seconds", metavar: "S", help: "how often the TLS and time-stamping certificates (renewal) and the CA (a warning within a year of its end) are checked" },
   // Membership (M6): off by default, so a server is invitation-only unless its operator says otherwise.
   { key: "open-registration", kind: "flag", default: false, metavar: "", help: "let ANYONE who can reach the port create an account with just a name and a password (no invitation); for a closed network or a demo only" },
   { key: "revocation-check", kind: "int", default: 2, min: 1, max: 3600, unit: "seconds", metavar: "S", help: "how often open connections are checked against revocations (one indexed read)" },

@@ -15,6 +15,7 @@ import { Metrics } from "../server/metrics.ts";
 import { Semaphore } from "../server/semaphore.ts";
 import { PostLimiter } from "../server/post-limits.ts";
 import { startTlsRenewal } from "../server/tls-renewal.ts";
+import { startTsaRenewal } from "../server/tsa-renewal.ts";
 import { startOrphanSweep, type OrphanSweep } from "../server/orphan-sweep.ts";
 import { ProcessLocks } from "../server/process-locks.ts";
 import { startProtocolServer } from "../server/tls-server.ts";
@@ -130,6 +131,8 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
   }
   // Upgrade (T3): images stored before the server had a TSA are stamped while their signers' certificates are valid.
   await stampStoredImages(store, keys.tsa, log);
+  // T1 while running, on a single node: the TSA certificate is replaced within 30 days of its end (a cluster node never replaces it).
+  const tsaRenewal = keysDir === null ? startTsaRenewal({ dataDir: opts.dataDir, ca: keys.ca, tsa: keys.tsa, checkMs: limits.tlsRenewCheckMs, log }) : null;
 
   const metrics = new Metrics();
   if (doorbell) metrics.doorbellAgeMs = () => doorbell.msSinceLastCheck();
@@ -140,7 +143,7 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
     ca: keys.ca,
     storageCertDer: keys.storageCertDer,
     storageKeyPkcs8: keys.storageKeyPkcs8,
-    tsa: keys.tsa,
+    tsa: tsaRenewal ?? keys.tsa,
     contentKeys: new ContentKeyCache((wrapped) => unwrapKey(wrapped, keys.storageKeyPkcs8)),
     crl: new CrlCache(keys.ca, store),
     hub: new Hub(notifier),
@@ -174,6 +177,7 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
     try {
       http = listenOrExplain(opts.httpHost, httpPort, "--http-port", () => Bun.serve({ hostname: opts.httpHost, port: httpPort, fetch: app.fetch }));
     } catch (error) {
+      tsaRenewal?.stop();
       await protocol.stop();
       await notifier.close();
       await store.close();
@@ -232,6 +236,7 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
     firstInvitation,
     async stop() {
       tlsRenewal.stop();
+      tsaRenewal?.stop();
       await protocol.stop();
       await http?.stop(true);
       ctx.hub.close();

@@ -6,7 +6,7 @@
 import { mkdir, readdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { CertificateAuthority, certInfo, fromPem, TimeStampAuthority, createCa, type CaFiles } from "../pki/index.ts";
-import { DATA_FILES, exists, expiresSoon, readPair, writePair, type ServerKeys } from "./data-dir.ts";
+import { DATA_FILES, exists, readPair, tsaRenewalDue, writePair, type ServerKeys } from "./data-dir.ts";
 
 /** A cluster key that is missing, unreadable or open to others: the node does not start. */
 export class ClusterKeyError extends Error {
@@ -59,7 +59,7 @@ export async function renewClusterTls(dir: string, names: string[] | null, opts:
   const files: string[] = [DATA_FILES.tlsCert, DATA_FILES.tlsKey];
   // The TSA certificate is replaced here too when it nears its end (T1): nodes never replace it themselves.
   const tsa = await readKeyPair(dir, "time-stamping", DATA_FILES.tsaCert, DATA_FILES.tsaKey);
-  if (expiresSoon(tsa.certPem)) {
+  if (tsaRenewalDue(fromPem(tsa.certPem, "CERTIFICATE"), ca)) {
     await writePair(dir, DATA_FILES.tsaCert, DATA_FILES.tsaKey, await ca.issueTsaCert());
     files.push(DATA_FILES.tsaCert, DATA_FILES.tsaKey);
   }

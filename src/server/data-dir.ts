@@ -89,18 +89,23 @@ export async function openDataDir(dir: string, hosts: string[], opts: { tlsCertD
 /** The TSA certificate is replaced this long before it ends (T1). */
 const TSA_RENEW_BEFORE_MS = 30 * 24 * 3600 * 1000;
 
-export async function openTsa(dir: string, ca: CertificateAuthority): Promise<TimeStampAuthority> {
+export async function openTsa(dir: string, ca: CertificateAuthority, now = Date.now()): Promise<TimeStampAuthority> {
   const f = DATA_FILES;
   let files = (await exists(join(dir, f.tsaKey))) ? await readPair(dir, f.tsaCert, f.tsaKey) : null;
-  if (!files || expiresSoon(files.certPem)) {
-    files = await ca.issueTsaCert();
+  if (!files || tsaRenewalDue(fromPem(files.certPem, "CERTIFICATE"), ca, now)) {
+    files = await ca.issueTsaCert({ now: new Date(now) });
     await writePair(dir, f.tsaCert, f.tsaKey, files);
   }
   return TimeStampAuthority.load(files);
 }
 
-export function expiresSoon(certPem: string): boolean {
-  return certInfo(fromPem(certPem, "CERTIFICATE")).notAfter - Date.now() < TSA_RENEW_BEFORE_MS;
+/**
+ * Within 30 days of its end, unless it already ends with the CA (a new one could last no longer,
+ * and would be made again at every check): the CA's end is warned about instead (RN9).
+ */
+export function tsaRenewalDue(tsaCertDer: Uint8Array, ca: CertificateAuthority, now = Date.now()): boolean {
+  const notAfter = certInfo(tsaCertDer).notAfter;
+  return notAfter - now < TSA_RENEW_BEFORE_MS && certInfo(ca.certDer).notAfter - notAfter > 24 * 3600 * 1000;
 }
 
 /** RN8: a server certificate with less than a third of its lifetime left is renewed (at start and while running). */
