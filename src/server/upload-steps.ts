@@ -33,7 +33,7 @@ export async function checkDeclaration(ctx: ServerContext, peer: Peer, message: 
     throw new ProtocolError("BAD_IMAGE", `content type ${JSON.stringify(contentType.slice(0, 64))} is not accepted; sis takes ${CONTENT_TYPES.join(", ")}`);
   }
   // Every receiver refuses an empty image, so the server does not store one.
-  if (size === 0) throw new ProtocolError("BAD_IMAGE", "the image is empty (0 bytes); post a PNG, JPEG, GIF or WebP file with content");
+  if (size === 0) throw new ProtocolError("BAD_IMAGE", `the image is empty (0 bytes); post an image file with content (sis takes ${CONTENT_TYPES.join(", ")})`);
   if (size > ctx.limits.maxImageSize) throw new ProtocolError("TOO_LARGE", `the image is ${size} bytes; this server takes at most ${ctx.limits.maxImageSize}`);
   if (dataSize !== cipherSize(size)) throw new ProtocolError("BAD_UPLOAD", "dataSize does not match the envelope size for this image size");
 

@@ -1,11 +1,13 @@
 /**
  * An image the client cannot save (the file system refuses it) through the compiled binary: watch refuses it
- * once, records it and goes on; get says `sis: cannot save …`; saved images are private (0700/0600).
+ * once, records it and goes on; get says `sis: cannot save …`; saved images are private (0700/0600); the
+ * longest name P20 allows is saved with its NAME.p7s (the bound leaves room for every file sis writes).
  */
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { Home } from "../../src/client/home.ts";
+import { IMAGE_NAME_MAX_BYTES } from "../../src/protocol/index.ts";
 import { watchStatePath } from "../../src/client/watch-state.ts";
 import { SIS, sis, startWatch, type WatchProcess } from "../support/cli.ts";
 import { openSandbox, type Sandbox } from "../support/sandbox.ts";
@@ -112,5 +114,40 @@ describe("saved images are private to the receiver", () => {
     await w.waitFor(/ saved alice\/private-watch\.webp /);
     expect([mode(out), mode(join(out, "alice")), mode(join(out, "alice", "private-watch.webp")), mode(join(out, "alice", "private-watch.webp.p7s"))]).toEqual([0o700, 0o700, 0o600, 0o600]);
     await w.stop();
+  });
+});
+
+describe("the longest image name P20 allows", () => {
+  // 118 two-byte letters and ".png": exactly IMAGE_NAME_MAX_BYTES (240) bytes of UTF-8. NAME.p7s is 244
+  // bytes, which a 255-byte file name limit takes; a 252-byte name (valid before P20 had this bound)
+  // made link() of NAME.p7s fail with ENAMETOOLONG and every watcher download it again in a loop.
+  const name = `${"\u00e9".repeat(118)}.png`;
+
+  test("is posted, and saved by watch and by get with its NAME.p7s beside it", async () => {
+    expect(Buffer.byteLength(name)).toBe(IMAGE_NAME_MAX_BYTES);
+    const out = box.freshDir("out");
+    await using w = startWatch(bob, out);
+    await w.waitFor(/ connected to /);
+    await alicePosts(SAMPLE.png, name);
+    await w.waitFor(new RegExp(` saved alice/${escapeRegExp(name)} `));
+    await w.stop();
+    expect(imageLines(w).filter((l) => / refused /.test(l))).toEqual([]);
+    const got = box.freshDir("out");
+    const r = await sis(["get", `alice/${name}`, "--home", bob, "-o", got]);
+    expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 0, stderr: "" });
+    for (const dir of [out, got]) {
+      const files = (await listFiles(dir)).filter((f) => f.startsWith(`alice/${name}`));
+      expect(files).toEqual([`alice/${name}`, `alice/${name}.p7s`]);
+      expect(await sameBytes(SAMPLE.png, join(dir, "alice", name))).toBe(true);
+    }
+  });
+
+  test("one byte more is refused by the posting client, blamed on the name, and nothing is posted", async () => {
+    const longer = `x${name}`;
+    const r = await sis(["post", "--home", alice, "--name", longer, SAMPLE.png]);
+    expect({ code: r.code, stdout: r.stdout }).toEqual({ code: 2, stdout: "" });
+    expect(r.stderr).toContain(`an image name has at most ${IMAGE_NAME_MAX_BYTES} bytes`);
+    const listed = JSON.parse((await sis(["list", "--json", "--home", bob])).stdout) as { name: string }[];
+    expect(listed.filter((i) => i.name === longer)).toEqual([]);
   });
 });

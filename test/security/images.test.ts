@@ -10,10 +10,10 @@ import { postImage } from "../../src/client/post.ts";
 import { receiveImage } from "../../src/client/receive.ts";
 import { connectAs } from "../../src/client/session.ts";
 import { cipherSize } from "../../src/crypto/index.ts";
-import { encodeData, encodeMessage, MAX_DATA_FRAME, toBase64 } from "../../src/protocol/index.ts";
+import { CONTENT_TYPES, encodeData, encodeMessage, MAX_DATA_FRAME, toBase64 } from "../../src/protocol/index.ts";
 import {
   craftPost, expectRefusal, expectStillServing, listedNames, placeholderPost, pngLike, rawHello, sandboxForFile, storageCert,
-  tmpFiles, until, type CraftOptions, type PostImage, type Sandbox, type User,
+  tmpFiles, until, type CraftOptions, type ErrorReply, type PostImage, type Sandbox, type User,
 } from "../support/security-kit.ts";
 import { DOT_NAMES, LONG_NAME, NUL_NAME, PATH_NAMES, UNICODE_TRICK_NAMES } from "../support/hostile-names.ts";
 
@@ -38,13 +38,14 @@ function dataFrames(bytes: Uint8Array): Uint8Array {
 }
 
 /** A POST_IMAGE refused before UPLOAD_READY; nothing is created, the next client is served. */
-async function refusedPost(message: PostImage, code: string, fatal: boolean, user = olga): Promise<void> {
+async function refusedPost(message: PostImage, code: string, fatal: boolean, user = olga): Promise<ErrorReply> {
   const { client } = await rawHello(sb, user);
   client.write(encodeMessage(message));
-  await expectRefusal(client, code, fatal);
+  const reply = await expectRefusal(client, code, fatal);
   client.close();
   expect(tmpFiles(sb)).toEqual([]);
   await expectStillServing(sb, carol);
+  return reply;
 }
 
 /** Starts an upload as olga; returns the open client after UPLOAD_READY. */
@@ -100,7 +101,9 @@ describe("images", () => {
   test("an empty image (size 0) is refused at POST_IMAGE, before anything is stored", async () => {
     // Every receiver refuses an empty image; the server must not store one (P19).
     const { message } = await craftPost(olga, storage, { name: "empty.png", bytes: new Uint8Array(0) });
-    await refusedPost(message, "BAD_IMAGE", false);
+    const reply = await refusedPost(message, "BAD_IMAGE", false);
+    // The advice names every type the server takes (HEIC, HEIF and AVIF came after the first wording).
+    expect(reply.message).toBe(`the image is empty (0 bytes); post an image file with content (sis takes ${CONTENT_TYPES.join(", ")})`);
     expect(await listedNames(carol)).not.toContain("olga/empty.png");
   });
 
