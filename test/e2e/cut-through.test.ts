@@ -11,6 +11,7 @@ import { PARTIAL_PREFIX } from "../../src/client/output-file.ts";
 import { sis, SIS, startServe, startWatch, type ServerProcess, type WatchProcess } from "../support/cli.ts";
 import { openSandbox, type Sandbox } from "../support/sandbox.ts";
 import { escapeRegExp, imageLines, listFiles, SAMPLE, sameBytes, writeBigPng } from "../support/share.ts";
+import { until } from "../support/until.ts";
 
 const MiB = 1024 * 1024;
 let box: Sandbox;
@@ -68,14 +69,6 @@ async function partialWithData(dir: string, timeoutMs = 60_000): Promise<void> {
   throw new Error(`no partial file with data appeared under ${dir}`);
 }
 
-async function until(check: () => boolean | Promise<boolean>, what: string, timeoutMs = 60_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await Bun.sleep(50);
-  }
-}
-
 function startPost(path: string, name: string) {
   return Bun.spawn([SIS, "post", "--home", alice, "--quiet", "--name", name, path], { stdout: "pipe", stderr: "pipe", env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/root" } });
 }
@@ -116,7 +109,7 @@ describe("cut-through delivery (protocol version 3)", () => {
     await partialWithData(out);
     poster.kill("SIGKILL");
     await poster.exited;
-    await until(() => partials(out).length === 0, "the partial to be removed");
+    await until(() => partials(out).length === 0, "the partial to be removed", 60_000);
     expect((await listFiles(out)).filter((f) => f.includes("killed"))).toEqual([]);
     await post(SAMPLE.gif, "after-kill.gif");
     await w.waitFor(savedLine("after-kill.gif"));
@@ -172,7 +165,7 @@ describe("cut-through delivery (protocol version 3)", () => {
     poster.kill("SIGSTOP");
     const port = server.port;
     await server.stop("SIGKILL");
-    await until(() => partials(out).length === 0, "the partial to be removed");
+    await until(() => partials(out).length === 0, "the partial to be removed", 60_000);
     expect((await listFiles(out)).filter((f) => f.includes("server-killed"))).toEqual([]);
     poster.kill("SIGKILL");
     await poster.exited;
