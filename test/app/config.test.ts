@@ -236,7 +236,7 @@ describe("the table is the behaviour", () => {
 
   test("the certificate profiles' lifetimes (src/pki/profiles.ts, what the CA issues when given none) are the table's cert-days and tls-cert-days", () => {
     // Spelled twice on purpose: --help reads the table without loading @peculiar/x509, which profiles.ts needs.
-    expect({ user: PROFILES.user.lifetimeDays, tls: PROFILES.serverTls.lifetimeDays }).toEqual({ user: DEFAULT_CONFIG["cert-days"], tls: DEFAULT_CONFIG["tls-cert-days"] });
+    expect({ user: PROFILES.user.lifetimeDays as number, tls: PROFILES.serverTls.lifetimeDays as number }).toEqual({ user: DEFAULT_CONFIG["cert-days"], tls: DEFAULT_CONFIG["tls-cert-days"] });
   });
 
   test("a client's address without a port uses the table's default port (P1)", () => {
