@@ -9,7 +9,7 @@ import { Home } from "../../src/client/home.ts";
 import { watchStatePath } from "../../src/client/watch-state.ts";
 import { SIS, sis, startWatch, type WatchProcess } from "../support/cli.ts";
 import { openSandbox, type Sandbox } from "../support/sandbox.ts";
-import { escapeRegExp, imageLines, listFiles, postedId, SAMPLE, sameBytes, writeBigPng } from "../support/share.ts";
+import { escapeRegExp, imageLines, listFiles, postedId, SAMPLE, sameFiles, writeBigPng } from "../support/share.ts";
 
 setDefaultTimeout(120_000);
 
@@ -67,7 +67,7 @@ describe("an image the file system refuses to save", () => {
       expect(w.errLines.at(-1)).toMatch(/ stopped \(SIGINT\): 1 received, 1 refused, 0 already saved; the next watch resumes after #\d+$/);
     }
     expect(await listFiles(out)).toEqual(["alice/after-bad.jpg", "alice/after-bad.jpg.p7s"]);
-    expect(await sameBytes(SAMPLE.jpg, join(out, "alice", "after-bad.jpg"))).toBe(true);
+    expect(await sameFiles(SAMPLE.jpg, join(out, "alice", "after-bad.jpg"))).toBe(true);
     const state = JSON.parse(readFileSync(watchStatePath(new Home(bob), out), "utf8")) as { refused: { id: string; label: string; reason: string }[] };
     expect(state.refused.map((r) => [r.id, r.label])).toEqual([[badId, "alice/too-big.png"]]);
     expect(state.refused[0]!.reason).toContain("file size limit");
