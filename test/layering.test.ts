@@ -17,7 +17,7 @@ const MAY_IMPORT: Record<string, string[]> = {
   "src/pki": ["src/encoding", "src/crypto", "src/protocol"],
   "src/runtime": ["src/encoding"],
   "src/server": ["src/encoding", "src/protocol", "src/crypto", "src/pki", "src/runtime"],
-  "src/store": ["src/encoding", "src/protocol", "src/pki", "src/server"],
+  "src/store": ["src/encoding", "src/protocol", "src/pki", "src/runtime", "src/server"],
   "src/http": ["src/encoding", "src/protocol"],
   "src/client": ["src/encoding", "src/protocol", "src/crypto", "src/pki", "src/image", "src/runtime"],
   "src/gallery": ["src/encoding", "src/protocol", "src/crypto", "src/pki", "src/image", "src/client"],
