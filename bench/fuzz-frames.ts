@@ -23,46 +23,15 @@ import {
   type ServerMessage,
 } from "../src/protocol/index.ts";
 import { concat, split } from "../test/support/bytes.ts";
+import { seededStream, type Seeded } from "../test/support/seeded.ts";
 
 // ---------------------------------------------------------------------------
-// Seeded PRNG (sfc32): deterministic per (seed, stream index).
+// Seeded streams: the test kit's sfc32 (test/support/seeded.ts), one per (seed, stream index).
 
-class Rng {
-  private a: number;
-  private b: number;
-  private c: number;
-  private d = 1;
-  constructor(seed: number, stream: number) {
-    this.a = seed >>> 0;
-    this.b = stream >>> 0;
-    this.c = (Math.floor(stream / 2 ** 32) ^ 0x9e3779b9) >>> 0;
-    for (let i = 0; i < 12; i++) this.u32();
-  }
-  u32(): number {
-    const t = (((this.a + this.b) | 0) + this.d) | 0;
-    this.d = (this.d + 1) | 0;
-    this.a = this.b ^ (this.b >>> 9);
-    this.b = (this.c + (this.c << 3)) | 0;
-    this.c = (this.c << 21) | (this.c >>> 11);
-    this.c = (this.c + t) | 0;
-    return t >>> 0;
-  }
-  /** An integer in [0, n). */
-  int(n: number): number {
-    return n <= 0 ? 0 : Math.floor((this.u32() / 2 ** 32) * n);
-  }
-  chance(p: number): boolean {
-    return this.u32() / 2 ** 32 < p;
-  }
-  pick<T>(items: readonly T[]): T {
-    return items[this.int(items.length)]!;
-  }
-  bytes(n: number): Uint8Array {
-    const out = new Uint8Array(n);
-    for (let i = 0; i < n; i++) out[i] = this.u32() & 0xff;
-    return out;
-  }
-}
+type Rng = Seeded;
+/** An integer in [0, n); 0 when n is 0 or less. */
+const int = (r: Rng, n: number) => (n <= 0 ? 0 : r.below(n));
+const chance = (r: Rng, p: number) => r.next() < p;
 
 // ---------------------------------------------------------------------------
 // Corpus: valid messages and data frames, built once from a fixed seed.
@@ -70,24 +39,24 @@ class Rng {
 const UNICODE = ["a", "z", "0", "-", "_", ".", " ", "é", "ß", "日", "😀", "\u202e", "\u0000", "\u001f", "\"", "\\", "/", "\u2028", "\ud800"];
 
 function text(r: Rng, max: number): string {
-  const n = r.chance(0.1) ? max : r.int(Math.min(max, 20) + 1);
+  const n = chance(r, 0.1) ? max : int(r, Math.min(max, 20) + 1);
   let s = "";
-  for (let i = 0; i < n; i++) s += r.chance(0.7) ? String.fromCharCode(0x61 + r.int(26)) : r.pick(UNICODE);
+  for (let i = 0; i < n; i++) s += chance(r, 0.7) ? String.fromCharCode(0x61 + int(r, 26)) : r.pick(UNICODE);
   return s;
 }
 
-const b64 = (r: Rng, maxBytes: number) => toBase64(r.bytes(r.chance(0.05) ? maxBytes : r.int(Math.min(maxBytes, 400) + 1)));
-const size = (r: Rng) => r.pick([0, 1, 1234, 2 ** 31, Number.MAX_SAFE_INTEGER, r.int(1e9)]);
+const b64 = (r: Rng, maxBytes: number) => toBase64(r.bytes(chance(r, 0.05) ? maxBytes : int(r, Math.min(maxBytes, 400) + 1)));
+const size = (r: Rng) => r.pick([0, 1, 1234, 2 ** 31, Number.MAX_SAFE_INTEGER, int(r, 1e9)]);
 const hexId = (r: Rng) => Buffer.from(r.bytes(16)).toString("hex");
 
 function meta(r: Rng) {
-  return { seq: 1 + r.int(1e6), id: hexId(r), owner: text(r, 32), name: text(r, 200), size: size(r), contentType: r.pick(CONTENT_TYPES), createdAt: size(r) };
+  return { seq: 1 + int(r, 1e6), id: hexId(r), owner: text(r, 32), name: text(r, 200), size: size(r), contentType: r.pick(CONTENT_TYPES), createdAt: size(r) };
 }
 
 function clientMessage(r: Rng): ClientMessage {
-  switch (r.int(8)) {
+  switch (int(r, 8)) {
     case 0:
-      return { type: "HELLO", protocol: "sis", version: r.int(3), client: text(r, 64) };
+      return { type: "HELLO", protocol: "sis", version: int(r, 3), client: text(r, 64) };
     case 1:
       return { type: "REGISTER", username: text(r, 32), password: text(r, 64), csr: b64(r, 16_000) };
     case 2:
@@ -97,7 +66,7 @@ function clientMessage(r: Rng): ClientMessage {
     case 4:
       return { type: "DOWNLOAD", owner: text(r, 32), name: text(r, 255) };
     case 5:
-      return { type: "LIST", ...(r.chance(0.5) ? { after: r.int(1e6) } : { before: 1 + r.int(1e6) }), limit: 1 + r.int(100) };
+      return { type: "LIST", ...(chance(r, 0.5) ? { after: int(r, 1e6) } : { before: 1 + int(r, 1e6) }), limit: 1 + int(r, 100) };
     case 6:
       return { type: "GET_CRL" };
     default:
@@ -106,14 +75,14 @@ function clientMessage(r: Rng): ClientMessage {
 }
 
 function serverMessage(r: Rng): ServerMessage {
-  switch (r.int(10)) {
+  switch (int(r, 10)) {
     case 0:
       return {
-        type: "HELLO", protocol: "sis", version: 1, server: "sis/0.1.0", user: r.chance(0.5) ? null : text(r, 32), serial: r.chance(0.5) ? null : hexId(r),
+        type: "HELLO", protocol: "sis", version: 1, server: "sis/0.1.0", user: chance(r, 0.5) ? null : text(r, 32), serial: chance(r, 0.5) ? null : hexId(r),
         caCertificate: b64(r, 16_000), storageCertificate: b64(r, 16_000), limits: { maxControlFrame: MAX_CONTROL_FRAME, maxDataFrame: MAX_DATA_FRAME, maxImageSize: size(r) },
       };
     case 1:
-      return { type: "REGISTERED", username: text(r, 32), certificate: b64(r, 2_000), caCertificate: b64(r, 2_000), serial: hexId(r), notAfter: size(r), newUser: r.chance(0.5) };
+      return { type: "REGISTERED", username: text(r, 32), certificate: b64(r, 2_000), caCertificate: b64(r, 2_000), serial: hexId(r), notAfter: size(r), newUser: chance(r, 0.5) };
     case 2:
       return { type: "UPLOAD_READY" };
     case 3:
@@ -121,7 +90,7 @@ function serverMessage(r: Rng): ServerMessage {
     case 4:
       return { type: "IMAGE", image: meta(r), header: b64(r, 1_500), ownerCertificate: b64(r, 2_000), signature: b64(r, 20_000), wrappedKey: b64(r, 1_000), dataSize: size(r) };
     case 5:
-      return { type: "IMAGES", images: Array.from({ length: r.int(20) }, () => meta(r)), next: r.chance(0.5) ? null : 1 + r.int(1e6) };
+      return { type: "IMAGES", images: Array.from({ length: int(r, 20) }, () => meta(r)), next: chance(r, 0.5) ? null : 1 + int(r, 1e6) };
     case 6:
       return { type: "CRL", dataSize: size(r) };
     case 7:
@@ -129,7 +98,7 @@ function serverMessage(r: Rng): ServerMessage {
     case 8:
       return { type: "PONG" };
     default:
-      return { type: "ERROR", code: r.pick(ERROR_CODE_LIST), message: text(r, 200), ...(r.chance(0.3) ? { retryAfter: r.int(900) } : {}) };
+      return { type: "ERROR", code: r.pick(ERROR_CODE_LIST), message: text(r, 200), ...(chance(r, 0.3) ? { retryAfter: int(r, 900) } : {}) };
   }
 }
 
@@ -140,13 +109,13 @@ interface Sample {
 }
 
 function buildCorpus(): Sample[] {
-  const r = new Rng(0x5151, 0);
+  const r = seededStream(0x5151, 0);
   const corpus: Sample[] = [];
   for (let i = 0; i < 400; i++) {
     const m = i % 2 === 0 ? clientMessage(r) : serverMessage(r);
     corpus.push({ frame: encodeMessage(m), message: m as Record<string, unknown> });
   }
-  for (let i = 0; i < 100; i++) corpus.push({ frame: encodeFrame(DATA, r.bytes(1 + r.int(i < 90 ? 512 : 8_192))), message: null });
+  for (let i = 0; i < 100; i++) corpus.push({ frame: encodeFrame(DATA, r.bytes(1 + int(r, i < 90 ? 512 : 8_192))), message: null });
   // Frames at exactly the limits: a PING padded with JSON white space, and a full data frame.
   const full = new Uint8Array(MAX_CONTROL_FRAME).fill(0x20);
   full.set(new TextEncoder().encode('{"type":"PING"}'));
@@ -163,23 +132,23 @@ const KEYS = ["type", "protocol", "version", "client", "username", "password", "
 const LENGTHS = [0, 1, 2, MAX_CONTROL_FRAME - 1, MAX_CONTROL_FRAME, MAX_CONTROL_FRAME + 1, MAX_DATA_FRAME - 1, MAX_DATA_FRAME, MAX_DATA_FRAME + 1, 0x7fffffff, 0x80000000, 0xffffffff];
 
 function jsonValue(r: Rng, depth: number): unknown {
-  switch (r.int(depth > 10 ? 5 : 8)) {
+  switch (int(r, depth > 10 ? 5 : 8)) {
     case 0:
       return null;
     case 1:
-      return r.chance(0.5);
+      return chance(r, 0.5);
     case 2:
-      return r.pick([0, -1, 1.5, 1e308, -0, 2 ** 53, 65_536, r.int(1e6)]);
+      return r.pick([0, -1, 1.5, 1e308, -0, 2 ** 53, 65_536, int(r, 1e6)]);
     case 3:
       return text(r, 40);
     case 4:
       return r.pick(TYPES);
     case 5:
     case 6:
-      return Array.from({ length: r.int(3) }, () => jsonValue(r, depth + 1));
+      return Array.from({ length: int(r, 3) }, () => jsonValue(r, depth + 1));
     default: {
       const o: Record<string, unknown> = {};
-      for (let i = r.int(3); i > 0; i--) o[r.pick(KEYS)] = jsonValue(r, depth + 1);
+      for (let i = int(r, 3); i > 0; i--) o[r.pick(KEYS)] = jsonValue(r, depth + 1);
       return o;
     }
   }
@@ -188,10 +157,10 @@ function jsonValue(r: Rng, depth: number): unknown {
 /** A structural change to a valid message, re-encoded as a well-formed frame. */
 function mutateJson(r: Rng, message: Record<string, unknown>): Uint8Array | null {
   const m: Record<string, unknown> = structuredClone(message);
-  for (let n = 1 + r.int(3); n > 0; n--) {
+  for (let n = 1 + int(r, 3); n > 0; n--) {
     const keys = Object.keys(m);
     if (keys.length === 0) keys.push("type");
-    switch (r.int(6)) {
+    switch (int(r, 6)) {
       case 0:
         delete m[r.pick(keys)];
         break;
@@ -207,7 +176,7 @@ function mutateJson(r: Rng, message: Record<string, unknown>): Uint8Array | null
       case 4: {
         // Deep nesting on both sides of MAX_JSON_DEPTH.
         let v: unknown = 1;
-        for (let d = 5 + r.int(6); d > 0; d--) v = r.chance(0.5) ? [v] : { a: v };
+        for (let d = 5 + int(r, 6); d > 0; d--) v = chance(r, 0.5) ? [v] : { a: v };
         m[r.pick(keys)] = v;
         break;
       }
@@ -225,15 +194,15 @@ function mutateJson(r: Rng, message: Record<string, unknown>): Uint8Array | null
 
 function mutateHeader(r: Rng, frame: Uint8Array): void {
   const view = new DataView(frame.buffer, frame.byteOffset, FRAME_HEADER_SIZE);
-  switch (r.int(4)) {
+  switch (int(r, 4)) {
     case 0:
-      frame[0] = r.pick([0x00, 0x01, 0x02, 0x03, 0x7f, 0x80, 0xff, r.int(256)]);
+      frame[0] = r.pick([0x00, 0x01, 0x02, 0x03, 0x7f, 0x80, 0xff, int(r, 256)]);
       break;
     case 1:
       view.setUint32(1, r.pick(LENGTHS), false);
       break;
     case 2:
-      view.setUint32(1, (view.getUint32(1, false) + r.int(7) - 3) >>> 0, false);
+      view.setUint32(1, (view.getUint32(1, false) + int(r, 7) - 3) >>> 0, false);
       break;
     default:
       view.setUint32(1, r.u32(), false);
@@ -242,28 +211,28 @@ function mutateHeader(r: Rng, frame: Uint8Array): void {
 
 function mutateBytes(r: Rng, bytes: Uint8Array): Uint8Array {
   const n = bytes.length;
-  const i = r.int(n);
-  switch (r.int(7)) {
+  const i = int(r, n);
+  switch (int(r, 7)) {
     case 0:
-      if (n) bytes[i]! ^= 1 << r.int(8);
+      if (n) bytes[i]! ^= 1 << int(r, 8);
       return bytes;
     case 1:
-      if (n) bytes[i] = r.pick([0x00, 0x01, 0x02, 0x22, 0x5b, 0x5c, 0x7b, 0x7d, 0x80, 0xc0, 0xed, 0xff, r.int(256)]);
+      if (n) bytes[i] = r.pick([0x00, 0x01, 0x02, 0x22, 0x5b, 0x5c, 0x7b, 0x7d, 0x80, 0xc0, 0xed, 0xff, int(r, 256)]);
       return bytes;
     case 2:
-      return concat([bytes.subarray(0, i), r.bytes(1 + r.int(8)), bytes.subarray(i)]);
+      return concat([bytes.subarray(0, i), r.bytes(1 + int(r, 8)), bytes.subarray(i)]);
     case 3:
-      return concat([bytes.subarray(0, i), bytes.subarray(i + 1 + r.int(16))]);
+      return concat([bytes.subarray(0, i), bytes.subarray(i + 1 + int(r, 16))]);
     case 4: {
-      const piece = bytes.slice(i, i + 1 + r.int(64));
-      const to = r.int(n + 1);
+      const piece = bytes.slice(i, i + 1 + int(r, 64));
+      const to = int(r, n + 1);
       return concat([bytes.subarray(0, to), piece, bytes.subarray(to)]);
     }
     case 5:
-      return bytes.subarray(0, r.int(n + 1));
+      return bytes.subarray(0, int(r, n + 1));
     default: {
       // Swap two regions' order: frames out of place.
-      const j = r.int(n + 1);
+      const j = int(r, n + 1);
       const [lo, hi] = i < j ? [i, j] : [j, i];
       return concat([bytes.subarray(hi), bytes.subarray(lo, hi), bytes.subarray(0, lo)]);
     }
@@ -272,24 +241,24 @@ function mutateBytes(r: Rng, bytes: Uint8Array): Uint8Array {
 
 /** One mutated stream of 1–4 frames; returns it with the number of source frames. */
 function mutatedStream(r: Rng, corpus: Sample[]): { bytes: Uint8Array; frames: number } {
-  const count = 1 + r.int(4);
+  const count = 1 + int(r, 4);
   const frames: Uint8Array[] = [];
   let mutated = false;
   for (let k = 0; k < count; k++) {
     // The two limit-sized frames are the last two samples; keep them rare, they are large.
-    const sample = r.chance(0.01) ? corpus[corpus.length - 1 - r.int(2)]! : corpus[r.int(corpus.length - 2)]!;
+    const sample = chance(r, 0.01) ? corpus[corpus.length - 1 - int(r, 2)]! : corpus[int(r, corpus.length - 2)]!;
     let frame: Uint8Array | null = null;
-    if (sample.message && r.chance(0.35)) frame = mutateJson(r, sample.message);
+    if (sample.message && chance(r, 0.35)) frame = mutateJson(r, sample.message);
     if (frame) mutated = true;
     else frame = new Uint8Array(sample.frame);
-    if (r.chance(0.25)) {
+    if (chance(r, 0.25)) {
       mutateHeader(r, frame);
       mutated = true;
     }
     frames.push(frame);
   }
   let bytes = concat(frames);
-  let rounds = r.chance(0.45) ? 0 : 1 + r.int(3);
+  let rounds = chance(r, 0.45) ? 0 : 1 + int(r, 3);
   if (!mutated && rounds === 0) rounds = 1;
   for (; rounds > 0; rounds--) bytes = mutateBytes(r, bytes);
   return { bytes, frames: count };
@@ -297,7 +266,7 @@ function mutatedStream(r: Rng, corpus: Sample[]): { bytes: Uint8Array; frames: n
 
 /** `bytes` cut at up to 6 random points (as a socket might deliver it). */
 function chunks(r: Rng, bytes: Uint8Array): Uint8Array[] {
-  return split(bytes, Array.from({ length: r.int(7) }, () => r.int(bytes.length + 1)));
+  return split(bytes, Array.from({ length: int(r, 7) }, () => int(r, bytes.length + 1)));
 }
 
 // ---------------------------------------------------------------------------
@@ -392,7 +361,7 @@ function main(): number {
   const started = performance.now();
 
   for (let index = opts.start; framesIn < opts.frames && streams < opts.count; index++) {
-    const r = new Rng(opts.seed, index);
+    const r = seededStream(opts.seed, index);
     const { bytes, frames } = mutatedStream(r, corpus);
     framesIn += frames;
     bytesIn += bytes.length;

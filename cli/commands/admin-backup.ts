@@ -7,6 +7,7 @@ import { parse, UsageError } from "../args.ts";
 import { promptHidden } from "../password.ts";
 import { readStdinLine } from "../stdin-lines.ts";
 import { VERSION } from "../version.ts";
+import { DEFAULT_CONFIG } from "../../src/app/options.ts";
 
 /** The passphrase: a prompt with echo off on a terminal, else the first line of stdin. Never argv. */
 function passphraseFrom(confirm: boolean): () => Promise<string> {
@@ -30,7 +31,7 @@ function fail(what: string, err: unknown): number {
 }
 
 export async function backupCommand(args: string[]): Promise<number> {
-  const { values, positionals } = parse(args, { data: { type: "string", default: "./sis-data" }, database: { type: "string" }, blobs: { type: "string" }, encrypt: { type: "boolean", default: false } }, { min: 1, max: 1 });
+  const { values, positionals } = parse(args, { data: { type: "string", default: DEFAULT_CONFIG.data }, database: { type: "string" }, blobs: { type: "string" }, encrypt: { type: "boolean", default: false } }, { min: 1, max: 1 });
   const dest = positionals[0]!;
   assertBackupable(values); // PostgreSQL and S3 are backed up with their own tools
   try {

@@ -4,7 +4,7 @@ import { createReadStream } from "node:fs";
 import { chmod, mkdir, open, readFile, rename, stat, unlink } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { openBackupFile, openBackupKey, sealBackupFile, type BackupKdfParams } from "../crypto/backup-cipher.ts";
-import { fsyncDir } from "../store/fsync-dir.ts";
+import { fsyncDir } from "../runtime/fsync-dir.ts";
 
 export const BACKUP_FORMAT = "sis-backup";
 export const BACKUP_FORMAT_VERSION = 1;

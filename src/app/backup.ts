@@ -5,7 +5,7 @@ import { join, resolve } from "node:path";
 import { newBackupKey } from "../crypto/backup-cipher.ts";
 import { DATA_FILES } from "../server/data-dir.ts";
 import { dropSnapshotImages, snapshotDatabase, snapshotInfo } from "../store/sqlite-backup.ts";
-import { fsyncDir } from "../store/fsync-dir.ts";
+import { fsyncDir } from "../runtime/fsync-dir.ts";
 import {
   BACKUP_FORMAT,
   BACKUP_FORMAT_VERSION,

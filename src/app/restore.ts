@@ -2,7 +2,7 @@
 import { readdir, rm } from "node:fs/promises";
 import { basename, join, resolve } from "node:path";
 import { DATA_FILES } from "../server/data-dir.ts";
-import { fsyncDir } from "../store/fsync-dir.ts";
+import { fsyncDir } from "../runtime/fsync-dir.ts";
 import { SCHEMA_VERSION } from "../store/migrations.ts";
 import { integrityProblems } from "../store/sqlite-backup.ts";
 import { BackupError, LAYOUT, codecFor, extractFile, isMissing, mkdirPrivate, readInfo, readLatest, type PassphraseSource } from "./backup-files.ts";

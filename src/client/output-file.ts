@@ -9,7 +9,8 @@ import { join, resolve, sep } from "node:path";
 import { createImageDigest } from "../crypto/index.ts";
 import { ClientError, fileErrorHint, fileErrorReason, SaveConflictError, SaveError, TrustError } from "./errors.ts";
 import { readChunks } from "./file-source.ts";
-import { fsyncDir, type DirSyncs } from "./save-group.ts";
+import { fsyncDir } from "../runtime/fsync-dir.ts";
+import type { DirSyncs } from "./save-group.ts";
 
 export const PARTIAL_PREFIX = ".sis-partial-";
 

@@ -4,7 +4,7 @@
  * "saved" line, onImage, the watch's position) waits for flush(), which syncs each folder once.
  * So the position file is never ahead of a durable file, and no "saved" is said before it is.
  */
-import { open } from "node:fs/promises";
+import { fsyncDir } from "../runtime/fsync-dir.ts";
 
 /** Images a group holds before it is flushed, so an acknowledgement waits a few images at most. */
 export const MAX_GROUP = 16;
@@ -12,15 +12,6 @@ export const MAX_GROUP = 16;
 /** Where a save leaves the folder whose entries must reach the disk before it is acknowledged. */
 export interface DirSyncs {
   add(dir: string): void;
-}
-
-export async function fsyncDir(dir: string): Promise<void> {
-  const handle = await open(dir, "r");
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
 }
 
 export class SaveGroup implements DirSyncs {

@@ -2,7 +2,7 @@
 import { readFile } from "node:fs/promises";
 import { PNG } from "pngjs";
 import mozjpegWasm from "@jsquash/jpeg/codec/dec/mozjpeg_dec.wasm" with { type: "file" };
-import { jpegSize } from "./exif-orientation.ts";
+import { jpegSize } from "../image/jpeg-facts.ts";
 import jpeg from "jpeg-js";
 import type { Rgba } from "./resize.ts";
 

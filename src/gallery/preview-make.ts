@@ -1,6 +1,6 @@
 /** Making one preview from an image's bytes: decoded, shrunk, turned upright, laid on white, encoded as JPEG (pure: no files, no state). */
 import jpeg from "jpeg-js";
-import { jpegOrientation } from "./exif-orientation.ts";
+import { jpegOrientation } from "../image/jpeg-facts.ts";
 import { canDecode, decodeForPreview, PreviewError } from "./preview-decode.ts";
 import { fitWithin, onWhite, orient, shrink } from "./resize.ts";
 

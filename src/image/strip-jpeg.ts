@@ -16,7 +16,7 @@ export const JPEG_AFTER_END = "JPEG data after end of image";
 export const JPEG_UNENDED_SCAN = "jpeg: scan data runs to the end of the file with no end marker";
 
 /** Is the marker a start-of-frame? DHT (C4), JPG (C8) and DAC (CC) share the range but are not. */
-function isFrameMarker(m: number): boolean {
+export function isFrameMarker(m: number): boolean {
   return (m >= 0xc0 && m <= 0xcf && m !== 0xc4 && m !== 0xc8 && m !== 0xcc) || m === SOF55;
 }
 

@@ -11,7 +11,7 @@ import type { Peer } from "./peer.ts";
 import type { PipelinedUpload, PostPipeline } from "./post-pipeline.ts";
 import type { NewImage } from "./ports.ts";
 import { Delivery, type IncomingImage } from "./cut-through.ts";
-import { signatureWithToken } from "./handle-read.ts";
+import { signatureWithToken } from "./wire-image.ts";
 
 /** The session's pipeline, on a version-2 connection only (P30): elsewhere the message does not exist. */
 function pipelineOf(peer: Peer, what: string): PostPipeline {

@@ -1,11 +1,11 @@
 /** DOWNLOAD, LIST and GET_CRL (P23–P26): metadata from the store, ciphertext streamed from disk. */
-import { addTimeStampToken, wrapKey } from "../crypto/index.ts";
+import { wrapKey } from "../crypto/index.ts";
 import { encodeImagesPage, LIST_PAGE_DEFAULT, ProtocolError, toBase64, type ClientMessageOf } from "../protocol/index.ts";
 import { requireCurrentIdentity, requireIdentity } from "./authorize.ts";
 import type { ServerContext } from "./context.ts";
 import type { Peer } from "./peer.ts";
 import { sendBlob } from "./send-blob.ts";
-import { toMeta } from "./wire-image.ts";
+import { signatureWithToken, toMeta } from "./wire-image.ts";
 
 /** CRL chunks (the CRL is small and in memory). */
 const STREAM_CHUNK = 256 * 1024;
@@ -78,21 +78,4 @@ export async function handleGetCrl(ctx: Pick<ServerContext, "crl">, peer: Peer):
   const der = await ctx.crl.current();
   peer.send({ type: "CRL", dataSize: der.length });
   for (let offset = 0; offset < der.length; offset += STREAM_CHUNK) peer.sendData(der.subarray(offset, offset + STREAM_CHUNK));
-}
-
-/**
- * T2: the owner's signature as stored, with the server's token added as its unsigned
- * attribute id-aa-signatureTimeStampToken (ENVELOPE.md G8). The signed part stays
- * byte-identical, so every CMS verifier (a client of an earlier build included) accepts
- * it as before; IMAGE keeps its fields. A signature that would outgrow
- * MAX_SIGNATURE_SIZE with the token goes without it (the receiver judges it as of now).
- */
-export function signatureWithToken(ctx: Pick<ServerContext, "log">, id: string, signature: Uint8Array, token: Uint8Array | null): Uint8Array {
-  if (token === null) return signature;
-  try {
-    return addTimeStampToken(signature, token);
-  } catch (error) {
-    ctx.log.warn("image sent without its time-stamp", { id, error: String(error) });
-    return signature;
-  }
 }

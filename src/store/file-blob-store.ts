@@ -4,7 +4,7 @@ import { chmod, mkdir, readdir, unlink } from "node:fs/promises";
 import { join } from "node:path";
 import type { BlobReader, BlobStore, BlobWriter } from "../server/ports.ts";
 import { FileBlobWriter } from "./file-blob-writer.ts";
-import { fsyncDir } from "./fsync-dir.ts";
+import { fsyncDir } from "../runtime/fsync-dir.ts";
 import { RawFile } from "./raw-file.ts";
 
 /** Blob ids are server-made random hex: the only thing a blob path is ever built from. */

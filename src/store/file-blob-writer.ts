@@ -1,7 +1,7 @@
 /** FileBlobWriter: appends to one exclusive temporary file and commits it durably under its final name. */
 import { link, rename, stat, unlink } from "node:fs/promises";
 import type { BlobWriter } from "../server/ports.ts";
-import { fsyncDir } from "./fsync-dir.ts";
+import { fsyncDir } from "../runtime/fsync-dir.ts";
 import type { RawFile } from "./raw-file.ts";
 
 /** Small writes are coalesced up to this size, so memory per upload stays bounded. */

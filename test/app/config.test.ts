@@ -9,6 +9,7 @@ import { DEFAULT_LIMITS, FlagError, keyLine, limitsOf, loadConfig, parseFlags, p
 import { DEFAULT_CONFIG, SERVE_OPTIONS, type ServeConfig } from "../../src/app/options.ts";
 import { startServer } from "../../src/app/serve.ts";
 import { ClientError } from "../../src/client/errors.ts";
+import { PROFILES } from "../../src/pki/profiles.ts";
 import { parseServer } from "../../src/client/home.ts";
 import { PING_INTERVAL_MS } from "../../src/protocol/index.ts";
 import { silentLogger } from "../../src/server/logger.ts";
@@ -231,6 +232,11 @@ describe("the table is the behaviour", () => {
       "log-format": "auto",
       "log-names": true,
     });
+  });
+
+  test("the certificate profiles' lifetimes (src/pki/profiles.ts, what the CA issues when given none) are the table's cert-days and tls-cert-days", () => {
+    // Spelled twice on purpose: --help reads the table without loading @peculiar/x509, which profiles.ts needs.
+    expect({ user: PROFILES.user.lifetimeDays as number, tls: PROFILES.serverTls.lifetimeDays as number }).toEqual({ user: DEFAULT_CONFIG["cert-days"], tls: DEFAULT_CONFIG["tls-cert-days"] });
   });
 
   test("a client's address without a port uses the table's default port (P1)", () => {

@@ -2,23 +2,15 @@
 import { afterAll, expect, test } from "bun:test";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { EnvelopeError, generateContentKey, unwrapKey, wrapKey } from "../../src/crypto/index.ts";
+import { generateContentKey, unwrapKey, wrapKey } from "../../src/crypto/index.ts";
 import { makeFixtures, openssl } from "./openssl-fixtures.ts";
+import { outcome } from "./stream-helpers.ts";
 
 const fx = makeFixtures();
 afterAll(() => fx[Symbol.dispose]());
 
 const OAEP_SHA256 = ["-pkeyopt", "rsa_padding_mode:oaep", "-pkeyopt", "rsa_oaep_md:sha256", "-pkeyopt", "rsa_mgf1_md:sha256"];
 
-async function code(p: Promise<unknown>): Promise<string> {
-  try {
-    await p;
-    return "ok";
-  } catch (e) {
-    if (e instanceof EnvelopeError) return e.code;
-    throw e;
-  }
-}
 
 test("wrapKey() output is RSA-OAEP with SHA-256 and MGF1-SHA-256 that openssl pkeyutl decrypts (W1, W3)", async () => {
   const key = generateContentKey();
@@ -43,33 +35,33 @@ test("unwrapKey() opens a key that openssl wrapped with OAEP-SHA256 for the cert
 test("unwrapKey() rejects a key wrapped with OAEP-SHA1 (the OpenSSL default): only SHA-256 is accepted (W1, W4)", async () => {
   writeFileSync(join(fx.dir, "k.bin"), generateContentKey());
   expect(openssl(["pkeyutl", "-encrypt", "-certin", "-inkey", fx.alice.certPath, "-in", "k.bin", "-out", "sha1.bin", "-pkeyopt", "rsa_padding_mode:oaep"], fx.dir).ok).toBe(true);
-  expect(await code(unwrapKey(new Uint8Array(readFileSync(join(fx.dir, "sha1.bin"))), fx.alice.privateKeyPkcs8))).toBe("BAD_KEY");
+  expect(await outcome(unwrapKey(new Uint8Array(readFileSync(join(fx.dir, "sha1.bin"))), fx.alice.privateKeyPkcs8))).toBe("BAD_KEY");
 });
 
 test("wrapKey() refuses a recipient key that is not RSA or shorter than 2048 bits, and a certificate that does not parse (W2)", async () => {
   const key = generateContentKey();
-  expect(await code(wrapKey(key, fx.ec.certDer))).toBe("BAD_KEY");
-  expect(await code(wrapKey(key, fx.weak.certDer))).toBe("BAD_KEY");
-  expect(await code(wrapKey(key, fx.alice.certDer.subarray(0, 100)))).toBe("BAD_KEY");
-  expect(await code(wrapKey(key, new Uint8Array(0)))).toBe("BAD_KEY");
+  expect(await outcome(wrapKey(key, fx.ec.certDer))).toBe("BAD_KEY");
+  expect(await outcome(wrapKey(key, fx.weak.certDer))).toBe("BAD_KEY");
+  expect(await outcome(wrapKey(key, fx.alice.certDer.subarray(0, 100)))).toBe("BAD_KEY");
+  expect(await outcome(wrapKey(key, new Uint8Array(0)))).toBe("BAD_KEY");
 });
 
 test("wrapKey() only wraps a 32-byte content key (W3, K3)", async () => {
-  expect(await code(wrapKey(new Uint8Array(16), fx.alice.certDer))).toBe("BAD_KEY");
-  expect(await code(wrapKey(new Uint8Array(33), fx.alice.certDer))).toBe("BAD_KEY");
+  expect(await outcome(wrapKey(new Uint8Array(16), fx.alice.certDer))).toBe("BAD_KEY");
+  expect(await outcome(wrapKey(new Uint8Array(33), fx.alice.certDer))).toBe("BAD_KEY");
 });
 
 test("unwrapKey() fails with BAD_KEY for another recipient's key, a tampered wrap, a non-RSA key, or a 16-byte payload (W4)", async () => {
   const wrapped = await wrapKey(generateContentKey(), fx.alice.certDer);
-  expect(await code(unwrapKey(wrapped, fx.bob.privateKeyPkcs8))).toBe("BAD_KEY");
+  expect(await outcome(unwrapKey(wrapped, fx.bob.privateKeyPkcs8))).toBe("BAD_KEY");
   const tampered = wrapped.slice();
   tampered[10]! ^= 1;
-  expect(await code(unwrapKey(tampered, fx.alice.privateKeyPkcs8))).toBe("BAD_KEY");
-  expect(await code(unwrapKey(wrapped, fx.ec.privateKeyPkcs8))).toBe("BAD_KEY");
-  expect(await code(unwrapKey(wrapped, new Uint8Array(10)))).toBe("BAD_KEY");
+  expect(await outcome(unwrapKey(tampered, fx.alice.privateKeyPkcs8))).toBe("BAD_KEY");
+  expect(await outcome(unwrapKey(wrapped, fx.ec.privateKeyPkcs8))).toBe("BAD_KEY");
+  expect(await outcome(unwrapKey(wrapped, new Uint8Array(10)))).toBe("BAD_KEY");
   writeFileSync(join(fx.dir, "short.bin"), new Uint8Array(16));
   openssl(["pkeyutl", "-encrypt", "-certin", "-inkey", fx.alice.certPath, "-in", "short.bin", "-out", "short-wrapped.bin", ...OAEP_SHA256], fx.dir);
-  expect(await code(unwrapKey(new Uint8Array(readFileSync(join(fx.dir, "short-wrapped.bin"))), fx.alice.privateKeyPkcs8))).toBe("BAD_KEY");
+  expect(await outcome(unwrapKey(new Uint8Array(readFileSync(join(fx.dir, "short-wrapped.bin"))), fx.alice.privateKeyPkcs8))).toBe("BAD_KEY");
 });
 
 test("every unwrap failure carries the same message, so it reveals nothing about why (W4)", async () => {
@@ -107,12 +99,12 @@ test("unwrapKey() remembers an imported private key only while its buffer still 
   const asAlice = holding(alicePkcs8);
   expect(Buffer.from(await unwrapKey(forAlice, asAlice)).equals(Buffer.from(key))).toBe(true);
   expect(Buffer.from(await unwrapKey(forAlice, asAlice)).equals(Buffer.from(key))).toBe(true); // remembered
-  expect(await code(unwrapKey(forBob, asAlice))).toBe("BAD_KEY");
+  expect(await outcome(unwrapKey(forBob, asAlice))).toBe("BAD_KEY");
   asAlice.fill(0);
-  expect(await code(unwrapKey(forAlice, asAlice))).toBe("BAD_KEY");
+  expect(await outcome(unwrapKey(forAlice, asAlice))).toBe("BAD_KEY");
   asAlice.set(alicePkcs8); // the same buffer object with its key back: imported afresh, it opens again
   expect(Buffer.from(await unwrapKey(forAlice, asAlice)).equals(Buffer.from(key))).toBe(true);
   // Another buffer with bob's key is its own entry.
   expect(Buffer.from(await unwrapKey(forBob, bobPkcs8)).equals(Buffer.from(key))).toBe(true);
-  expect(await code(unwrapKey(forAlice, bobPkcs8))).toBe("BAD_KEY");
+  expect(await outcome(unwrapKey(forAlice, bobPkcs8))).toBe("BAD_KEY");
 });

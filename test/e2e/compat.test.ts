@@ -8,7 +8,7 @@ import { copyFileSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { sis, startServe, startWatch, tempDir, type ServerProcess } from "../support/cli.ts";
 import { runAs, versionOneBinary } from "../support/old-binary.ts";
-import { SAMPLE, sameBytes } from "../support/share.ts";
+import { SAMPLE, sameFiles } from "../support/share.ts";
 
 setDefaultTimeout(120_000);
 
@@ -45,7 +45,7 @@ async function shareAlbum(server: ServerProcess, root: string, postAs: string[],
   expect({ code: posted.code, stderr: posted.stderr }).toEqual({ code: 0, stderr: "" });
   expect(posted.stdout.trim().split("\n")).toHaveLength(files.size);
   for (const name of files.keys()) await w.waitFor(SAVED("alice", name));
-  for (const [name, source] of files) expect(await sameBytes(source, join(out, "alice", name))).toBe(true);
+  for (const [name, source] of files) expect(await sameFiles(source, join(out, "alice", name))).toBe(true);
   // One more, alone (`sis post FILE`), the way a single picture is shared.
   const single = await sis(["post", "--home", join(root, "alice"), "--name", `${prefix}-single.png`, SAMPLE.png], { prefix: postAs });
   expect({ code: single.code, stderr: single.stderr }).toEqual({ code: 0, stderr: "" });

@@ -10,7 +10,8 @@ import { join } from "node:path";
 import { PARTIAL_PREFIX } from "../../src/client/output-file.ts";
 import { sis, SIS, startServe, startWatch, type ServerProcess, type WatchProcess } from "../support/cli.ts";
 import { openSandbox, type Sandbox } from "../support/sandbox.ts";
-import { escapeRegExp, imageLines, listFiles, SAMPLE, sameBytes, writeBigPng } from "../support/share.ts";
+import { escapeRegExp, imageLines, listFiles, SAMPLE, sameFiles, writeBigPng } from "../support/share.ts";
+import { until } from "../support/until.ts";
 
 const MiB = 1024 * 1024;
 let box: Sandbox;
@@ -68,14 +69,6 @@ async function partialWithData(dir: string, timeoutMs = 60_000): Promise<void> {
   throw new Error(`no partial file with data appeared under ${dir}`);
 }
 
-async function until(check: () => boolean | Promise<boolean>, what: string, timeoutMs = 60_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await Bun.sleep(50);
-  }
-}
-
 function startPost(path: string, name: string) {
   return Bun.spawn([SIS, "post", "--home", alice, "--quiet", "--name", name, path], { stdout: "pipe", stderr: "pipe", env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/root" } });
 }
@@ -99,7 +92,7 @@ describe("cut-through delivery (protocol version 3)", () => {
     await post(SAMPLE.png, "ct.png");
     await w.waitFor(savedLine("ct.png"));
     await w.waitFor(cutThroughLine("ct.png"));
-    expect(await sameBytes(SAMPLE.png, join(out, "alice", "ct.png"))).toBe(true);
+    expect(await sameFiles(SAMPLE.png, join(out, "alice", "ct.png"))).toBe(true);
     expect(await listFiles(out)).toEqual(["alice/ct.png", "alice/ct.png.p7s"]);
     const v = Bun.spawnSync(["openssl", "cms", "-verify", "-binary", "-inform", "DER", "-in", join(out, "alice", "ct.png.p7s"), "-content", join(out, "alice", "ct.png"), "-CAfile", join(bob, "ca.pem"), "-purpose", "any", "-out", "/dev/null"]);
     expect(v.exitCode).toBe(0);
@@ -116,7 +109,7 @@ describe("cut-through delivery (protocol version 3)", () => {
     await partialWithData(out);
     poster.kill("SIGKILL");
     await poster.exited;
-    await until(() => partials(out).length === 0, "the partial to be removed");
+    await until(() => partials(out).length === 0, "the partial to be removed", 60_000);
     expect((await listFiles(out)).filter((f) => f.includes("killed"))).toEqual([]);
     await post(SAMPLE.gif, "after-kill.gif");
     await w.waitFor(savedLine("after-kill.gif"));
@@ -143,7 +136,7 @@ describe("cut-through delivery (protocol version 3)", () => {
     await post(SAMPLE.png, "after-slow.png"); // a later image: the watch has caught up past the first
     await w.waitFor(savedLine("after-slow.png"));
     expect(imageLines(w).filter((l) => l.includes("alice/slow-watcher.png"))).toHaveLength(1);
-    expect(await sameBytes(big, join(out, "alice", "slow-watcher.png"))).toBe(true);
+    expect(await sameFiles(big, join(out, "alice", "slow-watcher.png"))).toBe(true);
     expect(partials(out)).toEqual([]);
     await w.stop();
   }, 180_000);
@@ -156,7 +149,7 @@ describe("cut-through delivery (protocol version 3)", () => {
     const delivered = await metric("sis_cut_through_delivered_total");
     await post(SAMPLE.jpg, "v2.jpg");
     await w.waitFor(savedLine("v2.jpg"));
-    expect(await sameBytes(SAMPLE.jpg, join(out, "alice", "v2.jpg"))).toBe(true);
+    expect(await sameFiles(SAMPLE.jpg, join(out, "alice", "v2.jpg"))).toBe(true);
     expect(await metric("sis_downloads_total")).toBe(downloads + 1);
     expect(await metric("sis_cut_through_delivered_total")).toBe(delivered);
     expect(w.lines.filter((l) => / debug: .*cut-through/.test(l))).toEqual([]);
@@ -172,7 +165,7 @@ describe("cut-through delivery (protocol version 3)", () => {
     poster.kill("SIGSTOP");
     const port = server.port;
     await server.stop("SIGKILL");
-    await until(() => partials(out).length === 0, "the partial to be removed");
+    await until(() => partials(out).length === 0, "the partial to be removed", 60_000);
     expect((await listFiles(out)).filter((f) => f.includes("server-killed"))).toEqual([]);
     poster.kill("SIGKILL");
     await poster.exited;
@@ -183,7 +176,7 @@ describe("cut-through delivery (protocol version 3)", () => {
     await post(SAMPLE.png, "after-restart.png");
     await w.waitFor(savedLine("after-restart.png"));
     expect(imageLines(w).filter((l) => l.includes("alice/server-killed.png"))).toHaveLength(1);
-    expect(await sameBytes(big, join(out, "alice", "server-killed.png"))).toBe(true);
+    expect(await sameFiles(big, join(out, "alice", "server-killed.png"))).toBe(true);
     expect(partials(out)).toEqual([]);
     await w.stop();
   }, 180_000);

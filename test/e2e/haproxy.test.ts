@@ -21,7 +21,7 @@ import { freshCsr, helloAs } from "../support/auth-kit.ts";
 import { SIS, sis, startServe, startWatch, tempDir, type ServerProcess } from "../support/cli.ts";
 import { startHaproxy, type Haproxy } from "../support/haproxy.ts";
 import { rawConnect, type RawClient } from "../support/raw-client.ts";
-import { sameBytes, writeBigPng } from "../support/share.ts";
+import { sameFiles, writeBigPng } from "../support/share.ts";
 import { until } from "../support/until.ts";
 
 setDefaultTimeout(120_000);
@@ -82,7 +82,7 @@ describe("sis serve --proxy-from behind HAProxy (send-proxy-v2)", () => {
     const posted = await sis(["post", "--home", alice, "--name", "big.png", image]);
     expect({ code: posted.code, stderr: posted.stderr }).toEqual({ code: 0, stderr: "" });
     await w.waitFor(/ saved alice\/big\.png \(#\d+\): signature by alice /);
-    expect(await sameBytes(image, join(out, "alice", "big.png"))).toBe(true);
+    expect(await sameFiles(image, join(out, "alice", "big.png"))).toBe(true);
     // The server saw HAProxy's clients under their own address (here 127.0.0.1 too, the CLI's).
     expect(server.log()).toMatch(/ info user registered user="alice" serial="[0-9a-f]+" address="127\.0\.0\.1"/);
   });

@@ -4,7 +4,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { sis, startWatch } from "../support/cli.ts";
 import { openSandbox, type Sandbox } from "../support/sandbox.ts";
-import { escapeRegExp, sameBytes } from "../support/share.ts";
+import { escapeRegExp, sameFiles } from "../support/share.ts";
 import { exiftool, fromSos, identifying } from "../image/photo-judge.ts";
 
 const FIXTURES = join(import.meta.dir, "../fixtures/images");
@@ -97,7 +97,7 @@ describe("phone photos through post and watch", () => {
       const r = await sis(["post", "--home", alice, "--keep-metadata", "--name", name, join(FIXTURES, file)]);
       expect({ code: r.code, stderr: r.stderr, lines: r.stdout.trimEnd().split("\n").length }).toEqual({ code: 0, stderr: "", lines: 1 });
       await w.waitFor(savedLine(name));
-      expect(await sameBytes(join(FIXTURES, file), join(out, "alice", name))).toBe(true);
+      expect(await sameFiles(join(FIXTURES, file), join(out, "alice", name))).toBe(true);
     }
     await w.stop();
   });

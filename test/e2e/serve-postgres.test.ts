@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { initCluster, register, sis, startServe, startWatch, tempDir } from "../support/cli.ts";
 import { type PostgresServer, startPostgres } from "../support/postgres.ts";
 import { firstShare } from "../support/first-share.ts";
-import { SAMPLE, sameBytes } from "../support/share.ts";
+import { SAMPLE, sameFiles } from "../support/share.ts";
 
 let pg: PostgresServer;
 beforeAll(async () => {
@@ -46,7 +46,7 @@ test("users, certificates and images live in PostgreSQL: a watch gets a post, an
     expect(listed.stdout).toContain("pg.png");
     // A watch into a new folder catches up from the start: the restarted server serves the row and the blob.
     await w.waitFor(/ saved alice\/pg\.png \(#1\): signature by alice \(serial [0-9a-f]+\) verified -> /);
-    expect(await sameBytes(SAMPLE.png, join(again, "alice", "pg.png"))).toBe(true);
+    expect(await sameFiles(SAMPLE.png, join(again, "alice", "pg.png"))).toBe(true);
   } finally {
     await server.stop();
   }

@@ -7,7 +7,7 @@ import { initCluster, sis, startServe, startWatch, tempDir } from "../support/cl
 import { type PostgresServer, startPostgres } from "../support/postgres.ts";
 import { S3RVER_KEY, type S3Server, startS3 } from "../support/s3.ts";
 import { firstShare } from "../support/first-share.ts";
-import { SAMPLE, sameBytes } from "../support/share.ts";
+import { SAMPLE, sameFiles } from "../support/share.ts";
 
 let pg: PostgresServer;
 let s3: S3Server;
@@ -62,7 +62,7 @@ test("with --blobs s3://…, a watch gets a post, a restarted server still serve
     const again = join(root, "again");
     await using w = startWatch(join(root, "bob"), again);
     await w.waitFor(/ saved alice\/s3\.png \(#1\): signature by alice \(serial [0-9a-f]+\) verified -> /);
-    expect(await sameBytes(SAMPLE.png, join(again, "alice", "s3.png"))).toBe(true);
+    expect(await sameFiles(SAMPLE.png, join(again, "alice", "s3.png"))).toBe(true);
   } finally {
     await server.stop();
   }

@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { sis, type Result, type ServerProcess } from "../support/cli.ts";
 import { openSandbox, sandboxHooks, type Sandbox } from "../support/sandbox.ts";
 import { rawConnect } from "../support/raw-client.ts";
-import { listFiles, postedId, SAMPLE, sameBytes, writeBigPng } from "../support/share.ts";
+import { listFiles, postedId, SAMPLE, sameFiles, writeBigPng } from "../support/share.ts";
 
 const MAX_IMAGE = 64 * 1024;
 
@@ -75,8 +75,8 @@ describe("sharing images", () => {
     expect(byId.stdout).toStartWith("saved alice/sample.jpg: signature by alice");
 
     expect(await listFiles(out)).toEqual(["alice/sample.jpg", "alice/sample.jpg.p7s", "alice/sample.png", "alice/sample.png.p7s"]);
-    expect(await sameBytes(SAMPLE.png, join(out, "alice", "sample.png"))).toBe(true);
-    expect(await sameBytes(SAMPLE.jpg, join(out, "alice", "sample.jpg"))).toBe(true);
+    expect(await sameFiles(SAMPLE.png, join(out, "alice", "sample.png"))).toBe(true);
+    expect(await sameFiles(SAMPLE.jpg, join(out, "alice", "sample.jpg"))).toBe(true);
     for (const name of ["sample.png", "sample.jpg"]) {
       const file = join(out, "alice", name);
       const v = Bun.spawnSync(["openssl", "cms", "-verify", "-binary", "-inform", "DER", "-in", `${file}.p7s`, "-content", file, "-CAfile", join(bob, "ca.pem"), "-purpose", "any", "-out", "/dev/null"]);
@@ -111,7 +111,7 @@ describe("sharing images", () => {
     expect({ code: second.code, stderr: second.stderr }).toEqual({ code: 0, stderr: "" });
     expect(second.stdout).toStartWith("already saved alice/twice.webp:");
     expect(await listFiles(out)).toEqual(["alice/twice.webp", "alice/twice.webp.p7s"]);
-    expect(await sameBytes(SAMPLE.webp, join(out, "alice", "twice.webp"))).toBe(true);
+    expect(await sameFiles(SAMPLE.webp, join(out, "alice", "twice.webp"))).toBe(true);
   });
 
   test("get never overwrites a different file already at the target, and leaves no temporary file", async () => {
@@ -138,7 +138,7 @@ describe("sharing images", () => {
     const first = await get(bob, "alice/pic.png.p7s", out);
     expect({ code: first.code, stderr: first.stderr }).toEqual({ code: 0, stderr: "" });
     const second = await get(bob, "alice/pic.png", out);
-    expect(await sameBytes(SAMPLE.jpg, join(out, "alice", "pic.png.p7s"))).toBe(true);
+    expect(await sameFiles(SAMPLE.jpg, join(out, "alice", "pic.png.p7s"))).toBe(true);
     // Refusing is one right answer; whatever it is, it says so and leaves no temporary file.
     if (second.code !== 0) expect(second.stderr).toStartWith("sis: cannot save ");
     expect((await listFiles(out)).filter((f) => f.includes(".sis-partial-"))).toEqual([]);

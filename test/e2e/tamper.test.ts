@@ -4,7 +4,7 @@ import { openSync, readSync, statSync, writeSync, closeSync } from "node:fs";
 import { join } from "node:path";
 import { sis, type ServerProcess } from "../support/cli.ts";
 import { openSandbox, sandboxHooks, type Sandbox } from "../support/sandbox.ts";
-import { listFiles, postedId, SAMPLE, sameBytes } from "../support/share.ts";
+import { listFiles, postedId, SAMPLE, sameFiles } from "../support/share.ts";
 
 let box: Sandbox;
 let server: ServerProcess;
@@ -71,7 +71,7 @@ describe("tampering and revocation", () => {
     const control = freshDir("out");
     const ok = await sis(["get", "--home", bob, "-o", control, id]);
     expect({ code: ok.code, stderr: ok.stderr }).toEqual({ code: 0, stderr: "" });
-    expect(await sameBytes(SAMPLE.png, join(control, "alice", name))).toBe(true);
+    expect(await sameFiles(SAMPLE.png, join(control, "alice", name))).toBe(true);
 
     flipByte(blob, where(size));
     const out = freshDir("out");

@@ -11,7 +11,7 @@ import { IMAGE_NAME_MAX_BYTES } from "../../src/protocol/index.ts";
 import { watchStatePath } from "../../src/client/watch-state.ts";
 import { SIS, sis, startWatch, type WatchProcess } from "../support/cli.ts";
 import { openSandbox, type Sandbox } from "../support/sandbox.ts";
-import { escapeRegExp, imageLines, listFiles, postedId, SAMPLE, sameBytes, writeBigPng } from "../support/share.ts";
+import { escapeRegExp, imageLines, listFiles, postedId, SAMPLE, sameFiles, writeBigPng } from "../support/share.ts";
 
 setDefaultTimeout(120_000);
 
@@ -69,7 +69,7 @@ describe("an image the file system refuses to save", () => {
       expect(w.errLines.at(-1)).toMatch(/ stopped \(SIGINT\): 1 received, 1 refused, 0 already saved; the next watch resumes after #\d+$/);
     }
     expect(await listFiles(out)).toEqual(["alice/after-bad.jpg", "alice/after-bad.jpg.p7s"]);
-    expect(await sameBytes(SAMPLE.jpg, join(out, "alice", "after-bad.jpg"))).toBe(true);
+    expect(await sameFiles(SAMPLE.jpg, join(out, "alice", "after-bad.jpg"))).toBe(true);
     const state = JSON.parse(readFileSync(watchStatePath(new Home(bob), out), "utf8")) as { refused: { id: string; label: string; reason: string }[] };
     expect(state.refused.map((r) => [r.id, r.label])).toEqual([[badId, "alice/too-big.png"]]);
     expect(state.refused[0]!.reason).toContain("file size limit");
@@ -138,7 +138,7 @@ describe("the longest image name P20 allows", () => {
     for (const dir of [out, got]) {
       const files = (await listFiles(dir)).filter((f) => f.startsWith(`alice/${name}`));
       expect(files).toEqual([`alice/${name}`, `alice/${name}.p7s`]);
-      expect(await sameBytes(SAMPLE.png, join(dir, "alice", name))).toBe(true);
+      expect(await sameFiles(SAMPLE.png, join(dir, "alice", name))).toBe(true);
     }
   });
 

@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { SIS, sis, startServe, startWatch, type ServerProcess } from "../support/cli.ts";
 import { openSandbox, type Sandbox } from "../support/sandbox.ts";
 import { SAMPLE, waitForLineAfter, writeBigPng } from "../support/share.ts";
+import { untilValue } from "../support/until.ts";
 
 setDefaultTimeout(120_000);
 
@@ -30,16 +31,8 @@ async function alicePosts(path: string, name: string): Promise<void> {
   expect({ name, code: r.code, stderr: r.stderr }).toEqual({ name, code: 0, stderr: "" });
 }
 
-/** Polls `check` until it returns something, with a deadline (the awaited event is in another process). */
-async function until<T>(what: string, check: () => T | null | undefined | false, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = check();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await Bun.sleep(50);
-  }
-}
+/** The awaited events are in other processes: a minute each (test/support/until.ts). */
+const until = <T>(what: string, check: () => T | null | undefined | false): Promise<T> => untilValue(check, what, 60_000);
 
 describe("sis watch across a lost server", () => {
   test("reconnect attempts are quiet: one line when the server is lost, one when it is back; SIGTERM prints the summary", async () => {

@@ -4,7 +4,7 @@ import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { sis, startServe, startWatch, type ServerProcess, type WatchProcess } from "../support/cli.ts";
 import { openSandbox, type Sandbox } from "../support/sandbox.ts";
-import { escapeRegExp, imageLines, listFiles, SAMPLE, sameBytes, waitForLineAfter } from "../support/share.ts";
+import { escapeRegExp, imageLines, listFiles, SAMPLE, sameFiles, waitForLineAfter } from "../support/share.ts";
 
 let box: Sandbox;
 let server: ServerProcess;
@@ -54,8 +54,8 @@ describe("sis watch", () => {
     await w.waitFor(savedLine("live.jpg"));
     expect(linesAbout(w, "live.")).toHaveLength(2);
     expect(await listFiles(out)).toEqual(["alice/live.jpg", "alice/live.jpg.p7s", "alice/live.png", "alice/live.png.p7s"]);
-    expect(await sameBytes(SAMPLE.png, join(out, "alice", "live.png"))).toBe(true);
-    expect(await sameBytes(SAMPLE.jpg, join(out, "alice", "live.jpg"))).toBe(true);
+    expect(await sameFiles(SAMPLE.png, join(out, "alice", "live.png"))).toBe(true);
+    expect(await sameFiles(SAMPLE.jpg, join(out, "alice", "live.jpg"))).toBe(true);
     for (const name of ["live.png", "live.jpg"]) {
       const file = join(out, "alice", name);
       const v = Bun.spawnSync(["openssl", "cms", "-verify", "-binary", "-inform", "DER", "-in", `${file}.p7s`, "-content", file, "-CAfile", join(bob, "ca.pem"), "-purpose", "any", "-out", "/dev/null"]);
@@ -85,7 +85,7 @@ describe("sis watch", () => {
     }
     // Issue 14: a new folder also receives the images posted before (earlier tests' too), so only this test's are compared.
     expect((await listFiles(out)).filter((f) => f.startsWith("alice/offline-"))).toEqual(["offline-1.png", "offline-2.jpg", "offline-3.gif", "offline-4.webp"].flatMap((f) => [`alice/${f}`, `alice/${f}.p7s`]).sort());
-    for (const [path, name] of [...posted, [SAMPLE.webp, "offline-4.webp"]]) expect({ name, same: await sameBytes(path!, join(out, "alice", name!)) }).toEqual({ name, same: true });
+    for (const [path, name] of [...posted, [SAMPLE.webp, "offline-4.webp"]]) expect({ name, same: await sameFiles(path!, join(out, "alice", name!)) }).toEqual({ name, same: true });
   });
 
   test("watch reconnects when the server restarts on the same port and delivers the next image", async () => {
@@ -105,7 +105,7 @@ describe("sis watch", () => {
     await alicePosts([[SAMPLE.png, "restart.png"]]);
     await w.waitFor(savedLine("restart.png"));
     expect(linesAbout(w, "restart.")).toHaveLength(1);
-    expect(await sameBytes(SAMPLE.png, join(out, "alice", "restart.png"))).toBe(true);
+    expect(await sameFiles(SAMPLE.png, join(out, "alice", "restart.png"))).toBe(true);
     await stopWatch(w);
   });
 

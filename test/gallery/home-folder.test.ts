@@ -8,7 +8,7 @@ import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from "no
 import { join } from "node:path";
 import { SIS, sis, startWatch } from "../support/cli.ts";
 import { openSandbox, type Sandbox } from "../support/sandbox.ts";
-import { SAMPLE, escapeRegExp, sameBytes } from "../support/share.ts";
+import { SAMPLE, escapeRegExp, sameFiles } from "../support/share.ts";
 import { gradientPng } from "./png.ts";
 
 let box: Sandbox;
@@ -123,7 +123,7 @@ test("a watch into a new -o folder receives the older images too (one position p
     } finally {
       await watch.stop();
     }
-    expect(await sameBytes(join(dir, "alice", "sample.png"), SAMPLE.png)).toBe(true);
+    expect(await sameFiles(join(dir, "alice", "sample.png"), SAMPLE.png)).toBe(true);
   }
   // Back to the first folder: its position says both were handled, so nothing is fetched again.
   const again = startWatch(bob, first);
@@ -150,6 +150,6 @@ test("get --all fetches every image into a folder, verified; a second run skips 
   expect({ code: r3.code, stderr: r3.stderr }).toEqual({ code: 0, stderr: "" });
   const third = posted.map((f) => (f === "sample.jpg" ? saved(f) : `already there alice/${escapeRegExp(f)}: verified, skipped\\n`)).join("");
   expect(r3.stdout).toMatch(new RegExp(`^${third}1 saved, ${n - 1} already there in .+\\n$`));
-  expect(await sameBytes(join(dir, "alice", "sample.jpg"), SAMPLE.jpg)).toBe(true);
+  expect(await sameFiles(join(dir, "alice", "sample.jpg"), SAMPLE.jpg)).toBe(true);
   expect(await sis(["get", "--all", "alice/sample.png", "--home", bob])).toMatchObject({ code: 2 });
 }, 90_000);

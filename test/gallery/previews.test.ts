@@ -7,7 +7,7 @@ import jpeg from "jpeg-js";
 import { Home } from "../../src/client/home.ts";
 import { readWatchLiveness, STALE_MS, WatchHeartbeat } from "../../src/client/watch-live.ts";
 import { loadWatchState, saveWatchState } from "../../src/client/watch-state.ts";
-import { jpegOrientation } from "../../src/gallery/exif-orientation.ts";
+import { jpegOrientation } from "../../src/image/jpeg-facts.ts";
 import { jpegDecoder } from "../../src/gallery/preview-decode.ts";
 import { makePreview } from "../../src/gallery/thumbnails.ts";
 import { tempDir } from "../support/cli.ts";

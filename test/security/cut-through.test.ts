@@ -8,7 +8,7 @@ import {
   type Frame, type ServerMessage, type ServerMessageOf,
 } from "../../src/protocol/index.ts";
 import type { RawClient } from "../support/raw-client.ts";
-import { craftPost, expectRefusal, expectStillServing, pngLike, raw, rawHello, sandboxForFile, storageCert, type Sandbox, type User } from "../support/security-kit.ts";
+import { craftPost, expectRefusal, expectStillServing, pngLike, raw, rawHello, sandboxForFile, announcedStorageCert, type Sandbox, type User } from "../support/security-kit.ts";
 
 let sb: Sandbox;
 let carol: User;
@@ -18,9 +18,7 @@ let storage: Uint8Array;
 sandboxForFile(["carol", "olga", "walt"], async (box, [carol_, olga_, walt_]) => {
   sb = box;
   carol = carol_; olga = olga_; walt = walt_;
-  const { client, hello } = await rawHello(sb, olga);
-  storage = storageCert(hello);
-  client.close();
+  storage = await announcedStorageCert(sb, olga);
 }, { maxImageSize: 4 * 1024 * 1024, uploadStallTimeoutMs: 5_000 });
 
 const hello = (versions: number[]) => encodeMessage({ type: "HELLO", protocol: "sis", version: 1, client: "cut-through-test", versions });

@@ -12,7 +12,7 @@ import { connectAs } from "../../src/client/session.ts";
 import { cipherSize } from "../../src/crypto/index.ts";
 import { CONTENT_TYPES, encodeData, encodeMessage, MAX_DATA_FRAME, toBase64 } from "../../src/protocol/index.ts";
 import {
-  craftPost, expectRefusal, expectStillServing, listedNames, placeholderPost, pngLike, rawHello, sandboxForFile, storageCert,
+  craftPost, expectRefusal, expectStillServing, listedNames, placeholderPost, pngLike, rawHello, sandboxForFile, announcedStorageCert,
   tmpFiles, until, type CraftOptions, type ErrorReply, type PostImage, type Sandbox, type User,
 } from "../support/security-kit.ts";
 import { DOT_NAMES, LONG_NAME, NUL_NAME, PATH_NAMES, UNICODE_TRICK_NAMES } from "../support/hostile-names.ts";
@@ -26,9 +26,7 @@ let storage: Uint8Array;
 sandboxForFile(["carol", "olga"], async (box, [carol_, olga_]) => {
   sb = box;
   carol = carol_; olga = olga_;
-  const { client, hello } = await rawHello(sb, olga);
-  storage = storageCert(hello);
-  client.close();
+  storage = await announcedStorageCert(sb, olga);
 }, { maxImageSize: MAX_IMAGE });
 
 function dataFrames(bytes: Uint8Array): Uint8Array {

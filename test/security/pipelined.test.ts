@@ -4,7 +4,7 @@ import "../../src/pki/reflect-polyfill.ts";
 import { describe, expect, test } from "bun:test";
 import { encodeData, encodeMessage, MAX_DATA_FRAME, MAX_UPLOADS_IN_FLIGHT, MAX_UPLOADS_PER_USER, type ServerMessage } from "../../src/protocol/index.ts";
 import {
-  craftPost, expectRefusal, expectStillServing, listedNames, pngLike, raw, sandboxForFile, storageCert, rawHello,
+  craftPost, expectRefusal, expectStillServing, listedNames, pngLike, raw, sandboxForFile, announcedStorageCert, rawHello,
   tmpFiles, until, type CraftOptions, type Sandbox, type User,
 } from "../support/security-kit.ts";
 import type { RawClient } from "../support/raw-client.ts";
@@ -19,9 +19,7 @@ let storage: Uint8Array;
 sandboxForFile(["carol", "olga"], async (box, [carol_, olga_]) => {
   sb = box;
   carol = carol_; olga = olga_;
-  const { client, hello } = await rawHello(sb, olga);
-  storage = storageCert(hello);
-  client.close();
+  storage = await announcedStorageCert(sb, olga);
 }, { maxImageSize: 64 * 1024, uploadStallTimeoutMs: 1_500 });
 
 const hello = (versions?: number[]) => encodeMessage({ type: "HELLO", protocol: "sis", version: 1, client: "pipelined-test", ...(versions ? { versions } : {}) });

@@ -5,7 +5,7 @@ import { readdir } from "node:fs/promises";
 import { join } from "node:path";
 import { type Result, sis, startWatch, type WatchProcess } from "./cli.ts";
 import type { Cluster } from "./cluster.ts";
-import { sameBytes, writeBigPng } from "./share.ts";
+import { sameFiles, writeBigPng } from "./share.ts";
 
 /** Registers USER at `server` (HAProxy by default; a node's own address pins the user's posts to it), 2048-bit keys. */
 export async function registerAt(c: Cluster, user: string, server = c.address): Promise<string> {
@@ -132,7 +132,7 @@ export async function expectExactlyOnce(watchers: Watcher[], expected: Map<strin
     expect({ watcher: x.label, files }).toEqual({ watcher: x.label, files: [...counts.keys()].sort() });
     for (const f of files) {
       const original = expected.get(f) ?? maybe.get(f)!;
-      expect({ watcher: x.label, file: f, identical: await sameBytes(original, join(x.out, f)), signature: existsSync(join(x.out, `${f}.p7s`)) }).toEqual({ watcher: x.label, file: f, identical: true, signature: true });
+      expect({ watcher: x.label, file: f, identical: await sameFiles(original, join(x.out, f)), signature: existsSync(join(x.out, `${f}.p7s`)) }).toEqual({ watcher: x.label, file: f, identical: true, signature: true });
     }
   }
 }

@@ -2,7 +2,7 @@
 import { expect } from "bun:test";
 import { join } from "node:path";
 import { register, sis, startWatch, type ServerProcess } from "./cli.ts";
-import { SAMPLE, sameBytes } from "./share.ts";
+import { SAMPLE, sameFiles } from "./share.ts";
 
 /** Registers alice and bob under `root`, posts SAMPLE.png as `name`, and returns bob's output folder once it holds the verified copy. */
 export async function firstShare(server: ServerProcess, root: string, name: string): Promise<string> {
@@ -19,6 +19,6 @@ export async function firstShare(server: ServerProcess, root: string, name: stri
     const escaped = name.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
     await w.waitFor(new RegExp(` saved alice/${escaped} \\(#1\\): signature by alice \\(serial [0-9a-f]+\\) verified -> `));
   }
-  expect(await sameBytes(SAMPLE.png, join(out, "alice", name))).toBe(true);
+  expect(await sameFiles(SAMPLE.png, join(out, "alice", name))).toBe(true);
   return out;
 }

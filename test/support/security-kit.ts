@@ -202,6 +202,13 @@ export function storageCert(hello: Extract<ServerMessage, { type: "HELLO" }>): U
   return fromBase64(hello.storageCertificate);
 }
 
+/** The storage certificate, read from the HELLO of a connection opened for it and closed (a file's setup reads it once). */
+export async function announcedStorageCert(sb: Sandbox, user?: User): Promise<Uint8Array> {
+  const { client, hello } = await rawHello(sb, user);
+  client.close();
+  return storageCert(hello);
+}
+
 /** Some plaintext that starts like a PNG (the receiver sniffs the type) and is `size` bytes long. */
 export function pngLike(size: number, fill = 7): Uint8Array {
   const bytes = new Uint8Array(size).fill(fill);

@@ -1,4 +1,4 @@
-/** A small seeded random source (mulberry32), so a failing soak or crash run can be replayed from its printed seed. */
+/** Small seeded random sources, so a failing soak, crash or fuzz run can be replayed from its printed seed: mulberry32 for one stream, sfc32 for many streams of one seed. */
 
 export interface Seeded {
   readonly seed: number;
@@ -27,15 +27,42 @@ export function seedFrom(env: string | undefined): number {
   return (Math.random() * 2 ** 32) >>> 0;
 }
 
+/** One stream from a 32-bit seed (mulberry32): soak and crash rounds. */
 export function seeded(seed: number): Seeded {
   let state = seed >>> 0;
-  const next32 = () => {
+  return fromU32(seed, () => {
     state = (state + 0x6d2b79f5) >>> 0;
     let t = state;
     t = Math.imul(t ^ (t >>> 15), t | 1);
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
     return (t ^ (t >>> 14)) >>> 0;
+  });
+}
+
+/**
+ * Stream `stream` of `seed` (sfc32, 128 bits of state): bench/fuzz-frames.ts draws a million
+ * streams of one seed, each replayable alone from (seed, index); mulberry32's 32-bit state
+ * would make such streams overlap.
+ */
+export function seededStream(seed: number, stream: number): Seeded {
+  let a = seed >>> 0;
+  let b = stream >>> 0;
+  let c = (Math.floor(stream / 2 ** 32) ^ 0x9e3779b9) >>> 0;
+  let d = 1;
+  const next32 = () => {
+    const t = (((a + b) | 0) + d) | 0;
+    d = (d + 1) | 0;
+    a = b ^ (b >>> 9);
+    b = (c + (c << 3)) | 0;
+    c = (c << 21) | (c >>> 11);
+    c = (c + t) | 0;
+    return t >>> 0;
   };
+  for (let i = 0; i < 12; i++) next32();
+  return fromU32(seed, next32);
+}
+
+function fromU32(seed: number, next32: () => number): Seeded {
   const next = () => next32() / 2 ** 32;
   return {
     seed,

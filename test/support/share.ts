@@ -78,7 +78,8 @@ export async function sha256File(path: string): Promise<string> {
   return hash.digest("hex");
 }
 
-export async function sameBytes(a: string, b: string): Promise<boolean> {
+/** Whether two files hold the same bytes (src/encoding/bytes.ts sameBytes compares arrays). */
+export async function sameFiles(a: string, b: string): Promise<boolean> {
   return Buffer.compare(await readFile(a), await readFile(b)) === 0;
 }
 

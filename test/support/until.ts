@@ -8,3 +8,14 @@ export async function until(condition: () => boolean | Promise<boolean>, what: s
     await Bun.sleep(20);
   }
 }
+
+/** Polls `check` until it returns a value (not null, undefined or false) and returns it; throws "timed out waiting for `what`". */
+export async function untilValue<T>(check: () => T | null | undefined | false, what: string, timeoutMs = 10_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = check();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await Bun.sleep(20);
+  }
+}
