@@ -254,7 +254,9 @@ time-stamped since TIME (e.g. 2026-05-01T10:00:00Z; without it, all of
 them) are refused. --compromised-since implies keyCompromise.
 
 'rm' deletes any user's image (row, then file): a running server stops
-listing and serving it at once; its connected clients are not told.
+listing and serving it at once, and its connected clients are told within
+about 2 s (IMAGE_DELETED, from the deletion log); copies they already saved
+are theirs.
 
 init-cluster makes, once, the keys every node of a cluster loads with
 'sis serve --keys DIR' (docs/SCALING.md): the CA, the storage and
