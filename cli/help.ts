@@ -72,14 +72,16 @@ ${options.join("\n")}
 
 export const COMMAND_HELP: Record<string, string> = {
   serve: serveHelp(),
-  register: `usage: sis register --invite -|INVITATION --user NAME [--password-stdin] [--home DIR] [--device NAME]
+  register: `usage: sis register --invite -|INVITATION [--user NAME] [--password-stdin] [--home DIR] [--device NAME]
        sis register --server HOST:PORT --user NAME [--ca-fingerprint HEX]
                     [--password-stdin] [--home DIR] [--key-bits 3072] [--device NAME]
        sis register --link - --server HOST:PORT [--ca-fingerprint HEX] [--home DIR] [--device NAME]
 
 A new user needs an invitation from the operator ('sis admin invite'; the
 server prints one for the first user). It names the server and its CA, so
-neither --server nor --ca-fingerprint is given; it works once. '--invite -'
+neither --server nor --ca-fingerprint is given; it works once. An invitation
+made for a name ('sis admin invite --user NAME') registers that name, so
+--user may be left out; one for any name needs --user. '--invite -'
 reads it from the first line of stdin (or asks for it on a terminal), and
 SIS_INVITE may hold it instead; as a plain value it is visible to other
 users of this machine while register runs.
