@@ -72,14 +72,16 @@ ${options.join("\n")}
 
 export const COMMAND_HELP: Record<string, string> = {
   serve: serveHelp(),
-  register: `usage: sis register --invite -|INVITATION --user NAME [--password-stdin] [--home DIR] [--device NAME]
+  register: `usage: sis register --invite -|INVITATION [--user NAME] [--password-stdin] [--home DIR] [--device NAME]
        sis register --server HOST:PORT --user NAME [--ca-fingerprint HEX]
                     [--password-stdin] [--home DIR] [--key-bits 3072] [--device NAME]
        sis register --link - --server HOST:PORT [--ca-fingerprint HEX] [--home DIR] [--device NAME]
 
 A new user needs an invitation from the operator ('sis admin invite'; the
 server prints one for the first user). It names the server and its CA, so
-neither --server nor --ca-fingerprint is given; it works once. '--invite -'
+neither --server nor --ca-fingerprint is given; it works once. An invitation
+made for a name ('sis admin invite --user NAME') registers that name, so
+--user may be left out; one for any name needs --user. '--invite -'
 reads it from the first line of stdin (or asks for it on a terminal), and
 SIS_INVITE may hold it instead; as a plain value it is visible to other
 users of this machine while register runs.
@@ -254,7 +256,9 @@ time-stamped since TIME (e.g. 2026-05-01T10:00:00Z; without it, all of
 them) are refused. --compromised-since implies keyCompromise.
 
 'rm' deletes any user's image (row, then file): a running server stops
-listing and serving it at once; its connected clients are not told.
+listing and serving it at once, and its connected clients are told within
+about 2 s (IMAGE_DELETED, from the deletion log); copies they already saved
+are theirs.
 
 init-cluster makes, once, the keys every node of a cluster loads with
 'sis serve --keys DIR' (docs/SCALING.md): the CA, the storage and

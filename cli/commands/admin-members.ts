@@ -30,7 +30,7 @@ async function inviteCommand(args: string[]): Promise<number> {
   const minted = await invite(values, { user: values.user ?? null, ttlMs: ttl, ...(values.server ? { server: values.server } : {}) });
   // The one line: the invitation itself. What it is for goes to stderr, so `sis admin invite > file` holds only it.
   process.stdout.write(`${minted.text}\n`);
-  process.stderr.write(`invitation ${minted.id}${minted.username ? ` for ${minted.username}` : ""}, one use, until ${iso(minted.expiresAt)}; the user runs: sis register --invite - --user ${minted.username ?? "NAME"}\n`);
+  process.stderr.write(`invitation ${minted.id}${minted.username ? ` for ${minted.username}` : ""}, one use, until ${iso(minted.expiresAt)}; the user runs: sis register --invite -${minted.username ? "" : " --user NAME"}\n`);
   return 0;
 }
 

@@ -33,7 +33,8 @@ export async function registerCommand(args: string[]): Promise<number> {
   if (!values.server) throw new UsageError("--server HOST:PORT is required (or --invite INVITATION)");
   const device = values.device ?? hostname();
   if (values.link !== undefined) return linkCommand(values, device);
-  if (!values.user) throw new UsageError("--user NAME is required");
+  // An invitation made for a name names the user (M4); any other registration needs --user.
+  if (!values.user && !invitation) throw new UsageError("--user NAME is required");
   const keyBits = intOption(values["key-bits"], "key-bits", 3072, 2048, 8192);
   const home = new Home(resolveHome(values.home));
   // Before the password is asked for: a home that is not free is refused without it.
@@ -45,7 +46,7 @@ export async function registerCommand(args: string[]): Promise<number> {
   const result = await register({
     home,
     server: values.server,
-    username: values.user,
+    ...(values.user ? { username: values.user } : {}),
     password,
     keyBits,
     device,

@@ -37,18 +37,27 @@ export const ClientHello = z.strictObject({
   /** P10a: every protocol version the client speaks; absent: only `version`. Optional, so a client of version 1 sends exactly what it always sent. */
   versions: z.array(z.int().min(1).max(65535)).min(1).max(16).optional(),
 });
-export const Register = z.strictObject({
+const registerFields = {
   type: z.literal("REGISTER"),
-  // Bounded loosely here so that an over-long name gets BAD_USERNAME from the name rules (P13).
-  username: shortText(1024),
   // Loose bound: a long password reaches the rules (P13) and gets WEAK_PASSWORD.
   password: z.string().max(4 * PASSWORD_MAX),
   csr: b64(22_000),
   /** The new certificate's device name; optional, so an older client still registers. */
   device: shortText(256).optional(),
-  /** Membership (M4): the invitation's secret, base64url of 32 bytes; optional, so older clients still parse. */
-  invitation: z.string().regex(/^[A-Za-z0-9_-]{43}$/, "not an invitation secret").optional(),
-});
+};
+/** Membership (M4): the invitation's secret, base64url of 32 bytes. */
+const invitationSecret = z.string().regex(/^[A-Za-z0-9_-]{43}$/, "not an invitation secret");
+export const Register = z.union([
+  z.strictObject({
+    ...registerFields,
+    // Bounded loosely here so that an over-long name gets BAD_USERNAME from the name rules (P13).
+    username: shortText(1024),
+    // Optional, so older clients still parse.
+    invitation: invitationSecret.optional(),
+  }),
+  // M4: no name, only an invitation; the server registers the name the invitation was made for.
+  z.strictObject({ ...registerFields, invitation: invitationSecret }),
+]);
 const postFields = {
   type: z.literal("POST_IMAGE"),
   name: shortText(1024),

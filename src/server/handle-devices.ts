@@ -21,7 +21,7 @@ export async function handleCreateLink(ctx: ServerContext, peer: Peer): Promise<
 const LINK_WORDS = {
   unknown: "this link code is not valid (mistyped, or never made); make a new one with 'sis devices link' on a registered device",
   used: "this link code was already used; make a new one with 'sis devices link' on a registered device",
-  expired: "this link code has expired ; make a new one with 'sis devices link' on a registered device",
+  expired: "this link code has expired; make a new one with 'sis devices link' on a registered device",
 } as const;
 
 /** LINK_DEVICE: enrols the CSR's key for the code's user, without the password (M22). */

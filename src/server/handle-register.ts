@@ -10,16 +10,18 @@ import { authenticateMember, type MemberOutcome } from "./membership.ts";
 type Outcome = MemberOutcome;
 
 export async function handleRegister(ctx: ServerContext, peer: Peer, message: ClientMessageOf<"REGISTER">): Promise<void> {
-  const { username } = message;
+  // Absent only with an invitation (the schema's second form), whose own name is then the user's (M4); the store refuses one that names none.
+  const username = "username" in message ? message.username : null;
   // Hashed and verified as the UTF-8 of its NFC form (P13): the same password typed on any platform.
   const password = normalizePassword(message.password);
-  if (!isValidUsername(username)) {
+  if (username !== null && !isValidUsername(username)) {
     throw new ProtocolError("BAD_USERNAME", "a username is 2 to 32 characters: lower-case letters, digits, '-' and '_', starting with a letter");
   }
   const weak = passwordProblem(password);
   if (weak) throw new ProtocolError("WEAK_PASSWORD", weak);
 
-  const wait = await ctx.throttle.retryAfter(username, peer.address);
+  // An invitation without a name has only the address to be throttled by ("" is a name nobody can fail as).
+  const wait = await ctx.throttle.retryAfter(username ?? "", peer.address);
   if (wait > 0) throw new ProtocolError("THROTTLED", `too many failed attempts; wait ${wait} s and try again`, wait);
 
   const csrDer = fromBase64(message.csr);
@@ -34,17 +36,19 @@ export async function handleRegister(ctx: ServerContext, peer: Peer, message: Cl
   const outcome = await ctx.passwordWork.run(() => authenticateMember(ctx, username, password, message.invitation, authenticate));
   if (!outcome) throw new ProtocolError("BUSY", "the server is busy; try again in a few seconds");
   if ("failed" in outcome) {
-    await ctx.throttle.recordFailure(username, peer.address);
+    // Only a password login fails (an invitation is refused with its code instead), and it always has a name.
+    await ctx.throttle.recordFailure(username ?? "", peer.address);
     ctx.metrics.loginsFailed++;
     ctx.log.info("login failed", { user: username, address: peer.address });
     // One answer for every failed login (P16): the same code and the same words.
     throw new ProtocolError("AUTH_FAILED", "wrong username or password");
   }
-  await ctx.throttle.recordSuccess(username);
+  await ctx.throttle.recordSuccess(outcome.user.username);
+  const user = outcome.user.username;
 
   let issued;
   try {
-    issued = await ctx.ca.issueUserCert({ csrDer, username, lifetimeDays: ctx.limits.certLifetimeDays });
+    issued = await ctx.ca.issueUserCert({ csrDer, username: user, lifetimeDays: ctx.limits.certLifetimeDays });
   } catch (error) {
     throw csrError(error);
   }
@@ -53,10 +57,10 @@ export async function handleRegister(ctx: ServerContext, peer: Peer, message: Cl
   if (message.device !== undefined && deviceNameProblem(message.device) === null) await ctx.store.setDeviceName(issued.serial, message.device);
   if (outcome.newUser) ctx.metrics.registrations++;
   else ctx.metrics.enrolments++;
-  ctx.log.info(outcome.newUser ? "user registered" : "key enrolled", { user: username, serial: issued.serial, address: peer.address });
+  ctx.log.info(outcome.newUser ? "user registered" : "key enrolled", { user, serial: issued.serial, address: peer.address });
   peer.send({
     type: "REGISTERED",
-    username,
+    username: user,
     certificate: toBase64(issued.der),
     caCertificate: toBase64(ctx.ca.certDer),
     serial: issued.serial,

@@ -29,12 +29,14 @@ const INVITE_WORDS: Record<string, string> = {
  */
 export async function authenticateMember(
   ctx: Pick<ServerContext, "store" | "openRegistration" | "log">,
-  username: string,
+  username: string | null,
   password: string,
   invitation: string | undefined,
   passwordLogin: (store: ServerContext["store"], username: string, password: string) => Promise<MemberOutcome>,
 ): Promise<MemberOutcome> {
   if (invitation !== undefined) return redeem(ctx, username, password, invitation);
+  // The schema has no REGISTER with neither a name nor an invitation (BAD_MESSAGE).
+  if (username === null) throw new ProtocolError("BAD_USERNAME", "a username is required");
   const existing = await ctx.store.findUser(username);
   if (!existing && !ctx.openRegistration) {
     dummyHash ??= Bun.password.hash("sis: no such user", { algorithm: "argon2id" });
@@ -49,18 +51,23 @@ export async function authenticateMember(
   return outcome;
 }
 
-async function redeem(ctx: Pick<ServerContext, "store" | "log">, username: string, password: string, secret: string): Promise<MemberOutcome> {
+async function redeem(ctx: Pick<ServerContext, "store" | "log">, username: string | null, password: string, secret: string): Promise<MemberOutcome> {
   const hash = await Bun.password.hash(password, { algorithm: "argon2id" });
   let result;
   try {
     result = await ctx.store.redeemInvitation(invitationHash(secret), username, hash, Date.now());
   } catch (error) {
     if (!(error instanceof StoreConflictError)) throw error;
-    throw new ProtocolError("BAD_USERNAME", `the username ${username} is taken; choose another (the invitation was not used)`);
+    throw new ProtocolError("BAD_USERNAME", username === null
+      ? "the username this invitation was made for is taken; ask the operator for a new invitation (this one was not used)"
+      : `the username ${username} is taken; choose another (the invitation was not used)`);
   }
   if ("refused" in result) {
     // Never the secret in the log (M3): only the outcome.
     ctx.log.info("invitation refused", { user: username, code: result.refused });
+    if (result.refused === "NO_USERNAME") {
+      throw new ProtocolError("BAD_USERNAME", "this invitation is for a name of your choosing: give it with --user NAME (the invitation was not used)");
+    }
     if (result.refused === "INVITE_WRONG_USER") {
       throw new ProtocolError("INVITE_WRONG_USER", "this invitation is for another username; register with the name the operator gave you with it");
     }

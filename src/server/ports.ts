@@ -175,9 +175,10 @@ export interface MembershipStore {
   /**
    * M5: in one transaction, checks the invitation whose secret hashes to
    * `secretHash`, creates the user and marks the invitation used; a refusal
-   * or a conflict (StoreConflictError, ST5) changes nothing.
+   * or a conflict (StoreConflictError, ST5) changes nothing. `username` null:
+   * the name the invitation was made for (M4); NO_USERNAME if it names none.
    */
-  redeemInvitation(secretHash: Uint8Array, username: string, passwordHash: string, now: Millis): Promise<{ user: UserRecord } | { refused: InvitationRefusal }>;
+  redeemInvitation(secretHash: Uint8Array, username: string | null, passwordHash: string, now: Millis): Promise<{ user: UserRecord } | { refused: InvitationRefusal }>;
   /** M10: disables or enables a live user and bumps the revocation version in the same transaction (ST3), so open sessions are checked; false for an unknown user or no change. */
   setUserDisabled(username: string, disabled: boolean, at: Millis): Promise<boolean>;
   /** M12: coarse last-seen; writes only when the stored value is older than `at - coarseMs`. */

@@ -105,7 +105,7 @@ export async function revokeInvitation(sql: SQL, id: string, at: Millis): Promis
  * A taken name aborts the transaction: nothing changes (ST5).
  */
 export async function redeemInvitation(
-  sql: SQL, secretHash: Uint8Array, username: string, passwordHash: string, now: Millis,
+  sql: SQL, secretHash: Uint8Array, username: string | null, passwordHash: string, now: Millis,
 ): Promise<{ user: UserRecord } | { refused: InvitationRefusal }> {
   try {
     return await sql.begin(async (tx): Promise<{ user: UserRecord } | { refused: InvitationRefusal }> => {
@@ -115,15 +115,18 @@ export async function redeemInvitation(
       if (!row || row.revoked_at !== null) return { refused: "INVITE_UNKNOWN" };
       if (row.used_at !== null) return { refused: "INVITE_USED" };
       if (num(row.expires_at) <= now) return { refused: "INVITE_EXPIRED" };
-      if (row.username !== null && row.username !== username) return { refused: "INVITE_WRONG_USER" };
-      const user = await createUser(tx, username, passwordHash, now);
+      // No name asked for: the one the invitation was made for (M4).
+      const name = (username ?? row.username) as string | null;
+      if (name === null) return { refused: "NO_USERNAME" };
+      if (row.username !== null && row.username !== name) return { refused: "INVITE_WRONG_USER" };
+      const user = await createUser(tx, name, passwordHash, now);
       const used = await tx`UPDATE invitations SET used_at = ${now}, used_by = ${user.id}
         WHERE id = ${row.id as string} AND used_at IS NULL AND revoked_at IS NULL`;
       if (used.count !== 1) throw new Error(`invitation ${row.id as string} was used concurrently`);
       return { user };
     });
   } catch (err) {
-    if (isConflict(err)) throw new StoreConflictError(`username ${JSON.stringify(username)} is taken`);
+    if (isConflict(err)) throw new StoreConflictError(`username ${JSON.stringify(username ?? "(the invitation's)")} is taken`);
     throw err;
   }
 }

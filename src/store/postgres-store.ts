@@ -291,7 +291,7 @@ export class PostgresStore implements Store, ThrottleCounters, ExclusiveLocks {
   createInvitation(invitation: NewInvitation): Promise<InvitationRecord> { return m.createInvitation(this.#sql, invitation, Date.now()); }
   listPendingInvitations(now: Millis): Promise<InvitationRecord[]> { return this.#retry(() => m.listPendingInvitations(this.#sql, now)); }
   revokeInvitation(id: string, at: Millis): Promise<boolean> { return this.#retry(() => m.revokeInvitation(this.#sql, id, at)); }
-  redeemInvitation(secretHash: Uint8Array, username: string, passwordHash: string, now: Millis): Promise<{ user: UserRecord } | { refused: InvitationRefusal }> {
+  redeemInvitation(secretHash: Uint8Array, username: string | null, passwordHash: string, now: Millis): Promise<{ user: UserRecord } | { refused: InvitationRefusal }> {
     return m.redeemInvitation(this.#sql, secretHash, username, passwordHash, now);
   }
   setUserDisabled(username: string, disabled: boolean, at: Millis): Promise<boolean> {

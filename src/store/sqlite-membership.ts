@@ -33,18 +33,21 @@ export class SqliteMembership implements MembershipStore {
   }
 
   /** The check, the new user and the mark "used" commit together or not at all (M5). */
-  async redeemInvitation(secretHash: Uint8Array, username: string, passwordHash: string, now: Millis): Promise<{ user: UserRecord } | { refused: InvitationRefusal }> {
+  async redeemInvitation(secretHash: Uint8Array, username: string | null, passwordHash: string, now: Millis): Promise<{ user: UserRecord } | { refused: InvitationRefusal }> {
     return this.db.transaction((): { user: UserRecord } | { refused: InvitationRefusal } => {
       const row = this.sql.findInvitationByHash.get({ hash: secretHash });
       if (!row || row.revoked_at !== null) return { refused: "INVITE_UNKNOWN" };
       if (row.used_at !== null) return { refused: "INVITE_USED" };
       if (row.expires_at <= now) return { refused: "INVITE_EXPIRED" };
-      if (row.username !== null && row.username !== username) return { refused: "INVITE_WRONG_USER" };
+      // No name asked for: the one the invitation was made for (M4).
+      const name = username ?? row.username;
+      if (name === null) return { refused: "NO_USERNAME" };
+      if (row.username !== null && row.username !== name) return { refused: "INVITE_WRONG_USER" };
       let user: UserRecord;
       try {
-        user = toUser(this.sql.createUser.get({ username, hash: passwordHash, now })!);
+        user = toUser(this.sql.createUser.get({ username: name, hash: passwordHash, now })!);
       } catch (err) {
-        throw conflictOr(err, `username ${JSON.stringify(username)} is taken`);
+        throw conflictOr(err, `username ${JSON.stringify(name)} is taken`);
       }
       if (this.sql.useInvitation.run({ id: row.id, at: now, userId: user.id }).changes !== 1) throw new Error(`invitation ${row.id} was used concurrently`);
       return { user };

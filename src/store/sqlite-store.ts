@@ -280,7 +280,7 @@ export class SqliteStore implements Store {
   createInvitation(invitation: NewInvitation): Promise<InvitationRecord> { return this.#members.createInvitation(invitation); }
   listPendingInvitations(now: Millis): Promise<InvitationRecord[]> { return this.#members.listPendingInvitations(now); }
   revokeInvitation(id: string, at: Millis): Promise<boolean> { return this.#members.revokeInvitation(id, at); }
-  redeemInvitation(secretHash: Uint8Array, username: string, passwordHash: string, now: Millis) { return this.#members.redeemInvitation(secretHash, username, passwordHash, now); }
+  redeemInvitation(secretHash: Uint8Array, username: string | null, passwordHash: string, now: Millis) { return this.#members.redeemInvitation(secretHash, username, passwordHash, now); }
   setUserDisabled(username: string, disabled: boolean, at: Millis): Promise<boolean> { return this.#members.setUserDisabled(username, disabled, at); }
   touchUser(userId: number, at: Millis, coarseMs: number): Promise<void> { return this.#members.touchUser(userId, at, coarseMs); }
   setPasswordHash(userId: number, passwordHash: string): Promise<boolean> { return this.#members.setPasswordHash(userId, passwordHash); }

@@ -108,13 +108,36 @@ describe("M14: sis passwd", () => {
   });
 });
 
+/**
+ * A stranger guesses at alice's password until the server answers THROTTLED. Each failure past the third
+ * doubles the wait (P17), so within a few guesses one lands inside the wait however slowly this machine
+ * spawns them: no fixed count of guesses that a loaded machine could outlast.
+ */
+async function strangerThrottles(prefix: string): Promise<void> {
+  for (let i = 0; i < 12; i++) {
+    const r = await register(server, "alice", home(`${prefix}-${i}`), `guess-password-${i}`);
+    if (/\(THROTTLED\)\n$/.test(r.stderr)) return;
+    expectRun(r, { code: 1, stdout: "", stderr: /\(AUTH_FAILED\)\n$/ });
+  }
+  throw new Error("twelve wrong guesses at alice's password and never THROTTLED");
+}
+
 describe("M15: the password throttle never blocks a user's existing devices", () => {
   test("a stranger's wrong guesses throttle enrolment for the name, while the user's certificate still lists, posts and changes the password", async () => {
-    for (let i = 0; i < 4; i++) await register(server, "alice", home(`stranger-${i}`), `guess-password-${i}`);
-    expectRun(await register(server, "alice", home("alice-tablet"), "alice-password-1"), { code: 1, stderr: /\(THROTTLED\)\n$/ });
+    await strangerThrottles("stranger");
     expectRun(await sis(["list", "--home", home("alice")]), { code: 0, stderr: "" });
     expectRun(await post("alice", SAMPLE.gif, "still.gif"), { code: 0 });
     expectRun(await sis(["passwd", "--home", home("alice"), "--password-stdin"], { stdin: "alice-password-1\nalice-password-2\n" }), { code: 0, stderr: "" });
+  });
+
+  test("right after a stranger's guesses throttle her name, alice enrols a new device with a link code from one she has, no password (M20, M22)", async () => {
+    await strangerThrottles("stranger-b");
+    const made = await sis(["devices", "link", "--home", home("alice")]);
+    expectRun(made, { code: 0, stderr: "" });
+    const code = made.stdout.split("\n")[0]!;
+    const args = ["register", "--link", "-", "--server", server.address, "--ca-fingerprint", server.fingerprint, "--home", home("alice-tablet"), "--key-bits", "2048"];
+    expectRun(await sis(args, { stdin: `${code}\n` }), { code: 0, stderr: "", stdout: /^linked this device \(.*\) to alice at / });
+    expectRun(await sis(["list", "--home", home("alice-tablet")]), { code: 0, stderr: "" });
   });
 });
 

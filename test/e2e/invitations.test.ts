@@ -85,6 +85,22 @@ describe("M1–M5: sis admin invite while the server runs", () => {
     expect(await userNames()).toEqual(["alice", "dave"]);
   });
 
+  test("an invitation made for a name registers it without --user (M4); one for any name without --user is refused and stays usable", async () => {
+    const named = await invite(["--user", "lena"]);
+    const r = await sis(["register", "--invite", "-", "--home", home("lena"), "--password-stdin", "--key-bits", "2048"], { stdin: `${named}\nlena-password-1\n` });
+    expectRun(r, { code: 0, stderr: "", stdout: /^registered lena at 127\.0\.0\.1:\d+\n/ });
+    const who = await sis(["whoami", "--home", home("lena"), "--json"]);
+    expect(JSON.parse(who.stdout)).toMatchObject({ user: "lena" });
+    expectRun(await sis(["list", "--home", home("lena")]), { code: 0, stderr: "" });
+    const any = await invite();
+    const refused = await sis(["register", "--invite", "-", "--home", home("nameless"), "--password-stdin", "--key-bits", "2048"], { stdin: `${any}\nsome-password-1\n` });
+    expectRun(refused, { code: 1, stdout: "", stderr: /^sis: cannot register: this invitation is for a name of your choosing: give it with --user NAME .*\(BAD_USERNAME\)\n$/ });
+    expect(existsSync(join(home("nameless"), "cert.pem"))).toBe(false);
+    expect(await userNames()).toEqual(["alice", "dave", "lena"]);
+    expectRun(await registerInvited(any, "mona", home("mona")), { code: 0, stderr: "" });
+    expect(await userNames()).toEqual(["alice", "dave", "lena", "mona"]);
+  });
+
   test("an invitation past its expiry is refused with INVITE_EXPIRED, and nothing is created", async () => {
     const text = await invite(["--expires", "1s"]);
     const pending = async () => (JSON.parse((await sis(["admin", "invitations", "--data", data, "--json"])).stdout) as unknown[]).length;
@@ -93,7 +109,7 @@ describe("M1–M5: sis admin invite while the server runs", () => {
     await until(async () => (await pending()) < before, "the 1 s invitation to expire", 10_000);
     const r = await registerInvited(text, "frank", home("frank"));
     expectRun(r, { code: 1, stdout: "", stderr: /^sis: cannot register: this invitation has expired.*\(INVITE_EXPIRED\)\n$/ });
-    expect(await userNames()).toEqual(["alice", "dave"]);
+    expect(await userNames()).toEqual(["alice", "dave", "lena", "mona"]);
   });
 
   test("an unknown secret (a right server and CA, a made-up secret) is refused with INVITE_UNKNOWN", async () => {
@@ -101,7 +117,7 @@ describe("M1–M5: sis admin invite while the server runs", () => {
     const forged = real.replace(/[^:]+$/, randomBytes(32).toString("base64url"));
     secrets.push(forged.split(":").pop()!);
     expectRun(await registerInvited(forged, "gina", home("gina")), { code: 1, stderr: /\(INVITE_UNKNOWN\)\n$/ });
-    expect(await userNames()).toEqual(["alice", "dave"]);
+    expect(await userNames()).toEqual(["alice", "dave", "lena", "mona"]);
   });
 
   test("sis admin invitations lists pending ones; --revoke makes one unknown", async () => {
@@ -115,7 +131,7 @@ describe("M1–M5: sis admin invite while the server runs", () => {
     const after = JSON.parse((await sis(["admin", "invitations", "--data", data, "--json"])).stdout) as { id: string }[];
     expect(after.map((i) => i.id)).not.toContain(mine!.id);
     expectRun(await registerInvited(text, "hana", home("hana")), { code: 1, stderr: /\(INVITE_UNKNOWN\)\n$/ });
-    expect(await userNames()).toEqual(["alice", "dave"]);
+    expect(await userNames()).toEqual(["alice", "dave", "lena", "mona"]);
   });
 
   test("the invitation can come from SIS_INVITE instead of the command line", async () => {

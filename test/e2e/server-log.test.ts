@@ -2,7 +2,7 @@
 import { describe, expect, test } from "bun:test";
 import { readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { register, sis, startServe, startWatch, tempDir } from "../support/cli.ts";
+import { register, registerInvited, sis, startServe, startWatch, tempDir } from "../support/cli.ts";
 import { SAMPLE, waitForLineAfter } from "../support/share.ts";
 import { until } from "../support/until.ts";
 
@@ -65,7 +65,7 @@ describe("the server log", () => {
     expect(server.proc.exitCode).toBe(0);
   }, 120_000);
 
-  test("--log-format json --log-level debug --log-names=false through register, refused login, post, watch, get, revoke and stop: every line parses, no password, key or image name is in it", async () => {
+  test("--log-format json --log-level debug --log-names=false through register, refused login, invitation, link code, post, watch, get, revoke and stop: every line parses, no password, key, invitation secret, link code or image name is in it", async () => {
     using root = tempDir("sis-log-secrets-");
     const data = join(root, "data");
     const alice = join(root, "alice");
@@ -79,6 +79,19 @@ describe("the server log", () => {
     const refused = await register(server, "alice", join(root, "mallory"), passwords.wrong);
     expect(refused.code).not.toBe(0);
     expect((await register(server, "alice", aliceLaptop, passwords.alice)).code).toBe(0);
+    // An invitation redeemed, then replayed (refused), and a link code used, then reused (refused): secrets that went by (M3, M20).
+    const carol = join(root, "carol");
+    const invitation = (await sis(["admin", "invite", "--data", data])).stdout.trim();
+    const invitationSecret = invitation.split(":").pop()!;
+    expect(invitationSecret).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    expect((await registerInvited(invitation, "carol", carol)).code).toBe(0);
+    expect((await registerInvited(invitation, "dave", join(root, "dave"))).stderr).toContain("(INVITE_USED)");
+    const linkCode = (await sis(["devices", "link", "--home", carol])).stdout.split("\n")[0]!;
+    expect(linkCode).toMatch(/^[0-9A-Z]{4}(-[0-9A-Z]{4}){3}$/);
+    const linkArgs = (home: string) => ["register", "--link", "-", "--server", server.address, "--ca-fingerprint", server.fingerprint, "--home", home, "--key-bits", "2048"];
+    const carolPhone = join(root, "carol-phone");
+    expect((await sis(linkArgs(carolPhone), { stdin: linkCode + "\n" })).code).toBe(0);
+    expect((await sis(linkArgs(join(root, "carol-tablet")), { stdin: linkCode + "\n" })).stderr).toContain("(LINK_REFUSED)");
 
     await using w = startWatch(bob, join(root, "out"));
     await w.waitFor(/ connected to /);
@@ -108,7 +121,7 @@ describe("the server log", () => {
     for (const e of entries) expect({ time: typeof e.time, level: ["debug", "info", "warn", "error"].includes(e.level as string), msg: typeof e.msg }).toEqual({ time: "string", level: true, msg: "string" });
     const msgs = entries.map((e) => e.msg as string);
     // Each kind of event the issue names is there (so the scan below reads a log that saw the secrets go by).
-    for (const m of ["server started", "user registered", "login failed", "key enrolled", "connection opened", "upload started", "image stored", "image sent", "revocations recorded; open sessions checked", "shutting down: no new connections; uploads under way may finish", "server stopped"]) {
+    for (const m of ["server started", "user registered", "invitation refused", "link code made", "device linked", "link code refused", "login failed", "key enrolled", "connection opened", "upload started", "image stored", "image sent", "revocations recorded; open sessions checked", "shutting down: no new connections; uploads under way may finish", "server stopped"]) {
       expect({ m, logged: msgs.includes(m) }).toEqual({ m, logged: true });
     }
     expect(msgs.some((m) => m.startsWith("created a NEW certificate authority"))).toBe(true);
@@ -116,15 +129,16 @@ describe("the server log", () => {
     expect(stored).toMatchObject({ id, owner: "alice", size: 12610 });
     expect(Object.keys(stored)).not.toContain("name");
 
-    // No password (the two right ones and the wrong one), no image name, no piece of a private key.
-    for (const secret of [...Object.values(passwords), imageName, "lighthouse"]) expect({ secret, found: log.includes(secret) }).toEqual({ secret, found: false });
-    const keys = [...privateKeyFiles(data), ...privateKeyFiles(alice), ...privateKeyFiles(aliceLaptop), ...privateKeyFiles(bob)];
+    // No password (the two right ones and the wrong one), no image name, no invitation secret or link code
+    // (as printed, and the code's 16 characters without dashes), no piece of a private key.
+    const secrets = [...Object.values(passwords), imageName, "lighthouse", invitationSecret, invitationSecret.slice(0, 24), linkCode, linkCode.replaceAll("-", "")];
+    for (const secret of secrets) expect({ secret, found: log.includes(secret) }).toEqual({ secret, found: false });
+    const keys = [alice, aliceLaptop, bob, carol, carolPhone].flatMap((home) => privateKeyFiles(home)).concat(privateKeyFiles(data));
     // The CA, TLS and storage keys of the data directory, and one key per client home.
     expect(keys.length).toBeGreaterThanOrEqual(6);
     for (const { path, pem } of keys) {
       const leaked = keyFragments(pem).filter((f) => log.includes(f));
       expect({ path, leaked }).toEqual({ path, leaked: [] });
     }
-    // Invitation secrets: invitations are not on this branch yet (issue 13); nothing to scan for.
   }, 180_000);
 });

@@ -85,6 +85,8 @@ const CLIENT_EXAMPLES: ClientMessage[] = [
   { type: "LIST", after: 0, limit: 1 },
   { type: "GET_CRL" },
   { type: "PING" },
+  // M4: with an invitation made for a name, no username (without the invitation it is BAD_MESSAGE: the missing-field test).
+  { type: "REGISTER", password: "correct horse", csr: b64(600), invitation: "A".repeat(43) },
 ];
 
 const SERVER_EXAMPLES: ServerMessage[] = [

@@ -47,6 +47,18 @@ export function membershipStoreContract(f: StoreFixture): void {
       expect("user" in (await store.redeemInvitation(named.hash, "frank", "h", Date.now()))).toBe(true);
     });
 
+    test("no name asked for (null): an invitation made for a name registers that name; one for any name is NO_USERNAME and stays unused (M4)", async () => {
+      const named = await invitation("gail");
+      const got = await store.redeemInvitation(named.hash, null, "$argon2id$gail", Date.now());
+      expect("user" in got && got.user.username).toBe("gail");
+      expect(await store.findUser("gail")).not.toBeNull();
+      expect(await store.redeemInvitation(named.hash, null, "h", Date.now())).toEqual({ refused: "INVITE_USED" });
+      const any = await invitation();
+      expect(await store.redeemInvitation(any.hash, null, "h", Date.now())).toEqual({ refused: "NO_USERNAME" });
+      expect((await store.listPendingInvitations(Date.now())).map((i) => i.id)).toEqual([any.record.id]);
+      expect("user" in (await store.redeemInvitation(any.hash, "gwen", "h", Date.now()))).toBe(true);
+    });
+
     test("a taken name rejects with StoreConflictError and leaves the invitation unused", async () => {
       const inv = await invitation();
       await expect(store.redeemInvitation(inv.hash, "alice", "h", Date.now())).rejects.toThrow(StoreConflictError);

@@ -118,8 +118,8 @@ export interface InvitationRecord extends NewInvitation {
   revokedAt: Millis | null;
 }
 
-/** Why an invitation registers nobody (M5); nothing was created. */
-export type InvitationRefusal = "INVITE_UNKNOWN" | "INVITE_USED" | "INVITE_EXPIRED" | "INVITE_WRONG_USER";
+/** Why an invitation registers nobody (M5); nothing was created. NO_USERNAME: no name was asked for and the invitation names none (M4). */
+export type InvitationRefusal = "INVITE_UNKNOWN" | "INVITE_USED" | "INVITE_EXPIRED" | "INVITE_WRONG_USER" | "NO_USERNAME";
 
 export interface UserSummary {
   username: string;
