@@ -1,11 +1,13 @@
 /**
  * The compiled binary end to end: `sis watch -o DIR` is remembered and `sis gallery` shows DIR without flags (and says so);
  * the "live" mark follows the watch; a watch into a new folder receives the older images; `sis get --all` skips what is there.
+ * The first test also opens that gallery in headless Chromium: the page names the remembered folder and shows its previews.
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { spawnSync } from "node:child_process";
 import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { chromium } from "playwright-core";
 import { SIS, sis, startWatch } from "../support/cli.ts";
 import { openSandbox, type Sandbox } from "../support/sandbox.ts";
 import { SAMPLE, escapeRegExp, sameBytes } from "../support/share.ts";
@@ -48,6 +50,8 @@ async function startGallery(home: string) {
   const headers = { authorization: `Bearer ${m[2]}` };
   return {
     from: m[3]!,
+    /** The address as printed, token included: what a person opens. */
+    printed: m[1]! + "?token=" + m[2]!,
     api: async <T>(path: string): Promise<T> => (await (await fetch(m[1]! + path, { headers })).json()) as T,
     get: (path: string) => fetch(m[1]! + path.replace(/^\//, ""), { headers }),
     stop: async () => {
@@ -67,7 +71,7 @@ async function liveBecomes(api: (p: string) => Promise<{ running: boolean }>, ru
   throw new Error(`the live mark never became ${running}`);
 }
 
-test("watch -o DIR is remembered; gallery shows DIR without flags and says so; the live mark is true while the watch runs and false after", async () => {
+test("watch -o DIR is remembered; gallery shows DIR without flags and says so, in Chromium too; the live mark is true while the watch runs and false after", async () => {
   const dir = box.freshDir("pictures");
   const watch = startWatch(bob, dir);
   let gallery: Awaited<ReturnType<typeof startGallery>> | null = null;
@@ -94,6 +98,22 @@ test("watch -o DIR is remembered; gallery shows DIR without flags and says so; t
       expect([...new Uint8Array(await res.arrayBuffer()).subarray(0, 2)]).toEqual([0xff, 0xd8]);
     }
     expect(made()).toBe(IMAGES().length);
+    // What a person sees, in real Chromium: the page names the remembered folder (no -o was given) and the grid
+    // shows every image through its preview (the HEIC one converted), the watch's mark live.
+    const browser = await chromium.launch({ executablePath: "/usr/bin/chromium", args: ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run"] });
+    try {
+      const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+      page.setDefaultTimeout(60_000);
+      await page.goto(gallery.printed);
+      await page.waitForFunction((n) => document.querySelectorAll(".card img").length === n, IMAGES().length);
+      await page.waitForFunction(() => [...document.images].every((img) => img.complete && img.naturalWidth > 0));
+      expect(await page.locator("#summary").innerText()).toBe(`${IMAGES().length} images in ${dir}`);
+      const sources = await page.locator(".card img").evaluateAll((imgs) => imgs.map((img) => new URL((img as HTMLImageElement).src).pathname).sort());
+      expect(sources).toEqual(IMAGES().map((n) => `/previews/alice/${n}`));
+      await page.waitForSelector("#live[data-running=true]");
+    } finally {
+      await browser.close();
+    }
     const live = await gallery.api<{ running: boolean; lastImageAt: string | null }>("api/live");
     expect(live.running).toBe(true);
     expect(Number.isNaN(Date.parse(live.lastImageAt!))).toBe(false);
