@@ -121,6 +121,9 @@ export class PreviewCache {
     if (known) return { kind: "jpeg", bytes: known };
     if (stat.size > MAX_PREVIEW_FILE_BYTES) return { kind: "none", reason: "the file is too large for a preview" };
     let job = this.pending.get(key);
+    // A job made in advance holds the queue's turn; one already pending for this key was asked for by a page
+    // meanwhile and is queued behind this turn: waiting for it would wait for ever. It makes the preview next.
+    if (job && inQueue) return { kind: "none", reason: "asked for by a page meanwhile" };
     if (!job) {
       // Read when the job's turn comes, not before: queued requests hold open files, not their bytes.
       // The handle is the caller's, open until this job has ended (the caller awaits it).

@@ -4,6 +4,8 @@ import "reflect-metadata";
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { copyFileSync, mkdirSync, readFileSync, renameSync, symlinkSync, unlinkSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { Home } from "../../src/client/home.ts";
+import { WatchHeartbeat } from "../../src/client/watch-live.ts";
 import { CONTENT_SECURITY_POLICY, createGalleryApp, type GalleryDeps } from "../../src/gallery/app.ts";
 import { newGalleryToken } from "../../src/gallery/token.ts";
 import type { GalleryImage } from "../../src/gallery/scan.ts";
@@ -189,6 +191,32 @@ test("GET /api/events announces a change when sis saves a new image into DIR", a
 test("a gallery over a directory that does not exist yet lists no images", async () => {
   const empty = authedGallery({ dir: join(fx.outside, "not-there"), caDer: fx.caDer });
   expect(await (await empty.request("/api/images")).json()).toEqual({ dir: join(fx.outside, "not-there"), images: [] });
+});
+
+test("the live mark (GA3) is about this DIR: a watch saving elsewhere is not live here, and the page is told where it saves", async () => {
+  const homeDir = join(fx.root, "live-home");
+  mkdirSync(homeDir, { recursive: true });
+  const gallery = authedGallery({ dir: fx.dir, caDer: fx.caDer, homeDir });
+  const live = async () => (await (await gallery.request("/api/live")).json()) as { running: boolean; lastImageAt: string | null; elsewhere: string | null };
+  expect(await live()).toEqual({ running: false, lastImageAt: null, elsewhere: null });
+  const other = join(fx.outside, "other-pictures");
+  const away = new WatchHeartbeat(new Home(homeDir), other);
+  away.imageSaved(new Date("2026-03-04T05:06:07Z")); // start() writes after this write: no wait needed below
+  await away.start();
+  try {
+    expect(await live()).toEqual({ running: false, lastImageAt: null, elsewhere: other });
+  } finally {
+    await away.stop();
+  }
+  const here = new WatchHeartbeat(new Home(homeDir), fx.dir);
+  here.imageSaved(new Date("2026-03-04T05:06:08Z"));
+  await here.start();
+  try {
+    expect(await live()).toEqual({ running: true, lastImageAt: "2026-03-04T05:06:08.000Z", elsewhere: null });
+  } finally {
+    await here.stop();
+  }
+  expect((await live()).running).toBe(false);
 });
 
 describe("the per-run token (GA1)", () => {

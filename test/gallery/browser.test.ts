@@ -1,7 +1,8 @@
 /**
  * The gallery in real headless Chromium: cards and marks as a person sees them, live arrival without a reload;
- * previews instead of originals (bytes counted from the browser's network events), a portrait upright, a HEIC preview
- * where this build accepts HEIC, the large view with its signer, the watch's live mark, phone width. Screenshots go to test-artifacts/.
+ * previews instead of originals (bytes counted from the browser's network events), a portrait JPEG and a portrait HEIC
+ * (stripped by default: the orientation is what stays) upright, HEIC previews, the large view with its signer, the watch's
+ * live mark, phone width. Screenshots go to test-artifacts/ (issue 14: look at them after a change to the page).
  */
 // First, before anything loads @peculiar/x509: under bun test, src/pki/setup.ts alone loses that race now and then.
 import "reflect-metadata";
@@ -14,7 +15,6 @@ import jpeg from "jpeg-js";
 import { Home } from "../../src/client/home.ts";
 import { WatchHeartbeat } from "../../src/client/watch-live.ts";
 import { createGalleryApp, GALLERY_IDLE_TIMEOUT_S } from "../../src/gallery/app.ts";
-import { sniffImageType } from "../../src/image/sniff.ts";
 import { newGalleryToken } from "../../src/gallery/token.ts";
 import { startGalleryFixture } from "./fixture.ts";
 import { gradientPng, noisePng } from "./png.ts";
@@ -124,13 +124,15 @@ test("the grid loads previews, not originals; a portrait stands upright; a click
   const BIG = 6;
   let originals = 0;
   for (let i = 1; i <= BIG; i++) originals += (await fx.shareBytes(`noise-${i}.png`, noisePng(820, 640))).image.size;
-  // Kept with --keep-metadata so that the Orientation survives on any branch (issue 14 keeps it by default).
-  await fx.shareBytes("portrait.jpg", portraitJpeg(fx.root), { keepMetadata: true });
-  const heic = heicImage(fx.root);
-  const heicAccepted = sniffImageType(heic.subarray(0, 16)) !== null;
-  if (heicAccepted) await fx.shareBytes("tall.heic", heic);
-  else console.log("note: this build does not accept HEIC yet; the HEIC preview is covered by test/gallery/previews.test.ts");
-  const cards = BIG + 1 + (heicAccepted ? 1 : 0);
+  // Posted as sis post does by default: the metadata is stripped and only the orientation stays (issue 14).
+  const portrait = await fx.shareBytes("portrait.jpg", portraitJpeg(fx.root));
+  expect(spawnSync("exiftool", ["-s3", "-n", "-Orientation", portrait.path]).stdout.toString().trim()).toBe("6");
+  await fx.shareBytes("tall.heic", heicImage(fx.root));
+  // The phone-style fixture: 320×200 coded, irot 270 anti-clockwise, Display P3; upright it is 200×320.
+  await fx.shareBytes("phone.heic", new Uint8Array(readFileSync(join(import.meta.dir, "../fixtures/images/portrait.heic"))));
+  // AVIF the browser decodes itself (sent as it is, being small), irot applied by Chromium.
+  await fx.shareBytes("phone.avif", new Uint8Array(readFileSync(join(import.meta.dir, "../fixtures/images/portrait.avif"))));
+  const cards = BIG + 4;
 
   const homeDir = join(fx.root, "gallery-home");
   mkdirSync(homeDir);
@@ -162,17 +164,20 @@ test("the grid loads previews, not originals; a portrait stands upright; a click
     console.log(`first screen: ${transferred} bytes transferred for ${cards} images whose originals are ${originals} bytes`);
     expect(originals).toBeGreaterThan(BIG * 1_500_000);
     expect(transferred).toBeLessThan(originals / 8);
-    // Previews are cached in the home: one file per image, under its SHA-256.
+    // Previews are cached in the home: one file per image, under its SHA-256; the small AVIF needs none (sent as it is).
     expect(problems).toEqual([]);
-    expect(readdirSync(join(homeDir, "thumbnails")).filter((f) => /^[0-9a-f]{64}-320\.jpg$/.test(f)).length).toBe(cards - 0);
+    expect(readdirSync(join(homeDir, "thumbnails")).filter((f) => /^[0-9a-f]{64}-320\.jpg$/.test(f)).length).toBe(cards - 1);
 
     // The portrait: its box on the page is taller than wide, though its pixels are stored lying down.
     const box = await page.locator('.card[data-name="portrait.jpg"] img').boundingBox();
     expect(box!.height / box!.width).toBeCloseTo(2, 1);
-    if (heicAccepted) {
-      const tall = await page.locator('.card[data-name="tall.heic"] img').evaluate((img: HTMLImageElement) => [img.naturalWidth, img.naturalHeight]);
-      expect(tall).toEqual([160, 320]);
-    }
+    const natural = (name: string) => page.locator(`.card[data-name="${name}"] img`).evaluate((img: HTMLImageElement) => [img.naturalWidth, img.naturalHeight, new URL(img.src).pathname]);
+    expect(await natural("tall.heic")).toEqual([160, 320, "/previews/alice/tall.heic"]);
+    // The rotation (irot) is applied to the preview: the grid shows it standing, not as coded.
+    expect(await natural("phone.heic")).toEqual([200, 320, "/previews/alice/phone.heic"]);
+    const phoneBox = await page.locator('.card[data-name="phone.heic"] img').boundingBox();
+    expect(phoneBox!.height / phoneBox!.width).toBeCloseTo(1.6, 1);
+    expect(await natural("phone.avif")).toEqual([200, 320, "/previews/alice/phone.avif"]);
 
     // The live mark: a watch saves here (its heartbeat), and says when the last image came.
     await page.waitForSelector("#live[data-running=true]");
@@ -191,15 +196,13 @@ test("the grid loads previews, not originals; a portrait stands upright; a click
     await page.screenshot({ path: join(ARTIFACTS, "gallery-desktop-large.png"), animations: "disabled" });
     await page.keyboard.press("Escape");
     await page.waitForSelector("#viewer:not([open])", { state: "attached" });
-    if (heicAccepted) {
-      // HEIC large: a 1,600 px converted preview (this one is 400×800, not enlarged); the saved file stays the original.
-      await page.locator('.card[data-name="tall.heic"] .thumb').click();
-      const shown = await page.locator("#viewer[open] img").evaluate(async (img: HTMLImageElement) => (await img.decode(), [img.naturalWidth, img.naturalHeight, new URL(img.src).pathname]));
-      expect(shown).toEqual([400, 800, "/previews/alice/tall.heic"]);
-      await page.screenshot({ path: join(ARTIFACTS, "gallery-desktop-heic.png"), animations: "disabled" });
-      await page.keyboard.press("Escape");
-      await page.waitForSelector("#viewer:not([open])", { state: "attached" });
-    }
+    // HEIC large: a 1,600 px converted preview (this one is 400×800, not enlarged); the saved file stays the original.
+    await page.locator('.card[data-name="tall.heic"] .thumb').click();
+    const shown = await page.locator("#viewer[open] img").evaluate(async (img: HTMLImageElement) => (await img.decode(), [img.naturalWidth, img.naturalHeight, new URL(img.src).pathname]));
+    expect(shown).toEqual([400, 800, "/previews/alice/tall.heic"]);
+    await page.screenshot({ path: join(ARTIFACTS, "gallery-desktop-heic.png"), animations: "disabled" });
+    await page.keyboard.press("Escape");
+    await page.waitForSelector("#viewer:not([open])", { state: "attached" });
 
     await heartbeat.stop();
     await page.waitForSelector("#live[data-running=false]", { timeout: 20_000 });
@@ -219,7 +222,7 @@ test("the grid loads previews, not originals; a portrait stands upright; a click
     await phone.locator("#viewer[open] img").evaluate((img: HTMLImageElement) => img.decode());
     expect(await phone.evaluate(() => document.getElementById("viewer")!.getBoundingClientRect().width)).toBeLessThanOrEqual(390);
     await phone.screenshot({ path: join(ARTIFACTS, "gallery-phone-large.png"), animations: "disabled" });
-    console.log(`screenshots: ${ARTIFACTS}/gallery-{desktop,desktop-large,phone,phone-large}.png`);
+    console.log(`screenshots: ${ARTIFACTS}/gallery{,-desktop,-desktop-large,-desktop-heic,-phone,-phone-large}.png`);
     expect(problems).toEqual([]);
   } finally {
     await heartbeat.stop();

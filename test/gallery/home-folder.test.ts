@@ -1,11 +1,13 @@
 /**
  * The compiled binary end to end: `sis watch -o DIR` is remembered and `sis gallery` shows DIR without flags (and says so);
  * the "live" mark follows the watch; a watch into a new folder receives the older images; `sis get --all` skips what is there.
+ * The first test also opens that gallery in headless Chromium: the page names the remembered folder and shows its previews.
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { spawnSync } from "node:child_process";
 import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { chromium } from "playwright-core";
 import { SIS, sis, startWatch } from "../support/cli.ts";
 import { openSandbox, type Sandbox } from "../support/sandbox.ts";
 import { SAMPLE, escapeRegExp, sameFiles } from "../support/share.ts";
@@ -13,8 +15,6 @@ import { gradientPng } from "./png.ts";
 
 let box: Sandbox;
 let bob: string;
-/** Whether this build accepts HEIC (helper branches add it): then its preview is checked through the compiled binary too. */
-let heic = false;
 
 beforeAll(async () => {
   box = await openSandbox("sis-gallery-home-", ["alice", "bob"]);
@@ -25,10 +25,12 @@ beforeAll(async () => {
   }
   writeFileSync(join(box.root, "tall.png"), gradientPng([250, 200, 0], [0, 120, 40], 200, 400));
   expect(spawnSync("heif-enc", ["-q", "60", "-o", join(box.root, "tall.heic"), join(box.root, "tall.png")]).status).toBe(0);
-  heic = (await sis(["post", "--quiet", "--home", box.home("alice"), join(box.root, "tall.heic")])).code === 0;
+  // A HEIC too: its preview is made (libheif as wasm) inside the compiled binary.
+  const posted = await sis(["post", "--quiet", "--home", box.home("alice"), join(box.root, "tall.heic")]);
+  expect({ code: posted.code, stderr: posted.stderr }).toEqual({ code: 0, stderr: "" });
 }, 90_000);
 
-const IMAGES = () => (heic ? ["sample.jpg", "sample.png", "tall.heic"] : ["sample.jpg", "sample.png"]);
+const IMAGES = () => ["sample.jpg", "sample.png", "tall.heic"];
 afterAll(async () => {
   await box?.close();
 });
@@ -48,6 +50,8 @@ async function startGallery(home: string) {
   const headers = { authorization: `Bearer ${m[2]}` };
   return {
     from: m[3]!,
+    /** The address as printed, token included: what a person opens. */
+    printed: m[1]! + "?token=" + m[2]!,
     api: async <T>(path: string): Promise<T> => (await (await fetch(m[1]! + path, { headers })).json()) as T,
     get: (path: string) => fetch(m[1]! + path.replace(/^\//, ""), { headers }),
     stop: async () => {
@@ -67,7 +71,7 @@ async function liveBecomes(api: (p: string) => Promise<{ running: boolean }>, ru
   throw new Error(`the live mark never became ${running}`);
 }
 
-test("watch -o DIR is remembered; gallery shows DIR without flags and says so; the live mark is true while the watch runs and false after", async () => {
+test("watch -o DIR is remembered; gallery shows DIR without flags and says so, in Chromium too; the live mark is true while the watch runs and false after", async () => {
   const dir = box.freshDir("pictures");
   const watch = startWatch(bob, dir);
   let gallery: Awaited<ReturnType<typeof startGallery>> | null = null;
@@ -79,7 +83,7 @@ test("watch -o DIR is remembered; gallery shows DIR without flags and says so; t
 
     gallery = await startGallery(bob);
     expect(gallery.from).toBe(`${dir}: where 'sis watch -o' saves, remembered in the home`);
-    if (heic) await watch.waitFor(/saved alice\/tall\.heic/);
+    await watch.waitFor(/saved alice\/tall\.heic/);
     const listed = await gallery.api<{ dir: string; images: { name: string; verified: boolean; thumb: string }[] }>("api/images");
     expect(listed.dir).toBe(dir);
     expect(listed.images.map((i) => [i.name, i.verified]).sort()).toEqual(IMAGES().map((n) => [n, true]));
@@ -94,6 +98,22 @@ test("watch -o DIR is remembered; gallery shows DIR without flags and says so; t
       expect([...new Uint8Array(await res.arrayBuffer()).subarray(0, 2)]).toEqual([0xff, 0xd8]);
     }
     expect(made()).toBe(IMAGES().length);
+    // What a person sees, in real Chromium: the page names the remembered folder (no -o was given) and the grid
+    // shows every image through its preview (the HEIC one converted), the watch's mark live.
+    const browser = await chromium.launch({ executablePath: "/usr/bin/chromium", args: ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run"] });
+    try {
+      const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+      page.setDefaultTimeout(60_000);
+      await page.goto(gallery.printed);
+      await page.waitForFunction((n) => document.querySelectorAll(".card img").length === n, IMAGES().length);
+      await page.waitForFunction(() => [...document.images].every((img) => img.complete && img.naturalWidth > 0));
+      expect(await page.locator("#summary").innerText()).toBe(`${IMAGES().length} images in ${dir}`);
+      const sources = await page.locator(".card img").evaluateAll((imgs) => imgs.map((img) => new URL((img as HTMLImageElement).src).pathname).sort());
+      expect(sources).toEqual(IMAGES().map((n) => `/previews/alice/${n}`));
+      await page.waitForSelector("#live[data-running=true]");
+    } finally {
+      await browser.close();
+    }
     const live = await gallery.api<{ running: boolean; lastImageAt: string | null }>("api/live");
     expect(live.running).toBe(true);
     expect(Number.isNaN(Date.parse(live.lastImageAt!))).toBe(false);
@@ -119,7 +139,7 @@ test("a watch into a new -o folder receives the older images too (one position p
     try {
       await watch.waitFor(/saved alice\/sample\.png/);
       await watch.waitFor(/saved alice\/sample\.jpg/);
-      if (heic) await watch.waitFor(/saved alice\/tall\.heic/);
+      await watch.waitFor(/saved alice\/tall\.heic/);
     } finally {
       await watch.stop();
     }
@@ -136,7 +156,7 @@ test("a watch into a new -o folder receives the older images too (one position p
 
 test("get --all fetches every image into a folder, verified; a second run skips what is there; a removed file is fetched again", async () => {
   const dir = box.freshDir("sync");
-  const posted = heic ? ["sample.png", "sample.jpg", "tall.heic"] : ["sample.png", "sample.jpg"]; // oldest first
+  const posted = ["sample.png", "sample.jpg", "tall.heic"]; // oldest first
   const n = posted.length;
   const get = () => sis(["get", "--all", "--home", bob, "-o", dir]);
   const r1 = await get();

@@ -93,6 +93,15 @@ export const BUILT: { name: string; kind: ImageKind; input: Uint8Array; output: 
     removed: ["PNG tEXt", "PNG prVt", "PNG data after IEND"],
   },
   {
+    name: "keeps PNG sRGB, gAMA and cICP verbatim and names them as kept, dropping the eXIf and iTXt beside them (issue 14)",
+    kind: "image/png",
+    input: bytes(PNG_SIG, IHDR, pngChunk("sRGB", [0]), pngChunk("eXIf", "MM\0*GPS"), pngChunk("gAMA", be32(45455)), pngChunk("cICP", [1, 13, 0, 1]),
+      pngChunk("iTXt", "Author\0\0\0\0\0someone"), IDAT, IEND),
+    output: bytes(PNG_SIG, IHDR, pngChunk("sRGB", [0]), pngChunk("gAMA", be32(45455)), pngChunk("cICP", [1, 13, 0, 1]), IDAT, IEND),
+    removed: ["PNG eXIf", "PNG iTXt"],
+    kept: ["PNG sRGB", "PNG gAMA", "PNG cICP"],
+  },
+  {
     name: "drops JPEG Exif, MPF, unknown APPn, comments and appended images, keeping JFIF, ICC and every scan",
     kind: "image/jpeg",
     input: bytes([0xff, 0xd8], jfif, jpegSeg(0xe1, "Exif\0\0MM"), icc, jpegSeg(0xe2, "MPF\0data"), jpegSeg(0xe3, "Meta"),
