@@ -10,13 +10,16 @@ export function serviceLogger(config: ServeConfig, write: (text: string) => void
 }
 
 /**
- * Keys a SIGHUP applies at once (O5). The others are read at start only: the
- * addresses and ports, the data directory, the log's format, and how often
- * revocations are checked (a timer set at start).
+ * Keys a SIGHUP applies at once (O5): each is read from the context's limits object at each use
+ * (the PostLimiter holds that same object, so quota and post rates change with it). The others are
+ * read at start only: the addresses and ports, the data directory and stores, the log's format,
+ * how often revocations and the TLS certificate are checked (timers set at start), and the TLS
+ * certificate's lifetime (given to the renewal timer at start).
  */
 export const RELOADABLE: ReadonlySet<string> = new Set([
   "log-level", "log-names", "max-image-size", "cert-days", "max-connections-per-address",
   "idle-timeout", "handshake-timeout", "upload-stall-timeout", "shutdown-grace",
+  "quota", "post-rate", "post-bytes-rate", "link-lifetime",
 ]);
 
 export interface ReloadOutcome {

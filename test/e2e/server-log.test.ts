@@ -56,6 +56,20 @@ describe("the server log", () => {
     // The new limit: HELLO says 4 KiB, and the 12 KiB sample is refused before it is sent.
     expect({ code: posted.code, stderr: posted.stderr }).toEqual({ code: 1, stderr: `sis: cannot post ${SAMPLE.png}: it is 12610 bytes and the server takes at most 4096\n` });
 
+    // The membership limits reload too: a 4 KiB quota refuses the same image at the server (the image size is back to its default).
+    writeFileSync(config, 'log-level = "debug"\nquota = "4K"\npost-rate = 7\n');
+    server.proc.kill("SIGHUP");
+    // revocation-check is back to the value the server runs with: nothing waits for a restart.
+    await until(() => server.log().includes('changed=["max-image-size: 4K -> 100M","quota: 10G -> 4K","post-rate: 120 -> 7"] needsRestart=[]'), "the second reload line");
+    const overQuota = await sis(["post", "--home", alice, SAMPLE.png]);
+    expect(overQuota.code).toBe(1);
+    expect(overQuota.stderr).toContain("you use 0 B of your 4.0 KiB (4096 B) quota");
+    expect(overQuota.stderr).toContain("(QUOTA_EXCEEDED)");
+    // USAGE reads the reloaded quota as well.
+    const whoami = await sis(["whoami", "--home", alice]);
+    expect(whoami.code).toBe(0);
+    expect(whoami.stdout).toContain("(4096 B) quota");
+
     writeFileSync(config, 'log-level = "loud"\n');
     server.proc.kill("SIGHUP");
     await until(() => server.log().includes("SIGHUP: cannot reload"), "the refused reload");
