@@ -2,7 +2,7 @@
 import { describe, expect, test } from "bun:test";
 import { readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { register, sis, startServe, startWatch, tempDir } from "../support/cli.ts";
+import { register, registerInvited, sis, startServe, startWatch, tempDir } from "../support/cli.ts";
 import { SAMPLE, waitForLineAfter } from "../support/share.ts";
 import { until } from "../support/until.ts";
 
@@ -79,13 +79,15 @@ describe("the server log", () => {
     expect(server.proc.exitCode).toBe(0);
   }, 120_000);
 
-  test("--log-format json --log-level debug --log-names=false through register, refused login, post, watch, get, revoke and stop: every line parses, no password, key or image name is in it", async () => {
+  test("--log-format json --log-level debug --log-names=false through register, refused login, post, watch, get, invitation, link code, disable, rm, revoke and stop: every line parses, no password, invitation, link code, key or image name is in it", async () => {
     using root = tempDir("sis-log-secrets-");
     const data = join(root, "data");
     const alice = join(root, "alice");
     const aliceLaptop = join(root, "alice-laptop");
     const bob = join(root, "bob");
-    const passwords = { alice: "alice-Secret-Passw0rd-31337", bob: "bob-Other-Passw0rd-4242", wrong: "not-alices-Passw0rd-999" };
+    const carol = join(root, "carol");
+    const alicePhone = join(root, "alice-phone");
+    const passwords = { alice: "alice-Secret-Passw0rd-31337", bob: "bob-Other-Passw0rd-4242", carol: "carol-Third-Passw0rd-777", wrong: "not-alices-Passw0rd-999" };
     const imageName = "holiday-at-the-lighthouse.png";
     await using server = await startServe(data, ["--log-format", "json", "--log-level", "debug", "--log-names=false"]);
     expect((await register(server, "alice", alice, passwords.alice)).code).toBe(0);
@@ -101,6 +103,28 @@ describe("the server log", () => {
     const id = /id ([0-9a-f]{32})/.exec(posted.stdout)![1]!;
     await waitForLineAfter(w, 0, / saved alice\/holiday-at-the-lighthouse\.png /);
     expect((await sis(["get", "--home", bob, "-o", join(root, "got"), `alice/${imageName}`])).code).toBe(0);
+    // An invitation made while the server runs, used by carol (M3); a link code used by alice's phone (M20).
+    const invited = await sis(["admin", "invite", "--data", data, "--user", "carol"]);
+    expect(invited.code).toBe(0);
+    const invitation = invited.stdout.trim();
+    expect(invitation).toStartWith("sis1:");
+    expect((await registerInvited(invitation, "carol", carol, passwords.carol)).code).toBe(0);
+    const linked = await sis(["devices", "link", "--home", alice]);
+    expect(linked.code).toBe(0);
+    const linkCode = linked.stdout.split("\n")[0]!;
+    const phone = await sis(["register", "--link", "-", "--server", server.address, "--ca-fingerprint", server.fingerprint, "--home", alicePhone, "--key-bits", "2048"], { stdin: `${linkCode}\n` });
+    expect({ code: phone.code, stderr: phone.stderr }).toEqual({ code: 0, stderr: "" });
+    // carol is disabled while her watch runs (the session's end is logged), then enabled again.
+    await using carolWatch = startWatch(carol, join(root, "carol-out"));
+    await carolWatch.waitFor(/ connected to /);
+    expect((await sis(["admin", "disable", "--data", data, "carol"])).code).toBe(0);
+    expect(await carolWatch.proc.exited).toBe(3);
+    await until(() => server.log().includes('"disabled account: session ended"'), "the disabled session logged");
+    expect((await sis(["admin", "enable", "--data", data, "carol"])).code).toBe(0);
+    // alice deletes the image: logged by id and owner (M27).
+    const removed = await sis(["rm", "--home", alice, imageName]);
+    expect({ code: removed.code, stderr: removed.stderr }).toEqual({ code: 0, stderr: "" });
+    await until(() => server.log().includes('"image deleted"'), "the deletion logged");
     // Without --config a SIGHUP changes nothing, and says so.
     server.proc.kill("SIGHUP");
     await until(() => server.log().includes("SIGHUP: nothing to reload"), "the SIGHUP line");
@@ -122,23 +146,30 @@ describe("the server log", () => {
     for (const e of entries) expect({ time: typeof e.time, level: ["debug", "info", "warn", "error"].includes(e.level as string), msg: typeof e.msg }).toEqual({ time: "string", level: true, msg: "string" });
     const msgs = entries.map((e) => e.msg as string);
     // Each kind of event the issue names is there (so the scan below reads a log that saw the secrets go by).
-    for (const m of ["server started", "user registered", "login failed", "key enrolled", "connection opened", "upload started", "image stored", "image sent", "revocations recorded; open sessions checked", "shutting down: no new connections; uploads under way may finish", "server stopped"]) {
+    for (const m of ["server started", "user registered", "login failed", "key enrolled", "connection opened", "upload started", "image stored", "image sent", "link code made", "device linked", "disabled account: session ended", "image deleted", "revocations recorded; open sessions checked", "shutting down: no new connections; uploads under way may finish", "server stopped"]) {
       expect({ m, logged: msgs.includes(m) }).toEqual({ m, logged: true });
     }
     expect(msgs.some((m) => m.startsWith("created a NEW certificate authority"))).toBe(true);
     const stored = entries.find((e) => e.msg === "image stored")!;
     expect(stored).toMatchObject({ id, owner: "alice", size: 12610 });
     expect(Object.keys(stored)).not.toContain("name");
+    const deleted = entries.find((e) => e.msg === "image deleted")!;
+    expect(deleted).toMatchObject({ id, owner: "alice", by: "alice" });
+    expect(Object.keys(deleted)).not.toContain("name");
+    expect(entries.find((e) => e.msg === "disabled account: session ended")).toMatchObject({ user: "carol" });
 
-    // No password (the two right ones and the wrong one), no image name, no piece of a private key.
-    for (const secret of [...Object.values(passwords), imageName, "lighthouse"]) expect({ secret, found: log.includes(secret) }).toEqual({ secret, found: false });
-    const keys = [...privateKeyFiles(data), ...privateKeyFiles(alice), ...privateKeyFiles(aliceLaptop), ...privateKeyFiles(bob)];
-    // The CA, TLS and storage keys of the data directory, and one key per client home.
-    expect(keys.length).toBeGreaterThanOrEqual(6);
+    // No password (the right ones and the wrong one), no invitation or its secret, no link code (as shown or
+    // canonical), no image name, no piece of a private key.
+    const invitationSecret = invitation.split(":").pop()!;
+    expect(invitationSecret.length).toBeGreaterThanOrEqual(16);
+    const secrets = [...Object.values(passwords), invitation, invitationSecret, linkCode, linkCode.replace(/-/g, ""), imageName, "lighthouse"];
+    for (const secret of secrets) expect({ secret, found: log.includes(secret) }).toEqual({ secret, found: false });
+    const keys = [alice, aliceLaptop, alicePhone, bob, carol, data].flatMap((dir) => privateKeyFiles(dir));
+    // The CA, TLS, storage and TSA keys of the data directory, and one key per client home.
+    expect(keys.length).toBeGreaterThanOrEqual(9);
     for (const { path, pem } of keys) {
       const leaked = keyFragments(pem).filter((f) => log.includes(f));
       expect({ path, leaked }).toEqual({ path, leaked: [] });
     }
-    // Invitation secrets: invitations are not on this branch yet (issue 13); nothing to scan for.
   }, 180_000);
 });
