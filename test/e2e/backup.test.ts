@@ -127,10 +127,12 @@ describe("backup and restore", () => {
   test("B1, B2: a backup taken during 20 concurrent uploads restores into a server where every image acknowledged before it began downloads and verifies", async () => {
     expect({ code: firstBackup.code }).toEqual({ code: 0 });
     expect(firstBackup.stdout).toMatch(/^backup \S+: \d+ images; \d+ blobs copied, 0 unchanged\n$/);
-    // The backup's log line (stderr of the admin command): one JSON object.
-    const logLine = JSON.parse(firstBackup.stderr.trim()) as { event: string; msg: string };
-    expect(logLine.event).toBe("backup");
+    // The backup's log line (stderr of the admin command): one JSON object, its facts as fields.
     const dest = join(root, "b");
+    const logLine = JSON.parse(firstBackup.stderr.trim()) as Record<string, unknown>;
+    const [, images, copied] = /: (\d+) images; (\d+) blobs copied/.exec(firstBackup.stdout)!;
+    expect(logLine).toMatchObject({ level: "info", event: "backup", snapshot: latestManifest(dest).snapshot, data: server.dataDir, dest, images: Number(images), copied: Number(copied), unchanged: 0, vanished: 0, encrypted: false });
+    expect(Object.keys(logLine).slice(0, 3)).toEqual(["time", "level", "msg"]);
     const verified = await sis(["admin", "verify-backup", dest]);
     expect({ code: verified.code, stderr: verified.stderr }).toEqual({ code: 0, stderr: "" });
     expect(verified.stdout).toMatch(/is sound: \d+ files, \d+ bytes, \d+ images/);
@@ -138,6 +140,10 @@ describe("backup and restore", () => {
     const restored = join(root, "restored");
     const r = await sis(["admin", "restore", dest, "--data", restored]);
     expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 0, stderr: "" });
+    // Every key and certificate comes back byte for byte: CA, TLS, storage and the TSA (a new TSA or storage key would go unnoticed by the downloads below).
+    const keyFiles = readdirSync(server.dataDir).filter((n) => statSync(join(server.dataDir, n)).isFile() && !n.startsWith("sis.db"));
+    expect(keyFiles).toEqual(expect.arrayContaining(["ca.key", "ca.pem", "server.key", "server.pem", "server.hosts", "storage.key", "storage.pem", "tsa.key", "tsa.pem"]));
+    for (const n of keyFiles) expect({ n, same: readFileSync(join(restored, n)).equals(readFileSync(join(server.dataDir, n))) }).toEqual({ n, same: true });
     await server.stop();
     const again = await serveRestored(restored);
     try {
@@ -280,7 +286,7 @@ describe("backup and restore", () => {
     const dest = join(root, "enc");
     const made = await sis(["admin", "backup", dest, "--data", server.dataDir, "--encrypt"], { stdin: "correct horse battery\n" });
     expect({ code: made.code, stdout: made.stdout }).toEqual({ code: 0, stdout: expect.stringContaining(": 25 images; 25 blobs copied, 0 unchanged") });
-    expect(made.stderr).toContain("encrypted");
+    expect(JSON.parse(made.stderr.trim())).toMatchObject({ event: "backup", encrypted: true, copied: 25 });
     expect(made.stderr).not.toContain("correct horse");
     expect(containsText(dest, "PRIVATE KEY")).toEqual([]);
     expect(containsText(dest, "BEGIN CERTIFICATE")).toEqual([]);
