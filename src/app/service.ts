@@ -1,5 +1,5 @@
 /** `sis serve` as a service: its log from the configuration, SIGTERM/SIGINT stop it gracefully (O1, O2), SIGHUP rereads what may change while it runs (O5). */
-import { autoFormat, createLogger, type LogLevel, type ServerLogger } from "../server/logger.ts";
+import { autoFormat, createLogger, LOG_LEVELS, type LogLevel, type ServerLogger } from "../server/logger.ts";
 import { limitsOf, loadConfig } from "./config.ts";
 import { formatSizeValue, optionSpec, SERVE_OPTIONS, type ServeConfig } from "./options.ts";
 import type { RunningServer } from "./serve.ts";
@@ -85,13 +85,18 @@ export async function runService(opts: ServiceOptions): Promise<NodeJS.Signals> 
       log.error("SIGHUP: cannot reload the configuration; the running one is kept", { file: opts.file, error: (error as Error).message });
       return;
     }
+    const before = log.level;
     const outcome = applyReload(server, log, config, next);
     config = outcome.config;
+    // Written at the more verbose of the two levels: a reload that raises the level to warn still says so.
+    const after = log.level;
+    if (LOG_LEVELS.indexOf(before) < LOG_LEVELS.indexOf(after)) log.setLevel(before);
     log.info(outcome.changed.length + outcome.needsRestart.length === 0 ? "SIGHUP: configuration reread; nothing changed" : "SIGHUP: configuration reloaded", {
       file: opts.file,
       changed: outcome.changed,
       needsRestart: outcome.needsRestart,
     });
+    log.setLevel(after);
   };
   let stopping = false;
   // Kept during the drain too: a SIGHUP then is ignored, not the default end of the process.

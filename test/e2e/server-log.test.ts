@@ -70,6 +70,15 @@ describe("the server log", () => {
     expect(whoami.code).toBe(0);
     expect(whoami.stdout).toContain("(4096 B) quota");
 
+    // A reload that raises the level to warn still writes its own line (at the level it replaces).
+    writeFileSync(config, 'log-level = "warn"\nquota = "4K"\npost-rate = 7\n');
+    server.proc.kill("SIGHUP");
+    await until(() => server.log().includes('changed=["log-level: debug -> warn"] needsRestart=[]'), "the reload to warn");
+    expect((await sis(["list", "--home", alice])).code).toBe(0);
+    const lines = server.log().split("\n");
+    const raised = lines.findIndex((l) => l.includes('"log-level: debug -> warn"'));
+    expect(lines.slice(raised + 1).filter((l) => / (debug|info) /.test(l))).toEqual([]);
+
     writeFileSync(config, 'log-level = "loud"\n');
     server.proc.kill("SIGHUP");
     await until(() => server.log().includes("SIGHUP: cannot reload"), "the refused reload");
