@@ -138,7 +138,8 @@ describe("the server log", () => {
     server.proc.kill("SIGHUP");
     await until(() => server.log().includes("SIGHUP: nothing to reload"), "the SIGHUP line");
     expect((await sis(["admin", "revoke", "--data", data, "alice"])).code).toBe(0);
-    await until(() => server.log().includes("revocations recorded"), "the server to see the revocation");
+    // Alice's three certificates (alice, alice-laptop, alice-phone), each named by the server (the disable above logged none).
+    await until(() => server.log().split('"certificate revoked"').length - 1 >= 3, "the server to name the revoked certificates");
     await w.stop();
     await server.stop();
     expect(server.proc.exitCode).toBe(0);
@@ -155,7 +156,7 @@ describe("the server log", () => {
     for (const e of entries) expect({ time: typeof e.time, level: ["debug", "info", "warn", "error"].includes(e.level as string), msg: typeof e.msg }).toEqual({ time: "string", level: true, msg: "string" });
     const msgs = entries.map((e) => e.msg as string);
     // Each kind of event the issue names is there (so the scan below reads a log that saw the secrets go by).
-    for (const m of ["server started", "user registered", "login failed", "key enrolled", "connection opened", "upload started", "image stored", "image sent", "link code made", "device linked", "disabled account: session ended", "image deleted", "revocations recorded; open sessions checked", "shutting down: no new connections; uploads under way may finish", "server stopped"]) {
+    for (const m of ["server started", "user registered", "login failed", "key enrolled", "connection opened", "upload started", "image stored", "image sent", "link code made", "device linked", "disabled account: session ended", "image deleted", "certificate revoked", "revocations recorded; open sessions checked", "shutting down: no new connections; uploads under way may finish", "server stopped"]) {
       expect({ m, logged: msgs.includes(m) }).toEqual({ m, logged: true });
     }
     expect(msgs.some((m) => m.startsWith("created a NEW certificate authority"))).toBe(true);
@@ -166,6 +167,7 @@ describe("the server log", () => {
     expect(deleted).toMatchObject({ id, owner: "alice", by: "alice" });
     expect(Object.keys(deleted)).not.toContain("name");
     expect(entries.find((e) => e.msg === "disabled account: session ended")).toMatchObject({ user: "carol" });
+    expect(entries.filter((e) => e.msg === "certificate revoked").map((e) => e.user)).toEqual(["alice", "alice", "alice"]);
 
     // No password (the right ones and the wrong one), no invitation or its secret, no link code (as shown or
     // canonical), no image name, no piece of a private key.
