@@ -1,6 +1,6 @@
 /** sis admin backup / verify-backup / restore: argument parsing and output; the work is in src/app. */
 import { assertBackupable } from "../../src/app/admin-place.ts";
-import { backup } from "../../src/app/backup.ts";
+import { backup, type BackupLogFields } from "../../src/app/backup.ts";
 import { restore } from "../../src/app/restore.ts";
 import { verifyBackup } from "../../src/app/verify-backup.ts";
 import { parse, UsageError } from "../args.ts";
@@ -35,7 +35,8 @@ export async function backupCommand(args: string[]): Promise<number> {
   const dest = positionals[0]!;
   assertBackupable(values); // PostgreSQL and S3 are backed up with their own tools
   try {
-    const log = (line: string) => process.stderr.write(`${JSON.stringify({ time: new Date().toISOString(), level: "info", event: "backup", msg: line })}\n`);
+    // One JSON object a line, as the server's log (SECURITY.md O10): time, level, msg first, then the facts.
+    const log = (msg: string, fields: BackupLogFields) => process.stderr.write(`${JSON.stringify({ time: new Date().toISOString(), level: "info", msg, event: "backup", ...fields })}\n`);
     const r = await backup({ dest, data: values.data, passphrase: values.encrypt ? passphraseFrom(true) : null, sisVersion: VERSION, log });
     process.stdout.write(`backup ${r.snapshot}: ${r.images} images; ${r.copied} blobs copied, ${r.reused} unchanged${r.vanished ? `, ${r.vanished} deleted meanwhile left out` : ""}\n`);
     return 0;

@@ -32,8 +32,21 @@ export interface BackupOptions {
   /** null: a plain backup (refused if DEST is encrypted); else asked once, when the key is needed. */
   passphrase: PassphraseSource;
   sisVersion: string;
-  /** One line per backup (and per notable event), no secrets. */
-  log?: (line: string) => void;
+  /** One line per backup: a sentence and the same facts as fields (no secrets, no image names). */
+  log?: (message: string, fields: BackupLogFields) => void;
+}
+
+/** What the backup's log line says, field by field (docs/OPERATIONS.md section 6.1). */
+export interface BackupLogFields {
+  snapshot: string;
+  data: string;
+  dest: string;
+  images: number;
+  copied: number;
+  bytesCopied: number;
+  unchanged: number;
+  vanished: number;
+  encrypted: boolean;
 }
 
 export interface BackupResult {
@@ -125,7 +138,7 @@ function isAlive(pid: number): boolean {
   }
 }
 
-async function backupLocked(dest: string, data: string, database: string, codec: Codec, sisVersion: string, log: (line: string) => void): Promise<BackupResult> {
+async function backupLocked(dest: string, data: string, database: string, codec: Codec, sisVersion: string, log: NonNullable<BackupOptions["log"]>): Promise<BackupResult> {
   const previous = await readLatest(dest, codec);
   const known = new Map<string, ManifestFile>((previous?.files ?? []).map((f) => [f.path, f]));
 
@@ -215,6 +228,7 @@ async function backupLocked(dest: string, data: string, database: string, codec:
       `backup ${name} of ${data} into ${dest}: ${manifest.images} images, ${copied} blobs copied (${bytesCopied} bytes), ${reused} unchanged` +
         (vanished.length > 0 ? `, ${vanished.length} deleted while it ran left out` : "") +
         (codec.key !== null ? ", encrypted" : ""),
+      { snapshot: name, data, dest, images: manifest.images, copied, bytesCopied, unchanged: reused, vanished: vanished.length, encrypted: codec.key !== null },
     );
     return result;
   } finally {

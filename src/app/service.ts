@@ -1,5 +1,5 @@
 /** `sis serve` as a service: its log from the configuration, SIGTERM/SIGINT stop it gracefully (O1, O2), SIGHUP rereads what may change while it runs (O5). */
-import { autoFormat, createLogger, type LogLevel, type ServerLogger } from "../server/logger.ts";
+import { autoFormat, createLogger, LOG_LEVELS, type LogLevel, type ServerLogger } from "../server/logger.ts";
 import { limitsOf, loadConfig } from "./config.ts";
 import { formatSizeValue, optionSpec, SERVE_OPTIONS, type ServeConfig } from "./options.ts";
 import type { RunningServer } from "./serve.ts";
@@ -10,13 +10,16 @@ export function serviceLogger(config: ServeConfig, write: (text: string) => void
 }
 
 /**
- * Keys a SIGHUP applies at once (O5). The others are read at start only: the
- * addresses and ports, the data directory, the log's format, and how often
- * revocations are checked (a timer set at start).
+ * Keys a SIGHUP applies at once (O5): each is read from the context's limits object at each use
+ * (the PostLimiter holds that same object, so quota and post rates change with it). The others are
+ * read at start only: the addresses and ports, the data directory and stores, the log's format,
+ * how often revocations and the TLS certificate are checked (timers set at start), and the TLS
+ * certificate's lifetime (given to the renewal timer at start).
  */
 export const RELOADABLE: ReadonlySet<string> = new Set([
   "log-level", "log-names", "max-image-size", "cert-days", "max-connections-per-address",
   "idle-timeout", "handshake-timeout", "upload-stall-timeout", "shutdown-grace",
+  "quota", "post-rate", "post-bytes-rate", "link-lifetime",
 ]);
 
 export interface ReloadOutcome {
@@ -82,13 +85,18 @@ export async function runService(opts: ServiceOptions): Promise<NodeJS.Signals> 
       log.error("SIGHUP: cannot reload the configuration; the running one is kept", { file: opts.file, error: (error as Error).message });
       return;
     }
+    const before = log.level;
     const outcome = applyReload(server, log, config, next);
     config = outcome.config;
+    // Written at the more verbose of the two levels: a reload that raises the level to warn still says so.
+    const after = log.level;
+    if (LOG_LEVELS.indexOf(before) < LOG_LEVELS.indexOf(after)) log.setLevel(before);
     log.info(outcome.changed.length + outcome.needsRestart.length === 0 ? "SIGHUP: configuration reread; nothing changed" : "SIGHUP: configuration reloaded", {
       file: opts.file,
       changed: outcome.changed,
       needsRestart: outcome.needsRestart,
     });
+    log.setLevel(after);
   };
   let stopping = false;
   // Kept during the drain too: a SIGHUP then is ignored, not the default end of the process.

@@ -12,9 +12,14 @@ export interface WatchedSession {
   fail(error: unknown): void;
 }
 
+/** At most this many revoked certificates are named one line each per check; more are counted in the summary line. */
+export const MAX_NAMED_REVOCATIONS = 20;
+
 export class RevocationWatch {
   /** The version seen last; read once at construction, before any check compares against it. */
   private version: Promise<number>;
+  /** Serials known revoked (null: unreadable at start, so none is named until a check reads them). */
+  private revoked: Promise<Set<string> | null>;
   private running: Promise<number> | null = null;
 
   constructor(
@@ -23,6 +28,28 @@ export class RevocationWatch {
   ) {
     // Unreadable at start: -1 makes the first check go over every session, the safe side.
     this.version = ctx.store.revocationVersion().catch(() => -1);
+    this.revoked = this.revokedSerials().catch(() => null);
+  }
+
+  private async revokedSerials(): Promise<Set<string>> {
+    return new Set((await this.ctx.store.listRevoked()).map((r) => r.serial));
+  }
+
+  /**
+   * Names the certificates revoked since the last check (serial, user, reason), so the server's
+   * log says what `sis admin revoke` did in another process; returns how many were new.
+   */
+  private async logNewRevocations(): Promise<number> {
+    const before = await this.revoked;
+    const now = await this.ctx.store.listRevoked();
+    this.revoked = Promise.resolve(new Set(now.map((r) => r.serial)));
+    if (before === null) return 0;
+    const fresh = now.filter((r) => !before.has(r.serial));
+    for (const r of fresh.slice(0, MAX_NAMED_REVOCATIONS)) {
+      const cert = await this.ctx.store.findCert(r.serial);
+      this.ctx.log.warn("certificate revoked", { serial: r.serial, user: cert?.username ?? null, reason: r.reason ?? "unspecified", revokedAt: new Date(r.revokedAt).toISOString() });
+    }
+    return fresh.length;
   }
 
   /**
@@ -43,6 +70,10 @@ export class RevocationWatch {
     const version = await this.ctx.store.revocationVersion();
     if (version === seen) return 0;
     this.version = Promise.resolve(version);
+    const newlyRevoked = await this.logNewRevocations().catch((error: unknown) => {
+      this.ctx.log.error("cannot list revocations for the log", { error: String(error) });
+      return 0;
+    });
     let ended = 0;
     for (const session of [...this.sessions()]) {
       const identity = session.identity;
@@ -60,7 +91,8 @@ export class RevocationWatch {
         ended++;
       }
     }
-    this.ctx.log.warn("revocations recorded; open sessions checked", { revocationVersion: version, sessionsEnded: ended });
+    // A disable or enable bumps the same version with no new revocation (newlyRevoked 0).
+    this.ctx.log.warn("revocations recorded; open sessions checked", { revocationVersion: version, newlyRevoked, sessionsEnded: ended });
     return ended;
   }
 }

@@ -1,8 +1,16 @@
 /** sis admin backup / verify-backup / restore through the compiled binary, while the server takes uploads. */
+// First, before anything loads @peculiar/x509 (security-kit signs a crafted upload).
+import "../../src/pki/reflect-polyfill.ts";
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, unlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { Home } from "../../src/client/home.ts";
+import { encodeData, encodeMessage, MAX_DATA_FRAME } from "../../src/protocol/index.ts";
+import { WRITE_BUFFER_SIZE } from "../../src/store/file-blob-writer.ts";
+import { snapshotInfo } from "../../src/store/sqlite-backup.ts";
 import { register, SIS, sis, startServe, tempDir, type Result, type ServerProcess } from "../support/cli.ts";
+import { rawConnect } from "../support/raw-client.ts";
+import { craftPost, pngLike, storageCert, type User } from "../support/security-kit.ts";
 import { postedId, sha256File, writeBigPng } from "../support/share.ts";
 import { until } from "../support/until.ts";
 
@@ -127,10 +135,12 @@ describe("backup and restore", () => {
   test("B1, B2: a backup taken during 20 concurrent uploads restores into a server where every image acknowledged before it began downloads and verifies", async () => {
     expect({ code: firstBackup.code }).toEqual({ code: 0 });
     expect(firstBackup.stdout).toMatch(/^backup \S+: \d+ images; \d+ blobs copied, 0 unchanged\n$/);
-    // The backup's log line (stderr of the admin command): one JSON object.
-    const logLine = JSON.parse(firstBackup.stderr.trim()) as { event: string; msg: string };
-    expect(logLine.event).toBe("backup");
+    // The backup's log line (stderr of the admin command): one JSON object, its facts as fields.
     const dest = join(root, "b");
+    const logLine = JSON.parse(firstBackup.stderr.trim()) as Record<string, unknown>;
+    const [, images, copied] = /: (\d+) images; (\d+) blobs copied/.exec(firstBackup.stdout)!;
+    expect(logLine).toMatchObject({ level: "info", event: "backup", snapshot: latestManifest(dest).snapshot, data: server.dataDir, dest, images: Number(images), copied: Number(copied), unchanged: 0, vanished: 0, encrypted: false });
+    expect(Object.keys(logLine).slice(0, 3)).toEqual(["time", "level", "msg"]);
     const verified = await sis(["admin", "verify-backup", dest]);
     expect({ code: verified.code, stderr: verified.stderr }).toEqual({ code: 0, stderr: "" });
     expect(verified.stdout).toMatch(/is sound: \d+ files, \d+ bytes, \d+ images/);
@@ -138,6 +148,10 @@ describe("backup and restore", () => {
     const restored = join(root, "restored");
     const r = await sis(["admin", "restore", dest, "--data", restored]);
     expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 0, stderr: "" });
+    // Every key and certificate comes back byte for byte: CA, TLS, storage and the TSA (a new TSA or storage key would go unnoticed by the downloads below).
+    const keyFiles = readdirSync(server.dataDir).filter((n) => statSync(join(server.dataDir, n)).isFile() && !n.startsWith("sis.db"));
+    expect(keyFiles).toEqual(expect.arrayContaining(["ca.key", "ca.pem", "server.key", "server.pem", "server.hosts", "storage.key", "storage.pem", "tsa.key", "tsa.pem"]));
+    for (const n of keyFiles) expect({ n, same: readFileSync(join(restored, n)).equals(readFileSync(join(server.dataDir, n))) }).toEqual({ n, same: true });
     await server.stop();
     const again = await serveRestored(restored);
     try {
@@ -280,7 +294,7 @@ describe("backup and restore", () => {
     const dest = join(root, "enc");
     const made = await sis(["admin", "backup", dest, "--data", server.dataDir, "--encrypt"], { stdin: "correct horse battery\n" });
     expect({ code: made.code, stdout: made.stdout }).toEqual({ code: 0, stdout: expect.stringContaining(": 25 images; 25 blobs copied, 0 unchanged") });
-    expect(made.stderr).toContain("encrypted");
+    expect(JSON.parse(made.stderr.trim())).toMatchObject({ event: "backup", encrypted: true, copied: 25 });
     expect(made.stderr).not.toContain("correct horse");
     expect(containsText(dest, "PRIVATE KEY")).toEqual([]);
     expect(containsText(dest, "BEGIN CERTIFICATE")).toEqual([]);
@@ -344,5 +358,48 @@ describe("backup and restore", () => {
     expect({ code: v.code, stderr: v.stderr }).toEqual({ code: 0, stderr: "" });
     expect(latestManifest(dest).files.some((f) => f.path === `blobs/${blobs[0]}`)).toBe(false);
     server = await startServe(server.dataDir, ["--port", String(server.port)]);
+  }, 120_000);
+  test("an upload under way through the whole backup is not in it (no row, no blob, no temporary file once restored); on the live server it then finishes and is kept (B1, B2)", async () => {
+    const home = new Home(alice);
+    const creds = await home.credentials();
+    const user: User = { name: "alice", password: "", home, creds };
+    const client = await rawConnect(server.port, { certPem: creds.certPem, keyPem: creds.keyPem });
+    try {
+      const hello = await client.hello();
+      if (hello?.type !== "HELLO") throw new Error(`expected HELLO, got ${JSON.stringify(hello)}`);
+      const { message, ciphertext } = await craftPost(user, storageCert(hello), { name: "held.png", bytes: pngLike(3 * 1024 * 1024) });
+      client.write(encodeMessage(message));
+      expect((await client.next())?.type).toBe("UPLOAD_READY");
+      // Every data frame but the last: the upload stays under way (within --upload-stall-timeout) while the backup runs.
+      const cut = Math.floor((ciphertext.length - 1) / MAX_DATA_FRAME) * MAX_DATA_FRAME;
+      for (let at = 0; at < cut; at += MAX_DATA_FRAME) client.write(encodeData(ciphertext.subarray(at, at + MAX_DATA_FRAME)));
+      const tmp = join(server.dataDir, "blobs", "tmp");
+      // The server's writer holds up to WRITE_BUFFER_SIZE before it writes.
+      await until(() => readdirSync(tmp).reduce((n, f) => n + statSync(join(tmp, f)).size, 0) >= cut - WRITE_BUFFER_SIZE, "the held upload's bytes on the server's disk");
+
+      const dest = join(root, "b-held");
+      const made = await sis(["admin", "backup", dest, "--data", server.dataDir]);
+      expect({ code: made.code, stdout: made.stdout }).toEqual({ code: 0, stdout: expect.stringContaining(": 25 images; 25 blobs copied, 0 unchanged") });
+      const verified = await sis(["admin", "verify-backup", dest]);
+      expect({ code: verified.code, stderr: verified.stderr }).toEqual({ code: 0, stderr: "" });
+      const restored = join(root, "restored-held");
+      expect((await sis(["admin", "restore", dest, "--data", restored])).code).toBe(0);
+
+      client.write(encodeData(ciphertext.subarray(cut)));
+      const posted = await client.next();
+      if (posted?.type !== "POSTED") throw new Error(`expected POSTED, got ${JSON.stringify(posted)}`);
+      const heldId = posted.image.id;
+      // Not in the backup: the restored database lacks the row, the blobs lack the file, tmp/ is empty.
+      const restoredIds = snapshotInfo(join(restored, "sis.db")).imageIds;
+      expect({ count: restoredIds.length, held: restoredIds.includes(heldId) }).toEqual({ count: 25, held: false });
+      expect(existsSync(join(restored, "blobs", heldId))).toBe(false);
+      expect(readdirSync(join(restored, "blobs", "tmp"))).toEqual([]);
+      expect(latestManifest(dest).files.some((f) => f.path.includes(heldId))).toBe(false);
+      // On the live server it is kept.
+      const list = await sis(["list", "--home", alice, "--json"]);
+      expect((JSON.parse(list.stdout) as { id: string; name: string }[]).find((i) => i.id === heldId)?.name).toBe("held.png");
+    } finally {
+      client.close();
+    }
   }, 120_000);
 });

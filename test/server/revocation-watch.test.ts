@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { CertificateAuthority, createCa, createKeyAndCsr, type IssuedCert } from "../../src/pki/index.ts";
 import { ProtocolError } from "../../src/protocol/index.ts";
 import type { Identity } from "../../src/server/identify.ts";
-import { silentLogger } from "../../src/server/logger.ts";
+import { createLogger, silentLogger } from "../../src/server/logger.ts";
 import { RevocationWatch, type WatchedSession } from "../../src/server/revocation-watch.ts";
 import { SqliteStore } from "../../src/store/index.ts";
 import { tempDir } from "../store/fixtures.ts";
@@ -107,5 +107,45 @@ describe("RevocationWatch and disabled accounts (M10)", () => {
     sessions.push(again);
     expect(await watch.check()).toBe(0);
     expect(again.failed).toEqual([]);
+  });
+});
+
+describe("RevocationWatch names what was revoked in the log (O11)", () => {
+  test("each certificate revoked by another handle since the last check gets one line (serial, user, reason); a disable names none; the summary counts them", async () => {
+    const lines: string[] = [];
+    const log = createLogger((t) => lines.push(t), { level: "info", format: "json" });
+    const gus = await enrol("gus");
+    const gusPhone = await enrol("gus");
+    const hal = await enrol("hal");
+    // Revoked before the watch starts: known, never named.
+    expect(await store.revokeSerial(hal.cert.serial, Date.now())).toBe(true);
+    const watch = new RevocationWatch({ store, log, refusalLog: silentLogger }, () => []);
+    await watch.check();
+    lines.length = 0;
+    const admin = SqliteStore.open(path);
+    try {
+      expect(await admin.revokeSerial(gus.cert.serial, Date.now(), { reason: "keyCompromise" })).toBe(true);
+      expect(await admin.revokeSerial(gusPhone.cert.serial, Date.now())).toBe(true);
+    } finally {
+      await admin.close();
+    }
+    await watch.check();
+    const entries = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
+    const named = entries.filter((e) => e.msg === "certificate revoked");
+    expect(named.map((e) => ({ serial: e.serial, user: e.user, reason: e.reason })).sort((a, b) => String(a.serial).localeCompare(String(b.serial)))).toEqual(
+      [
+        { serial: gus.cert.serial, user: "gus", reason: "keyCompromise" },
+        { serial: gusPhone.cert.serial, user: "gus", reason: "unspecified" },
+      ].sort((a, b) => a.serial.localeCompare(b.serial)),
+    );
+    expect(entries.find((e) => e.msg === "revocations recorded; open sessions checked")).toMatchObject({ newlyRevoked: 2, sessionsEnded: 0 });
+
+    // A disable bumps the version too: the summary line, and no certificate named.
+    lines.length = 0;
+    expect(await store.setUserDisabled("gus", true, Date.now())).toBe(true);
+    await watch.check();
+    const after = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(after.map((e) => e.msg)).toEqual(["revocations recorded; open sessions checked"]);
+    expect(after[0]).toMatchObject({ newlyRevoked: 0 });
   });
 });
