@@ -31,12 +31,13 @@ try {
     await watch.waitFor(/ connected to /, 30_000);
     const peaks: number[] = [];
     const cpu: number[] = [];
+    const seconds: number[] = [];
     try {
       for (let rep = 0; rep < reps; rep++) {
         const name = `r${mib}-${rep}.png`;
         resetPeak(watch.proc.pid);
         const cpu0 = cpuNs(watch.proc.pid);
-        await rig.postAndWait(image, name, watch, outDir);
+        seconds.push(Math.round((await rig.postAndWait(image, name, watch, outDir)).seconds * 1000) / 1000);
         peaks.push(toMiB(procStatusBytes(watch.proc.pid, "VmHWM") ?? 0));
         cpu.push(Math.round((cpuNs(watch.proc.pid) - cpu0) / 1e6));
         SisRig.removeDelivered(outDir, name);
@@ -48,7 +49,7 @@ try {
     const cut = watch.lines.filter((l) => /came by cut-through/.test(l)).length;
     const drops = watch.lines.filter((l) => /dropped its cut-through/.test(l)).length;
     if (process.env.SIS_BENCH_DEBUG) for (const l of watch.lines) if (/debug:/.test(l)) console.error(l);
-    out[`${mib}mib`] = { peakMiB: summarize(peaks), watcherCpuMs: summarize(cpu), cutThrough: `${cut}/${reps}`, dropped: drops };
+    out[`${mib}mib`] = { peakMiB: summarize(peaks), watcherCpuMs: summarize(cpu), postGetS: summarize(seconds), cutThrough: `${cut}/${reps}`, dropped: drops };
     rmSync(image, { force: true });
   }
 } finally {

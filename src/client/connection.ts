@@ -46,10 +46,13 @@ const POOL_MAX = INBOUND_HIGH / MAX_DATA_FRAME;
  * Push data (P41) taken off the socket and not yet decrypted and written by the cut-through
  * partials: above PUSH_HIGH the connection stops reading until they are down to PUSH_LOW (P44).
  * So a watcher holds at most this much of a delivery however fast it comes; a watcher that stays
- * behind is dropped by the server (P45) and downloads the image instead.
+ * behind is dropped by the server (P45) and downloads the image instead. Measured (bench/README.md,
+ * *Issue 17: the watcher's memory and start-up*), peak RSS of a watch per 100 MiB cut-through:
+ * 77–80 MiB at 1 MiB, 89–91 MiB at 4 MiB, 77–105 at 16 MiB; as many deliveries completed at 1 MiB
+ * as at 16 (the kernel's socket buffers and the server's 4 MiB absorb a watcher's pauses).
  */
-export const PUSH_HIGH = 4 * 1024 * 1024;
-const PUSH_LOW = 2 * 1024 * 1024;
+export const PUSH_HIGH = 1024 * 1024;
+const PUSH_LOW = 512 * 1024;
 
 /** Who takes the cut-through pushes of a connection (P41–P43): called synchronously, in frame order. */
 export interface IncomingListener {
