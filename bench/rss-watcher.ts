@@ -5,7 +5,9 @@
  * line says how many images came by cut-through (a watcher that fell back to downloads would
  * measure another data path). Run it with SIS_BIN=<binary> to compare two builds in one sitting:
  *   for b in /tmp/a/sis dist/sis /tmp/a/sis dist/sis; do SIS_BIN=$b bun bench/rss-watcher.ts; done
- * SIS_BENCH_REPS=N repetitions per size (3).
+ * SIS_BENCH_REPS=N repetitions per size (3); SIS_BENCH_WATCH_MAX=2 makes the watch offer version 2 at
+ * most (downloads only: the data path before cut-through); SIS_BENCH_DEBUG=1 prints the watch's
+ * debug lines (which deliveries the server dropped, and why).
  */
 import "reflect-metadata";
 import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
