@@ -5,6 +5,7 @@ import {
   type ServerMessage, type ServerMessageOf,
 } from "../protocol/index.ts";
 import { ClientError, RemoteError, TrustError } from "./errors.ts";
+import { PayloadPool } from "./payload-pool.ts";
 
 export interface ConnectOptions {
   host: string;
@@ -42,45 +43,34 @@ type Sock = Awaited<ReturnType<typeof Bun.connect>>;
 const POOL_MAX = INBOUND_HIGH / MAX_DATA_FRAME;
 
 /**
- * Buffers for data payloads. A buffer is reused only after a consumer gave it back
- * (receiveData `transient`); one never given back is ordinary garbage.
+ * Push data (P41) taken off the socket and not yet decrypted and written by the cut-through
+ * partials: above PUSH_HIGH the connection stops reading until they are down to PUSH_LOW (P44).
+ * So a watcher holds at most this much of a delivery however fast it comes; a watcher that stays
+ * behind is dropped by the server (P45) and downloads the image instead. Measured (bench/README.md,
+ * *Issue 17: the watcher's memory and start-up*), peak RSS of a watch per 100 MiB cut-through:
+ * 77–80 MiB at 1 MiB, 89–91 MiB at 4 MiB, 77–105 at 16 MiB; as many deliveries completed at 1 MiB
+ * as at 16 (the kernel's socket buffers and the server's 4 MiB absorb a watcher's pauses).
  */
-class PayloadPool {
-  private readonly free: ArrayBuffer[] = [];
-  private readonly mine = new WeakSet<ArrayBuffer>();
-
-  take(length: number): Uint8Array {
-    let buffer = this.free.pop();
-    if (!buffer) {
-      buffer = new ArrayBuffer(MAX_DATA_FRAME);
-      this.mine.add(buffer);
-    }
-    return new Uint8Array(buffer, 0, length);
-  }
-
-  give(payload: Uint8Array): void {
-    const buffer = payload.buffer as ArrayBuffer;
-    if (!this.mine.has(buffer) || this.free.includes(buffer)) return;
-    // One too many (the queue briefly held more than POOL_MAX): freed now, by detaching it,
-    // rather than left as garbage that JavaScriptCore frees late (a watcher's peak over four
-    // 100 MiB images in a row grew 70 → 84 MiB with them left, 68–72 MiB freed).
-    if (this.free.length >= POOL_MAX) buffer.transfer(0);
-    else this.free.push(buffer);
-  }
-}
+export const PUSH_HIGH = 1024 * 1024;
+const PUSH_LOW = 512 * 1024;
 
 /** Who takes the cut-through pushes of a connection (P41–P43): called synchronously, in frame order. */
 export interface IncomingListener {
   incoming(message: ServerMessageOf<"INCOMING">): void;
-  /** `bytes` is the listener's to keep: a view of a buffer nothing else uses. */
-  data(delivery: number, bytes: Uint8Array): void;
+  /**
+   * `bytes` is the listener's until it calls `release` (then its buffer is reused): a view of a
+   * buffer nothing else uses. Every chunk must be released, read or not: the connection stops
+   * reading while PUSH_HIGH bytes are unreleased.
+   */
+  data(delivery: number, bytes: Uint8Array, release: () => void): void;
   delivered(message: ServerMessageOf<"DELIVERED">): void;
   dropped(message: ServerMessageOf<"DROPPED">): void;
 }
 
 export class Connection {
   hello!: ServerMessageOf<"HELLO">;
-  private readonly pool = new PayloadPool();
+  /** Data and push data payloads; its `outstanding` is the push data the cut-through partials hold unwritten. */
+  private readonly pool = new PayloadPool(MAX_DATA_FRAME + PUSH_DATA_PREFIX, POOL_MAX);
   // Control payloads are views of the buffers Bun passes to `data`: Bun allocates a fresh one
   // per callback and never touches it again (test/client/socket-data.test.ts), so a frame
   // queued here cannot change under its consumer. Data payloads are copied into pooled
@@ -88,10 +78,18 @@ export class Connection {
   // pool's buffers come back from consumers that are done with them (receiveData `transient`).
   // A socket buffer that only data payloads came from is freed at once (releaseChunks).
   // PUSH_DATA (P41, version 3) is accepted: a server of an earlier version never sends it. Its
-  // payloads are views of the socket's buffers, handed to the cut-through listener for good.
-  private readonly decoder = new FrameDecoder({ ownsChunks: true, releaseChunks: true, pushData: true, allocate: (kind, length) => (kind === DATA ? this.pool.take(length) : null) });
+  // payloads are copied into the pool's buffers as well (views kept the socket's buffers alive
+  // as long as a partial queued them: the watcher's peak RSS for a 100 MiB image was 104–120 MiB),
+  // and they come back when the partial has written them.
+  private readonly decoder = new FrameDecoder({
+    ownsChunks: true,
+    releaseChunks: true,
+    pushData: true,
+    allocate: (kind, length) => (kind === DATA ? this.pool.take(length) : kind === PUSH_DATA ? this.pool.take(length, true) : null),
+  });
   private readonly frames: Frame[] = [];
   private queued = 0;
+  /** The socket is paused: by a full inbound queue, by unwritten push data, or both. */
   private paused = false;
   private wake: (() => void) | null = null;
   private ended: Error | null = null;
@@ -262,18 +260,34 @@ export class Connection {
       this.frames.push(frame);
       this.queued += frame.payload.length;
     }
-    if (this.queued > INBOUND_HIGH && !this.paused) {
-      this.paused = true;
-      (this.socket as unknown as { pause(): void }).pause();
-    }
+    this.updateReading();
     this.wake?.();
+  }
+
+  /** Reads the socket only while the inbound queue and the unwritten push data are within bounds. */
+  private updateReading(): void {
+    const full = this.paused ? this.queued >= INBOUND_LOW || this.pool.outstanding > PUSH_LOW : this.queued > INBOUND_HIGH || this.pool.outstanding > PUSH_HIGH;
+    if (full === this.paused || this.ended) return;
+    this.paused = full;
+    const socket = this.socket as unknown as { pause(): void; resume(): void };
+    if (full) socket.pause();
+    else socket.resume();
   }
 
   /** A PUSH_DATA frame (P41): its delivery number, then ciphertext. */
   private dispatchPushData(payload: Uint8Array): void {
-    if (payload.length <= PUSH_DATA_PREFIX) return; // no bytes: nothing to deliver (a hostile server's frame)
+    const listener = this.incomingListener;
+    // No bytes (a hostile server's frame) or nobody taking them: nothing to deliver.
+    if (payload.length <= PUSH_DATA_PREFIX || !listener) return this.pool.give(payload);
     const delivery = new DataView(payload.buffer, payload.byteOffset, PUSH_DATA_PREFIX).getUint32(0, false);
-    this.incomingListener?.data(delivery, payload.subarray(PUSH_DATA_PREFIX));
+    let released = false;
+    listener.data(delivery, payload.subarray(PUSH_DATA_PREFIX), () => {
+      // Once only: a second call must not give back the buffer after it was taken again.
+      if (released) return;
+      released = true;
+      this.pool.give(payload);
+      if (this.paused) this.updateReading();
+    });
   }
 
   /** NEW_IMAGE and IMAGE_DELETED may arrive between any two frames (PROTOCOL.md section 4, M27); so may INCOMING, DELIVERED and DROPPED (P41–P43). */
@@ -354,10 +368,7 @@ export class Connection {
     }
     const frame = this.frames.shift()!;
     this.queued -= frame.payload.length;
-    if (this.paused && this.queued < INBOUND_LOW) {
-      this.paused = false;
-      (this.socket as unknown as { resume(): void }).resume();
-    }
+    if (this.paused) this.updateReading();
     return frame;
   }
 

@@ -35,13 +35,19 @@ const SETTLE_WAIT_MS = 30_000;
 /** Delivered partials waiting for the catch-up (a save group's worth, MAX_GROUP): more are not started. */
 const READY_MAX = 16;
 
-/** Ciphertext a partial may hold unwritten (the disk is slower than the network); more and it is given up. */
-const QUEUED_MAX = 16 * 1024 * 1024;
+/** A chunk of push data and how to give its buffer back to the connection (IncomingListener.data). */
+interface Chunk {
+  bytes: Uint8Array;
+  release: () => void;
+}
 
-/** One delivery: its ciphertext is opened and written as it comes. */
+/**
+ * One delivery: its ciphertext is opened and written as it comes. Each chunk is released as soon
+ * as the decryption is done with it, so what a partial holds is bounded by the connection, which
+ * stops reading while PUSH_HIGH bytes are unreleased (connection.ts, P44).
+ */
 class Partial {
-  private readonly chunks: Uint8Array[] = [];
-  private queued = 0;
+  private readonly chunks: Chunk[] = [];
   private received = 0;
   private ended = false;
   private wake: (() => void) | null = null;
@@ -65,9 +71,7 @@ class Partial {
     progress?: Progress,
   ) {
     this.done = this.run(creds, outDir, progress)
-      .catch(() => {
-        this.failed = true;
-      })
+      .catch(() => this.drop())
       .finally(() => progress?.done());
   }
 
@@ -91,28 +95,37 @@ class Partial {
     }
   }
 
+  /** The queued chunks in order; each is released once the decryption asks for the next (it is done with it then). */
   private async *source(): AsyncGenerator<Uint8Array> {
-    for (;;) {
-      if (this.failed) throw new ClientError("given up");
-      const chunk = this.chunks.shift();
-      if (chunk) {
-        this.queued -= chunk.length;
-        yield chunk;
-        continue;
+    let current: Chunk | undefined;
+    try {
+      for (;;) {
+        if (this.failed) throw new ClientError("given up");
+        current = this.chunks.shift();
+        if (current) {
+          yield current.bytes;
+          current.release();
+          current = undefined;
+          continue;
+        }
+        if (this.ended) return;
+        await new Promise<void>((resolve) => (this.wake = resolve));
+        this.wake = null;
       }
-      if (this.ended) return;
-      await new Promise<void>((resolve) => (this.wake = resolve));
-      this.wake = null;
+    } finally {
+      current?.release(); // the decryption stopped (a failure) with this one in hand
     }
   }
 
-  push(bytes: Uint8Array): void {
-    if (this.failed || this.ended) return;
+  push(bytes: Uint8Array, release: () => void): void {
+    if (this.failed || this.ended) return release();
     this.received += bytes.length;
-    this.queued += bytes.length;
-    // More than announced, or a disk that cannot keep up: the download gets it instead.
-    if (this.received > this.announced.dataSize || this.queued > QUEUED_MAX) return this.fail();
-    this.chunks.push(bytes);
+    // More than announced: the download gets it instead.
+    if (this.received > this.announced.dataSize) {
+      release();
+      return this.fail();
+    }
+    this.chunks.push({ bytes, release });
     this.wake?.();
   }
 
@@ -126,9 +139,13 @@ class Partial {
 
   fail(): void {
     this.settle();
+    this.drop();
+  }
+
+  /** No more of it is used: what it holds goes back to the connection. */
+  private drop(): void {
     this.failed = true;
-    this.chunks.length = 0;
-    this.queued = 0;
+    for (const chunk of this.chunks.splice(0)) chunk.release();
     this.wake?.();
   }
 
@@ -174,6 +191,8 @@ export class IncomingDeliveries implements IncomingListener {
     private readonly onDelivered: () => void,
     /** A bar per delivery while it arrives, as a download draws one. */
     private readonly progress?: (label: string) => Progress,
+    /** SIS_DEBUG lines: a delivery the server ended with DROPPED, and why. */
+    private readonly debug?: (line: string) => void,
   ) {}
 
   incoming(message: ServerMessageOf<"INCOMING">): void {
@@ -183,8 +202,10 @@ export class IncomingDeliveries implements IncomingListener {
     this.byNumber.set(message.delivery, new Partial(message, this.creds, this.outDir, this.progress?.(`getting ${message.owner}/${message.name}`)));
   }
 
-  data(delivery: number, bytes: Uint8Array): void {
-    this.byNumber.get(delivery)?.push(bytes);
+  data(delivery: number, bytes: Uint8Array, release: () => void = () => {}): void {
+    const partial = this.byNumber.get(delivery);
+    if (partial) partial.push(bytes, release);
+    else release();
   }
 
   delivered(message: ServerMessageOf<"DELIVERED">): void {
@@ -211,6 +232,7 @@ export class IncomingDeliveries implements IncomingListener {
     const partial = this.byNumber.get(message.delivery);
     if (!partial) return;
     this.byNumber.delete(message.delivery);
+    this.debug?.(`${partial.announced.owner}/${partial.announced.name}: the server dropped its cut-through delivery (${message.reason}); it will be downloaded`);
     void partial.discard();
   }
 

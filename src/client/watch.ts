@@ -119,7 +119,7 @@ async function follow(conn: Connection, state: WatchState, crl: CrlSource, opts:
     ? new IncomingDeliveries(opts.creds, opts.outDir, () => {
         dirty = true;
         wake?.();
-      }, opts.progress)
+      }, opts.progress, opts.debug)
     : null;
   if (incoming) conn.onIncoming(incoming);
   const onAbort = () => {

@@ -116,6 +116,50 @@ describe("cut-through partials (P41–P47)", () => {
     expect(await files(out)).toEqual([]);
   });
 
+  test("every chunk of push data is given back: written, dropped, too long, given up, of an unknown delivery (the connection reads on only then)", async () => {
+    using out = tempDir("sis-incoming-");
+    const d = new IncomingDeliveries(walt.creds, out, () => {});
+    let handed = 0;
+    let released = 0;
+    const feed = (delivery: number, bytes: Uint8Array, pieces = 4) => {
+      const step = Math.ceil(bytes.length / pieces);
+      for (let at = 0; at < bytes.length; at += step) {
+        handed++;
+        let once = false;
+        d.data(delivery, bytes.subarray(at, at + step), () => {
+          expect(once).toBe(false); // given back twice would hand a reused buffer to two payloads
+          once = true;
+          released++;
+        });
+      }
+    };
+    const whole = await delivery("released-whole.png", 300_000);
+    d.incoming(whole.incoming);
+    feed(whole.incoming.delivery, whole.ciphertext);
+    d.delivered(whole.delivered);
+    const taken = await d.take(whole.meta);
+    await taken!.done;
+    expect(taken!.failed).toBe(false);
+    expect(released).toBe(handed);
+    await taken!.discard();
+    const dropped = await delivery("released-dropped.png", 300_000);
+    d.incoming(dropped.incoming);
+    feed(dropped.incoming.delivery, dropped.ciphertext.subarray(0, 200_000));
+    d.dropped({ type: "DROPPED", delivery: dropped.incoming.delivery, reason: "BEHIND" });
+    const long = await delivery("released-long.png", 100_000);
+    d.incoming(long.incoming);
+    feed(long.incoming.delivery, long.ciphertext);
+    feed(long.incoming.delivery, new Uint8Array(1000), 1);
+    const lying = await delivery("released-lying.png", 100_000, { size: 99_999 }); // never opened: its header does not match
+    d.incoming(lying.incoming);
+    feed(lying.incoming.delivery, lying.ciphertext);
+    feed(12_345_678, new Uint8Array(1000), 1);
+    await until(() => released === handed, "every chunk to be given back");
+    await d.discardAll();
+    expect(released).toBe(handed);
+    expect(await files(out)).toEqual([]);
+  });
+
   test(`at most ${MAX_INCOMING} deliveries under way: a further INCOMING and its data are ignored; discardAll removes every partial`, async () => {
     using out = tempDir("sis-incoming-");
     const d = new IncomingDeliveries(walt.creds, out, () => {});
