@@ -25,7 +25,7 @@ test("sis admin on PostgreSQL: an invitation from --database registers, --databa
 
     const minted = await sis(["admin", "invite", "--data", data, "--database", url, "--user", "carol"]);
     expect(minted.code).toBe(0);
-    expect(minted.stderr).toMatch(/^invitation [0-9a-f]+ for carol, one use, until .*; the user runs: sis register --invite - --user carol\n$/);
+    expect(minted.stderr).toMatch(/^invitation [0-9a-f]+ for carol, one use, until .*; the user runs: sis register --invite -\n$/);
     expect(minted.stdout).toMatch(/^sis1:127\.0\.0\.1:\d+:[0-9a-f]{64}:[A-Za-z0-9_-]{43}\n$/);
     const reg = await registerInvited(minted.stdout.trim(), "carol", join(root, "carol"));
     expect({ code: reg.code, stderr: reg.stderr }).toEqual({ code: 0, stderr: "" });
