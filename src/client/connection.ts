@@ -1,11 +1,21 @@
 /** A client connection: TLS to the pinned CA, the HELLO exchange, one request at a time, pushes aside. */
 import {
   CONTROL, DATA, PUSH_DATA, PUSH_DATA_PREFIX, decodeServerMessage, encodeData, encodeDataInPlace, encodeMessage, FrameDecoder, MAX_DATA_FRAME, Outbox,
-  PROTOCOL_NAME, PROTOCOL_VERSION, PROTOCOL_VERSIONS, ProtocolError, type ClientMessage, type Frame, type ImageMeta,
+  PROTOCOL_NAME, PROTOCOL_VERSION, ProtocolError, type ClientMessage, type Frame, type ImageMeta,
   type ServerMessage, type ServerMessageOf,
 } from "../protocol/index.ts";
-import { ClientError, RemoteError, TrustError } from "./errors.ts";
+import { closedBecause, connectReason, isNetworkCode, serverTrustError } from "./close-reasons.ts";
+import { ClientError, RemoteError } from "./errors.ts";
+import { INBOUND_HIGH, InboundQueue, type Flow } from "./inbound-queue.ts";
+import { rememberVersionOne, versionsFor } from "./offered-versions.ts";
 import { PayloadPool } from "./payload-pool.ts";
+import { Pushes, type IncomingListener } from "./pushes.ts";
+
+// Importable from here as before the split.
+export { serverTrustError } from "./close-reasons.ts";
+export { offeredVersions } from "./offered-versions.ts";
+export type { IncomingListener } from "./pushes.ts";
+export { PUSH_HIGH } from "./inbound-queue.ts";
 
 export interface ConnectOptions {
   host: string;
@@ -20,52 +30,12 @@ export interface ConnectOptions {
   versions?: readonly number[];
 }
 
-/**
- * Servers (host:port) that refused HELLO.versions with BAD_MESSAGE: a server of version 1, whose
- * HELLO schema has no such field. Later connections of this process offer it version 1 at once.
- */
-const versionOneServers = new Set<string>();
-
-/** What a client offers (P10a): every version it speaks; SIS_PROTOCOL_MAX=1 limits it (comparisons, benchmarks). */
-export function offeredVersions(): readonly number[] {
-  const max = Number(process.env.SIS_PROTOCOL_MAX ?? Number.POSITIVE_INFINITY);
-  const offered = PROTOCOL_VERSIONS.filter((v) => v <= max);
-  return offered.length > 0 ? offered : [PROTOCOL_VERSION];
-}
-
-const INBOUND_HIGH = 4 * 1024 * 1024;
-const INBOUND_LOW = 1024 * 1024;
 const SEND_BACKLOG = 1024 * 1024;
 
 type Sock = Awaited<ReturnType<typeof Bun.connect>>;
 
 /** Most buffers kept for reuse: the inbound queue's depth in full data frames. */
 const POOL_MAX = INBOUND_HIGH / MAX_DATA_FRAME;
-
-/**
- * Push data (P41) taken off the socket and not yet decrypted and written by the cut-through
- * partials: above PUSH_HIGH the connection stops reading until they are down to PUSH_LOW (P44).
- * So a watcher holds at most this much of a delivery however fast it comes; a watcher that stays
- * behind is dropped by the server (P45) and downloads the image instead. Measured (bench/README.md,
- * *Issue 17: the watcher's memory and start-up*), peak RSS of a watch per 100 MiB cut-through:
- * 77–80 MiB at 1 MiB, 89–91 MiB at 4 MiB, 77–105 at 16 MiB; as many deliveries completed at 1 MiB
- * as at 16 (the kernel's socket buffers and the server's 4 MiB absorb a watcher's pauses).
- */
-export const PUSH_HIGH = 1024 * 1024;
-const PUSH_LOW = 512 * 1024;
-
-/** Who takes the cut-through pushes of a connection (P41–P43): called synchronously, in frame order. */
-export interface IncomingListener {
-  incoming(message: ServerMessageOf<"INCOMING">): void;
-  /**
-   * `bytes` is the listener's until it calls `release` (then its buffer is reused): a view of a
-   * buffer nothing else uses. Every chunk must be released, read or not: the connection stops
-   * reading while PUSH_HIGH bytes are unreleased.
-   */
-  data(delivery: number, bytes: Uint8Array, release: () => void): void;
-  delivered(message: ServerMessageOf<"DELIVERED">): void;
-  dropped(message: ServerMessageOf<"DROPPED">): void;
-}
 
 export class Connection {
   hello!: ServerMessageOf<"HELLO">;
@@ -87,17 +57,12 @@ export class Connection {
     pushData: true,
     allocate: (kind, length) => (kind === DATA ? this.pool.take(length) : kind === PUSH_DATA ? this.pool.take(length, true) : null),
   });
-  private readonly frames: Frame[] = [];
-  private queued = 0;
-  /** The socket is paused: by a full inbound queue, by unwritten push data, or both. */
-  private paused = false;
-  private wake: (() => void) | null = null;
   private ended: Error | null = null;
-  private readonly pushListeners = new Set<(image: ImageMeta) => void>();
-  private readonly deleteListeners = new Set<(image: ServerMessageOf<"IMAGE_DELETED">["image"]) => void>();
+  private readonly inbound = new InboundQueue(() => this.socket as unknown as Flow, () => this.pool.outstanding, () => this.ended);
+  private readonly pushes = new Pushes(this.pool, () => {
+    if (this.inbound.isPaused) this.inbound.updateReading();
+  });
   private readonly closeListeners = new Set<(error: Error) => void>();
-  /** Version 3 (P41–P43): INCOMING, PUSH_DATA, DELIVERED, DROPPED; without one they are ignored. */
-  private incomingListener: IncomingListener | null = null;
   private outbox!: Outbox;
   private socket!: Sock;
 
@@ -111,13 +76,13 @@ export class Connection {
    */
   static async open(opts: ConnectOptions): Promise<Connection> {
     const where = `${opts.host}:${opts.port}`;
-    const versions = versionOneServers.has(where) ? [PROTOCOL_VERSION] : (opts.versions ?? offeredVersions());
+    const versions = versionsFor(where, opts.versions);
     const offer = versions.some((v) => v !== PROTOCOL_VERSION);
     try {
       return await Connection.openWith(opts, offer ? versions : null);
     } catch (error) {
       if (!(offer && error instanceof RemoteError && error.code === "BAD_MESSAGE")) throw error;
-      versionOneServers.add(where);
+      rememberVersionOne(where);
       return Connection.openWith(opts, null);
     }
   }
@@ -188,7 +153,7 @@ export class Connection {
           drain: () => this.outbox?.flush(),
           close: () => {
             clearTimeout(timer);
-            this.finish(this.closedBecause());
+            this.finish(closedBecause(this.inbound.pending));
             settle(new ClientError(`cannot connect to ${opts.host}:${opts.port}: the connection closed during the handshake`));
           },
           error: (_socket, error) => {
@@ -214,19 +179,19 @@ export class Connection {
   }
 
   onPush(listener: (image: ImageMeta) => void): () => void {
-    this.pushListeners.add(listener);
-    return () => this.pushListeners.delete(listener);
+    this.pushes.images.add(listener);
+    return () => this.pushes.images.delete(listener);
   }
 
   /** IMAGE_DELETED (M27) pushes. */
   onDeleted(listener: (image: ServerMessageOf<"IMAGE_DELETED">["image"]) => void): () => void {
-    this.deleteListeners.add(listener);
-    return () => this.deleteListeners.delete(listener);
+    this.pushes.deletions.add(listener);
+    return () => this.pushes.deletions.delete(listener);
   }
 
   /** Cut-through pushes (P41–P43) go to `listener`; null stops them. */
   onIncoming(listener: IncomingListener | null): void {
-    this.incomingListener = listener;
+    this.pushes.incoming = listener;
   }
 
   onClose(listener: (error: Error) => void): void {
@@ -251,98 +216,8 @@ export class Connection {
       this.socket.terminate();
       return;
     }
-    for (const frame of frames) {
-      if (frame.kind === PUSH_DATA) {
-        this.dispatchPushData(frame.payload);
-        continue;
-      }
-      if (frame.kind === CONTROL && this.dispatchPush(frame)) continue;
-      this.frames.push(frame);
-      this.queued += frame.payload.length;
-    }
-    this.updateReading();
-    this.wake?.();
-  }
-
-  /** Reads the socket only while the inbound queue and the unwritten push data are within bounds. */
-  private updateReading(): void {
-    const full = this.paused ? this.queued >= INBOUND_LOW || this.pool.outstanding > PUSH_LOW : this.queued > INBOUND_HIGH || this.pool.outstanding > PUSH_HIGH;
-    if (full === this.paused || this.ended) return;
-    this.paused = full;
-    const socket = this.socket as unknown as { pause(): void; resume(): void };
-    if (full) socket.pause();
-    else socket.resume();
-  }
-
-  /** A PUSH_DATA frame (P41): its delivery number, then ciphertext. */
-  private dispatchPushData(payload: Uint8Array): void {
-    const listener = this.incomingListener;
-    // No bytes (a hostile server's frame) or nobody taking them: nothing to deliver.
-    if (payload.length <= PUSH_DATA_PREFIX || !listener) return this.pool.give(payload);
-    const delivery = new DataView(payload.buffer, payload.byteOffset, PUSH_DATA_PREFIX).getUint32(0, false);
-    let released = false;
-    listener.data(delivery, payload.subarray(PUSH_DATA_PREFIX), () => {
-      // Once only: a second call must not give back the buffer after it was taken again.
-      if (released) return;
-      released = true;
-      this.pool.give(payload);
-      if (this.paused) this.updateReading();
-    });
-  }
-
-  /** NEW_IMAGE and IMAGE_DELETED may arrive between any two frames (PROTOCOL.md section 4, M27); so may INCOMING, DELIVERED and DROPPED (P41–P43). */
-  private dispatchPush(frame: Frame): boolean {
-    // Cheap pre-check before JSON parsing: pushes are the only messages with these types.
-    const p = frame.payload;
-    const head = Buffer.from(p.buffer, p.byteOffset, Math.min(40, p.length)).toString("latin1");
-    const cutThrough = head.includes("\"INCOMING\"") || head.includes("\"DELIVERED\"") || head.includes("\"DROPPED\"");
-    if (cutThrough) {
-      let pushed: ServerMessage;
-      try {
-        pushed = decodeServerMessage(p);
-      } catch {
-        return false;
-      }
-      const listener = this.incomingListener;
-      if (pushed.type === "INCOMING") listener?.incoming(pushed);
-      else if (pushed.type === "DELIVERED") listener?.delivered(pushed);
-      else if (pushed.type === "DROPPED") listener?.dropped(pushed);
-      else return false;
-      return true;
-    }
-    if (p.length > 4096) return false;
-    if (!head.includes("NEW_IMAGE") && !head.includes("IMAGE_DELETED")) return false;
-    let message: ServerMessage;
-    try {
-      message = decodeServerMessage(frame.payload);
-    } catch {
-      return false;
-    }
-    if (message.type === "IMAGE_DELETED") {
-      for (const listener of this.deleteListeners) listener(message.image);
-      return true;
-    }
-    if (message.type !== "NEW_IMAGE") return false;
-    for (const listener of this.pushListeners) listener(message.image);
-    return true;
-  }
-
-  /**
-   * Why the server closed: a fatal ERROR it sent last (still queued for the reader) is the
-   * reason, so a sender that finds the socket closed first (a pipelined upload, P30) reports
-   * STORAGE_FAILED and not a bare "closed" (test/security/resources.test.ts, a full disk).
-   */
-  private closedBecause(): Error {
-    for (const frame of this.frames) {
-      if (frame.kind !== CONTROL) continue;
-      try {
-        const m = decodeServerMessage(frame.payload);
-        if (m.type === "ERROR") return new RemoteError(m.code, m.message, m.retryAfter, m.upload);
-      } catch {
-        // not a message: the plain reason stands
-      }
-    }
-    return new ClientError("the server closed the connection");
+    for (const frame of frames) if (!this.pushes.take(frame)) this.inbound.add(frame);
+    this.inbound.added();
   }
 
   private finish(error: Error): void {
@@ -350,26 +225,12 @@ export class Connection {
     this.ended = error;
     // A closed socket never drains: release anyone waiting for the backlog (sendData), or they wait forever.
     this.outbox?.markClosed();
-    this.wake?.();
+    this.inbound.wakeReader();
     for (const listener of this.closeListeners) listener(error);
   }
 
-  private async nextFrame(timeoutMs?: number): Promise<Frame> {
-    while (this.frames.length === 0) {
-      if (this.ended) throw this.ended;
-      await new Promise<void>((resolve) => {
-        const timer = timeoutMs ? setTimeout(() => this.finish(new ClientError("the server did not answer in time")), timeoutMs) : null;
-        this.wake = () => {
-          if (timer) clearTimeout(timer);
-          this.wake = null;
-          resolve();
-        };
-      });
-    }
-    const frame = this.frames.shift()!;
-    this.queued -= frame.payload.length;
-    if (this.paused) this.updateReading();
-    return frame;
+  private nextFrame(timeoutMs?: number): Promise<Frame> {
+    return this.inbound.next(timeoutMs, () => this.finish(new ClientError("the server did not answer in time")));
   }
 
   /** The next control message; ERROR becomes a RemoteError. */
@@ -469,42 +330,3 @@ export class Connection {
   }
 }
 
-/** errno-style codes (ECONNRESET, EPIPE…): the network failed; certificate verdicts have other codes (CERT_HAS_EXPIRED…). */
-function isNetworkCode(code: string | undefined): boolean {
-  return typeof code === "string" && /^E[A-Z]+$/.test(code);
-}
-
-/** Certificate problems OpenSSL reports for a peer whose certificate is out of its validity period. */
-const EXPIRY_CODES = new Set(["CERT_HAS_EXPIRED", "CERT_NOT_YET_VALID", "ERR_TLS_CERT_HAS_EXPIRED", "ERR_TLS_CERT_NOT_YET_VALID"]);
-
-/**
- * The refusal of a server whose certificate does not verify against the pinned CA (P2): exit 3,
- * the likely causes and what to do, never a network error that invites retrying.
- */
-export function serverTrustError(host: string, port: number, error: (Error & { code?: string }) | undefined): TrustError {
-  const where = `cannot trust the server at ${host}:${port}: its certificate`;
-  const code = error?.code ?? "";
-  const expired = EXPIRY_CODES.has(code) || /expired|not yet valid/i.test(error?.message ?? "");
-  if (expired) return new TrustError("server", `${where} has expired or is not valid yet (check this computer's clock; if it is right, ask the operator to renew the server certificate)`);
-  return new TrustError(
-    "server",
-    `${where} is not from the pinned CA (someone may be intercepting the connection, or the server's CA changed); do not send anything to it, ask the operator whether the CA changed, and if it did, register again with the new CA fingerprint`,
-  );
-}
-
-/** Socket errors in words a person reads (Bun says "Failed to connect" for a refused port). */
-function connectReason(error: Error & { code?: string }): string {
-  switch (error.code) {
-    case "ECONNREFUSED":
-      return "connection refused";
-    case "ENOTFOUND":
-      return "no such host";
-    case "ETIMEDOUT":
-      return "timed out";
-    case "EHOSTUNREACH":
-    case "ENETUNREACH":
-      return "host unreachable";
-    default:
-      return error.message.replace(/^Failed to connect$/, "connection refused").replace(/^getaddrinfo ENOTFOUND .*/, "no such host");
-  }
-}

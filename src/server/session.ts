@@ -1,22 +1,25 @@
 /** One protocol connection: frames in, the hello / ready state machine, replies and pushes out. */
 import {
-  CONTROL, DATA, decodeClientMessage, encodeData, encodeMessage, FrameDecoder,
-  isFatal, MAX_CONTROL_FRAME, MAX_DATA_FRAME, PIPELINED_VERSION, PROTOCOL_NAME, PROTOCOL_VERSION, ProtocolError, agreedVersion, SUPPORTED_VERSIONS,
-  toBase64, type ClientMessage, type ErrorCode, type Frame, type ServerMessage,
+  CONTROL, DATA, decodeClientMessage, encodeData, encodeMessage,
+  isFatal, Outbox, PIPELINED_VERSION, ProtocolError, type ErrorCode, type Frame, type ServerMessage, type WritableSocket,
 } from "../protocol/index.ts";
 import type { ServerContext } from "./context.ts";
 import { dispatch } from "./dispatch.ts";
 import { identify, type Identity } from "./identify.ts";
-import { PayloadPool } from "./payload-pool.ts";
 import { PostPipeline } from "./post-pipeline.ts";
-import type { FrameSink } from "./send-blob.ts";
 import type { Peer, Upload } from "./peer.ts";
 import { refusalMessage } from "./refusals.ts";
 import type { WatchedSession } from "./revocation-watch.ts";
+import { errorReply, shuttingDown } from "./session-errors.ts";
+import { agreeHello, helloReply } from "./session-hello.ts";
+import { SessionInbound } from "./session-inbound.ts";
+import { SessionUploads } from "./session-uploads.ts";
+
+// Importable from here as before the split.
+export { shuttingDown } from "./session-errors.ts";
 
 /** M12: last-seen is written at most this often per user. */
 const LAST_SEEN_COARSE_MS = 60_000;
-import { Outbox, type WritableSocket } from "../protocol/index.ts";
 
 export interface SessionSocket extends WritableSocket {
   readonly remoteAddress: string;
@@ -25,12 +28,6 @@ export interface SessionSocket extends WritableSocket {
   resume(): void;
 }
 
-/**
- * Frames received but not yet processed. Above the high mark the socket stops
- * reading, so a fast uploader meets TCP backpressure instead of our memory.
- */
-const INBOUND_HIGH = 4 * 1024 * 1024;
-const INBOUND_LOW = 1024 * 1024;
 /**
  * Replies the peer has not read yet. Above this the session handles no more
  * frames until the peer reads: a client that pipelines requests and never
@@ -50,40 +47,20 @@ export class Session implements Peer, WatchedSession {
   #state: "hello" | "ready" | "closed" = "hello";
   #identity: Identity | null = null;
   #version = 1;
-  /** Version 2 (P30): the uploads in flight; created at a HELLO that agrees on version 2. */
-  pipeline: PostPipeline | null = null;
+  /** The upload under way (version 1) or the uploads in flight (version 2, P30), and their payload buffers. */
+  private readonly uploads = new SessionUploads();
   /** Settles when the certificate presented in the handshake has been identified (the store is asked). */
   private identified: Promise<void> = Promise.resolve();
   /** A presented certificate we refuse; answered to the HELLO (P5). */
   private refusal: { code: ErrorCode; reason: string } | null = null;
-  /** Buffers for the data payloads of the upload under way (given back once the upload has written each). */
-  readonly payloads = new PayloadPool();
-  /**
-   * ownsChunks: Bun hands each `data` callback a fresh buffer it never reuses
-   * (test/runtime/socket-data.test.ts), so a control payload lying wholly in one
-   * chunk is a view, not a copy; queued frames stay bounded by INBOUND_HIGH. The
-   * data payloads of an upload are copied into `payloads` instead, so an upload of
-   * any size reuses the same few payload buffers and the socket's buffers (up to
-   * ~512 KiB each), viewed by nothing, are freed as soon as they are decoded
-   * (releaseChunks) instead of piling up until a collection. Measured, peak RSS of
-   * sis serve per 100 MiB upload, 4 in a row: 84–104 MiB with the socket buffers
-   * left as garbage, 65–68 MiB freed (and the pool freed after each upload); 59–61
-   * MiB for 1 MiB uploads.
-   */
-  private readonly decoder = new FrameDecoder({
-    ownsChunks: true,
-    releaseChunks: true,
-    allocate: (kind, length) => (kind === DATA && (this.upload || this.pipeline?.streamingNow) ? this.payloads.take(length) : null),
-  });
   readonly outbox: Outbox;
   private chain: Promise<void> = Promise.resolve();
-  private inbound = 0;
-  private upload: Upload | null = null;
+  /** Frames in: the decoder, and the socket paused while too many wait (session-inbound.ts). */
+  private readonly inbound: SessionInbound;
   /** Counted against its address's connection limit (false when refused for it). */
   admitted = false;
   private released = false;
   private subscribed = false;
-  private paused = false;
   /** Set by drain() when the server stops (O1, O2): the session closes once what is under way has ended. */
   private draining = false;
   /** A frame is being handled (a request awaits the store, the disk, argon2id, a download's reader). */
@@ -96,6 +73,7 @@ export class Session implements Peer, WatchedSession {
     readonly socket: SessionSocket,
   ) {
     this.outbox = new Outbox(socket);
+    this.inbound = new SessionInbound(socket, (kind, length) => (kind === DATA && this.uploads.streaming ? this.uploads.payloads.take(length) : null));
     this.deadline = Date.now() + ctx.limits.handshakeTimeoutMs;
   }
 
@@ -115,6 +93,11 @@ export class Session implements Peer, WatchedSession {
     return this.#version;
   }
 
+  /** Version 2 (P30): the uploads in flight; created at a HELLO that agrees on version 2. */
+  get pipeline(): PostPipeline | null {
+    return this.uploads.pipeline;
+  }
+
   /** Starts identifying the presented certificate; the HELLO waits for the answer (P4, P5). */
   onHandshake(peerCertDer: Uint8Array | null): void {
     this.identified = identify(this.ctx.store, peerCertDer).then((result) => {
@@ -129,19 +112,16 @@ export class Session implements Peer, WatchedSession {
     if (this.state === "closed") return;
     let frames: Frame[];
     try {
-      frames = this.decoder.push(bytes);
+      frames = this.inbound.decode(bytes);
     } catch (error) {
       this.fail(error);
       return;
     }
     for (const frame of frames) {
-      this.inbound += frame.payload.length;
+      this.inbound.queued(frame.payload.length);
       this.chain = this.chain.then(() => this.handleFrame(frame)).catch((error) => this.fail(error)).finally(() => this.afterFrame());
     }
-    if (this.inbound > INBOUND_HIGH && !this.paused) {
-      this.paused = true;
-      this.socket.pause();
-    }
+    this.inbound.check();
   }
 
   onDrain(): void {
@@ -211,13 +191,12 @@ export class Session implements Peer, WatchedSession {
       void upload.abort();
       return false;
     }
-    this.upload = upload;
+    this.uploads.begin(upload);
     return true;
   }
 
   endUpload(): void {
-    this.upload = null;
-    this.payloads.clear();
+    this.uploads.end();
   }
 
   get backlog(): number {
@@ -239,7 +218,7 @@ export class Session implements Peer, WatchedSession {
 
   /** An upload is under way (its DATA frames are still coming, or it is being committed). */
   get uploading(): boolean {
-    return this.upload !== null || (this.pipeline?.size ?? 0) > 0;
+    return this.uploads.uploading;
   }
 
   /**
@@ -261,39 +240,21 @@ export class Session implements Peer, WatchedSession {
 
   /** The last pipelined upload has been answered (P30): a draining session may close now (O1). */
   private pipelineIdle(): void {
-    // As endUpload() does for version 1: an idle session holds no payload buffers.
-    if (!this.pipeline?.streamingNow) this.payloads.clear();
+    this.uploads.idle();
     if (this.draining && !this.handling && !this.uploading) this.fail(shuttingDown());
   }
 
   private async handleFrame(frame: Frame): Promise<void> {
     this.handling = true;
-    this.inbound -= frame.payload.length;
-    if (this.paused && this.inbound < INBOUND_LOW) {
-      this.paused = false;
-      this.socket.resume();
-    }
+    this.inbound.taken(frame.payload.length);
     if (this.closed) return;
     if (this.outbox.backlog > OUTBOUND_HIGH) {
       await this.outbox.below(OUTBOUND_HIGH);
       // The peer may have gone, or its deadline passed, while we waited.
       if (this.closed) return;
     }
-    if (this.upload) {
-      this.touch();
-      const upload = this.upload;
-      await upload.receive(frame);
-      // The blob writer has written or copied the payload (BlobWriter.write keeps no
-      // chunk), so the decoder may fill its buffer again; an upload that ended with
-      // this frame already freed the pool (endUpload).
-      if (frame.kind === DATA && this.upload === upload) this.payloads.give(frame.payload);
-      return;
-    }
-    if (frame.kind === DATA && this.pipeline) {
-      // Version 2 (P32): the data of the oldest upload still missing bytes.
-      await this.pipeline.data(frame);
-      this.touch();
-      this.payloads.give(frame.payload);
+    if (this.uploads.takes(frame)) {
+      await this.uploads.receive(frame, () => this.touch());
       return;
     }
     this.touch();
@@ -308,21 +269,7 @@ export class Session implements Peer, WatchedSession {
   }
 
   private async hello(payload: Uint8Array): Promise<void> {
-    let message: ClientMessage;
-    try {
-      message = decodeClientMessage(payload);
-    } catch (error) {
-      // A peer that does not speak sis fails here, on its first frame (P10).
-      if (error instanceof ProtocolError && error.code === "UNKNOWN_MESSAGE") throw new ProtocolError("HELLO_REQUIRED", "the first message must be HELLO");
-      throw error;
-    }
-    if (message.type !== "HELLO") throw new ProtocolError("HELLO_REQUIRED", "the first message must be HELLO");
-    if (!SUPPORTED_VERSIONS.includes(message.version)) {
-      throw new ProtocolError("UNSUPPORTED_VERSION", `protocol version ${message.version} is not supported; this server speaks ${SUPPORTED_VERSIONS.join(", ")}`, undefined, SUPPORTED_VERSIONS);
-    }
-    // P10a: the highest version both speak; a client that offers none (version 1) gets version 1.
-    // HELLO.version is 1 (checked above), which every server speaks: there is always a common version.
-    const agreed = agreedVersion(message.version, message.versions) ?? PROTOCOL_VERSION;
+    const agreed = agreeHello(payload);
     await this.identified;
     if (this.closed) return;
     if (this.refusal) {
@@ -331,7 +278,7 @@ export class Session implements Peer, WatchedSession {
     }
     this.#state = "ready";
     this.#version = agreed;
-    if (agreed >= PIPELINED_VERSION) this.pipeline = new PostPipeline((error) => this.fail(error), () => this.pipelineIdle());
+    if (agreed >= PIPELINED_VERSION) this.uploads.pipeline = new PostPipeline((error) => this.fail(error), () => this.pipelineIdle());
     if (this.#identity) {
       // Membership (M12): last seen, coarse (one write a minute at most); a failure here costs the session nothing.
       this.ctx.store.touchUser(this.#identity.userId, Date.now(), LAST_SEEN_COARSE_MS).catch(() => {});
@@ -341,36 +288,16 @@ export class Session implements Peer, WatchedSession {
       // (M23) The certificate's last use, for 'sis devices'; a failure here costs nothing but the date.
       this.ctx.store.touchCert(this.#identity.serial, Date.now()).catch(() => {});
     }
-    this.send({
-      type: "HELLO",
-      protocol: PROTOCOL_NAME,
-      version: agreed,
-      server: `sis/${this.ctx.version}`,
-      user: this.identity?.username ?? null,
-      serial: this.identity?.serial ?? null,
-      caCertificate: toBase64(this.ctx.ca.certDer),
-      storageCertificate: toBase64(this.ctx.storageCertDer),
-      limits: { maxControlFrame: MAX_CONTROL_FRAME, maxDataFrame: MAX_DATA_FRAME, maxImageSize: this.ctx.limits.maxImageSize },
-    });
+    this.send(helloReply(this.ctx, agreed, this.identity));
   }
 
   /** Reports an error to the peer; fatal ones close the connection (PROTOCOL.md section 5). */
   fail(error: unknown): void {
     if (this.closed) return;
-    let pe: ProtocolError;
-    if (error instanceof ProtocolError) pe = error;
-    else {
-      this.ctx.log.error("internal error", { address: this.address, error: error instanceof Error ? error.stack ?? error.message : String(error) });
-      pe = new ProtocolError("INTERNAL", "the server hit an internal error; try again later");
-    }
+    // Only a version-2 connection has upload ids (P30).
+    const { error: pe, message } = errorReply(this.ctx, this.address, error, this.pipeline !== null);
     this.ctx.metrics.refuse(pe.code);
-    this.send({
-      type: "ERROR", code: pe.code, message: pe.message.slice(0, 512),
-      ...(pe.retryAfter !== undefined ? { retryAfter: pe.retryAfter } : {}),
-      ...(pe.versions ? { versions: [...pe.versions] } : {}),
-      // Only a version-2 connection has upload ids (P30); a version-1 client never sees the field.
-      ...(pe.upload !== undefined && this.pipeline ? { upload: pe.upload } : {}),
-    });
+    this.send(message);
     if (isFatal(pe.code)) this.close();
   }
 
@@ -386,19 +313,10 @@ export class Session implements Peer, WatchedSession {
   private release(): void {
     if (this.released) return;
     this.released = true;
-    const upload = this.upload;
-    this.upload = null;
-    void upload?.abort();
-    void this.pipeline?.abortAll();
-    this.payloads.clear();
+    this.uploads.release();
     this.ctx.hub.unsubscribeSession(this);
     this.ctx.metrics.connections--;
     if (this.subscribed) this.ctx.metrics.authenticatedConnections--;
     if (this.admitted) this.ctx.hub.release(this.address);
   }
-}
-
-/** What every session hears when the server stops (O1); clients reconnect later (O3). */
-export function shuttingDown(): ProtocolError {
-  return new ProtocolError("SHUTTING_DOWN", "the server is shutting down or restarting; reconnect in a moment (a request it did not answer was not done)");
 }

@@ -1,50 +1,23 @@
 /** PostgresStore: users, certificates and image metadata in PostgreSQL (Bun.sql), for several `sis serve` nodes on one database. */
-import { SQL } from "bun";
+import type { SQL } from "bun";
 import {
   type CertRecord, type DeviceRecord, type LoggedDeletion, type ImageQuery, type ImageRecord, type InvitationRecord, type InvitationRefusal, type LinkOutcome,
   type Millis, type NewCert, type NewImage, type NewInvitation, type RevocationDetail, type Store, StoreConflictError, type StoredCrl, type ThrottleCounters, type ThrottleEntry, type ExclusiveLocks, type UserRecord,
   type UserSummary,
 } from "../server/ports.ts";
 import { canonicalSerial } from "../encoding/serial.ts";
-import { migratePostgres } from "./postgres-migrations.ts";
+import { openPostgres, type PostgresStoreOptions } from "./postgres-open.ts";
+import { isConflict, withRetry } from "./postgres-retry.ts";
 import * as m from "./postgres-membership.ts";
 import * as q from "./postgres-statements.ts";
 import { replaceCrlTx, storedCrl } from "./postgres-crl.ts";
 import { PostgresThrottle } from "./postgres-throttle.ts";
 import { tryExclusive } from "./postgres-lock.ts";
 
+// Importable from here as before the split.
+export type { PostgresStoreOptions } from "./postgres-open.ts";
+
 const IMAGE_ID = /^[0-9a-f]{32}$/;
-
-/** SQLSTATE unique_violation. */
-const UNIQUE_VIOLATION = "23505";
-
-/**
- * Failures after which the same call is tried again on a fresh connection:
- * the connection was lost (killed backend, restarted server, network) or the
- * server asked for a retry (serialization failure, deadlock).
- */
-function retryable(err: unknown): boolean {
-  const e = err as { code?: string; errno?: string };
-  if (typeof e?.errno === "string" && /^(08|57P|40001|40P01)/.test(e.errno)) return true;
-  return typeof e?.code === "string" && /^ERR_POSTGRES_(CONNECTION_CLOSED|CONNECTION_REFUSED|CONNECTION_TIMEOUT|IDLE_TIMEOUT|LIFETIME_TIMEOUT)$/.test(e.code);
-}
-
-function isConflict(err: unknown): boolean {
-  return (err as { errno?: string })?.errno === UNIQUE_VIOLATION;
-}
-
-export interface PostgresStoreOptions {
-  /** Connections in the pool (default 10). */
-  max?: number;
-  /** application_name of the pool's connections, so an operator (or a test) can tell the nodes apart. */
-  applicationName?: string;
-  /** How long a call keeps being tried again while the connection is lost, in ms (default 10 000: a server restart). */
-  retryForMs?: number;
-  /** The schema that holds the tables (default: the server's search_path, normally `public`); created if absent. */
-  schema?: string;
-}
-
-const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
 
 export class PostgresStore implements Store, ThrottleCounters, ExclusiveLocks {
   readonly #sql: SQL;
@@ -64,44 +37,13 @@ export class PostgresStore implements Store, ThrottleCounters, ExclusiveLocks {
    * WAL is flushed (ST2), which open() checks.
    */
   static async open(url: string, opts: PostgresStoreOptions = {}): Promise<PostgresStore> {
-    if (opts.schema !== undefined && !SCHEMA_NAME.test(opts.schema)) {
-      throw new TypeError(`schema name ${JSON.stringify(opts.schema)} must be lower-case letters, digits and _`);
-    }
-    const connection: Record<string, string> = { application_name: opts.applicationName ?? "sis-store" };
-    if (opts.schema !== undefined) connection.search_path = opts.schema;
-    const sql = new SQL(url, { max: opts.max ?? 10, connection });
-    try {
-      // The name matched SCHEMA_NAME above: safe to splice as an identifier.
-      // Two nodes racing here: the loser may get a unique violation on the catalog although the schema now exists.
-      if (opts.schema !== undefined) {
-        await sql.unsafe(`CREATE SCHEMA IF NOT EXISTS ${opts.schema}`).catch(async (err) => {
-          if ((await sql`SELECT to_regnamespace(${opts.schema}) AS s`)[0].s === null) throw err;
-        });
-      }
-      const [{ synchronous_commit: sync }] = await sql`SHOW synchronous_commit`;
-      // "off" acknowledges before the WAL is flushed; every other value waits for at least the local flush.
-      if (sync === "off") {
-        throw new Error(`PostgreSQL has synchronous_commit=${sync}: an acknowledged image could be lost; set it to on`);
-      }
-      await migratePostgres(sql);
-      return new PostgresStore(sql, opts.retryForMs ?? 10_000);
-    } catch (err) {
-      await sql.close();
-      throw err;
-    }
+    const sql = await openPostgres(url, opts);
+    return new PostgresStore(sql, opts.retryForMs ?? 10_000);
   }
 
-  /** Runs `fn`, again on a fresh connection after a lost one (back-off 25 ms doubling to 500 ms) until retryForMs has passed; `first` is false on a repeat. */
-  async #retry<T>(fn: (first: boolean) => Promise<T>): Promise<T> {
-    const deadline = Date.now() + this.#retryForMs;
-    for (let attempt = 0; ; attempt++) {
-      try {
-        return await fn(attempt === 0);
-      } catch (err) {
-        if (!retryable(err) || Date.now() >= deadline) throw err;
-        await Bun.sleep(Math.min(500, 25 * 2 ** attempt));
-      }
-    }
+  /** Runs `fn`, again on a fresh connection after a lost one, until retryForMs has passed (postgres-retry.ts); `first` is false on a repeat. */
+  #retry<T>(fn: (first: boolean) => Promise<T>): Promise<T> {
+    return withRetry(this.#retryForMs, fn);
   }
 
   // --- users ---------------------------------------------------------------

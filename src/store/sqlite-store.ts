@@ -9,6 +9,7 @@ import {
 } from "../server/ports.ts";
 import { openDatabase } from "./open-database.ts";
 import { toCert, toImage, toUser } from "./rows.ts";
+import { SqliteDevices } from "./sqlite-devices.ts";
 import { SqliteMembership } from "./sqlite-membership.ts";
 import { SqliteCrl } from "./sqlite-crl.ts";
 import { canonicalSerial } from "../encoding/serial.ts";
@@ -29,12 +30,14 @@ export class SqliteStore implements Store {
   readonly #db: Database;
   readonly #sql: Statements;
   readonly #members: SqliteMembership;
+  readonly #devices: SqliteDevices;
   readonly #crl: SqliteCrl;
 
   private constructor(db: Database) {
     this.#db = db;
     this.#sql = prepareStatements(db);
     this.#members = new SqliteMembership (db, this.#sql);
+    this.#devices = new SqliteDevices(db, this.#sql);
     this.#crl = new SqliteCrl(db);
   }
 
@@ -220,48 +223,14 @@ export class SqliteStore implements Store {
     return this.#sql.highestDeletion.get()?.seq ?? 0;
   }
 
-  // --- devices, link codes, usage -------------------------------------
+  // --- devices, link codes, usage: src/store/sqlite-devices.ts ---------------
 
-  async setDeviceName(serial: string, device: string): Promise<void> {
-    const normal = canonicalSerial(serial);
-    if (normal !== null) this.#sql.setDeviceName.run({ serial: normal, device });
-  }
-
-  async touchCert(serial: string, at: Millis): Promise<void> {
-    const normal = canonicalSerial(serial);
-    if (normal !== null) this.#sql.touchCert.run({ serial: normal, at });
-  }
-
-  async listDevices(userId: number): Promise<DeviceRecord[]> {
-    return this.#sql.listDevices.all({ userId }).map((r) => ({
-      serial: r.serial, device: r.device, createdAt: r.created_at, notAfter: r.not_after, revokedAt: r.revoked_at, lastSeenAt: r.last_seen_at,
-    }));
-  }
-
-  async createLinkCode(userId: number, hash: Uint8Array, createdAt: Millis, expiresAt: Millis): Promise<void> {
-    this.#db.transaction(() => {
-      // Expired codes are of no use to anyone: dropped a day after expiry, while making new ones.
-      this.#sql.pruneLinkCodes.run({ before: createdAt - 86_400_000 });
-      if (this.#sql.createLinkCode.run({ hash, userId, createdAt, expiresAt }).changes === 0) {
-        throw new Error(`cannot make a link code for unknown or deleted user id ${userId}`);
-      }
-    }).immediate();
-  }
-
-  async consumeLinkCode(hash: Uint8Array, now: Millis): Promise<LinkOutcome> {
-    return this.#db.transaction((): LinkOutcome => {
-      const row = this.#sql.findLinkCode.get({ hash });
-      if (!row) return { refused: "unknown" };
-      if (row.used_at !== null) return { refused: "used" };
-      if (now >= row.expires_at) return { refused: "expired" };
-      if (this.#sql.useLinkCode.run({ hash, now }).changes === 0) return { refused: "used" };
-      return { userId: row.user_id, username: row.username };
-    }).immediate();
-  }
-
-  async usageOf(userId: number): Promise<{ bytes: number; images: number }> {
-    return this.#sql.usageOf.get({ userId }) ?? { bytes: 0, images: 0 };
-  }
+  setDeviceName(serial: string, device: string): Promise<void> { return this.#devices.setDeviceName(serial, device); }
+  touchCert(serial: string, at: Millis): Promise<void> { return this.#devices.touchCert(serial, at); }
+  listDevices(userId: number): Promise<DeviceRecord[]> { return this.#devices.listDevices(userId); }
+  createLinkCode(userId: number, hash: Uint8Array, createdAt: Millis, expiresAt: Millis): Promise<void> { return this.#devices.createLinkCode(userId, hash, createdAt, expiresAt); }
+  consumeLinkCode(hash: Uint8Array, now: Millis): Promise<LinkOutcome> { return this.#devices.consumeLinkCode(hash, now); }
+  usageOf(userId: number): Promise<{ bytes: number; images: number }> { return this.#devices.usageOf(userId); }
 
   // --- time-stamps (ENVELOPE.md G9) -----------------------------------------
 
