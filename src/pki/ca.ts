@@ -4,7 +4,7 @@ import { buildCrl, type CrlRequest } from "./crl.ts";
 import { PkiError } from "./errors.ts";
 import { fingerprint } from "./fingerprint.ts";
 import { signCertificate, type Issuer } from "./issue.ts";
-import { assertKeyMatches, exportPkcs8, generateRsaKeyPair, importSigningKey } from "./keys.ts";
+import { assertKeyMatches, exportPkcs8, generateRsaKeyPair, generateTsaKeyPair, importSigningKey } from "./keys.ts";
 import { parseCert, rawBytes } from "./parse.ts";
 import { fromPem, toPem } from "./pem.ts";
 import { PROFILES, type CertProfile } from "./profiles.ts";
@@ -91,7 +91,7 @@ export class CertificateAuthority {
     const caDaysLeft = Math.floor((this.cert.notAfter.getTime() - now.getTime()) / DAY_MS);
     const lifetimeDays = opts.lifetimeDays ?? Math.min(PROFILES.timeStamping.lifetimeDays, caDaysLeft);
     if (lifetimeDays < 1) throw new PkiError("BAD_CERT", "the CA ends within a day: it cannot issue a time-stamping certificate; roll the CA over first");
-    const keys = await generateRsaKeyPair(PROFILES.timeStamping.keyBits);
+    const keys = await generateTsaKeyPair();
     const cert = await signCertificate({
       profile: PROFILES.timeStamping,
       commonName: "sis time-stamping authority",
