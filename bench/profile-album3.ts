@@ -1,9 +1,12 @@
 /**
  * CPU profiles of all three processes of an album (bench/README.md, "Issue 17: the album's CPU"):
  * `sis serve`, `sis watch` (bob) and one `sis post DIR` (alice) of N JPEGs of 3 MiB, each run
- * through SIS_BIN, e.g. a wrapper that starts cli/main.ts under `bun --cpu-prof-md`. Prints the
- * CPU time (utime + stime from /proc) of each process over the album, per image.
- *   SIS_BIN=wrapper bun bench/profile-album3.ts [N=60]
+ * through SIS_BIN: a build (CPU figures only), or bench/sis-cpu-prof.sh, which runs cli/main.ts
+ * under `bun --cpu-prof` into bench/results/profile/album3/ (read them with bench/cpuprofile-top.ts).
+ * Prints the CPU time (utime + stime from /proc) of each process over the album, per image and
+ * per thread (main thread, Bun's pool: fs, fsync, WebCrypto; JIT; GC).
+ *   SIS_BIN=dist/sis bun bench/profile-album3.ts [N=60]
+ *   SIS_BIN=bench/sis-cpu-prof.sh bun bench/profile-album3.ts 60
  */
 import { readdirSync, readFileSync } from "node:fs";
 import { mkdtempSync, rmSync } from "node:fs";
