@@ -4,7 +4,7 @@ import { buildCrl, type CrlRequest } from "./crl.ts";
 import { PkiError } from "./errors.ts";
 import { fingerprint } from "./fingerprint.ts";
 import { signCertificate, type Issuer } from "./issue.ts";
-import { assertKeyMatches, exportPkcs8, generateRsaKeyPair, importSigningKey } from "./keys.ts";
+import { assertKeyMatches, exportPkcs8, generateRsaKeyPair, generateTsaKeyPair, importSigningKey } from "./keys.ts";
 import { parseCert, rawBytes } from "./parse.ts";
 import { fromPem, toPem } from "./pem.ts";
 import { PROFILES, type CertProfile } from "./profiles.ts";
@@ -86,12 +86,16 @@ export class CertificateAuthority {
    * generated here. It lasts the profile's five years, or until the CA ends if that is sooner:
    * a TSA certificate that outlives its CA could never be checked.
    */
-  async issueTsaCert(opts: { lifetimeDays?: number; now?: Date } = {}): Promise<CaFiles> {
+  /**
+   * `rsa`: an RSA 3072 key, as every TSA certificate had before P-256 (G10); for a verifier that
+   * cannot check ECDSA, and for the tests of data directories made then.
+   */
+  async issueTsaCert(opts: { lifetimeDays?: number; now?: Date; keyType?: "p256" | "rsa" } = {}): Promise<CaFiles> {
     const now = opts.now ?? new Date();
     const caDaysLeft = Math.floor((this.cert.notAfter.getTime() - now.getTime()) / DAY_MS);
     const lifetimeDays = opts.lifetimeDays ?? Math.min(PROFILES.timeStamping.lifetimeDays, caDaysLeft);
     if (lifetimeDays < 1) throw new PkiError("BAD_CERT", "the CA ends within a day: it cannot issue a time-stamping certificate; roll the CA over first");
-    const keys = await generateRsaKeyPair(PROFILES.timeStamping.keyBits);
+    const keys = opts.keyType === "rsa" ? await generateRsaKeyPair(PROFILES.timeStamping.keyBits) : await generateTsaKeyPair();
     const cert = await signCertificate({
       profile: PROFILES.timeStamping,
       commonName: "sis time-stamping authority",

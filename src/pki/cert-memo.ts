@@ -35,9 +35,12 @@ export async function issuedByMemo(tsaDer: Uint8Array, caDer: Uint8Array, check:
   issued.add(key);
 }
 
-/** The certificate's public key imported by `importKey`, remembered by the certificate's exact bytes; a failure is not remembered. */
-export async function publicKeyMemo(certDer: Uint8Array, importKey: () => Promise<CryptoKey>): Promise<CryptoKey> {
-  const key = keyOf(certDer);
+/**
+ * The certificate's public key imported by `importKey` for `use` (a WebCrypto key is bound to one
+ * algorithm: "rsa" or "ecdsa"), remembered by the certificate's exact bytes and the use; a failure is not remembered.
+ */
+export async function publicKeyMemo(certDer: Uint8Array, use: string, importKey: () => Promise<CryptoKey>): Promise<CryptoKey> {
+  const key = `${use}|${keyOf(certDer)}`;
   return keys.get(key) ?? remember(keys, key, await importKey());
 }
 

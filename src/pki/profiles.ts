@@ -71,6 +71,8 @@ export const PROFILES = {
   // The time-stamping authority (RFC 3161 2.3): its key signs time-stamp tokens and nothing
   // else, so the EKU is timeStamping alone and critical, and it is neither a user nor TLS.
   // Five years, cut to the CA's remaining life when issued (CertificateAuthority.issueTsaCert).
+  // Its key is ECDSA P-256 (generateTsaKeyPair, ENVELOPE.md G10); keyBits is the size of the RSA
+  // keys TSA certificates had before, which still load (issueTsaCert's keyType "rsa").
   timeStamping: {
     keyBits: 3072,
     lifetimeDays: 1826,

@@ -13,6 +13,8 @@ export const OIDS = {
   sha256: "2.16.840.1.101.3.4.2.1",
   rsaEncryption: "1.2.840.113549.1.1.1",
   sha256WithRSAEncryption: "1.2.840.113549.1.1.11",
+  /** ecdsa-with-SHA256 (RFC 5758 3.2): the signature of a P-256 TSA key (G10). */
+  ecdsaWithSHA256: "1.2.840.10045.4.3.2",
   timeStamping: "1.3.6.1.5.5.7.3.8",
 } as const;
 

@@ -2,7 +2,8 @@
 import * as asn1js from "asn1js";
 import * as pkijs from "pkijs";
 import { assertTsaUsage } from "./chain.ts";
-import { assertKeyMatches, importSigningKey } from "./keys.ts";
+import { ecdsaToDer } from "./ecdsa-der.ts";
+import { assertKeyMatches, ECDSA_SHA256, importTsaSigningKey, SIGNING_ALGORITHM } from "./keys.ts";
 import { parseCert } from "./parse.ts";
 import { fromPem } from "./pem.ts";
 import { readCertificate } from "../crypto/certificate-info.ts";
@@ -16,7 +17,7 @@ const SHA256_BYTES = 32;
 export interface TimeStampRequest {
   /** The TSA certificate (DER), issued by the CA with the timeStamping profile. */
   tsaCertDer: Uint8Array;
-  /** The TSA's private key, imported for RSASSA-PKCS1-v1_5 with SHA-256 (importSigningKey). */
+  /** The TSA's private key: ECDSA P-256 or RSASSA-PKCS1-v1_5, with SHA-256 (importTsaSigningKey, G10). */
   tsaKey: CryptoKey;
   /** The message imprint: SHA-256 of the time-stamped data (for sis, of an image signature's value, G9). */
   digest: Uint8Array;
@@ -73,6 +74,16 @@ async function signerOf(certDer: Uint8Array): Promise<{ essDer: Uint8Array; sid:
 const SHA256_ALG = tlv(TAG.SEQUENCE, oid(OIDS.sha256));
 const SHA256_ALG_NULL = tlv(TAG.SEQUENCE, oid(OIDS.sha256), tlv(TAG.NULL));
 const SHA256_RSA_ALG = tlv(TAG.SEQUENCE, oid(OIDS.sha256WithRSAEncryption));
+/** ecdsa-with-SHA256, parameters absent (RFC 5758 3.2). */
+const SHA256_ECDSA_ALG = tlv(TAG.SEQUENCE, oid(OIDS.ecdsaWithSHA256));
+
+/** The SignerInfo's signatureAlgorithm and signature for the TSA's key type (G9). */
+async function signAttributes(key: CryptoKey, signed: Uint8Array<ArrayBuffer>): Promise<{ algorithm: Uint8Array; signature: Uint8Array }> {
+  if (key.algorithm.name === "ECDSA") {
+    return { algorithm: SHA256_ECDSA_ALG, signature: ecdsaToDer(new Uint8Array(await crypto.subtle.sign(ECDSA_SHA256, key, signed))) };
+  }
+  return { algorithm: SHA256_RSA_ALG, signature: new Uint8Array(await crypto.subtle.sign(SIGNING_ALGORITHM, key, signed)) };
+}
 const INTEGER_1 = tlv(TAG.INTEGER, new Uint8Array([1]));
 const INTEGER_3 = tlv(TAG.INTEGER, new Uint8Array([3]));
 
@@ -112,8 +123,8 @@ export async function createTimeStampToken(req: TimeStampRequest): Promise<TimeS
     tlv(TAG.SEQUENCE, oid(OIDS.signingCertificateV2), tlv(TAG.SET, essDer)),
   ].sort(compareBytes); // DER SET OF order
   const signed = tlv(TAG.SET, ...attributes);
-  const signature = new Uint8Array(await crypto.subtle.sign("RSASSA-PKCS1-v1_5", req.tsaKey, signed));
-  const signerInfo = tlv(TAG.SEQUENCE, INTEGER_1, sid, SHA256_ALG_NULL, tlv(TAG.CONTEXT_0, ...attributes), SHA256_RSA_ALG, tlv(TAG.OCTET_STRING, signature));
+  const { algorithm, signature } = await signAttributes(req.tsaKey, signed);
+  const signerInfo = tlv(TAG.SEQUENCE, INTEGER_1, sid, SHA256_ALG_NULL, tlv(TAG.CONTEXT_0, ...attributes), algorithm, tlv(TAG.OCTET_STRING, signature));
   const signedData = tlv(
     TAG.SEQUENCE,
     INTEGER_3,
@@ -138,7 +149,7 @@ export class TimeStampAuthority {
     const certDer = fromPem(files.certPem, "CERTIFICATE");
     const cert = parseCert(certDer);
     assertTsaUsage(cert, "BAD_CERT"); // a TSA that makes tokens every receiver refuses is a configuration error
-    const key = await importSigningKey(fromPem(files.keyPem, "PRIVATE KEY"));
+    const key = await importTsaSigningKey(fromPem(files.keyPem, "PRIVATE KEY"));
     await assertKeyMatches(key, await cert.publicKey.export(), "TSA");
     return new TimeStampAuthority(certDer, key);
   }

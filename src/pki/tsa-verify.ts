@@ -2,6 +2,8 @@
 import { assertIssuedBy, assertTsaUsage, assertValidAt } from "./chain.ts";
 import { verifyCrl } from "./crl-verify.ts";
 import { sameBytes } from "../encoding/bytes.ts";
+import { DerError } from "../encoding/der.ts";
+import { ecdsaFromDer } from "./ecdsa-der.ts";
 import { PkiError, wrapAsync, type PkiErrorCode } from "./errors.ts";
 import { issuedByMemo, parseCertMemo, publicKeyMemo } from "./cert-memo.ts";
 import { BACKDATE_MS } from "./profiles.ts";
@@ -15,6 +17,8 @@ export { MAX_TIMESTAMP_TOKEN_SIZE };
 
 const MIN_RSA_BITS = 2048;
 const RSA_PKCS1_SHA256 = { name: "RSASSA-PKCS1-v1_5", hash: "SHA-256" } as const;
+const P256 = { name: "ECDSA", namedCurve: "P-256" } as const;
+const ECDSA_SHA256 = { name: "ECDSA", hash: "SHA-256" } as const;
 
 export interface VerifyTimeStampOptions {
   /** The TimeStampToken: DER of a ContentInfo (id-aa-signatureTimeStampToken's value, G8). */
@@ -56,16 +60,32 @@ async function assertSigned(p: ParsedToken): Promise<void> {
   if (p.ess.hashAlgorithm !== OIDS.sha256) malformed("ESSCertIDv2 hash is not SHA-256");
   if (p.digestAlgorithm !== OIDS.sha256) malformed("digest algorithm is not SHA-256");
   const sigAlg = p.signatureAlgorithm;
-  if (sigAlg !== OIDS.sha256WithRSAEncryption && sigAlg !== OIDS.rsaEncryption) malformed("signature is not RSA PKCS#1 v1.5");
+  const ecdsa = sigAlg === OIDS.ecdsaWithSHA256;
+  if (!ecdsa && sigAlg !== OIDS.sha256WithRSAEncryption && sigAlg !== OIDS.rsaEncryption) malformed("signature is not RSA PKCS#1 v1.5 or ECDSA with SHA-256");
 
   if (!sameBytes(p.messageDigest, await sha256(p.tstDer))) badSignature("TSTInfo does not match its signed digest");
   if (!sameBytes(p.ess.hash, await sha256(p.signerDer))) badSignature("names another certificate than its signer's (ESSCertIDv2)");
   if (p.ess.serial !== null && !sameBytes(p.ess.serial, p.signerSerial)) badSignature("names another serial number than its signer's (ESSCertIDv2)");
 
   const cert = parseCertMemo(p.signerDer);
-  const key = await publicKeyMemo(p.signerDer, () =>
-    crypto.subtle.importKey("spki", new Uint8Array(cert.publicKey.rawData), RSA_PKCS1_SHA256, false, ["verify"]).catch(() => malformed("signer key is not RSA")),
+  // The key is imported as the signature algorithm says; a key of the other type does not import
+  // (an RSA certificate under an ECDSA signature, or a curve other than P-256, is MALFORMED).
+  const key = await publicKeyMemo(p.signerDer, ecdsa ? "ecdsa" : "rsa", () =>
+    ecdsa
+      ? crypto.subtle.importKey("spki", new Uint8Array(cert.publicKey.rawData), P256, false, ["verify"]).catch(() => malformed("signer key is not ECDSA P-256"))
+      : crypto.subtle.importKey("spki", new Uint8Array(cert.publicKey.rawData), RSA_PKCS1_SHA256, false, ["verify"]).catch(() => malformed("signer key is not RSA")),
   );
+  if (ecdsa) {
+    let raw: Uint8Array;
+    try {
+      raw = ecdsaFromDer(p.signature);
+    } catch (e) {
+      if (e instanceof DerError) malformed(`ECDSA signature is not a DER Ecdsa-Sig-Value: ${e.message}`);
+      throw e;
+    }
+    if (!(await crypto.subtle.verify(ECDSA_SHA256, key, new Uint8Array(raw), new Uint8Array(p.signedAttrs)))) badSignature("signature does not verify with its certificate");
+    return;
+  }
   if ((key.algorithm as RsaHashedKeyAlgorithm).modulusLength < MIN_RSA_BITS) malformed("signer key is shorter than 2048 bits");
   if (!(await crypto.subtle.verify(RSA_PKCS1_SHA256, key, new Uint8Array(p.signature), new Uint8Array(p.signedAttrs)))) badSignature("signature does not verify with its certificate");
 }

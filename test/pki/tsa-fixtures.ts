@@ -1,7 +1,7 @@
 /** Shared identities for the time-stamp tests: the suite CA's TSA, users with their keys, a signature value. */
 import { CertificateAuthority, createCa } from "../../src/pki/ca.ts";
 import { createKeyAndCsr } from "../../src/pki/client-key.ts";
-import { importSigningKey } from "../../src/pki/keys.ts";
+import { importTsaSigningKey } from "../../src/pki/keys.ts";
 import { fromPem } from "../../src/pki/pem.ts";
 import { TimeStampAuthority } from "../../src/pki/tsa-token.ts";
 import { sharedCa } from "./helpers.ts";
@@ -14,12 +14,12 @@ export interface Tsa {
   tsa: TimeStampAuthority;
 }
 
-async function tsaOf(ca: CertificateAuthority, opts: { lifetimeDays?: number; now?: Date } = {}): Promise<Tsa> {
+async function tsaOf(ca: CertificateAuthority, opts: { lifetimeDays?: number; now?: Date; keyType?: "p256" | "rsa" } = {}): Promise<Tsa> {
   const files = await ca.issueTsaCert(opts);
   return {
     ...files,
     certDer: fromPem(files.certPem, "CERTIFICATE"),
-    key: await importSigningKey(fromPem(files.keyPem, "PRIVATE KEY")),
+    key: await importTsaSigningKey(fromPem(files.keyPem, "PRIVATE KEY")),
     tsa: await TimeStampAuthority.load(files),
   };
 }

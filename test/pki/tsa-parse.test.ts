@@ -5,6 +5,7 @@
  */
 import { describe, expect, test } from "bun:test";
 import { TAG, children, oid, parseDer, tlv, type Tlv } from "../../src/encoding/der.ts";
+import { ecdsaToDer } from "../../src/pki/ecdsa-der.ts";
 import { sha256 } from "../../src/pki/tsa-token.ts";
 import { SIS_TSA_POLICY_OID } from "../../src/pki/tsa-oids.ts";
 import { verifyTimeStampToken } from "../../src/pki/tsa-verify.ts";
@@ -46,7 +47,11 @@ async function rebuilt(tsa: Tsa, sig: Uint8Array, edits: Edits): Promise<Uint8Ar
   );
   const signedList = (edits.attrs ?? ((a) => a))(withDigest).sort(Buffer.compare);
   const toSign = tlv(TAG.SET, ...signedList);
-  const signature = new Uint8Array(await crypto.subtle.sign("RSASSA-PKCS1-v1_5", tsa.key, toSign));
+  // The TSA's own algorithm (a P-256 key since G10 says so, RSA for older data directories).
+  const signature =
+    tsa.key.algorithm.name === "ECDSA"
+      ? ecdsaToDer(new Uint8Array(await crypto.subtle.sign({ name: "ECDSA", hash: "SHA-256" }, tsa.key, toSign)))
+      : new Uint8Array(await crypto.subtle.sign("RSASSA-PKCS1-v1_5", tsa.key, toSign));
   const signerInfo = tlv(TAG.SEQUENCE, siVersion.bytes, (edits.sid ?? ((s) => s.bytes))(sid), digestAlg.bytes, tlv(TAG.CONTEXT_0, ...signedList), sigAlg.bytes, tlv(TAG.OCTET_STRING, signature));
   const eContent = (edits.eContent ?? ((t) => tlv(TAG.OCTET_STRING, t)))(newTst);
   const signedData = tlv(TAG.SEQUENCE, version.bytes, digestAlgs.bytes, tlv(TAG.SEQUENCE, eType.bytes, tlv(TAG.CONTEXT_0, eContent)), certs.bytes, tlv(TAG.SET, ...(edits.signerInfos ?? ((s) => [s]))(signerInfo)));
