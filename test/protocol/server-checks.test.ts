@@ -148,12 +148,30 @@ function sized(length: number): string[] {
   const n = Math.max(0, length);
   return ["A".repeat(n), "A".repeat(Math.max(0, n - 1)) + "=", "A".repeat(Math.max(0, n - 2)) + "==", "😀".repeat(n), "😀" + "a".repeat(Math.max(0, n - 1)), "\ud800".repeat(n), "f".repeat(n)];
 }
-const LENGTHS = [...new Set([...BOUNDS, 1_404, 2_052, 21_852, 22_004, 36, 68, 132])];
+/**
+ * Every numeric bound of a zod schema (string and array lengths, number ranges), read from its
+ * checks: a bound changed in messages.ts and not in server-checks.ts is probed at its new value.
+ */
+function schemaBounds(schema: any, out = new Set<number>()): Set<number> {
+  const def = schema._zod.def;
+  for (const check of def.checks ?? []) {
+    const d = check._zod.def;
+    for (const v of [d.maximum, d.minimum, d.value]) if (typeof v === "number") out.add(v);
+  }
+  for (const inner of [def.innerType, def.element, ...(def.options ?? []), ...Object.values(def.shape ?? {})]) if (inner) schemaBounds(inner, out);
+  return out;
+}
+/** String lengths around each bound (+4: the next base64 length), and numbers around each. */
+function edgesOf(type: string): { lengths: number[]; numbers: number[] } {
+  const bounds = [...schemaBounds((SERVER_SCHEMAS as Record<string, unknown>)[type])];
+  const lengths = new Set([0, 1, 2, 3, 4, 5, 31, 32, 33, ...bounds.filter((b) => b <= 65_536).flatMap((b) => [b - 1, b, b + 1, b + 4])]);
+  return { lengths: [...lengths].filter((n) => n >= 0), numbers: bounds.flatMap((b) => [b - 1, b - 0.5, b, b + 1]) };
+}
 const EDGE_VALUES: unknown[] = [0, 1, -1, 0.5, 1.5, 3, 4, 5, 2 ** 31 - 1, 2 ** 31, 2 ** 32 - 1, 2 ** 32, MAX_SAFE, MAX_SAFE + 1, -MAX_SAFE, 1e300, null, true, false, [], {}, [1], { a: 1 }, "NEW_IMAGE", "image/png", "image/PNG", "FAILED", "BEHIND", "behind", ...CONTENT_TYPES];
 const EXTRA_KEYS = ["extra", "__proto__", "constructor", "toString", "upload", "delivery", "image", "signature", "id", "seq", "next", ""];
 
 /** Every message that differs from `message` by one edit, as the codec would see it (JSON text, parsed). */
-function* singleMutations(message: Record<string, unknown>): Generator<unknown> {
+function* singleMutations(message: Record<string, unknown>, edges: { lengths: number[]; numbers: number[] }): Generator<unknown> {
   const text = JSON.stringify(message);
   const paths: (string | number)[][] = [];
   const objects: (string | number)[][] = [[]];
@@ -175,9 +193,9 @@ function* singleMutations(message: Record<string, unknown>): Generator<unknown> 
   };
   for (const path of paths) {
     yield withEdit(path, (h, k) => (Array.isArray(h) ? h.splice(k as number, 1) : delete h[k]));
-    for (const value of EDGE_VALUES) yield withEdit(path, (h, k) => (h[k] = value));
+    for (const value of [...EDGE_VALUES, ...edges.numbers]) yield withEdit(path, (h, k) => (h[k] = value));
     const old = at(JSON.parse(text), path);
-    if (typeof old === "string") for (const length of LENGTHS) for (const value of sized(length)) yield withEdit(path, (h, k) => (h[k] = value));
+    if (typeof old === "string") for (const length of edges.lengths) for (const value of sized(length)) yield withEdit(path, (h, k) => (h[k] = value));
     if (typeof old === "number") for (const d of [-1, 1]) yield withEdit(path, (h, k) => (h[k] = old + d));
     if (Array.isArray(old) && old.length > 0) {
       for (const length of [99, 100, 101]) yield withEdit(path, (h, k) => (h[k] = Array.from({ length }, () => old[0])));
@@ -264,7 +282,7 @@ describe("server-checks: every hand-written check accepts exactly what its zod s
       for (const sample of fc.sample(VALID[type]!, { numRuns: 3, seed: 7 })) {
         // A page's first two images stand for the rest (singleMutations still tries 99, 100 and 101 of them).
         const message = Array.isArray(sample.images) ? { ...sample, images: sample.images.slice(0, 2) } : sample;
-        for (const value of singleMutations(message)) {
+        for (const value of singleMutations(message, edgesOf(type))) {
           const t = (value as { type?: unknown }).type;
           if (typeof t === "string" && SERVER_CHECKS.has(t) && !agree(t, value)) refused++;
         }
