@@ -10,7 +10,7 @@ import { connectAs } from "../src/client/session.ts";
 import { encodeMessage } from "../src/protocol/index.ts";
 import { writeBigPng } from "../test/support/share.ts";
 import { spawnChild, type Child, type Line } from "./child-process.ts";
-import { clockMs, procStatusBytes, toMiB } from "./measure.ts";
+import { clockMs, cpuNs, procStatusBytes, toMiB } from "./measure.ts";
 import type { Results } from "./results.ts";
 import type { SisRig } from "./sis-rig.ts";
 
@@ -22,6 +22,11 @@ export interface FanoutPlan {
 
 async function allLines(children: Child[], match: (l: Line) => boolean, timeoutMs: number, what: string): Promise<Line[]> {
   return Promise.all(children.map((c) => c.next(match, timeoutMs, what)));
+}
+
+/** CPU milliseconds the receiving processes used since `before` (cpuNs of each, in the same order). */
+function cpuMsSince(children: Child[], before: number[]): number {
+  return children.reduce((a, c, i) => a + (cpuNs(c.pid) - before[i]!), 0) / 1e6;
 }
 
 /** The moment the last receiver of `lines` got the message, and how many got it. */
@@ -78,26 +83,33 @@ export async function runFanout(rig: SisRig, results: Results, plan: FanoutPlan,
       for (const w of sisWorkers) w.send({ cmd: "ping" });
       await allLines(sisWorkers, (l) => "pinged" in l, 60_000, "PONGs");
 
+      // The receivers are idle between repetitions: what they use from here to the last NEW_IMAGE is the fan-out's.
+      const sisCpu = sisWorkers.map((c) => cpuNs(c.pid));
       const posted = await postImage(poster, creds, png, { name: `fanout-${rep + 1}.png`, keepMetadata: true });
       const stored = clockMs();
       const seq = posted.image.seq;
       const sis = lastOf(await allLines(sisWorkers, (l) => l.seq === seq, 60_000, `NEW_IMAGE #${seq} on every connection`));
+      const sisCpuMs = cpuMsSince(sisWorkers, sisCpu);
 
       const len = encodeMessage({ type: "NEW_IMAGE", image: posted.image }).length;
       for (const w of floorWorkers) w.send({ cmd: "expect", len, id: rep });
       await allLines(floorWorkers, (l) => l.expecting === rep, 30_000, "readiness");
+      const floorCpu = floorWorkers.map((c) => cpuNs(c.pid));
       const acked = new Promise<number>((resolve) => (ack = () => resolve(clockMs())));
       control.write(`${len}\n`);
       const sent = await acked;
       const floorDone = lastOf(await allLines(floorWorkers, (l) => l.id === rep, 60_000, "the floor broadcast"));
+      const floorCpuMs = cpuMsSince(floorWorkers, floorCpu);
 
       const sisMs = sis.last - stored;
       const floorMs = floorDone.last - sent;
-      log(`  fan-out #${rep}${rep < 0 ? " (warm-up)" : ""}: sis ${sisMs.toFixed(1)} ms to ${sis.n}, floor ${floorMs.toFixed(1)} ms to ${floorDone.n} (${len} bytes each)`);
+      log(`  fan-out #${rep}${rep < 0 ? " (warm-up)" : ""}: sis ${sisMs.toFixed(1)} ms to ${sis.n}, floor ${floorMs.toFixed(1)} ms to ${floorDone.n} (${len} bytes each); receivers' CPU: sis ${sisCpuMs.toFixed(1)} ms, floor ${floorCpuMs.toFixed(1)} ms`);
       if (sis.n < plan.connections || floorDone.n < plan.connections) throw new Error(`fan-out reached ${sis.n} sis and ${floorDone.n} floor sockets of ${plan.connections}`);
       if (rep < 0) continue;
       results.add("fanout_5000_ms", sisMs, "ms", "POSTED at the poster → NEW_IMAGE on the last of 5,000 connections");
       results.add("fanout_floor_5000_ms", floorMs, "ms", "ack at the controller → same bytes on the last of 5,000 plain TCP sockets");
+      results.add("fanout_receivers_cpu_ms", sisCpuMs, "ms", "CPU of the 4 sis receiving processes, post → last NEW_IMAGE (TLS, frames, decode)");
+      results.add("fanout_floor_receivers_cpu_ms", floorCpuMs, "ms", "CPU of the 4 floor receiving processes for the same broadcast");
     }
     poster.close();
     results.ratio("fanout_ratio", "fanout_5000_ms", "fanout_floor_5000_ms");

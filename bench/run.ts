@@ -3,7 +3,8 @@
  * written to bench/results/latest.json with the machine's description.
  * Set SIS_BENCH_QUICK=1 for a smoke run (fewer connections and repetitions, a 20-image album).
  * `bun bench/run.ts album` (npm run bench:album) runs the album section alone and writes
- * bench/results/album.json instead.
+ * bench/results/album.json instead; `bun bench/run.ts fanout` the fan-out alone (bench/results/fanout.json),
+ * with SIS_BENCH_FANOUT_REPS repetitions (5).
  */
 // First, before anything loads @peculiar/x509: Bun may evaluate CommonJS dependencies out of source order.
 import "reflect-metadata";
@@ -23,13 +24,15 @@ import { runStartup } from "./startup.ts";
 import { PLAN, runTransfer } from "./transfer.ts";
 
 const quick = process.env.SIS_BENCH_QUICK === "1";
-const FANOUT = { connections: quick ? 500 : 5000, workers: 4, reps: quick ? 3 : 5 };
+const FANOUT = { connections: quick ? 500 : 5000, workers: 4, reps: Number(process.env.SIS_BENCH_FANOUT_REPS) || (quick ? 3 : 5) };
 const DOWNLOAD = { downloaders: 50, reps: quick ? 2 : 3 };
 const STARTUP_REPS = 15;
 const ALBUM = albumPlan(quick);
-const albumOnly = process.argv[2] === "album";
-if (process.argv[2] !== undefined && !albumOnly) throw new Error(`sis bench: cannot run section ${JSON.stringify(process.argv[2])}: the only section that runs alone is "album"`);
-const OUT = resolve(import.meta.dir, "results", albumOnly ? "album.json" : "latest.json");
+const section = process.argv[2];
+const albumOnly = section === "album";
+const fanoutOnly = section === "fanout";
+if (section !== undefined && !albumOnly && !fanoutOnly) throw new Error(`sis bench: cannot run section ${JSON.stringify(section)}: the sections that run alone are "album" and "fanout"`);
+const OUT = resolve(import.meta.dir, "results", section ? `${section}.json` : "latest.json");
 
 const log = (line: string) => process.stderr.write(line + "\n");
 const started = clockMs();
@@ -45,7 +48,10 @@ try {
   mkdirSync(opensslDir);
   makeOpensslCerts(opensslDir);
   const rig = await SisRig.create(root);
-  if (!albumOnly) {
+  if (fanoutOnly) {
+    log(`[${elapsed()}] fan-out to ${FANOUT.connections} watchers beside a plain TCP floor`);
+    await runFanout(rig, results, FANOUT, log);
+  } else if (!albumOnly) {
     log(`[${elapsed()}] registered alice and bob; post → watch (1, 10, 100 MiB) beside openssl cms`);
     const tenMibId = await runTransfer(rig, opensslDir, results, log);
     results.ratio("ratio_10mib", "post_get_10mib_s", "openssl_cms_10mib_s");
@@ -58,10 +64,12 @@ try {
     await runDownload(rig, tenMibId, opensslDir, results, DOWNLOAD, log);
   }
 
-  log(`[${elapsed()}] album: ${ALBUM.images} JPEGs of 3 MiB in one sis post, beside openssl cms per file and rsync over ssh (${ALBUM.reps} repetition${ALBUM.reps === 1 ? "" : "s"})`);
-  await runAlbum(rig, opensslDir, results, ALBUM, log);
+  if (!fanoutOnly) {
+    log(`[${elapsed()}] album: ${ALBUM.images} JPEGs of 3 MiB in one sis post, beside openssl cms per file and rsync over ssh (${ALBUM.reps} repetition${ALBUM.reps === 1 ? "" : "s"})`);
+    await runAlbum(rig, opensslDir, results, ALBUM, log);
+  }
 
-  if (!albumOnly) {
+  if (!section) {
     log(`[${elapsed()}] start-up: sis --version beside bun -e 0`);
     runStartup(results, STARTUP_REPS, root);
   }
@@ -78,5 +86,5 @@ writeJson(OUT, results, machine, {
   source,
   seconds,
   quick,
-  plan: albumOnly ? { album: ALBUM } : { transfer: PLAN, fanout: FANOUT, download: DOWNLOAD, album: ALBUM, startupReps: STARTUP_REPS },
+  plan: albumOnly ? { album: ALBUM } : fanoutOnly ? { fanout: FANOUT } : { transfer: PLAN, fanout: FANOUT, download: DOWNLOAD, album: ALBUM, startupReps: STARTUP_REPS },
 });
