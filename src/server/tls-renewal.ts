@@ -3,6 +3,7 @@ import { certInfo, fromPem, type CaFiles, type CertificateAuthority } from "../p
 import { renewTlsFiles, tlsRenewalDue } from "./data-dir.ts";
 import type { Logger } from "./logger.ts";
 import type { Metrics } from "./metrics.ts";
+import { periodicCheck } from "./periodic-check.ts";
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 /** RN9: the log warns (once a day) when the CA certificate ends within this long. */
@@ -36,9 +37,7 @@ export interface TlsRenewal {
 
 export function startTlsRenewal(opts: TlsRenewalOptions): TlsRenewal {
   let certPem = opts.certPem;
-  let running: Promise<void> | null = null;
   let caWarnedAt = -Infinity;
-  let stopped = false;
   let dueWarnedAt = -Infinity;
   const caNotAfter = certInfo(opts.ca.certDer).notAfter;
 
@@ -52,7 +51,7 @@ export function startTlsRenewal(opts: TlsRenewalOptions): TlsRenewal {
     if (!tlsRenewalDue(certPem, now)) return;
     try {
       const files = await renewTlsFiles(opts.dataDir, opts.ca, opts.hosts, opts.lifetimeDays);
-      if (stopped) return;
+      if (periodic.stopped) return;
       opts.replace(files);
       certPem = files.certPem;
       opts.metrics.tlsRenewals++;
@@ -66,7 +65,7 @@ export function startTlsRenewal(opts: TlsRenewalOptions): TlsRenewal {
   async function reread(now: number, reload: () => Promise<CaFiles>): Promise<void> {
     try {
       const files = await reload();
-      if (files.certPem !== certPem && !stopped) {
+      if (files.certPem !== certPem && !periodic.stopped) {
         opts.replace(files);
         certPem = files.certPem;
         opts.metrics.tlsRenewals++;
@@ -83,17 +82,9 @@ export function startTlsRenewal(opts: TlsRenewalOptions): TlsRenewal {
     }
   }
 
-  const check = (now = Date.now()): Promise<void> => {
-    running ??= once(now).finally(() => (running = null));
-    return running;
-  };
-  const timer = setInterval(() => void check(), opts.checkMs);
-  timer.unref();
+  const periodic = periodicCheck(once, opts.checkMs);
   return {
-    check,
-    stop() {
-      stopped = true;
-      clearInterval(timer);
-    },
+    check: periodic.check,
+    stop: periodic.stop,
   };
 }

@@ -8,6 +8,7 @@ import { certInfo, type CertificateAuthority, type TimeStampAuthority } from "..
 import { openTsa, tsaRenewalDue } from "./data-dir.ts";
 import type { Logger } from "./logger.ts";
 import type { Stamper } from "./timestamp.ts";
+import { periodicCheck } from "./periodic-check.ts";
 
 export interface RenewingStamper extends Stamper {
   /** The TSA certificate new images are stamped with. */
@@ -29,15 +30,13 @@ export interface TsaRenewalOptions {
 
 export function startTsaRenewal(opts: TsaRenewalOptions): RenewingStamper {
   let tsa = opts.tsa;
-  let running: Promise<void> | null = null;
-  let stopped = false;
 
   async function once(now: number): Promise<void> {
     if (!tsaRenewalDue(tsa.certDer, opts.ca, now)) return;
     try {
       // openTsa issues and writes the new pair (key first, 0600), as at start.
       const next = await openTsa(opts.dataDir, opts.ca, now);
-      if (stopped) return;
+      if (periodic.stopped) return;
       tsa = next;
       const info = certInfo(next.certDer);
       opts.log.info("time-stamping certificate renewed; new images are stamped with it, tokens of the old one stay valid", { serial: info.serial, notAfter: new Date(info.notAfter).toISOString() });
@@ -46,21 +45,13 @@ export function startTsaRenewal(opts: TsaRenewalOptions): RenewingStamper {
     }
   }
 
-  const check = (now = Date.now()): Promise<void> => {
-    running ??= once(now).finally(() => (running = null));
-    return running;
-  };
-  const timer = setInterval(() => void check(), opts.checkMs);
-  timer.unref();
+  const periodic = periodicCheck(once, opts.checkMs);
   return {
     get certDer() {
       return tsa.certDer;
     },
     stampSignature: (value, stampOpts) => tsa.stampSignature(value, stampOpts),
-    check,
-    stop() {
-      stopped = true;
-      clearInterval(timer);
-    },
+    check: periodic.check,
+    stop: periodic.stop,
   };
 }
