@@ -130,6 +130,9 @@ describe("the server log", () => {
     // carol is disabled while her watch runs (the session's end is logged), then enabled again.
     await using carolWatch = startWatch(carol, join(root, "carol-out"));
     await carolWatch.waitFor(/ connected to /);
+    // Idle first: a catch-up DOWNLOAD under way would be refused by its own identity check (P5a,
+    // "certificate refused on request") before the revocation watch ends the session.
+    await carolWatch.waitFor(/ saved alice\/holiday-at-the-lighthouse\.png /);
     expect((await sis(["admin", "disable", "--data", data, "carol"])).code).toBe(0);
     expect(await carolWatch.proc.exited).toBe(3);
     await until(() => server.log().includes('"disabled account: session ended"'), "the disabled session logged");
