@@ -5,6 +5,7 @@ import { OID } from "./cms-oids.ts";
 import { TAG, tlv } from "../encoding/der.ts";
 import { IMAGE_DIGEST_SIZE } from "./image-digest.ts";
 import { bindingString, buildSignedAttributes } from "./signed-attributes.ts";
+import { pkcs8ImportMemo } from "./pkcs8-import-memo.ts";
 import { SignatureError } from "./signature-error.ts";
 
 export const RSA_PKCS1_SHA256 = { name: "RSASSA-PKCS1-v1_5", hash: "SHA-256" } as const;
@@ -24,21 +25,8 @@ export interface SignImageParams {
   signingTime?: Date;
 }
 
-/**
- * Imported signing keys, per PKCS#8 buffer, as key-wrap.ts does for unwrapping: `sis post DIR`
- * signs every image with one key, and an RSA PKCS#8 import costs 0.23 ms (2048 bits) to
- * 0.42 ms (3072) an image (bench/README.md, "the album's CPU"). Used only while the buffer
- * still holds the bytes imported; a failed import is not remembered.
- */
-const imported = new WeakMap<Uint8Array, { bytes: Buffer; key: CryptoKey }>();
-
-async function importSigningKey(pkcs8: Uint8Array): Promise<CryptoKey> {
-  const hit = imported.get(pkcs8);
-  if (hit && hit.bytes.equals(pkcs8)) return hit.key;
-  const key = await crypto.subtle.importKey("pkcs8", buf(pkcs8), RSA_PKCS1_SHA256, false, ["sign"]);
-  imported.set(pkcs8, { bytes: Buffer.from(pkcs8), key });
-  return key;
-}
+/** Imported once per key buffer (src/crypto/pkcs8-import-memo.ts): `sis post DIR` signs every image with one key. */
+const importSigningKey = pkcs8ImportMemo(RSA_PKCS1_SHA256, ["sign"]);
 
 /** Returns the DER of a CMS ContentInfo holding a detached SignedData (G1..G7). */
 export async function signImage(p: SignImageParams): Promise<Uint8Array> {

@@ -3,6 +3,7 @@ import { buf } from "./bytes.ts";
 import { readCertificate } from "./certificate-info.ts";
 import { EnvelopeError } from "./envelope-error.ts";
 import { CONTENT_KEY_SIZE } from "./envelope-stream.ts";
+import { pkcs8ImportMemo } from "./pkcs8-import-memo.ts";
 
 const OAEP = { name: "RSA-OAEP", hash: "SHA-256" } as const;
 export const MIN_RSA_BITS = 2048;
@@ -40,23 +41,8 @@ export async function importWrapKey(recipientCertDer: Uint8Array): Promise<Crypt
   return publicKey;
 }
 
-/**
- * Imported private keys, per PKCS#8 buffer: the server unwraps every upload's key with its one
- * storage key, a watcher every image's with its own, and an RSA PKCS#8 import costs about as
- * much as the decryption (~2.5 ms, bench/README.md "Performance, second round"). Keyed by the
- * buffer object, and used only while its bytes are still those imported (a caller that reuses
- * or wipes the buffer gets a fresh import); a failed import is not remembered.
- */
-const imported = new WeakMap<Uint8Array, { bytes: Buffer; key: CryptoKey }>();
-
-async function importOaepPrivateKey(pkcs8: Uint8Array): Promise<CryptoKey> {
-  const hit = imported.get(pkcs8);
-  if (hit && hit.bytes.equals(pkcs8)) return hit.key;
-  // A WebCrypto key is bound to one algorithm: this one is for OAEP-SHA-256 decryption only.
-  const key = await crypto.subtle.importKey("pkcs8", buf(pkcs8), OAEP, false, ["decrypt"]);
-  imported.set(pkcs8, { bytes: Buffer.from(pkcs8), key });
-  return key;
-}
+/** Imported once per key buffer (src/crypto/pkcs8-import-memo.ts), for OAEP-SHA-256 decryption only. */
+const importOaepPrivateKey = pkcs8ImportMemo(OAEP, ["decrypt"]);
 
 /**
  * Unwraps a content key with a PKCS#8 RSA private key (W4). Every failure is the same
