@@ -141,6 +141,9 @@ export async function runDelivery(opts: DeliveryOptions): Promise<DeliveryReport
       }
     }
     for (const w of watchers) if (!w.current) start(w);
+    // A watch stopped before it is up dies of the signal's default action, which is not the clean stop the end checks
+    // judge: every last run must be connected (its handlers installed) before the wait below may end at once.
+    for (const w of watchers) await w.current!.waitFor(/ connected to /, 60_000);
     opts.log?.(`${expected.size} images posted in ${batches} batches; ${watcherKills} watcher kills; waiting for every watcher to have every image`);
 
     // Done means: every expected image and its .p7s under every OUT (then the contents are judged).
