@@ -50,8 +50,10 @@ try {
     }
     const cut = watch.lines.filter((l) => /came by cut-through/.test(l)).length;
     const drops = watch.lines.filter((l) => /dropped its cut-through/.test(l)).length;
+    // Version 4 (PROTOCOL.md P23a, P45): a dropped delivery completed by a ranged DOWNLOAD of its tail.
+    const resumed = watch.lines.filter((l) => /resumed its dropped delivery/.test(l)).length;
     if (process.env.SIS_BENCH_DEBUG) for (const l of watch.lines) if (/debug:/.test(l)) console.error(l);
-    out[`${mib}mib`] = { peakMiB: summarize(peaks), watcherCpuMs: summarize(cpu), postGetS: summarize(seconds), cutThrough: `${cut}/${reps}`, dropped: drops };
+    out[`${mib}mib`] = { peakMiB: summarize(peaks), watcherCpuMs: summarize(cpu), postGetS: summarize(seconds), cutThrough: `${cut}/${reps}`, dropped: drops, resumed };
     rmSync(image, { force: true });
   }
 } finally {

@@ -4,26 +4,19 @@
  * once. Nothing is linked into place here: the watch's catch-up, which takes images in sequence
  * order, takes a partial whose DELIVERED matches the image LIST gave (take()), verifies it
  * exactly as a download and saves it through the same SaveGroup, so the position file is never
- * ahead of a durable file (D1–D6). Whatever goes wrong with a partial (DROPPED, a gap, too much
- * data, a lost connection, a failed check) only discards it: the image is then fetched the
- * ordinary way, and a verdict on it is the download's.
+ * ahead of a durable file (D1–D6). Whatever goes wrong with a partial (DROPPED FAILED, a gap, too
+ * much data, a lost connection, a failed check) only discards it: the image is then fetched the
+ * ordinary way, and a verdict on it is the download's. One dropped BEHIND is kept on version 4
+ * and resumed where it stopped (resume-delivery.ts, P45).
  */
-import { CHUNK_SIZE, createImageDigest, openStreamInto } from "../crypto/index.ts";
-import { SNIFF_BYTES } from "../image/sniff.ts";
 import { MAX_INCOMING, type ImageMeta, type ServerMessageOf } from "../protocol/index.ts";
 import type { Connection, IncomingListener } from "./connection.ts";
 import type { CrlSource } from "./crl.ts";
-import { ClientError } from "./errors.ts";
 import type { Credentials } from "./home.ts";
-import { OutputFile } from "./output-file.ts";
-import { checkAnnounced, openKey, verifyAndCommit, type Received } from "./receive.ts";
+import { Partial, type Progress } from "./partial.ts";
+import type { Received } from "./receive.ts";
+import { savedByResume } from "./resume-delivery.ts";
 import type { DirSyncs } from "./save-group.ts";
-
-/** A progress display (the watch's, as for a download). */
-interface Progress {
-  update(got: number, total: number): void;
-  done(): void;
-}
 
 /**
  * How long the catch-up waits for a delivery still under way of an image it has listed: the image
@@ -35,146 +28,6 @@ const SETTLE_WAIT_MS = 30_000;
 /** Delivered partials waiting for the catch-up (a save group's worth, MAX_GROUP): more are not started. */
 const READY_MAX = 16;
 
-/** A chunk of push data and how to give its buffer back to the connection (IncomingListener.data). */
-interface Chunk {
-  bytes: Uint8Array;
-  release: () => void;
-}
-
-/**
- * One delivery: its ciphertext is opened and written as it comes. Each chunk is released as soon
- * as the decryption is done with it, so what a partial holds is bounded by the connection, which
- * stops reading while PUSH_HIGH bytes are unreleased (connection.ts, P44).
- */
-class Partial {
-  private readonly chunks: Chunk[] = [];
-  private received = 0;
-  private ended = false;
-  private wake: (() => void) | null = null;
-  /** Set once DELIVERED came and matched (P42). */
-  delivered: ServerMessageOf<"DELIVERED"> | null = null;
-  failed = false;
-  private output: OutputFile | null = null;
-  private readonly digest = createImageDigest();
-  private settle!: () => void;
-  /** Resolves at DELIVERED, DROPPED or discard(): the delivery is no longer under way. */
-  readonly settled = new Promise<void>((resolve) => (this.settle = resolve));
-  private head: Uint8Array | null = null;
-  private plainBytes = 0;
-  /** Settles when every byte is decrypted and written (or the partial failed); never rejects. */
-  readonly done: Promise<void>;
-
-  constructor(
-    readonly announced: ServerMessageOf<"INCOMING">,
-    creds: Credentials,
-    outDir: string,
-    progress?: Progress,
-  ) {
-    this.done = this.run(creds, outDir, progress)
-      .catch(() => this.drop())
-      .finally(() => progress?.done());
-  }
-
-  private async run(creds: Credentials, outDir: string, progress?: Progress): Promise<void> {
-    const m = this.announced;
-    const { headerBytes } = checkAnnounced(m, m.header, m.dataSize);
-    const key = await openKey(m.wrappedKey, creds);
-    try {
-      this.output = await OutputFile.create(outDir, m.owner, m.name);
-      if (this.failed) throw new ClientError("given up");
-      for await (const plain of openStreamInto(key, headerBytes, this.source(), new Uint8Array(CHUNK_SIZE))) {
-        this.digest.update(plain);
-        if (!this.head) this.head = plain.slice(0, SNIFF_BYTES);
-        await this.output.write(plain);
-        this.plainBytes += plain.length;
-        progress?.update(this.plainBytes, m.size);
-      }
-      if (this.plainBytes !== m.size) throw new ClientError("the delivery ended short");
-    } finally {
-      key.fill(0);
-    }
-  }
-
-  /** The queued chunks in order; each is released once the decryption asks for the next (it is done with it then). */
-  private async *source(): AsyncGenerator<Uint8Array> {
-    let current: Chunk | undefined;
-    try {
-      for (;;) {
-        if (this.failed) throw new ClientError("given up");
-        current = this.chunks.shift();
-        if (current) {
-          yield current.bytes;
-          current.release();
-          current = undefined;
-          continue;
-        }
-        if (this.ended) return;
-        await new Promise<void>((resolve) => (this.wake = resolve));
-        this.wake = null;
-      }
-    } finally {
-      current?.release(); // the decryption stopped (a failure) with this one in hand
-    }
-  }
-
-  push(bytes: Uint8Array, release: () => void): void {
-    if (this.failed || this.ended) return release();
-    this.received += bytes.length;
-    // More than announced: the download gets it instead.
-    if (this.received > this.announced.dataSize) {
-      release();
-      return this.fail();
-    }
-    this.chunks.push({ bytes, release });
-    this.wake?.();
-  }
-
-  /** DELIVERED: every byte must be in (the server sends it after the last PUSH_DATA). */
-  end(): void {
-    this.settle();
-    if (this.received !== this.announced.dataSize) return this.fail();
-    this.ended = true;
-    this.wake?.();
-  }
-
-  fail(): void {
-    this.settle();
-    this.drop();
-  }
-
-  /** No more of it is used: what it holds goes back to the connection. */
-  private drop(): void {
-    this.failed = true;
-    for (const chunk of this.chunks.splice(0)) chunk.release();
-    this.wake?.();
-  }
-
-  /** Removes the hidden file (once the decrypting has stopped). */
-  async discard(): Promise<void> {
-    this.fail();
-    await this.done;
-    await this.output?.discard();
-    this.output = null;
-  }
-
-  /** Verified and linked into place like a download (receive.ts); the caller acknowledges it after `dirSyncs` is synced. */
-  async save(conn: Connection, creds: Credentials, crl: CrlSource, image: ImageMeta, dirSyncs: DirSyncs): Promise<Received> {
-    await this.done;
-    if (this.failed || !this.output || !this.delivered) {
-      await this.discard();
-      throw new ClientError("the cut-through delivery did not complete");
-    }
-    const output = this.output;
-    this.output = null;
-    try {
-      return await verifyAndCommit(conn, creds, crl, image, output, this.digest.digest(), this.head, this.delivered.signature, dirSyncs);
-    } catch (error) {
-      await output.discard();
-      throw error;
-    }
-  }
-}
-
 function sameMeta(a: ImageMeta, b: ImageMeta): boolean {
   return a.seq === b.seq && a.id === b.id && a.owner === b.owner && a.name === b.name && a.size === b.size && a.contentType === b.contentType && a.createdAt === b.createdAt;
 }
@@ -184,6 +37,12 @@ export class IncomingDeliveries implements IncomingListener {
   private readonly byNumber = new Map<number, Partial>();
   /** Delivered and waiting for the catch-up, by image id. */
   private readonly ready = new Map<string, Partial>();
+  /**
+   * Dropped BEHIND and kept for a resume (version 4, P45), by image id, oldest first. They have
+   * no seq (no DELIVERED), so nothing says when one's image will not come: at most MAX_INCOMING
+   * are kept, the oldest removed for a newer one; the rest go with the connection (P47).
+   */
+  private readonly resumable = new Map<string, Partial>();
   constructor(
     private readonly creds: Credentials,
     private readonly outDir: string,
@@ -193,12 +52,14 @@ export class IncomingDeliveries implements IncomingListener {
     private readonly progress?: (label: string) => Progress,
     /** SIS_DEBUG lines: a delivery the server ended with DROPPED, and why. */
     private readonly debug?: (line: string) => void,
+    /** The connection speaks version 4 (P23a): a delivery dropped BEHIND is kept and resumed. */
+    private readonly resumes = false,
   ) {}
 
   incoming(message: ServerMessageOf<"INCOMING">): void {
     // P44: the server keeps to MAX_INCOMING under way; more (a hostile server), or more delivered
     // than the catch-up has taken yet (READY_MAX), are ignored and fetched the ordinary way.
-    if (this.byNumber.has(message.delivery) || this.byNumber.size >= MAX_INCOMING || this.ready.size >= READY_MAX) return;
+    if (this.byNumber.has(message.delivery) || this.byNumber.size >= MAX_INCOMING || this.ready.size + this.resumable.size >= READY_MAX) return;
     this.byNumber.set(message.delivery, new Partial(message, this.creds, this.outDir, this.progress?.(`getting ${message.owner}/${message.name}`)));
   }
 
@@ -232,8 +93,17 @@ export class IncomingDeliveries implements IncomingListener {
     const partial = this.byNumber.get(message.delivery);
     if (!partial) return;
     this.byNumber.delete(message.delivery);
-    this.debug?.(`${partial.announced.owner}/${partial.announced.name}: the server dropped its cut-through delivery (${message.reason}); it will be downloaded`);
-    void partial.discard();
+    const { id, owner, name } = partial.announced;
+    const keep = this.resumes && message.reason === "BEHIND" && !partial.failed && !this.resumable.has(id) && !this.ready.has(id);
+    this.debug?.(`${owner}/${name}: the server dropped its cut-through delivery (${message.reason}); it will be ${keep ? "resumed" : "downloaded"}`);
+    if (!keep) return void partial.discard();
+    partial.halt();
+    this.resumable.set(id, partial);
+    if (this.resumable.size > MAX_INCOMING) {
+      const [oldestId, oldest] = this.resumable.entries().next().value!;
+      this.resumable.delete(oldestId);
+      void oldest.discard();
+    }
   }
 
   /**
@@ -252,6 +122,12 @@ export class IncomingDeliveries implements IncomingListener {
       if (p.announced.id !== image.id) continue;
       this.byNumber.delete(n);
       void p.discard();
+    }
+    const halted = this.resumable.get(image.id);
+    if (halted) {
+      // Its metadata are checked against the ranged DOWNLOAD's IMAGE (resume-delivery.ts).
+      this.resumable.delete(image.id);
+      return halted;
     }
     const partial = this.ready.get(image.id);
     if (!partial) return null;
@@ -272,9 +148,10 @@ export class IncomingDeliveries implements IncomingListener {
 
   /** The connection is gone: every partial is removed; the next connection's catch-up fetches the images. */
   async discardAll(): Promise<void> {
-    const all = [...this.byNumber.values(), ...this.ready.values()];
+    const all = [...this.byNumber.values(), ...this.ready.values(), ...this.resumable.values()];
     this.byNumber.clear();
     this.ready.clear();
+    this.resumable.clear();
     await Promise.all(all.map((p) => p.discard()));
   }
 }
@@ -289,6 +166,7 @@ export async function savedFromIncoming(
 ): Promise<Received | null> {
   const partial = await incoming?.take(image);
   if (!partial) return null;
+  if (partial.halted) return savedByResume(partial, conn, image, creds, crl, dirSyncs, debug);
   const label = `${image.owner}/${image.name} (#${image.seq})`;
   try {
     const result = await partial.save(conn, creds, crl, image, dirSyncs);

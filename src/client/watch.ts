@@ -1,5 +1,5 @@
 /** sis watch: catch up, then fetch, verify and save every NEW_IMAGE; reconnect with back-off. */
-import { CUT_THROUGH_VERSION, PING_INTERVAL_MS } from "../protocol/index.ts";
+import { CUT_THROUGH_VERSION, PING_INTERVAL_MS, RANGED_DOWNLOAD_VERSION } from "../protocol/index.ts";
 import { sleep, untilAborted } from "./abortable.ts";
 import type { Connection } from "./connection.ts";
 import { cleanPartials } from "./clean-partials.ts";
@@ -83,7 +83,7 @@ async function follow(conn: Connection, state: WatchState, crl: CrlSource, opts:
     ? new IncomingDeliveries(opts.creds, opts.outDir, () => {
         dirty = true;
         wake?.();
-      }, opts.progress, opts.debug)
+      }, opts.progress, opts.debug, conn.version >= RANGED_DOWNLOAD_VERSION)
     : null;
   if (incoming) conn.onIncoming(incoming);
   const onAbort = () => {

@@ -3,7 +3,7 @@ import { z } from "zod";
 import { ProtocolError } from "./errors.ts";
 import { CONTROL, DATA, encodeFrame, encodeFrameInPlace } from "./frame.ts";
 import { MAX_JSON_DEPTH } from "./limits.ts";
-import { CLIENT_SCHEMAS, PostImageV1, PostImageV2, SERVER_SCHEMAS, type ClientMessage, type ImageMeta, type ServerMessage } from "./messages.ts";
+import { CLIENT_SCHEMAS, DownloadV1, PostImageV1, PostImageV2, SERVER_SCHEMAS, type ClientMessage, type ImageMeta, type ServerMessage } from "./messages.ts";
 import { MAX_CONTROL_FRAME } from "./limits.ts";
 import { SERVER_CHECKS } from "./server-checks.ts";
 
@@ -87,11 +87,13 @@ function decodeWith<T>(payload: Uint8Array, schemas: Record<string, z.ZodType>, 
  */
 const { POST_SIGNATURE: _signature, WATCH_INCOMING: _watch, ...V1_COMMON } = CLIENT_SCHEMAS;
 const { WATCH_INCOMING: _watch2, ...V2_COMMON } = CLIENT_SCHEMAS;
-/** Version 3 (P40) adds WATCH_INCOMING; versions 1 and 2 decode exactly as their servers did. */
+/** Version 3 (P40) adds WATCH_INCOMING, version 4 DOWNLOAD.from (P23a); earlier versions decode exactly as their servers did. */
 const BY_VERSION: Record<number, Record<string, z.ZodType>> = {
-  1: { ...V1_COMMON, POST_IMAGE: PostImageV1 },
-  2: { ...V2_COMMON, POST_IMAGE: PostImageV2 },
-  3: { ...CLIENT_SCHEMAS, POST_IMAGE: PostImageV2 },
+  1: { ...V1_COMMON, POST_IMAGE: PostImageV1, DOWNLOAD: DownloadV1 },
+  2: { ...V2_COMMON, POST_IMAGE: PostImageV2, DOWNLOAD: DownloadV1 },
+  3: { ...CLIENT_SCHEMAS, POST_IMAGE: PostImageV2, DOWNLOAD: DownloadV1 },
+  // Version 4 (P23a): DOWNLOAD takes `from`; on 1–3 it stays an unknown field (P7).
+  4: { ...CLIENT_SCHEMAS, POST_IMAGE: PostImageV2 },
 };
 
 export function decodeClientMessage(payload: Uint8Array, version?: number): ClientMessage {

@@ -47,6 +47,9 @@ export const ERROR_CODES = {
   TOO_MANY_UPLOADS: true,
   /** The signature sent after the data does not verify for this owner, name and content type; nothing kept. */
   BAD_SIGNATURE: false,
+  // Ranged DOWNLOAD, version 4 (PROTOCOL.md P23a).
+  /** A DOWNLOAD whose `from` is not a byte of the image's ciphertext (0 ≤ from < dataSize). */
+  BAD_RANGE: false,
 } as const satisfies Record<string, boolean>;
 
 /** A code from the table; the value above says whether it closes the connection. */

@@ -74,9 +74,19 @@ export const PostImageV2 = z.strictObject({ ...postFields, upload: uploadId });
 export const PostImage = z.union([PostImageV1, PostImageV2]);
 /** Version 2 (P33): the owner's CMS signature, after the upload's last data frame. */
 export const PostSignature = z.strictObject({ type: z.literal("POST_SIGNATURE"), upload: uploadId, signature: signature() });
-export const Download = z.union([
+export const DownloadV1 = z.union([
   z.strictObject({ type: z.literal("DOWNLOAD"), id: imageId }),
   z.strictObject({ type: z.literal("DOWNLOAD"), owner: shortText(64), name: shortText(1024) }),
+]);
+/**
+ * Version 4 (P23a): `from`, a ciphertext byte offset to start at. Any safe integer passes the
+ * schema: one outside 0 ≤ from < dataSize is the handler's BAD_RANGE (not fatal), so a client
+ * can fall back to the whole image on the same connection.
+ */
+const from = z.int().min(-Number.MAX_SAFE_INTEGER).max(Number.MAX_SAFE_INTEGER).optional();
+export const Download = z.union([
+  z.strictObject({ type: z.literal("DOWNLOAD"), id: imageId, from }),
+  z.strictObject({ type: z.literal("DOWNLOAD"), owner: shortText(64), name: shortText(1024), from }),
 ]);
 export const List = z.strictObject({
   type: z.literal("LIST"),
@@ -136,6 +146,8 @@ export const Image = z.strictObject({
   signature: signature(),
   wrappedKey: b64(1_400),
   dataSize: size,
+  /** Version 4 (P23a): the DOWNLOAD's `from`; dataSize − from bytes follow. Only when the DOWNLOAD had one. */
+  from: size.optional(),
 });
 export const Images = z.strictObject({ type: z.literal("IMAGES"), images: z.array(ImageMetaSchema).max(LIST_PAGE_MAX), next: seq.nullable() });
 export const Crl = z.strictObject({ type: z.literal("CRL"), dataSize: size });

@@ -121,7 +121,8 @@ export const SERVER_CHECKS: ReadonlyMap<string, Check> = new Map<string, Check>(
       signature,
       wrappedKey: b64(1_400),
       dataSize: size,
-    }),
+      from: size,
+    }, ["from"]),
   ],
   [
     "IMAGES",

@@ -17,6 +17,12 @@ export async function handleDownload(ctx: ServerContext, peer: Peer, message: Cl
   if (!record) throw new ProtocolError("NOT_FOUND", "no such image; 'sis list' shows what there is");
   const ownerCert = await ctx.store.findCert(record.signerSerial);
   if (!ownerCert) throw new ProtocolError("NOT_FOUND", "the owner of this image is no longer registered");
+  // Version 4 (P23a): the ciphertext is one continuous chunk stream, so any byte of it continues it.
+  const from = message.from ?? 0;
+  if (from < 0 || from >= record.cipherSize) {
+    throw new ProtocolError("BAD_RANGE", `from ${from} is not a byte of this image's ${record.cipherSize} bytes of ciphertext; download it without from`);
+  }
+  const size = record.cipherSize - from;
 
   // Re-wrap (P24): the key passes through server memory, the image never does.
   let contentKey: Uint8Array;
@@ -32,7 +38,7 @@ export async function handleDownload(ctx: ServerContext, peer: Peer, message: Cl
   // once open, a delete does not cut the download short (an unlinked file stays readable while open).
   let reader;
   try {
-    reader = await ctx.blobs.open(record.id);
+    reader = await ctx.blobs.open(record.id, from);
   } catch (error) {
     if ((error as NodeJS.ErrnoException)?.code !== "ENOENT") throw error;
     throw new ProtocolError("NOT_FOUND", "this image was deleted; 'sis list' shows what there is");
@@ -46,21 +52,25 @@ export async function handleDownload(ctx: ServerContext, peer: Peer, message: Cl
     signature: toBase64(signatureWithToken(ctx, record.id, record.signature, record.timestampToken)),
     wrappedKey: toBase64(wrappedForRequester),
     dataSize: record.cipherSize,
+    // Only when asked: a DOWNLOAD without `from` gets the same IMAGE as on versions 1–3.
+    ...(message.from !== undefined ? { from } : {}),
   });
   let result;
   try {
     // No GC pacing here: sendBlob reuses its frame buffers, so a download makes no garbage per chunk.
-    result = await sendBlob(peer, reader, record.cipherSize);
+    result = await sendBlob(peer, reader, size);
   } finally {
     await reader.close();
   }
   if (peer.closed) return;
-  if (result.sent !== record.cipherSize || result.extra) {
-    ctx.log.error("blob size differs from record", { id: record.id, sent: result.sent, extra: result.extra, expected: record.cipherSize });
+  if (result.sent !== size || result.extra) {
+    ctx.log.error("blob size differs from record", { id: record.id, from, sent: result.sent, extra: result.extra, expected: size });
     throw new ProtocolError("INTERNAL", "the stored image is damaged");
   }
   ctx.metrics.downloads++;
-  ctx.log.info("image sent", { id: record.id, owner: record.owner, to: identity.username, serial: identity.serial });
+  ctx.metrics.downloadBytes += size;
+  if (from > 0) ctx.metrics.rangedDownloads++;
+  ctx.log.info("image sent", { id: record.id, owner: record.owner, to: identity.username, serial: identity.serial, ...(from > 0 ? { from } : {}) });
 }
 
 export async function handleList(ctx: Pick<ServerContext, "store">, peer: Peer, message: ClientMessageOf<"LIST">): Promise<void> {

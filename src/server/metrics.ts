@@ -14,6 +14,10 @@ export class Metrics {
   bytesStored = 0;
   notificationsSent = 0;
   downloads = 0;
+  /** Ciphertext bytes DOWNLOAD streamed: a ranged one (P23a, version 4) counts only from its `from`. */
+  downloadBytes = 0;
+  /** Ranged DOWNLOADs (P23a): a dropped delivery resumed. */
+  rangedDownloads = 0;
   /** Version 3 (P42): images a watcher got while they were posted (DELIVERED sent), and deliveries ended with DROPPED. */
   cutThroughDelivered = 0;
   cutThroughDropped = 0;
@@ -43,6 +47,8 @@ export class Metrics {
     metric("sis_bytes_stored_total", "counter", "Ciphertext bytes stored.", this.bytesStored);
     metric("sis_notifications_sent_total", "counter", "NEW_IMAGE messages sent.", this.notificationsSent);
     metric("sis_downloads_total", "counter", "Images streamed to clients.", this.downloads);
+    metric("sis_download_bytes_total", "counter", "Ciphertext bytes streamed by DOWNLOAD (a ranged one from its from, protocol version 4).", this.downloadBytes);
+    metric("sis_ranged_downloads_total", "counter", "DOWNLOADs that started past byte 0 (from, protocol version 4): dropped deliveries resumed.", this.rangedDownloads);
     metric("sis_cut_through_delivered_total", "counter", "Images delivered to watchers while they were posted (DELIVERED, protocol version 3).", this.cutThroughDelivered);
     metric("sis_cut_through_dropped_total", "counter", "Cut-through deliveries ended without the image (DROPPED: the upload failed or the watcher fell behind).", this.cutThroughDropped);
     metric("sis_images_deleted_total", "counter", "Images deleted by their owners (sis rm).", this.imagesDeleted);

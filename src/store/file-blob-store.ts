@@ -18,6 +18,11 @@ export function assertBlobId(id: string): void {
   if (typeof id !== "string" || !BLOB_ID.test(id)) throw new TypeError("blob id must be 32 lower-case hex characters");
 }
 
+/** A blob offset (BlobStore.open's `from`): a non-negative safe integer. */
+export function assertOffset(from: number): void {
+  if (!Number.isSafeInteger(from) || from < 0) throw new RangeError("a blob offset must be a non-negative integer");
+}
+
 function isMissing(err: unknown): boolean {
   return (err as NodeJS.ErrnoException | null)?.code === "ENOENT";
 }
@@ -66,17 +71,21 @@ export class FileBlobStore implements BlobStore {
     }
   }
 
-  async open(id: string): Promise<BlobReader> {
+  async open(id: string, from = 0): Promise<BlobReader> {
     assertBlobId(id);
+    assertOffset(from);
     const handle = await RawFile.open(join(this.dir, id), "r");
+    // Positioned reads (pread) from `from` on: no seek, and the same cost as reading from 0.
+    let position = from;
     return {
       async readInto(target) {
         let filled = 0;
         // A regular file reads short only at its end; loop anyway, as read(2) allows it.
         while (filled < target.byteLength) {
-          const n = await handle.read(filled === 0 ? target : target.subarray(filled));
+          const n = await handle.read(filled === 0 ? target : target.subarray(filled), position);
           if (n === 0) break;
           filled += n;
+          position += n;
         }
         return filled;
       },

@@ -40,9 +40,9 @@ export class RawFile {
     return this.#fd;
   }
 
-  /** Reads at the current position into `buffer`; 0 at end of file. */
-  async read(buffer: Uint8Array): Promise<number> {
-    const { bytesRead } = await readAsync(this.#live(), buffer, 0, buffer.byteLength, null);
+  /** Reads into `buffer` at `position` (null: the current position, which moves); 0 at end of file. */
+  async read(buffer: Uint8Array, position: number | null = null): Promise<number> {
+    const { bytesRead } = await readAsync(this.#live(), buffer, 0, buffer.byteLength, position);
     return bytesRead;
   }
 

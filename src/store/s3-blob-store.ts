@@ -25,11 +25,13 @@
  *       must exceed the clock skew between the nodes and the store.
  * S3-4  Reads are range reads (GET with Range) of at most READ_WINDOW bytes
  *       at a time, so a download holds a bounded buffer; a missing object
- *       rejects with code ENOENT like FileBlobStore.
+ *       rejects with code ENOENT like FileBlobStore. open(id, from) starts
+ *       the first range at `from` (a ranged DOWNLOAD, PROTOCOL.md P23a):
+ *       nothing before it is fetched.
  */
 import { S3Client } from "bun";
 import type { BlobReader, BlobStore, BlobWriter, Millis } from "../server/ports.ts";
-import { DEFAULT_READ_CHUNK, MAX_READ_CHUNK, assertBlobId } from "./file-blob-store.ts";
+import { DEFAULT_READ_CHUNK, MAX_READ_CHUNK, assertBlobId, assertOffset } from "./file-blob-store.ts";
 import { MIN_PART_SIZE, S3BlobWriter } from "./s3-blob-writer.ts";
 
 const BLOB_ID = /^[0-9a-f]{32}$/;
@@ -130,8 +132,9 @@ export class S3BlobStore implements BlobStore {
     }
   }
 
-  async open(id: string): Promise<BlobReader> {
+  async open(id: string, from = 0): Promise<BlobReader> {
     const key = this.#key(id);
+    assertOffset(from);
     let size: number;
     try {
       size = (await this.#client.stat(key)).size;
@@ -140,7 +143,8 @@ export class S3BlobStore implements BlobStore {
     }
     const file = this.#client.file(key);
     const fail = (err: unknown) => this.fail(`read blob ${id}`, err);
-    let position = 0;
+    // S3-4 from `from` on: the first range GET starts there (a ranged DOWNLOAD, P23a).
+    let position = Math.min(from, size);
     let window = new Uint8Array(0);
     let windowAt = 0;
     let closed = false;

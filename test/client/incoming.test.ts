@@ -174,4 +174,51 @@ describe("cut-through partials (P41–P47)", () => {
     await d.discardAll();
     expect(await files(out)).toEqual([]);
   });
+
+  test("on version 4 a delivery dropped BEHIND is kept (halted, its prefix decrypted) for the catch-up; FAILED, or BEHIND on version 3, removes it; at most MAX_INCOMING are kept", async () => {
+    using out = tempDir("sis-incoming-");
+    const lines: string[] = [];
+    const d = new IncomingDeliveries(walt.creds, out, () => {}, undefined, (l) => lines.push(l), true);
+    const behind = await delivery("kept-behind.png", 300_000);
+    d.incoming(behind.incoming);
+    d.data(behind.incoming.delivery, behind.ciphertext.subarray(0, 150_000));
+    d.dropped({ type: "DROPPED", delivery: behind.incoming.delivery, reason: "BEHIND" });
+    d.data(behind.incoming.delivery, behind.ciphertext.subarray(150_000)); // nothing more is taken after DROPPED
+    expect(lines).toEqual(["olga/kept-behind.png: the server dropped its cut-through delivery (BEHIND); it will be resumed"]);
+    const failed = await delivery("failed.png", 300_000);
+    d.incoming(failed.incoming);
+    d.data(failed.incoming.delivery, failed.ciphertext.subarray(0, 150_000));
+    d.dropped({ type: "DROPPED", delivery: failed.incoming.delivery, reason: "FAILED" });
+    expect(lines.at(-1)).toBe("olga/failed.png: the server dropped its cut-through delivery (FAILED); it will be downloaded");
+    await until(async () => (await files(out)).length === 1, "only the BEHIND partial to stay");
+    const taken = await d.take(behind.meta);
+    expect(taken?.halted).toBe(true);
+    expect(taken?.received).toBe(150_000);
+    expect(taken?.failed).toBe(false);
+    await taken!.discard();
+    expect(await d.take(failed.meta)).toBeNull();
+
+    // More than MAX_INCOMING dropped: the oldest goes.
+    const many = await Promise.all(Array.from({ length: MAX_INCOMING + 1 }, (_, i) => delivery(`behind-${i}.png`, 100_000)));
+    for (const x of many) {
+      d.incoming(x.incoming);
+      d.data(x.incoming.delivery, x.ciphertext.subarray(0, 1000));
+      d.dropped({ type: "DROPPED", delivery: x.incoming.delivery, reason: "BEHIND" });
+    }
+    await until(async () => (await files(out)).length === MAX_INCOMING, `${MAX_INCOMING} kept partials`);
+    expect(await d.take(many[0]!.meta)).toBeNull();
+    const second = await d.take(many[1]!.meta);
+    expect(second?.halted).toBe(true);
+    await second!.discard();
+    await d.discardAll();
+    await until(async () => (await files(out)).length === 0, "every partial to be removed");
+
+    const v3 = new IncomingDeliveries(walt.creds, out, () => {});
+    const old = await delivery("behind-v3.png", 100_000);
+    v3.incoming(old.incoming);
+    v3.data(old.incoming.delivery, old.ciphertext.subarray(0, 1000));
+    v3.dropped({ type: "DROPPED", delivery: old.incoming.delivery, reason: "BEHIND" });
+    expect(await v3.take(old.meta)).toBeNull();
+    await until(async () => (await files(out)).length === 0, "the version-3 partial to be removed");
+  });
 });

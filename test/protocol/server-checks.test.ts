@@ -60,7 +60,8 @@ const VALID: Record<string, fc.Arbitrary<Record<string, unknown>>> = {
     signature,
     wrappedKey: base64(1_050),
     dataSize: size,
-  }),
+    from: size, // version 4 (P23a): only in the reply to a ranged DOWNLOAD
+  }, { requiredKeys: ["type", "image", "header", "ownerCertificate", "signature", "wrappedKey", "dataSize"] }),
   IMAGES: fc.record({ type: fc.constant("IMAGES"), images: fc.oneof(fc.array(imageMeta, { maxLength: 4 }), imageMeta.map((m) => Array.from({ length: 100 }, () => m))), next: fc.option(seq, { nil: null }) }),
   CRL: fc.record({ type: fc.constant("CRL"), dataSize: size }),
   UPLOAD_READY: fc.record({ type: fc.constant("UPLOAD_READY"), upload: nat(1, 2 ** 31 - 1) }, { requiredKeys: ["type"] }),

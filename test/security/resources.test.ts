@@ -252,7 +252,7 @@ describe("resources", () => {
         };
       },
       read: (id, size) => real.read(id, size),
-      open: (id) => real.open(id),
+      open: (id, from) => real.open(id, from),
       remove: (id) => real.remove(id),
       sweep: (keep) => real.sweep(keep),
     };

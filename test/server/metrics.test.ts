@@ -11,6 +11,8 @@ test("Metrics.render() writes every counter in Prometheus text format, refusals 
   m.bytesStored = 1234;
   m.notificationsSent = 8;
   m.downloads = 6;
+  m.downloadBytes = 9876;
+  m.rangedDownloads = 2;
   m.imagesDeleted = 7;
   m.refuse("AUTH_FAILED");
   m.refuse("AUTH_FAILED");
@@ -25,6 +27,8 @@ test("Metrics.render() writes every counter in Prometheus text format, refusals 
     ["sis_bytes_stored_total", 1234],
     ["sis_notifications_sent_total", 8],
     ["sis_downloads_total", 6],
+    ["sis_download_bytes_total", 9876],
+    ["sis_ranged_downloads_total", 2],
     ["sis_images_deleted_total", 7],
   ] as const) {
     expect(text).toContain(`# TYPE ${name} `);

@@ -89,7 +89,7 @@ describe("a session whose handler awaits", () => {
         return writer;
       },
       read: (id, size) => blobs.read(id, size),
-      open: (id) => blobs.open(id),
+      open: (id, from) => blobs.open(id, from),
       remove: (id) => blobs.remove(id),
       sweep: (keep) => blobs.sweep(keep),
     };

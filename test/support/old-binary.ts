@@ -1,6 +1,6 @@
 /**
- * The sis of protocol version 1, compiled from the commit before version 2 (PROTOCOL.md P10a), for
- * the compatibility tests: `git archive` of that commit, this checkout's node_modules linked in,
+ * The sis of protocol version 1, compiled from the commit before version 2 (PROTOCOL.md P10a), and
+ * of version 3, from the commit before version 4, for the compatibility tests: `git archive` of that commit, this checkout's node_modules linked in,
  * `bun build --compile` as package.json's build script does. Built once and kept in
  * test-artifacts/, keyed by the commit, so a run (and the next) builds it once.
  */
@@ -9,6 +9,8 @@ import { join, resolve } from "node:path";
 
 /** main before protocol version 2: speaks version 1 only. */
 export const VERSION_ONE_COMMIT = "457748b";
+/** main before protocol version 4: speaks versions 1–3 (cut-through, no ranged DOWNLOAD). */
+export const VERSION_THREE_COMMIT = "a70afe6";
 
 const REPO = resolve(import.meta.dir, "../..");
 const ARTIFACTS = join(REPO, "test-artifacts", "compat");
@@ -20,14 +22,24 @@ async function run(cmd: string[], cwd: string): Promise<void> {
 }
 
 /** The path of the version-1 binary, built if this checkout has none yet. */
-export async function versionOneBinary(): Promise<string> {
-  const binary = join(ARTIFACTS, `sis-${VERSION_ONE_COMMIT}`);
+export function versionOneBinary(): Promise<string> {
+  return binaryAt(VERSION_ONE_COMMIT);
+}
+
+/** The path of the version-3 binary (main before version 4), built if this checkout has none yet. */
+export function versionThreeBinary(): Promise<string> {
+  return binaryAt(VERSION_THREE_COMMIT);
+}
+
+/** The sis of `commit`, compiled once into test-artifacts/compat/. */
+async function binaryAt(commit: string): Promise<string> {
+  const binary = join(ARTIFACTS, `sis-${commit}`);
   if (existsSync(binary)) return binary;
-  const src = join(ARTIFACTS, `src-${VERSION_ONE_COMMIT}-${process.pid}`);
+  const src = join(ARTIFACTS, `src-${commit}-${process.pid}`);
   rmSync(src, { recursive: true, force: true });
   mkdirSync(src, { recursive: true });
   try {
-    await run(["sh", "-c", `git -C "$0" archive ${VERSION_ONE_COMMIT} | tar -x -C "$1"`, REPO, src], REPO);
+    await run(["sh", "-c", `git -C "$0" archive ${commit} | tar -x -C "$1"`, REPO, src], REPO);
     symlinkSync(join(REPO, "node_modules"), join(src, "node_modules"));
     const bun = join(REPO, "node_modules", ".bin", "bun");
     await run([bun, "build", "cli/main.ts", "src/gallery/preview-worker.ts", "--compile", "--splitting", "--bytecode", "--format=esm", "--minify", "--sourcemap", "--outfile", "dist/sis"], src);

@@ -28,8 +28,11 @@ export interface BlobStore {
   create(id: string): Promise<BlobWriter>;
   /** Streams a committed blob in bounded chunks. */
   read(id: string, chunkSize?: number): AsyncIterable<Uint8Array>;
-  /** Opens a committed blob for readInto(); a missing one rejects (code ENOENT). */
-  open(id: string): Promise<BlobReader>;
+  /**
+   * Opens a committed blob for readInto() at byte `from` (default 0: a ranged DOWNLOAD, P23a,
+   * starts later); a missing one rejects (code ENOENT). A `from` at or past the end reads 0.
+   */
+  open(id: string, from?: number): Promise<BlobReader>;
   remove(id: string): Promise<void>;
   /**
    * Deletes temporary files and blobs whose id is not in `keep`; returns what
