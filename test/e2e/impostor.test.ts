@@ -2,7 +2,7 @@
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { cpSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { SIS, sis, startServe, startWatch, type ServerProcess } from "../support/cli.ts";
+import { fakeTime, SIS, sis, startServe, startWatch, type ServerProcess } from "../support/cli.ts";
 import { openSandbox, type Sandbox } from "../support/sandbox.ts";
 
 setDefaultTimeout(90_000);
@@ -76,7 +76,8 @@ describe("a peer that hangs up during the handshake", () => {
 
 describe("a server certificate that has expired (P2)", () => {
   test("sis list 800 days from now exits 3 and says the certificate expired", async () => {
-    const proc = Bun.spawn(["faketime", "+800 days", SIS, "list", "--home", box.home("alice")], { stdout: "pipe", stderr: "pipe", env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/root" } });
+    // libfaketime preloaded (fakeTime()), not the `faketime` wrapper, whose per-pid semaphore a killed run can leave behind.
+    const proc = Bun.spawn([SIS, "list", "--home", box.home("alice")], { stdout: "pipe", stderr: "pipe", env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/root", ...fakeTime("+800d") } });
     const [stdout, stderr, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
     expect({ code, stdout }).toEqual({ code: 3, stdout: "" });
     expect(stderr).toMatch(/^sis: cannot trust the server at 127\.0\.0\.1:\d+: its certificate has expired or is not valid yet \(check this computer's clock; if it is right, ask the operator to renew the server certificate\)\n$/);

@@ -18,7 +18,11 @@ import { SAMPLE } from "../support/share.ts";
 setDefaultTimeout(90_000);
 
 /** The receiver's token check refuses a genTime more than 5 minutes ahead of it: server and receiver move together. */
-const LATER = ["faketime", "+400 days"];
+/**
+ * 400 days on: libfaketime preloaded into sis itself (fakeTime()). Not the `faketime` wrapper: it makes a
+ * named semaphore per pid and fails with "sem_open: File exists" where a killed run left one for that pid.
+ */
+const LATER = fakeTime("+400d");
 
 let server: ServerProcess;
 const { data, homes, home } = dirsForFile("sis-e2e-long-term", () => server);
@@ -28,8 +32,8 @@ async function post(user: string, name: string, file: string = SAMPLE.png): Prom
   expectRun(await sis(["post", "--home", home(user), "--name", name, file]), { code: 0, stderr: "" });
 }
 
-function get(user: string, ref: string, dir: string, prefix: string[] = []) {
-  return sis(["get", "--home", home(user), "-o", dir, ref], { prefix });
+function get(user: string, ref: string, dir: string, env: Record<string, string> = {}) {
+  return sis(["get", "--home", home(user), "-o", dir, ref], { env });
 }
 
 /** The row of OWNER/NAME in the server's database, opened beside the running server (WAL). */
@@ -230,7 +234,7 @@ describe("400 days later: the posters' certificates have expired (T4, T6, V12)",
     // A long-lived process gets libfaketime in its own environment (see startGallery).
     server = await startServe(data, [], { env: fakeTime("+400d") });
     // Registration at +400 days issues bob a new certificate (his old one has expired): a new home.
-    const r = await sis(["register", "--server", server.address, "--user", "bob", "--home", home("bob-later"), "--password-stdin", "--ca-fingerprint", server.fingerprint, "--key-bits", "2048"], { stdin: "bob-password-1\n", prefix: LATER });
+    const r = await sis(["register", "--server", server.address, "--user", "bob", "--home", home("bob-later"), "--password-stdin", "--ca-fingerprint", server.fingerprint, "--key-bits", "2048"], { stdin: "bob-password-1\n", env: LATER });
     expectRun(r, { code: 0, stderr: "" });
   });
 
