@@ -7,7 +7,7 @@ import { beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { copyFileSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { sis, startServe, startWatch, tempDir, type ServerProcess } from "../support/cli.ts";
-import { runAs, versionOneBinary } from "../support/old-binary.ts";
+import { beforeP256TsaBinary, BEFORE_P256_TSA_COMMIT, runAs, versionOneBinary } from "../support/old-binary.ts";
 import { SAMPLE, sameFiles } from "../support/share.ts";
 
 setDefaultTimeout(120_000);
@@ -74,4 +74,34 @@ describe("this client against a server of protocol version 1", () => {
     await using server = await startServe(join(root, "data"), [], { prefix: old });
     await shareAlbum(server, root, [], [], "fallback");
   });
+});
+
+describe(`a receiver built before P-256 time-stamping keys (${BEFORE_P256_TSA_COMMIT}) against this server`, () => {
+  test("still saves and verifies an image stamped with this server's P-256 key, and says the stamp was not used", async () => {
+    const before = runAs(await beforeP256TsaBinary());
+    await using root = tempDir("sis-compat-p256-");
+    await using server = await startServe(join(root, "data"));
+    // This server made a new data directory, so its time-stamping key is P-256 (ENVELOPE.md G9).
+    const tsa = Bun.spawnSync(["openssl", "x509", "-in", join(server.dataDir, "tsa.pem"), "-noout", "-text"]);
+    expect(tsa.stdout.toString()).toMatch(/Public Key Algorithm: id-ecPublicKey[\s\S]*ASN1 OID: prime256v1/);
+    for (const [user, as] of [["alice", [] as string[]], ["bob", before]] as const) {
+      const r = await sis(["register", "--server", server.address, "--user", user, "--home", join(root, user), "--password-stdin", "--ca-fingerprint", server.fingerprint, "--key-bits", "2048"], { stdin: `${user}-password-1\n`, prefix: as });
+      expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 0, stderr: "" });
+    }
+    const posted = await sis(["post", "--quiet", "--home", join(root, "alice"), "--name", "stamped.png", SAMPLE.png]);
+    expect({ code: posted.code, stderr: posted.stderr }).toEqual({ code: 0, stderr: "" });
+    const out = join(root, "out");
+    const got = await sis(["get", "--home", join(root, "bob"), "-o", out, "alice/stamped.png"], { prefix: before });
+    // The older receiver cannot read the token's ECDSA signature: it judges the signer as of now
+    // (V12), which a valid certificate passes, and the image is saved verified.
+    expect(got).toMatchObject({
+      code: 0,
+      stdout: expect.stringMatching(/^saved alice\/stamped\.png: signature by alice \(serial [0-9a-f]+\) verified\n/),
+      stderr: expect.stringMatching(/^sis: warning: alice\/stamped\.png: the time-stamp was not used: TIMESTAMP_MALFORMED: .*; the signer's certificate was judged as of now\n$/),
+    });
+    expect(await sameFiles(SAMPLE.png, join(out, "alice", "stamped.png"))).toBe(true);
+    // This build's receiver uses the same token.
+    const now = await sis(["get", "--home", join(root, "alice"), "-o", join(root, "out-now"), "alice/stamped.png"]);
+    expect(now).toMatchObject({ code: 0, stderr: "", stdout: expect.stringMatching(/^saved alice\/stamped\.png: signature by alice \(serial [0-9a-f]+\) verified\n/) });
+  }, 600_000);
 });

@@ -11,6 +11,8 @@ import { join, resolve } from "node:path";
 export const VERSION_ONE_COMMIT = "457748b";
 /** main before protocol version 4: speaks versions 1–3 (cut-through, no ranged DOWNLOAD). */
 export const VERSION_THREE_COMMIT = "a70afe6";
+/** main before ECDSA P-256 time-stamping keys (ENVELOPE.md G9): its receivers check RSA tokens only. */
+export const BEFORE_P256_TSA_COMMIT = "7822a47";
 
 const REPO = resolve(import.meta.dir, "../..");
 const ARTIFACTS = join(REPO, "test-artifacts", "compat");
@@ -29,6 +31,11 @@ export function versionOneBinary(): Promise<string> {
 /** The path of the version-3 binary (main before version 4), built if this checkout has none yet. */
 export function versionThreeBinary(): Promise<string> {
   return binaryAt(VERSION_THREE_COMMIT);
+}
+
+/** The path of the build before P-256 time-stamping keys, built if this checkout has none yet. */
+export function beforeP256TsaBinary(): Promise<string> {
+  return binaryAt(BEFORE_P256_TSA_COMMIT);
 }
 
 /** The sis of `commit`, compiled once into test-artifacts/compat/. */
