@@ -76,7 +76,7 @@ describe("a peer that hangs up during the handshake", () => {
 
 describe("a server certificate that has expired (P2)", () => {
   test("sis list 800 days from now exits 3 and says the certificate expired", async () => {
-    // libfaketime preloaded (fakeTime()), not the `faketime` wrapper, whose per-pid semaphore a killed run can leave behind.
+    // libfaketime preloaded (fakeTime()), not the `faketime` wrapper: it fails where an earlier process left a semaphore named by its pid.
     const proc = Bun.spawn([SIS, "list", "--home", box.home("alice")], { stdout: "pipe", stderr: "pipe", env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/root", ...fakeTime("+800d") } });
     const [stdout, stderr, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
     expect({ code, stdout }).toEqual({ code: 3, stdout: "" });

@@ -20,7 +20,8 @@ setDefaultTimeout(90_000);
 /** The receiver's token check refuses a genTime more than 5 minutes ahead of it: server and receiver move together. */
 /**
  * 400 days on: libfaketime preloaded into sis itself (fakeTime()). Not the `faketime` wrapper: it makes a
- * named semaphore per pid and fails with "sem_open: File exists" where a killed run left one for that pid.
+ * semaphore named by its pid and fails ("sem_open: File exists") where an earlier process of that pid left one in
+ * /dev/shm, as processes preloading libfaketime do; the library itself skips an existing one.
  */
 const LATER = fakeTime("+400d");
 
