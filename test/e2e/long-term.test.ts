@@ -17,8 +17,8 @@ import { SAMPLE } from "../support/share.ts";
 // Real processes, RSA key generation and argon2id on a shared two-core machine: allow for load.
 setDefaultTimeout(90_000);
 
-/** The receiver's token check refuses a genTime more than 5 minutes ahead of it: server and receiver move together. */
 /**
+ * The receiver's token check refuses a genTime more than 5 minutes ahead of it: server and receiver move together,
  * 400 days on: libfaketime preloaded into sis itself (fakeTime()). Not the `faketime` wrapper: it makes a
  * semaphore named by its pid and fails ("sem_open: File exists") where an earlier process of that pid left one in
  * /dev/shm, as processes preloading libfaketime do; the library itself skips an existing one.
