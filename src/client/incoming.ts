@@ -9,7 +9,7 @@
  * ordinary way, and a verdict on it is the download's. One dropped BEHIND is kept on version 4
  * and resumed where it stopped (resume-delivery.ts, P45).
  */
-import { MAX_INCOMING, type ImageMeta, type ServerMessageOf } from "../protocol/index.ts";
+import { MAX_INCOMING, sameImageMeta, type ImageMeta, type ServerMessageOf } from "../protocol/index.ts";
 import type { Connection, IncomingListener } from "./connection.ts";
 import type { CrlSource } from "./crl.ts";
 import type { Credentials } from "./home.ts";
@@ -28,9 +28,6 @@ const SETTLE_WAIT_MS = 30_000;
 /** Delivered partials waiting for the catch-up (a save group's worth, MAX_GROUP): more are not started. */
 const READY_MAX = 16;
 
-function sameMeta(a: ImageMeta, b: ImageMeta): boolean {
-  return a.seq === b.seq && a.id === b.id && a.owner === b.owner && a.name === b.name && a.size === b.size && a.contentType === b.contentType && a.createdAt === b.createdAt;
-}
 
 /** The deliveries of one connection; the watch takes the delivered ones in sequence order. */
 export class IncomingDeliveries implements IncomingListener {
@@ -132,7 +129,7 @@ export class IncomingDeliveries implements IncomingListener {
     const partial = this.ready.get(image.id);
     if (!partial) return null;
     this.ready.delete(image.id);
-    if (sameMeta(partial.delivered!.image, image)) return partial;
+    if (sameImageMeta(partial.delivered!.image, image)) return partial;
     void partial.discard();
     return null;
   }

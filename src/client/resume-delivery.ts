@@ -6,7 +6,7 @@
  * SaveGroup (D1–D6). Any failure discards the partial and the image is downloaded in full: a
  * refusal is always the full download's verdict.
  */
-import { RANGED_DOWNLOAD_VERSION, type ImageMeta, type ServerMessageOf } from "../protocol/index.ts";
+import { RANGED_DOWNLOAD_VERSION, sameImageMeta, type ImageMeta, type ServerMessageOf } from "../protocol/index.ts";
 import type { Connection } from "./connection.ts";
 import type { CrlSource } from "./crl.ts";
 import { ClientError } from "./errors.ts";
@@ -21,8 +21,7 @@ function sameImage(reply: ServerMessageOf<"IMAGE">, announced: ServerMessageOf<"
   const a = announced;
   return reply.from === from && reply.dataSize === a.dataSize && reply.header === a.header
     && m.id === a.id && m.owner === a.owner && m.name === a.name && m.size === a.size && m.contentType === a.contentType
-    && m.seq === listed.seq && m.id === listed.id && m.owner === listed.owner && m.name === listed.name
-    && m.size === listed.size && m.contentType === listed.contentType && m.createdAt === listed.createdAt;
+    && sameImageMeta(m, listed);
 }
 
 /**

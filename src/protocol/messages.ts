@@ -27,6 +27,10 @@ export const ImageMetaSchema = z.strictObject({
   createdAt: size,
 });
 export type ImageMeta = z.infer<typeof ImageMetaSchema>;
+/** The same image, field for field (a cut-through delivery and the catch-up's LIST must agree, P46). */
+export function sameImageMeta(a: ImageMeta, b: ImageMeta): boolean {
+  return a.seq === b.seq && a.id === b.id && a.owner === b.owner && a.name === b.name && a.size === b.size && a.contentType === b.contentType && a.createdAt === b.createdAt;
+}
 
 // Client to server.
 export const ClientHello = z.strictObject({
