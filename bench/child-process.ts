@@ -11,9 +11,19 @@ export interface Child extends AsyncDisposable {
   stop(): Promise<void>;
 }
 
+/**
+ * SIS_BENCH_CHILD_PROF=DIR profiles the helper scripts named in SIS_BENCH_CHILD_PROF_SCRIPTS
+ * (comma-separated, e.g. download-worker.ts) under `bun --cpu-prof` into DIR; their stop() then
+ * closes stdin and waits, since a profile is written only at a clean exit.
+ */
+const PROFILE_DIR = process.env.SIS_BENCH_CHILD_PROF;
+const PROFILED = new Set((process.env.SIS_BENCH_CHILD_PROF_SCRIPTS ?? "").split(",").filter(Boolean));
+
 /** Runs bench/<script> under the bun that runs the bench. */
 export function spawnChild(script: string, args: string[]): Child {
-  const proc = Bun.spawn([process.execPath, resolve(import.meta.dir, script), ...args], { stdin: "pipe", stdout: "pipe", stderr: "pipe" });
+  const profiled = PROFILE_DIR !== undefined && PROFILED.has(script);
+  const profile = profiled ? ["--cpu-prof", "--cpu-prof-dir", PROFILE_DIR] : [];
+  const proc = Bun.spawn([process.execPath, ...profile, resolve(import.meta.dir, script), ...args], { stdin: "pipe", stdout: "pipe", stderr: "pipe" });
   const lines: Line[] = [];
   let stderr = "";
   let exited = false;
@@ -44,6 +54,10 @@ export function spawnChild(script: string, args: string[]): Child {
     waiter.wake?.();
   });
   const stop = async () => {
+    if (profiled) {
+      proc.stdin.end();
+      await Promise.race([proc.exited, Bun.sleep(5000)]);
+    }
     if (proc.exitCode === null && proc.signalCode === null) proc.kill();
     await proc.exited;
   };

@@ -24,7 +24,9 @@ for await (const command of commands()) {
     conns.map(async (conn) => {
       const reply = await conn.expect({ type: "DOWNLOAD", id: id! }, "IMAGE");
       let got = 0;
-      for await (const chunk of conn.receiveData(reply.dataSize)) got += chunk.length;
+      // As sis get and sis watch read a download (src/client/receive.ts): each payload is done with
+      // before the next, so its pooled buffer is reused rather than a fresh one allocated per frame.
+      for await (const chunk of conn.receiveData(reply.dataSize, { transient: true })) got += chunk.length;
       return got;
     }),
   );
