@@ -11,7 +11,8 @@
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { decodeServerMessage, encodeMessage, SERVER_SCHEMAS } from "../src/protocol/index.ts";
+import { decodeServerMessage, encodeMessage } from "../src/protocol/index.ts";
+import { SERVER_SCHEMAS } from "../src/protocol/messages.ts";
 
 const N = Number(process.argv[2] ?? 1000);
 const median = (a: number[]) => [...a].sort((x, y) => x - y)[a.length >> 1]!;

@@ -1,11 +1,24 @@
 /** Control message codec: bounded JSON in, strict schema check, typed message out. */
-import { z } from "zod";
+import type { z } from "zod";
 import { ProtocolError } from "./errors.ts";
 import { CONTROL, DATA, encodeFrame, encodeFrameInPlace } from "./frame.ts";
 import { MAX_JSON_DEPTH } from "./limits.ts";
-import { CLIENT_SCHEMAS, DownloadV1, PostImageV1, PostImageV2, SERVER_SCHEMAS, type ClientMessage, type ImageMeta, type ServerMessage } from "./messages.ts";
+import type * as Messages from "./messages.ts";
+import type { ClientMessage, ImageMeta, ServerMessage } from "./messages.ts";
 import { MAX_CONTROL_FRAME } from "./limits.ts";
 import { SERVER_CHECKS } from "./server-checks.ts";
+
+/**
+ * The zod schemas, loaded at the first decode that needs one. A client's per-image messages pass
+ * the hand-written checks (server-checks.ts) and never need them, so a `sis post` or `sis watch`
+ * starts without building zod and ~50 schemas: 6.6 ms of a compiled program's start here
+ * (bench/README.md, "Issue 17 on a second machine"). A refusal still has the schema's words.
+ */
+let loaded: typeof Messages | null = null;
+function messages(): typeof Messages {
+  // A synchronous load (Bun's require of an ES module): decoding stays synchronous.
+  return (loaded ??= require("./messages.ts") as typeof Messages);
+}
 
 const utf8 = new TextDecoder("utf-8", { fatal: true });
 const encoder = new TextEncoder();
@@ -60,14 +73,16 @@ function parseObject(payload: Uint8Array): Record<string, unknown> {
   return value as Record<string, unknown>;
 }
 
-function decodeWith<T>(payload: Uint8Array, schemas: Record<string, z.ZodType>, checks?: ReadonlyMap<string, (value: unknown) => boolean>): T {
+function decodeWith<T>(payload: Uint8Array, table: () => Record<string, z.ZodType>, checks?: ReadonlyMap<string, (value: unknown) => boolean>): T {
   const value = parseObject(payload);
   const type = value.type;
   if (typeof type !== "string") throw new ProtocolError("BAD_MESSAGE", "message has no string 'type'");
-  if (!Object.hasOwn(schemas, type)) throw new ProtocolError("UNKNOWN_MESSAGE", `unknown message type ${JSON.stringify(type.slice(0, 32))}`);
   // A hand-written check exactly as strict as the schema (server-checks.ts): what it accepts, zod
-  // accepts unchanged; what it refuses goes on to zod, which words the refusal.
+  // accepts unchanged; what it refuses goes on to zod, which words the refusal. Every checked
+  // type has a schema, so trying the check before the type look-up decides nothing differently.
   if (checks?.get(type)?.(value)) return value as T;
+  const schemas = table();
+  if (!Object.hasOwn(schemas, type)) throw new ProtocolError("UNKNOWN_MESSAGE", `unknown message type ${JSON.stringify(type.slice(0, 32))}`);
   const result = schemas[type]!.safeParse(value);
   if (!result.success) {
     // Only our own words go back to the peer: zod's messages quote the
@@ -85,23 +100,31 @@ function decodeWith<T>(payload: Uint8Array, schemas: Record<string, z.ZodType>, 
  * POST_SIGNATURE, exactly as a server of version 1 decodes them; version 2 has POST_IMAGE with an
  * upload id (P30). Without a version, every form is accepted (HELLO, before a version is agreed).
  */
-const { POST_SIGNATURE: _signature, WATCH_INCOMING: _watch, ...V1_COMMON } = CLIENT_SCHEMAS;
-const { WATCH_INCOMING: _watch2, ...V2_COMMON } = CLIENT_SCHEMAS;
+let byVersion: Record<number, Record<string, z.ZodType>> | null = null;
 /** Version 3 (P40) adds WATCH_INCOMING, version 4 DOWNLOAD.from (P23a); earlier versions decode exactly as their servers did. */
-const BY_VERSION: Record<number, Record<string, z.ZodType>> = {
-  1: { ...V1_COMMON, POST_IMAGE: PostImageV1, DOWNLOAD: DownloadV1 },
-  2: { ...V2_COMMON, POST_IMAGE: PostImageV2, DOWNLOAD: DownloadV1 },
-  3: { ...CLIENT_SCHEMAS, POST_IMAGE: PostImageV2, DOWNLOAD: DownloadV1 },
-  // Version 4 (P23a): DOWNLOAD takes `from`; on 1–3 it stays an unknown field (P7).
-  4: { ...CLIENT_SCHEMAS, POST_IMAGE: PostImageV2 },
-};
-
-export function decodeClientMessage(payload: Uint8Array, version?: number): ClientMessage {
-  return decodeWith<ClientMessage>(payload, (version !== undefined && BY_VERSION[version]) || CLIENT_SCHEMAS);
+function schemasByVersion(): Record<number, Record<string, z.ZodType>> {
+  if (byVersion) return byVersion;
+  const { CLIENT_SCHEMAS, DownloadV1, PostImageV1, PostImageV2 } = messages();
+  const { POST_SIGNATURE: _signature, WATCH_INCOMING: _watch, ...V1_COMMON } = CLIENT_SCHEMAS;
+  const { WATCH_INCOMING: _watch2, ...V2_COMMON } = CLIENT_SCHEMAS;
+  byVersion = {
+    1: { ...V1_COMMON, POST_IMAGE: PostImageV1, DOWNLOAD: DownloadV1 },
+    2: { ...V2_COMMON, POST_IMAGE: PostImageV2, DOWNLOAD: DownloadV1 },
+    3: { ...CLIENT_SCHEMAS, POST_IMAGE: PostImageV2, DOWNLOAD: DownloadV1 },
+    // Version 4 (P23a): DOWNLOAD takes `from`; on 1–3 it stays an unknown field (P7).
+    4: { ...CLIENT_SCHEMAS, POST_IMAGE: PostImageV2 },
+  };
+  return byVersion;
 }
 
+export function decodeClientMessage(payload: Uint8Array, version?: number): ClientMessage {
+  return decodeWith<ClientMessage>(payload, () => (version !== undefined && schemasByVersion()[version]) || messages().CLIENT_SCHEMAS);
+}
+
+const serverSchemas = () => messages().SERVER_SCHEMAS;
+
 export function decodeServerMessage(payload: Uint8Array): ServerMessage {
-  return decodeWith<ServerMessage>(payload, SERVER_SCHEMAS, SERVER_CHECKS);
+  return decodeWith<ServerMessage>(payload, serverSchemas, SERVER_CHECKS);
 }
 
 /** Encodes a control message as a frame. */

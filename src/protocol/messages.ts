@@ -1,4 +1,8 @@
-/** Message schemas (PROTOCOL.md section 4): one strict zod schema per message. */
+/**
+ * Message schemas (PROTOCOL.md section 4): one strict zod schema per message. A client loads this
+ * module (and zod) only when it needs a schema's words for a refusal (codec.ts): its types are
+ * re-exported by index.ts as types only.
+ */
 import { z } from "zod";
 import { base64Length, CONTENT_TYPES, LIST_PAGE_MAX, MAX_DELIVERY_ID, MAX_INCOMING, MAX_SIGNATURE_SIZE, MAX_TIMESTAMP_TOKEN_SIZE, MAX_UPLOAD_ID, PASSWORD_MAX, PROTOCOL_NAME } from "./limits.ts";
 
@@ -27,10 +31,6 @@ export const ImageMetaSchema = z.strictObject({
   createdAt: size,
 });
 export type ImageMeta = z.infer<typeof ImageMetaSchema>;
-/** The same image, field for field (a cut-through delivery and the catch-up's LIST must agree, P46). */
-export function sameImageMeta(a: ImageMeta, b: ImageMeta): boolean {
-  return a.seq === b.seq && a.id === b.id && a.owner === b.owner && a.name === b.name && a.size === b.size && a.contentType === b.contentType && a.createdAt === b.createdAt;
-}
 
 // Client to server.
 export const ClientHello = z.strictObject({

@@ -8,7 +8,7 @@
  * paid once per watching connection per image. test/protocol/server-checks.test.ts holds every
  * check equal to its schema on random valid and mutated messages.
  */
-import { CONTENT_TYPES, LIST_PAGE_MAX, MAX_DELIVERY_ID, MAX_INCOMING, MAX_SIGNATURE_SIZE, MAX_UPLOAD_ID, base64Length } from "./limits.ts";
+import { CONTENT_TYPES, LIST_PAGE_MAX, MAX_DELIVERY_ID, MAX_INCOMING, MAX_SIGNATURE_SIZE, MAX_UPLOAD_ID, PROTOCOL_NAME, base64Length } from "./limits.ts";
 
 type Check = (value: unknown) => boolean;
 const MAX_SAFE = Number.MAX_SAFE_INTEGER;
@@ -89,8 +89,27 @@ const delivery = int(1, MAX_DELIVERY_ID);
 const signature = b64(base64Length(MAX_SIGNATURE_SIZE));
 const imageMeta = strict({ seq, id: imageId, owner: text(64), name: text(1024), size, contentType: oneOf(CONTENT_TYPES), createdAt: size });
 
-/** One check per server message type it covers; the codec uses zod for every other type. */
+/**
+ * One check per server message type it covers; the codec uses zod for every other type. HELLO is
+ * here for start-up, not cost: with it, a `sis post` decodes everything it gets without zod, and
+ * so never loads it (codec.ts).
+ */
 export const SERVER_CHECKS: ReadonlyMap<string, Check> = new Map<string, Check>([
+  [
+    "HELLO",
+    strict({
+      type: literal("HELLO"),
+      protocol: literal(PROTOCOL_NAME),
+      // z.int(): a safe integer.
+      version: int(-MAX_SAFE, MAX_SAFE),
+      server: text(64),
+      user: nullable(text(64)),
+      serial: nullable(text(64)),
+      caCertificate: b64(22_000),
+      storageCertificate: b64(22_000),
+      limits: strict({ maxControlFrame: size, maxDataFrame: size, maxImageSize: size }),
+    }),
+  ],
   ["NEW_IMAGE", strict({ type: literal("NEW_IMAGE"), image: imageMeta })],
   ["IMAGE_DELETED", strict({ type: literal("IMAGE_DELETED"), image: strict({ seq, id: imageId, owner: text(64), name: text(1024) }) })],
   [

@@ -2,7 +2,6 @@
 import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
 import {
-  CLIENT_SCHEMAS,
   CONTENT_TYPES,
   CONTROL,
   DATA,
@@ -14,7 +13,6 @@ import {
   MAX_CONTROL_FRAME,
   MAX_DATA_FRAME,
   ProtocolError,
-  SERVER_SCHEMAS,
   decodeClientMessage,
   decodeServerMessage,
   encodeData,
@@ -27,6 +25,7 @@ import {
   type Frame,
   type ServerMessage,
 } from "../../src/protocol/index.ts";
+import { CLIENT_SCHEMAS, SERVER_SCHEMAS } from "../../src/protocol/messages.ts";
 import { concat, split } from "../support/bytes.ts";
 
 const RUNS = Math.max(1, Number(process.env.SIS_FUZZ_RUNS) || 300);

@@ -8,7 +8,8 @@
  */
 import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
-import { CONTENT_TYPES, ProtocolError, SERVER_SCHEMAS, decodeServerMessage, toBase64 } from "../../src/protocol/index.ts";
+import { CONTENT_TYPES, PROTOCOL_NAME, ProtocolError, decodeServerMessage, toBase64 } from "../../src/protocol/index.ts";
+import { SERVER_SCHEMAS } from "../../src/protocol/messages.ts";
 import { SERVER_CHECKS } from "../../src/protocol/server-checks.ts";
 
 const RUNS = Math.max(1, Number(process.env.SIS_FUZZ_RUNS) || 400);
@@ -35,6 +36,17 @@ const imageMeta = fc.record({ seq, id: imageId, owner: text(64), name: text(1024
 const signature = base64(16_384);
 
 const VALID: Record<string, fc.Arbitrary<Record<string, unknown>>> = {
+  HELLO: fc.record({
+    type: fc.constant("HELLO"),
+    protocol: fc.constant(PROTOCOL_NAME),
+    version: fc.oneof(fc.constantFrom(1, 2, 3, 4, 0, -MAX_SAFE, MAX_SAFE), fc.integer()),
+    server: text(64),
+    user: fc.option(text(64), { nil: null }),
+    serial: fc.option(text(64), { nil: null }),
+    caCertificate: base64(16_000),
+    storageCertificate: base64(16_000),
+    limits: fc.record({ maxControlFrame: size, maxDataFrame: size, maxImageSize: size }),
+  }),
   NEW_IMAGE: fc.record({ type: fc.constant("NEW_IMAGE"), image: imageMeta }),
   IMAGE_DELETED: fc.record({ type: fc.constant("IMAGE_DELETED"), image: fc.record({ seq, id: imageId, owner: text(64), name: text(1024) }) }),
   INCOMING: fc.record({
