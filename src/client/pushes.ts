@@ -17,6 +17,29 @@ export interface IncomingListener {
   dropped(message: ServerMessageOf<"DROPPED">): void;
 }
 
+/** The pre-check looks for a push's type in this many first bytes of a control frame. */
+const HEAD = 40;
+const ascii = (text: string) => Uint8Array.from(text, (c) => c.charCodeAt(0));
+const INCOMING_TYPE = ascii('"INCOMING"');
+const DELIVERED_TYPE = ascii('"DELIVERED"');
+const DROPPED_TYPE = ascii('"DROPPED"');
+const NEW_IMAGE_TYPE = ascii("NEW_IMAGE");
+const IMAGE_DELETED_TYPE = ascii("IMAGE_DELETED");
+
+/**
+ * Whether the ASCII bytes `pattern` occur within the first HEAD bytes of `payload`: what
+ * `latin1(payload[0..HEAD]).includes(pattern)` says, without making the string (a watching
+ * connection tests every control frame, and a fan-out's receivers thousands).
+ */
+export function inHead(payload: Uint8Array, pattern: Uint8Array): boolean {
+  const last = Math.min(HEAD, payload.length) - pattern.length;
+  outer: for (let i = 0; i <= last; i++) {
+    for (let j = 0; j < pattern.length; j++) if (payload[i + j] !== pattern[j]) continue outer;
+    return true;
+  }
+  return false;
+}
+
 /** A connection's push listeners, and the test of each inbound frame for a push. */
 export class Pushes {
   readonly images = new Set<(image: ImageMeta) => void>();
@@ -56,8 +79,7 @@ export class Pushes {
   private control(frame: Frame): boolean {
     // Cheap pre-check before JSON parsing: pushes are the only messages with these types.
     const p = frame.payload;
-    const head = Buffer.from(p.buffer, p.byteOffset, Math.min(40, p.length)).toString("latin1");
-    const cutThrough = head.includes("\"INCOMING\"") || head.includes("\"DELIVERED\"") || head.includes("\"DROPPED\"");
+    const cutThrough = inHead(p, INCOMING_TYPE) || inHead(p, DELIVERED_TYPE) || inHead(p, DROPPED_TYPE);
     if (cutThrough) {
       let pushed: ServerMessage;
       try {
@@ -73,7 +95,7 @@ export class Pushes {
       return true;
     }
     if (p.length > 4096) return false;
-    if (!head.includes("NEW_IMAGE") && !head.includes("IMAGE_DELETED")) return false;
+    if (!inHead(p, NEW_IMAGE_TYPE) && !inHead(p, IMAGE_DELETED_TYPE)) return false;
     let message: ServerMessage;
     try {
       message = decodeServerMessage(frame.payload);

@@ -171,9 +171,11 @@ export class FrameDecoder {
         this.endFrame();
       }
     }
-    const buffer = chunk.buffer;
-    if (this.releaseChunks && !viewed && chunk.byteOffset === 0 && buffer.byteLength === chunk.length && buffer instanceof ArrayBuffer && !buffer.resizable) {
-      buffer.transfer(0);
+    // `.buffer` only when it may be released: reading it makes an ArrayBuffer object for the
+    // socket's chunk, a cost on every small frame (a push to thousands of watching connections).
+    if (this.releaseChunks && !viewed && chunk.byteOffset === 0) {
+      const buffer = chunk.buffer;
+      if (buffer.byteLength === chunk.length && buffer instanceof ArrayBuffer && !buffer.resizable) buffer.transfer(0);
     }
     return frames;
   }
