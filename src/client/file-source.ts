@@ -66,3 +66,28 @@ export async function readHead(path: string, n: number): Promise<Uint8Array> {
     await handle.close();
   }
 }
+
+/** Bytes a windowed reader fetches at once: a PNG's chunk headers of a few MiB come in one read. */
+const WINDOW = 64 * 1024;
+
+/**
+ * Positioned reads of a file through one window of WINDOW bytes, for walks that read small
+ * headers here and there (src/image's plans): a header inside the last window costs no read.
+ * `close` must be called however the walk ends.
+ */
+export async function windowedReader(path: string): Promise<{ readAt(position: number, length: number): Promise<Uint8Array>; close(): Promise<void> }> {
+  const handle = await open(path, "r");
+  let window = new Uint8Array(0);
+  let start = 0;
+  return {
+    async readAt(position, length) {
+      if (position >= start && position + length <= start + window.length) return window.slice(position - start, position - start + length);
+      const buffer = new Uint8Array(Math.max(WINDOW, length));
+      const { bytesRead } = await handle.read(buffer, 0, buffer.length, position);
+      window = buffer.subarray(0, bytesRead);
+      start = position;
+      return window.slice(0, Math.min(length, bytesRead));
+    },
+    close: () => handle.close(),
+  };
+}

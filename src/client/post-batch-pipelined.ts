@@ -10,6 +10,7 @@ import { ClientError, RemoteError } from "./errors.ts";
 import type { Credentials } from "./home.ts";
 import { check, type Posted } from "./post.ts";
 import { Poster, type PostHandle } from "./post-pipeline.ts";
+import { SourceError } from "./post-source.ts";
 import { connectAs } from "./session.ts";
 import { MAX_RENAME_TRIES, renamed, type BatchEvents, type BatchResult } from "./post-batch-shared.ts";
 import { RateGate } from "./rate-wait.ts";
@@ -63,7 +64,8 @@ function postOne(poster: Poster, file: string, opts: { keepMetadata: boolean; re
       }
       throw new ClientError(`cannot post ${file}: the names ${JSON.stringify(base)} to ${JSON.stringify(renamed(base, MAX_RENAME_TRIES))} are all taken; pass --name`);
     } catch (error) {
-      const own = error instanceof RemoteError && error.upload !== undefined;
+      // Its own refusal, or its own file's failure (which closed the connection, P36): not collateral.
+      const own = (error instanceof RemoteError && error.upload !== undefined) || error instanceof SourceError;
       return { error, collateral: !own && handle !== null && !handle.signed && poster.conn.closed };
     } finally {
       announce();

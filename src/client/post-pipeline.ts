@@ -9,7 +9,7 @@ import { FRAME_HEADER_SIZE, MAX_UPLOADS_IN_FLIGHT, toBase64, type ContentType, t
 import type { Connection } from "./connection.ts";
 import { ClientError, RemoteError } from "./errors.ts";
 import type { Credentials } from "./home.ts";
-import { readPostSource, type PostSource } from "./post-source.ts";
+import { readPostSource, SourceError, type PostSource } from "./post-source.ts";
 import { SendBuffers } from "./send-buffers.ts";
 import { storageKeyOf } from "./storage-cert.ts";
 
@@ -19,6 +19,16 @@ import { storageKeyOf } from "./storage-cert.ts";
  * "Pipelined posting"); the protocol allows MAX_UPLOADS_IN_FLIGHT.
  */
 export const CLIENT_WINDOW = windowFrom(process.env.SIS_POST_WINDOW);
+
+/** How long an upload whose own file failed waits for the POSTED of the uploads before it (stream()). */
+const EARLIER_WAIT_MS = 10_000;
+
+/** Waits until every one of `promises` settled, or `ms` passed; the timer does not outlive it (it would keep the process up). */
+async function settledWithin(promises: Promise<unknown>[], ms: number): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  await Promise.race([Promise.allSettled(promises), new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)))]);
+  clearTimeout(timer);
+}
 
 /** SIS_POST_WINDOW (1 to MAX_UPLOADS_IN_FLIGHT) overrides the window, to measure it (bench/pipelined-posting.ts). */
 function windowFrom(text: string | undefined): number {
@@ -116,6 +126,8 @@ export class Poster {
       const header = newHeader({ owner, name: job.name, contentType: job.contentType, size: source.size });
       const dataSize = cipherSize(source.size);
       const id = this.nextId++;
+      // The uploads announced before this one, still waiting for their POSTED (see stream()).
+      const earlier = [...this.waiters.values()].map((w) => w.posted.promise);
       const { ready, posted } = this.expect(id);
       // The stream's turn is taken together with the POST_IMAGE, so turns follow POST_IMAGE order (P32).
       const before = this.turn;
@@ -128,7 +140,7 @@ export class Poster {
         await before;
         let digest: Uint8Array;
         try {
-          digest = await this.stream(conn, key, header, source.chunks(), dataSize, job.onProgress);
+          digest = await this.stream(conn, key, header, source.chunks(), dataSize, earlier, job.onProgress);
         } catch (error) {
           // A send that failed because the connection ended: the server's last word (an ERROR
           // queued before the close, SHUTTING_DOWN when it stops, O3) says why, through the reader.
@@ -151,7 +163,7 @@ export class Poster {
   }
 
   /** Hash while sealing: the one pass over the plaintext (P33). Returns its digest, to sign. */
-  private async stream(conn: Connection, key: Uint8Array, header: ReturnType<typeof newHeader>, chunks: AsyncIterable<Uint8Array>, dataSize: number, onProgress?: (sent: number, total: number) => void): Promise<Uint8Array> {
+  private async stream(conn: Connection, key: Uint8Array, header: ReturnType<typeof newHeader>, chunks: AsyncIterable<Uint8Array>, dataSize: number, earlier: Promise<unknown>[], onProgress?: (sent: number, total: number) => void): Promise<Uint8Array> {
     const digest = createImageDigest();
     async function* hashed() {
       for await (const chunk of chunks) {
@@ -177,6 +189,10 @@ export class Poster {
       }
     } catch (error) {
       // The server holds a part of this upload and waits for the rest: only closing ends it (P36).
+      // When this upload's own file failed (a PNG's CRC found while it is sent, a file that
+      // changed), the uploads before it, whose data and signatures are out, first hear their
+      // POSTED: closing at once would report them failed although the server may keep them.
+      if (error instanceof SourceError) await settledWithin(earlier, EARLIER_WAIT_MS);
       conn.close();
       throw error;
     }

@@ -1,7 +1,7 @@
 /** PNG: drops text, time and Exif chunks and any ancillary chunk not known to be safe, chunk by chunk as it streams; the rest stays byte-identical. */
 import { crc32 } from "node:zlib";
 import { ascii, hasPrefix, need, noteDropped, StripError, u32be } from "./bytes.ts";
-import { type ImageFormat, readOnce } from "./format.ts";
+import { type ImageFormat, type ReadAt, readOnce } from "./format.ts";
 import type { ByteReader } from "./stream-reader.ts";
 
 export const PNG_SIGNATURE = "\x89PNG\r\n\x1a\n";
@@ -111,8 +111,43 @@ export async function* walkPng(r: ByteReader, removed: string[], kept: string[])
   }
 }
 
+/**
+ * walkPng's verdicts from the chunk headers alone (ImageFormat.plan): the same chunks kept and
+ * dropped, so the same size and names, and the same errors for a bad signature, a bad or cut-off
+ * header, a chunk running past the end, a first chunk that is not IHDR and a missing IEND. It
+ * reads 8 bytes a chunk and skips the data; the CRCs are left to walkPng, which runs as the image
+ * is sent.
+ */
+export async function planPng(readAt: ReadAt, fileSize: number, removed: string[], kept: string[]): Promise<number> {
+  const signature = await readAt(0, PNG_SIGNATURE.length);
+  if (!hasPrefix(signature, 0, PNG_SIGNATURE)) throw new StripError("png: bad signature");
+  let size = PNG_SIGNATURE.length;
+  let pos = PNG_SIGNATURE.length;
+  for (let index = 0; ; index++) {
+    const head = await readAt(pos, PNG_CHUNK_HEADER);
+    if (head.length === 0) throw new StripError("png: no IEND chunk");
+    const header = pngChunkHeader(head, pos);
+    const total = PNG_CHUNK_HEADER + header.length + PNG_CRC;
+    if (pos + total > fileSize) throw new StripError(`${header.what}: truncated`);
+    checkPngOrder(header.type, index);
+    const name = pngDropName(header.type);
+    if (name) noteDropped(removed, name);
+    else {
+      size += total;
+      const keptName = pngKeptName(header.type);
+      if (keptName) noteDropped(kept, keptName);
+    }
+    pos += total;
+    if (header.type === "IEND") {
+      if (pos < fileSize) noteDropped(removed, PNG_AFTER_END);
+      return size;
+    }
+  }
+}
+
 export const png: ImageFormat<"image/png"> = {
   type: "image/png",
   sniff: (head) => hasPrefix(head, 0, PNG_SIGNATURE),
   strip: readOnce(walkPng),
+  plan: planPng,
 };

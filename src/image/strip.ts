@@ -1,10 +1,10 @@
 /** Strips location and other metadata from an image as it streams, in flat memory whatever its size. */
 import { StripError } from "./bytes.ts";
-import type { Source } from "./format.ts";
+import type { ReadAt, Source } from "./format.ts";
 import { formatOf, type ImageKind } from "./formats.ts";
 
 export { StripError };
-export type { ImageKind, Source };
+export type { ImageKind, ReadAt, Source };
 
 /** The most bytes in one yielded chunk. */
 export const STRIP_OUTPUT_CHUNK = 1024 * 1024;
@@ -60,4 +60,14 @@ async function* bounded(pieces: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8
     for (let at = 0; at < piece.length; at += STRIP_OUTPUT_CHUNK) yield piece.subarray(at, at + STRIP_OUTPUT_CHUNK);
   }
   if (fill > 0) yield gathered.subarray(0, fill);
+}
+
+/**
+ * The size stripStream will give for `kind`'s image of `fileSize` bytes, and the names it will
+ * report, read from the image's block headers alone; null when the format cannot tell without
+ * the whole pass (ImageFormat.plan). A post then sends while it strips (src/client/post-source.ts).
+ */
+export async function planStrip(kind: ImageKind, readAt: ReadAt, fileSize: number, removed: string[], kept: string[]): Promise<number | null> {
+  const plan = formatOf(kind)?.plan;
+  return plan ? plan(readAt, fileSize, removed, kept) : null;
 }

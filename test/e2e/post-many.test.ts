@@ -1,6 +1,6 @@
 /** sis post with several files and folders: every file tried, one line each and a summary; a folder's images in name order, --recursive, --rename; --name for one file only. */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { copyFileSync, mkdirSync, symlinkSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { sis, type Result } from "../support/cli.ts";
 import { openSandbox, type Sandbox } from "../support/sandbox.ts";
@@ -57,6 +57,27 @@ describe("sis post FILE FILE FILE", () => {
     expect(r.stdout).toMatch(new RegExp(`^${POSTED("twin.png", "png")}${POSTED("after.webp", "webp")}$`));
     expect(r.stderr).toBe(`sis: cannot post ${join(two, "twin.png")}: you already have an image named "twin.png"; choose another --name (NAME_TAKEN)\nsis: cannot post 1 of 3 files; 2 posted\n`);
     expect(await names()).toEqual(expect.arrayContaining(["twin.png", "after.webp"]));
+  });
+
+  test("a PNG whose last CRC is wrong fails as not well-formed once its upload is under way; nothing of it is kept, the files around it are posted", async () => {
+    // The chunk headers are sound, so the size comes from them and the upload starts; the stripper,
+    // run as the image is sent, finds the CRC at the very end and the upload ends unfinished (P36).
+    const dir = folder("crc", { "before.jpg": SAMPLE.jpg, "after.gif": SAMPLE.gif });
+    const good = new Uint8Array(readFileSync(SAMPLE.png));
+    const bad = good.slice();
+    bad[bad.length - 1]! ^= 0xff;
+    writeFileSync(join(dir, "crc.png"), bad);
+    const files = ["before.jpg", "crc.png", "after.gif"].map((f) => join(dir, f));
+    const refusal = `sis: cannot post ${files[1]}: it is not a well-formed PNG image (png: IEND chunk at offset ${bad.length - 12} has a bad crc), so its metadata cannot be removed; pass --keep-metadata to post it unchanged\n`;
+    const r = await post(["--quiet", ...files]);
+    expect(r.stderr).toBe(`${refusal}sis: cannot post 1 of 3 files; 2 posted\n`);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toMatch(new RegExp(`^${POSTED("before.jpg", "jpeg")}${POSTED("after.gif", "gif")}$`));
+    const alone = await post([files[1]!]);
+    expect({ code: alone.code, stdout: alone.stdout, stderr: alone.stderr }).toEqual({ code: 1, stdout: "", stderr: refusal });
+    const stored = await names();
+    expect(stored).toEqual(expect.arrayContaining(["before.jpg", "after.gif"]));
+    expect(stored).not.toContain("crc.png");
   });
 
   test("all posted: one line each and a summary, exit 0", async () => {
