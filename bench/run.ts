@@ -4,7 +4,8 @@
  * Set SIS_BENCH_QUICK=1 for a smoke run (fewer connections and repetitions, a 20-image album).
  * `bun bench/run.ts album` (npm run bench:album) runs the album section alone and writes
  * bench/results/album.json instead; `bun bench/run.ts fanout` the fan-out alone (bench/results/fanout.json),
- * with SIS_BENCH_FANOUT_REPS repetitions (5).
+ * with SIS_BENCH_FANOUT_REPS repetitions (5); `bun bench/run.ts download` the downloads alone
+ * (bench/results/download.json), of a 10 MiB image it posts first.
  */
 // First, before anything loads @peculiar/x509: Bun may evaluate CommonJS dependencies out of source order.
 import "reflect-metadata";
@@ -15,7 +16,9 @@ import { albumPlan, runAlbum } from "./album.ts";
 import { runDownload } from "./download.ts";
 import { runFanout } from "./fanout.ts";
 import { describeMachine } from "./machine.ts";
-import { clockMs } from "./measure.ts";
+import { clockMs, MiB } from "./measure.ts";
+import { SIS } from "../test/support/cli.ts";
+import { writeBigPng } from "../test/support/share.ts";
 import { makeOpensslCerts } from "./openssl-peer.ts";
 import { renderTable, writeJson } from "./report.ts";
 import { Results } from "./results.ts";
@@ -31,7 +34,8 @@ const ALBUM = albumPlan(quick);
 const section = process.argv[2];
 const albumOnly = section === "album";
 const fanoutOnly = section === "fanout";
-if (section !== undefined && !albumOnly && !fanoutOnly) throw new Error(`sis bench: cannot run section ${JSON.stringify(section)}: the sections that run alone are "album" and "fanout"`);
+const downloadOnly = section === "download";
+if (section !== undefined && !albumOnly && !fanoutOnly && !downloadOnly) throw new Error(`sis bench: cannot run section ${JSON.stringify(section)}: the sections that run alone are "album", "fanout" and "download"`);
 const OUT = resolve(import.meta.dir, "results", section ? `${section}.json` : "latest.json");
 
 const log = (line: string) => process.stderr.write(line + "\n");
@@ -51,6 +55,9 @@ try {
   if (fanoutOnly) {
     log(`[${elapsed()}] fan-out to ${FANOUT.connections} watchers beside a plain TCP floor`);
     await runFanout(rig, results, FANOUT, log);
+  } else if (downloadOnly) {
+    log(`[${elapsed()}] ${DOWNLOAD.downloaders} concurrent downloads beside one TLS stream`);
+    await runDownload(rig, await postTenMib(rig, root), opensslDir, results, DOWNLOAD, log);
   } else if (!albumOnly) {
     log(`[${elapsed()}] registered alice and bob; post → watch (1, 10, 100 MiB) beside openssl cms`);
     const tenMibId = await runTransfer(rig, opensslDir, results, log);
@@ -64,7 +71,7 @@ try {
     await runDownload(rig, tenMibId, opensslDir, results, DOWNLOAD, log);
   }
 
-  if (!fanoutOnly) {
+  if (!fanoutOnly && !downloadOnly) {
     log(`[${elapsed()}] album: ${ALBUM.images} JPEGs of 3 MiB in one sis post, beside openssl cms per file and rsync over ssh (${ALBUM.reps} repetition${ALBUM.reps === 1 ? "" : "s"})`);
     await runAlbum(rig, opensslDir, results, ALBUM, log);
   }
@@ -88,3 +95,19 @@ writeJson(OUT, results, machine, {
   quick,
   plan: albumOnly ? { album: ALBUM } : fanoutOnly ? { fanout: FANOUT } : { transfer: PLAN, fanout: FANOUT, download: DOWNLOAD, album: ALBUM, startupReps: STARTUP_REPS },
 });
+
+/** The download section's image when it runs alone: a 10 MiB PNG posted by alice, its id. */
+async function postTenMib(rig: SisRig, dir: string): Promise<string> {
+  const image = join(dir, "download.png");
+  await writeBigPng(image, 10 * MiB);
+  const server = await rig.server();
+  try {
+    const post = Bun.spawn([SIS, "post", "--home", rig.alice, "--quiet", image], { stdout: "pipe", stderr: "pipe" });
+    const [out, err, code] = await Promise.all([new Response(post.stdout).text(), new Response(post.stderr).text(), post.exited]);
+    const id = /id ([0-9a-f]{32})/.exec(out)?.[1];
+    if (code !== 0 || !id) throw new Error(`sis post of the download image failed (${code}): ${err}`);
+    return id;
+  } finally {
+    await server.stop();
+  }
+}
