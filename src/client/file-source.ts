@@ -75,7 +75,12 @@ const WINDOW = 64 * 1024;
  * headers here and there (src/image's plans): a header inside the last window costs no read.
  * `close` must be called however the walk ends.
  */
-export async function windowedReader(path: string): Promise<{ readAt(position: number, length: number): Promise<Uint8Array>; close(): Promise<void> }> {
+export interface WindowedReader {
+  readAt(position: number, length: number): Promise<Uint8Array>;
+  close(): Promise<void>;
+}
+
+export async function windowedReader(path: string): Promise<WindowedReader> {
   const handle = await open(path, "r");
   let window = new Uint8Array(0);
   let start = 0;

@@ -9,7 +9,7 @@
 import type { ContentType } from "../protocol/index.ts";
 import { planStrip, StripError, stripStream, type ImageKind } from "../image/strip.ts";
 import { ClientError } from "./errors.ts";
-import { readChunks, readChunksReusing, windowedReader } from "./file-source.ts";
+import { readChunks, readChunksReusing, windowedReader, type WindowedReader } from "./file-source.ts";
 
 /** Images up to this size are read and stripped once, into memory (an album's photos are a few MiB). */
 export const ONE_PASS_MAX = 16 * 1024 * 1024;
@@ -41,12 +41,14 @@ function notWellFormed(path: string, contentType: ContentType, error: StripError
 async function planned(path: string, contentType: ContentType, fileSize: number): Promise<{ size: number; removed: string[]; kept: string[] } | null> {
   const removed: string[] = [];
   const kept: string[] = [];
-  const file = await windowedReader(path);
+  // Opened at the first read: a format without a plan (a JPEG of an album) costs no open.
+  const opened: { file?: WindowedReader } = {};
+  const readAt = async (position: number, length: number) => (opened.file ??= await windowedReader(path)).readAt(position, length);
   try {
-    const size = await planStrip(contentType as ImageKind, file.readAt, fileSize, removed, kept);
+    const size = await planStrip(contentType as ImageKind, readAt, fileSize, removed, kept);
     return size === null ? null : { size, removed, kept };
   } finally {
-    await file.close();
+    await opened.file?.close();
   }
 }
 

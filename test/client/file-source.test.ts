@@ -1,9 +1,9 @@
-/** readChunks and readChunksReusing: the file's bytes in bounded chunks; the reusing reader refills two buffers. */
+/** readChunks and readChunksReusing: the file's bytes in bounded chunks; the reusing reader refills two buffers. windowedReader: positioned reads. */
 import { expect, test } from "bun:test";
 import { randomFillSync } from "node:crypto";
 import { readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { readChunks, readChunksReusing } from "../../src/client/file-source.ts";
+import { readChunks, readChunksReusing, windowedReader } from "../../src/client/file-source.ts";
 import { tempDir } from "../support/cli.ts";
 
 const CHUNK = 4096;
@@ -51,4 +51,21 @@ test("readChunksReusing() stopped early closes the file, with a read ahead in fl
   }
   expect(open()).toBe(before);
   await expect(Array.fromAsync(readChunksReusing(join(dir, "missing"), CHUNK))).rejects.toThrow();
+});
+
+test("windowedReader() reads any range, across and beyond its 64 KiB window, shorter only at the end; its copies outlive the window", async () => {
+  using dir = tempDir("sis-source-");
+  const { path, bytes } = fileOf(dir, 200_000);
+  const file = await windowedReader(path);
+  try {
+    const ranges: [number, number][] = [[0, 8], [8, 8], [65_530, 12], [65_536, 8], [70_000, 100_000], [199_995, 8], [200_000, 8], [300_000, 8], [10, 0]];
+    const first = await file.readAt(0, 8);
+    for (const [at, n] of ranges) {
+      const got = await file.readAt(at, n);
+      expect(Buffer.from(got).equals(Buffer.from(bytes.subarray(at, at + n)))).toBe(true);
+    }
+    expect(Buffer.from(first).equals(Buffer.from(bytes.subarray(0, 8)))).toBe(true);
+  } finally {
+    await file.close();
+  }
 });
