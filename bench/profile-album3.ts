@@ -20,6 +20,11 @@ import { SisRig } from "./sis-rig.ts";
 const count = Number(process.argv[2] ?? 60);
 
 /** utime + stime of a process and its threads, in ms (USER_HZ 100). */
+/** Minor page faults of a process (all its threads): fresh memory touched, or memory given back and touched again. */
+function faults(pid: number): number {
+  return Number(readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ")[7]);
+}
+
 function cpuMs(pid: number): number {
   const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
   return (Number(fields[11]) + Number(fields[12])) * 10;
@@ -57,6 +62,8 @@ try {
   // The wrapper's exec keeps the pid: /proc/PID is the profiled process itself.
   const s0 = cpuMs(server.proc.pid);
   const w0 = cpuMs(watch.proc.pid);
+  const sf0 = faults(server.proc.pid);
+  const wf0 = faults(watch.proc.pid);
   const st0 = threadsMs(server.proc.pid);
   const wt0 = threadsMs(watch.proc.pid);
   const t0 = clockMs();
@@ -80,6 +87,7 @@ try {
   const per = (ms: number) => (ms / count).toFixed(1);
   console.log(`${count} × 3 MiB in ${seconds.toFixed(2)} s (${((seconds * 1000) / count).toFixed(1)} ms an image)`);
   console.log(`CPU ms an image: post ${per(postCpu)} (system ${per(postSystem)}), serve ${per(s)}, watch ${per(w)}`);
+  console.log(`minor page faults an image: serve ${per(faults(server.proc.pid) - sf0)}, watch ${per(faults(watch.proc.pid) - wf0)}`);
   console.log(`serve threads: ${threadDelta(st0, threadsMs(server.proc.pid), count)}`);
   console.log(`watch threads: ${threadDelta(wt0, threadsMs(watch.proc.pid), count)}`);
   await watch.stop("SIGINT");

@@ -4,7 +4,7 @@ import { buildCrl, type CrlRequest } from "./crl.ts";
 import { PkiError } from "./errors.ts";
 import { fingerprint } from "./fingerprint.ts";
 import { signCertificate, type Issuer } from "./issue.ts";
-import { assertKeyMatches, exportPkcs8, generateRsaKeyPair, generateTsaKeyPair, importSigningKey } from "./keys.ts";
+import { assertKeyMatches, exportPkcs8, generateP256KeyPair, generateRsaKeyPair, importSigningKey } from "./keys.ts";
 import { parseCert, rawBytes } from "./parse.ts";
 import { fromPem, toPem } from "./pem.ts";
 import { PROFILES, type CertProfile } from "./profiles.ts";
@@ -47,6 +47,9 @@ export async function createCa(opts: { commonName?: string; lifetimeDays?: numbe
   return { certPem: toPem(rawBytes(cert), "CERTIFICATE"), keyPem: toPem(await exportPkcs8(keys.privateKey), "PRIVATE KEY") };
 }
 
+/** The TLS profile of data directories made before P29a: an RSA key, which TLS 1.2 could also have used to encipher. */
+const RSA_SERVER_TLS: CertProfile = { ...PROFILES.serverTls, keyType: undefined, keyUsage: PROFILES.serverTls.keyUsage | x509.KeyUsageFlags.keyEncipherment };
+
 export class CertificateAuthority {
   readonly certDer: Uint8Array;
   readonly certPem: string;
@@ -71,9 +74,13 @@ export class CertificateAuthority {
     return new CertificateAuthority(cert, { name: cert.subjectName, publicKey: cert.publicKey, signingKey });
   }
 
-  /** TLS certificate for the server; the key is generated here. localhost and 127.0.0.1 are always included. */
-  issueServerCert(opts: { hosts: string[]; lifetimeDays?: number }): Promise<CaFiles> {
-    return this.issueWithNewKey(PROFILES.serverTls, "sis server", opts.hosts, opts.lifetimeDays);
+  /**
+   * TLS certificate for the server; the key (P-256, P29a) is generated here. localhost and
+   * 127.0.0.1 are always included. `keyType` "rsa": an RSA 3072 key with keyEncipherment, as
+   * every TLS certificate had before P-256, for the tests of data directories made then.
+   */
+  issueServerCert(opts: { hosts: string[]; lifetimeDays?: number; keyType?: "p256" | "rsa" }): Promise<CaFiles> {
+    return this.issueWithNewKey(opts.keyType === "rsa" ? RSA_SERVER_TLS : PROFILES.serverTls, "sis server", opts.hosts, opts.lifetimeDays);
   }
 
   /** Key-transport certificate: clients wrap image keys for it with RSA-OAEP-SHA256. */
@@ -95,7 +102,7 @@ export class CertificateAuthority {
     const caDaysLeft = Math.floor((this.cert.notAfter.getTime() - now.getTime()) / DAY_MS);
     const lifetimeDays = opts.lifetimeDays ?? Math.min(PROFILES.timeStamping.lifetimeDays, caDaysLeft);
     if (lifetimeDays < 1) throw new PkiError("BAD_CERT", "the CA ends within a day: it cannot issue a time-stamping certificate; roll the CA over first");
-    const keys = opts.keyType === "rsa" ? await generateRsaKeyPair(PROFILES.timeStamping.keyBits) : await generateTsaKeyPair();
+    const keys = opts.keyType === "rsa" ? await generateRsaKeyPair(PROFILES.timeStamping.keyBits) : await generateP256KeyPair();
     const cert = await signCertificate({
       profile: PROFILES.timeStamping,
       commonName: "sis time-stamping authority",
@@ -143,7 +150,7 @@ export class CertificateAuthority {
   }
 
   private async issueWithNewKey(profile: CertProfile, commonName: string, hosts: string[], lifetimeDays?: number): Promise<CaFiles> {
-    const keys = await generateRsaKeyPair(profile.keyBits);
+    const keys = profile.keyType === "p256" ? await generateP256KeyPair() : await generateRsaKeyPair(profile.keyBits);
     const cert = await signCertificate({
       profile,
       commonName,

@@ -15,15 +15,16 @@ export async function exportPkcs8(key: CryptoKey): Promise<Uint8Array> {
 }
 
 /**
- * A time-stamping key made from now on (ENVELOPE.md G10): ECDSA P-256 with SHA-256 signs in
- * ~0.06 ms against ~3.2 ms for RSA 3072 at the same strength (about 128 bits), and the server
- * makes one token per image (bench/README.md, "the album's CPU"); RSA TSA keys of existing
- * data directories keep working (importTsaSigningKey).
+ * The time-stamping key (ENVELOPE.md G10) and the server's TLS key (PROTOCOL.md P29a) made from
+ * now on: ECDSA P-256 with SHA-256 signs in ~0.06 ms against ~3.2 ms for RSA 3072 at the same
+ * strength (about 128 bits); the server makes one token per image (bench/README.md, "the
+ * album's CPU") and one TLS signature per connection. RSA keys of existing data directories
+ * keep working (importTsaSigningKey; TLS loads either).
  */
 export const TSA_EC_ALGORITHM = { name: "ECDSA", namedCurve: "P-256" } as const;
 export const ECDSA_SHA256 = { name: "ECDSA", hash: "SHA-256" } as const;
 
-export async function generateTsaKeyPair(): Promise<CryptoKeyPair> {
+export async function generateP256KeyPair(): Promise<CryptoKeyPair> {
   return (await crypto.subtle.generateKey(TSA_EC_ALGORITHM, true, ["sign", "verify"])) as CryptoKeyPair;
 }
 

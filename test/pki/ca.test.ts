@@ -152,9 +152,24 @@ describe("issueServerCert()", () => {
     }
     const text = openssl(["x509", "-in", cert, "-noout", "-text"]).stdout;
     expect(text).toMatch(/Extended Key Usage: \s*\n\s+TLS Web Server Authentication\n/);
-    expect(text).toMatch(/Key Usage: critical\s+Digital Signature, Key Encipherment/);
+    // P29a: a P-256 key that only signs (TLS 1.3), so no keyEncipherment (RFC 5480 section 3).
+    expect(text).toMatch(/Key Usage: critical\s+Digital Signature\n/);
+    expect(text).toContain("Public-Key: (256 bit)");
+    expect(text).toContain("ASN1 OID: prime256v1");
     const key = openssl(["pkey", "-noout", "-text"], { stdin: server.keyPem });
     expect(key.code).toBe(0);
+    expect(key.stdout).toContain("ASN1 OID: prime256v1");
+  });
+
+  test("keyType rsa issues the RSA 3072 certificate of data directories made before P-256, which still verifies", async () => {
+    const { ca, files } = await sharedCa();
+    const server = await ca.issueServerCert({ hosts: [], keyType: "rsa" });
+    using dir = tempDir();
+    const cert = dir.write("server.pem", server.certPem);
+    expect(openssl(["verify", "-purpose", "sslserver", "-CAfile", dir.write("ca.pem", files.certPem), cert]).code).toBe(0);
+    const text = openssl(["x509", "-in", cert, "-noout", "-text"]).stdout;
+    expect(text).toMatch(/Key Usage: critical\s+Digital Signature, Key Encipherment/);
+    expect(text).toContain("Public-Key: (3072 bit)");
   });
 
   test("refuses a host that is neither a DNS name nor an IP address", async () => {
