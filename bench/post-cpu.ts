@@ -35,7 +35,7 @@ try {
     const rows = { saved: [] as number[], exit: [] as number[], user: [] as number[], system: [] as number[], serve: [] as number[], watch: [] as number[] };
     for (let i = 0; i <= posts; i++) {
       const name = `p${mib}-${i}.png`;
-      const profiled = profileDir && i === posts ? { BUN_OPTIONS: `--cpu-prof --cpu-prof-dir=${join(profileDir, `${mib}mib`)}` } : {};
+      const profiled = profileDir && i === posts ? { BUN_OPTIONS: `--cpu-prof --cpu-prof-interval=${process.env.PROFILE_INTERVAL_US ?? 1000} --cpu-prof-dir=${join(profileDir, `${mib}mib`)}` } : {};
       const s0 = cpuNs(server.proc.pid);
       const w0 = cpuNs(watch.proc.pid);
       const t0 = clockMs();
