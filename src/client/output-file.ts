@@ -9,6 +9,7 @@ import { join, resolve, sep } from "node:path";
 import { createImageDigest } from "../crypto/index.ts";
 import { ClientError, fileErrorHint, fileErrorReason, SaveConflictError, SaveError, TrustError } from "./errors.ts";
 import { readChunks } from "./file-source.ts";
+import { dropCache } from "../runtime/drop-cache.ts";
 import { fsyncDir } from "../runtime/fsync-dir.ts";
 import type { DirSyncs } from "./save-group.ts";
 
@@ -151,6 +152,8 @@ export class OutputFile {
     await this.syncing?.catch(() => {});
     // The durable point: every byte is written, and this fsync (not the background ones) must succeed.
     await handle.sync();
+    // Clean now: the watch never reads it back, and the next image reuses the pages (drop-cache.ts).
+    dropCache(handle.fd);
     await handle.close();
     this.handle = null;
     this.release();

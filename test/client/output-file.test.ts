@@ -35,6 +35,17 @@ async function save(out: string, owner: string, name: string, bytes = image) {
 }
 
 describe("OutputFile", () => {
+  test("a saved image is on disk and not left in the page cache (fincore), byte for byte what was written", async () => {
+    using out = tempDir("sis-out-");
+    const big = new Uint8Array(3 * 1024 * 1024);
+    for (let at = 0; at < big.length; at += 65536) crypto.getRandomValues(big.subarray(at, at + 65536));
+    const { path } = await save(out, "alice", "big.png", big);
+    const r = Bun.spawnSync(["fincore", "--raw", "--noheadings", "--output", "PAGES", path]);
+    expect({ code: r.exitCode, stderr: r.stderr.toString() }).toEqual({ code: 0, stderr: "" });
+    expect(Number(r.stdout.toString().trim())).toBe(0);
+    expect(fileFingerprint(path)).toBe(fingerprint(big));
+  });
+
   test("a name whose NAME.p7s the file system refuses (ENAMETOOLONG) is a SaveError saying so, and nothing is left", async () => {
     using out = tempDir("sis-out-");
     // 253 bytes fit a file name (255 at most); NAME.p7s, 257 bytes, does not.
