@@ -2,8 +2,8 @@
  * Drops a file's pages from the page cache once they are on disk (posix_fadvise DONTNEED), for a
  * file this process wrote and will not read again: a watch that saves images for years would
  * otherwise fill the cache with them, and each image's pages are fresh memory the kernel must
- * find, where pages just given back are reused at once (bench/README.md, "Issue 17 on the first
- * machine again"). Best effort: without libc's posix_fadvise (another libc, no FFI) it does nothing.
+ * find, where pages just given back are reused at once (bench/README.md, "Issue 17 on a third
+ * machine"). Best effort: without libc's posix_fadvise (another libc, no FFI) it does nothing.
  */
 import { dlopen, FFIType } from "bun:ffi";
 
