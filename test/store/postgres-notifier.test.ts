@@ -120,7 +120,9 @@ test("node B's LISTEN connection killed again and again while A inserts: every i
   await b.notifier.settled();
   expect(b.events.map((e) => e.id)).toEqual(ids);
   expect(a.events.map((e) => e.id)).toEqual(ids);
-  // Each re-established LISTEN triggered a catch-up read of what was sent while it was down.
+  // Each re-established LISTEN triggered a catch-up read of what was sent while it was down. The
+  // poll can bring all 40 before the last kill's LISTEN is back (its retry waits): wait for it.
+  await until(() => b.notifier.stats.relistens > 0, "node B to LISTEN again", 10 * POLL_MS + 10_000);
   expect(b.notifier.stats.relistens).toBeGreaterThan(0);
 });
 
