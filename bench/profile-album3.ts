@@ -19,12 +19,12 @@ import { SisRig } from "./sis-rig.ts";
 
 const count = Number(process.argv[2] ?? 60);
 
-/** utime + stime of a process and its threads, in ms (USER_HZ 100). */
 /** Minor page faults of a process (all its threads): fresh memory touched, or memory given back and touched again. */
 function faults(pid: number): number {
   return Number(readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ")[7]);
 }
 
+/** utime + stime of a process and its threads, in ms (USER_HZ 100). */
 function cpuMs(pid: number): number {
   const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
   return (Number(fields[11]) + Number(fields[12])) * 10;

@@ -15,6 +15,8 @@ command -v exiftool >/dev/null 2>&1 || need+=(libimage-exiftool-perl)
 command -v heif-enc >/dev/null 2>&1 || need+=(libheif-examples)
 # PostgreSQL's server binaries: the PostgreSQL store's tests start a private server (test/support/postgres.ts).
 if [ ! -x /usr/local/bin/initdb ] && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then need+=(postgresql); fi
+# fincore judges what a saved image leaves in the page cache (test/support/fincore.ts).
+command -v fincore >/dev/null 2>&1 || need+=(util-linux-extra)
 # Terminal behaviour is tested in a real pseudo-terminal.
 command -v tmux >/dev/null 2>&1 || need+=(tmux)
 if [ ${#need[@]} -gt 0 ]; then

@@ -21,11 +21,11 @@ export async function exportPkcs8(key: CryptoKey): Promise<Uint8Array> {
  * album's CPU") and one TLS signature per connection. RSA keys of existing data directories
  * keep working (importTsaSigningKey; TLS loads either).
  */
-export const TSA_EC_ALGORITHM = { name: "ECDSA", namedCurve: "P-256" } as const;
+export const P256_ALGORITHM = { name: "ECDSA", namedCurve: "P-256" } as const;
 export const ECDSA_SHA256 = { name: "ECDSA", hash: "SHA-256" } as const;
 
 export async function generateP256KeyPair(): Promise<CryptoKeyPair> {
-  return (await crypto.subtle.generateKey(TSA_EC_ALGORITHM, true, ["sign", "verify"])) as CryptoKeyPair;
+  return (await crypto.subtle.generateKey(P256_ALGORITHM, true, ["sign", "verify"])) as CryptoKeyPair;
 }
 
 /** The signature parameters of a signing key: RSASSA-PKCS1-v1_5 or ECDSA, both with SHA-256. */
@@ -39,7 +39,7 @@ export async function importTsaSigningKey(pkcs8: Uint8Array): Promise<CryptoKey>
     return await crypto.subtle.importKey("pkcs8", new Uint8Array(pkcs8), SIGNING_ALGORITHM, false, ["sign"]);
   } catch {
     return wrapAsync("BAD_CERT", "private key is not a valid PKCS#8 RSA or P-256 key", () =>
-      crypto.subtle.importKey("pkcs8", new Uint8Array(pkcs8), TSA_EC_ALGORITHM, false, ["sign"]),
+      crypto.subtle.importKey("pkcs8", new Uint8Array(pkcs8), P256_ALGORITHM, false, ["sign"]),
     );
   }
 }

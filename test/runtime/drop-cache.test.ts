@@ -1,16 +1,10 @@
-/** dropCache(): a written and fsynced file's pages leave the page cache, as fincore (util-linux) sees them; its bytes stay on disk. */
+/** dropCache(): a written and fsynced file's pages leave the page cache, as fincore sees them; its bytes stay on disk. */
 import { expect, test } from "bun:test";
 import { closeSync, fsyncSync, openSync, readFileSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { dropCache } from "../../src/runtime/drop-cache.ts";
 import { tempDir } from "../support/cli.ts";
-
-/** Pages of `path` resident in the page cache, by fincore. */
-function residentPages(path: string): number {
-  const r = Bun.spawnSync(["fincore", "--raw", "--noheadings", "--output", "PAGES", path]);
-  if (r.exitCode !== 0) throw new Error(`fincore failed (util-linux is needed): ${r.stderr.toString()}`);
-  return Number(r.stdout.toString().trim());
-}
+import { residentPages } from "../support/fincore.ts";
 
 test("after its fsync a file's pages are dropped from the cache, and it reads back the same", () => {
   using dir = tempDir("sis-drop-cache-");
