@@ -1,6 +1,6 @@
 /** The composition root of `sis serve` (and the demo's server): the only place concrete store, keys and servers are wired. */
 import { createHttpApp } from "../http/app.ts";
-import { unwrapKey } from "../crypto/index.ts";
+import { unwrapStorageKey } from "../crypto/index.ts";
 import { certInfo, toPem } from "../pki/index.ts";
 import type { ServerContext, ServerLimits } from "../server/context.ts";
 import { ContentKeyCache } from "../server/content-key-cache.ts";
@@ -136,15 +136,17 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
 
   const metrics = new Metrics();
   if (doorbell) metrics.doorbellAgeMs = () => doorbell.msSinceLastCheck();
+  const storageKeys = { rsaPkcs8: keys.storageKeyPkcs8, ecdhPkcs8: keys.storageEcdh?.keyPkcs8 ?? null };
   const ctx: ServerContext = {
     store,
     blobs,
     notifier,
     ca: keys.ca,
     storageCertDer: keys.storageCertDer,
-    storageKeyPkcs8: keys.storageKeyPkcs8,
+    storageEcdhCertDer: keys.storageEcdh?.certDer ?? null,
+    storageKeys,
     tsa: tsaRenewal ?? keys.tsa,
-    contentKeys: new ContentKeyCache((wrapped) => unwrapKey(wrapped, keys.storageKeyPkcs8)),
+    contentKeys: new ContentKeyCache((wrapped) => unwrapStorageKey(wrapped, storageKeys)),
     crl: new CrlCache(keys.ca, store),
     hub: new Hub(notifier),
     throttle,

@@ -4,14 +4,14 @@
  * data. Replies are matched to uploads by id; data streams go out one upload after another in
  * the order of their POST_IMAGEs (P32).
  */
-import { CHUNK_SIZE, cipherSize, createImageDigest, encodeHeader, generateContentKey, newHeader, sealStreamInto, signImage, TAG_SIZE, wrapKeyWith } from "../crypto/index.ts";
+import { CHUNK_SIZE, cipherSize, createImageDigest, encodeHeader, generateContentKey, newHeader, sealStreamInto, signImage, TAG_SIZE } from "../crypto/index.ts";
 import { FRAME_HEADER_SIZE, MAX_UPLOADS_IN_FLIGHT, toBase64, type ContentType, type ImageMeta } from "../protocol/index.ts";
 import type { Connection } from "./connection.ts";
 import { ClientError, RemoteError } from "./errors.ts";
 import type { Credentials } from "./home.ts";
 import { readPostSource, SourceError, type PostSource } from "./post-source.ts";
 import { SendBuffers } from "./send-buffers.ts";
-import { storageKeyOf } from "./storage-cert.ts";
+import { storageWrapOf } from "./storage-cert.ts";
 
 /**
  * Uploads this client keeps in flight on one connection: one streaming while the server
@@ -122,7 +122,7 @@ export class Poster {
       const conn = this.conn;
       const source = await (job.source ?? readPostSource(job.path, job.contentType, job.keepMetadata, job.fileSize));
       const owner = this.creds.profile.username;
-      const wrappedKey = await wrapKeyWith(key, await storageKeyOf(conn, this.creds));
+      const wrappedKey = await (await storageWrapOf(conn, this.creds))(key);
       const header = newHeader({ owner, name: job.name, contentType: job.contentType, size: source.size });
       const dataSize = cipherSize(source.size);
       const id = this.nextId++;

@@ -1,7 +1,7 @@
 /** Posting: check the file is an image, sign it, seal it, wrap its key for the server, stream it up. */
 import { stat } from "node:fs/promises";
 import { basename } from "node:path";
-import { CHUNK_SIZE, cipherSize, createImageDigest, encodeHeader, generateContentKey, newHeader, sealStreamInto, signImage, TAG_SIZE, wrapKeyWith } from "../crypto/index.ts";
+import { CHUNK_SIZE, cipherSize, createImageDigest, encodeHeader, generateContentKey, newHeader, sealStreamInto, signImage, TAG_SIZE } from "../crypto/index.ts";
 import { ACCEPTED_IMAGES } from "../image/formats.ts";
 import { SNIFF_BYTES, sniffImageType } from "../image/sniff.ts";
 import { StripError, stripStream } from "../image/strip.ts";
@@ -10,7 +10,7 @@ import { offeredVersions, type Connection } from "./connection.ts";
 import { ClientError, RemoteError } from "./errors.ts";
 import { readChunksReusing, readHead } from "./file-source.ts";
 import type { Credentials } from "./home.ts";
-import { storageKeyOf } from "./storage-cert.ts";
+import { storageWrapOf } from "./storage-cert.ts";
 import { SendBuffers } from "./send-buffers.ts";
 import { Poster } from "./post-pipeline.ts";
 import { readPostSource } from "./post-source.ts";
@@ -166,7 +166,7 @@ async function postSequential(conn: Connection, creds: Credentials, path: string
     let failed: { error: unknown } | null = null;
     const recipient = (async (): Promise<Recipient> => {
       tooLarge(conn, path, size);
-      return { conn, wrappedKey: await wrapKeyWith(key, await storageKeyOf(conn, creds)) };
+      return { conn, wrappedKey: await (await storageWrapOf(conn, creds))(key) };
     })();
     recipient.catch((error: unknown) => (failed = { error })); // handled here; rethrown where awaited
     const check = () => {

@@ -2,7 +2,7 @@
 import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { importWrapKey } from "../crypto/index.ts";
+import { importEcdhWrapKey, importWrapKey, wrapKeyEcdh, wrapKeyWith } from "../crypto/index.ts";
 import { fromBase64 } from "../protocol/index.ts";
 import type { Connection } from "./connection.ts";
 import { TrustError } from "./errors.ts";
@@ -44,19 +44,32 @@ async function verifyIssued(certDer: Uint8Array, caDer: Uint8Array): Promise<num
   throw new TrustError("storage-certificate", "the server's storage certificate is not issued by the pinned CA; refusing to wrap a key for it");
 }
 
-const storageKeys = new WeakMap<Connection, Promise<CryptoKey>>();
+/** Wraps a content key for the server's storage key. */
+export type StorageWrap = (contentKey: Uint8Array) => Promise<Uint8Array>;
+
+const storageWraps = new WeakMap<Connection, Promise<StorageWrap>>();
 
 /**
- * The storage certificate of `conn`'s HELLO, checked against the pinned CA (P11), and its RSA key
- * imported for wrapping: once per connection, however many images are posted over it.
+ * How `conn`'s images have their keys wrapped: for the P-256 storage certificate of a version-5
+ * HELLO by key agreement (P11a, ENVELOPE.md W6), else for the RSA one with RSA-OAEP. The
+ * certificate is checked against the pinned CA (P11) and its key imported once per connection,
+ * however many images are posted over it.
  */
-export function storageKeyOf(conn: Connection, creds: Pick<Credentials, "caDer" | "homeDir">): Promise<CryptoKey> {
-  let key = storageKeys.get(conn);
-  if (!key) {
-    const der = fromBase64(conn.hello.storageCertificate);
-    key = verifyStorageCert(der, creds.caDer, creds.homeDir).then(() => importWrapKey(der));
-    storageKeys.set(conn, key);
-    key.catch(() => storageKeys.delete(conn)); // a failure is said to each post, not remembered
+export function storageWrapOf(conn: Connection, creds: Pick<Credentials, "caDer" | "homeDir">): Promise<StorageWrap> {
+  let wrap = storageWraps.get(conn);
+  if (!wrap) {
+    const ecdh = conn.hello.storageEcdhCertificate;
+    const der = fromBase64(ecdh ?? conn.hello.storageCertificate);
+    wrap = verifyStorageCert(der, creds.caDer, creds.homeDir).then(async (): Promise<StorageWrap> => {
+      if (ecdh !== undefined) {
+        const key = await importEcdhWrapKey(der);
+        return (contentKey) => wrapKeyEcdh(contentKey, key);
+      }
+      const key = await importWrapKey(der);
+      return (contentKey) => wrapKeyWith(contentKey, key);
+    });
+    storageWraps.set(conn, wrap);
+    wrap.catch(() => storageWraps.delete(conn)); // a failure is said to each post, not remembered
   }
-  return key;
+  return wrap;
 }

@@ -24,7 +24,8 @@ export {
   sealStreamWithHeadroom,
   type EnvelopeErrorCode,
 } from "./envelope-stream.ts";
-export { importWrapKey, wrapKey, wrapKeyWith, unwrapKey } from "./key-wrap.ts";
+export { importWrapKey, wrapKey, wrapKeyWith, unwrapKey, unwrapStorageKey, type StorageKeys } from "./key-wrap.ts";
+export { ECDH_WRAPPED_SIZE, importEcdhWrapKey, isEcdhWrapped, unwrapKeyEcdh, wrapKeyEcdh } from "./ecdh-wrap.ts";
 export { readCertificate, type CertificateInfo } from "./certificate-info.ts";
 export {
   IMAGE_DIGEST_SIZE,

@@ -1,6 +1,7 @@
-/** Wraps and unwraps a content key with RSA-OAEP, SHA-256, MGF1-SHA-256 (ENVELOPE.md section 6). */
+/** Wraps and unwraps a content key with RSA-OAEP, SHA-256, MGF1-SHA-256 (ENVELOPE.md section 6), and tells a storage key's two kinds of wrap apart (W10). */
 import { buf } from "./bytes.ts";
 import { readCertificate } from "./certificate-info.ts";
+import { isEcdhWrapped, unwrapKeyEcdh } from "./ecdh-wrap.ts";
 import { EnvelopeError } from "./envelope-error.ts";
 import { CONTENT_KEY_SIZE } from "./envelope-stream.ts";
 import { pkcs8ImportMemo } from "./pkcs8-import-memo.ts";
@@ -58,4 +59,15 @@ export async function unwrapKey(wrapped: Uint8Array, privateKeyPkcs8: Uint8Array
   }
   if (key.length !== CONTENT_KEY_SIZE) badKey("wrapped key does not unwrap");
   return key;
+}
+
+/** A server's storage keys (W10): the RSA one every server has, and the P-256 one of a server that offers it. */
+export interface StorageKeys {
+  rsaPkcs8: Uint8Array;
+  ecdhPkcs8: Uint8Array | null;
+}
+
+/** W10: a key wrapped for either storage key, told apart by its shape (W7 against W3). */
+export function unwrapStorageKey(wrapped: Uint8Array, keys: StorageKeys): Promise<Uint8Array> {
+  return isEcdhWrapped(wrapped) && keys.ecdhPkcs8 ? unwrapKeyEcdh(wrapped, keys.ecdhPkcs8) : unwrapKey(wrapped, keys.rsaPkcs8);
 }

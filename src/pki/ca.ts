@@ -88,6 +88,11 @@ export class CertificateAuthority {
     return this.issueWithNewKey(PROFILES.storage, "sis storage key", [], opts.lifetimeDays);
   }
 
+  /** Key-agreement certificate (P-256): clients of version 5 wrap image keys for it with ECDH-ES (ENVELOPE.md W6). */
+  issueStorageEcdhCert(opts: { lifetimeDays?: number } = {}): Promise<CaFiles> {
+    return this.issueWithNewKey(PROFILES.storageEcdh, "sis storage key agreement", [], opts.lifetimeDays);
+  }
+
   /**
    * The time-stamping authority's certificate (profile timeStamping, ENVELOPE.md G10); the key is
    * generated here. It lasts the profile's five years, or until the CA ends if that is sooner:

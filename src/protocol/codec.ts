@@ -101,7 +101,7 @@ function decodeWith<T>(payload: Uint8Array, table: () => Record<string, z.ZodTyp
  * upload id (P30). Without a version, every form is accepted (HELLO, before a version is agreed).
  */
 let byVersion: Record<number, Record<string, z.ZodType>> | null = null;
-/** Version 3 (P40) adds WATCH_INCOMING, version 4 DOWNLOAD.from (P23a); earlier versions decode exactly as their servers did. */
+/** Version 3 (P40) adds WATCH_INCOMING, version 4 DOWNLOAD.from (P23a), version 5 nothing a client sends (P11a); earlier versions decode exactly as their servers did. */
 function schemasByVersion(): Record<number, Record<string, z.ZodType>> {
   if (byVersion) return byVersion;
   const { CLIENT_SCHEMAS, DownloadV1, PostImageV1, PostImageV2 } = messages();
@@ -113,6 +113,8 @@ function schemasByVersion(): Record<number, Record<string, z.ZodType>> {
     3: { ...CLIENT_SCHEMAS, POST_IMAGE: PostImageV2, DOWNLOAD: DownloadV1 },
     // Version 4 (P23a): DOWNLOAD takes `from`; on 1–3 it stays an unknown field (P7).
     4: { ...CLIENT_SCHEMAS, POST_IMAGE: PostImageV2 },
+    // Version 5 (P11a) changes only the server's HELLO and the wrapped key's form: its messages are version 4's.
+    5: { ...CLIENT_SCHEMAS, POST_IMAGE: PostImageV2 },
   };
   return byVersion;
 }

@@ -6,13 +6,15 @@ export const PROTOCOL_VERSION = 1;
 /** The values HELLO.version may take; UNSUPPORTED_VERSION lists them (P10). */
 export const SUPPORTED_VERSIONS: readonly number[] = [1];
 /** The protocol versions this build speaks, negotiated through HELLO.versions (P10a): the highest common one is used. */
-export const PROTOCOL_VERSIONS: readonly number[] = [1, 2, 3, 4];
+export const PROTOCOL_VERSIONS: readonly number[] = [1, 2, 3, 4, 5];
 /** Version 2: pipelined posting, the signature after the data (P30–P37). */
 export const PIPELINED_VERSION = 2;
 /** Version 3: cut-through delivery, an upload's ciphertext pushed to watchers while it arrives (P40–P49). */
 export const CUT_THROUGH_VERSION = 3;
 /** Version 4: DOWNLOAD `from` a ciphertext offset, so a delivery dropped BEHIND is resumed, not fetched again (P23a, P45). */
 export const RANGED_DOWNLOAD_VERSION = 4;
+/** Version 5: HELLO carries a P-256 storage certificate, and image keys are wrapped for it by key agreement (P11a, ENVELOPE.md W6). */
+export const STORAGE_ECDH_VERSION = 5;
 /** P44: deliveries one watching connection may have between INCOMING and DELIVERED or DROPPED. */
 export const MAX_INCOMING = 4;
 /** P41: the largest delivery number (a PUSH_DATA frame carries it as u32). */

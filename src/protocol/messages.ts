@@ -119,6 +119,8 @@ export const ServerHello = z.strictObject({
   serial: shortText(64).nullable(),
   caCertificate: b64(22_000),
   storageCertificate: b64(22_000),
+  // Version 5 (P11a): the P-256 storage certificate, on a server that has one.
+  storageEcdhCertificate: b64(22_000).optional(),
   limits: z.strictObject({ maxControlFrame: size, maxDataFrame: size, maxImageSize: size }),
 });
 export const Registered = z.strictObject({

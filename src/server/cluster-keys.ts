@@ -6,7 +6,7 @@
 import { mkdir, readdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { CertificateAuthority, certInfo, fromPem, TimeStampAuthority, createCa, type CaFiles } from "../pki/index.ts";
-import { DATA_FILES, exists, readPair, tsaRenewalDue, writePair, type ServerKeys } from "./data-dir.ts";
+import { DATA_FILES, exists, readPair, storageEcdhOf, tsaRenewalDue, writePair, type ServerKeys } from "./data-dir.ts";
 
 /** A cluster key that is missing, unreadable or open to others: the node does not start. */
 export class ClusterKeyError extends Error {
@@ -24,6 +24,8 @@ const PAIRS = [
   ["time-stamping", DATA_FILES.tsaCert, DATA_FILES.tsaKey],
   ["TLS", DATA_FILES.tlsCert, DATA_FILES.tlsKey],
 ] as const;
+/** Optional for a node: a keys directory made before it has none, and its nodes then offer RSA alone (P11a). */
+const ECDH_PAIR = ["storage key agreement", DATA_FILES.storageEcdhCert, DATA_FILES.storageEcdhKey] as const;
 
 export interface ClusterInit {
   fingerprint: string;
@@ -46,9 +48,10 @@ export async function initCluster(dir: string, names: string[], opts: { tlsCertD
   await writePair(dir, DATA_FILES.caCert, DATA_FILES.caKey, caFiles);
   const ca = await CertificateAuthority.load(caFiles);
   await writePair(dir, DATA_FILES.storageCert, DATA_FILES.storageKey, await ca.issueStorageCert());
+  await writePair(dir, DATA_FILES.storageEcdhCert, DATA_FILES.storageEcdhKey, await ca.issueStorageEcdhCert());
   await writePair(dir, DATA_FILES.tsaCert, DATA_FILES.tsaKey, await ca.issueTsaCert());
   const hosts = await writeTls(dir, ca, names, opts.tlsCertDays);
-  return { fingerprint: ca.fingerprint, hosts, files: PAIRS.flatMap(([, cert, key]) => [cert, key]) };
+  return { fingerprint: ca.fingerprint, hosts, files: [...PAIRS, ECDH_PAIR].flatMap(([, cert, key]) => [cert, key]) };
 }
 
 /** Re-issues the TLS certificate only (RN8 in cluster mode): the same names as before unless `names` is given. */
@@ -62,6 +65,11 @@ export async function renewClusterTls(dir: string, names: string[] | null, opts:
   if (tsaRenewalDue(fromPem(tsa.certPem, "CERTIFICATE"), ca)) {
     await writePair(dir, DATA_FILES.tsaCert, DATA_FILES.tsaKey, await ca.issueTsaCert());
     files.push(DATA_FILES.tsaCert, DATA_FILES.tsaKey);
+  }
+  // A keys directory made before the P-256 storage key gets it here, once, by the operator: a node never makes it.
+  if (!(await exists(join(dir, DATA_FILES.storageEcdhKey)))) {
+    await writePair(dir, DATA_FILES.storageEcdhCert, DATA_FILES.storageEcdhKey, await ca.issueStorageEcdhCert());
+    files.push(DATA_FILES.storageEcdhCert, DATA_FILES.storageEcdhKey);
   }
   return { fingerprint: ca.fingerprint, hosts, files };
 }
@@ -100,6 +108,8 @@ export async function openClusterKeys(dir: string, now = Date.now()): Promise<Se
     throw new ClusterKeyError(`cannot start: no keys directory ${dir}; a node in cluster mode (--keys, or --database postgres) never makes keys of its own; ${initClusterHint(dir)}`);
   }
   const [caFiles, storage, tsaFiles, tls] = await Promise.all(PAIRS.map(([what, cert, key]) => readKeyPair(dir, what, cert, key)));
+  const [ecdhWhat, ecdhCert, ecdhKey] = ECDH_PAIR;
+  const storageEcdh = (await exists(join(dir, ecdhKey))) ? storageEcdhOf(await readKeyPair(dir, ecdhWhat, ecdhCert, ecdhKey)) : null;
   const ca = await CertificateAuthority.load(caFiles!).catch((error: unknown) => {
     throw new ClusterKeyError(`cannot start: the CA in ${dir} does not load (${(error as Error).message}); ${initClusterHint(dir)}`);
   });
@@ -115,6 +125,7 @@ export async function openClusterKeys(dir: string, now = Date.now()): Promise<Se
     storage: storage!,
     storageCertDer: fromPem(storage!.certPem, "CERTIFICATE"),
     storageKeyPkcs8: fromPem(storage!.keyPem, "PRIVATE KEY"),
+    storageEcdh,
     tsa: await TimeStampAuthority.load(tsaFiles!),
     created: false,
   };

@@ -1,4 +1,5 @@
 /** Everything a session needs, wired once by the composition root (`sis serve`). */
+import type { StorageKeys } from "../crypto/index.ts";
 import type { CertificateAuthority } from "../pki/index.ts";
 import type { ContentKeyCache } from "./content-key-cache.ts";
 import type { CrlCache } from "./crl-cache.ts";
@@ -43,9 +44,12 @@ export interface ServerContext {
   blobs: BlobStore;
   notifier: Notifier;
   ca: CertificateAuthority;
-  /** The key-transport certificate clients wrap image keys for, and its PKCS#8 key. */
+  /** The key-transport certificate clients wrap image keys for (RSA-OAEP). */
   storageCertDer: Uint8Array;
-  storageKeyPkcs8: Uint8Array;
+  /** The key-agreement certificate (P-256) offered on version 5 (P11a); null when the server has none. */
+  storageEcdhCertDer: Uint8Array | null;
+  /** The PKCS#8 keys of both (W10). */
+  storageKeys: StorageKeys;
   /** The time-stamping authority that stamps each stored signature (ENVELOPE.md G9). */
   tsa: Stamper;
   /** Unwrapped content keys for DOWNLOAD's re-wrap, shared by the receivers of one image. */

@@ -10,11 +10,27 @@ export interface ServerKeys {
   storage: CaFiles;
   storageCertDer: Uint8Array;
   storageKeyPkcs8: Uint8Array;
+  /**
+   * The P-256 storage key for key agreement (ENVELOPE.md W6, P11a), offered to clients of version 5:
+   * made at the first start of a data directory that has none; null only for a cluster's keys
+   * directory made before it (renewClusterTls adds it).
+   */
+  storageEcdh: StorageEcdh | null;
   /** The time-stamping authority (ENVELOPE.md G9, G10): its key and certificate, issued by the CA. */
   tsa: TimeStampAuthority;
   created: boolean;
 }
 
+
+export interface StorageEcdh {
+  files: CaFiles;
+  certDer: Uint8Array;
+  keyPkcs8: Uint8Array;
+}
+
+export function storageEcdhOf(files: CaFiles): StorageEcdh {
+  return { files, certDer: fromPem(files.certPem, "CERTIFICATE"), keyPkcs8: fromPem(files.keyPem, "PRIVATE KEY") };
+}
 
 export const DATA_FILES = {
   caCert: "ca.pem",
@@ -24,6 +40,8 @@ export const DATA_FILES = {
   tlsHosts: "server.hosts",
   storageCert: "storage.pem",
   storageKey: "storage.key",
+  storageEcdhCert: "storage-ecdh.pem",
+  storageEcdhKey: "storage-ecdh.key",
   tsaCert: "tsa.pem",
   tsaKey: "tsa.key",
   database: "sis.db",
@@ -69,6 +87,11 @@ export async function openDataDir(dir: string, hosts: string[], opts: { tlsCertD
     storage = await ca.issueStorageCert();
     await writePair(dir, f.storageCert, f.storageKey, storage);
   }
+  let storageEcdh = (await exists(join(dir, f.storageEcdhKey))) ? await readPair(dir, f.storageEcdhCert, f.storageEcdhKey) : null;
+  if (!storageEcdh) {
+    storageEcdh = await ca.issueStorageEcdhCert();
+    await writePair(dir, f.storageEcdhCert, f.storageEcdhKey, storageEcdh);
+  }
   return {
     ca,
     caPem: caFiles.certPem,
@@ -76,6 +99,7 @@ export async function openDataDir(dir: string, hosts: string[], opts: { tlsCertD
     storage,
     storageCertDer: fromPem(storage.certPem, "CERTIFICATE"),
     storageKeyPkcs8: fromPem(storage.keyPem, "PRIVATE KEY"),
+    storageEcdh: storageEcdhOf(storageEcdh),
     tsa: await openTsa(dir, ca),
     created,
   };

@@ -1,6 +1,6 @@
 /** The HELLO exchange of a session (P10, P10a, P11): the client's HELLO checked, the version agreed, the server's HELLO made. */
 import {
-  decodeClientMessage, MAX_CONTROL_FRAME, MAX_DATA_FRAME, PROTOCOL_NAME, PROTOCOL_VERSION, ProtocolError, agreedVersion, SUPPORTED_VERSIONS,
+  decodeClientMessage, MAX_CONTROL_FRAME, MAX_DATA_FRAME, PROTOCOL_NAME, PROTOCOL_VERSION, ProtocolError, agreedVersion, STORAGE_ECDH_VERSION, SUPPORTED_VERSIONS,
   toBase64, type ClientMessage, type ServerMessage,
 } from "../protocol/index.ts";
 import type { ServerContext } from "./context.ts";
@@ -36,6 +36,7 @@ export function helloReply(ctx: ServerContext, agreed: number, identity: Identit
     serial: identity?.serial ?? null,
     caCertificate: toBase64(ctx.ca.certDer),
     storageCertificate: toBase64(ctx.storageCertDer),
+    ...(agreed >= STORAGE_ECDH_VERSION && ctx.storageEcdhCertDer && { storageEcdhCertificate: toBase64(ctx.storageEcdhCertDer) }),
     limits: { maxControlFrame: MAX_CONTROL_FRAME, maxDataFrame: MAX_DATA_FRAME, maxImageSize: ctx.limits.maxImageSize },
   };
 }

@@ -1,6 +1,6 @@
 /** The steps of a post both protocol versions share (P19–P22): the declaration's checks, the reservation, the commit. */
 import { randomBytes } from "node:crypto";
-import { cipherSize, decodeHeader, unwrapKey } from "../crypto/index.ts";
+import { cipherSize, decodeHeader, unwrapStorageKey } from "../crypto/index.ts";
 import {
   CONTENT_TYPES, fromBase64, imageNameProblem, MAX_UPLOADS_PER_USER, ProtocolError,
   type ClientMessageOf, type ImageMeta,
@@ -54,7 +54,7 @@ export async function checkDeclaration(ctx: ServerContext, peer: Peer, message: 
 /** The wrapped key opens with the storage key (P19): the key, or BAD_UPLOAD. */
 export async function checkWrappedKey(ctx: ServerContext, wrappedKey: Uint8Array): Promise<Uint8Array> {
   try {
-    return await unwrapKey(wrappedKey, ctx.storageKeyPkcs8);
+    return await unwrapStorageKey(wrappedKey, ctx.storageKeys);
   } catch {
     throw new ProtocolError("BAD_UPLOAD", "the image key is not wrapped for this server's storage certificate");
   }

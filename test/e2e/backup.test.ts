@@ -150,7 +150,7 @@ describe("backup and restore", () => {
     expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 0, stderr: "" });
     // Every key and certificate comes back byte for byte: CA, TLS, storage and the TSA (a new TSA or storage key would go unnoticed by the downloads below).
     const keyFiles = readdirSync(server.dataDir).filter((n) => statSync(join(server.dataDir, n)).isFile() && !n.startsWith("sis.db"));
-    expect(keyFiles).toEqual(expect.arrayContaining(["ca.key", "ca.pem", "server.key", "server.pem", "server.hosts", "storage.key", "storage.pem", "tsa.key", "tsa.pem"]));
+    expect(keyFiles).toEqual(expect.arrayContaining(["ca.key", "ca.pem", "server.key", "server.pem", "server.hosts", "storage.key", "storage.pem", "storage-ecdh.key", "storage-ecdh.pem", "tsa.key", "tsa.pem"]));
     for (const n of keyFiles) expect({ n, same: readFileSync(join(restored, n)).equals(readFileSync(join(server.dataDir, n))) }).toEqual({ n, same: true });
     await server.stop();
     const again = await serveRestored(restored);

@@ -1,6 +1,6 @@
 /** The compiled `sis admin init-cluster` and `sis serve --keys` (docs/SCALING.md): one set of keys for every node, none made by a node. */
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { chmodSync, existsSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { initCluster, register, sis, startServe, tempDir } from "../support/cli.ts";
 import { type PostgresServer, startPostgres } from "../support/postgres.ts";
@@ -23,11 +23,11 @@ test("init-cluster makes the CA, storage, TSA and one TLS certificate for the gi
   const made = await initCluster(keys, "lb.example.org,sis2.example.org,10.1.2.3");
   expect(made.stdout).toMatch(/^CA fingerprint \(SHA-256\): [0-9A-F:]{95}$/m);
   expect(made.stdout).toContain("TLS certificate names: 10.1.2.3, 127.0.0.1, lb.example.org, localhost, sis2.example.org\n");
-  expect(readdirSync(keys).sort()).toEqual(["ca.key", "ca.pem", "server.hosts", "server.key", "server.pem", "storage.key", "storage.pem", "tsa.key", "tsa.pem"]);
-  for (const key of ["ca.key", "server.key", "storage.key", "tsa.key"]) expect({ key, mode: statSync(join(keys, key)).mode & 0o777 }).toEqual({ key, mode: 0o600 });
+  expect(readdirSync(keys).sort()).toEqual(["ca.key", "ca.pem", "server.hosts", "server.key", "server.pem", "storage-ecdh.key", "storage-ecdh.pem", "storage.key", "storage.pem", "tsa.key", "tsa.pem"]);
+  for (const key of ["ca.key", "server.key", "storage.key", "storage-ecdh.key", "tsa.key"]) expect({ key, mode: statSync(join(keys, key)).mode & 0o777 }).toEqual({ key, mode: 0o600 });
   expect(statSync(keys).mode & 0o077).toBe(0);
 
-  for (const cert of ["server.pem", "storage.pem", "tsa.pem"]) {
+  for (const cert of ["server.pem", "storage.pem", "storage-ecdh.pem", "tsa.pem"]) {
     const v = openssl(["verify", "-CAfile", join(keys, "ca.pem"), join(keys, cert)]);
     expect({ cert, ...v }).toEqual({ cert, code: 0, out: `${join(keys, cert)}: OK\n` });
   }
@@ -54,6 +54,17 @@ test("init-cluster makes the CA, storage, TSA and one TLS certificate for the gi
   expect(readFileSync(join(keys, "ca.key"), "utf8")).toBe(caBefore);
   expect(openssl(["x509", "-in", join(keys, "server.pem"), "-noout", "-ext", "subjectAltName"]).out).toContain("DNS:lb.example.org");
   expect(openssl(["verify", "-CAfile", join(keys, "ca.pem"), join(keys, "server.pem")]).code).toBe(0);
+  const ecdhBefore = readFileSync(join(keys, "storage-ecdh.key"), "utf8");
+
+  // A keys folder made before the P-256 storage key (PROTOCOL.md P11a) gets one from --renew-tls; one that has it keeps it.
+  expect((await sis(["admin", "init-cluster", "--out", keys, "--renew-tls"])).code).toBe(0);
+  expect(readFileSync(join(keys, "storage-ecdh.key"), "utf8")).toBe(ecdhBefore);
+  rmSync(join(keys, "storage-ecdh.key"));
+  rmSync(join(keys, "storage-ecdh.pem"));
+  expect((await sis(["admin", "init-cluster", "--out", keys, "--renew-tls"])).code).toBe(0);
+  expect(statSync(join(keys, "storage-ecdh.key")).mode & 0o777).toBe(0o600);
+  expect(openssl(["verify", "-CAfile", join(keys, "ca.pem"), join(keys, "storage-ecdh.pem")]).code).toBe(0);
+  expect(openssl(["x509", "-in", join(keys, "storage-ecdh.pem"), "-noout", "-ext", "keyUsage"]).out).toContain("Key Agreement");
 });
 
 test("two nodes on one PostgreSQL from one keys directory: the same CA, and a user registered via node A is accepted via node B with mutual TLS", async () => {

@@ -192,6 +192,19 @@ describe("issueStorageCert()", () => {
     expect(text).not.toContain("Extended Key Usage");
   });
 
+  test("issueStorageEcdhCert() issues a P-256 key-agreement certificate with keyAgreement only (ENVELOPE.md W6)", async () => {
+    const { ca, files } = await sharedCa();
+    const storage = await ca.issueStorageEcdhCert();
+    using dir = tempDir();
+    const cert = dir.write("storage-ecdh.pem", storage.certPem);
+    expect(openssl(["verify", "-CAfile", dir.write("ca.pem", files.certPem), cert]).code).toBe(0);
+    const text = openssl(["x509", "-in", cert, "-noout", "-text"]).stdout;
+    expect(text).toContain("Subject: CN = sis storage key agreement");
+    expect(text).toMatch(/Key Usage: critical\s+Key Agreement\n/);
+    expect(text).toContain("ASN1 OID: prime256v1");
+    expect(text).not.toContain("Extended Key Usage");
+  });
+
   test("round-trips through toPem for consumers that hold DER", async () => {
     const { ca } = await sharedCa();
     expect(toPem(ca.certDer, "CERTIFICATE")).toBe(ca.certPem);

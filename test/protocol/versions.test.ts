@@ -4,11 +4,14 @@ import { agreedVersion, decodeClientMessage, PROTOCOL_VERSIONS, type ProtocolErr
 
 describe("agreedVersion (P10a)", () => {
   test("the highest version both speak", () => {
-    expect(PROTOCOL_VERSIONS).toEqual([1, 2, 3, 4]);
+    expect(PROTOCOL_VERSIONS).toEqual([1, 2, 3, 4, 5]);
     expect(agreedVersion(1, [1, 2])).toBe(2);
     expect(agreedVersion(1, [2, 1, 9])).toBe(2);
-    expect(agreedVersion(1, [1, 5, 7])).toBe(1);
+    expect(agreedVersion(1, [1, 6, 7])).toBe(1);
+    expect(agreedVersion(1, [1, 5, 7])).toBe(5);
     expect(agreedVersion(1, [1, 2, 3, 4])).toBe(4);
+    expect(agreedVersion(1, [1, 2, 3, 4, 5])).toBe(5);
+    expect(agreedVersion(1, [1, 2, 3, 4, 5], [1, 2, 3, 4])).toBe(4);
     expect(agreedVersion(1, [1, 2, 3, 4], [1, 2, 3])).toBe(3);
     expect(agreedVersion(1, [1, 2, 3])).toBe(3);
     expect(agreedVersion(1, [1, 2])).toBe(2);
@@ -43,7 +46,7 @@ describe("DOWNLOAD.from by version (P23a)", () => {
       expect(code({ type: "DOWNLOAD", owner: "alice", name: "a.png", from }, 4)).toBe("ok");
       for (const v of [1, 2, 3]) expect(code({ type: "DOWNLOAD", id, from }, v)).toBe("BAD_MESSAGE");
     }
-    for (const v of [1, 2, 3, 4]) expect(code({ type: "DOWNLOAD", id }, v)).toBe("ok");
+    for (const v of [1, 2, 3, 4, 5]) expect(code({ type: "DOWNLOAD", id }, v)).toBe("ok");
     for (const from of [1.5, "1", null, Number.MAX_SAFE_INTEGER + 1]) expect(code({ type: "DOWNLOAD", id, from }, 4)).toBe("BAD_MESSAGE");
   });
 });
