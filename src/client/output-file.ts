@@ -4,11 +4,12 @@
  * link() fails if the target exists, so a different file is never replaced.
  */
 import { randomBytes } from "node:crypto";
-import { link, lstat, mkdir, open, readFile, unlink, writeFile, type FileHandle } from "node:fs/promises";
+import { link, lstat, mkdir, readFile, unlink, writeFile, type FileHandle } from "node:fs/promises";
 import { join, resolve, sep } from "node:path";
 import { createImageDigest } from "../crypto/index.ts";
 import { ClientError, fileErrorHint, fileErrorReason, SaveConflictError, SaveError, TrustError } from "./errors.ts";
 import { readChunks } from "./file-source.ts";
+import { alignedBuffer, alignUp, createForWrite, FILE_HANDLE } from "../runtime/direct-write.ts";
 import { dropCache } from "../runtime/drop-cache.ts";
 import { fsyncDir } from "../runtime/fsync-dir.ts";
 import type { DirSyncs } from "./save-group.ts";
@@ -71,6 +72,8 @@ export class OutputFile {
     private readonly target: string,
     private readonly tmp: string,
     private handle: FileHandle | null,
+    /** Written around the page cache (src/runtime/direct-write.ts): aligned writes, truncated to length at the end. */
+    private readonly direct: boolean,
   ) {}
 
   static async create(outDir: string, owner: string, name: string): Promise<OutputFile> {
@@ -84,8 +87,8 @@ export class OutputFile {
       const st = await lstat(dir);
       if (!st.isDirectory() || st.isSymbolicLink()) throw new TrustError("name", `refusing to write into ${dir}: it is not a plain directory`);
       const tmp = join(dir, PARTIAL_PREFIX + randomBytes(8).toString("hex"));
-      const handle = await open(tmp, "wx", FILE_MODE);
-      return new OutputFile(dir, target, tmp, handle);
+      const { file, direct } = await createForWrite(FILE_HANDLE, tmp, FILE_MODE);
+      return new OutputFile(dir, target, tmp, file, direct);
     });
   }
 
@@ -99,7 +102,7 @@ export class OutputFile {
 
   private async writeChunk(chunk: Uint8Array): Promise<void> {
     for (let at = 0; at < chunk.length; ) {
-      this.buffers[this.which] ??= spare.pop() ?? new Uint8Array(WRITE_SIZE);
+      this.buffers[this.which] ??= spare.pop() ?? alignedBuffer(WRITE_SIZE);
       const take = Math.min(WRITE_SIZE - this.fill, chunk.length - at);
       this.buffers[this.which]!.set(chunk.subarray(at, at + take), this.fill);
       this.fill += take;
@@ -113,7 +116,11 @@ export class OutputFile {
     await this.writing;
     if (this.fill === 0) return;
     const handle = this.handle!;
-    const bytes = this.buffers[this.which]!.subarray(0, this.fill);
+    const buffer = this.buffers[this.which]!;
+    // A direct write is whole blocks: the last, short one is padded with zeros, cut off again by place().
+    const length = this.direct ? alignUp(this.fill) : this.fill;
+    buffer.fill(0, this.fill, length);
+    const bytes = buffer.subarray(0, length);
     const position = this.position;
     this.position += this.fill;
     this.which ^= 1;
@@ -150,6 +157,8 @@ export class OutputFile {
     await this.flush();
     await this.writing;
     await this.syncing?.catch(() => {});
+    // The padding of the last direct write (and the probe's block of a file shorter than it) goes.
+    if (this.direct) await handle.truncate(this.position);
     // The durable point: every byte is written, and this fsync (not the background ones) must succeed.
     await handle.sync();
     // Clean now: the watch never reads it back, and the next image reuses the pages (drop-cache.ts).

@@ -5,7 +5,8 @@ import { join } from "node:path";
 import type { BlobReader, BlobStore, BlobWriter } from "../server/ports.ts";
 import { FileBlobWriter } from "./file-blob-writer.ts";
 import { fsyncDir } from "../runtime/fsync-dir.ts";
-import { RawFile } from "./raw-file.ts";
+import { createForWrite } from "../runtime/direct-write.ts";
+import { RAW_FILE, RawFile } from "./raw-file.ts";
 
 /** Blob ids are server-made random hex: the only thing a blob path is ever built from. */
 const BLOB_ID = /^[0-9a-f]{32}$/;
@@ -43,8 +44,8 @@ export class FileBlobStore implements BlobStore {
     assertBlobId(id);
     // A random suffix keeps two writers of one id apart; "wx" (O_EXCL) never opens an existing file.
     const tmpPath = join(this.dir, TMP, `${id}.${randomBytes(8).toString("hex")}`);
-    const handle = await RawFile.open(tmpPath, "wx", 0o600);
-    return new FileBlobWriter(handle, tmpPath, join(this.dir, id), this.dir);
+    const { file, direct } = await createForWrite(RAW_FILE, tmpPath, 0o600);
+    return new FileBlobWriter(file, tmpPath, join(this.dir, id), this.dir, direct);
   }
 
   /**

@@ -1,10 +1,11 @@
 /** FileBlobWriter: appends to one exclusive temporary file and commits it durably under its final name. */
 import { link, rename, stat, unlink } from "node:fs/promises";
 import type { BlobWriter } from "../server/ports.ts";
+import { alignedBuffer, alignUp } from "../runtime/direct-write.ts";
 import { fsyncDir } from "../runtime/fsync-dir.ts";
 import type { RawFile } from "./raw-file.ts";
 
-/** Small writes are coalesced up to this size, so memory per upload stays bounded. */
+/** Writes are gathered into pieces of this size (aligned for a direct write), so memory per upload stays bounded. */
 export const WRITE_BUFFER_SIZE = 1024 * 1024;
 /**
  * While an upload arrives, an fdatasync starts in the background every this
@@ -15,13 +16,24 @@ export const SYNC_AHEAD_BYTES = 8 * 1024 * 1024;
 
 type State = "open" | "committed" | "aborted" | "failed";
 
+/**
+ * Write buffers of finished blobs, for the next upload of any session (at most SPARE_MAX, 1 MiB
+ * each, aligned for direct writes): a buffer goes back only once no write uses it.
+ */
+const SPARE_MAX = 4;
+const spare: Uint8Array[] = [];
+const EMPTY: Uint8Array = new Uint8Array(0);
+
 export class FileBlobWriter implements BlobWriter {
   #handle: RawFile | null;
   #state: State = "open";
   #busy = false;
-  #buffer = new Uint8Array(WRITE_BUFFER_SIZE);
+  /** Taken from `spare` at the first write; EMPTY until then and once it went back. */
+  #buffer: Uint8Array = EMPTY;
   #buffered = 0;
+  /** Bytes accepted by write(); of them, the ones in the file (the rest are in #buffer). */
   #written = 0;
+  #flushed = 0;
   #unsynced = 0;
   /** The background fdatasync in flight; the descriptor must not be closed under it. */
   #syncing: Promise<void> | null = null;
@@ -37,6 +49,8 @@ export class FileBlobWriter implements BlobWriter {
     private readonly tmpPath: string,
     private readonly finalPath: string,
     private readonly dir: string,
+    /** Written around the page cache (src/runtime/direct-write.ts): the blob's pages are not kept after its upload. */
+    private readonly direct = false,
   ) {
     this.#handle = handle;
   }
@@ -51,13 +65,13 @@ export class FileBlobWriter implements BlobWriter {
     const handle = this.#enter("write");
     try {
       if (this.#syncError !== null) throw this.#syncError;
-      if (this.#buffered + chunk.byteLength > WRITE_BUFFER_SIZE) await this.#flush(handle);
-      if (chunk.byteLength >= WRITE_BUFFER_SIZE) {
-        await handle.writeAll(chunk);
-        this.#syncAhead(handle, chunk.byteLength);
-      } else {
-        this.#buffer.set(chunk, this.#buffered);
-        this.#buffered += chunk.byteLength;
+      for (let at = 0; at < chunk.byteLength; ) {
+        if (this.#buffer === EMPTY) this.#buffer = spare.pop() ?? alignedBuffer(WRITE_BUFFER_SIZE);
+        const take = Math.min(WRITE_BUFFER_SIZE - this.#buffered, chunk.byteLength - at);
+        this.#buffer.set(chunk.subarray(at, at + take), this.#buffered);
+        this.#buffered += take;
+        at += take;
+        if (this.#buffered === WRITE_BUFFER_SIZE) await this.#flush(handle);
       }
       this.#written += chunk.byteLength;
     } catch (err) {
@@ -72,12 +86,11 @@ export class FileBlobWriter implements BlobWriter {
     const handle = this.#enter("commit");
     try {
       await this.#flush(handle);
-      // No write uses the buffer any more: freed now (detached), not at some later collection.
-      const spent = this.#buffer.buffer;
-      this.#buffer = new Uint8Array(0);
-      if (spent instanceof ArrayBuffer) spent.transfer(0);
+      this.#giveBuffer();
       await this.#syncing;
       if (this.#syncError !== null) throw this.#syncError;
+      // The last direct write's zero padding (and the probe's block of a blob shorter than it) goes.
+      if (this.direct) await handle.truncate(this.#written);
       // The durable point: the data must be on disk before the name points at it.
       // The background syncs only shorten this one; it must succeed itself.
       await handle.sync();
@@ -100,7 +113,9 @@ export class FileBlobWriter implements BlobWriter {
     this.#state = "aborted";
     const handle = this.#handle;
     this.#handle = null;
-    this.#buffer = new Uint8Array(0);
+    // A write may still be in flight (a session that ended mid-upload): its buffer is then left to the collector.
+    if (!this.#busy) this.#giveBuffer();
+    else this.#buffer = EMPTY;
     await this.#syncing;
     if (handle) await handle.close().catch(() => {});
     try {
@@ -108,6 +123,14 @@ export class FileBlobWriter implements BlobWriter {
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
     }
+  }
+
+  /** No write uses the buffer any more: kept for the next blob (up to SPARE_MAX), or left to the collector. */
+  #giveBuffer(): void {
+    const spent = this.#buffer;
+    this.#buffer = EMPTY;
+    this.#buffered = 0;
+    if (spent !== EMPTY && spare.length < SPARE_MAX) spare.push(spent);
   }
 
   #enter(what: string): RawFile {
@@ -119,7 +142,11 @@ export class FileBlobWriter implements BlobWriter {
 
   async #flush(handle: RawFile): Promise<void> {
     if (this.#buffered === 0) return;
-    await handle.writeAll(this.#buffer.subarray(0, this.#buffered));
+    // A direct write is whole blocks: a short last piece is padded with zeros, cut off by commit().
+    const length = this.direct ? alignUp(this.#buffered) : this.#buffered;
+    this.#buffer.fill(0, this.#buffered, length);
+    await handle.writeAt(this.#buffer.subarray(0, length), this.#flushed);
+    this.#flushed += this.#buffered;
     this.#syncAhead(handle, this.#buffered);
     this.#buffered = 0;
   }

@@ -1,5 +1,6 @@
 /** RawFile: a numeric file descriptor with promise methods, closed by the GC if its owner forgets. */
-import { close, closeSync, fdatasync, fsync, open, read, write } from "node:fs";
+import { close, closeSync, fdatasync, fsync, ftruncate, open, read, write } from "node:fs";
+import type { Opener } from "../runtime/direct-write.ts";
 import { promisify } from "node:util";
 
 const openAsync = promisify(open);
@@ -8,6 +9,7 @@ const writeAsync = promisify(write);
 const fsyncAsync = promisify(fsync);
 const fdatasyncAsync = promisify(fdatasync);
 const closeAsync = promisify(close);
+const ftruncateAsync = promisify(ftruncate);
 
 /**
  * Why not node:fs/promises FileHandle: under Bun a FileHandle that is garbage
@@ -31,7 +33,8 @@ export class RawFile {
     leaks.register(this, fd, this);
   }
 
-  static async open(path: string, flags: string, mode?: number): Promise<RawFile> {
+  /** `flags` as node:fs takes them: a string ("wx") or open(2)'s numeric flags. */
+  static async open(path: string, flags: string | number, mode?: number): Promise<RawFile> {
     return new RawFile(await openAsync(path, flags, mode));
   }
 
@@ -44,6 +47,19 @@ export class RawFile {
   async read(buffer: Uint8Array, position: number | null = null): Promise<number> {
     const { bytesRead } = await readAsync(this.#live(), buffer, 0, buffer.byteLength, position);
     return bytesRead;
+  }
+
+  /** Writes all of `data` at `position`, looping over short writes. */
+  async writeAt(data: Uint8Array, position: number): Promise<void> {
+    for (let offset = 0; offset < data.byteLength; ) {
+      const { bytesWritten } = await writeAsync(this.#live(), data, offset, data.byteLength - offset, position + offset);
+      if (bytesWritten <= 0) throw new Error("the disk took no bytes");
+      offset += bytesWritten;
+    }
+  }
+
+  async truncate(length: number): Promise<void> {
+    await ftruncateAsync(this.#live(), length);
   }
 
   /** Appends all of `data`, looping over short writes. */
@@ -73,3 +89,11 @@ export class RawFile {
     await closeAsync(fd);
   }
 }
+
+/** createForWrite (src/runtime/direct-write.ts) for a RawFile. */
+export const RAW_FILE: Opener<RawFile> = {
+  open: (path, flags, mode) => RawFile.open(path, flags, mode),
+  writeAt: (file, bytes, position) => file.writeAt(bytes, position),
+  truncate: (file, length) => file.truncate(length),
+  close: (file) => file.close(),
+};

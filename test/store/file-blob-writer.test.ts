@@ -11,8 +11,11 @@ function fakeFile(opts: { failDatasync?: boolean } = {}) {
   const log: string[] = [];
   const pending: (() => void)[] = [];
   const file = {
-    async writeAll(data: Uint8Array) {
+    async writeAt(data: Uint8Array) {
       log.push(`write ${data.byteLength}`);
+    },
+    async truncate(length: number) {
+      log.push(`truncate ${length}`);
     },
     datasync() {
       log.push("datasync start");
