@@ -1,6 +1,6 @@
 /**
- * Files written around the page cache (O_DIRECT), for a file this process writes once and never
- * reads back. A buffered write copies every byte into new page-cache pages, and on a virtual
+ * Files written around the page cache (O_DIRECT), for a file written once whose pages are not
+ * needed right after (a blob's first download reads it from disk). A buffered write copies every byte into new page-cache pages, and on a virtual
  * machine whose host takes back memory the guest freed, those pages are the dear part: 0.7–1.3 ms
  * of system time per 3 MiB file against 0.2 ms written direct (bench/README.md, "Issue 17 on a
  * fourth machine"). Durability is unchanged: the data is on disk only after the fsync, as before.
