@@ -10,6 +10,7 @@ import {
 import type { RawClient } from "../support/raw-client.ts";
 import { checkBlobDir } from "../support/durability-checks.ts";
 import { connectAs } from "../../src/client/session.ts";
+import { CertificateAuthority, createCa, fromPem } from "../../src/pki/index.ts";
 import { join } from "node:path";
 
 let sb: Sandbox;
@@ -253,6 +254,43 @@ describe("pipelined posting (P30–P37)", () => {
     client.write(c.signature);
     await expectRefusal(client, "BAD_UPLOAD", true);
     await nothingKept("wrong-key-v2.png");
+  });
+
+  test("version 5's HELLO carries the P-256 storage certificate (version 4's does not); a key wrapped for it by key agreement is POSTED, on a version-2 connection too (P11a, W10)", async () => {
+    const helloOf = async (versions: number[]) => {
+      const c = await raw(sb, olga);
+      c.write(hello(versions));
+      const reply = (await c.next()) as Record<string, unknown>;
+      c.close();
+      return reply;
+    };
+    const five = await helloOf([1, 2, 3, 4, 5]);
+    expect({ type: five.type, version: five.version, cert: typeof five.storageEcdhCertificate }).toEqual({ type: "HELLO", version: 5, cert: "string" });
+    const ecdhCert = new Uint8Array(Buffer.from(five.storageEcdhCertificate as string, "base64"));
+    const four = await helloOf([1, 2, 3, 4]);
+    expect(four).toMatchObject({ type: "HELLO", version: 4 });
+    expect("storageEcdhCertificate" in four).toBe(false);
+    const client = await v2();
+    const c = await crafted(21, { name: "ecdh-v2.png", bytes: pngLike(3000, 5), wrapEcdhFor: ecdhCert });
+    client.write(c.post);
+    expect(await next(client)).toEqual({ type: "UPLOAD_READY", upload: 21 });
+    client.write(c.data);
+    client.write(c.signature);
+    expect(await next(client)).toMatchObject({ type: "POSTED", upload: 21 });
+    client.close();
+    expect(await listedNames(carol)).toContain("olga/ecdh-v2.png");
+  });
+
+  test("a key wrapped by key agreement for a P-256 key that is not the server's is BAD_UPLOAD at the commit; nothing is kept (W9)", async () => {
+    const other = await (await CertificateAuthority.load(await createCa())).issueStorageEcdhCert();
+    const client = await v2();
+    const c = await crafted(22, { name: "wrong-ecdh.png", bytes: pngLike(1000), wrapEcdhFor: fromPem(other.certPem, "CERTIFICATE") });
+    client.write(c.post);
+    expect(await next(client)).toEqual({ type: "UPLOAD_READY", upload: 22 });
+    client.write(c.data);
+    client.write(c.signature);
+    await expectRefusal(client, "BAD_UPLOAD", true);
+    await nothingKept("wrong-ecdh.png");
   });
 
   test("an upload whose signature never comes ends the connection with TIMEOUT, PINGs or not; nothing is kept", async () => {

@@ -9,7 +9,7 @@ import { Home, type Credentials } from "../../src/client/home.ts";
 import { register } from "../../src/client/register.ts";
 import { connectAs } from "../../src/client/session.ts";
 import {
-  cipherSize, createImageDigest, encodeHeader, generateContentKey, newHeader, sealStream, signImage, wrapKey,
+  cipherSize, createImageDigest, encodeHeader, generateContentKey, importEcdhWrapKey, newHeader, sealStream, signImage, wrapKey, wrapKeyEcdh,
 } from "../../src/crypto/index.ts";
 import { encodeMessage, fromBase64, toBase64, type ClientMessageOf, type ServerMessage } from "../../src/protocol/index.ts";
 import type { ServerLimits } from "../../src/server/context.ts";
@@ -157,6 +157,8 @@ export interface CraftOptions {
   signer?: User;
   /** Wrap the key for this certificate instead of the server's storage certificate. */
   wrapFor?: Uint8Array;
+  /** Wrap the key by key agreement (ENVELOPE.md W7) for this P-256 certificate instead. */
+  wrapEcdhFor?: Uint8Array;
 }
 
 /**
@@ -176,7 +178,7 @@ export async function craftPost(user: User, storageCertDer: Uint8Array, o: Craft
     owner: o.header?.owner ?? user.name, name: o.header?.name ?? o.name, contentType: o.header?.contentType ?? contentType, size: o.header?.size ?? o.bytes.length,
   });
   const key = generateContentKey();
-  const wrappedKey = await wrapKey(key, o.wrapFor ?? storageCertDer);
+  const wrappedKey = o.wrapEcdhFor ? await wrapKeyEcdh(key, await importEcdhWrapKey(o.wrapEcdhFor)) : await wrapKey(key, o.wrapFor ?? storageCertDer);
   const chunks: Uint8Array[] = [];
   if (header.size === o.bytes.length) {
     for await (const chunk of sealStream(key, header, (async function* () { yield o.bytes; })())) chunks.push(chunk);
