@@ -41,15 +41,6 @@ const WRITE_SIZE = 1024 * 1024;
 /** Written data is flushed to disk in the background every this many bytes, so the fsync in commit() has little left. */
 const SYNC_EVERY = 8 * 1024 * 1024;
 
-/** Writes all of `bytes` at `position` (a write may take less than it is given). */
-async function writeAll(handle: FileHandle, bytes: Uint8Array, position: number): Promise<void> {
-  for (let at = 0; at < bytes.length; ) {
-    const { bytesWritten } = await handle.write(bytes, at, bytes.length - at, position + at);
-    if (bytesWritten <= 0) throw new Error("the disk took no bytes");
-    at += bytesWritten;
-  }
-}
-
 /**
  * Write buffers left by finished files, for the next one (a watcher saves image after
  * image): a buffer goes back only once no write uses it any more.
@@ -125,7 +116,7 @@ export class OutputFile {
     this.position += this.fill;
     this.which ^= 1;
     this.fill = 0;
-    this.writing = writeAll(handle, bytes, position).then(() => this.syncAhead(handle, bytes.length));
+    this.writing = FILE_HANDLE.writeAt(handle, bytes, position).then(() => this.syncAhead(handle, bytes.length));
     this.writing.catch(() => {}); // handled here; rethrown where awaited
   }
 
@@ -161,8 +152,8 @@ export class OutputFile {
     if (this.direct) await handle.truncate(this.position);
     // The durable point: every byte is written, and this fsync (not the background ones) must succeed.
     await handle.sync();
-    // Clean now: the watch never reads it back, and the next image reuses the pages (drop-cache.ts).
-    dropCache(handle.fd);
+    // Clean now, if it went through the cache: the watch never reads it back, and the next image reuses the pages (drop-cache.ts).
+    if (!this.direct) dropCache(handle.fd);
     await handle.close();
     this.handle = null;
     this.release();

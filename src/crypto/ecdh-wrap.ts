@@ -9,6 +9,7 @@ import { buf } from "./bytes.ts";
 import { readCertificate } from "./certificate-info.ts";
 import { EnvelopeError } from "./envelope-error.ts";
 import { CONTENT_KEY_SIZE } from "./envelope-stream.ts";
+import { pkcs8ImportMemo } from "./pkcs8-import-memo.ts";
 
 const ECDH = { name: "ECDH", namedCurve: "P-256" } as const;
 /** An uncompressed SEC 1 point of P-256: 0x04, then X and Y of 32 bytes each. */
@@ -29,7 +30,7 @@ export function isEcdhWrapped(wrapped: Uint8Array): boolean {
 }
 
 /** W8: the key-encryption key, SHA-256(counter 1 ‖ Z ‖ OtherInfo), with OtherInfo as RFC 7518 4.6.2 lays it out. */
-export function concatKdf(sharedSecret: Uint8Array): Uint8Array {
+function concatKdf(sharedSecret: Uint8Array): Uint8Array {
   const u32 = (n: number) => {
     const b = Buffer.alloc(4);
     b.writeUInt32BE(n);
@@ -84,16 +85,8 @@ export async function wrapKeyEcdh(contentKey: Uint8Array, publicKey: CryptoKey):
   return out;
 }
 
-/** Imported P-256 private keys, per PKCS#8 buffer (as pkcs8-import-memo.ts does for RSA). */
-const imported = new WeakMap<Uint8Array, { bytes: Buffer; key: CryptoKey }>();
-
-async function importEcdhPrivateKey(pkcs8: Uint8Array): Promise<CryptoKey> {
-  const hit = imported.get(pkcs8);
-  if (hit && hit.bytes.equals(pkcs8)) return hit.key;
-  const key = await crypto.subtle.importKey("pkcs8", buf(pkcs8), ECDH, false, ["deriveBits"]);
-  imported.set(pkcs8, { bytes: Buffer.from(pkcs8), key });
-  return key;
-}
+/** Imported once per key buffer (src/crypto/pkcs8-import-memo.ts): a server opens every upload's wrap with its one key. */
+const importEcdhPrivateKey = pkcs8ImportMemo(ECDH, ["deriveBits"]);
 
 /**
  * W9: the content key, with the PKCS#8 P-256 private key the wrap was made for. Every failure (a

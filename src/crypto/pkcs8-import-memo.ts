@@ -9,7 +9,7 @@
 import { buf } from "./bytes.ts";
 
 /** An importer for one algorithm and use: a WebCrypto key is bound to both. */
-export function pkcs8ImportMemo(algorithm: RsaHashedImportParams, usages: KeyUsage[]): (pkcs8: Uint8Array) => Promise<CryptoKey> {
+export function pkcs8ImportMemo(algorithm: RsaHashedImportParams | EcKeyImportParams, usages: KeyUsage[]): (pkcs8: Uint8Array) => Promise<CryptoKey> {
   const imported = new WeakMap<Uint8Array, { bytes: Buffer; key: CryptoKey }>();
   return async (pkcs8) => {
     const hit = imported.get(pkcs8);

@@ -62,15 +62,6 @@ export class RawFile {
     await ftruncateAsync(this.#live(), length);
   }
 
-  /** Appends all of `data`, looping over short writes. */
-  async writeAll(data: Uint8Array): Promise<void> {
-    let offset = 0;
-    while (offset < data.byteLength) {
-      const { bytesWritten } = await writeAsync(this.#live(), data, offset, data.byteLength - offset, null);
-      offset += bytesWritten;
-    }
-  }
-
   async sync(): Promise<void> {
     await fsyncAsync(this.#live());
   }

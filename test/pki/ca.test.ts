@@ -179,30 +179,29 @@ describe("issueServerCert()", () => {
 });
 
 describe("issueStorageCert()", () => {
-  test("issues a key-transport certificate with keyEncipherment only", async () => {
+  /** What openssl says of a storage certificate the CA issued: verified against the CA, and its text. */
+  async function judged(issue: (ca: CertificateAuthority) => Promise<{ certPem: string }>): Promise<string> {
     const { ca, files } = await sharedCa();
-    const storage = await ca.issueStorageCert();
     using dir = tempDir();
-    const cert = dir.write("storage.pem", storage.certPem);
+    const cert = dir.write("storage.pem", (await issue(ca)).certPem);
     expect(openssl(["verify", "-CAfile", dir.write("ca.pem", files.certPem), cert]).code).toBe(0);
     const text = openssl(["x509", "-in", cert, "-noout", "-text"]).stdout;
+    expect(text).not.toContain("Extended Key Usage");
+    return text;
+  }
+
+  test("issues a key-transport certificate with keyEncipherment only", async () => {
+    const text = await judged((ca) => ca.issueStorageCert());
     expect(text).toContain("Subject: CN = sis storage key");
     expect(text).toMatch(/Key Usage: critical\s+Key Encipherment\n/);
     expect(text).toContain("Public-Key: (3072 bit)");
-    expect(text).not.toContain("Extended Key Usage");
   });
 
   test("issueStorageEcdhCert() issues a P-256 key-agreement certificate with keyAgreement only (ENVELOPE.md W6)", async () => {
-    const { ca, files } = await sharedCa();
-    const storage = await ca.issueStorageEcdhCert();
-    using dir = tempDir();
-    const cert = dir.write("storage-ecdh.pem", storage.certPem);
-    expect(openssl(["verify", "-CAfile", dir.write("ca.pem", files.certPem), cert]).code).toBe(0);
-    const text = openssl(["x509", "-in", cert, "-noout", "-text"]).stdout;
+    const text = await judged((ca) => ca.issueStorageEcdhCert());
     expect(text).toContain("Subject: CN = sis storage key agreement");
     expect(text).toMatch(/Key Usage: critical\s+Key Agreement\n/);
     expect(text).toContain("ASN1 OID: prime256v1");
-    expect(text).not.toContain("Extended Key Usage");
   });
 
   test("round-trips through toPem for consumers that hold DER", async () => {

@@ -245,15 +245,20 @@ describe("pipelined posting (P30–P37)", () => {
     await nothingKept("signed-by-carol-v2.png");
   });
 
-  test("a key wrapped for someone other than the server is BAD_UPLOAD at the commit; nothing is kept", async () => {
+  /** Upload `upload` whole (data and signature) as crafted by `o`: it is BAD_UPLOAD at the commit, and nothing is kept. */
+  async function refusedAtCommit(upload: number, o: CraftOptions): Promise<void> {
     const client = await v2();
-    const c = await crafted(7, { name: "wrong-key-v2.png", bytes: pngLike(1000), wrapFor: carol.creds.certDer });
+    const c = await crafted(upload, o);
     client.write(c.post);
-    expect(await next(client)).toEqual({ type: "UPLOAD_READY", upload: 7 });
+    expect(await next(client)).toEqual({ type: "UPLOAD_READY", upload });
     client.write(c.data);
     client.write(c.signature);
     await expectRefusal(client, "BAD_UPLOAD", true);
-    await nothingKept("wrong-key-v2.png");
+    await nothingKept(o.name);
+  }
+
+  test("a key wrapped for someone other than the server is BAD_UPLOAD at the commit; nothing is kept", async () => {
+    await refusedAtCommit(7, { name: "wrong-key-v2.png", bytes: pngLike(1000), wrapFor: carol.creds.certDer });
   });
 
   test("version 5's HELLO carries the P-256 storage certificate (version 4's does not); a key wrapped for it by key agreement is POSTED, on a version-2 connection too (P11a, W10)", async () => {
@@ -283,14 +288,7 @@ describe("pipelined posting (P30–P37)", () => {
 
   test("a key wrapped by key agreement for a P-256 key that is not the server's is BAD_UPLOAD at the commit; nothing is kept (W9)", async () => {
     const other = await (await CertificateAuthority.load(await createCa())).issueStorageEcdhCert();
-    const client = await v2();
-    const c = await crafted(22, { name: "wrong-ecdh.png", bytes: pngLike(1000), wrapEcdhFor: fromPem(other.certPem, "CERTIFICATE") });
-    client.write(c.post);
-    expect(await next(client)).toEqual({ type: "UPLOAD_READY", upload: 22 });
-    client.write(c.data);
-    client.write(c.signature);
-    await expectRefusal(client, "BAD_UPLOAD", true);
-    await nothingKept("wrong-ecdh.png");
+    await refusedAtCommit(22, { name: "wrong-ecdh.png", bytes: pngLike(1000), wrapEcdhFor: fromPem(other.certPem, "CERTIFICATE") });
   });
 
   test("an upload whose signature never comes ends the connection with TIMEOUT, PINGs or not; nothing is kept", async () => {
