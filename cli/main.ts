@@ -11,6 +11,16 @@ import { VERSION } from "./version.ts";
 const COMMANDS = ["serve", "register", "renew", "whoami", "post", "list", "get", "watch", "admin", "demo", "gallery", "devices", "rm", "passwd"] as const;
 type Command = (typeof COMMANDS)[number];
 
+/**
+ * The commands that keep running (a server, a watch): JavaScriptCore's normal JIT policy, their
+ * hot paths run for hours. The others are a burst of code that mostly runs once, so JSC's
+ * tier-up thresholds are scaled by SHORT_JIT_POLICY: a 10 MiB `sis post` spent 8 of its 55 ms of
+ * CPU compiling, on the core the server and the watch need (bench/README.md, "Issue 17 on a fifth
+ * machine"); with 10 it uses 44–47 ms, and an album's post 12.0–12.2 ms an image instead of 13.0–13.7.
+ */
+const LONG_RUNNING: ReadonlySet<Command> = new Set(["serve", "watch", "gallery", "demo"]);
+const SHORT_JIT_POLICY = 10;
+
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   if (command === "--version" || command === "-V" || command === "version") {
@@ -31,6 +41,7 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(COMMAND_HELP[command] + "\n");
     return 0;
   }
+  if (!LONG_RUNNING.has(command as Command)) Bun.unsafe.setJITPolicy(SHORT_JIT_POLICY);
   const { run } = await import("./run.ts");
   return run(command as Command, rest);
 }

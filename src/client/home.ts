@@ -1,4 +1,5 @@
 /** The client's home: key (0600), certificate, pinned CA, server address, settings, watch state. */
+import { readFileSync, statSync } from "node:fs";
 import { chmod, mkdir, readFile, rename, stat, unlink, writeFile } from "node:fs/promises";
 import { homedir } from "node:os";
 import { isAbsolute, join } from "node:path";
@@ -70,8 +71,8 @@ export class Home {
     return readFile(this.path("ca"), "utf8").catch(() => null);
   }
 
-  async readProfile(): Promise<Profile> {
-    const text = await readFile(this.path("profile"), "utf8").catch(() => null);
+  readProfile(): Profile {
+    const text = readIfThere(this.path("profile"));
     if (text === null) throw new ClientError(`cannot find a registration in ${this.dir}: run 'sis register --server HOST:PORT --user NAME' first (or pass --home)`);
     try {
       return JSON.parse(text) as Profile;
@@ -80,21 +81,24 @@ export class Home {
     }
   }
 
-  /** Everything a signed-in command needs: profile, key, certificate, pinned CA. */
+  /**
+   * Everything a signed-in command needs: profile, key, certificate, pinned CA. The few small
+   * files are read synchronously: on the thread pool each read waited for a turn of the event
+   * loop of a process just started (3.7 of the 20 ms before a 10 MiB post's first byte, 4 reads
+   * in a row; bench/README.md, "Issue 17 on a fifth machine").
+   */
   async credentials(opts: { warn?: boolean } = {}): Promise<Credentials> {
     // A renewal interrupted after it was saved is finished first (RN5).
-    await this.applyPendingRenewal();
-    const profile = await this.readProfile();
+    if (readIfThere(this.path("renewal")) !== null) await this.applyPendingRenewal();
+    const profile = this.readProfile();
     if (opts.warn !== false) Home.expiryNotice?.(profile);
     const keyPath = this.path("key");
-    const mode = await stat(keyPath).then((s) => s.mode & 0o077, () => null);
+    const mode = statIfThere(keyPath);
     if (mode === null) throw new ClientError(`cannot find your private key at ${keyPath}: register again`);
-    if (mode !== 0) throw new ClientError(`your private key ${keyPath} is readable by others: run 'chmod 600 ${keyPath}'`);
-    const [keyPem, certPem, caPem] = await Promise.all([
-      readFile(keyPath, "utf8"),
-      readFile(this.path("cert"), "utf8"),
-      readFile(this.path("ca"), "utf8"),
-    ]);
+    if ((mode & 0o077) !== 0) throw new ClientError(`your private key ${keyPath} is readable by others: run 'chmod 600 ${keyPath}'`);
+    const keyPem = readFileSync(keyPath, "utf8");
+    const certPem = readFileSync(this.path("cert"), "utf8");
+    const caPem = readFileSync(this.path("ca"), "utf8");
     return {
       profile,
       keyPem,
@@ -205,4 +209,22 @@ export interface Credentials {
   caDer: Uint8Array;
   host: string;
   port: number;
+}
+
+/** A small file's text, or null if it is not there (any read error counts as not there, as before). */
+function readIfThere(path: string): string | null {
+  try {
+    return readFileSync(path, "utf8");
+  } catch {
+    return null;
+  }
+}
+
+/** A file's mode, or null if it is not there. */
+function statIfThere(path: string): number | null {
+  try {
+    return statSync(path).mode;
+  } catch {
+    return null;
+  }
 }

@@ -136,11 +136,13 @@ export class Poster {
       try {
         conn.send({ type: "POST_IMAGE", upload: id, name: job.name, contentType: job.contentType, size: source.size, dataSize, header: toBase64(encodeHeader(header)), wrappedKey: toBase64(wrappedKey) });
         announced.resolve();
-        await ready.promise;
-        await before;
+        // The first frame is read, stripped, hashed and sealed while UPLOAD_READY is on its way;
+        // it goes out once that and the stream's turn are in (stream()).
+        const turn = ready.promise.then(() => before);
+        turn.catch(() => {}); // a refusal may come before the first frame is made: it is handled where stream() awaits it
         let digest: Uint8Array;
         try {
-          digest = await this.stream(conn, key, header, source.chunks(), dataSize, earlier, job.onProgress);
+          digest = await this.stream(conn, key, header, source.chunks(), dataSize, earlier, turn, job.onProgress);
         } catch (error) {
           // A send that failed because the connection ended: the server's last word (an ERROR
           // queued before the close, SHUTTING_DOWN when it stops, O3) says why, through the reader.
@@ -162,8 +164,12 @@ export class Poster {
     }
   }
 
-  /** Hash while sealing: the one pass over the plaintext (P33). Returns its digest, to sign. */
-  private async stream(conn: Connection, key: Uint8Array, header: ReturnType<typeof newHeader>, chunks: AsyncIterable<Uint8Array>, dataSize: number, earlier: Promise<unknown>[], onProgress?: (sent: number, total: number) => void): Promise<Uint8Array> {
+  /**
+   * Hash while sealing: the one pass over the plaintext (P33). Returns its digest, to sign. The
+   * first frame is made before `turn` (UPLOAD_READY, then the uploads before this one done
+   * streaming) and sent after it; a refusal in `turn` ends the upload as before, the connection open.
+   */
+  private async stream(conn: Connection, key: Uint8Array, header: ReturnType<typeof newHeader>, chunks: AsyncIterable<Uint8Array>, dataSize: number, earlier: Promise<unknown>[], turn: Promise<void>, onProgress?: (sent: number, total: number) => void): Promise<Uint8Array> {
     const digest = createImageDigest();
     async function* hashed() {
       for await (const chunk of chunks) {
@@ -178,8 +184,15 @@ export class Poster {
       return frame.subarray(FRAME_HEADER_SIZE);
     };
     let sent = 0;
+    let waiting: Promise<void> | null = turn;
     try {
       for await (const _ of sealStreamInto(key, header, hashed(), into)) {
+        if (waiting) {
+          await waiting.catch((error: unknown) => {
+            throw new NotReady(error);
+          });
+          waiting = null;
+        }
         await conn.sendDataFrame(frame).catch((error: unknown) => {
           throw new SendFailed(error);
         });
@@ -188,6 +201,10 @@ export class Poster {
         onProgress?.(sent, dataSize);
       }
     } catch (error) {
+      // Refused at POST_IMAGE (or an upload before it failed): nothing of it was sent.
+      if (error instanceof NotReady) throw error.cause;
+      // Failed before its turn came: a refusal that comes too is the answer, as when the file was read only after it.
+      if (waiting) await waiting;
       // The server holds a part of this upload and waits for the rest: only closing ends it (P36).
       // When this upload's own file failed (a PNG's CRC found while it is sent, a file that
       // changed), the uploads before it, whose data and signatures are out, first hear their
@@ -277,5 +294,12 @@ function reject(waiter: Waiter | undefined, error: unknown): void {
 class SendFailed extends Error {
   constructor(override readonly cause: unknown) {
     super("send failed");
+  }
+}
+
+/** The upload's turn to stream did not come (its POST_IMAGE refused, or the connection gone). */
+class NotReady extends Error {
+  constructor(override readonly cause: unknown) {
+    super("not ready");
   }
 }
