@@ -83,13 +83,13 @@ export class Home {
 
   /**
    * Everything a signed-in command needs: profile, key, certificate, pinned CA. The few small
-   * files are read synchronously: on the thread pool each read waited for a turn of the event
-   * loop of a process just started (3.7 of the 20 ms before a 10 MiB post's first byte, 4 reads
-   * in a row; bench/README.md, "Issue 17 on a fifth machine").
+   * files are read synchronously: on the thread pool each of the four reads in a row waited for a
+   * turn of the event loop of a process just started (0.5 ms of a 10 MiB post's start;
+   * bench/README.md, "Issue 17 on a fifth machine").
    */
   async credentials(opts: { warn?: boolean } = {}): Promise<Credentials> {
     // A renewal interrupted after it was saved is finished first (RN5).
-    if (readIfThere(this.path("renewal")) !== null) await this.applyPendingRenewal();
+    await this.applyPendingRenewal();
     const profile = this.readProfile();
     if (opts.warn !== false) Home.expiryNotice?.(profile);
     const keyPath = this.path("key");
@@ -172,7 +172,7 @@ export class Home {
 
   /** Finishes a saved renewal, if one is pending; idempotent. */
   async applyPendingRenewal(): Promise<void> {
-    const text = await readFile(this.path("renewal"), "utf8").catch(() => null);
+    const text = readIfThere(this.path("renewal"));
     if (text === null) return;
     let pending: { profile: Profile; keyPem: string; certPem: string };
     try {

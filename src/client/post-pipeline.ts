@@ -201,7 +201,7 @@ export class Poster {
         onProgress?.(sent, dataSize);
       }
     } catch (error) {
-      // Refused at POST_IMAGE (or an upload before it failed): nothing of it was sent.
+      // Refused at POST_IMAGE (or the connection ended before its turn): nothing of it was sent.
       if (error instanceof NotReady) throw error.cause;
       // Failed before its turn came: a refusal that comes too is the answer, as when the file was read only after it.
       if (waiting) await waiting;
