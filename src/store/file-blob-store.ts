@@ -3,6 +3,7 @@ import { randomBytes } from "node:crypto";
 import { chmod, mkdir, readdir, unlink } from "node:fs/promises";
 import { join } from "node:path";
 import type { BlobReader, BlobStore, BlobWriter } from "../server/ports.ts";
+import { FileBlobReader } from "./file-blob-reader.ts";
 import { FileBlobWriter } from "./file-blob-writer.ts";
 import { fsyncDir } from "../runtime/fsync-dir.ts";
 import { createForWrite } from "../runtime/direct-write.ts";
@@ -75,23 +76,8 @@ export class FileBlobStore implements BlobStore {
   async open(id: string, from = 0): Promise<BlobReader> {
     assertBlobId(id);
     assertOffset(from);
-    const handle = await RawFile.open(join(this.dir, id), "r");
     // Positioned reads (pread) from `from` on: no seek, and the same cost as reading from 0.
-    let position = from;
-    return {
-      async readInto(target) {
-        let filled = 0;
-        // A regular file reads short only at its end; loop anyway, as read(2) allows it.
-        while (filled < target.byteLength) {
-          const n = await handle.read(filled === 0 ? target : target.subarray(filled), position);
-          if (n === 0) break;
-          filled += n;
-          position += n;
-        }
-        return filled;
-      },
-      close: () => handle.close(),
-    };
+    return new FileBlobReader(await RawFile.open(join(this.dir, id), "r"), from);
   }
 
   /** Removes a committed blob; removing a missing one is not an error. */

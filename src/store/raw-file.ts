@@ -1,5 +1,5 @@
 /** RawFile: a numeric file descriptor with promise methods, closed by the GC if its owner forgets. */
-import { close, closeSync, fdatasync, fsync, ftruncate, open, read, write } from "node:fs";
+import { close, closeSync, fdatasync, fsync, ftruncate, open, read, readSync, write } from "node:fs";
 import type { Opener } from "../runtime/direct-write.ts";
 import { promisify } from "node:util";
 
@@ -47,6 +47,11 @@ export class RawFile {
   async read(buffer: Uint8Array, position: number | null = null): Promise<number> {
     const { bytesRead } = await readAsync(this.#live(), buffer, 0, buffer.byteLength, position);
     return bytesRead;
+  }
+
+  /** read(), made on the calling thread: for data that is most likely in the page cache (src/store/file-blob-reader.ts). */
+  readSync(buffer: Uint8Array, position: number): number {
+    return readSync(this.#live(), buffer, 0, buffer.byteLength, position);
   }
 
   /** Writes all of `data` at `position`, looping over short writes. */
