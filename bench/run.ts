@@ -4,7 +4,7 @@
  * Set SIS_BENCH_QUICK=1 for a smoke run (fewer connections and repetitions, a 20-image album).
  * `bun bench/run.ts album` (npm run bench:album) runs the album section alone and writes
  * bench/results/album.json instead; `bun bench/run.ts fanout` the fan-out alone (bench/results/fanout.json),
- * with SIS_BENCH_FANOUT_REPS repetitions (5); `bun bench/run.ts download` the downloads alone
+ * with SIS_BENCH_FANOUT_REPS repetitions (15); `bun bench/run.ts download` the downloads alone
  * (bench/results/download.json), of a 10 MiB image it posts first.
  */
 // First, before anything loads @peculiar/x509: Bun may evaluate CommonJS dependencies out of source order.
@@ -27,7 +27,7 @@ import { runStartup } from "./startup.ts";
 import { PLAN, runTransfer } from "./transfer.ts";
 
 const quick = process.env.SIS_BENCH_QUICK === "1";
-const FANOUT = { connections: quick ? 500 : 5000, workers: 4, reps: Number(process.env.SIS_BENCH_FANOUT_REPS) || (quick ? 3 : 5) };
+const FANOUT = { connections: quick ? 500 : 5000, workers: 4, reps: Number(process.env.SIS_BENCH_FANOUT_REPS) || (quick ? 3 : 15) };
 const DOWNLOAD = { downloaders: 50, reps: quick ? 2 : 3 };
 const STARTUP_REPS = 15;
 const ALBUM = albumPlan(quick);
