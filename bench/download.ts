@@ -4,7 +4,7 @@
  */
 import { join } from "node:path";
 import { spawnChild, type Child } from "./child-process.ts";
-import { cpuNs } from "./measure.ts";
+import { cpuSince } from "./measure.ts";
 import type { Results } from "./results.ts";
 import type { SisRig } from "./sis-rig.ts";
 
@@ -25,14 +25,14 @@ export async function runDownload(rig: SisRig, imageId: string, opensslDir: stri
 
     for (let rep = -1; rep < plan.reps; rep++) {
       // rep -1 warms up both paths and is not recorded.
-      const cpu0 = [cpuNs(server.proc.pid), cpuNs(downloaders.pid)];
+      const sisCpu = cpuSince([server.proc.pid, downloaders.pid]);
       downloaders.send({ cmd: "go", rep });
       const dl = await downloaders.next((l) => l.rep === rep, 300_000, "the downloads");
-      const cpu = [(cpuNs(server.proc.pid) - cpu0[0]!) / 1e6, (cpuNs(downloaders.pid) - cpu0[1]!) / 1e6];
-      const tls0 = [cpuNs(tlsServer.pid), cpuNs(tlsClient.pid)];
+      const cpu = sisCpu();
+      const streamCpu = cpuSince([tlsServer.pid, tlsClient.pid]);
       tlsClient.send({ cmd: "go", rep, bytes: dl.bytes });
       const tls = await tlsClient.next((l) => l.rep === rep, 300_000, "the stream");
-      const tlsCpu = [(cpuNs(tlsServer.pid) - tls0[0]!) / 1e6, (cpuNs(tlsClient.pid) - tls0[1]!) / 1e6];
+      const tlsCpu = streamCpu();
       const dlGbps = gbps(Number(dl.bytes), Number(dl.seconds));
       const tlsGbps = gbps(Number(tls.bytes), Number(tls.seconds));
       log(`  download #${rep}${rep < 0 ? " (warm-up)" : ""}: ${plan.downloaders} × ${(Number(dl.bytes) / plan.downloaders / 2 ** 20).toFixed(2)} MiB in ${Number(dl.seconds).toFixed(3)} s = ${dlGbps.toFixed(2)} Gbit/s; one TLS stream ${tlsGbps.toFixed(2)} Gbit/s; CPU: sis serve ${cpu[0]!.toFixed(0)} ms, receivers ${cpu[1]!.toFixed(0)} ms, stream ${tlsCpu[0]!.toFixed(0)} + ${tlsCpu[1]!.toFixed(0)} ms`);

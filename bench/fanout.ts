@@ -10,7 +10,7 @@ import { connectAs } from "../src/client/session.ts";
 import { encodeMessage } from "../src/protocol/index.ts";
 import { writeBigPng } from "../test/support/share.ts";
 import { spawnChild, type Child, type Line } from "./child-process.ts";
-import { clockMs, cpuNs, procStatusBytes, toMiB } from "./measure.ts";
+import { clockMs, cpuSince, procStatusBytes, toMiB } from "./measure.ts";
 import type { Results } from "./results.ts";
 import type { SisRig } from "./sis-rig.ts";
 
@@ -24,9 +24,10 @@ async function allLines(children: Child[], match: (l: Line) => boolean, timeoutM
   return Promise.all(children.map((c) => c.next(match, timeoutMs, what)));
 }
 
-/** CPU milliseconds the receiving processes used since `before` (cpuNs of each, in the same order). */
-function cpuMsSince(children: Child[], before: number[]): number {
-  return children.reduce((a, c, i) => a + (cpuNs(c.pid) - before[i]!), 0) / 1e6;
+/** A stopwatch of the CPU milliseconds `children` use together from now on. */
+function cpuTogether(children: Child[]): () => number {
+  const each = cpuSince(children.map((c) => c.pid));
+  return () => each().reduce((a, b) => a + b, 0);
 }
 
 /** The moment the last receiver of `lines` got the message, and how many got it. */
@@ -84,22 +85,22 @@ export async function runFanout(rig: SisRig, results: Results, plan: FanoutPlan,
       await allLines(sisWorkers, (l) => "pinged" in l, 60_000, "PONGs");
 
       // The receivers are idle between repetitions: what they use from here to the last NEW_IMAGE is the fan-out's.
-      const sisCpu = sisWorkers.map((c) => cpuNs(c.pid));
+      const sisCpu = cpuTogether(sisWorkers);
       const posted = await postImage(poster, creds, png, { name: `fanout-${rep + 1}.png`, keepMetadata: true });
       const stored = clockMs();
       const seq = posted.image.seq;
       const sis = lastOf(await allLines(sisWorkers, (l) => l.seq === seq, 60_000, `NEW_IMAGE #${seq} on every connection`));
-      const sisCpuMs = cpuMsSince(sisWorkers, sisCpu);
+      const sisCpuMs = sisCpu();
 
       const len = encodeMessage({ type: "NEW_IMAGE", image: posted.image }).length;
       for (const w of floorWorkers) w.send({ cmd: "expect", len, id: rep });
       await allLines(floorWorkers, (l) => l.expecting === rep, 30_000, "readiness");
-      const floorCpu = floorWorkers.map((c) => cpuNs(c.pid));
+      const floorCpu = cpuTogether(floorWorkers);
       const acked = new Promise<number>((resolve) => (ack = () => resolve(clockMs())));
       control.write(`${len}\n`);
       const sent = await acked;
       const floorDone = lastOf(await allLines(floorWorkers, (l) => l.id === rep, 60_000, "the floor broadcast"));
-      const floorCpuMs = cpuMsSince(floorWorkers, floorCpu);
+      const floorCpuMs = floorCpu();
 
       const sisMs = sis.last - stored;
       const floorMs = floorDone.last - sent;

@@ -68,6 +68,12 @@ export function toMiB(bytes: number): number {
   return Math.round((bytes / MiB) * 10) / 10;
 }
 
+/** A CPU stopwatch over `pids`: the function returned gives each one's CPU milliseconds since this call (cpuNs). */
+export function cpuSince(pids: number[]): () => number[] {
+  const before = pids.map(cpuNs);
+  return () => pids.map((pid, i) => (cpuNs(pid) - before[i]!) / 1e6);
+}
+
 /** CPU nanoseconds of every live thread of `pid` (schedstat's first field: time on a CPU). */
 export function cpuNs(pid: number): number {
   let total = 0;

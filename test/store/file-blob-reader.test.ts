@@ -50,7 +50,7 @@ describe("FileBlobReader", () => {
     using dir = tempDir();
     const { content, file, calls } = await counted(dir.path, 2 * MiB + 7);
     let clock = 0;
-    // Every synchronous read appears to take 5 ms: the first one waited for the disk.
+    // The clock moves 2.5 ms at each look, so every synchronous read appears to take 2.5 ms: the first one waited for the disk.
     const reader = new FileBlobReader(file, 0, { slowReadMs: 1, now: () => (clock += 2.5) });
     expect(Buffer.compare(await readAll(reader, 256 * 1024), content)).toBe(0);
     expect(reader.synchronous).toBe(false);
