@@ -4,11 +4,7 @@
  * RSS of post, watch and serve across the album, first half against second half.
  */
 import { existsSync, readdirSync, rmSync, statSync } from "node:fs";
-import { join, resolve } from "node:path";
-import { Database } from "bun:sqlite";
-import { Home } from "../src/client/home.ts";
-import { saveWatchState } from "../src/client/watch-state.ts";
-import { DATA_FILES } from "../src/server/data-dir.ts";
+import { join } from "node:path";
 import { SIS } from "../test/support/cli.ts";
 import { checkDecodes, writeAlbum } from "./album-images.ts";
 import { clockMs, MiB, resetPeak, toMiB } from "./measure.ts";
@@ -53,27 +49,11 @@ function countDelivered(dir: string, names: Set<string>): number {
   return n;
 }
 
-/**
- * The watch starts where the server is. A fresh folder's position is zero, so without this its
- * watch first downloads every image the earlier sections and rounds stored (the 100 MiB ones
- * of the transfer figures among them) and the album waits behind them: the first full run
- * measured 105 and 207 ms an image that way, against 60 with the position set.
- */
-async function startAtNewest(rig: SisRig, outDir: string): Promise<void> {
-  const db = new Database(join(rig.data, DATA_FILES.database), { readonly: true });
-  const newest = (db.query("SELECT coalesce(max(seq), 0) AS seq FROM images").get() as { seq: number }).seq;
-  db.close();
-  const home = new Home(rig.bob);
-  const { server } = await home.readProfile();
-  await saveWatchState(home, { server, lastSeq: newest, outDir: resolve(outDir) });
-}
-
 /** One `sis post DIR`: from its spawn to the last of the N images in the watcher's folder. */
 async function sisAlbum(rig: SisRig, albumDir: string, names: string[], outDir: string): Promise<SisAlbumRound> {
   // The default --post-rate (120 a minute per user) would refuse the album's 121st image: what is
   // measured is the transfer, so the rate limits are off (a finding of this bench, bench/README.md).
   const server = await rig.server(["--post-rate", "0", "--post-bytes-rate", "0"]);
-  await startAtNewest(rig, outDir);
   const watch = await rig.watcher(outDir);
   try {
     resetPeak(server.proc.pid);

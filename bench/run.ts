@@ -5,7 +5,8 @@
  * `bun bench/run.ts album` (npm run bench:album) runs the album section alone and writes
  * bench/results/album.json instead; `bun bench/run.ts fanout` the fan-out alone (bench/results/fanout.json),
  * with SIS_BENCH_FANOUT_REPS repetitions (15); `bun bench/run.ts download` the downloads alone
- * (bench/results/download.json), of a 10 MiB image it posts first.
+ * (bench/results/download.json), of a 10 MiB image it posts first; `bun bench/run.ts transfer` the
+ * post → watch figures (1, 10, 100 MiB beside openssl cms) alone (bench/results/transfer.json).
  */
 // First, before anything loads @peculiar/x509: Bun may evaluate CommonJS dependencies out of source order.
 import "reflect-metadata";
@@ -35,7 +36,8 @@ const section = process.argv[2];
 const albumOnly = section === "album";
 const fanoutOnly = section === "fanout";
 const downloadOnly = section === "download";
-if (section !== undefined && !albumOnly && !fanoutOnly && !downloadOnly) throw new Error(`sis bench: cannot run section ${JSON.stringify(section)}: the sections that run alone are "album", "fanout" and "download"`);
+const transferOnly = section === "transfer";
+if (section !== undefined && !albumOnly && !fanoutOnly && !downloadOnly && !transferOnly) throw new Error(`sis bench: cannot run section ${JSON.stringify(section)}: the sections that run alone are "album", "fanout", "download" and "transfer"`);
 const OUT = resolve(import.meta.dir, "results", section ? `${section}.json` : "latest.json");
 
 const log = (line: string) => process.stderr.write(line + "\n");
@@ -58,11 +60,10 @@ try {
   } else if (downloadOnly) {
     log(`[${elapsed()}] ${DOWNLOAD.downloaders} concurrent downloads beside one TLS stream`);
     await runDownload(rig, await postTenMib(rig, root), opensslDir, results, DOWNLOAD, log);
+  } else if (transferOnly) {
+    await transfer(rig, opensslDir);
   } else if (!albumOnly) {
-    log(`[${elapsed()}] registered alice and bob; post → watch (1, 10, 100 MiB) beside openssl cms`);
-    const tenMibId = await runTransfer(rig, opensslDir, results, log);
-    results.ratio("ratio_10mib", "post_get_10mib_s", "openssl_cms_10mib_s");
-    results.ratio("ratio_100mib", "post_get_100mib_s", "openssl_cms_100mib_s");
+    const tenMibId = await transfer(rig, opensslDir);
 
     log(`[${elapsed()}] fan-out to ${FANOUT.connections} watchers beside a plain TCP floor`);
     await runFanout(rig, results, FANOUT, log);
@@ -71,7 +72,7 @@ try {
     await runDownload(rig, tenMibId, opensslDir, results, DOWNLOAD, log);
   }
 
-  if (!fanoutOnly && !downloadOnly) {
+  if (!fanoutOnly && !downloadOnly && !transferOnly) {
     log(`[${elapsed()}] album: ${ALBUM.images} JPEGs of 3 MiB in one sis post, beside openssl cms per file and rsync over ssh (${ALBUM.reps} repetition${ALBUM.reps === 1 ? "" : "s"})`);
     await runAlbum(rig, opensslDir, results, ALBUM, log);
   }
@@ -93,8 +94,17 @@ writeJson(OUT, results, machine, {
   source,
   seconds,
   quick,
-  plan: albumOnly ? { album: ALBUM } : fanoutOnly ? { fanout: FANOUT } : { transfer: PLAN, fanout: FANOUT, download: DOWNLOAD, album: ALBUM, startupReps: STARTUP_REPS },
+  plan: albumOnly ? { album: ALBUM } : fanoutOnly ? { fanout: FANOUT } : transferOnly ? { transfer: PLAN } : { transfer: PLAN, fanout: FANOUT, download: DOWNLOAD, album: ALBUM, startupReps: STARTUP_REPS },
 });
+
+/** post → watch for each size beside openssl cms, and the two ratios; the id of a 10 MiB image it posted. */
+async function transfer(rig: SisRig, opensslDir: string): Promise<string> {
+  log(`[${elapsed()}] registered alice and bob; post → watch (1, 10, 100 MiB) beside openssl cms`);
+  const tenMibId = await runTransfer(rig, opensslDir, results, log);
+  results.ratio("ratio_10mib", "post_get_10mib_s", "openssl_cms_10mib_s");
+  results.ratio("ratio_100mib", "post_get_100mib_s", "openssl_cms_100mib_s");
+  return tenMibId;
+}
 
 /** The download section's image when it runs alone: a 10 MiB PNG posted by alice, its id. */
 async function postTenMib(rig: SisRig, dir: string): Promise<string> {
