@@ -47,6 +47,8 @@ export interface DeliveryReport {
   duplicates: number;
   missing: number;
   opensslVerified: number;
+  /** Times a batch's `sis post` waited out the server's post rate (PROTOCOL.md M26) and went on. */
+  rateWaits: number;
   wallMs: number;
   problems: string[];
 }
@@ -61,11 +63,18 @@ interface Watcher {
 
 const TIMESTAMPED = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z /;
 const POSTED = /^posted (\S+)\/(\S+) id ([0-9a-f]{32}) \(/;
+/**
+ * The one line `sis post` prints on stderr while it waits out the server's default rate (M26,
+ * src/client/rate-wait.ts): a long run posts faster than 120 a minute on a fast machine. It then
+ * goes on and exits 0; anything else on stderr is a problem.
+ */
+const RATE_WAIT = /^sis: the server takes at most \d+ posts a minute per user; waiting \d+ s, then (going on with \d+ more|trying again)$/;
 
 export async function runDelivery(opts: DeliveryOptions): Promise<DeliveryReport> {
   const started = Date.now();
   const { rng } = opts;
   const problems: string[] = [];
+  let rateWaits = 0;
   const dataDir = join(opts.workDir, "data");
   const srcDir = join(opts.workDir, "src");
   await mkdir(srcDir, { recursive: true });
@@ -110,7 +119,9 @@ export async function runDelivery(opts: DeliveryOptions): Promise<DeliveryReport
       }
       const r = await sis(["post", "--home", poster.home, "--quiet", "--keep-metadata", ...files.map((f) => f.path)], { timeoutMs: 300_000 });
       const lines = r.stdout.trim().split("\n");
-      if (r.code !== 0 || r.stderr !== "" || lines.length !== files.length) {
+      const notices = r.stderr.split("\n").filter((l) => l !== "");
+      rateWaits += notices.filter((l) => RATE_WAIT.test(l)).length;
+      if (r.code !== 0 || notices.some((l) => !RATE_WAIT.test(l)) || lines.length !== files.length) {
         problems.push(`post of batch ${b} failed: exit ${r.code} stdout ${JSON.stringify(r.stdout)} stderr ${JSON.stringify(r.stderr)}`);
       }
       for (const [i, f] of files.entries()) {
@@ -216,7 +227,7 @@ export async function runDelivery(opts: DeliveryOptions): Promise<DeliveryReport
   return {
     seed: rng.seed, posts: expected.size, watchers: watchers.length, serverRestarts: servers.length - 1, watcherKills,
     watcherStarts: watchers.reduce((n, w) => n + w.runs.length, 0), deliveries, savedLines, alreadySavedLines, duplicates, missing,
-    opensslVerified, wallMs: Date.now() - started, problems,
+    opensslVerified, rateWaits, wallMs: Date.now() - started, problems,
   };
 }
 
