@@ -51,6 +51,10 @@ const LIMITS = {
   handshakeTimeoutMs: 10_000,
   idleTimeoutMs: 30_000,
   uploadStallTimeoutMs: 2_000,
+  // The attackers post thousands of times a minute; the post rate (M26) would answer most rows
+  // RATE_LIMITED before the check each row is about. It has its own tests (test/e2e/post-rate-wait.test.ts).
+  postsPerMinute: 0,
+  postBytesPerMinute: 0,
 };
 /** Generous: two argon2id runs (64 MiB each) plus the runtime and every open connection. */
 const MAX_SERVER_RSS = 1024 * 1024 * 1024;
