@@ -7,11 +7,4 @@ bash "$(dirname "$0")/test-deps.sh"
 need=()
 [ -x /usr/sbin/sshd ] || need+=(openssh-server)
 command -v rsync >/dev/null 2>&1 || need+=(rsync)
-if [ ${#need[@]} -gt 0 ]; then
-  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-    echo "installing Debian packages for the bench: ${need[*]}"
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
-  else
-    echo "missing for the bench's rsync reference point (install them): ${need[*]}" >&2
-  fi
-fi
+bash "$(dirname "$0")/apt-install.sh" "for the bench's rsync reference point" "${need[@]}"

@@ -19,11 +19,4 @@ if [ ! -x /usr/local/bin/initdb ] && ! ls /usr/lib/postgresql/*/bin/initdb >/dev
 command -v fincore >/dev/null 2>&1 || need+=(util-linux-extra)
 # Terminal behaviour is tested in a real pseudo-terminal.
 command -v tmux >/dev/null 2>&1 || need+=(tmux)
-if [ ${#need[@]} -gt 0 ]; then
-  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-    echo "installing Debian packages for the tests: ${need[*]}"
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
-  else
-    echo "missing for the tests (install them): ${need[*]}" >&2
-  fi
-fi
+bash "$(dirname "$0")/apt-install.sh" "for the tests" "${need[@]}"
