@@ -77,8 +77,11 @@ export async function runDemo(opts: DemoOptions): Promise<boolean> {
     await Bun.write(file, opts.sample);
     const conn = await connectAs(alice);
     try {
+      // Told before the upload: bob's watch receives it while it arrives (cut-through), so the
+      // server's and bob's lines can come before POSTED reaches alice.
+      say("alice", "posting sample.png: encrypting it with a fresh AES-256 key, signing it, wrapping the key for the server");
       const { image } = await postImage(conn, alice, file);
-      say("alice", `encrypted sample.png with a fresh AES-256 key, signed it, wrapped the key for the server; stored as ${image.owner}/${image.name} (id ${image.id})`);
+      say("alice", `the server has it on disk: stored as ${image.owner}/${image.name} (id ${image.id})`);
     } finally {
       conn.close();
     }

@@ -36,7 +36,13 @@ describe("sis binary", () => {
     expect(lines[0]).toMatch(/^ 1\. server listening on tls:\/\/127\.0\.0\.1:\d+; new CA with fingerprint ([0-9A-F]{2}:){31}[0-9A-F]{2}$/);
     expect(r.stdout).toMatch(/alice +made an RSA key, pinned CA .*got certificate serial [0-9a-f]+/);
     expect(r.stdout).toMatch(/bob +made an RSA key, pinned CA .*got certificate serial [0-9a-f]+/);
-    expect(r.stdout).toMatch(/alice +encrypted sample\.png .* stored as alice\/sample\.png \(id [0-9a-f]{32}\)/);
+    expect(r.stdout).toMatch(/alice +posting sample\.png: encrypting it with a fresh AES-256 key, signing it, wrapping the key for the server\n/);
+    expect(r.stdout).toMatch(/alice +the server has it on disk: stored as alice\/sample\.png \(id [0-9a-f]{32}\)/);
+    // The narration follows the flow: alice starts before the server re-wraps for bob, bob saves last.
+    const at = (pattern: RegExp) => lines.findIndex((l) => pattern.test(l));
+    expect(at(/alice +posting/)).toBeLessThan(at(/server unwrapped/));
+    expect(at(/server unwrapped/)).toBeLessThan(at(/bob +decrypted/));
+    expect(at(/alice +the server has it/)).toBeLessThan(at(/bob +saved/));
     expect(r.stdout).toMatch(/bob +NEW_IMAGE received: alice\/sample\.png/);
     expect(r.stdout).toMatch(/server unwrapped the key of alice's image and re-wrapped it for bob's certificate/);
     expect(r.stdout).toMatch(/bob +decrypted every chunk; signature by alice \(serial [0-9a-f]+\) verified/);
