@@ -50,7 +50,7 @@ delivery
   duplicates        ${delivery.duplicates}
   missing           ${delivery.missing}
   openssl verified  ${delivery.opensslVerified}
-  rate waits        ${delivery.rateWaits} (sis post waited out the server's 120 posts a minute and went on)
+  rate waits        ${delivery.rateWaits} (sis post waited out the server's post rate and went on)
   problems          ${delivery.problems.length}
   wall time         ${seconds(delivery.wallMs)}`);
 

@@ -41,8 +41,9 @@ export async function runTransfer(rig: SisRig, opensslDir: string, results: Resu
     const watch = await rig.watcher(outDir);
     const peakResets = resetPeak(server.proc.pid) && resetPeak(watch.proc.pid);
     try {
-      const warm = await rig.postAndWait(image, `b${plan.mib}-warm-up.png`, watch, outDir);
-      SisRig.removeDelivered(outDir, `b${plan.mib}-warm-up.png`);
+      const warmName = `b${plan.mib}-warm-up.png`;
+      const warm = await rig.postAndWait(image, warmName, watch, outDir);
+      SisRig.removeDelivered(outDir, warmName);
       if (plan.mib === 10) tenMibId = warm.id;
       results.add(`post_get_${plan.mib}mib_first_s`, warm.seconds, "s", "the first post to a fresh server and watch (the warm-up): spawn of sis post → verified file");
       log(`  ${plan.mib} MiB #-1 (warm-up, first post to a fresh server and watch): post→watch ${warm.seconds.toFixed(3)} s`);
